@@ -1,0 +1,85 @@
+# galsmime: one Makefile. `make`, `make check`, `make install PREFIX=DIR`,
+# `make check SANITIZE=1`, `make demo`, `make bench`, `make fuzz`.
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -Ilib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD = build-san
+else
+BUILD = build
+endif
+
+ALL_CFLAGS = $(CFLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11
+
+LIB_SRC = $(wildcard lib/*.c) $(wildcard lib/import/*.c)
+PLUGIN_SRC = $(wildcard plugin/*.c)
+LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+PLUGIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
+UNIT_SRC = $(wildcard tests/unit/test-*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+LIBA = $(BUILD)/libgalsmime.a
+BIN = $(BUILD)/galsmime
+
+.PHONY: all deps check unit e2e install demo bench fuzz clean check-corpus
+all: $(BIN)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(PLUGIN_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(PKG_LIBS)
+
+# The tests install their own dependencies, build, then run every suite
+# against the installed binary in a throw-away prefix and HOME.
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@rm -rf $(BUILD)/inst && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/inst >/dev/null
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/galsmime
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/galsmime
+	install -m 0644 plugin/galsmime.1 $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
+	@for d in mutt notmuch procmail; do \
+		if [ -d plugin/$$d ]; then \
+			install -d $(DESTDIR)$(PREFIX)/share/galsmime/$$d; \
+			for f in plugin/$$d/*; do install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/; done; \
+		fi; \
+	done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo $(BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench $(BIN)
+
+check-corpus: all
+	@scripts/check-corpus $(BIN) $(CORPUS)
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,104 @@
+/* bio.c: an OpenSSL BIO reading from or writing to a GMimeStream, so
+ * that content flows between GMime and CMS without extra copies. */
+#include "gs-private.h"
+
+static BIO_METHOD *method;
+
+static int
+stream_write(BIO *b, const char *buf, int len)
+{
+	GMimeStream *s = BIO_get_data(b);
+	ssize_t n = g_mime_stream_write(s, buf, (size_t) len);
+
+	return n < 0 ? -1 : (int) n;
+}
+
+static int
+stream_read(BIO *b, char *buf, int len)
+{
+	GMimeStream *s = BIO_get_data(b);
+	ssize_t n;
+
+	if (len <= 0)
+		return 0;
+	n = g_mime_stream_read(s, buf, (size_t) len);
+	if (n < 0)
+		return -1;
+	return (int) n;
+}
+
+static long
+stream_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	GMimeStream *s = BIO_get_data(b);
+
+	(void) num;
+	(void) ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return g_mime_stream_flush(s) == 0 ? 1 : 0;
+	case BIO_CTRL_EOF:
+		return g_mime_stream_eos(s) ? 1 : 0;
+	case BIO_CTRL_PENDING:
+	case BIO_CTRL_WPENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+stream_destroy(BIO *b)
+{
+	GMimeStream *s = BIO_get_data(b);
+
+	if (s)
+		g_object_unref(s);
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+static int
+stream_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+BIO *
+gs_bio_new_stream(GMimeStream *stream)
+{
+	BIO *b;
+
+	if (!method) {
+		method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gmime-stream");
+		BIO_meth_set_write(method, stream_write);
+		BIO_meth_set_read(method, stream_read);
+		BIO_meth_set_ctrl(method, stream_ctrl);
+		BIO_meth_set_create(method, stream_create);
+		BIO_meth_set_destroy(method, stream_destroy);
+	}
+	if (!(b = BIO_new(method)))
+		return NULL;
+	g_object_ref(stream);
+	BIO_set_data(b, stream);
+	return b;
+}
+
+GByteArray *
+gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big)
+{
+	GByteArray *a = g_byte_array_new();
+	char buf[65536];
+	ssize_t n;
+
+	*too_big = 0;
+	while ((n = g_mime_stream_read(stream, buf, sizeof buf)) > 0) {
+		if (a->len + (size_t) n > limit) {
+			*too_big = 1;
+			break;
+		}
+		g_byte_array_append(a, (guint8 *) buf, (guint) n);
+	}
+	return a;
+}

@@ -1,0 +1,471 @@
+/* cert.c: facts about one certificate, and chain building against the
+ * store's trust anchors. */
+#include "gs-private.h"
+
+#include <string.h>
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+
+enum { S_SHA, S_SUBJ, S_ISS, S_SER, S_CN, S_MAIL, S_KT, S_KU, S_EKU };
+
+static char *
+name_string(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *s;
+	long n;
+
+	if (!b)
+		return NULL;
+	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	n = BIO_get_mem_data(b, &p);
+	s = g_strndup(p, n);
+	BIO_free(b);
+	return s;
+}
+
+char *
+gs_cert_sha256_hex(X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!X509_digest(x, EVP_sha256(), md, &n))
+		return NULL;
+	return gs_hex(md, n);
+}
+
+static int
+push_unique(GPtrArray *a, const char *s, int len)
+{
+	char *v = g_ascii_strdown(s, len);
+	guint i;
+
+	g_strstrip(v);
+	for (i = 0; i < a->len; i++)
+		if (!strcmp(a->pdata[i], v)) {
+			g_free(v);
+			return 0;
+		}
+	if (!*v || memchr(v, 0, strlen(v)) || !strchr(v, '@')) {
+		g_free(v);
+		return 0;
+	}
+	g_ptr_array_add(a, v);
+	return 1;
+}
+
+char **
+gs_cert_emails(X509 *x)
+{
+	GPtrArray *a = g_ptr_array_new();
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int i;
+
+	for (i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+		if (g->type == GEN_EMAIL) {
+			const ASN1_IA5STRING *s = g->d.rfc822Name;
+			/* refuse embedded NULs: never let "a@b\0@evil" match */
+			if (s->length > 0 && !memchr(s->data, 0, s->length))
+				push_unique(a, (const char *) s->data, s->length);
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	if (a->len == 0) {
+		const X509_NAME *n = X509_get_subject_name(x);
+		int idx = -1;
+
+		while ((idx = X509_NAME_get_index_by_NID(n, NID_pkcs9_emailAddress, idx)) >= 0) {
+			const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
+			if (s->length > 0 && !memchr(s->data, 0, s->length))
+				push_unique(a, (const char *) s->data, s->length);
+		}
+	}
+	g_ptr_array_add(a, NULL);
+	return (char **) g_ptr_array_free(a, FALSE);
+}
+
+int
+gs_cert_has_email(X509 *x, const char *address)
+{
+	char **e = gs_cert_emails(x), **p;
+	int found = 0;
+
+	for (p = e; *p && !found; p++)
+		found = !g_ascii_strcasecmp(*p, address);
+	g_strfreev(e);
+	return found;
+}
+
+static const char *const ku_names[] = {
+	"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+	"keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly",
+};
+static const uint32_t ku_bits[] = {
+	KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT, KU_DATA_ENCIPHERMENT,
+	KU_KEY_AGREEMENT, KU_KEY_CERT_SIGN, KU_CRL_SIGN, KU_ENCIPHER_ONLY, KU_DECIPHER_ONLY,
+};
+
+static char *
+key_usage_string(X509 *x)
+{
+	uint32_t ku = X509_get_key_usage(x);
+	GString *s;
+	size_t i;
+
+	if (!(X509_get_extension_flags(x) & EXFLAG_KUSAGE))
+		return NULL;
+	s = g_string_new(NULL);
+	for (i = 0; i < G_N_ELEMENTS(ku_bits); i++)
+		if (ku & ku_bits[i])
+			g_string_append_printf(s, "%s%s", s->len ? "," : "", ku_names[i]);
+	return g_string_free(s, FALSE);
+}
+
+static char *
+eku_string(X509 *x)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	GString *s;
+	int i;
+
+	if (!eku)
+		return NULL;
+	s = g_string_new(NULL);
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		char buf[128];
+		OBJ_obj2txt(buf, sizeof buf, sk_ASN1_OBJECT_value(eku, i), 0);
+		g_string_append_printf(s, "%s%s", s->len ? "," : "", buf);
+	}
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	return g_string_free(s, FALSE);
+}
+
+static int64_t
+asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return (int64_t) timegm(&tm);
+}
+
+static char *
+serial_hex(X509 *x)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *h, *s;
+
+	if (!bn)
+		return g_strdup("?");
+	h = BN_bn2hex(bn);
+	s = g_strdup(h ? h : "?");
+	OPENSSL_free(h);
+	BN_free(bn);
+	return s;
+}
+
+static const char *
+key_type_name(EVP_PKEY *pk)
+{
+	if (!pk)
+		return "unknown";
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA: return "rsa";
+	case EVP_PKEY_RSA_PSS: return "rsa-pss";
+	case EVP_PKEY_EC: return "ec";
+	case EVP_PKEY_DSA: return "dsa";
+	case EVP_PKEY_ED25519: return "ed25519";
+	case EVP_PKEY_ED448: return "ed448";
+	case EVP_PKEY_X25519: return "x25519";
+	default: return "other";
+	}
+}
+
+void
+gs_certdata_fill(gs_certdata *cd, X509 *x)
+{
+	gs_cert_info *in = &cd->info;
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	const X509_NAME *subj = X509_get_subject_name(x);
+	char **emails = gs_cert_emails(x);
+	int idx;
+
+	memset(cd, 0, sizeof *cd);
+	cd->strings[S_SHA] = gs_cert_sha256_hex(x);
+	cd->strings[S_SUBJ] = name_string(subj);
+	cd->strings[S_ISS] = name_string(X509_get_issuer_name(x));
+	cd->strings[S_SER] = serial_hex(x);
+	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+	if (idx >= 0) {
+		unsigned char *u = NULL;
+		int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)));
+		if (n >= 0)
+			cd->strings[S_CN] = g_strndup((char *) u, n);
+		OPENSSL_free(u);
+	}
+	cd->strings[S_MAIL] = g_strjoinv(",", emails);
+	g_strfreev(emails);
+	cd->strings[S_KT] = g_strdup(key_type_name(pk));
+	cd->strings[S_KU] = key_usage_string(x);
+	cd->strings[S_EKU] = eku_string(x);
+
+	in->sha256 = cd->strings[S_SHA];
+	in->subject = cd->strings[S_SUBJ];
+	in->issuer = cd->strings[S_ISS];
+	in->serial = cd->strings[S_SER];
+	in->common_name = cd->strings[S_CN];
+	in->emails = cd->strings[S_MAIL];
+	in->key_type = cd->strings[S_KT];
+	in->key_bits = pk ? EVP_PKEY_get_bits(pk) : 0;
+	in->not_before = asn1_time_unix(X509_get0_notBefore(x));
+	in->not_after = asn1_time_unix(X509_get0_notAfter(x));
+	in->is_ca = gs_cert_is_ca(x);
+	in->key_usage = cd->strings[S_KU];
+	in->ext_key_usage = cd->strings[S_EKU];
+}
+
+void
+gs_certdata_clear(gs_certdata *cd)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cd->strings); i++)
+		g_free(cd->strings[i]);
+	memset(cd, 0, sizeof *cd);
+}
+
+int
+gs_cert_is_ca(X509 *x)
+{
+	return X509_check_ca(x) != 0 && (X509_get_extension_flags(x) & EXFLAG_CA);
+}
+
+X509 *
+gs_cert_from_der(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (len > LONG_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long) len);
+	if (x && p != der + len) {
+		/* trailing garbage: not one certificate */
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+unsigned char *
+gs_cert_to_der(X509 *x, int *len)
+{
+	unsigned char *der = NULL;
+
+	*len = i2d_X509(x, &der);
+	if (*len <= 0)
+		return NULL;
+	return der;
+}
+
+gs_verdict
+gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	uint32_t flags = X509_get_extension_flags(x);
+	uint32_t ku = X509_get_key_usage(x);
+	int type = pk ? EVP_PKEY_get_base_id(pk) : 0;
+	time_t t = now;
+
+	if (X509_cmp_time(X509_get0_notBefore(x), &t) > 0) {
+		*reason = "not yet valid";
+		return GS_VERDICT_NOT_YET_VALID;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(x), &t) < 0) {
+		*reason = "expired";
+		return GS_VERDICT_EXPIRED;
+	}
+	if (gs_cert_is_ca(x)) {
+		*reason = "a CA certificate, not a person's";
+		return GS_VERDICT_CA;
+	}
+	if (type == EVP_PKEY_RSA) {
+		if ((flags & EXFLAG_KUSAGE) && !(ku & KU_KEY_ENCIPHERMENT)) {
+			*reason = "RSA key without keyEncipherment (a signing-only certificate)";
+			return GS_VERDICT_NO_KEY_USAGE;
+		}
+	} else if (type == EVP_PKEY_EC) {
+		if ((flags & EXFLAG_KUSAGE) && !(ku & KU_KEY_AGREEMENT)) {
+			*reason = "EC key without keyAgreement (a signing-only certificate)";
+			return GS_VERDICT_NO_KEY_USAGE;
+		}
+	} else {
+		*reason = "key type cannot receive encrypted mail";
+		return GS_VERDICT_UNSUPPORTED_KEY;
+	}
+	if ((flags & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(x) & XKU_SMIME)) {
+		*reason = "extended key usage without emailProtection";
+		return GS_VERDICT_NO_EMAIL_EKU;
+	}
+	*reason = "usable";
+	return GS_VERDICT_USABLE;
+}
+
+/* Add to `pool` the store's certificates that may issue `x`. */
+static void
+add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool)
+{
+	STACK_OF(X509) *found = gs_store_certs_by_subject(store, X509_get_issuer_name(x));
+	int i;
+
+	for (i = 0; found && i < sk_X509_num(found); i++) {
+		X509 *c = sk_X509_value(found, i);
+		int j, dup = 0;
+
+		for (j = 0; j < sk_X509_num(pool) && !dup; j++)
+			dup = !X509_cmp(c, sk_X509_value(pool, j));
+		if (!dup && X509_up_ref(c))
+			sk_X509_push(pool, c);
+	}
+	sk_X509_pop_free(found, X509_free);
+}
+
+typedef struct chain_errs {
+	unsigned reasons;
+	int first;
+} chain_errs;
+
+static int chain_errs_idx = -1;
+
+static unsigned
+reason_of(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return GS_REASON_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return GS_REASON_NOT_YET_VALID;
+	case X509_V_ERR_INVALID_PURPOSE:
+		return GS_REASON_BAD_PURPOSE;
+	case X509_V_ERR_CERT_REVOKED:
+		return GS_REASON_REVOKED;
+	default:
+		return GS_REASON_UNTRUSTED;
+	}
+}
+
+/* Record every problem and go on, so that an expired certificate from
+ * an untrusted CA is reported as both. */
+static int
+collect_cb(int ok, X509_STORE_CTX *ctx)
+{
+	chain_errs *ce = X509_STORE_CTX_get_ex_data(ctx, chain_errs_idx);
+
+	if (!ok && ce) {
+		int err = X509_STORE_CTX_get_error(ctx);
+		if (!ce->reasons)
+			ce->first = err;
+		ce->reasons |= reason_of(err);
+		return 1;
+	}
+	return ok;
+}
+
+unsigned
+gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+	       time_t when, int *first_err)
+{
+	X509_STORE *anchors = gs_store_anchor_store(store, NULL);
+	STACK_OF(X509) *pool = sk_X509_new_null();
+	X509_STORE_CTX *ctx = NULL;
+	chain_errs ce = { 0, X509_V_OK };
+	X509 *cur = leaf;
+	int i, depth;
+
+	if (chain_errs_idx < 0)
+		chain_errs_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (!anchors || !pool) {
+		ce.reasons = GS_REASON_UNTRUSTED;
+		ce.first = X509_V_ERR_UNSPECIFIED;
+		goto out;
+	}
+	for (i = 0; untrusted && i < sk_X509_num(untrusted); i++)
+		if (X509_up_ref(sk_X509_value(untrusted, i)))
+			sk_X509_push(pool, sk_X509_value(untrusted, i));
+
+	/* walk issuers up from the leaf, pulling candidates from the store */
+	for (depth = 0; depth < 10; depth++) {
+		X509 *next = NULL;
+
+		if (X509_check_issued(cur, cur) == X509_V_OK)
+			break;
+		add_store_issuers(store, cur, pool);
+		for (i = 0; i < sk_X509_num(pool); i++) {
+			X509 *c = sk_X509_value(pool, i);
+			if (c != cur && X509_check_issued(c, cur) == X509_V_OK) {
+				next = c;
+				break;
+			}
+		}
+		if (!next)
+			break;
+		cur = next;
+	}
+
+	ctx = X509_STORE_CTX_new();
+	if (!ctx || !X509_STORE_CTX_init(ctx, anchors, leaf, pool)) {
+		ce.reasons = GS_REASON_UNTRUSTED;
+		ce.first = X509_V_ERR_UNSPECIFIED;
+		goto out;
+	}
+	if (purpose)
+		X509_STORE_CTX_set_purpose(ctx, purpose);
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), when);
+	X509_STORE_CTX_set_ex_data(ctx, chain_errs_idx, &ce);
+	X509_STORE_CTX_set_verify_cb(ctx, collect_cb);
+	if (X509_verify_cert(ctx) != 1 && !ce.reasons) {
+		ce.first = X509_STORE_CTX_get_error(ctx);
+		ce.reasons = reason_of(ce.first);
+	}
+out:
+	if (first_err)
+		*first_err = ce.first;
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(pool, X509_free);
+	ERR_clear_error();
+	return ce.reasons;
+}
+
+STACK_OF(X509) *
+gs_cert_issuers(gs_store *store, X509 *leaf)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+	X509 *cur = leaf;
+	int depth;
+
+	for (depth = 0; out && depth < 10; depth++) {
+		STACK_OF(X509) *found;
+		X509 *next = NULL;
+		int i;
+
+		if (X509_check_issued(cur, cur) == X509_V_OK)
+			break;
+		found = gs_store_certs_by_subject(store, X509_get_issuer_name(cur));
+		for (i = 0; found && i < sk_X509_num(found) && !next; i++)
+			if (X509_check_issued(sk_X509_value(found, i), cur) == X509_V_OK)
+				next = sk_X509_value(found, i);
+		if (next && X509_up_ref(next))
+			sk_X509_push(out, next);
+		sk_X509_pop_free(found, X509_free);
+		if (!next)
+			break;
+		cur = next;
+	}
+	ERR_clear_error();
+	return out;
+}

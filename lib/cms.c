@@ -1,0 +1,512 @@
+/* cms.c: the OpenSSL work: sign, verify, encrypt, decrypt, and the
+ * algorithm policy (SMIMECapabilities, ciphers, OAEP, the ECDH KDF). */
+#include "gs-private.h"
+
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/x509_vfy.h>
+
+#define COPY_CHUNK 65536
+
+void
+gs_signer_data_free(gs_signer_data *sd)
+{
+	if (!sd)
+		return;
+	gs_certdata_clear(&sd->cd);
+	g_free(sd->detail);
+	g_free(sd->digest);
+	g_strfreev(sd->emails);
+	g_free(sd);
+}
+
+static CMS_ContentInfo *
+read_cms(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+
+	if (!der || len == 0 || len > LONG_MAX)
+		return NULL;
+	return d2i_CMS_ContentInfo(NULL, &p, (long) len);
+}
+
+int
+gs_cms_content_type(const unsigned char *der, size_t len)
+{
+	CMS_ContentInfo *cms = read_cms(der, len);
+	int nid = NID_undef;
+
+	if (cms)
+		nid = OBJ_obj2nid(CMS_get0_type(cms));
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return nid;
+}
+
+/* ---- sign ---- */
+
+gs_status
+gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached, char **errmsg)
+{
+	unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0);
+	STACK_OF(X509_ALGOR) *smcap = NULL;
+	STACK_OF(X509) *chain = NULL;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	gs_status st = GS_OK;
+	int i;
+
+	if (!id->key)
+		return gs_fail(errmsg, GS_E_NO_KEY, "identity is locked");
+	if (!(cms = CMS_sign(NULL, NULL, NULL, NULL, flags)))
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create signed-data");
+	si = CMS_add1_signer(cms, id->cert, id->key, EVP_sha256(),
+			     CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL);
+	if (!si) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot add the signer");
+		goto out;
+	}
+	/* only modern ciphers, strongest first (RFC 8551 2.5.2) */
+	if (!CMS_add_simple_smimecap(&smcap, NID_aes_256_gcm, -1) ||
+	    !CMS_add_simple_smimecap(&smcap, NID_aes_256_cbc, -1) ||
+	    !CMS_add_simple_smimecap(&smcap, NID_aes_128_cbc, -1) ||
+	    !CMS_add_smimecap(si, smcap)) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot add SMIMECapabilities");
+		goto out;
+	}
+	chain = gs_cert_issuers(s->store, id->cert);
+	for (i = 0; chain && i < sk_X509_num(chain); i++)
+		CMS_add1_cert(cms, sk_X509_value(chain, i));
+	if (!CMS_final(cms, in, NULL, flags & ~CMS_PARTIAL)) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+		goto out;
+	}
+	if (!i2d_CMS_bio(out, cms) || BIO_flush(out) <= 0)
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
+out:
+	sk_X509_ALGOR_pop_free(smcap, X509_ALGOR_free);
+	sk_X509_pop_free(chain, X509_free);
+	CMS_ContentInfo_free(cms);
+	return st;
+}
+
+/* ---- verify ---- */
+
+static const char *
+digest_label(int nid)
+{
+	switch (nid) {
+	case NID_sha1: return "sha-1";
+	case NID_sha224: return "sha-224";
+	case NID_sha256: return "sha-256";
+	case NID_sha384: return "sha-384";
+	case NID_sha512: return "sha-512";
+	case NID_md5: return "md5";
+	default: return NULL;
+	}
+}
+
+static int64_t
+signing_time(CMS_SignerInfo *si)
+{
+	int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	X509_ATTRIBUTE *attr;
+	ASN1_TYPE *t;
+	struct tm tm;
+
+	if (idx < 0 || !(attr = CMS_signed_get_attr(si, idx)))
+		return 0;
+	t = X509_ATTRIBUTE_get0_type(attr, 0);
+	if (!t || (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME))
+		return 0;
+	if (!ASN1_TIME_to_tm((ASN1_TIME *) t->value.asn1_string, &tm))
+		return 0;
+	return (int64_t) timegm(&tm);
+}
+
+/* Find the signer's certificate: in the message, else in the store. */
+static X509 *
+signer_cert(gs_session *s, CMS_SignerInfo *si, STACK_OF(X509) *msg_certs)
+{
+	ASN1_OCTET_STRING *keyid = NULL;
+	X509_NAME *issuer = NULL;
+	ASN1_INTEGER *serial = NULL;
+	int i;
+
+	for (i = 0; msg_certs && i < sk_X509_num(msg_certs); i++) {
+		X509 *x = sk_X509_value(msg_certs, i);
+		if (CMS_SignerInfo_cert_cmp(si, x) == 0) {
+			X509_up_ref(x);
+			return x;
+		}
+	}
+	if (!CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &serial))
+		return NULL;
+	if (keyid)
+		return gs_store_cert_by_ski(s->store, keyid);
+	if (issuer && serial)
+		return gs_store_cert_by_issuer_serial(s->store, issuer, serial);
+	return NULL;
+}
+
+static int
+is_unsupported_error(void)
+{
+	unsigned long e;
+	int r = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		int reason = ERR_GET_REASON(e);
+		if (reason == EVP_R_UNSUPPORTED_ALGORITHM || reason == CMS_R_UNKNOWN_DIGEST_ALGORITHM ||
+		    reason == CMS_R_UNSUPPORTED_CONTENT_TYPE || reason == ERR_R_UNSUPPORTED ||
+		    reason == CMS_R_UNKNOWN_ID || reason == EVP_R_UNSUPPORTED_PRIVATE_KEY_ALGORITHM ||
+		    reason == CMS_R_NO_MATCHING_DIGEST)
+			r = 1;
+	}
+	return r;
+}
+
+/* Does the signed-attribute set hold only attributes we understand?
+ * RFC 5652 has no criticality; we treat unknown attributes whose OID
+ * lies outside the well-known PKCS#9 / S/MIME arcs as fine too. */
+
+gs_status
+gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content, BIO *out,
+	      char **errmsg)
+{
+	CMS_ContentInfo *cms = read_cms(sig, siglen);
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *msg_certs = NULL;
+	BIO *chain = NULL;
+	char *buf = NULL;
+	time_t when = gs_session_now(s);
+	gs_status st = GS_OK;
+	int i, n, dig_ok = 1;
+
+	gs_session_reset_results(s);
+	if (!cms)
+		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not a CMS structure");
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the CMS structure is not signed-data");
+		goto out;
+	}
+	if (!content && CMS_is_detached(cms)) {
+		st = gs_fail(errmsg, GS_E_MALFORMED, "detached signature without its content");
+		goto out;
+	}
+	sis = CMS_get0_SignerInfos(cms);
+	n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
+	msg_certs = CMS_get1_certs(cms);
+
+	/* run the content through the digest BIOs once, for all signers */
+	chain = CMS_dataInit(cms, content);
+	if (!chain) {
+		dig_ok = 0;
+	} else {
+		int r;
+
+		buf = g_malloc(COPY_CHUNK);
+		while ((r = BIO_read(chain, buf, COPY_CHUNK)) > 0)
+			if (out && BIO_write(out, buf, r) != r) {
+				st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory copying the content");
+				goto out;
+			}
+		if (r < 0)
+			dig_ok = 0;
+	}
+	if (n == 0)
+		s->last_no_signers = 1;
+
+	for (i = 0; i < n; i++) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
+		gs_signer_data *sd = g_new0(gs_signer_data, 1);
+		X509_ALGOR *dig = NULL, *sigalg = NULL;
+		X509 *cert;
+		int r;
+
+		g_ptr_array_add(s->last_signers, sd);
+		sd->pub.status = GS_SIG_GOOD;
+		CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, &sigalg);
+		if (dig) {
+			const ASN1_OBJECT *obj;
+			const char *label;
+			char oid[80];
+
+			X509_ALGOR_get0(&obj, NULL, NULL, dig);
+			label = digest_label(OBJ_obj2nid(obj));
+			OBJ_obj2txt(oid, sizeof oid, obj, 1);
+			sd->digest = g_strdup(label ? label : oid);
+			if (!s->last_digest_oid)
+				s->last_digest_oid = g_strdup(oid);
+		}
+		sd->pub.digest = sd->digest;
+		sd->pub.signing_time = signing_time(si);
+
+		cert = signer_cert(s, si, msg_certs);
+		if (!cert) {
+			sd->pub.status = GS_SIG_ERROR;
+			sd->pub.reasons |= GS_REASON_MISSING_CERT;
+			continue;
+		}
+		CMS_SignerInfo_set1_signer_cert(si, cert);
+		sd->pub.have_cert = 1;
+		gs_certdata_fill(&sd->cd, cert);
+		sd->pub.cert = sd->cd.info;
+		sd->emails = gs_cert_emails(cert);
+
+		/* the signature over the signed attributes, then the digest */
+		ERR_clear_error();
+		if (CMS_signed_get_attr_count(si) >= 0) {
+			r = CMS_SignerInfo_verify(si);
+			if (r != 1) {
+				if (is_unsupported_error()) {
+					sd->pub.status = GS_SIG_ERROR;
+					sd->pub.reasons |= GS_REASON_UNSUPPORTED_ALGO;
+				} else {
+					sd->pub.status = GS_SIG_BAD;
+					sd->pub.reasons |= GS_REASON_BAD_SIGNATURE;
+				}
+			}
+		}
+		if (sd->pub.status == GS_SIG_GOOD) {
+			ERR_clear_error();
+			r = dig_ok ? CMS_SignerInfo_verify_content(si, chain) : -1;
+			if (r != 1) {
+				if (!dig_ok || is_unsupported_error()) {
+					sd->pub.status = GS_SIG_ERROR;
+					sd->pub.reasons |= GS_REASON_UNSUPPORTED_ALGO;
+				} else {
+					sd->pub.status = GS_SIG_BAD;
+					sd->pub.reasons |= CMS_signed_get_attr_count(si) >= 0
+						? GS_REASON_DIGEST_MISMATCH : GS_REASON_BAD_SIGNATURE;
+				}
+			}
+		}
+		/* the certificate: chain, purpose, validity */
+		{
+			int first = 0;
+			unsigned rs = gs_chain_check(s->store, cert, msg_certs, X509_PURPOSE_SMIME_SIGN,
+						     when, &first);
+			if (rs) {
+				sd->pub.reasons |= rs;
+				if (sd->pub.status == GS_SIG_GOOD)
+					sd->pub.status = GS_SIG_BAD;
+				sd->detail = g_strdup(X509_verify_cert_error_string(first));
+				sd->pub.detail = sd->detail;
+			}
+		}
+		X509_free(cert);
+	}
+out:
+	ERR_clear_error();
+	g_free(buf);
+	if (chain) {
+		/* free the digest BIOs we added, not the caller's content BIO */
+		BIO *b = chain;
+		while (b && b != content) {
+			BIO *next = BIO_pop(b);
+			BIO_free(b);
+			b = next;
+		}
+	}
+	sk_X509_pop_free(msg_certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	return st;
+}
+
+/* ---- encrypt ---- */
+
+gs_status
+gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep, BIO *in,
+	       BIO *out, char **errmsg)
+{
+	const EVP_CIPHER *c = cipher == GS_CIPHER_AES256_GCM ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+	CMS_ContentInfo *cms;
+	gs_status st = GS_OK;
+	int i;
+
+	(void) s;
+	if (!recips || sk_X509_num(recips) == 0)
+		return gs_fail(errmsg, GS_E_USAGE, "no recipients");
+	if (!(cms = CMS_encrypt(NULL, NULL, c, CMS_BINARY | CMS_PARTIAL)))
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create enveloped-data");
+	for (i = 0; i < sk_X509_num(recips); i++) {
+		X509 *x = sk_X509_value(recips, i);
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+		CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, x, CMS_KEY_PARAM);
+		EVP_PKEY_CTX *pctx;
+
+		if (!ri || !pk) {
+			st = gs_fail_ssl(errmsg, GS_E_UNSUPPORTED, "cannot add recipient %d", i + 1);
+			goto out;
+		}
+		pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+		if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA && oaep) {
+			if (!pctx || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+			    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
+			    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
+				st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set RSA-OAEP");
+				goto out;
+			}
+		} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
+			if (!pctx || EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
+				st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set the ECDH KDF");
+				goto out;
+			}
+		}
+	}
+	if (!CMS_final(cms, in, NULL, CMS_BINARY)) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "encryption failed");
+		goto out;
+	}
+	if (!i2d_CMS_bio(out, cms) || BIO_flush(out) <= 0)
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the enveloped-data");
+out:
+	CMS_ContentInfo_free(cms);
+	return st;
+}
+
+/* ---- decrypt ---- */
+
+static int
+ri_matches(CMS_RecipientInfo *ri, X509 *cert)
+{
+	int type = CMS_RecipientInfo_type(ri);
+	int i;
+
+	if (type == CMS_RECIPINFO_TRANS)
+		return CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0;
+	if (type == CMS_RECIPINFO_AGREE) {
+		STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
+		for (i = 0; reks && i < sk_CMS_RecipientEncryptedKey_num(reks); i++)
+			if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, i),
+							       cert) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static char *
+describe_recipients(STACK_OF(CMS_RecipientInfo) *ris)
+{
+	GString *g = g_string_new(NULL);
+	int i, j;
+
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris) && i < 8; i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+		ASN1_OCTET_STRING *keyid = NULL;
+		X509_NAME *issuer = NULL;
+		ASN1_INTEGER *serial = NULL;
+		int type = CMS_RecipientInfo_type(ri);
+
+		if (type == CMS_RECIPINFO_TRANS) {
+			CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &serial);
+		} else if (type == CMS_RECIPINFO_AGREE) {
+			STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
+			for (j = 0; reks && j < 1 && j < sk_CMS_RecipientEncryptedKey_num(reks); j++)
+				CMS_RecipientEncryptedKey_get0_id(sk_CMS_RecipientEncryptedKey_value(reks, j),
+								  &keyid, NULL, NULL, &issuer, &serial);
+		} else {
+			g_string_append_printf(g, "%s(recipient of another kind)", g->len ? "; " : "");
+			continue;
+		}
+		if (issuer && serial) {
+			char *iss = X509_NAME_oneline(issuer, NULL, 0);
+			BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+			char *hex = bn ? BN_bn2hex(bn) : NULL;
+			g_string_append_printf(g, "%sserial %s from %s", g->len ? "; " : "",
+					       hex ? hex : "?", iss ? iss : "?");
+			OPENSSL_free(iss);
+			OPENSSL_free(hex);
+			BN_free(bn);
+		} else if (keyid) {
+			char *h = gs_hex(keyid->data, keyid->length);
+			g_string_append_printf(g, "%skey id %s", g->len ? "; " : "", h);
+			g_free(h);
+		}
+	}
+	return g_string_free(g, FALSE);
+}
+
+gs_status
+gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, char **errmsg)
+{
+	CMS_ContentInfo *cms = read_cms(der, len);
+	STACK_OF(CMS_RecipientInfo) *ris;
+	GPtrArray *ids = NULL;
+	gs_identity *match = NULL;
+	BIO *cont = NULL;
+	char *buf = NULL;
+	gs_status st = GS_OK;
+	int i, nid, r;
+	guint k;
+
+	gs_session_reset_results(s);
+	if (!cms)
+		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the encrypted part is not a CMS structure");
+	nid = OBJ_obj2nid(CMS_get0_type(cms));
+	if (nid != NID_pkcs7_enveloped && nid != NID_id_smime_ct_authEnvelopedData) {
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the CMS structure is not enveloped-data");
+		goto out;
+	}
+	ris = CMS_get0_RecipientInfos(cms);
+	if ((st = gs_identity_find(s->store, NULL, &ids, errmsg)) != GS_OK)
+		goto out;
+	for (i = 0; ris && i < sk_CMS_RecipientInfo_num(ris) && !match; i++)
+		for (k = 0; k < ids->len && !match; k++)
+			if (ri_matches(sk_CMS_RecipientInfo_value(ris, i),
+				       ((gs_identity *) ids->pdata[k])->cert))
+				match = g_ptr_array_steal_index(ids, k);
+	if (!match) {
+		char *who = ris ? describe_recipients(ris) : g_strdup("none");
+		st = gs_fail(errmsg, GS_E_NO_KEY, "not encrypted to any of your %u identities (recipients: %s)",
+			     ids->len, who);
+		g_free(who);
+		goto out;
+	}
+	g_ptr_array_add(s->identities, match);
+	if ((st = gs_identity_unlock(s, match, errmsg)) != GS_OK)
+		goto out;
+	/* with the certificate given, OpenSSL tries only the matching
+	 * RecipientInfo and reports a wrong key instead of decrypting with
+	 * a random one */
+	if (!CMS_decrypt_set1_pkey_and_peer(cms, match->key, match->cert, NULL)) {
+		st = gs_fail_ssl(errmsg, GS_E_NO_KEY, "cannot decrypt the content key with your key");
+		goto out;
+	}
+	if (!(cont = CMS_dataInit(cms, NULL))) {
+		st = is_unsupported_error()
+			? gs_fail(errmsg, GS_E_UNSUPPORTED, "unsupported content encryption algorithm")
+			: gs_fail_ssl(errmsg, GS_E_MALFORMED, "cannot decrypt the content");
+		goto out;
+	}
+	{
+		EVP_CIPHER_CTX *cctx = NULL;
+		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx && EVP_CIPHER_CTX_get0_cipher(cctx))
+			s->last_cipher = g_ascii_strdown(EVP_CIPHER_get0_name(EVP_CIPHER_CTX_get0_cipher(cctx)), -1);
+	}
+	s->last_authenticated = nid == NID_id_smime_ct_authEnvelopedData;
+	buf = g_malloc(COPY_CHUNK);
+	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0)
+		if (BIO_write(out, buf, r) != r) {
+			st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory writing the plaintext");
+			goto out;
+		}
+	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
+		st = gs_fail_ssl(errmsg, GS_E_MALFORMED,
+				 s->last_authenticated ? "the content fails its authentication tag"
+						       : "the content does not decrypt (bad padding)");
+		goto out;
+	}
+out:
+	if (buf)
+		gs_secret_free(buf, COPY_CHUNK);
+	BIO_free_all(cont);
+	if (ids)
+		g_ptr_array_free(ids, TRUE);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return st;
+}

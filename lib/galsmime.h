@@ -1,0 +1,407 @@
+/* galsmime.h: the public API of libgalsmime, the S/MIME engine.
+ *
+ * Contracts that hold for every function here:
+ *
+ *  - The library never prints, never exits, never reads configuration
+ *    files or the environment. The caller passes everything in.
+ *  - Functions return a gs_status (GS_OK == 0). On failure, when the
+ *    caller passed a non-NULL `char **errmsg`, it receives a newly
+ *    allocated one-line explanation (free with g_free); on success it is
+ *    left untouched. OpenSSL's error queue is drained into that message.
+ *  - Objects come in _new/_free (or _open/_close) pairs; NULL is accepted
+ *    by every _free. Strings returned as `const char *` belong to the
+ *    object they came from and stay valid until it is freed. Strings
+ *    returned as `char *` belong to the caller (g_free).
+ *  - Passing NULL where an object is required is a programmer error:
+ *    the function returns GS_E_USAGE.
+ *
+ * MIME objects are GMime's (GMimeMessage, GMimeObject): galsmime is a
+ * GMime extension. Call gs_init() once, after g_mime_init().
+ */
+#ifndef GALSMIME_H
+#define GALSMIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <gmime/gmime.h>
+
+G_BEGIN_DECLS
+
+#define GALSMIME_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum gs_status {
+	GS_OK = 0,
+	GS_E_USAGE,        /* invalid argument or option combination */
+	GS_E_MALFORMED,    /* the input is not what it claims to be */
+	GS_E_LIMIT,        /* the input exceeds a safety limit (a kind of malformed) */
+	GS_E_NO_CERT,      /* a recipient has no usable certificate */
+	GS_E_NO_KEY,       /* no private key matches, or none is configured */
+	GS_E_PASSPHRASE,   /* passphrase missing or wrong */
+	GS_E_NOT_FOUND,    /* a lookup found nothing */
+	GS_E_UNSUPPORTED,  /* algorithm or format not supported */
+	GS_E_BUSY,         /* the store stayed locked past the busy timeout */
+	GS_E_IO,           /* reading or writing a file or the store failed */
+	GS_E_INTERNAL,     /* a bug or an out-of-memory condition */
+} gs_status;
+
+/* A short constant name for a status ("malformed input", ...). */
+const char *gs_status_string(gs_status status);
+
+/* Initialise the library: registers the OpenSSL-backed crypto context
+ * for application/pkcs7-signature, application/x-pkcs7-signature,
+ * application/pkcs7-mime, application/x-pkcs7-mime and
+ * application/pkcs7-keys, replacing GMime's gpgsm-based one. Call after
+ * g_mime_init(). Idempotent. */
+void gs_init(void);
+
+/* ------------------------------------------------------------------ */
+/* Certificates                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Facts about one certificate, as the store and the reports show them.
+ * Plain read-only data: every pointer belongs to the object that handed
+ * the struct out. Times are UNIX seconds. */
+typedef struct gs_cert_info {
+	const char *sha256;       /* hex, lower case, 64 digits */
+	const char *subject;      /* RFC 2253 */
+	const char *issuer;       /* RFC 2253 */
+	const char *serial;       /* hex, upper case */
+	const char *common_name;  /* subject CN, or NULL */
+	const char *emails;       /* comma-separated, lower case: rfc822Name SANs, else subject emailAddress */
+	const char *key_type;     /* "rsa", "ec", "dsa", "ed25519", ... */
+	int key_bits;
+	int64_t not_before, not_after;
+	int is_ca;
+	const char *key_usage;    /* comma-separated names, or NULL when the extension is absent */
+	const char *ext_key_usage;/* comma-separated names/OIDs, or NULL when absent */
+} gs_cert_info;
+
+/* ------------------------------------------------------------------ */
+/* The store                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_store gs_store;
+
+enum {
+	GS_STORE_READ_ONLY  = 0,
+	GS_STORE_READ_WRITE = 1 << 0,
+};
+
+/* Open (creating it when missing) the store in folder `dir`: the folder
+ * is made 0700 and the database file 0600 whatever the umask. The store
+ * is an SQLite database in WAL mode with a busy timeout, so concurrent
+ * readers and a writer never corrupt it; a lock held longer than
+ * `busy_timeout_ms` gives GS_E_BUSY. Schema migrations run on open.
+ * Returns GS_OK, GS_E_IO, GS_E_BUSY, GS_E_MALFORMED (not a galsmime
+ * store, or a newer schema). */
+gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
+			gs_store **store, char **errmsg);
+void gs_store_close(gs_store *store);
+const char *gs_store_path(const gs_store *store);
+
+/* The role a certificate import gives the certificates it brings. */
+typedef enum gs_cert_role {
+	GS_ROLE_CORRESPONDENT, /* someone else's certificate (cert import) */
+	GS_ROLE_ANCHOR,        /* a trust anchor (trust import) */
+} gs_cert_role;
+
+typedef struct gs_import_stats {
+	unsigned certs_new, certs_known, skipped;
+	unsigned anchors_new;
+} gs_import_stats;
+
+/* Import every certificate in `data` (a PEM bundle, DER, PKCS#7
+ * .p7b/.p7c in DER or PEM, or a Microsoft serialized store .sst) under
+ * the source name `source`. Anchors must be CA certificates or
+ * self-signed; others are refused with GS_E_USAGE. One transaction.
+ * Returns GS_OK, GS_E_MALFORMED (nothing usable in the data), GS_E_USAGE,
+ * GS_E_BUSY, GS_E_IO. */
+gs_status gs_store_import_certs(gs_store *store, const unsigned char *data, size_t len,
+				const char *source, gs_cert_role role,
+				gs_import_stats *stats, char **errmsg);
+
+/* Listing. The callback receives each certificate; returning non-zero
+ * stops the walk. `info` is valid only during the call. */
+typedef int (*gs_cert_cb)(const gs_cert_info *info, const char *sources, void *data);
+typedef enum gs_cert_filter {
+	GS_LIST_ALL,
+	GS_LIST_ANCHORS,
+	GS_LIST_CORRESPONDENTS, /* certificates that are neither anchors nor CAs */
+} gs_cert_filter;
+gs_status gs_store_list_certs(gs_store *store, gs_cert_filter filter,
+			      gs_cert_cb cb, void *data, char **errmsg);
+
+/* ------------------------------------------------------------------ */
+/* Identities: the user's own certificate and private key              */
+/* ------------------------------------------------------------------ */
+
+/* How the library asks for a passphrase when (and only when) it needs
+ * to open a private key. Write up to `size` bytes into `buf`, set *len,
+ * return GS_OK; or return GS_E_PASSPHRASE when none is available. The
+ * library wipes `buf` after use. */
+typedef gs_status (*gs_passphrase_cb)(void *data, const char *what,
+				      char *buf, size_t size, size_t *len);
+
+/* Import a PKCS#12 file (also legacy RC2-40 / 3DES ones) or PEM
+ * (certificate + private key, the key possibly encrypted) as an
+ * identity. The passphrase opens the file; the key is stored encrypted
+ * again under the same passphrase (PKCS#8, AES-256-CBC, PBKDF2-SHA256),
+ * and stored unencrypted only if it came unencrypted (then
+ * *stored_plain is set). The certificate chain in the file goes to the
+ * certificate table. *fingerprint receives the SHA-256 of the identity's
+ * certificate. Returns GS_OK, GS_E_PASSPHRASE, GS_E_MALFORMED,
+ * GS_E_NO_KEY (no key, or the key does not match the certificate),
+ * GS_E_BUSY, GS_E_IO. */
+gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t len,
+			     const char *passphrase, size_t passlen, const char *label,
+			     char **fingerprint, int *stored_plain, char **errmsg);
+
+typedef int (*gs_identity_cb)(const gs_cert_info *info, const char *label,
+			      int key_encrypted, void *data);
+gs_status gs_store_list_identities(gs_store *store, gs_identity_cb cb, void *data,
+				   char **errmsg);
+
+/* ------------------------------------------------------------------ */
+/* Sessions: what one filter run works with                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_session gs_session;
+
+typedef enum gs_cipher {
+	GS_CIPHER_AES256_CBC = 0, /* EnvelopedData: what Outlook and Exchange read */
+	GS_CIPHER_AES256_GCM,     /* AuthEnvelopedData (RFC 5083/5084) */
+	GS_CIPHER_AUTO,           /* GCM when every recipient announced it, else CBC */
+} gs_cipher;
+
+/* Safety limits applied to every message the session parses. */
+typedef struct gs_limits {
+	size_t max_message;      /* bytes of input accepted */
+	size_t max_header;       /* bytes of one header field */
+	unsigned max_depth;      /* MIME nesting depth */
+	unsigned max_parts;      /* MIME parts in one message */
+} gs_limits;
+void gs_limits_default(gs_limits *limits);
+
+/* A session binds a store, the caller's passphrase source and options.
+ * The crypto context GMime creates for the pkcs7 types works on the
+ * session that is active (the most recent gs_session_new not yet
+ * freed): one active session per process. The store stays owned by the
+ * caller and must outlive the session. */
+gs_status gs_session_new(gs_store *store, gs_session **session, char **errmsg);
+void gs_session_free(gs_session *session);
+void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void *data);
+/* The time at which certificates are judged (default: now). */
+void gs_session_set_time(gs_session *session, time_t when);
+void gs_session_set_limits(gs_session *session, const gs_limits *limits);
+const gs_limits *gs_session_limits(const gs_session *session);
+
+/* ------------------------------------------------------------------ */
+/* Recipient resolution: the only place recipient policy lives          */
+/* ------------------------------------------------------------------ */
+
+typedef enum gs_verdict {
+	GS_VERDICT_USABLE = 0,
+	GS_VERDICT_EXPIRED,
+	GS_VERDICT_NOT_YET_VALID,
+	GS_VERDICT_NO_KEY_USAGE,     /* RSA without keyEncipherment, EC without keyAgreement */
+	GS_VERDICT_NO_EMAIL_EKU,     /* EKU present without emailProtection */
+	GS_VERDICT_UNTRUSTED,        /* chain does not reach a trust anchor */
+	GS_VERDICT_REVOKED,
+	GS_VERDICT_UNSUPPORTED_KEY,  /* key type that cannot receive mail */
+	GS_VERDICT_CA,               /* a CA certificate, not an end entity */
+} gs_verdict;
+const char *gs_verdict_string(gs_verdict verdict);
+
+typedef struct gs_candidate {
+	gs_cert_info cert;
+	const char *source;       /* where it came from (source name) */
+	const char *entry;        /* directory entry name, or NULL */
+	const char *attribute;    /* userSMIMECertificate, userCertificate, certificate ... */
+	gs_verdict verdict;
+	const char *reason;       /* human explanation of the verdict */
+	int address_match;        /* the certificate's own addresses include the recipient */
+} gs_candidate;
+
+typedef struct gs_resolution gs_resolution;
+
+enum {
+	GS_RESOLVE_ALLOW_UNTRUSTED = 1 << 0,
+};
+
+/* Resolve one recipient (an address, a name, an alias) to candidate
+ * certificates with verdicts, and choose one. Returns GS_OK with a
+ * resolution even when nothing is usable: check gs_resolution_chosen().
+ * Returns GS_E_BUSY, GS_E_IO on store failures. */
+gs_status gs_resolve(gs_session *session, const char *recipient, unsigned flags,
+		     gs_resolution **resolution, char **errmsg);
+void gs_resolution_free(gs_resolution *resolution);
+const char *gs_resolution_recipient(const gs_resolution *r);
+size_t gs_resolution_count(const gs_resolution *r);
+const gs_candidate *gs_resolution_candidate(const gs_resolution *r, size_t i);
+/* The chosen candidate, or NULL when none is usable. */
+const gs_candidate *gs_resolution_chosen(const gs_resolution *r);
+/* Why nothing is usable: "no certificate", or the best candidate's reason. */
+const char *gs_resolution_failure(const gs_resolution *r);
+
+/* ------------------------------------------------------------------ */
+/* Reports: the verdict on signatures and encryption                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum gs_sig_status {
+	GS_SIG_GOOD = 0,   /* valid, trusted, signer matches From */
+	GS_SIG_BAD,        /* the signature or its certificate is wrong */
+	GS_SIG_ERROR,      /* could not be checked (missing certificate, unsupported algorithm) */
+} gs_sig_status;
+
+/* Reasons, as bits: a signer may have several. */
+enum {
+	GS_REASON_DIGEST_MISMATCH  = 1 << 0,
+	GS_REASON_BAD_SIGNATURE    = 1 << 1,
+	GS_REASON_UNTRUSTED        = 1 << 2,
+	GS_REASON_EXPIRED          = 1 << 3,
+	GS_REASON_NOT_YET_VALID    = 1 << 4,
+	GS_REASON_MISSING_CERT     = 1 << 5,
+	GS_REASON_SIGNER_NOT_FROM  = 1 << 6,
+	GS_REASON_UNSUPPORTED_ALGO = 1 << 7,
+	GS_REASON_BAD_PURPOSE      = 1 << 8,
+	GS_REASON_REVOKED          = 1 << 9,
+	GS_REASON_MICALG_MISMATCH  = 1 << 10,
+	GS_REASON_NO_SIGNERS       = 1 << 11,
+	GS_REASON_CRITICAL_ATTR    = 1 << 12,
+	GS_REASON_PARTIAL          = 1 << 13,
+	GS_REASON_CONTENT_MISMATCH = 1 << 14,
+};
+/* The words for each reason bit set in `reasons`, comma-separated;
+ * returns a new string (g_free). */
+char *gs_reasons_string(unsigned reasons);
+
+typedef struct gs_signer {
+	gs_sig_status status;
+	unsigned reasons;
+	const char *detail;        /* free text from the chain check, or NULL */
+	int have_cert;             /* when 0, cert fields below are NULL/0 */
+	gs_cert_info cert;
+	int64_t signing_time;      /* 0 when absent */
+	const char *digest;        /* "sha-256", ... */
+} gs_signer;
+
+typedef struct gs_report gs_report;
+
+typedef enum gs_report_kind {
+	GS_REPORT_NOT_SIGNED = 0,
+	GS_REPORT_SIGNED,
+} gs_report_kind;
+
+void gs_report_free(gs_report *report);
+gs_report_kind gs_report_kind_of(const gs_report *report);
+/* GS_SIG_GOOD only when there is at least one signer and every signer is good. */
+gs_sig_status gs_report_status(const gs_report *report);
+/* Reasons that concern the message as a whole (GS_REASON_NO_SIGNERS,
+ * _PARTIAL, _MICALG_MISMATCH, _CONTENT_MISMATCH). */
+unsigned gs_report_reasons(const gs_report *report);
+size_t gs_report_signer_count(const gs_report *report);
+const gs_signer *gs_report_signer(const gs_report *report, size_t i);
+/* The From: address the signers were compared with, or NULL. */
+const char *gs_report_from(const gs_report *report);
+/* "detached" / "opaque" for signed reports. */
+const char *gs_report_signature_form(const gs_report *report);
+/* Encryption facts when the message was decrypted on the way:
+ * cipher name ("aes-256-cbc", "aes-256-gcm") or NULL; authenticated
+ * is 1 for AuthEnvelopedData. */
+const char *gs_report_cipher(const gs_report *report);
+int gs_report_encrypted(const gs_report *report);
+int gs_report_authenticated(const gs_report *report);
+
+/* Renderings. Each returns a new string (g_free). */
+/* A versioned JSON document ({"version":1,...}). */
+char *gs_report_to_json(const gs_report *report);
+/* The value of an Authentication-Results header (RFC 8601) with the
+ * "smime" method (RFC 7281), e.g. "mx.example; smime=pass smime.signer=..." */
+char *gs_report_to_auth_results(const gs_report *report, const char *authserv_id);
+
+/* ------------------------------------------------------------------ */
+/* Whole-message operations                                            */
+/* ------------------------------------------------------------------ */
+
+/* Parse a whole RFC 5322 message from `stream` under the session's
+ * limits. Returns GS_OK, GS_E_MALFORMED (empty input, no headers, not a
+ * message), GS_E_LIMIT. */
+gs_status gs_message_parse(gs_session *session, GMimeStream *stream,
+			   GMimeMessage **message, char **errmsg);
+
+typedef struct gs_sign_opts {
+	int opaque;               /* application/pkcs7-mime signed-data instead of multipart/signed */
+	const char *from;         /* the signing identity's address; NULL: the From: header */
+} gs_sign_opts;
+
+/* Sign the message body in place: its MIME part becomes multipart/signed
+ * (or opaque signed-data). SHA-256, micalg "sha-256", smime.p7s, the
+ * signer's chain, signingTime and modern SMIMECapabilities.
+ * Returns GS_OK, GS_E_NO_KEY (no identity for the address),
+ * GS_E_PASSPHRASE, GS_E_MALFORMED, GS_E_INTERNAL. */
+gs_status gs_message_sign(gs_session *session, GMimeMessage *message,
+			  const gs_sign_opts *opts, char **errmsg);
+
+typedef struct gs_encrypt_opts {
+	gs_cipher cipher;
+	int oaep;                 /* RSA-OAEP with SHA-256 instead of PKCS#1 v1.5 */
+	int no_self;              /* do not add the sender's own certificate */
+	int sign;                 /* sign first, then encrypt the signed entity */
+	int opaque_sign;          /* with sign: opaque signed-data inside */
+	const char *from;         /* sender identity address; NULL: From: header */
+	const char *const *extra; /* NULL-terminated extra recipients, or NULL */
+	int header_recipients;    /* also encrypt to To + Cc + Bcc */
+	unsigned resolve_flags;   /* GS_RESOLVE_* */
+} gs_encrypt_opts;
+
+/* Per-recipient failures of an encryption attempt. */
+typedef struct gs_recipient_failure {
+	const char *recipient;
+	const char *reason;
+} gs_recipient_failure;
+typedef struct gs_failures gs_failures;
+size_t gs_failures_count(const gs_failures *f);
+const gs_recipient_failure *gs_failures_get(const gs_failures *f, size_t i);
+void gs_failures_free(gs_failures *f);
+
+/* Encrypt the message body in place to every recipient (and the sender
+ * unless no_self), removing any Bcc header. Fails closed: when any
+ * recipient has no usable certificate the message is untouched,
+ * GS_E_NO_CERT is returned and *failures (if non-NULL) lists each
+ * recipient with the reason. Also GS_E_USAGE (no recipients),
+ * GS_E_NO_KEY / GS_E_PASSPHRASE (with sign), GS_E_INTERNAL. */
+gs_status gs_message_encrypt(gs_session *session, GMimeMessage *message,
+			     const gs_encrypt_opts *opts, gs_failures **failures,
+			     char **errmsg);
+
+/* Decrypt the message body in place: the outer headers stay, the body
+ * becomes the decrypted entity. When that entity is signed it is
+ * verified too and *report (if non-NULL) says so; otherwise the report
+ * is of kind NOT_SIGNED with the encryption facts. If the message is not
+ * encrypted, returns GS_E_NOT_FOUND and leaves it untouched. Returns
+ * GS_E_NO_KEY (no identity matches a recipient), GS_E_PASSPHRASE,
+ * GS_E_MALFORMED (not CMS, or the content fails to decrypt),
+ * GS_E_UNSUPPORTED. */
+gs_status gs_message_decrypt(gs_session *session, GMimeMessage *message,
+			     gs_report **report, char **errmsg);
+
+/* Verify the message's signature (multipart/signed or opaque, also
+ * inside one encryption layer when a key is available). Does not
+ * modify the message. Returns GS_OK with a report whenever the message
+ * could be examined, whatever the verdict; GS_E_MALFORMED when it
+ * cannot be parsed as S/MIME at all. */
+gs_status gs_message_verify(gs_session *session, GMimeMessage *message,
+			    gs_report **report, char **errmsg);
+
+/* Addresses (lower-cased) of the message's To, Cc and Bcc, in order,
+ * without duplicates. Returns a NULL-terminated array (g_strfreev). */
+char **gs_message_recipients(GMimeMessage *message);
+
+G_END_DECLS
+
+#endif /* GALSMIME_H */

@@ -1,0 +1,243 @@
+/* gs-private.h: what the modules of libgalsmime share and nobody else sees.
+ *
+ * Ownership inside the library follows the public rule: _new/_free pairs,
+ * OpenSSL objects freed with their own _free, GObjects unreffed. A struct
+ * holding `gs_cert_info` owns its strings through a gs_certdata.
+ */
+#ifndef GS_PRIVATE_H
+#define GS_PRIVATE_H
+
+#include "galsmime.h"
+
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+/* ---- errors (util.c) ---- */
+
+/* Set *errmsg (when non-NULL) to the formatted message and return st. */
+gs_status gs_fail(char **errmsg, gs_status st, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Same, with OpenSSL's error queue appended (": reason; reason") and
+ * drained. */
+gs_status gs_fail_ssl(char **errmsg, gs_status st, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Drain OpenSSL's error queue into a new string, or NULL when empty. */
+char *gs_ssl_errors(void);
+/* Hex of a byte string (lower case). */
+char *gs_hex(const unsigned char *p, size_t n);
+/* Wipe and free a g_malloc'ed secret. */
+void gs_secret_free(void *p, size_t n);
+/* Lower-case ASCII copy of an address, trimmed. */
+char *gs_address_normalize(const char *addr);
+
+/* ---- certificate facts (cert.c) ---- */
+
+typedef struct gs_certdata {
+	gs_cert_info info;       /* pointers into the owned strings below */
+	char *strings[10];
+} gs_certdata;
+
+/* Fill `cd` from `x`. Never fails on odd certificates: missing values
+ * stay NULL. */
+void gs_certdata_fill(gs_certdata *cd, X509 *x);
+void gs_certdata_clear(gs_certdata *cd);
+/* SHA-256 of the DER certificate, hex. */
+char *gs_cert_sha256_hex(X509 *x);
+/* The certificate's own addresses (rfc822Name SANs, else subject
+ * emailAddress), lower-cased. NULL-terminated; g_strfreev. */
+char **gs_cert_emails(X509 *x);
+int gs_cert_has_email(X509 *x, const char *address);
+/* Verdict of x as an encryption recipient at `now` (no chain check). */
+gs_verdict gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason);
+/* Key-usage bits as OpenSSL's X509_get_key_usage, or UINT32_MAX if absent. */
+int gs_cert_is_ca(X509 *x);
+X509 *gs_cert_from_der(const unsigned char *der, size_t len);
+unsigned char *gs_cert_to_der(X509 *x, int *len);
+
+/* Check `leaf`'s chain against the store's anchors with `purpose`
+ * (X509_PURPOSE_SMIME_SIGN, or 0 for none) at `when`, pulling issuers
+ * from `untrusted` and from the store. Returns the GS_REASON_* bits of
+ * every problem found (0: trusted and valid); *first_err gets the first
+ * X509_V_ERR_* code. */
+unsigned gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted,
+			int purpose, time_t when, int *first_err);
+/* The issuers of `leaf` found in the store, nearest first, without
+ * judging trust. */
+STACK_OF(X509) *gs_cert_issuers(gs_store *store, X509 *leaf);
+
+/* ---- the store (store.c) ---- */
+
+struct gs_store {
+	sqlite3 *db;
+	char *dir;
+	char *path;
+	unsigned flags;
+	X509_STORE *anchors;     /* loaded lazily */
+};
+
+/* Map an SQLite result code to a status with a message. */
+gs_status gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what);
+gs_status gs_store_begin(gs_store *s, char **errmsg);
+gs_status gs_store_commit(gs_store *s, char **errmsg);
+void gs_store_rollback(gs_store *s);
+sqlite3_stmt *gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st);
+
+/* Insert x (if absent) with its addresses and link it to `source_id`.
+ * *id receives its row id; *is_new whether it was added. */
+gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
+			    int64_t *id, int *is_new, char **errmsg);
+/* Find or create the source row named `name` of `kind`. */
+gs_status gs_store_source(gs_store *s, const char *name, const char *kind,
+			  int64_t *id, char **errmsg);
+gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg);
+/* Record the SMIMECapabilities (comma-separated OIDs) announced for a certificate. */
+gs_status gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids,
+				    char **errmsg);
+/* The capabilities recorded for the certificate with this SHA-256, or NULL. */
+char *gs_store_get_capabilities(gs_store *s, const char *sha256);
+
+/* Certificate lookups; each returns a new stack (possibly empty) or
+ * NULL on a store error. */
+STACK_OF(X509) *gs_store_certs_by_subject(gs_store *s, const X509_NAME *name);
+X509 *gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer,
+				     const ASN1_INTEGER *serial);
+X509 *gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski);
+X509 *gs_store_cert_by_sha256(gs_store *s, const char *sha256hex);
+/* The anchors as an X509_STORE (owned by the store, built once). */
+X509_STORE *gs_store_anchor_store(gs_store *s, char **errmsg);
+int gs_store_is_anchor(gs_store *s, X509 *x);
+
+/* Candidate rows for a recipient. The callback gets each certificate
+ * with where it came from. */
+typedef int (*gs_store_cand_cb)(X509 *x, const char *source, const char *entry,
+				const char *attribute, void *data);
+gs_status gs_store_candidates(gs_store *s, const char *recipient,
+			      gs_store_cand_cb cb, void *data, char **errmsg);
+
+/* ---- identities (identity.c) ---- */
+
+typedef struct gs_identity {
+	int64_t id;
+	X509 *cert;
+	EVP_PKEY *key;           /* NULL until unlocked */
+	char *label;
+	unsigned char *blob;     /* the stored key (encrypted PKCS#8 DER or plain) */
+	size_t blob_len;
+	int encrypted;
+} gs_identity;
+
+void gs_identity_free(gs_identity *id);
+/* Identities whose certificate carries `address` (all when NULL). */
+gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg);
+/* The identity whose certificate has this SHA-256 fingerprint. */
+gs_status gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **id,
+				     char **errmsg);
+/* Decrypt the identity's key with the session's passphrase callback. */
+gs_status gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg);
+/* The identity for signing as `address` (NULL: the only identity). */
+gs_status gs_identity_for_address(gs_session *session, const char *address,
+				  gs_identity **id, char **errmsg);
+/* Make the process non-dumpable while a private key is in memory. */
+void gs_secure_process(void);
+
+/* ---- sessions (session.c) ---- */
+
+typedef struct gs_sig_result gs_sig_result;
+
+struct gs_session {
+	gs_store *store;
+	gs_passphrase_cb pass_cb;
+	void *pass_data;
+	time_t when;             /* 0: now */
+	gs_limits limits;
+	/* encrypt parameters for the context, set by the message layer */
+	gs_cipher cipher;
+	int oaep;
+	/* what the last context operation learnt, read by the message layer */
+	GPtrArray *last_signers;     /* of gs_signer_data* */
+	int last_no_signers;
+	char *last_cipher;
+	int last_authenticated;
+	char *last_digest_oid;
+	GPtrArray *identities;       /* unlocked identities kept for the run */
+};
+
+gs_session *gs_session_active(void);
+time_t gs_session_now(const gs_session *s);
+void gs_session_reset_results(gs_session *s);
+
+/* ---- CMS work (cms.c) ---- */
+
+/* A signer's verification result with owned strings. */
+typedef struct gs_signer_data {
+	gs_signer pub;
+	gs_certdata cd;
+	char *detail;
+	char *digest;
+	char **emails;           /* the signer certificate's addresses */
+} gs_signer_data;
+void gs_signer_data_free(gs_signer_data *sd);
+
+/* Sign the bytes read from `in`: detached or encapsulated DER written to
+ * `out`. */
+gs_status gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached,
+		      char **errmsg);
+/* Verify a SignedData. `sig`: the DER/BER; `content`: the detached
+ * content, or NULL for encapsulated content, then written to `out` when
+ * non-NULL. Results go to s->last_signers (addresses not yet compared
+ * with From). Returns GS_OK when the structure could be examined. */
+gs_status gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen,
+			BIO *content, BIO *out, char **errmsg);
+/* Encrypt `in` to the certificates `recips`. */
+gs_status gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
+			 BIO *in, BIO *out, char **errmsg);
+/* Decrypt with the identity matching a RecipientInfo. */
+gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out,
+			 char **errmsg);
+/* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
+int gs_cms_content_type(const unsigned char *der, size_t len);
+/* SMIMECapabilities OID for AES-256-GCM. */
+#define GS_OID_AES256_GCM "2.16.840.1.101.3.4.1.46"
+
+/* ---- the GMime crypto context (context.c) ---- */
+GMimeCryptoContext *gs_context_new(void);
+
+/* ---- reports (report.c) ---- */
+struct gs_report {
+	gs_report_kind kind;
+	GPtrArray *signers;      /* of gs_signer_data* */
+	char *from;
+	const char *form;
+	char *cipher;
+	int encrypted;
+	int authenticated;
+	unsigned reasons;        /* message-level GS_REASON_* bits */
+};
+gs_report *gs_report_new(void);
+/* Judge the session's last signers against `from` and move them into
+ * the report. */
+void gs_report_take_signers(gs_report *r, gs_session *s, const char *from);
+
+/* ---- certificate containers (import/certfile.c) ---- */
+/* Every certificate in a PEM bundle, DER certificate, PKCS#7 (DER or
+ * PEM) or .sst. Returns GS_E_MALFORMED when none is found. */
+gs_status gs_read_certificates(const unsigned char *data, size_t len,
+			       STACK_OF(X509) **certs, char **errmsg);
+/* Parse a Microsoft serialized certificate store (.sst). */
+gs_status gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
+		      char **errmsg);
+
+
+
+/* ---- BIO over GMimeStream (bio.c) ---- */
+/* A BIO reading from / writing to `stream` (which it references). */
+BIO *gs_bio_new_stream(GMimeStream *stream);
+/* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
+GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
+GQuark gs_error_quark(void);
+#define GS_ERROR (gs_error_quark())
+/* ---- resolve.c ---- */
+/* The chosen certificate (owned by the resolution), or NULL. */
+X509 *gs_resolution_chosen_cert(const gs_resolution *r);
+#endif /* GS_PRIVATE_H */

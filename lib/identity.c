@@ -1,0 +1,490 @@
+/* identity.c: the user's own certificates and private keys: reading
+ * PKCS#12 and PEM, storing the key encrypted, unlocking it with the
+ * caller's passphrase, wiping it. */
+#include "gs-private.h"
+
+#include <string.h>
+#include <sys/prctl.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
+#include <openssl/err.h>
+
+/* PBKDF2-HMAC-SHA256 iterations for the stored key: a run that signs
+ * pays this once (about 2 ms here). */
+#define KEY_ITER 10000
+#define PASS_MAX 1024
+
+void
+gs_secure_process(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void
+gs_identity_free(gs_identity *id)
+{
+	if (!id)
+		return;
+	X509_free(id->cert);
+	EVP_PKEY_free(id->key);
+	g_free(id->label);
+	gs_secret_free(id->blob, id->blob_len);
+	g_free(id);
+}
+
+/* Legacy PKCS#12 files (RC2-40, 3DES) need the legacy provider; load it
+ * only when such a file is met, and only for reading it. */
+static void
+load_legacy_providers(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	OSSL_PROVIDER_load(NULL, "default");
+	OSSL_PROVIDER_load(NULL, "legacy");
+	ERR_clear_error();
+}
+
+static int
+parse_p12(PKCS12 *p12, const char *pass, EVP_PKEY **key, X509 **cert, STACK_OF(X509) **ca)
+{
+	if (PKCS12_parse(p12, pass, key, cert, ca))
+		return 1;
+	ERR_clear_error();
+	load_legacy_providers();
+	return PKCS12_parse(p12, pass, key, cert, ca);
+}
+
+typedef struct {
+	const char *pass;
+	size_t len;
+	int asked;
+} pem_pass;
+
+static int
+pem_pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	pem_pass *p = u;
+
+	(void) rwflag;
+	p->asked = 1;
+	if (!p->pass || (size_t) size < p->len)
+		return -1;
+	memcpy(buf, p->pass, p->len);
+	return (int) p->len;
+}
+
+static gs_status
+read_pem_identity(const unsigned char *data, size_t len, const char *pass, size_t passlen,
+		  EVP_PKEY **key, X509 **cert, STACK_OF(X509) **others, int *encrypted,
+		  char **errmsg)
+{
+	BIO *b = BIO_new_mem_buf(data, (int) len);
+	STACK_OF(X509) *all = sk_X509_new_null();
+	pem_pass pp = { pass, passlen, 0 };
+	X509 *x;
+	int i;
+
+	*key = NULL;
+	*cert = NULL;
+	*others = NULL;
+	*encrypted = g_strstr_len((const char *) data, len, "ENCRYPTED") != NULL;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+		sk_X509_push(all, x);
+	ERR_clear_error();
+	BIO_free(b);
+	b = BIO_new_mem_buf(data, (int) len);
+	*key = PEM_read_bio_PrivateKey(b, NULL, pem_pass_cb, &pp);
+	BIO_free(b);
+	if (!*key) {
+		sk_X509_pop_free(all, X509_free);
+		if (*encrypted)
+			return gs_fail_ssl(errmsg, GS_E_PASSPHRASE,
+					   pass ? "wrong passphrase for the private key"
+						: "the private key is encrypted: give its passphrase");
+		return gs_fail_ssl(errmsg, GS_E_NO_KEY, "no private key in the PEM file");
+	}
+	for (i = 0; i < sk_X509_num(all); i++) {
+		X509 *c = sk_X509_value(all, i);
+		if (!*cert && X509_check_private_key(c, *key)) {
+			*cert = c;
+			(void) sk_X509_delete(all, i);
+			break;
+		}
+	}
+	ERR_clear_error();
+	if (!*cert) {
+		sk_X509_pop_free(all, X509_free);
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return gs_fail(errmsg, GS_E_NO_KEY, "no certificate in the file matches the private key");
+	}
+	*others = all;
+	return GS_OK;
+}
+
+static unsigned char *
+encrypt_key(EVP_PKEY *key, const char *pass, size_t passlen, int *len)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+	X509_SIG *sig = NULL;
+	unsigned char *der = NULL;
+
+	*len = 0;
+	if (!p8)
+		return NULL;
+	if (pass)
+		sig = PKCS8_encrypt(-1, EVP_aes_256_cbc(), pass, (int) passlen, NULL, 0, KEY_ITER, p8);
+	if (pass && sig)
+		*len = i2d_X509_SIG(sig, &der);
+	else if (!pass)
+		*len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	X509_SIG_free(sig);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return *len > 0 ? der : NULL;
+}
+
+gs_status
+gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
+		   const char *passphrase, size_t passlen, const char *label,
+		   char **fingerprint, int *stored_plain, char **errmsg)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	unsigned char *blob = NULL;
+	sqlite3_stmt *stmt = NULL;
+	const unsigned char *p = data;
+	PKCS12 *p12 = NULL;
+	char *pass = NULL;
+	int encrypted = 0, bloblen = 0, i, rc, is_new;
+	int64_t src, cert_id, other_id;
+	gs_status st;
+
+	if (!s || !data)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_identity_import: bad arguments");
+	if (len == 0 || len > LONG_MAX)
+		return gs_fail(errmsg, GS_E_MALFORMED, "empty or oversized key file");
+	if (passphrase)
+		pass = g_strndup(passphrase, passlen);
+
+	p12 = d2i_PKCS12(NULL, &p, (long) len);
+	if (p12) {
+		/* a PKCS#12 with an empty password is an unencrypted key */
+		if (PKCS12_verify_mac(p12, NULL, 0) || PKCS12_verify_mac(p12, "", 0)) {
+			encrypted = 0;
+			if (!parse_p12(p12, "", &key, &cert, &ca) && !parse_p12(p12, NULL, &key, &cert, &ca)) {
+				st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "cannot read the PKCS#12 file");
+				goto out;
+			}
+		} else {
+			encrypted = 1;
+			if (!pass) {
+				st = gs_fail(errmsg, GS_E_PASSPHRASE,
+					     "the PKCS#12 file is encrypted: give its passphrase");
+				goto out;
+			}
+			if (!PKCS12_verify_mac(p12, pass, (int) passlen)) {
+				st = gs_fail(errmsg, GS_E_PASSPHRASE, "wrong passphrase for the PKCS#12 file");
+				ERR_clear_error();
+				goto out;
+			}
+			if (!parse_p12(p12, pass, &key, &cert, &ca)) {
+				st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "cannot read the PKCS#12 file");
+				goto out;
+			}
+		}
+		if (!key || !cert) {
+			st = gs_fail(errmsg, GS_E_NO_KEY, "the PKCS#12 file holds no key and certificate pair");
+			goto out;
+		}
+	} else {
+		ERR_clear_error();
+		if (!g_strstr_len((const char *) data, len, "-----BEGIN ")) {
+			st = gs_fail(errmsg, GS_E_MALFORMED, "not a PKCS#12 or PEM key file");
+			goto out;
+		}
+		st = read_pem_identity(data, len, pass, passlen, &key, &cert, &ca, &encrypted, errmsg);
+		if (st != GS_OK)
+			goto out;
+	}
+	if (!X509_check_private_key(cert, key)) {
+		st = gs_fail(errmsg, GS_E_NO_KEY, "the private key does not match the certificate");
+		goto out;
+	}
+	if (encrypted && (!pass || passlen == 0))
+		encrypted = 0;
+	blob = encrypt_key(key, encrypted ? pass : NULL, encrypted ? passlen : 0, &bloblen);
+	if (!blob) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot encode the private key");
+		goto out;
+	}
+
+	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
+		goto out;
+	if ((st = gs_store_source(s, "identity", "identity", &src, errmsg)) != GS_OK ||
+	    (st = gs_store_put_cert(s, cert, src, &cert_id, &is_new, errmsg)) != GS_OK)
+		goto fail;
+	for (i = 0; ca && i < sk_X509_num(ca); i++)
+		if ((st = gs_store_put_cert(s, sk_X509_value(ca, i), src, &other_id, &is_new,
+					    errmsg)) != GS_OK)
+			goto fail;
+	stmt = gs_store_prepare(s,
+		"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at)"
+		" VALUES (?1,?2,?3,?4,?5) ON CONFLICT(certificate) DO UPDATE SET"
+		" label = coalesce(?2, label), key_blob = ?3, encrypted = ?4", errmsg, &st);
+	if (!stmt)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if (label)
+		sqlite3_bind_text(stmt, 2, label, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 3, blob, bloblen, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 4, encrypted);
+	sqlite3_bind_int64(stmt, 5, (int64_t) time(NULL));
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE) {
+		st = gs_store_fail(s, rc, errmsg, "store: identity");
+		goto fail;
+	}
+	if ((st = gs_store_commit(s, errmsg)) != GS_OK)
+		goto out;
+	if (fingerprint)
+		*fingerprint = gs_cert_sha256_hex(cert);
+	if (stored_plain)
+		*stored_plain = !encrypted;
+	goto out;
+fail:
+	gs_store_rollback(s);
+out:
+	sqlite3_finalize(stmt);
+	if (blob) {
+		OPENSSL_cleanse(blob, bloblen);
+		OPENSSL_free(blob);
+	}
+	if (pass)
+		gs_secret_free(pass, passlen);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	PKCS12_free(p12);
+	return st;
+}
+
+static gs_identity *
+row_identity(sqlite3_stmt *stmt)
+{
+	gs_identity *id = g_new0(gs_identity, 1);
+	const void *blob = sqlite3_column_blob(stmt, 3);
+
+	id->id = sqlite3_column_int64(stmt, 0);
+	id->cert = gs_cert_from_der(sqlite3_column_blob(stmt, 1), sqlite3_column_bytes(stmt, 1));
+	id->label = g_strdup((const char *) sqlite3_column_text(stmt, 2));
+	id->blob_len = sqlite3_column_bytes(stmt, 3);
+	id->blob = g_memdup2(blob, id->blob_len);
+	id->encrypted = sqlite3_column_int(stmt, 4);
+	if (!id->cert) {
+		gs_identity_free(id);
+		return NULL;
+	}
+	return id;
+}
+
+#define IDENTITY_SELECT \
+	"SELECT i.id, c.der, i.label, i.key_blob, i.encrypted FROM identity i" \
+	" JOIN certificate c ON c.id = i.certificate"
+
+gs_status
+gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	*ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	stmt = gs_store_prepare(s, IDENTITY_SELECT " ORDER BY c.not_before DESC", errmsg, &st);
+	if (!stmt)
+		return st;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_identity *id = row_identity(stmt);
+		if (!id)
+			continue;
+		if (address && !gs_cert_has_email(id->cert, address))
+			gs_identity_free(id);
+		else
+			g_ptr_array_add(*ids, id);
+	}
+	if (rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: identities");
+	sqlite3_finalize(stmt);
+	return st;
+}
+
+gs_status
+gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	*out = NULL;
+	stmt = gs_store_prepare(s, IDENTITY_SELECT " WHERE c.sha256 = lower(?)", errmsg, &st);
+	if (!stmt)
+		return st;
+	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*out = row_identity(stmt);
+	else if (rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: identity");
+	sqlite3_finalize(stmt);
+	if (st == GS_OK && !*out)
+		st = gs_fail(errmsg, GS_E_NO_KEY, "no identity with fingerprint %s", sha256);
+	return st;
+}
+
+gs_status
+gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
+{
+	const unsigned char *p = id->blob;
+	char *buf = NULL;
+	size_t plen = 0;
+	gs_status st = GS_OK;
+
+	if (id->key)
+		return GS_OK;
+	gs_secure_process();
+	if (!id->encrypted) {
+		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long) id->blob_len);
+		if (p8)
+			id->key = EVP_PKCS82PKEY(p8);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+	} else {
+		X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long) id->blob_len);
+		PKCS8_PRIV_KEY_INFO *p8 = NULL;
+		gs_certdata cd;
+		char *what;
+
+		if (!sig)
+			return gs_fail_ssl(errmsg, GS_E_INTERNAL, "stored key is damaged");
+		if (!session->pass_cb) {
+			X509_SIG_free(sig);
+			return gs_fail(errmsg, GS_E_PASSPHRASE,
+				       "the private key is encrypted and no passphrase was given");
+		}
+		gs_certdata_fill(&cd, id->cert);
+		what = g_strdup_printf("%s (%s)", cd.info.common_name ? cd.info.common_name : cd.info.subject,
+				       cd.info.emails && *cd.info.emails ? cd.info.emails : "no address");
+		gs_certdata_clear(&cd);
+		buf = g_malloc0(PASS_MAX);
+		st = session->pass_cb(session->pass_data, what, buf, PASS_MAX, &plen);
+		g_free(what);
+		if (st == GS_OK) {
+			p8 = PKCS8_decrypt(sig, buf, (int) plen);
+			if (!p8)
+				st = gs_fail(errmsg, GS_E_PASSPHRASE, "wrong passphrase for the private key");
+		} else {
+			st = gs_fail(errmsg, GS_E_PASSPHRASE,
+				     "the private key is encrypted and no passphrase was given");
+		}
+		if (p8)
+			id->key = EVP_PKCS82PKEY(p8);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		X509_SIG_free(sig);
+		gs_secret_free(buf, PASS_MAX);
+		ERR_clear_error();
+		if (st != GS_OK)
+			return st;
+	}
+	/* the stored form is no longer needed once the key is open */
+	gs_secret_free(id->blob, id->blob_len);
+	id->blob = NULL;
+	id->blob_len = 0;
+	if (!id->key)
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "stored key is damaged");
+	return GS_OK;
+}
+
+gs_status
+gs_identity_for_address(gs_session *session, const char *address, gs_identity **out,
+			char **errmsg)
+{
+	GPtrArray *ids = NULL;
+	gs_status st;
+
+	*out = NULL;
+	/* a fingerprint selects one identity directly */
+	if (address && strlen(address) == 64 && strspn(address, "0123456789abcdefABCDEF") == 64)
+		return gs_identity_by_fingerprint(session->store, address, out, errmsg);
+	if ((st = gs_identity_find(session->store, address, &ids, errmsg)) != GS_OK)
+		goto out;
+	if (ids->len == 0) {
+		GPtrArray *all = NULL;
+
+		if (!address) {
+			st = gs_fail(errmsg, GS_E_NO_KEY, "no identity in the store (galsmime key import FILE)");
+			goto out;
+		}
+		st = gs_identity_find(session->store, NULL, &all, NULL);
+		if (st == GS_OK && all->len == 0)
+			st = gs_fail(errmsg, GS_E_NO_KEY, "no identity in the store (galsmime key import FILE)");
+		else
+			st = gs_fail(errmsg, GS_E_NO_KEY, "no identity for %s (see galsmime key list)", address);
+		if (all)
+			g_ptr_array_free(all, TRUE);
+		goto out;
+	}
+	if (!address && ids->len > 1) {
+		st = gs_fail(errmsg, GS_E_NO_KEY, "%u identities in the store: say which with --from",
+			     ids->len);
+		goto out;
+	}
+	/* prefer the newest identity that is valid now */
+	{
+		guint i, pick = 0;
+		time_t now = gs_session_now(session);
+
+		for (i = 0; i < ids->len; i++) {
+			gs_identity *c = ids->pdata[i];
+			if (X509_cmp_time(X509_get0_notAfter(c->cert), &now) > 0 &&
+			    X509_cmp_time(X509_get0_notBefore(c->cert), &now) < 0) {
+				pick = i;
+				break;
+			}
+		}
+		*out = g_ptr_array_steal_index(ids, pick);
+	}
+out:
+	if (ids)
+		g_ptr_array_free(ids, TRUE);
+	return st;
+}
+
+gs_status
+gs_store_list_identities(gs_store *s, gs_identity_cb cb, void *data, char **errmsg)
+{
+	GPtrArray *ids = NULL;
+	gs_status st;
+	guint i;
+
+	if (!s || !cb)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_list_identities: bad arguments");
+	if ((st = gs_identity_find(s, NULL, &ids, errmsg)) == GS_OK) {
+		for (i = 0; i < ids->len; i++) {
+			gs_identity *id = ids->pdata[i];
+			gs_certdata cd;
+			int stop;
+
+			gs_certdata_fill(&cd, id->cert);
+			stop = cb(&cd.info, id->label, id->encrypted, data);
+			gs_certdata_clear(&cd);
+			if (stop)
+				break;
+		}
+	}
+	if (ids)
+		g_ptr_array_free(ids, TRUE);
+	return st;
+}

@@ -1,0 +1,680 @@
+/* message.c: whole-message operations on top of GMime: which part is
+ * signed or encrypted, what happens to the outer headers, and the
+ * report. The crypto goes through GMime's multipart/signed and
+ * application/pkcs7-mime APIs, which call our context. */
+#include "gs-private.h"
+
+#include <string.h>
+
+static gs_status
+status_of(GError *err, char **errmsg, const char *what)
+{
+	gs_status st;
+
+	if (!err)
+		return gs_fail(errmsg, GS_E_INTERNAL, "%s failed", what);
+	st = err->domain == GS_ERROR ? (gs_status) err->code : GS_E_MALFORMED;
+	gs_fail(errmsg, st, "%s", err->message);
+	g_error_free(err);
+	return st;
+}
+
+/* ---- parsing and limits ---- */
+
+static gs_status
+check_limits(const gs_limits *l, GMimeObject *obj, unsigned depth, unsigned *parts, char **errmsg)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	int i, n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+	if (depth > l->max_depth)
+		return gs_fail(errmsg, GS_E_LIMIT, "MIME nesting deeper than %u levels", l->max_depth);
+	if (++*parts > l->max_parts)
+		return gs_fail(errmsg, GS_E_LIMIT, "more than %u MIME parts", l->max_parts);
+	for (i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *raw = g_mime_header_get_raw_value(h);
+		if (raw && strlen(raw) > l->max_header)
+			return gs_fail(errmsg, GS_E_LIMIT, "header %s longer than %zu bytes",
+				       g_mime_header_get_name(h), l->max_header);
+	}
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int k, count = g_mime_multipart_get_count(mp);
+		gs_status st;
+
+		for (k = 0; k < count; k++)
+			if ((st = check_limits(l, g_mime_multipart_get_part(mp, k), depth + 1, parts,
+					       errmsg)) != GS_OK)
+				return st;
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+		if (m && g_mime_message_get_mime_part(m))
+			return check_limits(l, g_mime_message_get_mime_part(m), depth + 1, parts, errmsg);
+	}
+	return GS_OK;
+}
+
+static gs_status
+check_message(const gs_limits *l, GMimeMessage *m, char **errmsg)
+{
+	GMimeObject *top = GMIME_OBJECT(m);
+	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	unsigned parts = 0;
+	int i, n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+	if (n == 0)
+		return gs_fail(errmsg, GS_E_MALFORMED, "not a mail message (no header fields)");
+	for (i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *raw = g_mime_header_get_raw_value(h);
+		if (raw && strlen(raw) > l->max_header)
+			return gs_fail(errmsg, GS_E_LIMIT, "header %s longer than %zu bytes",
+				       g_mime_header_get_name(h), l->max_header);
+	}
+	if (!g_mime_message_get_mime_part(m))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
+	return check_limits(l, g_mime_message_get_mime_part(m), 1, &parts, errmsg);
+}
+
+gs_status
+gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **errmsg)
+{
+	GMimeParser *parser;
+	GMimeMessage *m;
+	gs_status st;
+
+	if (!s || !stream || !out)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_parse: bad arguments");
+	*out = NULL;
+	if (g_mime_stream_length(stream) == 0)
+		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	if (!m)
+		return gs_fail(errmsg, GS_E_MALFORMED, "not a mail message");
+	if ((st = check_message(&s->limits, m, errmsg)) != GS_OK) {
+		g_object_unref(m);
+		return st;
+	}
+	*out = m;
+	return GS_OK;
+}
+
+/* ---- addresses ---- */
+
+static void
+collect_addresses(InternetAddressList *l, GPtrArray *out)
+{
+	int i, n = l ? internet_address_list_length(l) : 0;
+
+	for (i = 0; i < n; i++) {
+		InternetAddress *ia = internet_address_list_get_address(l, i);
+		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+			collect_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out);
+		} else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+			const char *a = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+			char *norm = gs_address_normalize(a);
+			guint k;
+			int dup = 0;
+
+			for (k = 0; k < out->len && !dup; k++)
+				dup = !strcmp(out->pdata[k], norm);
+			if (!dup && *norm)
+				g_ptr_array_add(out, norm);
+			else
+				g_free(norm);
+		}
+	}
+}
+
+char **
+gs_message_recipients(GMimeMessage *m)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	collect_addresses(g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_TO), out);
+	collect_addresses(g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_CC), out);
+	collect_addresses(g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_BCC), out);
+	g_ptr_array_add(out, NULL);
+	return (char **) g_ptr_array_free(out, FALSE);
+}
+
+/* The one From mailbox, lower-cased; NULL when there is none or several. */
+static char *
+from_address(GMimeMessage *m)
+{
+	InternetAddressList *l = g_mime_message_get_from(m);
+	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+	char *r = NULL;
+
+	collect_addresses(l, a);
+	if (a->len == 1)
+		r = g_strdup(a->pdata[0]);
+	g_ptr_array_free(a, TRUE);
+	return r;
+}
+
+/* ---- sign ---- */
+
+static void
+fix_signature_part(GMimeMultipartSigned *mps)
+{
+	GMimeObject *sig = g_mime_multipart_get_part(GMIME_MULTIPART(mps), GMIME_MULTIPART_SIGNED_SIGNATURE);
+
+	/* GMime names it smime.p7m; RFC 8551 says smime.p7s */
+	if (GMIME_IS_PART(sig)) {
+		g_mime_part_set_filename(GMIME_PART(sig), "smime.p7s");
+		g_mime_part_set_content_encoding(GMIME_PART(sig), GMIME_CONTENT_ENCODING_BASE64);
+		g_mime_object_set_header(sig, "Content-Description", "S/MIME Cryptographic Signature", NULL);
+	}
+}
+
+static gs_status
+sign_entity(gs_session *s, GMimeObject *entity, const char *signer, int opaque,
+	    GMimeObject **result, char **errmsg)
+{
+	GError *err = NULL;
+
+	*result = NULL;
+	if (opaque) {
+		GMimeApplicationPkcs7Mime *p7 = g_mime_application_pkcs7_mime_sign(entity, signer, &err);
+		if (!p7)
+			return status_of(err, errmsg, "signing");
+		*result = GMIME_OBJECT(p7);
+	} else {
+		GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-signature");
+		GMimeMultipartSigned *mps = g_mime_multipart_signed_sign(ctx, entity, signer, &err);
+
+		g_object_unref(ctx);
+		if (!mps)
+			return status_of(err, errmsg, "signing");
+		fix_signature_part(mps);
+		*result = GMIME_OBJECT(mps);
+	}
+	(void) s;
+	return GS_OK;
+}
+
+static const char *
+signer_of(GMimeMessage *m, const char *explicit_from, char **owned)
+{
+	*owned = NULL;
+	if (explicit_from)
+		return explicit_from;
+	*owned = from_address(m);
+	return *owned;
+}
+
+gs_status
+gs_message_sign(gs_session *s, GMimeMessage *m, const gs_sign_opts *opts, char **errmsg)
+{
+	GMimeObject *entity, *signed_obj = NULL;
+	char *owned;
+	const char *signer;
+	gs_status st;
+
+	if (!s || !m)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_sign: bad arguments");
+	if (!(entity = g_mime_message_get_mime_part(m)))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
+	signer = signer_of(m, opts ? opts->from : NULL, &owned);
+	st = sign_entity(s, entity, signer, opts && opts->opaque, &signed_obj, errmsg);
+	if (st == GS_OK) {
+		g_mime_message_set_mime_part(m, signed_obj);
+		g_object_unref(signed_obj);
+	}
+	g_free(owned);
+	return st;
+}
+
+/* ---- encrypt ---- */
+
+struct gs_failures {
+	GArray *items;    /* of gs_recipient_failure, strings owned */
+};
+
+size_t
+gs_failures_count(const gs_failures *f)
+{
+	return f ? f->items->len : 0;
+}
+
+const gs_recipient_failure *
+gs_failures_get(const gs_failures *f, size_t i)
+{
+	return f && i < f->items->len ? &g_array_index(f->items, gs_recipient_failure, i) : NULL;
+}
+
+void
+gs_failures_free(gs_failures *f)
+{
+	guint i;
+
+	if (!f)
+		return;
+	for (i = 0; i < f->items->len; i++) {
+		gs_recipient_failure *r = &g_array_index(f->items, gs_recipient_failure, i);
+		g_free((char *) r->recipient);
+		g_free((char *) r->reason);
+	}
+	g_array_free(f->items, TRUE);
+	g_free(f);
+}
+
+static void
+failure_add(gs_failures **f, const char *recipient, const char *reason)
+{
+	gs_recipient_failure r;
+
+	if (!*f) {
+		*f = g_new0(gs_failures, 1);
+		(*f)->items = g_array_new(FALSE, FALSE, sizeof(gs_recipient_failure));
+	}
+	r.recipient = g_strdup(recipient);
+	r.reason = g_strdup(reason);
+	g_array_append_val((*f)->items, r);
+}
+
+static int
+supports_gcm(gs_session *s, const char *sha256)
+{
+	char *caps = gs_store_get_capabilities(s->store, sha256);
+	int r = caps && strstr(caps, GS_OID_AES256_GCM) != NULL;
+
+	g_free(caps);
+	return r;
+}
+
+gs_status
+gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
+		   gs_failures **failures, char **errmsg)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *fps = g_ptr_array_new_with_free_func(g_free);
+	gs_failures *fails = NULL;
+	GMimeObject *entity, *signed_obj = NULL;
+	GMimeApplicationPkcs7Mime *p7 = NULL;
+	gs_identity *self = NULL;
+	GError *err = NULL;
+	char *owned = NULL;
+	const char *sender;
+	int all_gcm = 1;
+	gs_status st = GS_OK;
+	guint i;
+
+	if (failures)
+		*failures = NULL;
+	if (!s || !m || !opts) {
+		st = gs_fail(errmsg, GS_E_USAGE, "gs_message_encrypt: bad arguments");
+		goto out;
+	}
+	if (!(entity = g_mime_message_get_mime_part(m))) {
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
+		goto out;
+	}
+	if (opts->header_recipients) {
+		char **r = gs_message_recipients(m), **p;
+		for (p = r; *p; p++)
+			g_ptr_array_add(names, g_strdup(*p));
+		g_strfreev(r);
+	}
+	for (i = 0; opts->extra && opts->extra[i]; i++) {
+		char *n = g_strstrip(g_strdup(opts->extra[i]));
+		guint k;
+		int dup = !*n;
+
+		for (k = 0; k < names->len && !dup; k++)
+			dup = !g_ascii_strcasecmp(names->pdata[k], n);
+		if (dup)
+			g_free(n);
+		else
+			g_ptr_array_add(names, n);
+	}
+	if (names->len == 0) {
+		st = gs_fail(errmsg, GS_E_USAGE, "no recipients (no To, Cc or Bcc, and no --to)");
+		goto out;
+	}
+
+	/* resolve everyone first: nothing is encrypted unless all resolve */
+	for (i = 0; i < names->len; i++) {
+		gs_resolution *res = NULL;
+		const gs_candidate *c;
+
+		if ((st = gs_resolve(s, names->pdata[i], opts->resolve_flags, &res, errmsg)) != GS_OK)
+			goto out;
+		if ((c = gs_resolution_chosen(res))) {
+			g_ptr_array_add(fps, g_strconcat("sha256:", c->cert.sha256, NULL));
+			if (!supports_gcm(s, c->cert.sha256))
+				all_gcm = 0;
+		} else {
+			failure_add(&fails, names->pdata[i], gs_resolution_failure(res));
+		}
+		gs_resolution_free(res);
+	}
+	sender = signer_of(m, opts->from, &owned);
+	if (!opts->no_self) {
+		char *msg = NULL;
+		if ((st = gs_identity_for_address(s, sender, &self, &msg)) != GS_OK) {
+			failure_add(&fails, sender ? sender : "(no From)",
+				    "no identity of yours to keep a readable copy "
+				    "(import your key, or use --no-self)");
+			g_free(msg);
+			st = GS_OK;
+		} else {
+			char *fp = gs_cert_sha256_hex(self->cert);
+			g_ptr_array_add(fps, g_strconcat("sha256:", fp, NULL));
+			g_free(fp);
+		}
+	}
+	if (fails) {
+		GString *g = g_string_new(NULL);
+		for (i = 0; i < gs_failures_count(fails); i++) {
+			const gs_recipient_failure *f = gs_failures_get(fails, i);
+			g_string_append_printf(g, "%s%s: %s", i ? "; " : "", f->recipient, f->reason);
+		}
+		st = gs_fail(errmsg, GS_E_NO_CERT, "cannot encrypt to %s", g->str);
+		g_string_free(g, TRUE);
+		if (failures) {
+			*failures = fails;
+			fails = NULL;
+		}
+		goto out;
+	}
+
+	if (opts->sign) {
+		if ((st = sign_entity(s, entity, sender, opts->opaque_sign, &signed_obj, errmsg)) != GS_OK)
+			goto out;
+		entity = signed_obj;
+	}
+	s->cipher = opts->cipher == GS_CIPHER_AUTO ? (all_gcm ? GS_CIPHER_AES256_GCM : GS_CIPHER_AES256_CBC)
+						   : opts->cipher;
+	s->oaep = opts->oaep;
+	p7 = g_mime_application_pkcs7_mime_encrypt(entity, GMIME_ENCRYPT_NONE, fps, &err);
+	if (!p7) {
+		st = status_of(err, errmsg, "encryption");
+		goto out;
+	}
+	if (s->cipher == GS_CIPHER_AES256_GCM)
+		g_mime_object_set_content_type_parameter(GMIME_OBJECT(p7), "smime-type",
+							 "authEnveloped-data");
+	g_mime_message_set_mime_part(m, GMIME_OBJECT(p7));
+	while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
+		;
+out:
+	if (p7)
+		g_object_unref(p7);
+	if (signed_obj)
+		g_object_unref(signed_obj);
+	gs_identity_free(self);
+	gs_failures_free(fails);
+	g_free(owned);
+	g_ptr_array_free(names, TRUE);
+	g_ptr_array_free(fps, TRUE);
+	return st;
+}
+
+/* ---- decrypt and verify ---- */
+
+typedef enum { PART_PLAIN, PART_SIGNED, PART_OPAQUE_SIGNED, PART_ENCRYPTED } part_kind;
+
+static int
+is_pkcs7_name(const char *filename)
+{
+	return filename && (g_str_has_suffix(filename, ".p7m") || g_str_has_suffix(filename, ".P7M"));
+}
+
+/* Decoded content of a leaf part. */
+static GByteArray *
+part_bytes(GMimePart *part, size_t limit, int *too_big)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *mem;
+	GByteArray *a;
+
+	*too_big = 0;
+	if (!w)
+		return g_byte_array_new();
+	mem = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, mem);
+	/* take the buffer: the stream frees it otherwise */
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	g_object_unref(mem);
+	if (a->len > limit)
+		*too_big = 1;
+	return a;
+}
+
+static part_kind
+classify(GMimeObject *obj, int *cms_nid, size_t limit)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+	*cms_nid = NID_undef;
+	if (GMIME_IS_MULTIPART_SIGNED(obj)) {
+		const char *proto = g_mime_content_type_get_parameter(ct, "protocol");
+		if (proto && (!g_ascii_strcasecmp(proto, "application/pkcs7-signature") ||
+			      !g_ascii_strcasecmp(proto, "application/x-pkcs7-signature")))
+			return PART_SIGNED;
+		return PART_PLAIN;
+	}
+	if (GMIME_IS_APPLICATION_PKCS7_MIME(obj) ||
+	    (GMIME_IS_PART(obj) && g_mime_content_type_is_type(ct, "application", "octet-stream") &&
+	     is_pkcs7_name(g_mime_part_get_filename(GMIME_PART(obj))))) {
+		int too_big;
+		GByteArray *a = part_bytes(GMIME_PART(obj), limit, &too_big);
+
+		if (!too_big)
+			*cms_nid = gs_cms_content_type(a->data, a->len);
+		g_byte_array_unref(a);
+		if (*cms_nid == NID_pkcs7_signed)
+			return PART_OPAQUE_SIGNED;
+		if (*cms_nid == NID_pkcs7_enveloped || *cms_nid == NID_id_smime_ct_authEnvelopedData)
+			return PART_ENCRYPTED;
+		/* claims to be S/MIME but holds no CMS we know */
+		return PART_ENCRYPTED;
+	}
+	return PART_PLAIN;
+}
+
+static gs_status
+decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg)
+{
+	GError *err = NULL;
+
+	*plain = NULL;
+	if (GMIME_IS_APPLICATION_PKCS7_MIME(obj)) {
+		*plain = g_mime_application_pkcs7_mime_decrypt(GMIME_APPLICATION_PKCS7_MIME(obj),
+							       GMIME_DECRYPT_NONE, NULL, NULL, &err);
+	} else {
+		/* application/octet-stream; name=smime.p7m, as some clients send */
+		GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-mime");
+		GMimeStream *cipher = g_mime_stream_mem_new(), *clear = g_mime_stream_mem_new();
+		GMimeStream *filtered = g_mime_stream_filter_new(clear);
+		GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
+		GMimeDecryptResult *res;
+
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
+		g_object_unref(d2u);
+		g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(obj)), cipher);
+		g_mime_stream_reset(cipher);
+		res = g_mime_crypto_context_decrypt(ctx, GMIME_DECRYPT_NONE, NULL, cipher, filtered, &err);
+		g_mime_stream_flush(filtered);
+		if (res) {
+			GMimeParser *p;
+
+			g_object_unref(res);
+			g_mime_stream_reset(clear);
+			p = g_mime_parser_new_with_stream(clear);
+			*plain = g_mime_parser_construct_part(p, NULL);
+			g_object_unref(p);
+			if (!*plain)
+				g_set_error_literal(&err, GS_ERROR, GS_E_MALFORMED,
+						    "the decrypted content is not a MIME entity");
+		}
+		g_object_unref(filtered);
+		g_object_unref(clear);
+		g_object_unref(cipher);
+		g_object_unref(ctx);
+	}
+	if (!*plain)
+		return status_of(err, errmsg, "decryption");
+	return GS_OK;
+}
+
+/* A digest name without dashes, lower case: "SHA-256" -> "sha256". */
+static char *
+digest_key(const char *name)
+{
+	GString *g = g_string_new(NULL);
+
+	for (; *name; name++)
+		if (*name != '-')
+			g_string_append_c(g, g_ascii_tolower(*name));
+	return g_string_free(g, FALSE);
+}
+
+static gs_status
+verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from, gs_report *r,
+	      char **errmsg)
+{
+	GMimeSignatureList *sigs = NULL;
+	GError *err = NULL;
+
+	if (kind == PART_SIGNED) {
+		r->form = "detached";
+		sigs = g_mime_multipart_signed_verify(GMIME_MULTIPART_SIGNED(obj), GMIME_VERIFY_NONE, &err);
+	} else {
+		GMimeObject *inner = NULL;
+		r->form = "opaque";
+		sigs = g_mime_application_pkcs7_mime_verify(GMIME_APPLICATION_PKCS7_MIME(obj),
+							    GMIME_VERIFY_NONE, &inner, &err);
+		if (inner)
+			g_object_unref(inner);
+	}
+	if (!sigs) {
+		gs_status st = status_of(err, errmsg, "verification");
+		/* a structure we cannot even parse is a bad signature, not a
+		 * reason to stop: report it */
+		if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
+			r->kind = GS_REPORT_SIGNED;
+			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+			return GS_OK;
+		}
+		return st;
+	}
+	g_object_unref(sigs);
+	if (kind == PART_SIGNED) {
+		/* the digest must be the one micalg names ("sha256" and
+		 * "sha-256" name the same one) */
+		const char *micalg = g_mime_object_get_content_type_parameter(obj, "micalg");
+		char *want = micalg ? digest_key(micalg) : NULL;
+		guint i;
+
+		for (i = 0; want && i < s->last_signers->len; i++) {
+			gs_signer_data *sd = s->last_signers->pdata[i];
+			char *got = sd->digest ? digest_key(sd->digest) : NULL;
+			if (got && strcmp(got, want) != 0)
+				r->reasons |= GS_REASON_MICALG_MISMATCH;
+			g_free(got);
+		}
+		g_free(want);
+	}
+	gs_report_take_signers(r, s, from);
+	return GS_OK;
+}
+
+gs_status
+gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
+{
+	GMimeObject *entity, *plain = NULL;
+	gs_report *r;
+	char *from;
+	gs_status st;
+	part_kind kind;
+	int nid;
+
+	if (report)
+		*report = NULL;
+	if (!s || !m)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_decrypt: bad arguments");
+	if (!(entity = g_mime_message_get_mime_part(m)))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
+	kind = classify(entity, &nid, s->limits.max_message);
+	if (kind != PART_ENCRYPTED)
+		return gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");
+	if (nid == NID_undef)
+		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
+	if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK)
+		return st;
+	r = gs_report_new();
+	r->encrypted = 1;
+	r->authenticated = s->last_authenticated;
+	r->cipher = g_strdup(s->last_cipher);
+	from = from_address(m);
+	kind = classify(plain, &nid, s->limits.max_message);
+	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
+		st = verify_entity(s, plain, kind, from, r, errmsg);
+	g_free(from);
+	if (st != GS_OK) {
+		gs_report_free(r);
+		g_object_unref(plain);
+		return st;
+	}
+	g_mime_message_set_mime_part(m, plain);
+	g_object_unref(plain);
+	if (report)
+		*report = r;
+	else
+		gs_report_free(r);
+	return GS_OK;
+}
+
+gs_status
+gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
+{
+	GMimeObject *entity, *plain = NULL;
+	gs_report *r;
+	char *from;
+	gs_status st = GS_OK;
+	part_kind kind;
+	int nid;
+
+	if (!s || !m || !report)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_verify: bad arguments");
+	*report = NULL;
+	if (!(entity = g_mime_message_get_mime_part(m)))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
+	r = gs_report_new();
+	from = from_address(m);
+	kind = classify(entity, &nid, s->limits.max_message);
+	if (kind == PART_ENCRYPTED) {
+		/* one encryption layer: look inside when we hold the key */
+		if (nid == NID_undef) {
+			st = gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
+			goto out;
+		}
+		if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK)
+			goto out;
+		r->encrypted = 1;
+		r->authenticated = s->last_authenticated;
+		r->cipher = g_strdup(s->last_cipher);
+		entity = plain;
+		kind = classify(entity, &nid, s->limits.max_message);
+	}
+	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
+		st = verify_entity(s, entity, kind, from, r, errmsg);
+out:
+	if (plain)
+		g_object_unref(plain);
+	g_free(from);
+	if (st != GS_OK) {
+		gs_report_free(r);
+		return st;
+	}
+	*report = r;
+	return GS_OK;
+}

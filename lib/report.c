@@ -1,0 +1,384 @@
+/* report.c: the verdict on a message's signatures and encryption, and
+ * its renderings: JSON, Authentication-Results. */
+#include "gs-private.h"
+
+#include <string.h>
+
+static const char *const reason_words[] = {
+	"digest mismatch",             /* GS_REASON_DIGEST_MISMATCH */
+	"bad signature",               /* GS_REASON_BAD_SIGNATURE */
+	"untrusted chain",             /* GS_REASON_UNTRUSTED */
+	"certificate expired",         /* GS_REASON_EXPIRED */
+	"certificate not yet valid",   /* GS_REASON_NOT_YET_VALID */
+	"missing signer certificate",  /* GS_REASON_MISSING_CERT */
+	"signer is not the From address", /* GS_REASON_SIGNER_NOT_FROM */
+	"unsupported algorithm",       /* GS_REASON_UNSUPPORTED_ALGO */
+	"certificate not for e-mail signing", /* GS_REASON_BAD_PURPOSE */
+	"certificate revoked",         /* GS_REASON_REVOKED */
+	"digest differs from micalg",  /* GS_REASON_MICALG_MISMATCH */
+	"no signers",                  /* GS_REASON_NO_SIGNERS */
+	"unknown critical attribute",  /* GS_REASON_CRITICAL_ATTR */
+	"signature covers only part of the message", /* GS_REASON_PARTIAL */
+	"signed content differs from the displayed content", /* GS_REASON_CONTENT_MISMATCH */
+};
+
+static const char *const reason_keys[] = {
+	"digest-mismatch", "bad-signature", "untrusted", "expired", "not-yet-valid",
+	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
+	"revoked", "micalg-mismatch", "no-signers", "critical-attribute", "partial",
+	"content-mismatch",
+};
+
+char *
+gs_reasons_string(unsigned reasons)
+{
+	GString *g = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(reason_words); i++)
+		if (reasons & (1u << i))
+			g_string_append_printf(g, "%s%s", g->len ? ", " : "", reason_words[i]);
+	return g_string_free(g, FALSE);
+}
+
+gs_report *
+gs_report_new(void)
+{
+	gs_report *r = g_new0(gs_report, 1);
+
+	r->signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+	return r;
+}
+
+void
+gs_report_free(gs_report *r)
+{
+	if (!r)
+		return;
+	g_ptr_array_free(r->signers, TRUE);
+	g_free(r->from);
+	g_free(r->cipher);
+	g_free(r);
+}
+
+void
+gs_report_take_signers(gs_report *r, gs_session *s, const char *from)
+{
+	guint i;
+
+	r->kind = GS_REPORT_SIGNED;
+	g_free(r->from);
+	r->from = g_strdup(from);
+	if (s->last_no_signers)
+		r->reasons |= GS_REASON_NO_SIGNERS;
+	for (i = 0; i < s->last_signers->len; i++) {
+		gs_signer_data *sd = s->last_signers->pdata[i];
+		int match = 0;
+		char **e;
+
+		for (e = sd->emails; from && e && *e && !match; e++)
+			match = !g_ascii_strcasecmp(*e, from);
+		if (sd->pub.have_cert && !match) {
+			sd->pub.reasons |= GS_REASON_SIGNER_NOT_FROM;
+			if (sd->pub.status == GS_SIG_GOOD)
+				sd->pub.status = GS_SIG_BAD;
+		}
+		/* reasons the message as a whole earned apply to every signer */
+		if (r->reasons & (GS_REASON_MICALG_MISMATCH | GS_REASON_CONTENT_MISMATCH | GS_REASON_PARTIAL)) {
+			sd->pub.reasons |= r->reasons & (GS_REASON_MICALG_MISMATCH | GS_REASON_CONTENT_MISMATCH |
+							 GS_REASON_PARTIAL);
+			if (sd->pub.status == GS_SIG_GOOD)
+				sd->pub.status = GS_SIG_BAD;
+		}
+	}
+	/* move them: the session's array keeps no reference */
+	while (s->last_signers->len > 0)
+		g_ptr_array_add(r->signers, g_ptr_array_steal_index(s->last_signers, 0));
+}
+
+gs_report_kind
+gs_report_kind_of(const gs_report *r)
+{
+	return r->kind;
+}
+
+gs_sig_status
+gs_report_status(const gs_report *r)
+{
+	gs_sig_status worst = GS_SIG_GOOD;
+	guint i;
+
+	if (r->kind != GS_REPORT_SIGNED || r->signers->len == 0 ||
+	    (r->reasons & (GS_REASON_NO_SIGNERS | GS_REASON_PARTIAL | GS_REASON_CONTENT_MISMATCH |
+			   GS_REASON_MICALG_MISMATCH)))
+		return GS_SIG_BAD;
+	for (i = 0; i < r->signers->len; i++) {
+		gs_signer_data *sd = r->signers->pdata[i];
+		if (sd->pub.status == GS_SIG_BAD)
+			return GS_SIG_BAD;
+		if (sd->pub.status == GS_SIG_ERROR)
+			worst = GS_SIG_ERROR;
+	}
+	return worst;
+}
+
+unsigned
+gs_report_reasons(const gs_report *r)
+{
+	return r->reasons;
+}
+
+size_t
+gs_report_signer_count(const gs_report *r)
+{
+	return r->signers->len;
+}
+
+const gs_signer *
+gs_report_signer(const gs_report *r, size_t i)
+{
+	return i < r->signers->len ? &((gs_signer_data *) r->signers->pdata[i])->pub : NULL;
+}
+
+const char *
+gs_report_from(const gs_report *r)
+{
+	return r->from;
+}
+
+const char *
+gs_report_signature_form(const gs_report *r)
+{
+	return r->form;
+}
+
+const char *
+gs_report_cipher(const gs_report *r)
+{
+	return r->cipher;
+}
+
+int
+gs_report_encrypted(const gs_report *r)
+{
+	return r->encrypted;
+}
+
+int
+gs_report_authenticated(const gs_report *r)
+{
+	return r->authenticated;
+}
+
+/* ---- JSON ---- */
+
+static void
+json_str(GString *g, const char *s)
+{
+	const unsigned char *p;
+
+	if (!s) {
+		g_string_append(g, "null");
+		return;
+	}
+	g_string_append_c(g, '"');
+	for (p = (const unsigned char *) s; *p; p++) {
+		switch (*p) {
+		case '"': g_string_append(g, "\\\""); break;
+		case '\\': g_string_append(g, "\\\\"); break;
+		case '\n': g_string_append(g, "\\n"); break;
+		case '\r': g_string_append(g, "\\r"); break;
+		case '\t': g_string_append(g, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				g_string_append_printf(g, "\\u%04x", *p);
+			else
+				g_string_append_c(g, (char) *p);
+		}
+	}
+	g_string_append_c(g, '"');
+}
+
+static void
+json_time(GString *g, int64_t t)
+{
+	GDateTime *dt;
+	char *s;
+
+	if (t == 0) {
+		g_string_append(g, "null");
+		return;
+	}
+	dt = g_date_time_new_from_unix_utc(t);
+	s = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+	json_str(g, s);
+	g_free(s);
+	if (dt)
+		g_date_time_unref(dt);
+}
+
+static void
+json_reasons(GString *g, unsigned reasons)
+{
+	size_t i;
+	int first = 1;
+
+	g_string_append_c(g, '[');
+	for (i = 0; i < G_N_ELEMENTS(reason_keys); i++)
+		if (reasons & (1u << i)) {
+			if (!first)
+				g_string_append_c(g, ',');
+			json_str(g, reason_keys[i]);
+			first = 0;
+		}
+	g_string_append_c(g, ']');
+}
+
+static const char *
+status_word(gs_sig_status st)
+{
+	return st == GS_SIG_GOOD ? "good" : st == GS_SIG_BAD ? "bad" : "error";
+}
+
+static void
+json_emails(GString *g, const char *csv)
+{
+	char **v, **p;
+
+	g_string_append_c(g, '[');
+	if (csv && *csv) {
+		v = g_strsplit(csv, ",", -1);
+		for (p = v; *p; p++) {
+			if (p != v)
+				g_string_append_c(g, ',');
+			json_str(g, *p);
+		}
+		g_strfreev(v);
+	}
+	g_string_append_c(g, ']');
+}
+
+char *
+gs_report_to_json(const gs_report *r)
+{
+	GString *g = g_string_new("{\"version\":1");
+	guint i;
+
+	g_string_append_printf(g, ",\"signed\":%s", r->kind == GS_REPORT_SIGNED ? "true" : "false");
+	g_string_append(g, ",\"status\":");
+	json_str(g, r->kind == GS_REPORT_SIGNED ? status_word(gs_report_status(r)) : "none");
+	g_string_append(g, ",\"reasons\":");
+	json_reasons(g, r->reasons);
+	g_string_append(g, ",\"form\":");
+	json_str(g, r->form);
+	g_string_append(g, ",\"from\":");
+	json_str(g, r->from);
+	g_string_append_printf(g, ",\"encrypted\":%s,\"authenticated\":%s,\"cipher\":",
+			       r->encrypted ? "true" : "false", r->authenticated ? "true" : "false");
+	json_str(g, r->cipher);
+	g_string_append(g, ",\"signers\":[");
+	for (i = 0; i < r->signers->len; i++) {
+		const gs_signer *sg = &((gs_signer_data *) r->signers->pdata[i])->pub;
+		const gs_cert_info *c = &sg->cert;
+
+		if (i)
+			g_string_append_c(g, ',');
+		g_string_append(g, "{\"status\":");
+		json_str(g, status_word(sg->status));
+		g_string_append(g, ",\"reasons\":");
+		json_reasons(g, sg->reasons);
+		g_string_append(g, ",\"detail\":");
+		json_str(g, sg->detail);
+		g_string_append(g, ",\"digest\":");
+		json_str(g, sg->digest);
+		g_string_append(g, ",\"signing_time\":");
+		json_time(g, sg->signing_time);
+		if (sg->have_cert) {
+			g_string_append(g, ",\"subject\":");
+			json_str(g, c->subject);
+			g_string_append(g, ",\"name\":");
+			json_str(g, c->common_name);
+			g_string_append(g, ",\"emails\":");
+			json_emails(g, c->emails);
+			g_string_append(g, ",\"fingerprint_sha256\":");
+			json_str(g, c->sha256);
+			g_string_append(g, ",\"issuer\":");
+			json_str(g, c->issuer);
+			g_string_append(g, ",\"serial\":");
+			json_str(g, c->serial);
+			g_string_append(g, ",\"not_before\":");
+			json_time(g, c->not_before);
+			g_string_append(g, ",\"not_after\":");
+			json_time(g, c->not_after);
+		}
+		g_string_append_c(g, '}');
+	}
+	g_string_append(g, "]}");
+	return g_string_free(g, FALSE);
+}
+
+/* ---- Authentication-Results (RFC 8601, method "smime" of RFC 7281) ---- */
+
+static void
+ar_value(GString *g, const char *v)
+{
+	const char *p;
+	int plain = *v != 0;
+
+	for (p = v; *p && plain; p++)
+		plain = g_ascii_isalnum(*p) || strchr("@.-_+", *p);
+	if (plain) {
+		g_string_append(g, v);
+		return;
+	}
+	g_string_append_c(g, '"');
+	for (p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(g, '\\');
+		if ((unsigned char) *p >= 0x20)
+			g_string_append_c(g, *p);
+	}
+	g_string_append_c(g, '"');
+}
+
+char *
+gs_report_to_auth_results(const gs_report *r, const char *authserv_id)
+{
+	GString *g = g_string_new(NULL);
+	const char *result;
+	const gs_signer *first = gs_report_signer_count(r) ? gs_report_signer(r, 0) : NULL;
+	unsigned reasons = r->reasons;
+	guint i;
+
+	ar_value(g, authserv_id && *authserv_id ? authserv_id : "localhost");
+	if (r->kind != GS_REPORT_SIGNED) {
+		g_string_append(g, "; smime=none");
+		return g_string_free(g, FALSE);
+	}
+	switch (gs_report_status(r)) {
+	case GS_SIG_GOOD: result = "pass"; break;
+	case GS_SIG_ERROR: result = "permerror"; break;
+	default: result = "fail"; break;
+	}
+	for (i = 0; i < r->signers->len; i++)
+		reasons |= ((gs_signer_data *) r->signers->pdata[i])->pub.reasons;
+	g_string_append_printf(g, "; smime=%s", result);
+	if (reasons) {
+		char *w = gs_reasons_string(reasons);
+		g_strdelimit(w, "()\\", ' ');
+		g_string_append_printf(g, " (%s)", w);
+		g_free(w);
+	}
+	if (first && first->have_cert) {
+		const char *id = first->cert.emails && *first->cert.emails ? first->cert.emails : first->cert.subject;
+		char *one = g_strndup(id, strcspn(id, ","));
+		g_string_append(g, " body.smime-identifier=");
+		ar_value(g, one);
+		g_free(one);
+		g_string_append(g, " body.smime-serial=");
+		ar_value(g, first->cert.serial);
+		g_string_append(g, " body.smime-issuer=");
+		ar_value(g, first->cert.issuer);
+	}
+	return g_string_free(g, FALSE);
+}

@@ -1,0 +1,113 @@
+/* session.c: what one run works with (store, passphrase source, limits,
+ * time) and what the crypto context learnt during the last operation. */
+#include "gs-private.h"
+
+#include <openssl/crypto.h>
+
+static gs_session *active;
+
+void
+gs_limits_default(gs_limits *l)
+{
+	l->max_message = (size_t) 512 << 20;   /* 512 MiB */
+	l->max_header = (size_t) 1 << 20;      /* 1 MiB for one header field */
+	l->max_depth = 32;
+	l->max_parts = 10000;
+}
+
+void
+gs_init(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	g_mime_crypto_context_register("application/pkcs7-signature", gs_context_new);
+	g_mime_crypto_context_register("application/x-pkcs7-signature", gs_context_new);
+	g_mime_crypto_context_register("application/pkcs7-mime", gs_context_new);
+	g_mime_crypto_context_register("application/x-pkcs7-mime", gs_context_new);
+	g_mime_crypto_context_register("application/pkcs7-keys", gs_context_new);
+}
+
+gs_status
+gs_session_new(gs_store *store, gs_session **out, char **errmsg)
+{
+	gs_session *s;
+
+	if (!store || !out)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_session_new: no store");
+	gs_init();
+	s = g_new0(gs_session, 1);
+	s->store = store;
+	gs_limits_default(&s->limits);
+	s->last_signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+	s->identities = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	active = s;
+	*out = s;
+	return GS_OK;
+}
+
+void
+gs_session_free(gs_session *s)
+{
+	if (!s)
+		return;
+	if (active == s)
+		active = NULL;
+	g_ptr_array_free(s->last_signers, TRUE);
+	g_ptr_array_free(s->identities, TRUE);
+	g_free(s->last_cipher);
+	g_free(s->last_digest_oid);
+	g_free(s);
+}
+
+gs_session *
+gs_session_active(void)
+{
+	return active;
+}
+
+void
+gs_session_set_passphrase_cb(gs_session *s, gs_passphrase_cb cb, void *data)
+{
+	s->pass_cb = cb;
+	s->pass_data = data;
+}
+
+void
+gs_session_set_time(gs_session *s, time_t when)
+{
+	s->when = when;
+}
+
+void
+gs_session_set_limits(gs_session *s, const gs_limits *l)
+{
+	s->limits = *l;
+}
+
+const gs_limits *
+gs_session_limits(const gs_session *s)
+{
+	return &s->limits;
+}
+
+time_t
+gs_session_now(const gs_session *s)
+{
+	return s && s->when ? s->when : time(NULL);
+}
+
+void
+gs_session_reset_results(gs_session *s)
+{
+	g_ptr_array_set_size(s->last_signers, 0);
+	s->last_no_signers = 0;
+	g_free(s->last_cipher);
+	s->last_cipher = NULL;
+	s->last_authenticated = 0;
+	g_free(s->last_digest_oid);
+	s->last_digest_oid = NULL;
+}

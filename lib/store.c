@@ -1,0 +1,776 @@
+/* store.c: the SQLite file. Schema and migrations, transactions, busy
+ * handling and every query the other modules need. */
+#include "gs-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#define STORE_FILE "galsmime.db"
+
+/* Each entry upgrades the schema by one version, inside a transaction. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE certificate ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  der BLOB NOT NULL,"
+	"  subject TEXT, issuer TEXT, serial TEXT,"
+	"  subject_hash INTEGER, issuer_hash INTEGER,"
+	"  ski BLOB,"
+	"  not_before INTEGER, not_after INTEGER,"
+	"  key_type TEXT, key_usage TEXT, ext_key_usage TEXT,"
+	"  is_ca INTEGER NOT NULL DEFAULT 0,"
+	"  added_at INTEGER);"
+	"CREATE INDEX certificate_subject ON certificate(subject_hash);"
+	"CREATE INDEX certificate_issuer ON certificate(issuer_hash, serial);"
+	"CREATE INDEX certificate_ski ON certificate(ski);"
+	"CREATE TABLE certificate_address ("
+	"  address TEXT NOT NULL,"
+	"  certificate INTEGER NOT NULL REFERENCES certificate(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (address, certificate)) WITHOUT ROWID;"
+	"CREATE INDEX certificate_address_cert ON certificate_address(certificate);"
+	"CREATE TABLE source ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT,"
+	"  imported_at INTEGER, digest TEXT);"
+	"CREATE TABLE certificate_source ("
+	"  certificate INTEGER NOT NULL REFERENCES certificate(id) ON DELETE CASCADE,"
+	"  source INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (certificate, source)) WITHOUT ROWID;"
+	"CREATE INDEX certificate_source_src ON certificate_source(source);"
+	"CREATE TABLE anchor ("
+	"  certificate INTEGER PRIMARY KEY REFERENCES certificate(id) ON DELETE CASCADE,"
+	"  added_at INTEGER);"
+	"CREATE TABLE identity ("
+	"  id INTEGER PRIMARY KEY,"
+	"  certificate INTEGER NOT NULL UNIQUE REFERENCES certificate(id),"
+	"  label TEXT, key_blob BLOB NOT NULL, encrypted INTEGER NOT NULL,"
+	"  added_at INTEGER);"
+	"CREATE TABLE capability ("
+	"  certificate INTEGER PRIMARY KEY REFERENCES certificate(id) ON DELETE CASCADE,"
+	"  oids TEXT NOT NULL, seen_at INTEGER);"
+	"CREATE TABLE entry ("
+	"  id INTEGER PRIMARY KEY,"
+	"  source INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,"
+	"  kind TEXT, name TEXT, alias TEXT, display_name TEXT);"
+	"CREATE INDEX entry_source ON entry(source);"
+	"CREATE INDEX entry_name ON entry(name COLLATE NOCASE);"
+	"CREATE INDEX entry_alias ON entry(alias COLLATE NOCASE);"
+	"CREATE INDEX entry_display ON entry(display_name);"
+	"CREATE TABLE entry_address ("
+	"  address TEXT NOT NULL,"
+	"  entry INTEGER NOT NULL REFERENCES entry(id) ON DELETE CASCADE,"
+	"  is_primary INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (address, entry)) WITHOUT ROWID;"
+	"CREATE INDEX entry_address_entry ON entry_address(entry);"
+	"CREATE TABLE entry_certificate ("
+	"  entry INTEGER NOT NULL REFERENCES entry(id) ON DELETE CASCADE,"
+	"  certificate INTEGER NOT NULL REFERENCES certificate(id) ON DELETE CASCADE,"
+	"  attribute TEXT NOT NULL,"
+	"  PRIMARY KEY (entry, certificate, attribute)) WITHOUT ROWID;"
+	"CREATE INDEX entry_certificate_cert ON entry_certificate(certificate);"
+	"CREATE TABLE crl ("
+	"  id INTEGER PRIMARY KEY, issuer_hash INTEGER, issuer TEXT,"
+	"  der BLOB NOT NULL, this_update INTEGER, next_update INTEGER,"
+	"  url TEXT, fetched_at INTEGER);"
+	"CREATE INDEX crl_issuer ON crl(issuer_hash);"
+	"CREATE TABLE harvested ("
+	"  message_id TEXT PRIMARY KEY, verdict TEXT, at INTEGER);",
+};
+
+#define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))
+
+gs_status
+gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what)
+{
+	int base = rc & 0xff;
+	const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+	if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
+		return gs_fail(errmsg, GS_E_BUSY, "%s: the store is busy (locked by another process)", what);
+	if (base == SQLITE_FULL)
+		return gs_fail(errmsg, GS_E_IO, "%s: disk full", what);
+	if (base == SQLITE_NOTADB || base == SQLITE_CORRUPT)
+		return gs_fail(errmsg, GS_E_MALFORMED, "%s: not a valid store: %s", what, msg);
+	if (base == SQLITE_READONLY || base == SQLITE_CANTOPEN || base == SQLITE_IOERR ||
+	    base == SQLITE_PERM)
+		return gs_fail(errmsg, GS_E_IO, "%s: %s", what, msg);
+	return gs_fail(errmsg, GS_E_INTERNAL, "%s: %s", what, msg);
+}
+
+static gs_status
+exec(gs_store *s, const char *sql, char **errmsg)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return gs_store_fail(s, rc, errmsg, "store");
+	return GS_OK;
+}
+
+gs_status
+gs_store_begin(gs_store *s, char **errmsg)
+{
+	return exec(s, "BEGIN IMMEDIATE", errmsg);
+}
+
+gs_status
+gs_store_commit(gs_store *s, char **errmsg)
+{
+	gs_status st = exec(s, "COMMIT", errmsg);
+
+	if (st != GS_OK)
+		gs_store_rollback(s);
+	return st;
+}
+
+void
+gs_store_rollback(gs_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *
+gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+
+	if (rc != SQLITE_OK) {
+		*st = gs_store_fail(s, rc, errmsg, "store query");
+		return NULL;
+	}
+	*st = GS_OK;
+	return stmt;
+}
+
+static gs_status
+migrate(gs_store *s, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int version = 0, rc;
+
+	if (!(stmt = gs_store_prepare(s, "PRAGMA user_version", errmsg, &st)))
+		return st;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return gs_store_fail(s, rc, errmsg, "store");
+	if (version == SCHEMA_VERSION)
+		return GS_OK;
+	if (version > SCHEMA_VERSION)
+		return gs_fail(errmsg, GS_E_MALFORMED,
+			       "%s: store schema version %d is newer than this galsmime (%d)",
+			       s->path, version, SCHEMA_VERSION);
+	if ((st = exec(s, "PRAGMA journal_mode=WAL", errmsg)) != GS_OK)
+		return st;
+	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
+		return st;
+	/* re-read under the write lock: another process may have migrated */
+	stmt = gs_store_prepare(s, "PRAGMA user_version", errmsg, &st);
+	if (!stmt)
+		goto fail;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	for (; version < SCHEMA_VERSION; version++) {
+		char *sql;
+
+		if ((st = exec(s, migrations[version], errmsg)) != GS_OK)
+			goto fail;
+		sql = g_strdup_printf("PRAGMA user_version=%d", version + 1);
+		st = exec(s, sql, errmsg);
+		g_free(sql);
+		if (st != GS_OK)
+			goto fail;
+	}
+	return gs_store_commit(s, errmsg);
+fail:
+	gs_store_rollback(s);
+	return st;
+}
+
+gs_status
+gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
+	      gs_store **store, char **errmsg)
+{
+	gs_store *s;
+	gs_status st;
+	int fd, rc;
+
+	if (!dir || !store)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_open: no folder given");
+	*store = NULL;
+	if (g_mkdir_with_parents(dir, 0700) != 0)
+		return gs_fail(errmsg, GS_E_IO, "%s: cannot create the store folder: %s", dir,
+			       g_strerror(errno));
+	s = g_new0(gs_store, 1);
+	s->dir = g_strdup(dir);
+	s->path = g_build_filename(dir, STORE_FILE, NULL);
+	s->flags = flags;
+	/* the folder and the database file are private whatever the umask;
+	 * SQLite gives the -wal and -shm files the database file's mode */
+	if (flags & GS_STORE_READ_WRITE)
+		chmod(dir, 0700);
+	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		st = gs_fail(errmsg, GS_E_IO, "%s: %s", s->path, g_strerror(errno));
+		gs_store_close(s);
+		return st;
+	}
+	fchmod(fd, 0600);
+	close(fd);
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		st = gs_store_fail(s, rc, errmsg, s->path);
+		gs_store_close(s);
+		return st;
+	}
+	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+	sqlite3_extended_result_codes(s->db, 1);
+	if ((st = exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", errmsg)) != GS_OK ||
+	    (st = migrate(s, errmsg)) != GS_OK) {
+		gs_store_close(s);
+		return st;
+	}
+	*store = s;
+	return GS_OK;
+}
+
+void
+gs_store_close(gs_store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	X509_STORE_free(s->anchors);
+	g_free(s->dir);
+	g_free(s->path);
+	g_free(s);
+}
+
+const char *
+gs_store_path(const gs_store *s)
+{
+	return s ? s->path : NULL;
+}
+
+/* ---- certificates ---- */
+
+static int64_t
+name_hash(const X509_NAME *n)
+{
+	int ok = 0;
+	unsigned long h = X509_NAME_hash_ex(n, NULL, NULL, &ok);
+
+	return ok ? (int64_t) h : -1;
+}
+
+gs_status
+gs_store_source(gs_store *s, const char *name, const char *kind, int64_t *id, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	stmt = gs_store_prepare(s,
+		"INSERT INTO source(name, kind, imported_at) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(name) DO UPDATE SET imported_at = ?3 RETURNING id", errmsg, &st);
+	if (!stmt)
+		return st;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return gs_store_fail(s, rc, errmsg, "store: source");
+	return GS_OK;
+}
+
+gs_status
+gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_new,
+		  char **errmsg)
+{
+	sqlite3_stmt *stmt = NULL;
+	gs_certdata cd;
+	unsigned char *der = NULL;
+	const ASN1_OCTET_STRING *ski;
+	char **emails = NULL, **e;
+	gs_status st = GS_OK;
+	int derlen, rc;
+
+	*is_new = 0;
+	gs_certdata_fill(&cd, x);
+	if (!cd.info.sha256) {
+		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
+		goto out;
+	}
+	stmt = gs_store_prepare(s, "SELECT id FROM certificate WHERE sha256 = ?", errmsg, &st);
+	if (!stmt)
+		goto out;
+	sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+	} else if (rc != SQLITE_DONE) {
+		st = gs_store_fail(s, rc, errmsg, "store: certificate");
+		goto out;
+	} else {
+		sqlite3_finalize(stmt);
+		stmt = NULL;
+		if (!(der = gs_cert_to_der(x, &derlen))) {
+			st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
+			goto out;
+		}
+		stmt = gs_store_prepare(s,
+			"INSERT INTO certificate(sha256, der, subject, issuer, serial, subject_hash,"
+			" issuer_hash, ski, not_before, not_after, key_type, key_usage,"
+			" ext_key_usage, is_ca, added_at)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", errmsg, &st);
+		if (!stmt)
+			goto out;
+		sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 2, der, derlen, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, cd.info.subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 4, cd.info.issuer, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 5, cd.info.serial, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 6, name_hash(X509_get_subject_name(x)));
+		sqlite3_bind_int64(stmt, 7, name_hash(X509_get_issuer_name(x)));
+		ski = X509_get0_subject_key_id(x);
+		if (ski)
+			sqlite3_bind_blob(stmt, 8, ski->data, ski->length, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 9, cd.info.not_before);
+		sqlite3_bind_int64(stmt, 10, cd.info.not_after);
+		sqlite3_bind_text(stmt, 11, cd.info.key_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 12, cd.info.key_usage, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 13, cd.info.ext_key_usage, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 14, cd.info.is_ca);
+		sqlite3_bind_int64(stmt, 15, (int64_t) time(NULL));
+		rc = sqlite3_step(stmt);
+		if (rc != SQLITE_DONE) {
+			st = gs_store_fail(s, rc, errmsg, "store: certificate");
+			goto out;
+		}
+		*id = sqlite3_last_insert_rowid(s->db);
+		*is_new = 1;
+		sqlite3_finalize(stmt);
+		stmt = gs_store_prepare(s,
+			"INSERT OR IGNORE INTO certificate_address(address, certificate) VALUES (?,?)",
+			errmsg, &st);
+		if (!stmt)
+			goto out;
+		emails = gs_cert_emails(x);
+		for (e = emails; *e; e++) {
+			sqlite3_bind_text(stmt, 1, *e, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(stmt, 2, *id);
+			rc = sqlite3_step(stmt);
+			sqlite3_reset(stmt);
+			if (rc != SQLITE_DONE) {
+				st = gs_store_fail(s, rc, errmsg, "store: certificate address");
+				goto out;
+			}
+		}
+	}
+	if (source_id > 0) {
+		sqlite3_finalize(stmt);
+		stmt = gs_store_prepare(s,
+			"INSERT OR IGNORE INTO certificate_source(certificate, source) VALUES (?,?)",
+			errmsg, &st);
+		if (!stmt)
+			goto out;
+		sqlite3_bind_int64(stmt, 1, *id);
+		sqlite3_bind_int64(stmt, 2, source_id);
+		rc = sqlite3_step(stmt);
+		if (rc != SQLITE_DONE)
+			st = gs_store_fail(s, rc, errmsg, "store: certificate source");
+	}
+out:
+	sqlite3_finalize(stmt);
+	OPENSSL_free(der);
+	g_strfreev(emails);
+	gs_certdata_clear(&cd);
+	return st;
+}
+
+gs_status
+gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	stmt = gs_store_prepare(s, "INSERT OR IGNORE INTO anchor(certificate, added_at) VALUES (?,?)",
+				errmsg, &st);
+	if (!stmt)
+		return st;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int64(stmt, 2, (int64_t) time(NULL));
+	rc = sqlite3_step(stmt);
+	*is_new = sqlite3_changes(s->db) > 0;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: anchor");
+	X509_STORE_free(s->anchors);
+	s->anchors = NULL;
+	return GS_OK;
+}
+
+gs_status
+gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	stmt = gs_store_prepare(s,
+		"INSERT INTO capability(certificate, oids, seen_at) VALUES (?1,?2,?3) "
+		"ON CONFLICT(certificate) DO UPDATE SET oids = ?2, seen_at = ?3 "
+		"WHERE ?3 >= seen_at", errmsg, &st);
+	if (!stmt)
+		return st;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_text(stmt, 2, oids, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: capabilities");
+	return GS_OK;
+}
+
+char *
+gs_store_get_capabilities(gs_store *s, const char *sha256)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	char *r = NULL;
+
+	stmt = gs_store_prepare(s,
+		"SELECT oids FROM capability JOIN certificate c ON c.id = capability.certificate "
+		"WHERE c.sha256 = ?", NULL, &st);
+	if (!stmt)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		r = g_strdup((const char *) sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+static X509 *
+row_cert(sqlite3_stmt *stmt, int col)
+{
+	return gs_cert_from_der(sqlite3_column_blob(stmt, col), sqlite3_column_bytes(stmt, col));
+}
+
+STACK_OF(X509) *
+gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+	sqlite3_stmt *stmt;
+	gs_status st;
+
+	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64",
+				NULL, &st);
+	if (!stmt || !out) {
+		sk_X509_free(out);
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	sqlite3_bind_int64(stmt, 1, name_hash(name));
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		X509 *x = row_cert(stmt, 0);
+		if (!x)
+			continue;
+		if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0)
+			sk_X509_push(out, x);
+		else
+			X509_free(x);
+	}
+	sqlite3_finalize(stmt);
+	return out;
+}
+
+X509 *
+gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_INTEGER *serial)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	X509 *found = NULL;
+
+	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE issuer_hash = ?", NULL, &st);
+	if (!stmt)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, name_hash(issuer));
+	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
+		X509 *x = row_cert(stmt, 0);
+		if (x && !X509_NAME_cmp(X509_get_issuer_name(x), issuer) &&
+		    !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), serial))
+			found = x;
+		else
+			X509_free(x);
+	}
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+X509 *
+gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	X509 *found = NULL;
+
+	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE ski = ? LIMIT 1", NULL, &st);
+	if (!stmt)
+		return NULL;
+	sqlite3_bind_blob(stmt, 1, ski->data, ski->length, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		found = row_cert(stmt, 0);
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+X509 *
+gs_store_cert_by_sha256(gs_store *s, const char *sha256hex)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	X509 *found = NULL;
+
+	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE sha256 = lower(?)", NULL, &st);
+	if (!stmt)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, sha256hex, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		found = row_cert(stmt, 0);
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+X509_STORE *
+gs_store_anchor_store(gs_store *s, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	X509_STORE *xs;
+	gs_status st;
+
+	if (s->anchors)
+		return s->anchors;
+	if (!(xs = X509_STORE_new())) {
+		gs_fail_ssl(errmsg, GS_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	stmt = gs_store_prepare(s,
+		"SELECT c.der FROM anchor a JOIN certificate c ON c.id = a.certificate", errmsg, &st);
+	if (!stmt) {
+		X509_STORE_free(xs);
+		return NULL;
+	}
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		X509 *x = row_cert(stmt, 0);
+		if (x) {
+			X509_STORE_add_cert(xs, x);
+			X509_free(x);
+		}
+	}
+	sqlite3_finalize(stmt);
+	ERR_clear_error();
+	s->anchors = xs;
+	return xs;
+}
+
+int
+gs_store_is_anchor(gs_store *s, X509 *x)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	char *fp = gs_cert_sha256_hex(x);
+	int r = 0;
+
+	stmt = gs_store_prepare(s,
+		"SELECT 1 FROM anchor a JOIN certificate c ON c.id = a.certificate WHERE c.sha256 = ?",
+		NULL, &st);
+	if (stmt && fp) {
+		sqlite3_bind_text(stmt, 1, fp, -1, SQLITE_STATIC);
+		r = sqlite3_step(stmt) == SQLITE_ROW;
+	}
+	sqlite3_finalize(stmt);
+	g_free(fp);
+	return r;
+}
+
+gs_status
+gs_store_candidates(gs_store *s, const char *recipient, gs_store_cand_cb cb, void *data,
+		    char **errmsg)
+{
+	/* every certificate whose own address is the recipient, and every
+	 * certificate linked to a directory entry that the recipient names
+	 * by address, name, alias or display name */
+	static const char sql[] =
+		"SELECT c.der,"
+		" (SELECT group_concat(so.name, ',') FROM certificate_source cs"
+		"   JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id),"
+		" NULL, 'certificate'"
+		" FROM certificate_address ca JOIN certificate c ON c.id = ca.certificate"
+		" WHERE ca.address = ?1 "
+		"UNION ALL "
+		"SELECT c.der, so.name, coalesce(e.name, e.display_name, e.alias), ec.attribute"
+		" FROM entry e JOIN entry_certificate ec ON ec.entry = e.id"
+		" JOIN certificate c ON c.id = ec.certificate JOIN source so ON so.id = e.source"
+		" WHERE e.id IN ("
+		"   SELECT entry FROM entry_address WHERE address = ?1"
+		"   UNION SELECT id FROM entry WHERE name = ?2 COLLATE NOCASE"
+		"   UNION SELECT id FROM entry WHERE alias = ?2 COLLATE NOCASE"
+		"   UNION SELECT id FROM entry WHERE display_name = ?2)";
+	sqlite3_stmt *stmt;
+	char *addr = gs_address_normalize(recipient);
+	char *trimmed = g_strstrip(g_strdup(recipient));
+	gs_status st;
+	int rc;
+
+	stmt = gs_store_prepare(s, sql, errmsg, &st);
+	if (!stmt)
+		goto out;
+	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, trimmed, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		X509 *x = row_cert(stmt, 0);
+		int stop;
+
+		if (!x)
+			continue;
+		stop = cb(x, (const char *) sqlite3_column_text(stmt, 1),
+			  (const char *) sqlite3_column_text(stmt, 2),
+			  (const char *) sqlite3_column_text(stmt, 3), data);
+		X509_free(x);
+		if (stop)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: recipient lookup");
+out:
+	sqlite3_finalize(stmt);
+	g_free(addr);
+	g_free(trimmed);
+	return st;
+}
+
+/* ---- listing ---- */
+
+gs_status
+gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *data,
+		    char **errmsg)
+{
+	const char *where = "";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	char *sql;
+	int rc;
+
+	if (!s || !cb)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_list_certs: bad arguments");
+	if (filter == GS_LIST_ANCHORS)
+		where = " WHERE c.id IN (SELECT certificate FROM anchor)";
+	else if (filter == GS_LIST_CORRESPONDENTS)
+		where = " WHERE c.is_ca = 0 AND c.id NOT IN (SELECT certificate FROM anchor)"
+			" AND c.id NOT IN (SELECT certificate FROM identity)";
+	sql = g_strdup_printf(
+		"SELECT c.der, (SELECT group_concat(so.name, ',') FROM certificate_source cs"
+		" JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id)"
+		" FROM certificate c%s ORDER BY c.subject, c.not_before", where);
+	stmt = gs_store_prepare(s, sql, errmsg, &st);
+	g_free(sql);
+	if (!stmt)
+		return st;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		X509 *x = row_cert(stmt, 0);
+		gs_certdata cd;
+		int stop;
+
+		if (!x)
+			continue;
+		gs_certdata_fill(&cd, x);
+		stop = cb(&cd.info, (const char *) sqlite3_column_text(stmt, 1), data);
+		gs_certdata_clear(&cd);
+		X509_free(x);
+		if (stop)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: list");
+	sqlite3_finalize(stmt);
+	return st;
+}
+
+gs_status
+gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const char *source,
+		      gs_cert_role role, gs_import_stats *stats, char **errmsg)
+{
+	STACK_OF(X509) *certs = NULL;
+	gs_import_stats local = { 0 };
+	int64_t src = 0;
+	gs_status st;
+	int i;
+
+	if (!s || !data)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_import_certs: bad arguments");
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof *stats);
+	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
+		return st;
+	if (role == GS_ROLE_ANCHOR) {
+		for (i = 0; i < sk_X509_num(certs); i++) {
+			X509 *x = sk_X509_value(certs, i);
+			if (!gs_cert_is_ca(x) && X509_check_issued(x, x) != X509_V_OK) {
+				gs_certdata cd;
+				gs_certdata_fill(&cd, x);
+				st = gs_fail(errmsg, GS_E_USAGE,
+					     "certificate %d (%s) is neither a CA nor self-signed: "
+					     "not a trust anchor", i + 1, cd.info.subject);
+				gs_certdata_clear(&cd);
+				goto out;
+			}
+		}
+	}
+	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
+		goto out;
+	if ((st = gs_store_source(s, source ? source : "manual",
+				  role == GS_ROLE_ANCHOR ? "trust" : "cert", &src, errmsg)) != GS_OK)
+		goto fail;
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		int64_t id;
+		int is_new, anchor_new;
+
+		if ((st = gs_store_put_cert(s, sk_X509_value(certs, i), src, &id, &is_new, errmsg)) != GS_OK)
+			goto fail;
+		if (is_new)
+			stats->certs_new++;
+		else
+			stats->certs_known++;
+		if (role == GS_ROLE_ANCHOR) {
+			if ((st = gs_store_add_anchor(s, id, &anchor_new, errmsg)) != GS_OK)
+				goto fail;
+			stats->anchors_new += anchor_new;
+		}
+	}
+	st = gs_store_commit(s, errmsg);
+	goto out;
+fail:
+	gs_store_rollback(s);
+out:
+	sk_X509_pop_free(certs, X509_free);
+	return st;
+}

@@ -1,0 +1,129 @@
+/* util.c: errors, hex, secrets: the small helpers every module uses. */
+#include "gs-private.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/crypto.h>
+
+const char *
+gs_status_string(gs_status status)
+{
+	switch (status) {
+	case GS_OK: return "ok";
+	case GS_E_USAGE: return "usage error";
+	case GS_E_MALFORMED: return "malformed input";
+	case GS_E_LIMIT: return "input exceeds a limit";
+	case GS_E_NO_CERT: return "no usable certificate";
+	case GS_E_NO_KEY: return "no matching private key";
+	case GS_E_PASSPHRASE: return "passphrase missing or wrong";
+	case GS_E_NOT_FOUND: return "not found";
+	case GS_E_UNSUPPORTED: return "not supported";
+	case GS_E_BUSY: return "store busy";
+	case GS_E_IO: return "I/O error";
+	case GS_E_INTERNAL: return "internal error";
+	}
+	return "unknown status";
+}
+
+char *
+gs_ssl_errors(void)
+{
+	GString *s = NULL;
+	unsigned long e;
+	const char *data;
+	int flags;
+
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+		char buf[64];
+
+		if (!reason) {
+			g_snprintf(buf, sizeof buf, "error %lx", e);
+			reason = buf;
+		}
+		if (!s)
+			s = g_string_new(NULL);
+		else
+			g_string_append(s, "; ");
+		g_string_append(s, reason);
+		if ((flags & ERR_TXT_STRING) && data && *data)
+			g_string_append_printf(s, " (%s)", data);
+	}
+	return s ? g_string_free(s, FALSE) : NULL;
+}
+
+static gs_status
+vfail(char **errmsg, gs_status st, int ssl, const char *fmt, va_list ap)
+{
+	char *msg, *ssl_msg = ssl ? gs_ssl_errors() : NULL;
+
+	if (errmsg) {
+		msg = g_strdup_vprintf(fmt, ap);
+		if (ssl_msg) {
+			*errmsg = g_strdup_printf("%s: %s", msg, ssl_msg);
+			g_free(msg);
+		} else {
+			*errmsg = msg;
+		}
+	}
+	g_free(ssl_msg);
+	return st;
+}
+
+gs_status
+gs_fail(char **errmsg, gs_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(errmsg, st, 0, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+gs_status
+gs_fail_ssl(char **errmsg, gs_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(errmsg, st, 1, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+char *
+gs_hex(const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = g_malloc(n * 2 + 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * n] = 0;
+	return s;
+}
+
+void
+gs_secret_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, n);
+	g_free(p);
+}
+
+char *
+gs_address_normalize(const char *addr)
+{
+	char *s;
+
+	if (!addr)
+		return NULL;
+	s = g_ascii_strdown(addr, -1);
+	return g_strstrip(s);
+}

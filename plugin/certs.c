@@ -1,0 +1,104 @@
+/* certs.c: what `cert` and `trust` share: importing certificate files
+ * with a role, and listing certificates. */
+#include "cli.h"
+#include "certs.h"
+
+#include <string.h>
+
+int
+certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len)
+{
+	GError *err = NULL;
+	char *buf = NULL;
+	gsize n = 0;
+
+	if (!g_file_get_contents(path, &buf, &n, &err)) {
+		cli_error(c, "%s: %s", path, err->message);
+		g_error_free(err);
+		return EXIT_IOERR;
+	}
+	*data = (unsigned char *) buf;
+	*len = n;
+	return 0;
+}
+
+static int
+print_cert(const gs_cert_info *ci, const char *sources, void *data)
+{
+	char *nb = cli_time(ci->not_before), *na = cli_time(ci->not_after);
+
+	(void) data;
+	printf("%s\n  subject  %s\n  issuer   %s\n  serial   %s\n  valid    %s to %s\n",
+	       ci->sha256, ci->subject, ci->issuer, ci->serial, nb, na);
+	if (ci->emails && *ci->emails)
+		printf("  email    %s\n", ci->emails);
+	printf("  key      %s %d%s%s%s%s\n", ci->key_type, ci->key_bits,
+	       ci->key_usage ? ", " : "", ci->key_usage ? ci->key_usage : "",
+	       ci->ext_key_usage ? "; eku " : "", ci->ext_key_usage ? ci->ext_key_usage : "");
+	if (sources)
+		printf("  from     %s\n", sources);
+	g_free(nb);
+	g_free(na);
+	return 0;
+}
+
+void
+certs_print(const gs_cert_info *ci, const char *sources)
+{
+	print_cert(ci, sources, NULL);
+}
+
+int
+certs_list(cli *c, gs_cert_filter filter)
+{
+	char *msg = NULL;
+	gs_status st = gs_store_list_certs(c->store, filter, print_cert, NULL, &msg);
+
+	return st == GS_OK ? 0 : cli_fail(c, st, msg);
+}
+
+int
+certs_import(cli *c, int argc, char **argv, gs_cert_role role)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *source = NULL;
+	int opt, i, rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 's')
+			source = optarg;
+		else
+			return cli_usage(c, "unknown option");
+	}
+	if (optind >= argc)
+		return cli_usage(c, "import needs at least one FILE");
+	for (i = optind; i < argc; i++) {
+		gs_import_stats stats;
+		unsigned char *data;
+		size_t len;
+		char *msg = NULL, *src;
+		gs_status st;
+
+		if ((rc = certs_read_file(c, argv[i], &data, &len)) != 0)
+			return rc;
+		src = g_strdup(source ? source : argv[i]);
+		st = gs_store_import_certs(c->store, data, len, src, role, &stats, &msg);
+		g_free(data);
+		g_free(src);
+		if (st != GS_OK) {
+			char *full = g_strdup_printf("%s: %s", argv[i], msg);
+			g_free(msg);
+			return cli_fail(c, st, full);
+		}
+		if (role == GS_ROLE_ANCHOR)
+			printf("%s: %u trust anchors added, %u already there\n", argv[i],
+			       stats.anchors_new, stats.certs_new + stats.certs_known - stats.anchors_new);
+		else
+			printf("%s: %u certificates new, %u known\n", argv[i], stats.certs_new,
+			       stats.certs_known);
+	}
+	return 0;
+}

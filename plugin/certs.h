@@ -1,0 +1,10 @@
+/* certs.h: helpers shared by `cert` and `trust` (certs.c). */
+#ifndef GALSMIME_CERTS_H
+#define GALSMIME_CERTS_H
+#include "cli.h"
+
+int certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len);
+int certs_import(cli *c, int argc, char **argv, gs_cert_role role);
+int certs_list(cli *c, gs_cert_filter filter);
+void certs_print(const gs_cert_info *ci, const char *sources);
+#endif

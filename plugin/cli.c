@@ -1,0 +1,352 @@
+/* cli.c: the front end's shared plumbing (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#define PASS_MAX 1024
+
+static GMimeStream *out_stream;
+
+void
+cli_error(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	/* one line: newlines inside a message would break mutt's display and MDA logs */
+	g_strdelimit(msg, "\r\n", ' ');
+	fprintf(stderr, "galsmime%s%s: %s\n", c && c->cmd ? " " : "", c && c->cmd ? c->cmd : "", msg);
+	g_free(msg);
+}
+
+int
+cli_exit_code(gs_status st)
+{
+	switch (st) {
+	case GS_OK: return EXIT_GOOD;
+	case GS_E_USAGE: return EXIT_USAGE;
+	case GS_E_MALFORMED:
+	case GS_E_LIMIT:
+	case GS_E_UNSUPPORTED: return EXIT_DATAERR;
+	case GS_E_NO_CERT: return EXIT_NOUSER;
+	case GS_E_NO_KEY:
+	case GS_E_PASSPHRASE: return EXIT_NOPERM;
+	case GS_E_NOT_FOUND: return EXIT_VERIFY_BAD;
+	case GS_E_BUSY: return EXIT_TEMPFAIL;
+	case GS_E_IO: return EXIT_IOERR;
+	case GS_E_INTERNAL: return EXIT_SOFTWARE;
+	}
+	return EXIT_SOFTWARE;
+}
+
+int
+cli_fail(cli *c, gs_status st, char *errmsg)
+{
+	cli_error(c, "%s", errmsg ? errmsg : gs_status_string(st));
+	g_free(errmsg);
+	return cli_exit_code(st);
+}
+
+int
+cli_usage(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	cli_error(c, "%s (see galsmime %s --help)", msg, c->cmd ? c->cmd : "");
+	g_free(msg);
+	return EXIT_USAGE;
+}
+
+gs_status
+cli_open_store(cli *c, char **errmsg)
+{
+	if (c->store)
+		return GS_OK;
+	return gs_store_open(c->home, GS_STORE_READ_WRITE, c->busy_ms, &c->store, errmsg);
+}
+
+/* ---- passphrases ---- */
+
+static gs_status
+read_secret_fd(int fd, char **out, size_t *len)
+{
+	char *buf = g_malloc0(PASS_MAX);
+	size_t n = 0;
+
+	/* read up to the first newline, byte by byte so that nothing after
+	 * it is consumed (mutt writes the passphrase before the data) */
+	while (n < PASS_MAX - 1) {
+		ssize_t r = read(fd, buf + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || buf[n] == '\n')
+			break;
+		n++;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return GS_OK;
+}
+
+static gs_status
+pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
+{
+	cli *c = data;
+
+	(void) what;
+	if (!c->pass_read) {
+		const char *file = c->pass_file ? c->pass_file : c->pass_env_file;
+		int fd = -1;
+
+		c->pass_read = 1;
+		if (c->pass_file || (c->pass_fd < 0 && c->pass_env_file)) {
+			fd = open(file, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				cli_error(c, "%s: %s", file, g_strerror(errno));
+				return GS_E_PASSPHRASE;
+			}
+			read_secret_fd(fd, &c->pass_cache, &c->pass_cache_len);
+			close(fd);
+		} else if (c->pass_fd >= 0) {
+			read_secret_fd(c->pass_fd, &c->pass_cache, &c->pass_cache_len);
+		}
+	}
+	if (!c->pass_cache || c->pass_cache_len >= size)
+		return GS_E_PASSPHRASE;
+	memcpy(buf, c->pass_cache, c->pass_cache_len);
+	*len = c->pass_cache_len;
+	return GS_OK;
+}
+
+int
+cli_pass_option(cli *c, int opt, const char *arg)
+{
+	char *end;
+
+	switch (opt) {
+	case 0x1001:
+		g_free(c->pass_file);
+		c->pass_file = g_strdup(arg);
+		return 1;
+	case 0x1002:
+		errno = 0;
+		c->pass_fd = (int) strtol(arg, &end, 10);
+		if (errno || *end || c->pass_fd < 0)
+			c->pass_fd = -2;
+		return 1;
+	}
+	return 0;
+}
+
+/* The passphrase for commands that read it eagerly (key import). */
+gs_status
+cli_passphrase(cli *c, char **pass, size_t *len)
+{
+	char buf[PASS_MAX];
+	size_t n = 0;
+	gs_status st;
+
+	*pass = NULL;
+	*len = 0;
+	if (!c->pass_file && c->pass_fd < 0 && !c->pass_env_file)
+		return GS_OK;
+	st = pass_cb(c, NULL, buf, sizeof buf, &n);
+	if (st == GS_OK) {
+		*pass = g_strndup(buf, n);
+		*len = n;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	return st;
+}
+
+gs_status
+cli_open_session(cli *c, char **errmsg)
+{
+	gs_status st;
+
+	if (c->session)
+		return GS_OK;
+	if ((st = cli_open_store(c, errmsg)) != GS_OK)
+		return st;
+	if ((st = gs_session_new(c->store, &c->session, errmsg)) != GS_OK)
+		return st;
+	if (c->pass_fd == -2) {
+		if (errmsg)
+			*errmsg = g_strdup("--passphrase-fd needs a file descriptor number");
+		return GS_E_USAGE;
+	}
+	gs_session_set_passphrase_cb(c->session, pass_cb, c);
+	return GS_OK;
+}
+
+/* ---- stdin ---- */
+
+int
+cli_read_stdin(cli *c)
+{
+	const gs_limits *lim = c->session ? gs_session_limits(c->session) : NULL;
+	size_t max = lim ? lim->max_message : (size_t) 512 << 20;
+	struct stat sb;
+	off_t pos;
+
+	if (c->in)
+		return 0;
+	if (fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (pos = lseek(STDIN_FILENO, 0, SEEK_CUR)) >= 0 && sb.st_size > pos) {
+		GMimeStreamMmap *mm;
+
+		if ((size_t) (sb.st_size - pos) > max) {
+			cli_error(c, "stdin: message larger than %zu bytes", max);
+			return EXIT_DATAERR;
+		}
+		c->in = g_mime_stream_mmap_new_with_bounds(STDIN_FILENO, PROT_READ, MAP_PRIVATE, pos,
+							   sb.st_size);
+		if (c->in) {
+			mm = GMIME_STREAM_MMAP(c->in);
+			c->raw = (const unsigned char *) mm->map + pos;
+			c->raw_len = (size_t) (sb.st_size - pos);
+			return 0;
+		}
+	}
+	{
+		GByteArray *a = g_byte_array_new();
+		char buf[65536];
+		ssize_t n;
+
+		for (;;) {
+			n = read(STDIN_FILENO, buf, sizeof buf);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (a->len + (size_t) n > max) {
+				g_byte_array_unref(a);
+				cli_error(c, "stdin: message larger than %zu bytes", max);
+				return EXIT_DATAERR;
+			}
+			g_byte_array_append(a, (guint8 *) buf, (guint) n);
+		}
+		if (n < 0) {
+			g_byte_array_unref(a);
+			cli_error(c, "stdin: %s", g_strerror(errno));
+			return EXIT_IOERR;
+		}
+		c->raw = a->data;
+		c->raw_len = a->len;
+		c->in = g_mime_stream_mem_new_with_byte_array(a);
+	}
+	return 0;
+}
+
+int
+cli_parse_message(cli *c, GMimeMessage **m)
+{
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if ((rc = cli_read_stdin(c)) != 0)
+		return rc;
+	if (c->raw_len == 0) {
+		cli_error(c, "stdin: empty input");
+		return EXIT_DATAERR;
+	}
+	g_mime_stream_reset(c->in);
+	if ((st = gs_message_parse(c->session, c->in, m, &msg)) != GS_OK) {
+		char *full = g_strdup_printf("stdin: %s", msg);
+		g_free(msg);
+		return cli_fail(c, st, full);
+	}
+	return 0;
+}
+
+/* ---- stdout ---- */
+
+static GMimeStream *
+stdout_stream(void)
+{
+	if (!out_stream) {
+		/* a pipe stream: never seeks, never fsyncs (stdout may be a pipe or /dev/null) */
+		GMimeStream *fs = g_mime_stream_pipe_new(dup(STDOUT_FILENO));
+		out_stream = g_mime_stream_buffer_new(fs, GMIME_STREAM_BUFFER_BLOCK_WRITE);
+		g_object_unref(fs);
+	}
+	return out_stream;
+}
+
+int
+cli_write_message(cli *c, GMimeMessage *m)
+{
+	GMimeFormatOptions *fo = g_mime_format_options_new();
+	ssize_t n;
+
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
+	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stdout_stream());
+	g_mime_format_options_free(fo);
+	if (n < 0) {
+		cli_error(c, "stdout: %s", g_strerror(errno));
+		return EXIT_IOERR;
+	}
+	return 0;
+}
+
+int
+cli_write(cli *c, const void *p, size_t n)
+{
+	if (n && g_mime_stream_write(stdout_stream(), p, n) != (ssize_t) n) {
+		cli_error(c, "stdout: %s", g_strerror(errno));
+		return EXIT_IOERR;
+	}
+	return 0;
+}
+
+int
+cli_flush(cli *c)
+{
+	if (out_stream && g_mime_stream_flush(out_stream) != 0) {
+		cli_error(c, "stdout: %s", g_strerror(errno ? errno : EIO));
+		return EXIT_IOERR;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error(c, "stdout: %s", g_strerror(errno ? errno : EIO));
+		return EXIT_IOERR;
+	}
+	return 0;
+}
+
+void
+cli_cleanup(cli *c)
+{
+	if (out_stream) {
+		g_object_unref(out_stream);
+		out_stream = NULL;
+	}
+	if (c->pass_cache) {
+		OPENSSL_cleanse(c->pass_cache, PASS_MAX);
+		g_free(c->pass_cache);
+	}
+	gs_session_free(c->session);
+	gs_store_close(c->store);
+	if (c->in)
+		g_object_unref(c->in);
+	g_free(c->home);
+	g_free(c->pass_file);
+	g_free(c->pass_env_file);
+}

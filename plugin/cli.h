@@ -1,0 +1,112 @@
+/* cli.h: what the subcommands of the galsmime command share: the
+ * command table entry, the run state, error printing, the one mapping
+ * from library statuses to exit codes, stdin/stdout handling and the
+ * passphrase sources. */
+#ifndef GALSMIME_CLI_H
+#define GALSMIME_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include "galsmime.h"
+
+/* Exit codes (sysexits.h where they mean something to an MDA). */
+enum {
+	EXIT_GOOD = 0,
+	EXIT_VERIFY_BAD = 1,      /* verify: signed but not good; queries: not found */
+	EXIT_VERIFY_UNSIGNED = 2, /* verify: not signed */
+	EXIT_USAGE = 64,          /* EX_USAGE */
+	EXIT_DATAERR = 65,        /* EX_DATAERR: malformed input */
+	EXIT_NOUSER = 67,         /* EX_NOUSER: a recipient has no usable certificate */
+	EXIT_SOFTWARE = 70,       /* EX_SOFTWARE */
+	EXIT_IOERR = 74,          /* EX_IOERR */
+	EXIT_TEMPFAIL = 75,       /* EX_TEMPFAIL: store busy, try again */
+	EXIT_NOPERM = 77,         /* EX_NOPERM: no matching private key, wrong passphrase */
+};
+
+typedef struct cli cli;
+
+/* What a command needs before it runs. */
+typedef enum {
+	NEEDS_NOTHING = 0,
+	NEEDS_STORE = 1 << 0,     /* the store, opened read-write */
+	NEEDS_SESSION = 1 << 1,   /* a session on it (implies the store) */
+} cli_needs;
+
+typedef struct cli_command {
+	const char *name;
+	int (*run)(cli *c, int argc, char **argv);
+	cli_needs needs;
+	const char *synopsis;     /* after "galsmime NAME " */
+	const char *summary;      /* one line for --help */
+} cli_command;
+
+struct cli {
+	const char *cmd;          /* the subcommand's name, for messages */
+	char *home;
+	int busy_ms;
+	gs_store *store;
+	gs_session *session;
+	/* passphrase sources, in order of precedence */
+	char *pass_file;
+	int pass_fd;
+	char *pass_env_file;
+	char *pass_cache;         /* read once, wiped at exit */
+	size_t pass_cache_len;
+	int pass_read;
+	/* stdin, kept whole so the original can pass through unchanged */
+	GMimeStream *in;
+	const unsigned char *raw;
+	size_t raw_len;
+	int quiet;
+};
+
+/* Print "galsmime CMD: message" on stderr (one line). */
+void cli_error(cli *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The exit code for a library status: the only such mapping. */
+int cli_exit_code(gs_status st);
+/* Print errmsg (freeing it) and return the exit code for st. */
+int cli_fail(cli *c, gs_status st, char *errmsg);
+/* Usage error: print and return EXIT_USAGE. */
+int cli_usage(cli *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+gs_status cli_open_store(cli *c, char **errmsg);
+gs_status cli_open_session(cli *c, char **errmsg);
+
+/* Read all of stdin (mmap when it is a file). Returns 0 or an exit code. */
+int cli_read_stdin(cli *c);
+/* Parse stdin as a message. Returns 0 or an exit code (printed). */
+int cli_parse_message(cli *c, GMimeMessage **m);
+/* Write to stdout; return 0 or EXIT_IOERR (printed). */
+int cli_write_message(cli *c, GMimeMessage *m);
+int cli_write(cli *c, const void *p, size_t n);
+/* Flush stdout and check it: 0 or EXIT_IOERR. Call before exiting 0. */
+int cli_flush(cli *c);
+
+/* Passphrase options shared by every command that may open a key. */
+#define CLI_PASS_OPTIONS \
+	{ "passphrase-file", required_argument, NULL, 0x1001 }, \
+	{ "passphrase-fd", required_argument, NULL, 0x1002 }
+/* Handle a passphrase option; returns 1 when `opt` was one. */
+int cli_pass_option(cli *c, int opt, const char *arg);
+/* Read the passphrase now (NULL when no source is configured). */
+gs_status cli_passphrase(cli *c, char **pass, size_t *len);
+/* Release everything, wiping the cached passphrase. */
+void cli_cleanup(cli *c);
+
+/* Human rendering of a verdict on stderr (plugin/report.c). */
+void cli_print_report(cli *c, const gs_report *r);
+char *cli_time(int64_t t);
+
+/* The command table (galsmime.c). */
+extern const cli_command cli_commands[];
+
+/* The subcommands, one file each. */
+int cmd_key(cli *c, int argc, char **argv);
+int cmd_trust(cli *c, int argc, char **argv);
+int cmd_cert(cli *c, int argc, char **argv);
+int cmd_sign(cli *c, int argc, char **argv);
+int cmd_encrypt(cli *c, int argc, char **argv);
+int cmd_decrypt(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+
+#endif

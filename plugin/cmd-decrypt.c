@@ -1,0 +1,64 @@
+/* cmd-decrypt.c: galsmime decrypt [--passthrough] < MSG > DECRYPTED.
+ * The outer headers stay; the body becomes the decrypted entity. A
+ * message that is not encrypted passes through unchanged. With
+ * --passthrough (for procmail) any failure writes the original message
+ * byte for byte and exits 0. */
+#include "cli.h"
+
+int
+cmd_decrypt(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "passthrough", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		CLI_PASS_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	GMimeMessage *m = NULL;
+	gs_report *r = NULL;
+	char *msg = NULL;
+	int opt, rc, passthrough = 0;
+	gs_status st;
+
+	while ((opt = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+		if (opt == 'p')
+			passthrough = 1;
+		else if (opt == 'q')
+			c->quiet = 1;
+		else if (!cli_pass_option(c, opt, optarg))
+			return cli_usage(c, "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	if ((st = cli_open_session(c, &msg)) != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto fail;
+	}
+	if ((rc = cli_parse_message(c, &m)) != 0)
+		goto fail;
+	st = gs_message_decrypt(c->session, m, &r, &msg);
+	if (st == GS_E_NOT_FOUND) {
+		/* not encrypted: nothing to do, pass it on as it is */
+		g_free(msg);
+		g_object_unref(m);
+		return cli_write(c, c->raw, c->raw_len);
+	}
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto fail;
+	}
+	rc = cli_write_message(c, m);
+	if (rc == 0 && r && (gs_report_kind_of(r) == GS_REPORT_SIGNED || !c->quiet))
+		cli_print_report(c, r);
+	gs_report_free(r);
+	g_object_unref(m);
+	return rc;
+fail:
+	if (m)
+		g_object_unref(m);
+	if (passthrough && rc != EXIT_IOERR && c->raw) {
+		cli_error(c, "passing the message through unchanged");
+		return cli_write(c, c->raw, c->raw_len);
+	}
+	return rc;
+}

@@ -1,0 +1,80 @@
+/* cmd-key.c: galsmime key import FILE [--label L] | list */
+#include "certs.h"
+
+#include <string.h>
+#include <openssl/crypto.h>
+
+static int
+print_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data)
+{
+	(void) data;
+	certs_print(ci, NULL);
+	printf("  label    %s\n  private  %s\n", label ? label : "-",
+	       encrypted ? "encrypted" : "NOT ENCRYPTED (imported without a passphrase)");
+	return 0;
+}
+
+static int
+key_import(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		CLI_PASS_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *label = NULL;
+	unsigned char *data;
+	size_t len, plen = 0;
+	char *pass = NULL, *fp = NULL, *msg = NULL;
+	int opt, rc, plain = 0;
+	gs_status st;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'l')
+			label = optarg;
+		else if (!cli_pass_option(c, opt, optarg))
+			return cli_usage(c, "unknown option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "key import needs exactly one FILE");
+	if (c->pass_fd == -2)
+		return cli_usage(c, "--passphrase-fd needs a file descriptor number");
+	if ((rc = certs_read_file(c, argv[optind], &data, &len)) != 0)
+		return rc;
+	if ((st = cli_passphrase(c, &pass, &plen)) == GS_OK)
+		st = gs_identity_import(c->store, data, len, pass, plen, label, &fp, &plain, &msg);
+	OPENSSL_cleanse(data, len);
+	g_free(data);
+	if (pass) {
+		OPENSSL_cleanse(pass, plen);
+		g_free(pass);
+	}
+	if (st != GS_OK) {
+		char *full = g_strdup_printf("%s: %s", argv[optind], msg ? msg : gs_status_string(st));
+		g_free(msg);
+		return cli_fail(c, st, full);
+	}
+	printf("%s: identity %s imported\n", argv[optind], fp);
+	if (plain)
+		cli_error(c, "warning: %s has no passphrase, so the key is stored unencrypted",
+			  argv[optind]);
+	g_free(fp);
+	return 0;
+}
+
+int
+cmd_key(cli *c, int argc, char **argv)
+{
+	char *msg = NULL;
+	gs_status st;
+
+	if (argc < 2)
+		return cli_usage(c, "key needs import or list");
+	if (!strcmp(argv[1], "import"))
+		return key_import(c, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list")) {
+		st = gs_store_list_identities(c->store, print_identity, NULL, &msg);
+		return st == GS_OK ? 0 : cli_fail(c, st, msg);
+	}
+	return cli_usage(c, "unknown key command '%s'", argv[1]);
+}
