@@ -1,0 +1,106 @@
+# lib.sh: the tiny shared test library. Every suite sources it, gets a
+# throw-away HOME and store, and prints TAP ("ok N - what" / "not ok N").
+# Suites run the installed binary ($GALSMIME) and the real peers.
+set -u
+export LANG=C LC_ALL=C TZ=UTC
+: "${GALSMIME:?run the suites through tests/run}"
+: "${PKI:?run the suites through tests/run}"
+
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/galsmime-test.XXXXXX")
+export HOME="$T_DIR/home" GALSMIME_HOME="$T_DIR/home/store" GNUPGHOME="$T_DIR/home/gnupg"
+export XDG_DATA_HOME="$T_DIR/home/.local/share" XDG_CONFIG_HOME="$T_DIR/home/.config"
+unset GALSMIME_PASSPHRASE_FILE MAIL MAILDIR NOTMUCH_CONFIG || true
+mkdir -p "$HOME"
+T_N=0
+T_FAILED=0
+cd "$T_DIR" || exit 1
+trap 't_finish' EXIT
+
+t_finish() {
+	echo "1..$T_N"
+	rm -rf "$T_DIR"
+}
+
+# pass DESC / fail DESC [DETAIL]
+pass() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
+fail() {
+	T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_N - $1"
+	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /' | head -40
+	return 0
+}
+skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
+
+# check DESC CMD...: passes when CMD exits 0; shows its output otherwise.
+check() {
+	desc=$1; shift
+	if out=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "$out"; fi
+}
+
+# check_exit CODE DESC CMD...: passes when CMD exits with CODE.
+check_exit() {
+	want=$1 desc=$2; shift 2
+	out=$("$@" 2>&1); got=$?
+	if [ "$got" = "$want" ]; then pass "$desc"; else fail "$desc" "exit $got, wanted $want: $out"; fi
+}
+
+# gs ARGS...: the galsmime under test
+gs() { "$GALSMIME" "$@"; }
+
+# contains FILE PATTERN (grep -E), lacks FILE PATTERN
+contains() { grep -Eq -- "$2" "$1"; }
+lacks() { ! grep -Eq -- "$2" "$1"; }
+# one_line FILE: stderr of a failing filter is exactly one line
+one_line() { [ "$(wc -l <"$1")" -eq 1 ]; }
+
+# msg FROM TO [SUBJECT]: a small plain message on stdout
+msg() {
+	cat <<EOM
+From: ${1%%@*} <$1>
+To: $2
+Subject: ${3:-test message}
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <$(date +%s%N).$$@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello,
+this is a test message.
+From the start of a line, trailing spaces:   
+-- 
+sig
+EOM
+}
+
+# store_setup: trust the test root, know the intermediate, and import
+# alice as our identity (passphrase in $PKI/pass).
+store_setup() {
+	gs trust import "$PKI/root.crt" >/dev/null &&
+	gs cert import "$PKI/inter.crt" >/dev/null &&
+	gs key import "$PKI/alice.p12" --passphrase-file "$PKI/pass" >/dev/null
+}
+
+# have PROGRAM: is the peer installed?
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# gpgsm_setup: a GNUPGHOME trusting the test root, with RSA user $1's key
+gpgsm_setup() {
+	mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
+	cat >"$GNUPGHOME/gpgsm.conf" <<EOC
+disable-crl-checks
+disable-trusted-cert-crl-check
+disable-dirmngr
+disable-policy-checks
+EOC
+	echo allow-loopback-pinentry >"$GNUPGHOME/gpg-agent.conf"
+	fpr=$(openssl x509 -in "$PKI/root.crt" -noout -fingerprint -sha1 | sed 's/.*=//')
+	echo "$fpr S relax" >"$GNUPGHOME/trustlist.txt"
+	gpgsm --batch --import "$PKI/root.crt" "$PKI/inter.crt" >/dev/null 2>&1
+	if [ $# -gt 0 ]; then
+		openssl pkcs12 -export -inkey "$PKI/$1.key" -in "$PKI/$1.crt" -certfile "$PKI/$1-chain.pem" \
+			-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 -passout pass:secret \
+			-out "$T_DIR/$1-gpgsm.p12" &&
+		echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
+			--import "$T_DIR/$1-gpgsm.p12" >/dev/null 2>&1
+	fi
+}
