@@ -36,6 +36,21 @@ gs_cert_sha256_hex(X509 *x)
 	return gs_hex(md, n);
 }
 
+/* An address as a certificate may carry it: printable ASCII without
+ * spaces (rfc822Name and emailAddress are IA5String, 7-bit), with an @.
+ * Anything else would end up raw in JSON, headers and messages. */
+static int
+plausible_address(const char *v)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return 0;
+	return *v && strchr(v, '@') != NULL;
+}
+
+/* The caller has refused embedded NULs, so `len` bytes are the string. */
 static int
 push_unique(GPtrArray *a, const char *s, int len)
 {
@@ -43,15 +58,15 @@ push_unique(GPtrArray *a, const char *s, int len)
 	guint i;
 
 	g_strstrip(v);
+	if (!plausible_address(v)) {
+		g_free(v);
+		return 0;
+	}
 	for (i = 0; i < a->len; i++)
 		if (!strcmp(a->pdata[i], v)) {
 			g_free(v);
 			return 0;
 		}
-	if (!*v || memchr(v, 0, strlen(v)) || !strchr(v, '@')) {
-		g_free(v);
-		return 0;
-	}
 	g_ptr_array_add(a, v);
 	return 1;
 }
