@@ -4,6 +4,7 @@
  * against what is left. */
 #include "../gs-private.h"
 
+#include <limits.h>
 #include <string.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
@@ -118,8 +119,9 @@ gs_read_certificates(const unsigned char *data, size_t len, STACK_OF(X509) **cer
 	*certs = NULL;
 	if (!data || len == 0)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
-	if (len > LONG_MAX)
-		return gs_fail(errmsg, GS_E_LIMIT, "input too large");
+	/* BIO_new_mem_buf takes an int, and a negative one means strlen() */
+	if (len > INT_MAX)
+		return gs_fail(errmsg, GS_E_LIMIT, "input too large (%zu bytes)", len);
 	if (len >= 8 && le32(data) == 0 && le32(data + 4) == SST_MAGIC)
 		return gs_read_sst(data, len, certs, errmsg);
 
