@@ -137,6 +137,103 @@ gs_status gs_store_list_certs(gs_store *store, gs_cert_filter filter,
 			      gs_cert_cb cb, void *data, char **errmsg);
 
 /* ------------------------------------------------------------------ */
+/* The Global Address List: imports of directory exports               */
+/* ------------------------------------------------------------------ */
+
+typedef enum gs_gal_format {
+	GS_GAL_AUTO = 0,   /* detected from the content */
+	GS_GAL_JSON,       /* Export-GalSmime.ps1 / ConvertTo-Json: an array, or JSON Lines */
+	GS_GAL_CSV,        /* a header row with the same column names */
+	GS_GAL_LDIF,       /* RFC 2849, as ldifde or ldapsearch export AD */
+	GS_GAL_VCARD,      /* vCard 2.1 / 3.0 / 4.0 */
+	GS_GAL_OAB,        /* Outlook's offline address book, udetails.oab version 4 */
+	GS_GAL_SST,        /* Microsoft serialized certificate store */
+	GS_GAL_P7B,        /* PKCS#7 certificate bag */
+	GS_GAL_PEM,        /* PEM certificates */
+	GS_GAL_DER,        /* one DER certificate */
+} gs_gal_format;
+
+/* "json", "csv", ... Returns GS_E_USAGE for an unknown name. */
+gs_status gs_gal_format_from_name(const char *name, gs_gal_format *format);
+const char *gs_gal_format_name(gs_gal_format format);
+
+typedef struct gs_gal_stats {
+	unsigned long entries;       /* directory entries stored */
+	unsigned long addresses;     /* SMTP addresses stored */
+	unsigned long certs_new;     /* certificates new to the store */
+	unsigned long certs_known;   /* certificates the store already had */
+	unsigned long entry_certs;   /* links from entries to certificates */
+	unsigned long skipped;       /* records skipped (only with skip_bad) */
+	unsigned long removed;       /* entries of the previous snapshot replaced */
+} gs_gal_stats;
+
+/* Called now and then during an import: bytes read of the current file
+ * (and its size, 0 when unknown), entries so far. */
+typedef void (*gs_progress_cb)(void *data, uint64_t done, uint64_t total, unsigned long entries);
+/* Called for every record skipped with skip_bad: where ("file:line" or
+ * "file: byte N") and why. */
+typedef void (*gs_skip_cb)(void *data, const char *where, const char *reason);
+
+typedef struct gs_gal_import_opts {
+	int skip_bad;                /* skip malformed records instead of aborting */
+	gs_progress_cb progress;
+	gs_skip_cb on_skip;
+	void *cb_data;
+} gs_gal_import_opts;
+
+typedef struct gs_gal_import gs_gal_import;
+
+/* An import is one snapshot of `source`: begin, add files, commit. It
+ * runs in one transaction: readers never see half an import, and
+ * anything short of a successful commit leaves the store exactly as it
+ * was. The commit replaces everything the source brought before.
+ * Returns GS_OK, GS_E_BUSY, GS_E_IO. */
+gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_import_opts *opts,
+			      gs_gal_import **import, char **errmsg);
+/* Read one file from `fd` (named `name` in messages) in `format`. Input
+ * is hostile: every length is checked, memory grows with the largest
+ * record, not the file. A malformed record gives GS_E_MALFORMED with
+ * "name:line: reason" (or "name: byte N: reason") unless skip_bad.
+ * After a failure the import can only be aborted. */
+gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
+			     char **errmsg);
+gs_status gs_gal_import_commit(gs_gal_import *import, gs_gal_stats *stats, char **errmsg);
+/* Roll back and free. NULL is fine. */
+void gs_gal_import_abort(gs_gal_import *import);
+
+/* One directory entry, as listings show it. Read-only; valid during the
+ * callback. */
+typedef struct gs_gal_entry {
+	int64_t id;
+	const char *source;
+	const char *kind;            /* UserMailbox, MailContact, user, contact, vcard, oab ... */
+	const char *name;            /* identity name (e.g. CravateRouge_SMIME) */
+	const char *alias;
+	const char *display_name;
+	const char *const *addresses;/* NULL-terminated, lower case, primary first */
+	unsigned n_certs;            /* certificates linked to the entry */
+} gs_gal_entry;
+typedef int (*gs_gal_entry_cb)(const gs_gal_entry *entry, void *data);
+
+/* Entries named by `query`: any of their SMTP addresses (case-
+ * insensitive), their name or alias (case-insensitive), or their display
+ * name (exactly). Returns GS_OK (also when nothing matched: see *found). */
+gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, void *data,
+			unsigned long *found, char **errmsg);
+/* Every entry, or those of one source. */
+gs_status gs_gal_list(gs_store *store, const char *source, gs_gal_entry_cb cb, void *data,
+		      char **errmsg);
+
+typedef struct gs_gal_source_info {
+	const char *name;
+	const char *kind;
+	int64_t imported_at;
+	unsigned long entries, addresses, certificates, entries_with_certs;
+} gs_gal_source_info;
+typedef int (*gs_gal_source_cb)(const gs_gal_source_info *info, void *data);
+gs_status gs_gal_sources(gs_store *store, gs_gal_source_cb cb, void *data, char **errmsg);
+
+/* ------------------------------------------------------------------ */
 /* Identities: the user's own certificate and private key              */
 /* ------------------------------------------------------------------ */
 

@@ -74,6 +74,7 @@ struct gs_store {
 	char *path;
 	unsigned flags;
 	X509_STORE *anchors;     /* loaded lazily */
+	GHashTable *stmts;       /* cached statements, by SQL text pointer */
 };
 
 /* Map an SQLite result code to a status with a message. */
@@ -82,11 +83,19 @@ gs_status gs_store_begin(gs_store *s, char **errmsg);
 gs_status gs_store_commit(gs_store *s, char **errmsg);
 void gs_store_rollback(gs_store *s);
 sqlite3_stmt *gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st);
+/* A cached statement for a static SQL string (keyed by its address),
+ * reset and with bindings cleared. Do not finalize it; reset it after
+ * use; never use the same one in two nested loops. */
+sqlite3_stmt *gs_store_stmt(gs_store *s, const char *sql, char **errmsg, gs_status *st);
 
 /* Insert x (if absent) with its addresses and link it to `source_id`.
  * *id receives its row id; *is_new whether it was added. */
 gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
 			    int64_t *id, int *is_new, char **errmsg);
+/* The id of the certificate with this SHA-256 (hex), or 0. */
+gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
+gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
+				    char **errmsg);
 /* Find or create the source row named `name` of `kind`. */
 gs_status gs_store_source(gs_store *s, const char *name, const char *kind,
 			  int64_t *id, char **errmsg);
@@ -114,6 +123,19 @@ typedef int (*gs_store_cand_cb)(X509 *x, const char *source, const char *entry,
 				const char *attribute, void *data);
 gs_status gs_store_candidates(gs_store *s, const char *recipient,
 			      gs_store_cand_cb cb, void *data, char **errmsg);
+
+/* ---- the directory part of the store (store-gal.c) ---- */
+/* Remove what a source brought: its entries and its certificate links. */
+gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed,
+				char **errmsg);
+/* Delete certificates nothing refers to any more. */
+gs_status gs_store_gc(gs_store *s, char **errmsg);
+gs_status gs_store_put_entry(gs_store *s, int64_t source_id, const char *kind, const char *name,
+			     const char *alias, const char *display, int64_t *id, char **errmsg);
+gs_status gs_store_put_entry_address(gs_store *s, int64_t entry, const char *address, int primary,
+				     char **errmsg);
+gs_status gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *attribute,
+				  char **errmsg);
 
 /* ---- identities (identity.c) ---- */
 

@@ -134,6 +134,37 @@ gs_store_rollback(gs_store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static void
+finalize_stmt(gpointer p)
+{
+	sqlite3_finalize(p);
+}
+
+sqlite3_stmt *
+gs_store_stmt(gs_store *s, const char *sql, char **errmsg, gs_status *st)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (!s->stmts)
+		s->stmts = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, finalize_stmt);
+	stmt = g_hash_table_lookup(s->stmts, sql);
+	if (stmt) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		*st = GS_OK;
+		return stmt;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		*st = gs_store_fail(s, rc, errmsg, "store query");
+		return NULL;
+	}
+	g_hash_table_insert(s->stmts, (gpointer) sql, stmt);
+	*st = GS_OK;
+	return stmt;
+}
+
 sqlite3_stmt *
 gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st)
 {
@@ -249,6 +280,8 @@ gs_store_close(gs_store *s)
 {
 	if (!s)
 		return;
+	if (s->stmts)
+		g_hash_table_destroy(s->stmts);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	X509_STORE_free(s->anchors);
@@ -298,11 +331,60 @@ gs_store_source(gs_store *s, const char *name, const char *kind, int64_t *id, ch
 	return GS_OK;
 }
 
+static const char sql_cert_by_sha[] = "SELECT id FROM certificate WHERE sha256 = ?";
+static const char sql_cert_insert[] =
+	"INSERT INTO certificate(sha256, der, subject, issuer, serial, subject_hash,"
+	" issuer_hash, ski, not_before, not_after, key_type, key_usage,"
+	" ext_key_usage, is_ca, added_at)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char sql_cert_address[] =
+	"INSERT OR IGNORE INTO certificate_address(address, certificate) VALUES (?,?)";
+static const char sql_cert_source[] =
+	"INSERT OR IGNORE INTO certificate_source(certificate, source) VALUES (?,?)";
+
+gs_status
+gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	*id = 0;
+	if (!(stmt = gs_store_stmt(s, sql_cert_by_sha, errmsg, &st)))
+		return st;
+	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: certificate");
+	return GS_OK;
+}
+
+gs_status
+gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, sql_cert_source, errmsg, &st)))
+		return st;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int64(stmt, 2, source_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: certificate source");
+	return GS_OK;
+}
+
 gs_status
 gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_new,
 		  char **errmsg)
 {
-	sqlite3_stmt *stmt = NULL;
+	sqlite3_stmt *stmt;
 	gs_certdata cd;
 	unsigned char *der = NULL;
 	const ASN1_OCTET_STRING *ski;
@@ -316,29 +398,14 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
 		goto out;
 	}
-	stmt = gs_store_prepare(s, "SELECT id FROM certificate WHERE sha256 = ?", errmsg, &st);
-	if (!stmt)
+	if ((st = gs_store_cert_id(s, cd.info.sha256, id, errmsg)) != GS_OK)
 		goto out;
-	sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(stmt, 0);
-	} else if (rc != SQLITE_DONE) {
-		st = gs_store_fail(s, rc, errmsg, "store: certificate");
-		goto out;
-	} else {
-		sqlite3_finalize(stmt);
-		stmt = NULL;
+	if (*id == 0) {
 		if (!(der = gs_cert_to_der(x, &derlen))) {
 			st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
 			goto out;
 		}
-		stmt = gs_store_prepare(s,
-			"INSERT INTO certificate(sha256, der, subject, issuer, serial, subject_hash,"
-			" issuer_hash, ski, not_before, not_after, key_type, key_usage,"
-			" ext_key_usage, is_ca, added_at)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", errmsg, &st);
-		if (!stmt)
+		if (!(stmt = gs_store_stmt(s, sql_cert_insert, errmsg, &st)))
 			goto out;
 		sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(stmt, 2, der, derlen, SQLITE_STATIC);
@@ -358,17 +425,14 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 		sqlite3_bind_int(stmt, 14, cd.info.is_ca);
 		sqlite3_bind_int64(stmt, 15, (int64_t) time(NULL));
 		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
 		if (rc != SQLITE_DONE) {
 			st = gs_store_fail(s, rc, errmsg, "store: certificate");
 			goto out;
 		}
 		*id = sqlite3_last_insert_rowid(s->db);
 		*is_new = 1;
-		sqlite3_finalize(stmt);
-		stmt = gs_store_prepare(s,
-			"INSERT OR IGNORE INTO certificate_address(address, certificate) VALUES (?,?)",
-			errmsg, &st);
-		if (!stmt)
+		if (!(stmt = gs_store_stmt(s, sql_cert_address, errmsg, &st)))
 			goto out;
 		emails = gs_cert_emails(x);
 		for (e = emails; *e; e++) {
@@ -382,21 +446,9 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 			}
 		}
 	}
-	if (source_id > 0) {
-		sqlite3_finalize(stmt);
-		stmt = gs_store_prepare(s,
-			"INSERT OR IGNORE INTO certificate_source(certificate, source) VALUES (?,?)",
-			errmsg, &st);
-		if (!stmt)
-			goto out;
-		sqlite3_bind_int64(stmt, 1, *id);
-		sqlite3_bind_int64(stmt, 2, source_id);
-		rc = sqlite3_step(stmt);
-		if (rc != SQLITE_DONE)
-			st = gs_store_fail(s, rc, errmsg, "store: certificate source");
-	}
+	if (source_id > 0)
+		st = gs_store_link_cert_source(s, *id, source_id, errmsg);
 out:
-	sqlite3_finalize(stmt);
 	OPENSSL_free(der);
 	g_strfreev(emails);
 	gs_certdata_clear(&cd);

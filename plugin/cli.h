@@ -108,5 +108,6 @@ int cmd_sign(cli *c, int argc, char **argv);
 int cmd_encrypt(cli *c, int argc, char **argv);
 int cmd_decrypt(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
+int cmd_gal(cli *c, int argc, char **argv);
 
 #endif

@@ -15,6 +15,10 @@ const cli_command cli_commands[] = {
 	  "decrypt a message, verifying a signature inside" },
 	{ "verify", cmd_verify, NEEDS_SESSION, "[--annotate [--authserv-id ID] | --json] [--at TIME] < MSG",
 	  "verify a signed message" },
+	{ "gal", cmd_gal, NEEDS_STORE,
+	  "import FILE... [--format F] [--source NAME] [--skip-bad] | lookup QUERY [--json] |"
+	  " explain RECIPIENT | list [--source NAME] | stats",
+	  "the Global Address List export: import it, ask it who is who" },
 	{ "key", cmd_key, NEEDS_STORE, "import FILE [--label L] [PASSPHRASE OPTIONS] | list",
 	  "your own certificates and private keys (PKCS#12 or PEM)" },
 	{ "cert", cmd_cert, NEEDS_STORE, "import FILE... [--source NAME] | list",

@@ -1,0 +1,131 @@
+/* import.h: what the GAL importers share.
+ *
+ * Every foreign format is read by one parser (one file each) that turns
+ * bytes into records of one common shape (gs_record) and hands each to
+ * gs_import_record(). The driver (import.c) decodes certificate values,
+ * normalises addresses, and writes the store inside the import's
+ * transaction. Parsers stream: they hold one record at a time, so memory
+ * grows with the largest record, not with the file.
+ *
+ * Input is hostile. Parsers check every length and count against what is
+ * left, never allocate from a count before the bytes are there, and
+ * report problems with gs_import_bad().
+ */
+#ifndef GS_IMPORT_H
+#define GS_IMPORT_H
+
+#include "../gs-private.h"
+
+/* ---- the reader: buffered, BOM-aware input ---- */
+
+typedef struct gs_reader gs_reader;
+
+/* Largest single record (line, JSON object, OAB record...) accepted. */
+#define GS_MAX_RECORD ((size_t) 64 << 20)
+
+/* Wrap `fd`. With `text`, a UTF-8 BOM is skipped and UTF-16 (LE or BE,
+ * with a BOM, as ldifde -u writes) is converted to UTF-8 on the fly. */
+gs_reader *gs_reader_new(int fd, const char *name, int text);
+void gs_reader_free(gs_reader *r);
+const char *gs_reader_name(const gs_reader *r);
+/* Read up to n bytes; returns bytes read, 0 at end, -1 on error (errno). */
+ssize_t gs_reader_read(gs_reader *r, void *buf, size_t n);
+/* Read exactly n bytes: 1, or 0 when the input ends first, -1 on error. */
+int gs_reader_read_exact(gs_reader *r, void *buf, size_t n);
+/* The next line without its LF or CRLF, valid until the next call;
+ * NULL at end. *len gets its length. Lines longer than GS_MAX_RECORD give
+ * NULL with *too_long set. */
+const char *gs_reader_line(gs_reader *r, size_t *len, int *too_long);
+/* The current line number (1 = first line), for messages. */
+unsigned long gs_reader_lineno(const gs_reader *r);
+/* Bytes consumed so far (of the raw input) and the input's size (0 when
+ * not a regular file). */
+uint64_t gs_reader_offset(const gs_reader *r);
+uint64_t gs_reader_size(const gs_reader *r);
+/* Look at the first bytes without consuming them (at most 4096). */
+size_t gs_reader_peek(gs_reader *r, const unsigned char **p);
+/* A stdio FILE reading the (converted) input, for parsers built on
+ * libraries that want one (LDIF). Valid until gs_reader_free. */
+FILE *gs_reader_file(gs_reader *r);
+/* Did reading fail (I/O error, bad UTF-16)? */
+int gs_reader_error(const gs_reader *r);
+
+/* ---- records ---- */
+
+typedef struct gs_record_cert {
+	char *attribute;           /* userCertificate, userSMIMECertificate, vcard, oab ... */
+	GBytes *value;             /* raw value: DER X.509, CMS SignedData, or Outlook's TLV blob */
+} gs_record_cert;
+
+typedef struct gs_record {
+	char *kind;                /* RecipientType / objectClass / "vcard" ... */
+	char *name;
+	char *alias;
+	char *display_name;
+	GPtrArray *addresses;      /* char*: normalised SMTP addresses, primary first */
+	GPtrArray *certs;          /* gs_record_cert* */
+	char where[128];           /* "file:line" or "file: byte N", for messages */
+} gs_record;
+
+void gs_record_init(gs_record *rec);
+void gs_record_clear(gs_record *rec);     /* frees contents, ready for reuse */
+void gs_record_set(char **field, const char *value, ssize_t len);
+/* Add an address as directories spell it: "SMTP:a@b" (primary),
+ * "smtp:a@b", "a@b", "mailto:a@b"; other proxy types (X500:, SIP:, X400:,
+ * EUM: ...) are ignored. `primary` forces it first. */
+void gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary);
+void gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size_t len);
+/* Same, with base64 text (whitespace ignored). Returns 0 on bad base64. */
+int gs_record_add_cert_b64(gs_record *rec, const char *attribute, const char *b64, size_t len);
+/* Set rec->where. */
+void gs_record_where(gs_record *rec, const gs_reader *r, unsigned long line);
+
+/* ---- the import, as the parsers see it ---- */
+
+typedef struct gs_gal_import gs_import_state;
+
+/* Hand one complete record to the driver. Returns GS_OK to go on, or a
+ * failure status (with *errmsg set) to stop the parser. */
+gs_status gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg);
+/* A record (or value) is malformed at `where`. With skip_bad it is
+ * counted and reported, and GS_OK says "skip it and go on"; otherwise
+ * GS_E_MALFORMED with "where: reason". */
+gs_status gs_import_bad(gs_import_state *st, const char *where, char **errmsg, const char *fmt, ...)
+	G_GNUC_PRINTF(4, 5);
+/* Certificates without an entry (bare certificate lists). */
+gs_status gs_import_bare_certs(gs_import_state *st, STACK_OF(X509) *certs, char **errmsg);
+/* Report progress (cheap; call per record). */
+void gs_import_progress(gs_import_state *st, gs_reader *r);
+
+/* ---- the parsers: one per format ---- */
+
+typedef gs_status (*gs_parser_fn)(gs_import_state *st, gs_reader *r, char **errmsg);
+
+gs_status gs_parse_json(gs_import_state *st, gs_reader *r, char **errmsg);
+gs_status gs_parse_csv(gs_import_state *st, gs_reader *r, char **errmsg);
+gs_status gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg);
+gs_status gs_parse_vcard(gs_import_state *st, gs_reader *r, char **errmsg);
+gs_status gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg);
+/* PEM, DER, PKCS#7, .sst: bare certificate lists (certfile.c) */
+gs_status gs_parse_certs(gs_import_state *st, gs_reader *r, char **errmsg);
+
+/* Guess the format from the first bytes. */
+gs_gal_format gs_import_detect(const unsigned char *head, size_t len);
+
+/* ---- certificate values (values.c) ---- */
+
+/* Decode a userSMIMECertificate / userCertificate value: DER X.509, DER
+ * CMS SignedData (certificates + SMIMECapabilities), or Outlook's
+ * tag-length-value blob ([MS-OXOABK] 2.2.4.36). *certs gets every
+ * certificate; *caps (may be NULL) the comma-separated capability OIDs
+ * announced, or NULL. Returns GS_E_MALFORMED with a reason when the
+ * value is none of these. */
+gs_status gs_decode_cert_value(const unsigned char *p, size_t len, STACK_OF(X509) **certs,
+			       char **caps, char **errmsg);
+/* Parse Outlook's TLV security blob: certificates it carries (tag 0x0003
+ * PR_CERT_KEYEX_CERTIFICATE / 0x0008 PR_CERT_SIGN_CERTIFICATE ...) and
+ * the capabilities (tag 0x0002 PR_CERT_ASYMETRIC_CAPABILITIES). */
+gs_status gs_decode_tlv_blob(const unsigned char *p, size_t len, STACK_OF(X509) **certs,
+			     char **caps, char **errmsg);
+
+#endif

@@ -1,0 +1,255 @@
+/* store-gal.c: the directory part of the store: entries of GAL
+ * snapshots, their addresses and certificates, and the listings. */
+#include "gs-private.h"
+
+#include <string.h>
+
+gs_status
+gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed, char **errmsg)
+{
+	static const char del_entries[] = "DELETE FROM entry WHERE source = ?";
+	static const char del_links[] = "DELETE FROM certificate_source WHERE source = ?";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, del_entries, errmsg, &st)))
+		return st;
+	sqlite3_bind_int64(stmt, 1, source_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: replacing the snapshot");
+	*removed = (unsigned long) sqlite3_changes(s->db);
+	if (!(stmt = gs_store_stmt(s, del_links, errmsg, &st)))
+		return st;
+	sqlite3_bind_int64(stmt, 1, source_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: replacing the snapshot");
+	return GS_OK;
+}
+
+gs_status
+gs_store_gc(gs_store *s, char **errmsg)
+{
+	/* certificates nothing brings any more: no source, not an anchor,
+	 * not an identity */
+	static const char sql[] =
+		"DELETE FROM certificate WHERE NOT EXISTS"
+		" (SELECT 1 FROM certificate_source cs WHERE cs.certificate = certificate.id)"
+		" AND NOT EXISTS (SELECT 1 FROM anchor a WHERE a.certificate = certificate.id)"
+		" AND NOT EXISTS (SELECT 1 FROM identity i WHERE i.certificate = certificate.id)";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: removing unused certificates");
+	return GS_OK;
+}
+
+gs_status
+gs_store_put_entry(gs_store *s, int64_t source_id, const char *kind, const char *name,
+		   const char *alias, const char *display, int64_t *id, char **errmsg)
+{
+	static const char sql[] =
+		"INSERT INTO entry(source, kind, name, alias, display_name) VALUES (?,?,?,?,?)";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_int64(stmt, 1, source_id);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, alias, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, display, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: entry");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return GS_OK;
+}
+
+gs_status
+gs_store_put_entry_address(gs_store *s, int64_t entry, const char *address, int primary,
+			   char **errmsg)
+{
+	static const char sql[] =
+		"INSERT OR IGNORE INTO entry_address(address, entry, is_primary) VALUES (?,?,?)";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, entry);
+	sqlite3_bind_int(stmt, 3, primary);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: entry address");
+	return GS_OK;
+}
+
+gs_status
+gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *attribute,
+			char **errmsg)
+{
+	static const char sql[] =
+		"INSERT OR IGNORE INTO entry_certificate(entry, certificate, attribute) VALUES (?,?,?)";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_int64(stmt, 1, entry);
+	sqlite3_bind_int64(stmt, 2, cert);
+	sqlite3_bind_text(stmt, 3, attribute, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: entry certificate");
+	return GS_OK;
+}
+
+/* ---- listings ---- */
+
+#define ENTRY_SELECT \
+	"SELECT e.id, so.name, e.kind, e.name, e.alias, e.display_name," \
+	" (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address" \
+	"   WHERE entry = e.id ORDER BY is_primary DESC, rowid))," \
+	" (SELECT count(*) FROM entry_certificate WHERE entry = e.id)" \
+	" FROM entry e JOIN source so ON so.id = e.source"
+
+static gs_status
+walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
+	     unsigned long *found, char **errmsg)
+{
+	gs_status st = GS_OK;
+	int rc;
+
+	if (found)
+		*found = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_gal_entry e;
+		const char *addrs = (const char *) sqlite3_column_text(stmt, 6);
+		char **v = g_strsplit(addrs ? addrs : "", " ", -1);
+		int stop;
+
+		e.id = sqlite3_column_int64(stmt, 0);
+		e.source = (const char *) sqlite3_column_text(stmt, 1);
+		e.kind = (const char *) sqlite3_column_text(stmt, 2);
+		e.name = (const char *) sqlite3_column_text(stmt, 3);
+		e.alias = (const char *) sqlite3_column_text(stmt, 4);
+		e.display_name = (const char *) sqlite3_column_text(stmt, 5);
+		e.addresses = (const char *const *) v;
+		e.n_certs = (unsigned) sqlite3_column_int(stmt, 7);
+		if (found)
+			(*found)++;
+		stop = cb ? cb(&e, data) : 0;
+		g_strfreev(v);
+		if (stop)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: entries");
+	return st;
+}
+
+gs_status
+gs_gal_lookup(gs_store *s, const char *query, gs_gal_entry_cb cb, void *data,
+	      unsigned long *found, char **errmsg)
+{
+	static const char sql[] = ENTRY_SELECT
+		" WHERE e.id IN (SELECT entry FROM entry_address WHERE address = ?1"
+		" UNION SELECT id FROM entry WHERE name = ?2 COLLATE NOCASE"
+		" UNION SELECT id FROM entry WHERE alias = ?2 COLLATE NOCASE"
+		" UNION SELECT id FROM entry WHERE display_name = ?2)"
+		" ORDER BY e.id";
+	sqlite3_stmt *stmt;
+	char *addr, *q;
+	gs_status st;
+
+	if (!s || !query)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_lookup: bad arguments");
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+		return st;
+	addr = gs_address_normalize(query);
+	q = g_strstrip(g_strdup(query));
+	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, q, -1, SQLITE_STATIC);
+	st = walk_entries(s, stmt, cb, data, found, errmsg);
+	sqlite3_finalize(stmt);
+	g_free(addr);
+	g_free(q);
+	return st;
+}
+
+gs_status
+gs_gal_list(gs_store *s, const char *source, gs_gal_entry_cb cb, void *data, char **errmsg)
+{
+	static const char all[] = ENTRY_SELECT " ORDER BY so.name, e.id";
+	static const char one[] = ENTRY_SELECT " WHERE so.name = ? ORDER BY e.id";
+	sqlite3_stmt *stmt;
+	gs_status st;
+
+	if (!s)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_list: no store");
+	if (!(stmt = gs_store_prepare(s, source ? one : all, errmsg, &st)))
+		return st;
+	if (source)
+		sqlite3_bind_text(stmt, 1, source, -1, SQLITE_STATIC);
+	st = walk_entries(s, stmt, cb, data, NULL, errmsg);
+	sqlite3_finalize(stmt);
+	return st;
+}
+
+gs_status
+gs_gal_sources(gs_store *s, gs_gal_source_cb cb, void *data, char **errmsg)
+{
+	static const char sql[] =
+		"SELECT so.name, so.kind, so.imported_at,"
+		" (SELECT count(*) FROM entry WHERE source = so.id),"
+		" (SELECT count(*) FROM entry_address ea JOIN entry e ON e.id = ea.entry"
+		"   WHERE e.source = so.id),"
+		" (SELECT count(*) FROM certificate_source WHERE source = so.id),"
+		" (SELECT count(*) FROM entry e WHERE e.source = so.id AND EXISTS"
+		"   (SELECT 1 FROM entry_certificate ec WHERE ec.entry = e.id))"
+		" FROM source so ORDER BY so.name";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!s || !cb)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_sources: bad arguments");
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+		return st;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_gal_source_info in;
+
+		in.name = (const char *) sqlite3_column_text(stmt, 0);
+		in.kind = (const char *) sqlite3_column_text(stmt, 1);
+		in.imported_at = sqlite3_column_int64(stmt, 2);
+		in.entries = (unsigned long) sqlite3_column_int64(stmt, 3);
+		in.addresses = (unsigned long) sqlite3_column_int64(stmt, 4);
+		in.certificates = (unsigned long) sqlite3_column_int64(stmt, 5);
+		in.entries_with_certs = (unsigned long) sqlite3_column_int64(stmt, 6);
+		if (cb(&in, data))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: sources");
+	sqlite3_finalize(stmt);
+	return st;
+}
