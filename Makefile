@@ -81,5 +81,30 @@ bench: deps
 check-corpus: all
 	@scripts/check-corpus $(BIN) $(CORPUS)
 
+# libFuzzer targets (clang): fuzz/fuzz-NAME.c, each linked with the
+# library built for fuzzing. `make fuzz` runs each for FUZZ_SECONDS with
+# its corpus in build-fuzz/corpus/NAME, seeded from fuzz/seeds/NAME.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_SRC = $(wildcard fuzz/fuzz-*.c)
+FUZZ_BIN = $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ = $(patsubst %.c,build-fuzz/%.o,$(LIB_SRC))
+
+build-fuzz/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard lib/import/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -std=gnu11 -c -o $@ $<
+
+build-fuzz/fuzz-%: fuzz/fuzz-%.c $(FUZZ_LIB_OBJ) fuzz/fuzz.h
+	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -std=gnu11 \
+		-o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS)
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
 clean:
 	rm -rf build build-san build-fuzz
