@@ -3,6 +3,7 @@
  * caller's passphrase, wiping it. */
 #include "gs-private.h"
 
+#include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <openssl/pem.h>
@@ -166,7 +167,8 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 
 	if (!s || !data)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_identity_import: bad arguments");
-	if (len == 0 || len > LONG_MAX)
+	/* BIO_new_mem_buf takes an int, and a negative one means strlen() */
+	if (len == 0 || len > INT_MAX)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty or oversized key file");
 	if (passphrase)
 		pass = g_strndup(passphrase, passlen);
