@@ -33,11 +33,15 @@ for f in sys.argv[1:]:
 print('\n'.join(sorted(fps)))
 EOF
 
-# header VALUE of field NAME in the top-level header of FILE
-hdr() { python3 -c "
-import email, sys
-m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
-v = m.get(sys.argv[2]); print('' if v is None else ' '.join(str(v).split()))" "$1" "$2"; }
+# hdr FILE NAME: the unfolded value of the first NAME field in FILE's top-level header
+hdr() {
+	awk -v want="$(printf '%s' "$2" | tr A-Z a-z)" '
+	/^\r?$/ { exit }
+	/^[ \t]/ { if (cur == want) val = val " " $0; next }
+	{ i = index($0, ":"); cur = tolower(substr($0, 1, i - 1))
+	  if (cur == want && !found) { val = substr($0, i + 1); found = 1 } else if (cur == want) cur = "" }
+	END { gsub(/[ \t\r]+/, " ", val); sub(/^ /, "", val); sub(/ $/, "", val); print val }' "$1"
+}
 
 check "store setup: trust the root, alice's identity" store_setup
 

@@ -8,11 +8,15 @@
 
 PASS="--passphrase-file $PKI/pass"
 
-# header VALUE of field NAME in the top-level header of FILE
-hdr() { python3 -c "
-import email, sys
-m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
-v = m.get(sys.argv[2]); print('' if v is None else ' '.join(str(v).split()))" "$1" "$2"; }
+# hdr FILE NAME: the unfolded value of the first NAME field in FILE's top-level header
+hdr() {
+	awk -v want="$(printf '%s' "$2" | tr A-Z a-z)" '
+	/^\r?$/ { exit }
+	/^[ \t]/ { if (cur == want) val = val " " $0; next }
+	{ i = index($0, ":"); cur = tolower(substr($0, 1, i - 1))
+	  if (cur == want && !found) { val = substr($0, i + 1); found = 1 } else if (cur == want) cur = "" }
+	END { gsub(/[ \t\r]+/, " ", val); sub(/^ /, "", val); sub(/ $/, "", val); print val }' "$1"
+}
 # the content type and smime-type of FILE's top level
 ctype() { python3 -c "
 import email, sys
