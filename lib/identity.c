@@ -34,29 +34,29 @@ gs_identity_free(gs_identity *id)
 	g_free(id);
 }
 
-/* Legacy PKCS#12 files (RC2-40, 3DES) need the legacy provider; load it
- * only when such a file is met, and only for reading it. */
-static void
-load_legacy_providers(void)
-{
-	static int done;
-
-	if (done)
-		return;
-	done = 1;
-	OSSL_PROVIDER_load(NULL, "default");
-	OSSL_PROVIDER_load(NULL, "legacy");
-	ERR_clear_error();
-}
-
+/* Legacy PKCS#12 files (RC2-40, 3DES) need the legacy provider. It is
+ * loaded only when such a file is met, for that one parse, and unloaded
+ * right after: nothing else runs with legacy algorithms available, and
+ * no provider reference outlives the call. By then the default provider
+ * is active (the first attempt fetched with it), so loading and
+ * unloading it here only counts references. */
 static int
 parse_p12(PKCS12 *p12, const char *pass, EVP_PKEY **key, X509 **cert, STACK_OF(X509) **ca)
 {
+	OSSL_PROVIDER *def, *legacy;
+	int ok;
+
 	if (PKCS12_parse(p12, pass, key, cert, ca))
 		return 1;
 	ERR_clear_error();
-	load_legacy_providers();
-	return PKCS12_parse(p12, pass, key, cert, ca);
+	def = OSSL_PROVIDER_load(NULL, "default");
+	legacy = OSSL_PROVIDER_load(NULL, "legacy");
+	ok = PKCS12_parse(p12, pass, key, cert, ca);
+	if (legacy)
+		OSSL_PROVIDER_unload(legacy);
+	if (def)
+		OSSL_PROVIDER_unload(def);
+	return ok;
 }
 
 typedef struct {

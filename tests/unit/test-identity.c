@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include <limits.h>
+#include <openssl/provider.h>
 
 #define PASS "secret"
 
@@ -173,6 +174,11 @@ test_p12_legacy(void)
 		return;
 	expect_imported("alice-legacy.p12", PASS, "alice", 0);
 	expect_refused("alice-legacy.p12", "wrong", GS_E_PASSPHRASE);
+	/* the legacy provider was there for the parse only; the default
+	 * one still works */
+	g_assert_false(OSSL_PROVIDER_available(NULL, "legacy"));
+	g_assert_true(OSSL_PROVIDER_available(NULL, "default"));
+	expect_imported("alice.p12", PASS, "alice", 0);
 }
 
 static void
