@@ -55,6 +55,22 @@ check_limits(const gs_limits *l, GMimeObject *obj, unsigned depth, unsigned *par
 	return GS_OK;
 }
 
+/* RFC 5322 field-name: printable US-ASCII but ':'. GMime accepts any
+ * bytes before a colon (and skips lines without one), so random bytes
+ * can look like a header block; real header names never hold others. */
+static int
+valid_field_name(const char *name)
+{
+	const unsigned char *p = (const unsigned char *) name;
+
+	if (!p || !*p)
+		return 0;
+	for (; *p; p++)
+		if (*p < 33 || *p > 126 || *p == ':')
+			return 0;
+	return 1;
+}
+
 static gs_status
 check_message(const gs_limits *l, GMimeMessage *m, char **errmsg)
 {
@@ -68,6 +84,9 @@ check_message(const gs_limits *l, GMimeMessage *m, char **errmsg)
 	for (i = 0; i < n; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 		const char *raw = g_mime_header_get_raw_value(h);
+		if (!valid_field_name(g_mime_header_get_name(h)))
+			return gs_fail(errmsg, GS_E_MALFORMED,
+				       "not a mail message (header field %d has an invalid name)", i + 1);
 		if (raw && strlen(raw) > l->max_header)
 			return gs_fail(errmsg, GS_E_LIMIT, "header %s longer than %zu bytes",
 				       g_mime_header_get_name(h), l->max_header);
