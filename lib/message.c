@@ -544,6 +544,21 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg
 	return GS_OK;
 }
 
+/* The safety limits hold for what decryption yields too: it replaces
+ * the message body (depth 1) and is written out or examined further. */
+static gs_status
+check_decrypted(gs_session *s, GMimeObject *plain, char **errmsg)
+{
+	unsigned parts = 0;
+	char *msg = NULL;
+	gs_status st = check_limits(&s->limits, plain, 1, &parts, &msg);
+
+	if (st != GS_OK)
+		gs_fail(errmsg, st, "the decrypted content: %s", msg ? msg : gs_status_string(st));
+	g_free(msg);
+	return st;
+}
+
 /* A digest name without dashes, lower case: "SHA-256" -> "sha256". */
 static char *
 digest_key(const char *name)
@@ -629,6 +644,10 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
 	if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK)
 		return st;
+	if ((st = check_decrypted(s, plain, errmsg)) != GS_OK) {
+		g_object_unref(plain);
+		return st;
+	}
 	r = gs_report_new();
 	r->encrypted = 1;
 	r->authenticated = s->last_authenticated;
@@ -676,7 +695,8 @@ gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **err
 			st = gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
 			goto out;
 		}
-		if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK)
+		if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK ||
+		    (st = check_decrypted(s, plain, errmsg)) != GS_OK)
 			goto out;
 		r->encrypted = 1;
 		r->authenticated = s->last_authenticated;
