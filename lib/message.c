@@ -297,6 +297,21 @@ failure_add(gs_failures **f, const char *recipient, const char *reason)
 	g_array_append_val((*f)->items, r);
 }
 
+/* Add `fp` (taking it) unless present: a person named twice (To and
+ * --to, or the sender in To) gets one RecipientInfo. */
+static void
+add_unique(GPtrArray *a, char *fp)
+{
+	guint k;
+
+	for (k = 0; k < a->len; k++)
+		if (!strcmp(a->pdata[k], fp)) {
+			g_free(fp);
+			return;
+		}
+	g_ptr_array_add(a, fp);
+}
+
 static int
 supports_gcm(gs_session *s, const char *sha256)
 {
@@ -365,7 +380,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 		if ((st = gs_resolve(s, names->pdata[i], opts->resolve_flags, &res, errmsg)) != GS_OK)
 			goto out;
 		if ((c = gs_resolution_chosen(res))) {
-			g_ptr_array_add(fps, g_strconcat("sha256:", c->cert.sha256, NULL));
+			add_unique(fps, g_strconcat("sha256:", c->cert.sha256, NULL));
 			if (!supports_gcm(s, c->cert.sha256))
 				all_gcm = 0;
 		} else {
@@ -384,7 +399,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			st = GS_OK;
 		} else {
 			char *fp = gs_cert_sha256_hex(self->cert);
-			g_ptr_array_add(fps, g_strconcat("sha256:", fp, NULL));
+			add_unique(fps, g_strconcat("sha256:", fp, NULL));
 			g_free(fp);
 		}
 	}

@@ -178,6 +178,23 @@ check_exit 0 "--to alone, with no To header in the message" \
 	sh -c "grep -v '^To:' bob.eml | '$GALSMIME' encrypt --no-self --to bob@example.org >toonly.out"
 check "--to alone: bob decrypts" can_read bob toonly.out
 
+cat >twice.eml <<EOM
+From: Alice <alice@example.org>
+To: bob@example.org, Alice <alice@example.org>
+Cc: BOB@example.org
+Subject: bob twice, alice in To
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <twice.t30@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain
+
+this is a test message.
+EOM
+check_exit 0 "bob named three ways, alice in To and as sender: encrypt exits 0" \
+	sh -c "'$GALSMIME' encrypt --to 'Bob Example <bob@example.org>' <twice.eml >twice.out"
+check "each person gets one RecipientInfo (bob, alice: two)" test "$(n_recipients twice.out)" = 2
+check "named twice: bob decrypts" can_read bob twice.out
+
 # ---- sign + encrypt ----
 check_exit 0 "encrypt --sign exits 0" sh -c "'$GALSMIME' encrypt --sign $PASS <bob.eml >se.eml"
 ocdecrypt bob se.eml >se.inner 2>/dev/null
