@@ -56,7 +56,8 @@ cmd_decrypt(cli *c, int argc, char **argv)
 fail:
 	if (m)
 		g_object_unref(m);
-	if (passthrough && rc != EXIT_IOERR && c->raw) {
+	/* c->in: stdin was read (c->raw is NULL when it was empty) */
+	if (passthrough && rc != EXIT_IOERR && c->in) {
 		cli_error(c, "passing the message through unchanged");
 		return cli_write(c, c->raw, c->raw_len);
 	}

@@ -201,3 +201,6 @@ for f in enc-random.eml enc-trunc.eml enc-deep.eml; do
 	check "decrypt --passthrough on $f: exit 0 and the input byte for byte" \
 		sh -c "[ $rc = 0 ] && cmp -s $f pt.out"
 done
+"$GALSMIME" decrypt --passthrough $PASS <empty.eml >pt.out 2>/dev/null
+rc=$?
+check "decrypt --passthrough on empty stdin: exit 0, nothing written" sh -c "[ $rc = 0 ] && [ ! -s pt.out ]"
