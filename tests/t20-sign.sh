@@ -188,6 +188,19 @@ if have gpgsm; then
 	check "mixed: gpgsm --verify accepts it" gpgsm --batch --verify msig.der mcontent.bin
 fi
 
+# an EC signer: ECDSA with SHA-256
+gs key import "$PKI/carol.p12" $PASS >/dev/null 2>&1
+msg carol@example.org bob@example.org "signed by carol" >carol.eml
+check_exit 0 "carol (EC P-256) signs" sh -c "'$GALSMIME' sign $PASS <carol.eml >carol-signed.eml"
+check "carol: openssl smime -verify accepts it" \
+	openssl smime -verify -CAfile "$PKI/root.crt" -purpose smimesign -in carol-signed.eml -out /dev/null
+openssl cms -cmsout -print -in carol-signed.eml >carol.txt 2>&1
+check "carol: ecdsa-with-SHA256 over a SHA-256 digest" sh -c "
+	[ \"\$(awk '/signatureAlgorithm/ { getline; sub(/^ *algorithm: */, \"\"); sub(/ .*/, \"\"); print }' carol.txt)\" = ecdsa-with-SHA256 ] &&
+	[ \"\$(awk '/digestAlgorithm/ { getline; sub(/^ *algorithm: */, \"\"); sub(/ .*/, \"\"); print }' carol.txt | sort -u)\" = sha256 ]"
+check "carol: signed by carol's certificate" sh -c "openssl cms -cmsout -in carol-signed.eml -outform DER 2>/dev/null |
+	openssl pkcs7 -inform DER -print_certs -noout | grep -q 'emailAddress = carol@example.org'"
+
 # --from chooses the identity; From: stays what it was
 msg bob@example.org carol@example.org "sent for bob" >bob.eml
 check_exit 0 "--from alice@example.org signs a message whose From is bob" \
@@ -210,5 +223,5 @@ sign_fails 77 "wrong passphrase: exit 77, nothing written, one line" plain.eml \
 	--passphrase-file "$PKI/wrongpass"
 sign_fails 77 "no passphrase: exit 77, nothing written, one line" plain.eml
 sign_fails 77 "From: bob, for whom we have no identity: exit 77, nothing written" bob.eml $PASS
-sign_fails 77 "--from an address we have no identity for: exit 77" plain.eml --from carol@example.org $PASS
-check "the failure names the address" contains fail.err 'carol@example.org'
+sign_fails 77 "--from an address we have no identity for: exit 77" plain.eml --from grace@example.org $PASS
+check "the failure names the address" contains fail.err 'grace@example.org'

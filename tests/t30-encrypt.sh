@@ -124,6 +124,14 @@ check_exit 0 "ec: --cipher aes256-gcm to carol exits 0" \
 	sh -c "'$GALSMIME' encrypt --cipher aes256-gcm <carol.eml >ec-gcm.eml"
 check "ec+gcm: carol decrypts it" can_read carol ec-gcm.eml
 
+msg alice@example.org "bob@example.org, carol@example.org" "bob and carol" >bc.eml
+check_exit 0 "--oaep to bob (RSA) and carol (EC) exits 0" sh -c "'$GALSMIME' encrypt --oaep <bc.eml >bc.out"
+cms_print bc.out >bc.txt
+check "--oaep with carol: OAEP for the RSA recipients, ECDH SHA-256 KDF for carol" \
+	sh -c "[ \$(grep -c 'algorithm: rsaesOaep' bc.txt) = 2 ] && grep -q 'dhSinglePass-stdDH-sha256kdf-scheme' bc.txt"
+check "--oaep with carol: bob decrypts" can_read bob bc.out
+check "--oaep with carol: carol decrypts" can_read carol bc.out
+
 # ---- gpgsm as the receiving peer (RSA only: see FIELD-NOTES) ----
 if have gpgsm; then
 	gpgsm_setup bob
