@@ -152,6 +152,22 @@ osign frank frank.eml
 verify_is 1 "frank (serverAuth only) is not an e-mail signer: exit 1" frank.eml
 check "frank: the reason is the purpose" contains v.err 'not for e-mail signing|purpose'
 
+# the same verdicts as reason keys in the JSON report
+reason_is() { # MSG KEY: the JSON report's first signer has reason KEY, status bad
+	"$GALSMIME" verify --json <"$1" >r.json 2>/dev/null
+	python3 -c "
+import json, sys
+j = json.load(open('r.json'))
+s = j['signers'][0]
+sys.exit(0 if j['status'] == 'bad' and s['status'] == 'bad' and sys.argv[1] in s['reasons'] else 1)" "$2"
+}
+check "--json: the tampered message has reason digest-mismatch" reason_is tampered.eml digest-mismatch
+check "--json: the tampered opaque message has reason digest-mismatch" reason_is tampered-opaque.eml digest-mismatch
+check "--json: From: bob has reason signer-not-from" reason_is notfrom.eml signer-not-from
+check "--json: mallory has reason untrusted" reason_is mallory.eml untrusted
+check "--json: dave has reason expired" reason_is dave.eml expired
+check "--json: frank has reason bad-purpose" reason_is frank.eml bad-purpose
+
 # the missing signer certificate: grace signs with -nocerts, and the
 # store does not know her certificate
 openssl smime -sign -nocerts -in entity.txt -signer "$PKI/grace.crt" -inkey "$PKI/grace.key" \
