@@ -18,6 +18,7 @@ that skipping by type is exercised.
              PtypString (0x001F, UTF-8)
 --only A,B   only the entries with these aliases
 --no-address A,B  no PidTagSmtpAddress nor proxy addresses for these aliases
+--tlv-caps   carol's TLV blob announces AES-256-GCM (AsymetricCapabilities)
 --count N    N object records: the directory repeated, each copy with its
              own numbered alias, display name and addresses (for size tests)
 --break KIND write a hostile file (see BREAKS below); prints "byte N", the
@@ -54,10 +55,13 @@ BREAKS = {
     'tlv-short': "carol's TLV blob has a setting whose length is 2 (< 4)",
     'tlv-past': "carol's TLV blob has a setting whose length runs past the blob",
     'tlv-garbage': "carol's TLV blob has a certificate setting holding garbage",
+    'tlv-header': "carol's TLV blob ends with 3 bytes, too few for a setting header",
+    'tlv-nocert': "carol's TLV blob holds settings but no certificate",
 }
 # the breaks that touch one object record (bob's, or carol's for the TLV ones)
 RECORD_BREAKS = ('cbsize0', 'cbsize3', 'cbsize-past', 'cbsize-ffffffff', 'cbsize-big', 'presence', 'int85', 'binlen',
-                 'binlen-huge', 'mvcount', 'nonul', 'many-addresses', 'many-certs', 'unknown-type', 'tlv-short', 'tlv-past', 'tlv-garbage')
+                 'binlen-huge', 'mvcount', 'nonul', 'many-addresses', 'many-certs', 'unknown-type', 'tlv-short',
+                 'tlv-past', 'tlv-garbage', 'tlv-header', 'tlv-nocert')
 
 
 class Raw:
@@ -228,7 +232,27 @@ def broken_tlv(kind, good):
         return head + tlv_setting(0x0003, cert, length=len(cert) + 4 + 100)
     if kind == 'tlv-garbage':
         return head + tlv_setting(0x0003, b'\x30\x82\x01\x00' + b'garbage!' * 8)
+    if kind == 'tlv-header':
+        return head + tlv_setting(0x0003, cert) + b'\x03\x00\x10'
+    if kind == 'tlv-nocert':
+        return head + tlv_setting(0x0006, struct.pack('<I', 1))
     raise ValueError(kind)
+
+
+# SMIMECapabilities (RFC 8551 2.5.2): AES-256-GCM, then AES-256-CBC
+def _oid_alg(last):
+    oid = bytes([0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, last])
+    return bytes([0x30, len(oid)]) + oid
+
+
+CAPS_GCM = _oid_alg(0x2E) + _oid_alg(0x2A)
+CAPS_GCM = bytes([0x30, len(CAPS_GCM)]) + CAPS_GCM
+
+
+def with_caps(blob, caps):
+    """The TLV blob with an AsymetricCapabilities setting (0x0002) after its first."""
+    first = struct.unpack_from('<HH', blob, 0)[1]
+    return blob[:first] + tlv_setting(0x0002, caps) + blob[first:]
 
 
 def write(entries, out_path, options):
@@ -250,11 +274,14 @@ def write_one(entries, out_path, options):
     ansi = '--ansi' in options
     only = count = brk = None
     no_address = set()
+    tlv_caps = False
     args = list(options)
     while args:
         a = args.pop(0)
         if a == '--only':
             only = set(args.pop(0).split(','))
+        elif a == '--tlv-caps':
+            tlv_caps = True
         elif a == '--no-address':
             no_address = set(args.pop(0).split(','))
         elif a == '--count':
@@ -306,6 +333,8 @@ def write_one(entries, out_path, options):
         broken_at = None
         for i, e in enumerate(recs):
             props = props_of(e, i, table)
+            if tlv_caps and e['Alias'] == 'carol':
+                props[0x3A701102] = [with_caps(e['UserSMIMECertificate'][0], CAPS_GCM)]
             if e['Alias'] in no_address:
                 props[tag_of(table, SMTP_ADDRESS)] = props[tag_of(table, PROXY_ADDRESSES)] = None
             target = brk in RECORD_BREAKS and ((brk.startswith('tlv') and e['Alias'] == 'carol') or
