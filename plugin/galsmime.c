@@ -78,28 +78,33 @@ main(int argc, char **argv)
 			c.home = g_strdup(argv[i] + 7);
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			help(stdout);
-			return 0;
+			rc = 0;
+			goto early;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("galsmime %s\n", GALSMIME_VERSION);
-			return 0;
+			rc = 0;
+			goto early;
 		} else {
 			break;
 		}
 	}
 	if (i >= argc) {
 		help(stderr);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto early;
 	}
 	for (k = cli_commands; k->name && strcmp(k->name, argv[i]); k++)
 		;
 	if (!k->name) {
 		fprintf(stderr, "galsmime: unknown command '%s' (see galsmime --help)\n", argv[i]);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto early;
 	}
 	c.cmd = k->name;
 	if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
 		printf("usage: galsmime %s %s\n  %s\n", k->name, k->synopsis, k->summary);
-		return 0;
+		rc = 0;
+		goto early;
 	}
 	if (!c.home)
 		c.home = default_home();
@@ -125,5 +130,9 @@ main(int argc, char **argv)
 out:
 	cli_cleanup(&c);
 	g_mime_shutdown();
+	return rc;
+early:
+	/* nothing is set up yet but the copy of --home's argument */
+	g_free(c.home);
 	return rc;
 }
