@@ -495,6 +495,55 @@ gs_status gs_message_decrypt(gs_session *session, GMimeMessage *message,
 gs_status gs_message_verify(gs_session *session, GMimeMessage *message,
 			    gs_report **report, char **errmsg);
 
+/* ------------------------------------------------------------------ */
+/* Raw CMS objects, for callers that do their own MIME (mutt's commands) */
+/* ------------------------------------------------------------------ */
+
+/* Sign `content` exactly as given (the caller canonicalises): a DER
+ * detached SignedData, or encapsulated with !detached. `signer` is an
+ * identity's SHA-256 fingerprint or address (NULL: the only identity).
+ * *der is new (g_byte_array_unref). Returns as gs_message_sign. */
+gs_status gs_raw_sign(gs_session *session, const char *signer, const void *content, size_t len,
+		      int detached, GByteArray **der, char **errmsg);
+/* Verify a SignedData: detached over `content`, or encapsulated when
+ * content is NULL (then *extracted, if non-NULL, gets the content).
+ * Signers are not compared with any From address. Returns GS_OK with a
+ * report whenever the structure could be examined. */
+gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, const void *content,
+			size_t len, GByteArray **extracted, gs_report **report, char **errmsg);
+/* Encrypt `content` to the given certificates (DER or PEM, one or more
+ * each) and, unless no_self, to the identity `self` (fingerprint or
+ * address; NULL: the only identity). Every certificate must be usable
+ * for encryption now (GS_E_NO_CERT with the reason otherwise). */
+gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
+			 const char *self, int no_self, gs_cipher cipher, int oaep,
+			 const void *content, size_t len, GByteArray **der, char **errmsg);
+/* Decrypt DER (auth)enveloped-data with the identity whose certificate
+ * matches a RecipientInfo. */
+gs_status gs_raw_decrypt(gs_session *session, const void *der, size_t len, GByteArray **plain,
+			 gs_report **report, char **errmsg);
+
+/* Every certificate in a PKCS#7 / CMS structure (DER or PEM), or only
+ * the signers' certificates, as a PEM bundle (new string, g_free).
+ * Returns GS_E_NOT_FOUND when there is none. */
+gs_status gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg);
+/* The addresses of the certificate(s) in a PEM/DER/PKCS#7 file:
+ * NULL-terminated, lower case (g_strfreev). */
+gs_status gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg);
+/* The DER SignedData of a signed message: the signature part of a
+ * multipart/signed, or an opaque signed-data body. GS_E_NOT_FOUND when
+ * the message is not signed. */
+gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **errmsg);
+
+/* Every address the store knows (directory entries and certificates),
+ * lower case, each once. */
+gs_status gs_store_addresses(gs_store *store, int (*cb)(const char *address, void *data), void *data,
+			     char **errmsg);
+/* One stored certificate as PEM (new string), with the OpenSSL subject
+ * and issuer name hashes (`openssl x509 -hash` / `-issuer_hash`). */
+gs_status gs_store_cert_pem(gs_store *store, const char *sha256, char **pem,
+			    unsigned long *subject_hash, unsigned long *issuer_hash, char **errmsg);
+
 /* Addresses (lower-cased) of the message's To, Cc and Bcc, in order,
  * without duplicates. Returns a NULL-terminated array (g_strfreev). */
 char **gs_message_recipients(GMimeMessage *message);

@@ -237,9 +237,10 @@ struct gs_report {
 	unsigned reasons;        /* message-level GS_REASON_* bits */
 };
 gs_report *gs_report_new(void);
-/* Judge the session's last signers against `from` and move them into
- * the report. */
-void gs_report_take_signers(gs_report *r, gs_session *s, const char *from);
+/* Judge the session's last signers against `from` (the one From
+ * address; NULL when there is none or several, which matches no signer)
+ * unless !check_from, and move them into the report. */
+void gs_report_take_signers(gs_report *r, gs_session *s, const char *from, int check_from);
 
 /* ---- certificate containers (import/certfile.c) ---- */
 /* Every certificate in a PEM bundle, DER certificate, PKCS#7 (DER or

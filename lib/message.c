@@ -632,7 +632,7 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 		}
 		g_free(want);
 	}
-	gs_report_take_signers(r, s, from);
+	gs_report_take_signers(r, s, from, 1);
 	return GS_OK;
 }
 

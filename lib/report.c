@@ -62,7 +62,7 @@ gs_report_free(gs_report *r)
 }
 
 void
-gs_report_take_signers(gs_report *r, gs_session *s, const char *from)
+gs_report_take_signers(gs_report *r, gs_session *s, const char *from, int check_from)
 {
 	guint i;
 
@@ -78,7 +78,9 @@ gs_report_take_signers(gs_report *r, gs_session *s, const char *from)
 
 		for (e = sd->emails; from && e && *e && !match; e++)
 			match = !g_ascii_strcasecmp(*e, from);
-		if (sd->pub.have_cert && !match) {
+		/* no From, or several, matches nobody; callers without a
+		 * message (mutt's verify command) do not check */
+		if (check_from && sd->pub.have_cert && !match) {
 			sd->pub.reasons |= GS_REASON_SIGNER_NOT_FROM;
 			if (sd->pub.status == GS_SIG_GOOD)
 				sd->pub.status = GS_SIG_BAD;

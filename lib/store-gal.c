@@ -3,6 +3,7 @@
 #include "gs-private.h"
 
 #include <string.h>
+#include <openssl/pem.h>
 
 gs_status
 gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed, char **errmsg)
@@ -252,4 +253,55 @@ gs_gal_sources(gs_store *s, gs_gal_source_cb cb, void *data, char **errmsg)
 		st = gs_store_fail(s, rc, errmsg, "store: sources");
 	sqlite3_finalize(stmt);
 	return st;
+}
+
+gs_status
+gs_store_addresses(gs_store *s, int (*cb)(const char *address, void *data), void *data,
+		   char **errmsg)
+{
+	static const char sql[] =
+		"SELECT address FROM entry_address UNION SELECT address FROM certificate_address"
+		" ORDER BY 1";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!s || !cb)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_addresses: bad arguments");
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+		return st;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (cb((const char *) sqlite3_column_text(stmt, 0), data))
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: addresses");
+	sqlite3_finalize(stmt);
+	return st;
+}
+
+gs_status
+gs_store_cert_pem(gs_store *s, const char *sha256, char **pem, unsigned long *subject_hash,
+		  unsigned long *issuer_hash, char **errmsg)
+{
+	X509 *x;
+	BIO *b;
+	char *p;
+	long n;
+
+	if (!s || !sha256 || !pem)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_store_cert_pem: bad arguments");
+	*pem = NULL;
+	if (!(x = gs_store_cert_by_sha256(s, sha256)))
+		return gs_fail(errmsg, GS_E_NOT_FOUND, "no stored certificate %s", sha256);
+	b = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(b, x);
+	n = BIO_get_mem_data(b, &p);
+	*pem = g_strndup(p, (gsize) n);
+	if (subject_hash)
+		*subject_hash = X509_subject_name_hash(x);
+	if (issuer_hash)
+		*issuer_hash = X509_issuer_name_hash(x);
+	BIO_free(b);
+	X509_free(x);
+	return GS_OK;
 }

@@ -109,5 +109,7 @@ int cmd_encrypt(cli *c, int argc, char **argv);
 int cmd_decrypt(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_gal(cli *c, int argc, char **argv);
+int cmd_send(cli *c, int argc, char **argv);
+int cmd_mutt(cli *c, int argc, char **argv);
 
 #endif

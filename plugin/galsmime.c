@@ -15,6 +15,13 @@ const cli_command cli_commands[] = {
 	  "decrypt a message, verifying a signature inside" },
 	{ "verify", cmd_verify, NEEDS_SESSION, "[--annotate [--authserv-id ID] | --json] [--at TIME] < MSG",
 	  "verify a signed message" },
+	{ "send", cmd_send, NEEDS_SESSION,
+	  "[--sign] [--encrypt | --encrypt=auto] [--] SENDMAIL [ARGS...] < MSG",
+	  "sign and/or encrypt, then hand the message to SENDMAIL (mutt's $sendmail)" },
+	{ "mutt", cmd_mutt, NEEDS_STORE,
+	  "decrypt|verify|verify-opaque|sign|encrypt|pk7out|get-cert|get-signer-cert|"
+	  "get-cert-email|import-cert|sync-index ARGS",
+	  "what mutt's $smime_*_command settings run (see plugin/mutt/smime.rc)" },
 	{ "gal", cmd_gal, NEEDS_STORE,
 	  "import FILE... [--format F] [--source NAME] [--skip-bad] | lookup QUERY [--json] |"
 	  " explain RECIPIENT | list [--source NAME] | stats",

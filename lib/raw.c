@@ -1,0 +1,321 @@
+/* raw.c: CMS objects without MIME around them, for callers that do their
+ * own MIME (mutt's $smime_*_command contract). */
+#include "gs-private.h"
+
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+static GByteArray *
+bio_take(BIO *b)
+{
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+	GByteArray *a = g_byte_array_sized_new((guint) n);
+
+	g_byte_array_append(a, (guint8 *) p, (guint) n);
+	return a;
+}
+
+gs_status
+gs_raw_sign(gs_session *s, const char *signer, const void *content, size_t len, int detached,
+	    GByteArray **der, char **errmsg)
+{
+	gs_identity *id = NULL;
+	BIO *in, *out;
+	gs_status st;
+
+	if (!s || !der || (!content && len))
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_sign: bad arguments");
+	*der = NULL;
+	if ((st = gs_identity_for_address(s, signer, &id, errmsg)) != GS_OK)
+		return st;
+	g_ptr_array_add(s->identities, id);
+	if ((st = gs_identity_unlock(s, id, errmsg)) != GS_OK)
+		return st;
+	in = BIO_new_mem_buf(content, (int) len);
+	out = BIO_new(BIO_s_mem());
+	st = gs_cms_sign(s, id, in, out, detached, errmsg);
+	if (st == GS_OK)
+		*der = bio_take(out);
+	BIO_free(in);
+	BIO_free(out);
+	return st;
+}
+
+gs_status
+gs_raw_verify(gs_session *s, const void *sig, size_t siglen, const void *content, size_t len,
+	      GByteArray **extracted, gs_report **report, char **errmsg)
+{
+	BIO *in = NULL, *out = NULL;
+	gs_report *r;
+	gs_status st;
+
+	if (!s || !sig || !report)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_verify: bad arguments");
+	*report = NULL;
+	if (extracted)
+		*extracted = NULL;
+	if (content)
+		in = BIO_new_mem_buf(content, (int) len);
+	else if (extracted)
+		out = BIO_new(BIO_s_mem());
+	st = gs_cms_verify(s, sig, siglen, in, out, errmsg);
+	if (st == GS_OK) {
+		r = gs_report_new();
+		r->form = content ? "detached" : "opaque";
+		gs_report_take_signers(r, s, NULL, 0);
+		*report = r;
+		if (out)
+			*extracted = bio_take(out);
+	}
+	BIO_free(in);
+	BIO_free(out);
+	return st;
+}
+
+gs_status
+gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_self,
+	       gs_cipher cipher, int oaep, const void *content, size_t len, GByteArray **der,
+	       char **errmsg)
+{
+	STACK_OF(X509) *recips = sk_X509_new_null();
+	gs_identity *me = NULL;
+	BIO *in = NULL, *out = NULL;
+	gs_status st = GS_OK;
+	guint i;
+	int k;
+
+	if (!s || !files || !der)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_encrypt: bad arguments");
+	*der = NULL;
+	for (i = 0; i < files->len; i++) {
+		GByteArray *a = files->pdata[i];
+		STACK_OF(X509) *certs = NULL;
+
+		if ((st = gs_read_certificates(a->data, a->len, &certs, errmsg)) != GS_OK)
+			goto out;
+		for (k = 0; k < sk_X509_num(certs); k++) {
+			X509 *x = sk_X509_value(certs, k);
+			const char *why;
+			gs_certdata cd;
+
+			if (gs_cert_is_ca(x))
+				continue; /* a chain file may come along */
+			if (gs_cert_recipient_verdict(x, gs_session_now(s), &why) != GS_VERDICT_USABLE) {
+				gs_certdata_fill(&cd, x);
+				st = gs_fail(errmsg, GS_E_NO_CERT, "%s: %s",
+					     cd.info.emails && *cd.info.emails ? cd.info.emails : cd.info.subject, why);
+				gs_certdata_clear(&cd);
+				sk_X509_pop_free(certs, X509_free);
+				goto out;
+			}
+			X509_up_ref(x);
+			sk_X509_push(recips, x);
+		}
+		sk_X509_pop_free(certs, X509_free);
+	}
+	if (!no_self) {
+		if ((st = gs_identity_for_address(s, self, &me, errmsg)) != GS_OK)
+			goto out;
+		X509_up_ref(me->cert);
+		sk_X509_push(recips, me->cert);
+	}
+	if (sk_X509_num(recips) == 0) {
+		st = gs_fail(errmsg, GS_E_USAGE, "no recipient certificates");
+		goto out;
+	}
+	in = BIO_new_mem_buf(content, (int) len);
+	out = BIO_new(BIO_s_mem());
+	if ((st = gs_cms_encrypt(s, recips, cipher, oaep, in, out, errmsg)) == GS_OK)
+		*der = bio_take(out);
+out:
+	BIO_free(in);
+	BIO_free(out);
+	gs_identity_free(me);
+	sk_X509_pop_free(recips, X509_free);
+	return st;
+}
+
+gs_status
+gs_raw_decrypt(gs_session *s, const void *der, size_t len, GByteArray **plain, gs_report **report,
+	       char **errmsg)
+{
+	BIO *out;
+	gs_status st;
+
+	if (!s || !der || !plain)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_decrypt: bad arguments");
+	*plain = NULL;
+	if (report)
+		*report = NULL;
+	out = BIO_new(BIO_s_mem());
+	st = gs_cms_decrypt(s, der, len, out, errmsg);
+	if (st == GS_OK) {
+		*plain = bio_take(out);
+		if (report) {
+			gs_report *r = gs_report_new();
+			r->encrypted = 1;
+			r->authenticated = s->last_authenticated;
+			r->cipher = g_strdup(s->last_cipher);
+			*report = r;
+		}
+	}
+	/* the plaintext copy inside the BIO is wiped with it */
+	{
+		char *p;
+		long n = BIO_get_mem_data(out, &p);
+		if (n > 0)
+			OPENSSL_cleanse(p, (size_t) n);
+	}
+	BIO_free(out);
+	return st;
+}
+
+static STACK_OF(X509) *
+structure_certs(const unsigned char *p, size_t len, int signers_only)
+{
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *out = NULL;
+	const unsigned char *q = p;
+
+	if (len > 10 && len <= INT_MAX && g_strstr_len((const char *) p, MIN(len, (size_t) 4096), "-----BEGIN ")) {
+		/* "PKCS7" (openssl smime -pk7out) or "CMS" */
+		BIO *b = BIO_new_mem_buf(p, (int) len);
+		char *name = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long dlen = 0;
+
+		if (PEM_read_bio(b, &name, &header, &der, &dlen) &&
+		    (!strcmp(name, "PKCS7") || !strcmp(name, "CMS"))) {
+			q = der;
+			cms = d2i_CMS_ContentInfo(NULL, &q, dlen);
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		BIO_free(b);
+	} else if (len <= LONG_MAX) {
+		cms = d2i_CMS_ContentInfo(NULL, &q, (long) len);
+	}
+	if (!cms)
+		return NULL;
+	if (signers_only && OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed) {
+		STACK_OF(X509) *all = CMS_get1_certs(cms);
+		STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+		int i, j;
+
+		out = sk_X509_new_null();
+		for (i = 0; sis && all && i < sk_CMS_SignerInfo_num(sis); i++)
+			for (j = 0; j < sk_X509_num(all); j++)
+				if (!CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i),
+							     sk_X509_value(all, j))) {
+					X509_up_ref(sk_X509_value(all, j));
+					sk_X509_push(out, sk_X509_value(all, j));
+					break;
+				}
+		sk_X509_pop_free(all, X509_free);
+	} else {
+		out = CMS_get1_certs(cms);
+	}
+	CMS_ContentInfo_free(cms);
+	return out;
+}
+
+gs_status
+gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg)
+{
+	STACK_OF(X509) *certs;
+	BIO *out;
+	gs_status st = GS_OK;
+	int i;
+
+	if (!data || !pem)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_certs: bad arguments");
+	*pem = NULL;
+	certs = structure_certs(data, len, signers_only);
+	ERR_clear_error();
+	if (!certs || sk_X509_num(certs) == 0) {
+		sk_X509_pop_free(certs, X509_free);
+		return gs_fail(errmsg, certs ? GS_E_NOT_FOUND : GS_E_MALFORMED,
+			       certs ? "no certificate in the structure" : "not a PKCS#7/CMS structure");
+	}
+	out = BIO_new(BIO_s_mem());
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (!PEM_write_bio_X509(out, sk_X509_value(certs, i)))
+			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write PEM");
+	if (st == GS_OK) {
+		char *p;
+		long n = BIO_get_mem_data(out, &p);
+		*pem = g_strndup(p, (gsize) n);
+	}
+	BIO_free(out);
+	sk_X509_pop_free(certs, X509_free);
+	return st;
+}
+
+gs_status
+gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg)
+{
+	STACK_OF(X509) *certs = NULL;
+	GPtrArray *a;
+	gs_status st;
+	int i;
+
+	if (!data || !emails)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_cert_emails: bad arguments");
+	*emails = NULL;
+	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
+		return st;
+	a = g_ptr_array_new();
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		char **e = gs_cert_emails(sk_X509_value(certs, i)), **p;
+		for (p = e; *p; p++)
+			g_ptr_array_add(a, g_strdup(*p));
+		g_strfreev(e);
+	}
+	g_ptr_array_add(a, NULL);
+	*emails = (char **) g_ptr_array_free(a, FALSE);
+	sk_X509_pop_free(certs, X509_free);
+	return GS_OK;
+}
+
+static GMimeObject *
+find_signed(GMimeObject *o)
+{
+	if (GMIME_IS_MULTIPART_SIGNED(o) || (GMIME_IS_APPLICATION_PKCS7_MIME(o) &&
+	    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(o)) ==
+		    GMIME_SECURE_MIME_TYPE_SIGNED_DATA))
+		return o;
+	return NULL;
+}
+
+gs_status
+gs_message_signature(GMimeMessage *m, GByteArray **der, char **errmsg)
+{
+	GMimeObject *top, *part = NULL;
+	GMimeDataWrapper *w;
+	GMimeStream *mem;
+
+	if (!m || !der)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_signature: bad arguments");
+	*der = NULL;
+	top = g_mime_message_get_mime_part(m);
+	if (!top || !find_signed(top))
+		return gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not signed");
+	if (GMIME_IS_MULTIPART_SIGNED(top)) {
+		if (g_mime_multipart_get_count(GMIME_MULTIPART(top)) < 2)
+			return gs_fail(errmsg, GS_E_MALFORMED, "multipart/signed without a signature part");
+		part = g_mime_multipart_get_part(GMIME_MULTIPART(top), GMIME_MULTIPART_SIGNED_SIGNATURE);
+	} else {
+		part = top;
+	}
+	if (!GMIME_IS_PART(part) || !(w = g_mime_part_get_content(GMIME_PART(part))))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the signature part is empty");
+	mem = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, mem);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	*der = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	g_object_unref(mem);
+	return GS_OK;
+}

@@ -1,0 +1,516 @@
+/* cmd-mutt.c: galsmime mutt SUBCOMMAND: what mutt's classic
+ * $smime_*_command settings expect (see plugin/mutt/smime.rc and
+ * FIELD-NOTES), on galsmime's store, with no openssl commands:
+ *
+ *   decrypt %f            DER in %f; a complete MIME entity on stdout, or nothing
+ *   verify %s %f          detached DER signature %s over the entity in %f
+ *   verify-opaque %s      the entity inside the DER %s on stdout
+ *   sign %c %f            DER detached signature of %f (LF -> CRLF first)
+ *   encrypt %f %c...      DER enveloped-data of %f to the certificate files %c
+ *   pk7out %f             the signature of the message in %f, PEM PKCS7
+ *   get-cert %f           the certificates of the PKCS7 in %f, PEM
+ *   get-signer-cert %f %c the signer's certificate of the message %f, into %c
+ *   get-cert-email %f     the addresses of the certificate in %f
+ *   import-cert %f        add the certificates in %f to the store
+ *   sync-index DIR [--keys KEYDIR]
+ *
+ * mutt writes the passphrase (and a newline) on the stdin of sign and
+ * decrypt, also for keys without one: it is always read. For verify, the
+ * FIRST line of stderr is "Verification successful" exactly when the
+ * signature is good (mutt's test), followed by who signed. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+static int
+read_file(cli *c, const char *path, GByteArray **out)
+{
+	GError *err = NULL;
+	gchar *buf;
+	gsize n;
+
+	if (!g_file_get_contents(path, &buf, &n, &err)) {
+		cli_error(c, "%s: %s", path, err->message);
+		g_error_free(err);
+		return EXIT_IOERR;
+	}
+	*out = g_byte_array_new_take((guint8 *) buf, n);
+	return 0;
+}
+
+/* CRLF -> LF, as the entity mutt reads back */
+static GByteArray *
+to_lf(const GByteArray *in)
+{
+	GByteArray *out = g_byte_array_sized_new(in->len);
+	guint i;
+
+	for (i = 0; i < in->len; i++)
+		if (!(in->data[i] == '\r' && i + 1 < in->len && in->data[i + 1] == '\n'))
+			g_byte_array_append(out, in->data + i, 1);
+	return out;
+}
+
+/* LF -> CRLF, the canonical form signatures are computed over */
+static GByteArray *
+to_crlf(const GByteArray *in)
+{
+	GByteArray *out = g_byte_array_sized_new(in->len + in->len / 32);
+	guint i;
+
+	for (i = 0; i < in->len; i++) {
+		if (in->data[i] == '\n' && (i == 0 || in->data[i - 1] != '\r'))
+			g_byte_array_append(out, (const guint8 *) "\r", 1);
+		g_byte_array_append(out, in->data + i, 1);
+	}
+	return out;
+}
+
+/* mutt's passphrase: the first line of stdin, read now so that mutt's
+ * write never blocks, kept for when a key needs it */
+static void
+take_stdin_passphrase(cli *c)
+{
+	if (!c->pass_file && !c->pass_env_file && c->pass_fd < 0)
+		c->pass_fd = STDIN_FILENO;
+	if (c->pass_fd == STDIN_FILENO) {
+		char *p = NULL;
+		size_t n = 0;
+		cli_passphrase(c, &p, &n);
+		if (p) {
+			OPENSSL_cleanse(p, n);
+			g_free(p);
+		}
+	}
+}
+
+static void
+print_signers(cli *c, const gs_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < gs_report_signer_count(r); i++) {
+		const gs_signer *s = gs_report_signer(r, i);
+		char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
+		char *st = cli_time(s->signing_time);
+
+		if (s->have_cert) {
+			fprintf(stderr, "%s signature from %s <%s>\n",
+				s->status == GS_SIG_GOOD ? "Good" : "BAD",
+				s->cert.common_name ? s->cert.common_name : s->cert.subject,
+				s->cert.emails && *s->cert.emails ? s->cert.emails : "no address");
+			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; signed %s\n",
+				s->cert.sha256, s->cert.issuer, nb, na, st);
+		}
+		if (s->status != GS_SIG_GOOD) {
+			char *w = gs_reasons_string(s->reasons);
+			fprintf(stderr, "  problem: %s%s%s%s\n", w, s->detail ? " (" : "",
+				s->detail ? s->detail : "", s->detail ? ")" : "");
+			g_free(w);
+		}
+		g_free(nb);
+		g_free(na);
+		g_free(st);
+	}
+	(void) c;
+}
+
+/* mutt's verdict is the first line of stderr */
+static int
+verdict(cli *c, const gs_report *r)
+{
+	int good = gs_report_status(r) == GS_SIG_GOOD;
+
+	if (good) {
+		fprintf(stderr, "Verification successful\n");
+	} else {
+		char *w = gs_reasons_string(gs_report_reasons(r));
+		fprintf(stderr, "Verification FAILED%s%s\n", *w ? ": " : "", w);
+		g_free(w);
+	}
+	print_signers(c, r);
+	return good ? 0 : EXIT_VERIFY_BAD;
+}
+
+static int
+m_verify(cli *c, int argc, char **argv)
+{
+	GByteArray *sig = NULL, *content = NULL;
+	gs_report *r = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 3)
+		return cli_usage(c, "mutt verify SIGFILE CONTENTFILE");
+	if ((rc = read_file(c, argv[1], &sig)) || (rc = read_file(c, argv[2], &content)))
+		goto out;
+	st = gs_raw_verify(c->session, sig->data, sig->len, content->data, content->len, NULL, &r, &msg);
+	if (st != GS_OK) {
+		fprintf(stderr, "Verification FAILED: %s\n", msg ? msg : gs_status_string(st));
+		g_free(msg);
+		rc = EXIT_VERIFY_BAD;
+		goto out;
+	}
+	rc = verdict(c, r);
+out:
+	gs_report_free(r);
+	if (sig)
+		g_byte_array_unref(sig);
+	if (content)
+		g_byte_array_unref(content);
+	return rc;
+}
+
+static int
+m_verify_opaque(cli *c, int argc, char **argv)
+{
+	GByteArray *sig = NULL, *inner = NULL, *lf;
+	gs_report *r = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage(c, "mutt verify-opaque SIGFILE");
+	if ((rc = read_file(c, argv[1], &sig)))
+		return rc;
+	st = gs_raw_verify(c->session, sig->data, sig->len, NULL, 0, &inner, &r, &msg);
+	g_byte_array_unref(sig);
+	if (st != GS_OK) {
+		fprintf(stderr, "Verification FAILED: %s\n", msg ? msg : gs_status_string(st));
+		g_free(msg);
+		return EXIT_VERIFY_BAD;
+	}
+	/* the content is shown whatever the verdict, as openssl does: the
+	 * verdict line tells mutt and the reader what it is worth */
+	lf = to_lf(inner);
+	rc = cli_write(c, lf->data, lf->len);
+	g_byte_array_unref(lf);
+	g_byte_array_unref(inner);
+	if (rc == 0)
+		rc = cli_flush(c);
+	if (rc == 0)
+		rc = verdict(c, r);
+	gs_report_free(r);
+	return rc;
+}
+
+static int
+m_decrypt(cli *c, int argc, char **argv)
+{
+	GByteArray *der = NULL, *plain = NULL, *lf = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	take_stdin_passphrase(c);
+	if (argc < 2)
+		return cli_usage(c, "mutt decrypt DERFILE");
+	if ((rc = read_file(c, argv[1], &der)))
+		return rc;
+	st = gs_raw_decrypt(c->session, der->data, der->len, &plain, NULL, &msg);
+	g_byte_array_unref(der);
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	lf = to_lf(plain);
+	OPENSSL_cleanse(plain->data, plain->len);
+	g_byte_array_unref(plain);
+	/* a complete MIME entity or nothing: headers, a blank line, a body */
+	{
+		GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) lf->data, lf->len);
+		GMimeParser *p = g_mime_parser_new_with_stream(mem);
+		GMimeObject *o = g_mime_parser_construct_part(p, NULL);
+		int ok = o && g_mime_header_list_get_count(g_mime_object_get_header_list(o)) > 0;
+
+		if (o)
+			g_object_unref(o);
+		g_object_unref(p);
+		g_object_unref(mem);
+		if (!ok) {
+			cli_error(c, "the decrypted content is not a MIME entity");
+			OPENSSL_cleanse(lf->data, lf->len);
+			g_byte_array_unref(lf);
+			return EXIT_DATAERR;
+		}
+	}
+	rc = cli_write(c, lf->data, lf->len);
+	OPENSSL_cleanse(lf->data, lf->len);
+	g_byte_array_unref(lf);
+	return rc;
+}
+
+/* The identity named by mutt's %c: the certificate file of the key to
+ * sign with, written by sync-index. */
+static char *
+signer_from_certfile(cli *c, const char *path)
+{
+	GByteArray *a = NULL;
+	char **emails = NULL, *r = NULL;
+
+	if (read_file(c, path, &a) != 0)
+		return NULL;
+	if (gs_raw_cert_emails(a->data, a->len, &emails, NULL) == GS_OK && emails && emails[0])
+		r = g_strdup(emails[0]);
+	g_strfreev(emails);
+	g_byte_array_unref(a);
+	return r;
+}
+
+static int
+m_sign(cli *c, int argc, char **argv)
+{
+	GByteArray *in = NULL, *canon, *der = NULL;
+	char *msg = NULL, *signer = NULL;
+	gs_status st;
+	int rc;
+
+	take_stdin_passphrase(c);
+	if (argc != 3)
+		return cli_usage(c, "mutt sign CERTFILE CONTENTFILE");
+	if (access(argv[1], R_OK) == 0)
+		signer = signer_from_certfile(c, argv[1]);
+	if ((rc = read_file(c, argv[2], &in)))
+		goto out;
+	canon = to_crlf(in);
+	st = gs_raw_sign(c->session, signer, canon->data, canon->len, 1, &der, &msg);
+	g_byte_array_unref(canon);
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto out;
+	}
+	rc = cli_write(c, der->data, der->len);
+out:
+	g_free(signer);
+	if (in)
+		g_byte_array_unref(in);
+	if (der)
+		g_byte_array_unref(der);
+	return rc;
+}
+
+static int
+m_encrypt(cli *c, int argc, char **argv)
+{
+	GPtrArray *files = g_ptr_array_new_with_free_func((GDestroyNotify) g_byte_array_unref);
+	GByteArray *in = NULL, *der = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc, i;
+
+	if (argc < 3) {
+		g_ptr_array_free(files, TRUE);
+		return cli_usage(c, "mutt encrypt CONTENTFILE CERTFILE...");
+	}
+	if ((rc = read_file(c, argv[1], &in)))
+		goto out;
+	for (i = 2; i < argc; i++) {
+		GByteArray *a;
+		if ((rc = read_file(c, argv[i], &a)))
+			goto out;
+		g_ptr_array_add(files, a);
+	}
+	/* mutt adds your own certificate itself ($smime_self_encrypt) */
+	st = gs_raw_encrypt(c->session, files, NULL, 1, GS_CIPHER_AES256_CBC, 0, in->data, in->len,
+			    &der, &msg);
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto out;
+	}
+	rc = cli_write(c, der->data, der->len);
+out:
+	if (in)
+		g_byte_array_unref(in);
+	if (der)
+		g_byte_array_unref(der);
+	g_ptr_array_free(files, TRUE);
+	return rc;
+}
+
+static int
+message_signature(cli *c, const char *path, GByteArray **der)
+{
+	GMimeMessage *m = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		cli_error(c, "%s: %s", path, g_strerror(errno));
+		return EXIT_IOERR;
+	}
+	dup2(fd, STDIN_FILENO);
+	close(fd);
+	if ((rc = cli_parse_message(c, &m)) != 0)
+		return rc;
+	st = gs_message_signature(m, der, &msg);
+	g_object_unref(m);
+	return st == GS_OK ? 0 : cli_fail(c, st, msg);
+}
+
+static int
+m_pk7out(cli *c, int argc, char **argv)
+{
+	GByteArray *der = NULL;
+	char *b64;
+	size_t i, n;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage(c, "mutt pk7out MESSAGEFILE");
+	if ((rc = message_signature(c, argv[1], &der)))
+		return rc;
+	b64 = g_base64_encode(der->data, der->len);
+	g_byte_array_unref(der);
+	rc = cli_write(c, "-----BEGIN PKCS7-----\n", 22);
+	for (i = 0, n = strlen(b64); rc == 0 && i < n; i += 64) {
+		rc = cli_write(c, b64 + i, MIN((size_t) 64, n - i));
+		if (rc == 0)
+			rc = cli_write(c, "\n", 1);
+	}
+	if (rc == 0)
+		rc = cli_write(c, "-----END PKCS7-----\n", 20);
+	g_free(b64);
+	return rc;
+}
+
+static int
+m_get_cert(cli *c, int argc, char **argv)
+{
+	GByteArray *a = NULL;
+	char *pem = NULL, *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage(c, "mutt get-cert PKCS7FILE");
+	if ((rc = read_file(c, argv[1], &a)))
+		return rc;
+	st = gs_raw_certs(a->data, a->len, 0, &pem, &msg);
+	g_byte_array_unref(a);
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	rc = cli_write(c, pem, strlen(pem));
+	g_free(pem);
+	return rc;
+}
+
+static int
+m_get_signer_cert(cli *c, int argc, char **argv)
+{
+	GByteArray *der = NULL;
+	GError *err = NULL;
+	char *pem = NULL, *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 3)
+		return cli_usage(c, "mutt get-signer-cert MESSAGEFILE OUTFILE");
+	if ((rc = message_signature(c, argv[1], &der)))
+		return rc;
+	st = gs_raw_certs(der->data, der->len, 1, &pem, &msg);
+	g_byte_array_unref(der);
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	if (!g_file_set_contents(argv[2], pem, -1, &err)) {
+		cli_error(c, "%s: %s", argv[2], err->message);
+		g_error_free(err);
+		rc = EXIT_IOERR;
+	}
+	g_free(pem);
+	return rc;
+}
+
+static int
+m_get_cert_email(cli *c, int argc, char **argv)
+{
+	GByteArray *a = NULL;
+	char **emails = NULL, **e, *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage(c, "mutt get-cert-email CERTFILE");
+	if ((rc = read_file(c, argv[1], &a)))
+		return rc;
+	st = gs_raw_cert_emails(a->data, a->len, &emails, &msg);
+	g_byte_array_unref(a);
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	for (e = emails; rc == 0 && *e; e++) {
+		rc = cli_write(c, *e, strlen(*e));
+		if (rc == 0)
+			rc = cli_write(c, "\n", 1);
+	}
+	g_strfreev(emails);
+	return rc;
+}
+
+static int
+m_import_cert(cli *c, int argc, char **argv)
+{
+	gs_import_stats stats;
+	GByteArray *a = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage(c, "mutt import-cert CERTFILE");
+	if ((rc = read_file(c, argv[1], &a)))
+		return rc;
+	st = gs_store_import_certs(c->store, a->data, a->len, "mutt", GS_ROLE_CORRESPONDENT, &stats, &msg);
+	g_byte_array_unref(a);
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	printf("%u certificates new, %u known\n", stats.certs_new, stats.certs_known);
+	return 0;
+}
+
+int cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir);
+
+static int
+m_sync_index(cli *c, int argc, char **argv)
+{
+	const char *keydir = NULL;
+
+	if (argc == 4 && !strcmp(argv[2], "--keys"))
+		keydir = argv[3];
+	else if (argc != 2)
+		return cli_usage(c, "mutt sync-index CERTDIR [--keys KEYDIR]");
+	return cli_mutt_sync_index(c, argv[1], keydir);
+}
+
+static const struct {
+	const char *name;
+	int (*run)(cli *c, int argc, char **argv);
+} mutt_commands[] = {
+	{ "decrypt", m_decrypt }, { "verify", m_verify }, { "verify-opaque", m_verify_opaque },
+	{ "sign", m_sign }, { "encrypt", m_encrypt }, { "pk7out", m_pk7out },
+	{ "get-cert", m_get_cert }, { "get-signer-cert", m_get_signer_cert },
+	{ "get-cert-email", m_get_cert_email }, { "import-cert", m_import_cert },
+	{ "sync-index", m_sync_index },
+};
+
+int
+cmd_mutt(cli *c, int argc, char **argv)
+{
+	char *msg = NULL;
+	gs_status st;
+	size_t i;
+
+	if (argc < 2)
+		return cli_usage(c, "mutt needs a subcommand");
+	for (i = 0; i < G_N_ELEMENTS(mutt_commands); i++)
+		if (!strcmp(argv[1], mutt_commands[i].name)) {
+			if ((st = cli_open_session(c, &msg)) != GS_OK)
+				return cli_fail(c, st, msg);
+			return mutt_commands[i].run(c, argc - 1, argv + 1);
+		}
+	return cli_usage(c, "unknown mutt command '%s'", argv[1]);
+}

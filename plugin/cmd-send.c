@@ -1,0 +1,396 @@
+/* cmd-send.c: galsmime send [--sign] [--encrypt | --encrypt=auto] [--]
+ * SENDMAIL [ARGS...]: a sendmail wrapper for mutt's $sendmail and for
+ * `notmuch reply | ... | galsmime send ... -- sendmail -t`.
+ *
+ * mutt hands $sendmail the message on stdin and every envelope
+ * recipient (To, Cc and Bcc) as arguments after "--". Recipients in the
+ * envelope but not in To or Cc are Bcc recipients: each gets a copy of
+ * their own, encrypted to them alone (and the sender), sent to them
+ * alone, so that the To/Cc copy neither names them nor is encrypted to
+ * them (OWA's Bcc forking). Every copy is prepared before any is
+ * handed to SENDMAIL: if one cannot be encrypted, nothing is sent. */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef enum { ENC_NO, ENC_YES, ENC_AUTO } enc_mode;
+
+typedef struct copy {
+	GPtrArray *rcpts;      /* envelope recipients of this copy (char*) */
+	GByteArray *data;      /* the message as it goes to SENDMAIL */
+	int bcc;
+} copy;
+
+static void
+copy_free(gpointer p)
+{
+	copy *k = p;
+
+	g_ptr_array_free(k->rcpts, TRUE);
+	if (k->data)
+		g_byte_array_unref(k->data);
+	g_free(k);
+}
+
+/* sendmail options that take an argument, so that it is not taken for a
+ * recipient when there is no "--" */
+static int
+takes_arg(const char *opt)
+{
+	static const char *const with_arg[] = { "-f", "-F", "-N", "-R", "-V", "-X", "-B", "-a",
+						"-C", "-L", "-O", "-p", "-q", "-r", "-h", "-o", NULL };
+	const char *const *w;
+
+	for (w = with_arg; *w; w++)
+		if (!strcmp(opt, *w))
+			return 1;
+	return 0;
+}
+
+static int
+in_list(GPtrArray *a, const char *s)
+{
+	guint i;
+
+	for (i = 0; i < a->len; i++)
+		if (!g_ascii_strcasecmp(a->pdata[i], s))
+			return 1;
+	return 0;
+}
+
+static void
+add_addresses(GPtrArray *out, InternetAddressList *l)
+{
+	int i, n = l ? internet_address_list_length(l) : 0;
+
+	for (i = 0; i < n; i++) {
+		InternetAddress *ia = internet_address_list_get_address(l, i);
+		if (INTERNET_ADDRESS_IS_GROUP(ia))
+			add_addresses(out, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+		else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+			char *a = g_ascii_strdown(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), -1);
+			if (*a && !in_list(out, a))
+				g_ptr_array_add(out, a);
+			else
+				g_free(a);
+		}
+	}
+}
+
+static GByteArray *
+serialize(GMimeMessage *m)
+{
+	GMimeStream *mem = g_mime_stream_mem_new();
+	GMimeFormatOptions *fo = g_mime_format_options_new();
+	GByteArray *a;
+
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
+	g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, mem);
+	g_mime_format_options_free(fo);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	g_object_unref(mem);
+	return a;
+}
+
+/* Run SENDMAIL with argv, the copy on its stdin. Returns its exit status
+ * (or EXIT_SOFTWARE/EXIT_IOERR when it could not run). */
+static int
+run_sendmail(cli *c, char **argv, const GByteArray *data)
+{
+	int fds[2], status = 0;
+	pid_t pid;
+	size_t off = 0;
+
+	if (pipe(fds) < 0) {
+		cli_error(c, "pipe: %s", g_strerror(errno));
+		return EXIT_SOFTWARE;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_error(c, "fork: %s", g_strerror(errno));
+		return EXIT_SOFTWARE;
+	}
+	if (pid == 0) {
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], argv);
+		fprintf(stderr, "galsmime send: %s: %s\n", argv[0], strerror(errno));
+		_exit(EXIT_SOFTWARE);
+	}
+	close(fds[0]);
+	while (off < data->len) {
+		ssize_t n = write(fds[1], data->data + off, data->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the sendmail's exit status tells */
+		off += (size_t) n;
+	}
+	close(fds[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status)) {
+		if (WEXITSTATUS(status) == 0 && off < data->len) {
+			cli_error(c, "%s exited 0 without reading the whole message", argv[0]);
+			return EXIT_IOERR;
+		}
+		return WEXITSTATUS(status);
+	}
+	cli_error(c, "%s killed by signal %d", argv[0], WTERMSIG(status));
+	return EXIT_SOFTWARE;
+}
+
+int
+cmd_send(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sign", no_argument, NULL, 's' },
+		{ "encrypt", optional_argument, NULL, 'e' },
+		{ "cipher", required_argument, NULL, 'c' },
+		{ "oaep", no_argument, NULL, 'o' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "allow-untrusted", no_argument, NULL, 'u' },
+		CLI_PASS_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	GPtrArray *envelope = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *visible = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *copies = g_ptr_array_new_with_free_func(copy_free);
+	GPtrArray *fixed = g_ptr_array_new();  /* SENDMAIL and its options */
+	gs_encrypt_opts eo = { 0 };
+	enc_mode enc = ENC_NO;
+	int sign = 0, header_mode = 0, opt, rc = 0, i, sm, after_dd = 0;
+	GMimeMessage *m = NULL;
+	char *msg = NULL;
+	gs_status st;
+	guint k;
+
+	eo.cipher = GS_CIPHER_AES256_CBC;
+	/* "+": stop at the first non-option, SENDMAIL */
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': sign = 1; break;
+		case 'e':
+			if (!optarg)
+				enc = ENC_YES;
+			else if (!strcmp(optarg, "auto"))
+				enc = ENC_AUTO;
+			else {
+				rc = cli_usage(c, "--encrypt takes no value, or =auto");
+				goto out;
+			}
+			break;
+		case 'c':
+			if (!strcmp(optarg, "aes256-cbc"))
+				eo.cipher = GS_CIPHER_AES256_CBC;
+			else if (!strcmp(optarg, "aes256-gcm"))
+				eo.cipher = GS_CIPHER_AES256_GCM;
+			else if (!strcmp(optarg, "auto"))
+				eo.cipher = GS_CIPHER_AUTO;
+			else {
+				rc = cli_usage(c, "--cipher is aes256-cbc, aes256-gcm or auto");
+				goto out;
+			}
+			break;
+		case 'o': eo.oaep = 1; break;
+		case 'f': eo.from = optarg; break;
+		case 'u': eo.resolve_flags |= GS_RESOLVE_ALLOW_UNTRUSTED; break;
+		default:
+			if (!cli_pass_option(c, opt, optarg)) {
+				rc = cli_usage(c, "unknown option");
+				goto out;
+			}
+		}
+	}
+	if (optind >= argc) {
+		rc = cli_usage(c, "send needs the SENDMAIL command to run");
+		goto out;
+	}
+	/* split SENDMAIL's arguments into its options and the recipients */
+	sm = optind;
+	g_ptr_array_add(fixed, argv[sm]);
+	for (i = sm + 1; i < argc; i++) {
+		if (after_dd) {
+			char *a = g_ascii_strdown(argv[i], -1);
+			if (!in_list(envelope, a))
+				g_ptr_array_add(envelope, a);
+			else
+				g_free(a);
+		} else if (!strcmp(argv[i], "--")) {
+			after_dd = 1;
+		} else if (argv[i][0] == '-') {
+			if (!strcmp(argv[i], "-t"))
+				header_mode = 1;
+			g_ptr_array_add(fixed, argv[i]);
+			if (takes_arg(argv[i]) && i + 1 < argc)
+				g_ptr_array_add(fixed, argv[++i]);
+		} else {
+			g_ptr_array_add(envelope, g_ascii_strdown(argv[i], -1));
+		}
+	}
+	if ((st = cli_open_session(c, &msg)) != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto out;
+	}
+	if ((rc = cli_parse_message(c, &m)) != 0)
+		goto out;
+	add_addresses(visible, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_TO));
+	add_addresses(visible, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_CC));
+	if (header_mode) {
+		/* sendmail -t: the headers name the recipients */
+		for (k = 0; k < visible->len; k++)
+			if (!in_list(envelope, visible->pdata[k]))
+				g_ptr_array_add(envelope, g_strdup(visible->pdata[k]));
+		add_addresses(envelope, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_BCC));
+	}
+	g_object_unref(m);
+	m = NULL;
+	if (envelope->len == 0) {
+		rc = cli_usage(c, "no recipients: give them after \"--\" or use SENDMAIL -t");
+		goto out;
+	}
+
+	/* the copies: one for To/Cc (if any), one per Bcc recipient */
+	{
+		copy *main_copy = g_new0(copy, 1);
+		main_copy->rcpts = g_ptr_array_new_with_free_func(g_free);
+		for (k = 0; k < envelope->len; k++) {
+			const char *r = envelope->pdata[k];
+			if (in_list(visible, r)) {
+				g_ptr_array_add(main_copy->rcpts, g_strdup(r));
+			} else {
+				copy *b = g_new0(copy, 1);
+				b->bcc = 1;
+				b->rcpts = g_ptr_array_new_with_free_func(g_free);
+				g_ptr_array_add(b->rcpts, g_strdup(r));
+				g_ptr_array_add(copies, b);
+			}
+		}
+		if (main_copy->rcpts->len)
+			g_ptr_array_insert(copies, 0, main_copy);
+		else
+			copy_free(main_copy);
+	}
+	/* without encryption one copy reaches everyone: sendmail keeps Bcc secret */
+	if (enc == ENC_NO && copies->len > 1) {
+		copy *all = g_new0(copy, 1);
+		all->rcpts = g_ptr_array_new_with_free_func(g_free);
+		for (k = 0; k < envelope->len; k++)
+			g_ptr_array_add(all->rcpts, g_strdup(envelope->pdata[k]));
+		g_ptr_array_set_size(copies, 0);
+		g_ptr_array_add(copies, all);
+	}
+
+	/* with --encrypt=auto: encrypt only when every recipient resolves */
+	if (enc == ENC_AUTO) {
+		int all_ok = 1;
+		for (k = 0; k < envelope->len && all_ok; k++) {
+			gs_resolution *res = NULL;
+			if (gs_resolve(c->session, envelope->pdata[k], eo.resolve_flags, &res, NULL) != GS_OK ||
+			    !gs_resolution_chosen(res))
+				all_ok = 0;
+			gs_resolution_free(res);
+		}
+		enc = all_ok ? ENC_YES : ENC_NO;
+		if (!all_ok && copies->len > 1) {
+			copy *all = g_new0(copy, 1);
+			all->rcpts = g_ptr_array_new_with_free_func(g_free);
+			for (k = 0; k < envelope->len; k++)
+				g_ptr_array_add(all->rcpts, g_strdup(envelope->pdata[k]));
+			g_ptr_array_set_size(copies, 0);
+			g_ptr_array_add(copies, all);
+		}
+	}
+
+	/* prepare every copy before sending any */
+	for (k = 0; k < copies->len; k++) {
+		copy *cp = copies->pdata[k];
+		gs_failures *fails = NULL;
+
+		g_mime_stream_reset(c->in);
+		if ((st = gs_message_parse(c->session, c->in, &m, &msg)) != GS_OK) {
+			rc = cli_fail(c, st, msg);
+			goto out;
+		}
+		if (enc == ENC_YES) {
+			g_ptr_array_add(cp->rcpts, NULL);
+			eo.extra = (const char *const *) cp->rcpts->pdata;
+			eo.header_recipients = 0;
+			eo.sign = sign;
+			st = gs_message_encrypt(c->session, m, &eo, &fails, &msg);
+			g_ptr_array_remove_index(cp->rcpts, cp->rcpts->len - 1);
+			if (st == GS_E_NO_CERT && fails) {
+				size_t f;
+				for (f = 0; f < gs_failures_count(fails); f++)
+					cli_error(c, "%s: %s", gs_failures_get(fails, f)->recipient,
+						  gs_failures_get(fails, f)->reason);
+				cli_error(c, "not sent: every recipient needs a usable certificate");
+				gs_failures_free(fails);
+				g_free(msg);
+				rc = cli_exit_code(st);
+				goto out;
+			}
+			gs_failures_free(fails);
+		} else if (sign) {
+			gs_sign_opts so = { 0 };
+			so.from = eo.from;
+			st = gs_message_sign(c->session, m, &so, &msg);
+		} else {
+			st = GS_OK;
+		}
+		if (st != GS_OK) {
+			rc = cli_fail(c, st, msg);
+			cli_error(c, "not sent");
+			goto out;
+		}
+		if (enc == ENC_YES) {
+			/* the copy names no Bcc recipient */
+			while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
+				;
+		}
+		cp->data = serialize(m);
+		g_object_unref(m);
+		m = NULL;
+	}
+
+	/* hand each copy to SENDMAIL */
+	for (k = 0; k < copies->len; k++) {
+		copy *cp = copies->pdata[k];
+		GPtrArray *args = g_ptr_array_new();
+		guint j;
+
+		for (j = 0; j < fixed->len; j++) {
+			/* a Bcc copy goes to its recipient alone, never to the headers' */
+			if (cp->bcc && !strcmp(fixed->pdata[j], "-t"))
+				continue;
+			g_ptr_array_add(args, fixed->pdata[j]);
+		}
+		if (!header_mode || cp->bcc) {
+			g_ptr_array_add(args, "--");
+			for (j = 0; j < cp->rcpts->len; j++)
+				g_ptr_array_add(args, cp->rcpts->pdata[j]);
+		}
+		g_ptr_array_add(args, NULL);
+		rc = run_sendmail(c, (char **) args->pdata, cp->data);
+		g_ptr_array_free(args, TRUE);
+		if (rc != 0) {
+			cli_error(c, "%s failed (exit %d)%s", (char *) fixed->pdata[0], rc,
+				  k ? "; earlier copies were sent" : "; nothing was sent");
+			goto out;
+		}
+	}
+out:
+	if (m)
+		g_object_unref(m);
+	g_ptr_array_free(copies, TRUE);
+	g_ptr_array_free(envelope, TRUE);
+	g_ptr_array_free(visible, TRUE);
+	g_ptr_array_free(fixed, TRUE);
+	return rc;
+}
