@@ -354,6 +354,65 @@ test_json_python_round_trip(void)
 	gs_report_free(r);
 }
 
+/* A certificate whose name fields hold bytes that are not UTF-8: a
+ * UTF8String CN with 0xff, a T61String O in Latin-1, an IA5String
+ * address with 0xe9. */
+static X509 *
+cert_with_raw_bytes(EVP_PKEY *k)
+{
+	static const char latin1_mail[] = "caf\xe9@example.org";
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	g_assert_true(X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING,
+						 (const unsigned char *) "bad \xff\xfe utf-8", -1, -1, 0));
+	g_assert_true(X509_NAME_add_entry_by_txt(n, "O", V_ASN1_T61STRING,
+						 (const unsigned char *) "Soci\xe9t\xe9", -1, -1, 0));
+	g_assert_true(X509_NAME_add_entry_by_NID(n, NID_pkcs9_emailAddress, V_ASN1_IA5STRING,
+						 (const unsigned char *) latin1_mail, -1, -1, 0));
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_NAME_free(n);
+	ASN1_TIME_set(X509_getm_notBefore(x), UNIT_NOW - 86400);
+	ASN1_TIME_set(X509_getm_notAfter(x), UNIT_NOW + 86400);
+	X509_set_pubkey(x, k);
+	ASN1_STRING_set(ia5, latin1_mail, -1);
+	GENERAL_NAME_set0_value(g, GEN_EMAIL, ia5);
+	sk_GENERAL_NAME_push(gens, g);
+	X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT);
+	GENERAL_NAMES_free(gens);
+	g_assert_true(X509_sign(x, k, EVP_sha256()));
+	return x;
+}
+
+static void
+test_json_raw_certificate_bytes(void)
+{
+	EVP_PKEY *k = ec_key_new();
+	X509 *x = cert_with_raw_bytes(k);
+	gs_report *r = gs_report_new();
+	char *j;
+
+	g_ptr_array_add(r->signers, signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED, x));
+	r->kind = GS_REPORT_SIGNED;
+	j = gs_report_to_json(r);
+	g_assert_true(json_valid(j));
+	/* JSON is UTF-8 (RFC 8259 8.1): nothing from the certificate may break that */
+	if (!g_utf8_validate(j, -1, NULL))
+		g_test_fail_printf("not UTF-8: %s", j);
+	if (need_python())
+		g_assert_cmpint(python("import json,sys; json.load(sys.stdin.buffer)", j, NULL), ==, 0);
+	g_free(j);
+	gs_report_free(r);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
 static void
 test_json_signed_good(void)
 {
@@ -443,6 +502,7 @@ main(int argc, char **argv)
 	g_test_add_func("/report/json/python-parses", test_json_python_parses);
 	g_test_add_func("/report/json/python-round-trip", test_json_python_round_trip);
 	g_test_add_func("/report/json/signed-good", test_json_signed_good);
+	g_test_add_func("/report/json/raw-certificate-bytes", test_json_raw_certificate_bytes);
 	g_test_add_func("/report/auth-results/unsigned", test_auth_results_unsigned);
 	g_test_add_func("/report/auth-results/signed-good", test_auth_results_signed);
 	g_test_add_func("/report/auth-results/hostile-strings", test_auth_results_hostile);
