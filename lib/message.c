@@ -605,14 +605,19 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 			g_object_unref(inner);
 	}
 	if (!sigs) {
-		gs_status st = status_of(err, errmsg, "verification");
+		char *msg = NULL;
+		gs_status st = status_of(err, &msg, "verification");
 		/* a structure we cannot even parse is a bad signature, not a
-		 * reason to stop: report it */
+		 * reason to stop: report it (and leave *errmsg alone, as on
+		 * every success) */
 		if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
 			r->kind = GS_REPORT_SIGNED;
 			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+			g_free(msg);
 			return GS_OK;
 		}
+		gs_fail(errmsg, st, "%s", msg);
+		g_free(msg);
 		return st;
 	}
 	g_object_unref(sigs);
