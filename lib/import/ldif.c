@@ -1,9 +1,676 @@
-/* ldif.c: placeholder until the ldif parser lands. */
+/* ldif.c: RFC 2849 LDIF, as ldifde and ldapsearch export Active
+ * Directory (and OpenLDAP directories).
+ *
+ * OpenLDAP's ldif.h does the LDIF: ldif_read_record gathers one record
+ * (its lines, folded lines still folded), ldif_parse_line2 splits a
+ * logical line into type and value and undoes base64. Some of its habits
+ * do not suit hostile input, so what it reads goes through a filter
+ * (ldif_in below) that refuses, before libldap sees them:
+ *  - "include: URL" lines, which ldif_read_record follows (it opens
+ *    local files); "attr:< URL" values are refused per line below;
+ *  - NUL bytes, which make it misread lines (strlen on what fgets read),
+ *    and carriage returns inside lines, which its CRLF squashing
+ *    mistakes for line ends at its 4096-byte read boundaries;
+ *  - records larger than GS_MAX_RECORD: its buffer grows without limit;
+ *  - a last line without its newline (a file cut short), which it
+ *    takes as whole.
+ * The filter hands libldap at most one line per read, so stdio never
+ * holds more than the line libldap is working on, and the filter always
+ * knows which record that is. A problem ends that record (with an empty
+ * line when part of the entry was handed out, else with a temporary end
+ * of file), the rest of the record is dropped, and the parser reports it
+ * through gs_import_bad: --skip-bad goes on with the next record. */
 #include "import.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <lber.h>
+#include <ldap.h>
+#include <ldif.h>
+
+/* ldif_parse_line2 deletes this byte from values: libldap's
+ * CONTINUED_LINE_MARKER, what ldif_getline turns "\n " into. */
+#define CONTINUED '\r'
+
+#define CHUNK 65536
+
+typedef struct ldif_in {
+	gs_reader *r;
+	unsigned char *chunk;     /* raw (converted) input */
+	size_t chunk_len, chunk_pos;
+	GByteArray *buf;          /* the line being handed out, then a newline */
+	size_t pos;
+	unsigned long lineno;
+	/* the paragraph (record) being handed out, as ldif_read_record sees it */
+	int in_par, par_comment, par_entry;
+	unsigned long par_line;   /* its first line (comments included) */
+	unsigned long entry_line; /* its first line that is not a comment */
+	size_t par_bytes;
+	/* a problem, for the parser to report */
+	char *why;
+	unsigned long why_line, why_record;
+	int truncated;            /* libldap got part of that record */
+	int blocked;              /* hand out nothing until the parser has seen it */
+	int blank_out;            /* hand out an empty line first */
+	int discard;              /* drop lines up to the next empty one */
+	int eof;
+} ldif_in;
+
+/* A printable excerpt of hostile text for a one-line message. */
+static char *
+excerpt(const char *s, size_t len)
+{
+	GString *g = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < len && i < 48; i++) {
+		unsigned char c = (unsigned char) s[i];
+		if (c >= 0x20 && c < 0x7f)
+			g_string_append_c(g, (char) c);
+		else
+			g_string_append_printf(g, "\\x%02x", c);
+	}
+	if (i < len)
+		g_string_append(g, "...");
+	return g_string_free(g, FALSE);
+}
+
+static void G_GNUC_PRINTF(3, 4)
+in_problem(ldif_in *in, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	in->why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	in->why_line = line;
+	in->truncated = in->in_par && in->par_entry;
+	in->why_record = in->truncated ? in->entry_line : line;
+	in->blank_out = in->truncated;
+	in->blocked = 1;
+	in->discard = 1;
+	in->in_par = 0;
+	/* the offending line is never handed out */
+	g_byte_array_set_size(in->buf, 0);
+	in->pos = 0;
+}
+
+/* The input's next line into in->buf, without its LF (and a CR before
+ * it). Returns 0 at the end of the input (or on a reader error, which
+ * the parser asks the reader about). A line longer than GS_MAX_RECORD is
+ * read to its end but not kept (*too_long); *no_newline says the input
+ * ended inside the line. gs_reader_line would hide that, and a file cut
+ * short in the middle of a line is the common truncation. */
+static int
+in_getline(ldif_in *in, int *too_long, int *no_newline)
+{
+	GByteArray *b = in->buf;
+
+	*too_long = *no_newline = 0;
+	g_byte_array_set_size(b, 0);
+	for (;;) {
+		const unsigned char *p, *nl;
+		size_t avail, k;
+
+		if (in->chunk_pos == in->chunk_len) {
+			ssize_t n = gs_reader_read(in->r, in->chunk, CHUNK);
+			if (n <= 0) {
+				if (b->len == 0 && !*too_long)
+					return 0;
+				*no_newline = 1;
+				break;
+			}
+			in->chunk_len = (size_t) n;
+			in->chunk_pos = 0;
+		}
+		p = in->chunk + in->chunk_pos;
+		avail = in->chunk_len - in->chunk_pos;
+		nl = memchr(p, '\n', avail);
+		k = nl ? (size_t) (nl - p) : avail;
+		if (!*too_long && b->len + k > GS_MAX_RECORD) {
+			*too_long = 1;
+			g_byte_array_set_size(b, 0);
+		}
+		if (!*too_long)
+			g_byte_array_append(b, p, (guint) k);
+		in->chunk_pos += k + (nl ? 1 : 0);
+		if (nl)
+			break;
+	}
+	in->lineno++;
+	if (b->len > 0 && b->data[b->len - 1] == '\r')
+		g_byte_array_set_size(b, b->len - 1);
+	return 1;
+}
+
+/* Take the next line, check it, make it the one handed out. Sets eof
+ * at the end, or a problem. */
+static void
+in_next(ldif_in *in)
+{
+	for (;;) {
+		int too_long, no_newline, first;
+		const char *p;
+		size_t len;
+
+		if (!in_getline(in, &too_long, &no_newline)) {
+			in->eof = 1;
+			return;
+		}
+		p = (const char *) in->buf->data;
+		len = in->buf->len;
+		if (in->discard) {
+			if (len == 0 && !too_long)
+				in->discard = 0;
+			continue;
+		}
+		if (len == 0 && !too_long) {
+			in->in_par = 0;
+		} else {
+			if (!in->in_par) {
+				in->in_par = 1;
+				in->par_line = in->lineno;
+				in->par_bytes = 0;
+				in->par_comment = in->par_entry = 0;
+			}
+			if (too_long) {
+				in_problem(in, in->lineno, "line longer than %zu bytes", (size_t) GS_MAX_RECORD);
+				return;
+			}
+			/* the entry's first line, by ldif_read_record's rules */
+			first = !in->par_entry && p[0] != '#' && !(in->par_comment && p[0] == ' ');
+			in->par_bytes += len + 1;
+			if (no_newline) {
+				in_problem(in, in->lineno, "the file ends inside a line (truncated?)");
+				return;
+			}
+			if (memchr(p, '\0', len)) {
+				in_problem(in, in->lineno, "NUL byte in the text (not an LDIF file?)");
+				return;
+			}
+			if (memchr(p, '\r', len)) {
+				in_problem(in, in->lineno, "carriage return inside a line");
+				return;
+			}
+			if (in->par_bytes > GS_MAX_RECORD) {
+				in_problem(in, in->lineno, "record longer than %zu bytes", (size_t) GS_MAX_RECORD);
+				return;
+			}
+			/* libldap would open what an include: line names, and
+			 * skip a first line starting with a digit */
+			if (len >= 8 && !g_ascii_strncasecmp(p, "include:", 8)) {
+				in_problem(in, in->lineno, "include: lines are refused (galsmime never reads "
+							   "files or URLs named in its input)");
+				return;
+			}
+			if (first && g_ascii_isdigit(p[0])) {
+				in_problem(in, in->lineno, "a record starts with dn:");
+				return;
+			}
+			if (!in->par_entry && p[0] == '#')
+				in->par_comment = 1;
+			if (first) {
+				in->par_entry = 1;
+				in->entry_line = in->lineno;
+			}
+		}
+		/* hand it out with its newline */
+		g_byte_array_append(in->buf, (const guint8 *) "\n", 1);
+		in->pos = 0;
+		return;
+	}
+}
+
+static ssize_t
+in_read(void *cookie, char *out, size_t size)
+{
+	ldif_in *in = cookie;
+	size_t n;
+
+	if (size == 0)
+		return 0;
+	if (in->pos >= in->buf->len && !in->blocked && !in->eof)
+		in_next(in);
+	if (in->blank_out) {
+		in->blank_out = 0;
+		out[0] = '\n';
+		return 1;
+	}
+	if (in->blocked || in->eof || in->pos >= in->buf->len)
+		return 0;
+	/* the rest of the line, never more */
+	n = MIN(size, in->buf->len - in->pos);
+	memcpy(out, in->buf->data + in->pos, n);
+	in->pos += n;
+	return (ssize_t) n;
+}
+
+/* ---- one record ---- */
+
+typedef struct entry {
+	gs_import_state *st;
+	gs_record *rec;
+	const char *file;
+	unsigned long where_line;
+	GPtrArray *mail, *proxies, *targets;
+	char *dn;
+	int have_dn, have_cn, kind_rank;
+	char *last_class;
+} entry;
+
+static const char *const kinds[] = { "inetOrgPerson", "user", "contact", "group" };
+
+static gs_status G_GNUC_PRINTF(4, 5)
+bad(entry *e, unsigned long line, char **errmsg, const char *fmt, ...)
+{
+	char where[sizeof e->rec->where];
+	va_list ap;
+	char *why;
+	gs_status rc;
+
+	va_start(ap, fmt);
+	why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_snprintf(where, sizeof where, "%s:%lu", e->file, e->where_line);
+	if (line && line != e->where_line)
+		rc = gs_import_bad(e->st, where, errmsg, "line %lu: %s", line, why);
+	else
+		rc = gs_import_bad(e->st, where, errmsg, "%s", why);
+	g_free(why);
+	return rc;
+}
+
+/* Text values are UTF-8 without NUL bytes: a NUL would cut
+ * "a@b\0.evil" short further on, and invalid UTF-8 would be dropped. */
+static const char *
+text_problem(const struct berval *v)
+{
+	if (memchr(v->bv_val, '\0', v->bv_len))
+		return "NUL byte in a text value";
+	if (!g_utf8_validate(v->bv_val, (gssize) v->bv_len, NULL))
+		return "text value is not UTF-8";
+	return NULL;
+}
+
+/* The value of the dn's first RDN ("Alice Example" in
+ * "CN=Alice Example,OU=Users,DC=example,DC=org"), or NULL. */
+static char *
+dn_first_value(const char *dn)
+{
+	LDAPDN parsed = NULL;
+	char *out = NULL;
+
+	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !parsed)
+		return NULL;
+	if (parsed[0] && parsed[0][0]) {
+		LDAPAVA *ava = parsed[0][0];
+		if (!(ava->la_flags & LDAP_AVA_BINARY) && ava->la_value.bv_val &&
+		    !memchr(ava->la_value.bv_val, '\0', ava->la_value.bv_len) &&
+		    g_utf8_validate(ava->la_value.bv_val, (gssize) ava->la_value.bv_len, NULL))
+			out = g_strndup(ava->la_value.bv_val, ava->la_value.bv_len);
+	}
+	ldap_dnfree(parsed);
+	return out;
+}
+
+/* libldap's base64 decoder stops at the first '=' and takes '=' for
+ * data at the start of a group: check the value whole first. s is what
+ * follows "::", markers of folded lines included. */
+static int
+base64_ok(const char *s)
+{
+	size_t n = 0, pad = 0;
+
+	while (*s == ' ' || *s == CONTINUED)
+		s++;
+	for (; *s; s++) {
+		if (*s == CONTINUED)
+			continue;
+		if (*s == '=')
+			pad++;
+		else if (pad || !(g_ascii_isalnum(*s) || *s == '+' || *s == '/'))
+			return 0;
+		n++;
+	}
+	return n > 0 && n % 4 == 0 && pad <= 2;
+}
+
+static int
+is(const char *type, const char *name)
+{
+	return !g_ascii_strcasecmp(type, name);
+}
+
+/* One attribute of an entry. Returns GS_OK, or what bad() said (which
+ * is GS_OK with *dropped set when the record is skipped). */
+static gs_status
+attribute(entry *e, const char *type, struct berval *v, unsigned long line, int *dropped,
+	  char **errmsg)
+{
+	gs_record *rec = e->rec;
+	const char *why;
+	char *x;
+	size_t i;
+	gs_status rc;
+
+	if (is(type, "userCertificate") || is(type, "userSMIMECertificate")) {
+		/* exactly these spellings: resolution ranks userSMIMECertificate first */
+		if (v->bv_len > 0)
+			gs_record_add_cert(rec, is(type, "userCertificate") ? "userCertificate"
+									  : "userSMIMECertificate",
+					   v->bv_val, v->bv_len);
+		return GS_OK;
+	}
+	if (!is(type, "dn") && !is(type, "changetype") && !is(type, "objectClass") && !is(type, "cn") &&
+	    !is(type, "displayName") && !is(type, "mail") && !is(type, "mailNickname") &&
+	    !is(type, "proxyAddresses") && !is(type, "targetAddress"))
+		return GS_OK; /* not ours */
+	if ((why = text_problem(v))) {
+		*dropped = 1;
+		return bad(e, line, errmsg, "%s: %s", type, why);
+	}
+	if (is(type, "dn")) {
+		*dropped = 1;
+		return bad(e, line, errmsg, "a second dn: in one record (a missing empty line?)");
+	}
+	if (is(type, "changetype")) {
+		if (!g_ascii_strcasecmp(v->bv_val, "add"))
+			return GS_OK; /* an entry all the same */
+		x = excerpt(v->bv_val, v->bv_len);
+		*dropped = 1;
+		rc = bad(e, line, errmsg, "change record (changetype: %s), not a directory entry", x);
+		g_free(x);
+		return rc;
+	}
+	if (is(type, "objectClass")) {
+		for (i = 0; i < G_N_ELEMENTS(kinds); i++)
+			if (!g_ascii_strcasecmp(v->bv_val, kinds[i]) && (int) i < e->kind_rank) {
+				e->kind_rank = (int) i;
+				gs_record_set(&rec->kind, kinds[i], -1);
+			}
+		if (v->bv_len <= 64) {
+			g_free(e->last_class);
+			e->last_class = g_strndup(v->bv_val, v->bv_len);
+		}
+	} else if (is(type, "cn")) {
+		if (!e->have_cn)
+			gs_record_set(&rec->name, v->bv_val, (ssize_t) v->bv_len);
+		e->have_cn = 1;
+	} else if (is(type, "displayName")) {
+		if (!rec->display_name)
+			gs_record_set(&rec->display_name, v->bv_val, (ssize_t) v->bv_len);
+	} else if (is(type, "mailNickname")) {
+		if (!rec->alias)
+			gs_record_set(&rec->alias, v->bv_val, (ssize_t) v->bv_len);
+	} else if (is(type, "mail")) {
+		g_ptr_array_add(e->mail, g_strndup(v->bv_val, v->bv_len));
+	} else if (is(type, "proxyAddresses")) {
+		g_ptr_array_add(e->proxies, g_strndup(v->bv_val, v->bv_len));
+	} else if (is(type, "targetAddress")) {
+		g_ptr_array_add(e->targets, g_strndup(v->bv_val, v->bv_len));
+	}
+	return GS_OK;
+}
+
+/* Parse the record libldap gathered in buf (its first line is the
+ * paragraph's first line, in->par_line) and hand it to the driver.
+ * *version_ok says a version: line may still come (first record). */
+static gs_status
+record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version_ok,
+       int *entries, char **errmsg)
+{
+	entry e = { 0 };
+	unsigned long ln = in->par_line;
+	char *p = buf;
+	gs_status rc = GS_OK;
+	int dropped = 0, lines = 0, trailer = 0;
+	guint i;
+
+	gs_record_clear(rec);
+	e.st = st;
+	e.rec = rec;
+	e.file = gs_reader_name(in->r);
+	e.where_line = in->entry_line;
+	e.kind_rank = G_N_ELEMENTS(kinds);
+	e.mail = g_ptr_array_new_with_free_func(g_free);
+	e.proxies = g_ptr_array_new_with_free_func(g_free);
+	e.targets = g_ptr_array_new_with_free_func(g_free);
+
+	while (*p && rc == GS_OK && !dropped) {
+		char *line = p, *colon, *semi, *s, *d, *name;
+		unsigned long line_no = ln;
+		struct berval type, value;
+		int freeval = 0;
+
+		/* one logical line: continuation lines folded in as ldif_getline
+		 * does (newline and space become markers ldif_parse_line2
+		 * deletes from values), physical lines counted for messages */
+		for (;;) {
+			char *nl = strchr(p, '\n');
+			if (!nl) {
+				p += strlen(p);
+				break;
+			}
+			ln++;
+			if (nl[1] == ' ') {
+				nl[0] = nl[1] = CONTINUED;
+				p = nl + 2;
+				continue;
+			}
+			*nl = '\0';
+			p = nl + 1;
+			break;
+		}
+		if (*line == '#')
+			continue; /* a comment */
+		colon = strchr(line, ':');
+		if (!colon) {
+			char *x = excerpt(line, strlen(line));
+			dropped = 1;
+			rc = bad(&e, line_no, errmsg, "not an attribute line (no ':'): %s", x);
+			g_free(x);
+			break;
+		}
+		/* ldif_parse_line2 would fetch it (file: URLs read local files) */
+		if (colon[1] == '<') {
+			char *x = excerpt(line, (size_t) (colon - line));
+			dropped = 1;
+			rc = bad(&e, line_no, errmsg, "%s:< names a file or URL: refused (galsmime never reads "
+						      "files or URLs named in its input)", g_strstrip(x));
+			g_free(x);
+			break;
+		}
+		if ((colon[1] == ':' && !base64_ok(colon + 2)) ||
+		    ldif_parse_line2(line, &type, &value, &freeval) != 0) {
+			char *x = excerpt(line, (size_t) (colon - line));
+			dropped = 1;
+			rc = bad(&e, line_no, errmsg, "%s: bad base64 value", g_strstrip(x));
+			g_free(x);
+			break;
+		}
+		if (freeval) { /* a fetched URL: cannot happen, refused above */
+			ber_memfree(value.bv_val);
+			dropped = 1;
+			rc = bad(&e, line_no, errmsg, "URL value refused");
+			break;
+		}
+		/* a type folded across lines keeps the markers: delete them */
+		for (s = d = type.bv_val; *s; s++)
+			if (*s != CONTINUED)
+				*d++ = *s;
+		*d = '\0';
+		name = type.bv_val;
+		/* attribute options: userCertificate;binary */
+		if ((semi = strchr(name, ';')))
+			*semi = '\0';
+
+		if (lines++ == 0) {
+			/* a record starts with dn:, the first one maybe with version: */
+			if (*version_ok && is(name, "version")) {
+				if (value.bv_len != 1 || value.bv_val[0] != '1') {
+					char *x = excerpt(value.bv_val, value.bv_len);
+					dropped = 1;
+					rc = bad(&e, line_no, errmsg, "unsupported LDIF version %s", x);
+					g_free(x);
+				}
+				lines = 0;
+				*version_ok = 0;
+				continue;
+			}
+			/* ldapsearch's search references and its closing
+			 * "search: N / result: N text" are no entries; a result
+			 * other than 0 says the export stopped short */
+			if (is(name, "ref") || is(name, "search")) {
+				trailer = 1;
+				continue;
+			}
+			if (!is(name, "dn")) {
+				char *x = excerpt(name, strlen(name));
+				dropped = 1;
+				rc = bad(&e, line_no, errmsg, "a record starts with dn:, not %s:", x);
+				g_free(x);
+				break;
+			}
+			e.where_line = line_no;
+			gs_record_where(rec, in->r, line_no);
+			if (text_problem(&value)) {
+				dropped = 1;
+				rc = bad(&e, line_no, errmsg, "dn: %s", text_problem(&value));
+				break;
+			}
+			e.have_dn = 1;
+			e.dn = g_strndup(value.bv_val, value.bv_len);
+			continue;
+		}
+		if (trailer) {
+			if (is(name, "result") && (value.bv_len == 0 || value.bv_val[0] != '0' ||
+						   (value.bv_len > 1 && value.bv_val[1] != ' '))) {
+				char *x = excerpt(value.bv_val, value.bv_len);
+				dropped = 1;
+				rc = bad(&e, line_no, errmsg, "the search ended with result %s: the export is "
+							      "incomplete", x);
+				g_free(x);
+			}
+			continue;
+		}
+		rc = attribute(&e, name, &value, line_no, &dropped, errmsg);
+	}
+	*version_ok = 0;
+	if (rc != GS_OK || dropped) {
+		if (dropped)
+			(*entries)++; /* seen, and skipped */
+		goto out;
+	}
+	if (!e.have_dn)
+		goto out; /* only a version: line */
+	(*entries)++;
+
+	if (!e.have_cn && e.dn && *e.dn) {
+		char *n = dn_first_value(e.dn);
+		if (!n) {
+			char *x = excerpt(e.dn, strlen(e.dn));
+			rc = bad(&e, 0, errmsg, "no cn, and the dn is not a distinguished name: %s", x);
+			g_free(x);
+			goto out;
+		}
+		gs_record_set(&rec->name, n, -1);
+		g_free(n);
+	}
+	if (!rec->kind && e.last_class)
+		gs_record_set(&rec->kind, e.last_class, -1);
+	/* Exchange's primary is the "SMTP:" proxy address; mail mirrors it,
+	 * and is the primary where there are no proxy addresses; a
+	 * contact's targetAddress (its external address) comes before its
+	 * "smtp:" aliases. The driver puts an "SMTP:" address first
+	 * whenever it comes, so the order in goes: mail, targets, proxies. */
+	for (i = 0; i < e.mail->len; i++)
+		gs_record_add_address(rec, e.mail->pdata[i], -1, i == 0);
+	for (i = 0; i < e.targets->len; i++) {
+		const char *t = e.targets->pdata[i];
+		gs_record_add_address(rec, g_ascii_strncasecmp(t, "smtp:", 5) ? t : t + 5, -1, 0);
+	}
+	for (i = 0; i < e.proxies->len; i++)
+		gs_record_add_address(rec, e.proxies->pdata[i], -1, 0);
+	/* containers, groups without mail...: nobody to encrypt to */
+	if (rec->addresses->len == 0 && rec->certs->len == 0)
+		goto out;
+	rc = gs_import_record(st, rec, errmsg);
+out:
+	g_ptr_array_unref(e.mail);
+	g_ptr_array_unref(e.proxies);
+	g_ptr_array_unref(e.targets);
+	g_free(e.dn);
+	g_free(e.last_class);
+	return rc;
+}
 
 gs_status
 gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 {
-	(void) st;
-	return gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: the ldif format is not supported yet", gs_reader_name(r));
+	cookie_io_functions_t io = { in_read, NULL, NULL, NULL };
+	ldif_in in = { 0 };
+	LDIFFP lfp = { 0 };
+	gs_record rec;
+	char *buf = NULL;
+	int buflen = 0, version_ok = 1, entries = 0;
+	unsigned long lno = 0;
+	gs_status rc = GS_OK;
+
+	in.r = r;
+	in.chunk = g_malloc(CHUNK);
+	in.buf = g_byte_array_new();
+	/* our own stream, not gs_reader_file(): libldap reads through the filter */
+	lfp.fp = fopencookie(&in, "r", io);
+	if (!lfp.fp) {
+		g_free(in.chunk);
+		g_byte_array_unref(in.buf);
+		return gs_fail(errmsg, GS_E_INTERNAL, "%s: %s", gs_reader_name(r), g_strerror(errno));
+	}
+	gs_record_init(&rec);
+	for (;;) {
+		int got = ldif_read_record(&lfp, &lno, &buf, &buflen);
+
+		if (gs_reader_error(r))
+			break; /* the driver says what went wrong */
+		if (in.why) {
+			char where[sizeof rec.where];
+
+			g_snprintf(where, sizeof where, "%s:%lu", gs_reader_name(r), in.why_record);
+			if (in.why_line != in.why_record)
+				rc = gs_import_bad(st, where, errmsg, "line %lu: %s", in.why_line, in.why);
+			else
+				rc = gs_import_bad(st, where, errmsg, "%s", in.why);
+			g_free(in.why);
+			in.why = NULL;
+			if (rc != GS_OK)
+				break;
+			entries++;
+			version_ok = 0;
+			/* what libldap got of that record is dropped; go on */
+			in.blocked = 0;
+			clearerr(lfp.fp);
+			continue;
+		}
+		if (got < 0) {
+			rc = gs_fail(errmsg, GS_E_INTERNAL, "%s: the LDIF reader failed", gs_reader_name(r));
+			break;
+		}
+		if (got == 0)
+			break;
+		if ((rc = record(st, &in, buf, &rec, &version_ok, &entries, errmsg)) != GS_OK)
+			break;
+		gs_import_progress(st, r);
+	}
+	if (rc == GS_OK && !gs_reader_error(r) && entries == 0)
+		rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no LDIF entry in the file", gs_reader_name(r));
+	fclose(lfp.fp);
+	ber_memfree(buf);
+	g_free(in.why);
+	g_free(in.chunk);
+	g_byte_array_unref(in.buf);
+	gs_record_clear(&rec);
+	g_ptr_array_unref(rec.addresses);
+	g_ptr_array_unref(rec.certs);
+	return rc;
 }
