@@ -95,13 +95,13 @@ import base64, re, subprocess
 raw = open('enc.eml', 'rb').read()
 head, body = raw.split(b'\n\n', 1)
 der = base64.b64decode(body)
-# drop the last 16 bytes of the encrypted content and fix up the lengths
-# by re-encoding with openssl: simplest is to rebuild from asn1 pieces
+# EnvelopedData ends with encryptedContent [0], the last primitive:
+# cut 5 bytes off it (no longer whole AES blocks) and re-encode the
+# definite lengths of every element on the way down to it
 txt = subprocess.run(['openssl', 'asn1parse', '-inform', 'DER'], input=der, capture_output=True).stdout.decode()
 last = [l for l in txt.splitlines() if 'prim:' in l][-1]
 off, depth, hl, ln = map(int, re.match(r'\s*(\d+):d=(\d+)\s+hl=(\d+)\s+l=\s*(\d+)', last).groups())
 assert off + hl + ln == len(der)
-# the encrypted content is the last primitive; shorten it by 5 bytes (no longer whole AES blocks), keep DER valid
 content = der[off + hl: off + hl + ln - 5]
 def enc_len(n):
     if n < 128: return bytes([n])
