@@ -8,7 +8,12 @@
  * their own, encrypted to them alone (and the sender), sent to them
  * alone, so that the To/Cc copy neither names them nor is encrypted to
  * them (OWA's Bcc forking). Every copy is prepared before any is
- * handed to SENDMAIL: if one cannot be encrypted, nothing is sent. */
+ * handed to SENDMAIL: if one cannot be encrypted, nothing is sent, and
+ * stderr names every recipient without a usable certificate, whatever
+ * copy they are in, one line each (mutt shows them). --encrypt=auto
+ * then sends one copy to everyone instead, signed only with --sign.
+ * Without encryption the one copy loses any Bcc field ($write_bcc):
+ * SENDMAIL gets the recipients as arguments. */
 #include "cli.h"
 
 #include <errno.h>
@@ -23,6 +28,16 @@ typedef struct copy {
 	GByteArray *data;      /* the message as it goes to SENDMAIL */
 	int bcc;
 } copy;
+
+static copy *
+copy_new(int bcc)
+{
+	copy *k = g_new0(copy, 1);
+
+	k->rcpts = g_ptr_array_new_with_free_func(g_free);
+	k->bcc = bcc;
+	return k;
+}
 
 static void
 copy_free(gpointer p)
@@ -94,6 +109,19 @@ serialize(GMimeMessage *m)
 	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	g_object_unref(mem);
 	return a;
+}
+
+/* A fresh parse of the message on stdin, for one copy. */
+static int
+parse_copy(cli *c, GMimeMessage **m)
+{
+	char *msg = NULL;
+	gs_status st;
+
+	g_mime_stream_reset(c->in);
+	if ((st = gs_message_parse(c->session, c->in, m, &msg)) != GS_OK)
+		return cli_fail(c, st, msg);
+	return 0;
 }
 
 /* Run SENDMAIL with argv, the copy on its stdin. Returns its exit status
@@ -258,16 +286,13 @@ cmd_send(cli *c, int argc, char **argv)
 
 	/* the copies: one for To/Cc (if any), one per Bcc recipient */
 	{
-		copy *main_copy = g_new0(copy, 1);
-		main_copy->rcpts = g_ptr_array_new_with_free_func(g_free);
+		copy *main_copy = copy_new(0);
 		for (k = 0; k < envelope->len; k++) {
 			const char *r = envelope->pdata[k];
 			if (in_list(visible, r)) {
 				g_ptr_array_add(main_copy->rcpts, g_strdup(r));
 			} else {
-				copy *b = g_new0(copy, 1);
-				b->bcc = 1;
-				b->rcpts = g_ptr_array_new_with_free_func(g_free);
+				copy *b = copy_new(1);
 				g_ptr_array_add(b->rcpts, g_strdup(r));
 				g_ptr_array_add(copies, b);
 			}
@@ -277,84 +302,95 @@ cmd_send(cli *c, int argc, char **argv)
 		else
 			copy_free(main_copy);
 	}
-	/* without encryption one copy reaches everyone: sendmail keeps Bcc secret */
-	if (enc == ENC_NO && copies->len > 1) {
-		copy *all = g_new0(copy, 1);
-		all->rcpts = g_ptr_array_new_with_free_func(g_free);
+
+	/* prepare every encrypted copy before sending any; collect the
+	 * recipients without a usable certificate over all copies */
+	if (enc != ENC_NO) {
+		GPtrArray *bad = g_ptr_array_new_with_free_func(g_free);
+
+		eo.sign = sign;
+		eo.header_recipients = 0;
+		for (k = 0; k < copies->len; k++) {
+			copy *cp = copies->pdata[k];
+			gs_failures *fails = NULL;
+
+			if ((rc = parse_copy(c, &m)) != 0)
+				break;
+			g_ptr_array_add(cp->rcpts, NULL);
+			eo.extra = (const char *const *) cp->rcpts->pdata;
+			st = gs_message_encrypt(c->session, m, &eo, &fails, &msg);
+			g_ptr_array_remove_index(cp->rcpts, cp->rcpts->len - 1);
+			if (st == GS_E_NO_CERT) {
+				size_t f;
+				for (f = 0; f < gs_failures_count(fails); f++) {
+					const gs_recipient_failure *rf = gs_failures_get(fails, f);
+					char *line = g_strdup_printf("%s: %s", rf->recipient, rf->reason);
+					if (!in_list(bad, line))
+						g_ptr_array_add(bad, line);
+					else
+						g_free(line);
+				}
+				if (!fails || gs_failures_count(fails) == 0)
+					g_ptr_array_add(bad, g_strdup(msg ? msg : gs_status_string(st)));
+				gs_failures_free(fails);
+				g_free(msg);
+				msg = NULL;
+			} else if (st != GS_OK) {
+				gs_failures_free(fails);
+				rc = cli_fail(c, st, msg);
+				break;
+			} else {
+				/* the copy names no Bcc recipient */
+				while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
+					;
+				cp->data = serialize(m);
+			}
+			g_object_unref(m);
+			m = NULL;
+		}
+		if (rc == 0 && bad->len && enc == ENC_YES) {
+			/* fail closed: one line per recipient, nothing sent */
+			for (k = 0; k < bad->len; k++)
+				cli_error(c, "%s", (char *) bad->pdata[k]);
+			rc = cli_exit_code(GS_E_NO_CERT);
+		} else if (rc == 0 && bad->len) {
+			/* --encrypt=auto: someone cannot read it, so nobody gets it
+			 * encrypted: one copy as without --encrypt */
+			for (k = 0; k < bad->len; k++)
+				cli_error(c, "not encrypted%s: %s", sign ? " (sent signed)" : "",
+					  (char *) bad->pdata[k]);
+			enc = ENC_NO;
+		}
+		g_ptr_array_free(bad, TRUE);
+		if (rc != 0)
+			goto out;
+	}
+	if (enc == ENC_NO) {
+		/* one copy reaches everyone: sendmail keeps Bcc secret */
+		copy *all = copy_new(0);
+
 		for (k = 0; k < envelope->len; k++)
 			g_ptr_array_add(all->rcpts, g_strdup(envelope->pdata[k]));
 		g_ptr_array_set_size(copies, 0);
 		g_ptr_array_add(copies, all);
-	}
-
-	/* with --encrypt=auto: encrypt only when every recipient resolves */
-	if (enc == ENC_AUTO) {
-		int all_ok = 1;
-		for (k = 0; k < envelope->len && all_ok; k++) {
-			gs_resolution *res = NULL;
-			if (gs_resolve(c->session, envelope->pdata[k], eo.resolve_flags, &res, NULL) != GS_OK ||
-			    !gs_resolution_chosen(res))
-				all_ok = 0;
-			gs_resolution_free(res);
-		}
-		enc = all_ok ? ENC_YES : ENC_NO;
-		if (!all_ok && copies->len > 1) {
-			copy *all = g_new0(copy, 1);
-			all->rcpts = g_ptr_array_new_with_free_func(g_free);
-			for (k = 0; k < envelope->len; k++)
-				g_ptr_array_add(all->rcpts, g_strdup(envelope->pdata[k]));
-			g_ptr_array_set_size(copies, 0);
-			g_ptr_array_add(copies, all);
-		}
-	}
-
-	/* prepare every copy before sending any */
-	for (k = 0; k < copies->len; k++) {
-		copy *cp = copies->pdata[k];
-		gs_failures *fails = NULL;
-
-		g_mime_stream_reset(c->in);
-		if ((st = gs_message_parse(c->session, c->in, &m, &msg)) != GS_OK) {
-			rc = cli_fail(c, st, msg);
+		if ((rc = parse_copy(c, &m)) != 0)
 			goto out;
-		}
-		if (enc == ENC_YES) {
-			g_ptr_array_add(cp->rcpts, NULL);
-			eo.extra = (const char *const *) cp->rcpts->pdata;
-			eo.header_recipients = 0;
-			eo.sign = sign;
-			st = gs_message_encrypt(c->session, m, &eo, &fails, &msg);
-			g_ptr_array_remove_index(cp->rcpts, cp->rcpts->len - 1);
-			if (st == GS_E_NO_CERT && fails) {
-				size_t f;
-				for (f = 0; f < gs_failures_count(fails); f++)
-					cli_error(c, "%s: %s", gs_failures_get(fails, f)->recipient,
-						  gs_failures_get(fails, f)->reason);
-				cli_error(c, "not sent: every recipient needs a usable certificate");
-				gs_failures_free(fails);
-				g_free(msg);
-				rc = cli_exit_code(st);
-				goto out;
-			}
-			gs_failures_free(fails);
-		} else if (sign) {
+		if (sign) {
 			gs_sign_opts so = { 0 };
 			so.from = eo.from;
-			st = gs_message_sign(c->session, m, &so, &msg);
-		} else {
-			st = GS_OK;
+			if ((st = gs_message_sign(c->session, m, &so, &msg)) != GS_OK) {
+				rc = cli_fail(c, st, msg);
+				cli_error(c, "not sent");
+				goto out;
+			}
 		}
-		if (st != GS_OK) {
-			rc = cli_fail(c, st, msg);
-			cli_error(c, "not sent");
-			goto out;
-		}
-		if (enc == ENC_YES) {
-			/* the copy names no Bcc recipient */
+		/* SENDMAIL gets every recipient as an argument, so a Bcc field
+		 * ($write_bcc) would only show the Bcc recipients to everyone
+		 * if it did not strip it. With -t it names recipients: kept. */
+		if (!header_mode)
 			while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 				;
-		}
-		cp->data = serialize(m);
+		all->data = serialize(m);
 		g_object_unref(m);
 		m = NULL;
 	}
