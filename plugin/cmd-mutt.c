@@ -5,8 +5,11 @@
  *   decrypt %f            DER in %f; a complete MIME entity on stdout, or nothing
  *   verify %s %f          detached DER signature %s over the entity in %f
  *   verify-opaque %s      the entity inside the DER %s on stdout
- *   sign %c %f            DER detached signature of %f (LF -> CRLF first)
- *   encrypt %f %c...      DER enveloped-data of %f to the certificate files %c
+ *   sign [--digest %d] %c %f
+ *                         DER detached signature of %f (LF -> CRLF first) by the
+ *                         identity whose certificate is %c; %d must be sha256
+ *   encrypt %f %c...      DER enveloped-data of %f (LF -> CRLF) to the
+ *                         certificate files %c
  *   pk7out %f             the signature of the message in %f, PEM PKCS7
  *   get-cert %f           the certificates of the PKCS7 in %f, PEM
  *   get-signer-cert %f %c the signer's certificate of the message %f, into %c
@@ -15,7 +18,8 @@
  *   sync-index DIR [--keys KEYDIR]
  *
  * mutt writes the passphrase (and a newline) on the stdin of sign and
- * decrypt, also for keys without one: it is always read. For verify, the
+ * decrypt, also for keys without one, and the label on import-cert's:
+ * stdin is read to its end unless it is a terminal. For verify, the
  * FIRST line of stderr is "Verification successful" exactly when the
  * signature is good (mutt's test), followed by who signed. */
 #include "cli.h"
@@ -26,6 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 static int
 read_file(cli *c, const char *path, GByteArray **out)
@@ -40,6 +48,38 @@ read_file(cli *c, const char *path, GByteArray **out)
 		return EXIT_IOERR;
 	}
 	*out = g_byte_array_new_take((guint8 *) buf, n);
+	return 0;
+}
+
+/* Write `path` in place (truncate, write, close), never by a temporary
+ * file and a rename: mutt opens %c before running the command and reads
+ * the certificate back through the descriptor it already holds. */
+static int
+write_in_place(cli *c, const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		cli_error(c, "%s: %s", path, g_strerror(errno));
+		return EXIT_IOERR;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			cli_error(c, "%s: %s", path, g_strerror(n < 0 ? errno : EIO));
+			close(fd);
+			return EXIT_IOERR;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	if (close(fd) != 0) {
+		cli_error(c, "%s: %s", path, g_strerror(errno));
+		return EXIT_IOERR;
+	}
 	return 0;
 }
 
@@ -71,22 +111,35 @@ to_crlf(const GByteArray *in)
 	return out;
 }
 
-/* mutt's passphrase: the first line of stdin, read now so that mutt's
- * write never blocks, kept for when a key needs it */
+/* mutt's passphrase: the first line of stdin, written by mutt for sign
+ * and decrypt even when the key has none. Unless another source is
+ * configured, stdin is the passphrase source. When stdin is not a
+ * terminal it is read now and then drained to its end, so that mutt's
+ * write never blocks nor meets a closed pipe (SIGPIPE); a terminal is
+ * only read if a key turns out to need it. */
 static void
-take_stdin_passphrase(cli *c)
+take_stdin(cli *c, int passphrase)
 {
-	if (!c->pass_file && !c->pass_env_file && c->pass_fd < 0)
+	char buf[4096];
+	ssize_t n;
+
+	if (passphrase && !c->pass_file && !c->pass_env_file && c->pass_fd < 0)
 		c->pass_fd = STDIN_FILENO;
-	if (c->pass_fd == STDIN_FILENO) {
+	if (isatty(STDIN_FILENO))
+		return;
+	if (passphrase && c->pass_fd == STDIN_FILENO) {
 		char *p = NULL;
-		size_t n = 0;
-		cli_passphrase(c, &p, &n);
+		size_t len = 0;
+		cli_passphrase(c, &p, &len);
 		if (p) {
-			OPENSSL_cleanse(p, n);
+			OPENSSL_cleanse(p, len);
 			g_free(p);
 		}
 	}
+	while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0)
+		if (n < 0 && errno != EINTR)
+			break;
+	OPENSSL_cleanse(buf, sizeof buf);
 }
 
 static void
@@ -129,7 +182,13 @@ verdict(cli *c, const gs_report *r)
 	if (good) {
 		fprintf(stderr, "Verification successful\n");
 	} else {
-		char *w = gs_reasons_string(gs_report_reasons(r));
+		unsigned reasons = gs_report_reasons(r);
+		size_t i;
+		char *w;
+
+		for (i = 0; i < gs_report_signer_count(r); i++)
+			reasons |= gs_report_signer(r, i)->reasons;
+		w = gs_reasons_string(reasons);
 		fprintf(stderr, "Verification FAILED%s%s\n", *w ? ": " : "", w);
 		g_free(w);
 	}
@@ -140,7 +199,7 @@ verdict(cli *c, const gs_report *r)
 static int
 m_verify(cli *c, int argc, char **argv)
 {
-	GByteArray *sig = NULL, *content = NULL;
+	GByteArray *sig = NULL, *content = NULL, *canon;
 	gs_report *r = NULL;
 	char *msg = NULL;
 	gs_status st;
@@ -150,6 +209,11 @@ m_verify(cli *c, int argc, char **argv)
 		return cli_usage(c, "mutt verify SIGFILE CONTENTFILE");
 	if ((rc = read_file(c, argv[1], &sig)) || (rc = read_file(c, argv[2], &content)))
 		goto out;
+	/* the signature covers the canonical (CRLF) form: mutt writes it so,
+	 * and openssl smime -verify (mutt's smime.rc) converts bare LFs too */
+	canon = to_crlf(content);
+	g_byte_array_unref(content);
+	content = canon;
 	st = gs_raw_verify(c->session, sig->data, sig->len, content->data, content->len, NULL, &r, &msg);
 	if (st != GS_OK) {
 		fprintf(stderr, "Verification FAILED: %s\n", msg ? msg : gs_status_string(st));
@@ -176,6 +240,7 @@ m_verify_opaque(cli *c, int argc, char **argv)
 	gs_status st;
 	int rc;
 
+	take_stdin(c, 0);
 	if (argc != 2)
 		return cli_usage(c, "mutt verify-opaque SIGFILE");
 	if ((rc = read_file(c, argv[1], &sig)))
@@ -209,7 +274,7 @@ m_decrypt(cli *c, int argc, char **argv)
 	gs_status st;
 	int rc;
 
-	take_stdin_passphrase(c);
+	take_stdin(c, 1);
 	if (argc < 2)
 		return cli_usage(c, "mutt decrypt DERFILE");
 	if ((rc = read_file(c, argv[1], &der)))
@@ -246,20 +311,43 @@ m_decrypt(cli *c, int argc, char **argv)
 }
 
 /* The identity named by mutt's %c: the certificate file of the key to
- * sign with, written by sync-index. */
-static char *
-signer_from_certfile(cli *c, const char *path)
+ * sign with ($smime_certificates/$smime_default_key, written by
+ * sync-index), as its SHA-256 fingerprint. NULL when there is no such
+ * file: then the store's only identity signs. */
+static int
+signer_from_certfile(cli *c, const char *path, char **fingerprint)
 {
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
 	GByteArray *a = NULL;
-	char **emails = NULL, *r = NULL;
+	BIO *b;
+	X509 *x;
+	int rc;
 
-	if (read_file(c, path, &a) != 0)
-		return NULL;
-	if (gs_raw_cert_emails(a->data, a->len, &emails, NULL) == GS_OK && emails && emails[0])
-		r = g_strdup(emails[0]);
-	g_strfreev(emails);
+	*fingerprint = NULL;
+	if (access(path, F_OK) != 0)
+		return 0;
+	if ((rc = read_file(c, path, &a)))
+		return rc;
+	b = BIO_new_mem_buf(a->data, (int) a->len);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (!x) {
+		const unsigned char *p = a->data;
+		x = d2i_X509(NULL, &p, (long) a->len);
+	}
+	BIO_free(b);
 	g_byte_array_unref(a);
-	return r;
+	ERR_clear_error();
+	if (!x || !X509_digest(x, EVP_sha256(), md, &mdlen)) {
+		X509_free(x);
+		cli_error(c, "%s: not a certificate", path);
+		return EXIT_DATAERR;
+	}
+	X509_free(x);
+	*fingerprint = g_malloc(mdlen * 2 + 1);
+	for (i = 0; i < mdlen; i++)
+		g_snprintf(*fingerprint + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 static int
@@ -267,14 +355,26 @@ m_sign(cli *c, int argc, char **argv)
 {
 	GByteArray *in = NULL, *canon, *der = NULL;
 	char *msg = NULL, *signer = NULL;
+	const char *digest = NULL;
 	gs_status st;
 	int rc;
 
-	take_stdin_passphrase(c);
+	take_stdin(c, 1);
+	if (argc == 5 && !strcmp(argv[1], "--digest")) {
+		digest = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 3)
-		return cli_usage(c, "mutt sign CERTFILE CONTENTFILE");
-	if (access(argv[1], R_OK) == 0)
-		signer = signer_from_certfile(c, argv[1]);
+		return cli_usage(c, "mutt sign [--digest ALG] CERTFILE CONTENTFILE");
+	/* mutt writes micalg from $smime_sign_digest_alg: it must be true */
+	if (digest && g_ascii_strcasecmp(digest, "sha256") && g_ascii_strcasecmp(digest, "sha-256")) {
+		cli_error(c, "galsmime signs with SHA-256: set smime_sign_digest_alg=\"sha256\" (not %s)",
+			  digest);
+		return EXIT_USAGE;
+	}
+	if ((rc = signer_from_certfile(c, argv[1], &signer)))
+		goto out;
 	if ((rc = read_file(c, argv[2], &in)))
 		goto out;
 	canon = to_crlf(in);
@@ -298,7 +398,7 @@ static int
 m_encrypt(cli *c, int argc, char **argv)
 {
 	GPtrArray *files = g_ptr_array_new_with_free_func((GDestroyNotify) g_byte_array_unref);
-	GByteArray *in = NULL, *der = NULL;
+	GByteArray *in = NULL, *der = NULL, *canon;
 	char *msg = NULL;
 	gs_status st;
 	int rc, i;
@@ -315,9 +415,14 @@ m_encrypt(cli *c, int argc, char **argv)
 			goto out;
 		g_ptr_array_add(files, a);
 	}
-	/* mutt adds your own certificate itself ($smime_self_encrypt) */
-	st = gs_raw_encrypt(c->session, files, NULL, 1, GS_CIPHER_AES256_CBC, 0, in->data, in->len,
+	/* the entity goes out in canonical form (CRLF), as openssl cms
+	 * -encrypt in mutt's smime.rc writes it; mutt adds your own
+	 * certificate itself ($smime_self_encrypt) */
+	canon = to_crlf(in);
+	st = gs_raw_encrypt(c->session, files, NULL, 1, GS_CIPHER_AES256_CBC, 0, canon->data, canon->len,
 			    &der, &msg);
+	OPENSSL_cleanse(canon->data, canon->len);
+	g_byte_array_unref(canon);
 	if (st != GS_OK) {
 		rc = cli_fail(c, st, msg);
 		goto out;
@@ -404,7 +509,6 @@ static int
 m_get_signer_cert(cli *c, int argc, char **argv)
 {
 	GByteArray *der = NULL;
-	GError *err = NULL;
 	char *pem = NULL, *msg = NULL;
 	gs_status st;
 	int rc;
@@ -417,11 +521,7 @@ m_get_signer_cert(cli *c, int argc, char **argv)
 	g_byte_array_unref(der);
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
-	if (!g_file_set_contents(argv[2], pem, -1, &err)) {
-		cli_error(c, "%s: %s", argv[2], err->message);
-		g_error_free(err);
-		rc = EXIT_IOERR;
-	}
+	rc = write_in_place(c, argv[2], pem, strlen(pem));
 	g_free(pem);
 	return rc;
 }
@@ -460,6 +560,7 @@ m_import_cert(cli *c, int argc, char **argv)
 	gs_status st;
 	int rc;
 
+	take_stdin(c, 0); /* the label, with $smime_ask_cert_label */
 	if (argc != 2)
 		return cli_usage(c, "mutt import-cert CERTFILE");
 	if ((rc = read_file(c, argv[1], &a)))
