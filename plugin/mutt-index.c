@@ -22,6 +22,7 @@ typedef struct index_state {
 	GHashTable *hashes;    /* subject hash string -> next N (GINT) */
 	GString *index;
 	GPtrArray *files;      /* file names written */
+	GHashTable *seen;      /* "address keyid" already listed */
 	int failed;
 	unsigned long lines;
 } index_state;
@@ -71,10 +72,33 @@ trust_letter(gs_verdict v)
 	}
 }
 
+/* mutt's purpose letters: 's' signing, 'e' encryption. An absent key
+ * usage extension allows both. */
 static const char *
 purpose(const gs_cert_info *ci)
 {
-	return !ci->key_usage || strstr(ci->key_usage, "digitalSignature") ? "se" : "e";
+	const char *ku = ci->key_usage;
+	int s, e;
+
+	if (!ku)
+		return "se";
+	s = strstr(ku, "digitalSignature") || strstr(ku, "nonRepudiation");
+	e = strstr(ku, !g_strcmp0(ci->key_type, "ec") ? "keyAgreement" : "keyEncipherment") != NULL;
+	return s && e ? "se" : s ? "s" : e ? "e" : "-";
+}
+
+/* mutt's label: one word. The certificate's common name with its blanks
+ * made underscores, or "-". */
+static char *
+label_of(const char *name)
+{
+	char *l;
+
+	if (!name || !*name)
+		return g_strdup("-");
+	l = g_strdup(name);
+	g_strdelimit(l, " \t\r\n", '_');
+	return l;
 }
 
 static int
@@ -97,6 +121,7 @@ on_address(const char *address, void *data)
 		const gs_candidate *k = gs_resolution_candidate(res, i);
 		char t = k == gs_resolution_chosen(res) ? 't' : trust_letter(k->verdict);
 		const char *keyid;
+		char *line, *label;
 
 		/* a usable certificate that was not chosen is left out: listing
 		 * it as trusted would let mutt pick it */
@@ -104,8 +129,17 @@ on_address(const char *address, void *data)
 			continue;
 		if (!(keyid = keyid_for(st, k->cert.sha256)))
 			break;
-		g_string_append_printf(st->index, "%s %s - ? %c %s\n", address, keyid, t,
+		/* the same certificate may come from several sources: one line */
+		line = g_strdup_printf("%s %s", address, keyid);
+		if (g_hash_table_contains(st->seen, line)) {
+			g_free(line);
+			continue;
+		}
+		g_hash_table_add(st->seen, line);
+		label = label_of(k->cert.common_name);
+		g_string_append_printf(st->index, "%s %s %s ? %c %s\n", address, keyid, label, t,
 				       purpose(&k->cert));
+		g_free(label);
 		st->lines++;
 	}
 	gs_resolution_free(res);
@@ -115,6 +149,7 @@ on_address(const char *address, void *data)
 typedef struct key_state {
 	index_state *st;
 	GString *index;
+	GString *summary;      /* what to set in the muttrc, per address */
 } key_state;
 
 static int
@@ -128,12 +163,13 @@ on_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data
 	(void) encrypted;
 	if (!keyid)
 		return 1;
-	lab = g_strdup(label && *label ? label : "-");
-	g_strdelimit(lab, " \t\n", '_');
+	lab = label_of(label && *label ? label : ci->common_name);
 	emails = g_strsplit(ci->emails ? ci->emails : "", ",", -1);
 	for (e = emails; *e; e++)
-		if (**e)
+		if (**e) {
 			g_string_append_printf(ks->index, "%s %s %s ? t %s\n", *e, keyid, lab, purpose(ci));
+			g_string_append_printf(ks->summary, "set smime_default_key=\"%s\"  # %s\n", keyid, *e);
+		}
 	g_strfreev(emails);
 	g_free(lab);
 	return 0;
@@ -214,6 +250,7 @@ int
 cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir)
 {
 	index_state st = { 0 };
+	key_state ks = { 0 };
 	char *msg = NULL;
 	gs_status s;
 	int rc;
@@ -226,19 +263,21 @@ cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir)
 	st.hashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	st.index = g_string_new(NULL);
 	st.files = g_ptr_array_new_with_free_func(g_free);
+	st.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s = gs_store_addresses(c->store, on_address, &st, &msg);
 	if (s != GS_OK) {
 		rc = cli_fail(c, s, msg);
 		goto out;
 	}
 	if (keydir && !st.failed) {
-		key_state ks = { &st, g_string_new(NULL) };
+		ks.st = &st;
+		ks.index = g_string_new(NULL);
+		ks.summary = g_string_new(NULL);
 		s = gs_store_list_identities(c->store, on_identity, &ks, &msg);
 		if (s != GS_OK)
 			rc = cli_fail(c, s, msg);
 		else if (!st.failed)
 			rc = write_index(c, keydir, ks.index);
-		g_string_free(ks.index, TRUE);
 	}
 	if (rc == 0 && st.failed)
 		rc = EXIT_SOFTWARE;
@@ -247,11 +286,18 @@ cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir)
 	if (rc == 0) {
 		remove_stale(&st);
 		printf("%s: %lu index lines, %u certificate files\n", certdir, st.lines, st.files->len);
+		if (ks.summary)
+			fputs(ks.summary->str, stdout);
 	}
 out:
 	g_hash_table_destroy(st.keyids);
 	g_hash_table_destroy(st.hashes);
 	g_string_free(st.index, TRUE);
 	g_ptr_array_free(st.files, TRUE);
+	g_hash_table_destroy(st.seen);
+	if (ks.index)
+		g_string_free(ks.index, TRUE);
+	if (ks.summary)
+		g_string_free(ks.summary, TRUE);
 	return rc;
 }
