@@ -1,0 +1,265 @@
+#!/bin/sh
+# gal import of JSON: what scripts/Export-GalSmime.ps1 and ConvertTo-Json
+# write (an array, -Compress or indented as PowerShell 7 and 5.1 do), a
+# single object, JSON Lines; certificates as base64 or as arrays of byte
+# integers; the entries land as exported and resolve (userSMIMECertificate
+# first) and openssl decrypts what galsmime encrypts to them; hostile input
+# gives 65, a line naming file:line and why, and leaves the store as it
+# was; --skip-bad skips, counts and says why; memory stays bounded.
+. "$TESTS_TOP/tests/lib.sh"
+
+DB="$GALSMIME_HOME/galsmime.db"
+galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" json "$@"; }
+fp() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+fp16() { fp "$1" | cut -c1-16; }
+# entries [SOURCE]: what the store holds for a source, one line per entry:
+# alias|kind|name|display name|addresses (primary first)|attribute=certificate ...
+entries() {
+	sqlite3 "$DB" "SELECT e.alias, e.kind, e.name, e.display_name,
+	  (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address
+	     WHERE entry = e.id ORDER BY is_primary DESC, address)),
+	  (SELECT group_concat(a, ' ') FROM (SELECT ec.attribute || '=' || substr(c.sha256, 1, 16) AS a
+	     FROM entry_certificate ec JOIN certificate c ON c.id = ec.certificate
+	     WHERE ec.entry = e.id ORDER BY 1))
+	  FROM entry e JOIN source s ON s.id = e.source WHERE s.name = '${1:-gal}' ORDER BY e.id"
+}
+# same_entries DESC EXPECTED [SOURCE]
+same_entries() {
+	entries "${3:-gal}" >got.txt 2>&1
+	if cmp -s got.txt "$2"; then pass "$1"; else fail "$1" "$(diff "$2" got.txt)"; fi
+}
+chosen() { gs gal explain "$1" 2>/dev/null | sed -n 's/^chosen: //p'; }
+# the "from" line of the candidate explain chooses
+chosen_from() { gs gal explain "$1" 2>/dev/null | awk '/^\* /{c=1} c && /from /{print; exit}'; }
+# a message without recipients: they come from --to
+cat >bare.eml <<EOM
+From: Alice Example <alice@example.org>
+Subject: for the directory
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+this is a test message
+EOM
+# opens USER FILE: USER's key decrypts FILE (openssl) to the message
+opens() {
+	openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2" 2>/dev/null |
+		grep -q 'this is a test message'
+}
+
+cat >expected.txt <<EOF
+alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
+bob|MailUser|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
+carol|MailContact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
+dave|UserMailbox|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
+erin|UserMailbox|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
+frank|UserMailbox|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
+mallory|MailContact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
+henry|UserMailbox|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
+grace|MailContact|Grace Example|Grace Example|grace@example.org|
+Grace_SMIME|MailContact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
+ivan|UserMailbox|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
+nora|UserMailbox|Nora NoCert|Nora NoCert|nora@example.org|
+EOF
+# expected without the entries named
+without() { f=expected-$(echo "$*" | tr ' ' -).txt; cp expected.txt "$f"; for a; do grep -v "^$a|" "$f" >"$f.tmp"; mv "$f.tmp" "$f"; done; echo "$f"; }
+
+# every small fixture in one run (galfix.py signs and converts with openssl)
+galfix gal.json --then var-lines.json --lines --then var-pretty.json --pretty \
+	--then var-pretty5.json --pretty5 --then var-bytes.json --bytes \
+	--then var-pretty5-bytes-wrap.json --pretty5 --bytes --wrap \
+	--then var-lines-bytes-crlf.json --lines --bytes --crlf \
+	--then var-pretty-crlf-bom.json --pretty --crlf --bom --then var-utf16-pretty5.json --utf16 --pretty5 \
+	--then one.json --single bob --then pretty.json --pretty --then bad.json --pretty --badb64 carol \
+	--then lost.json --lost bob --then lines.jsonl --lines --then lostone.json --single bob --lost bob
+
+# ---- the round trip ----
+check "store setup: trust the root, alice's identity" store_setup
+gs gal import gal.json --source gal >imp.out 2>&1
+check "import of the export script's JSON: 12 entries, nothing skipped" \
+	contains imp.out '^gal \(snapshot\): 12 entries .* 0 skipped$'
+same_entries "the store holds every entry as exported" expected.txt
+
+for c in "bob@example.org bob" "alice@example.org alice" "carol@example.org carol" \
+	"grace@example.org grace" "Grace_SMIME grace" "bob bob" "alice.example@example.org alice" \
+	"henry@example.org henry"; do
+	set -- $c
+	check "explain $1 chooses $2's certificate" test "$(chosen "$1")" = "$(fp "$2")"
+done
+check "explain 'Grace Example (S/MIME)' (a DisplayName) chooses grace's certificate" \
+	test "$(chosen 'Grace Example (S/MIME)')" = "$(fp grace)"
+check "explain 'Bob Example' (a Name) chooses bob's certificate" test "$(chosen 'Bob Example')" = "$(fp bob)"
+gs gal explain bob@example.org >explain.out 2>&1
+check "bob's is in his entry's userCertificate" contains explain.out 'from +source gal, entry Bob Example, attribute userCertificate$'
+for u in alice carol henry; do
+	check "$u's comes from userSMIMECertificate" \
+		sh -c "'$GALSMIME' gal explain $u@example.org | awk '/^\* /{c=1} c && /from /{print; exit}' | grep -q 'entry .*attribute userSMIMECertificate'"
+done
+check "Grace_SMIME's comes from the Grace_SMIME entry" \
+	sh -c "'$GALSMIME' gal explain Grace_SMIME | awk '/^\* /{c=1} c && /from /{print; exit}' | grep -q 'entry Grace_SMIME, attribute userCertificate'"
+check "henry's chosen certificate is not henry2's (newer, but in userCertificate)" \
+	test "$(chosen henry@example.org)" != "$(fp henry2)"
+for c in "dave@example.org expired" "erin@example.org keyEncipherment" \
+	"frank@example.org emailProtection" "mallory@example.org trust anchor" \
+	"nora@example.org no certificate found"; do
+	q=${c%% *} why=${c#* }
+	gs gal explain "$q" >explain.out 2>&1; rc=$?
+	check "explain $q: exit 1, cannot encrypt: $why" \
+		sh -c "[ $rc = 1 ] && grep -q '^cannot encrypt to $q: .*$why' explain.out"
+done
+
+for c in "bob@example.org bob" "alice@example.org alice" "carol@example.org carol" \
+	"grace@example.org grace" "Grace_SMIME grace" "bob bob" "henry@example.org henry"; do
+	set -- $c
+	gs encrypt --no-self --to "$1" <bare.eml >enc.eml 2>enc.err
+	check "encrypt --to $1: openssl decrypts it with $2's key" opens "$2" enc.eml
+done
+gs encrypt --no-self --to "Grace Example (S/MIME)" <bare.eml >enc.eml 2>enc.err
+check "encrypt --to 'Grace Example (S/MIME)': grace decrypts it" opens grace enc.eml
+gs encrypt --no-self --to "Bob Example" <bare.eml >enc.eml 2>enc.err
+check "encrypt --to 'Bob Example': bob decrypts it" opens bob enc.eml
+gs encrypt --no-self --to henry@example.org <bare.eml >enc.eml 2>enc.err
+check "henry2's key does not open what went to henry" sh -c "! openssl cms -decrypt -recip '$PKI/henry2.crt' -inkey '$PKI/henry2.key' -in enc.eml >/dev/null 2>&1"
+gs encrypt --to nora@example.org <bare.eml >enc.eml 2>enc.err; rc=$?
+check "encrypt to nora (no certificate): exit 67, nora named, nothing written" \
+	sh -c "[ $rc = 67 ] && grep -q 'nora@example.org' enc.err && [ ! -s enc.eml ]"
+gs encrypt --to dave@example.org <bare.eml >enc.eml 2>enc.err; rc=$?
+check "encrypt to dave (expired): exit 67" sh -c "[ $rc = 67 ] && grep -q 'dave@example.org.*expired' enc.err"
+
+# ---- the variants ----
+for v in lines pretty pretty5 bytes pretty5-bytes-wrap lines-bytes-crlf pretty-crlf-bom utf16-pretty5; do
+	gs gal import var-$v.json --source gal >imp.out 2>&1
+	check "variant $v: imported, detected as JSON" contains imp.out '12 entries \(12 replaced\).* 0 skipped'
+	same_entries "variant $v: the same entries" expected.txt
+done
+check "--format json given" gs gal import var-bytes.json --format json --source gal
+same_entries "--format json: the same entries" expected.txt
+gs gal import one.json --source one >imp.out 2>&1
+check "a single object: one entry" contains imp.out '^one \(snapshot\): 1 entries'
+grep '^bob|' expected.txt >expected-one.txt
+same_entries "a single object: bob as exported" expected-one.txt one
+python3 - <<'EOF'
+import json
+# ExternalEmailAddress as the object ConvertTo-Json makes of a ProxyAddress,
+# properties in other cases and order, unknown properties nested deep
+e = {'externalemailaddress': {'ProxyAddressString': 'SMTP:zed@example.net', 'Prefix': {'x': [[{}]]}},
+     'RECIPIENTTYPE': 5, 'other': {'a': [1, {'b': [None, True, 1.5, {'c': 'd'}]}]},
+     'NAME': 'Zed', 'alias': 'zed', 'emailaddresses': 'SMTP:zed@example.net smtp:z@example.net'}
+open('zed.json', 'w').write(json.dumps(e))
+EOF
+gs gal import zed.json --source zed >imp.out 2>&1
+echo "zed|5|Zed||zed@example.net z@example.net|" >expected-zed.txt
+same_entries "property names in any case, an address object, enums as numbers, unknown nesting skipped" \
+	expected-zed.txt zed
+
+# ---- hostile input: 65, one line naming the place and why, the store unchanged ----
+gs gal import gal.json --source gal >/dev/null 2>&1
+sqlite3 "$DB" .dump >before.sql
+# hostile DESC FILE REGEX [ARGS]: the first line of stderr matches REGEX
+hostile() {
+	desc=$1 file=$2 re=$3; shift 3
+	gs gal import "$file" --source gal "$@" >out.txt 2>err.txt; rc=$?
+	sqlite3 "$DB" .dump >after.sql
+	if [ "$rc" = 65 ] && head -1 err.txt | grep -Eq -- "$re" && lacks out.txt . && cmp -s before.sql after.sql; then
+		pass "$desc"
+	else
+		fail "$desc" "exit $rc (wanted 65), stderr: $(cat err.txt)$(cmp -s before.sql after.sql || echo '
+the store changed')"
+	fi
+}
+head -c 12345 pretty.json >trunc.json
+hostile "truncated: the last line, premature EOF" trunc.json \
+	"^galsmime gal: trunc\.json:$(wc -l <trunc.json | awk '{print $1 + 1}'): invalid JSON: .*premature EOF"
+hostile "truncated, --skip-bad: an array cannot be resumed, still 65" trunc.json "trunc\.json:[0-9]+: invalid JSON" --skip-bad
+line=$(grep -n '"Alias": "carol"' bad.json | cut -d: -f1)
+hostile "bad base64: the line of carol's opening brace" bad.json \
+	"^galsmime gal: bad\.json:$((line - 2)): UserSMIMECertificate value 1: not base64$"
+# one line (-Compress): the place is also given as the brace's byte offset
+off=$(python3 -c "print(open('lost.json').read().index('{\"Name\":\"Bob Example\"'))")
+hostile "\"System.Byte[]\": the certificate bytes were lost by the export" lost.json \
+	"^galsmime gal: lost\.json:1 \(byte $off\): "'UserCertificate value 1: certificate bytes lost by the export \(use scripts/Export-GalSmime\.ps1\)$'
+: >empty.json
+hostile "an empty file" empty.json "^galsmime gal: empty\.json: empty file"
+hostile "an empty file, --format json" empty.json "^galsmime gal: empty\.json: no JSON value" --format json
+printf ' \n\n  \n' >blank.json
+hostile "only blanks, --format json" blank.json "^galsmime gal: blank\.json: no JSON value" --format json
+python3 -c "
+import random
+random.seed(71)
+open('garbage.bin', 'wb').write(bytes([0x8f]) + bytes(random.randrange(256) for _ in range(4096)))"
+hostile "binary garbage, --format json" garbage.bin "^galsmime gal: garbage\.bin:1: invalid JSON" --format json
+hostile "binary garbage, auto: not a format" garbage.bin "^galsmime gal: garbage\.bin: cannot tell the format"
+printf '[{"Name":"x","UserCertificate":[[48,130,2147483648,1]]}]' >count.json
+hostile "a byte of 2^31" count.json "^galsmime gal: count\.json:1: UserCertificate value 1: a byte value out of 0\.\.255$"
+printf '[{"Name":"x","UserCertificate":[[48,130],"M@IB"]}]' >mixed.json
+hostile "a certificate value that is neither" mixed.json "^galsmime gal: mixed\.json:1: UserCertificate value 2: not base64"
+printf '[{"Name":"x","UserSMIMECertificate":[true]}]' >type.json
+hostile "a certificate value of the wrong type" type.json "^galsmime gal: type\.json:1: UserSMIMECertificate value 1: expected base64 text or an array of bytes, found a boolean$"
+printf '[{"Name":["x"]}]' >name.json
+hostile "a Name that is not a string" name.json "^galsmime gal: name\.json:1: Name: expected a string, found an array$"
+python3 -c "
+import sys
+open('huge-value.json', 'w').write('[\n{\"Name\":\"x\",\"UserCertificate\":[\"' + 'A' * (17 << 20) + '\"]}]')"
+hostile "a 17 MiB value" huge-value.json "^galsmime gal: huge-value\.json:2: UserCertificate value 1: value larger than 16 MiB$"
+python3 -c "open('deep.json', 'w').write('[{\"Name\":\"x\",\"Other\":' + '[' * 100 + ']' * 100 + '}]')"
+hostile "nesting 100 deep" deep.json "^galsmime gal: deep\.json:1: JSON nested deeper than 64 levels$"
+python3 -c "open('number.json', 'w').write('[{\"Name\":\"x\",\"Other\":' + '1' * 5000 + '}]')"
+hostile "a 5000-digit number" number.json "^galsmime gal: number\.json:1: a number or word longer than 1024"
+printf '[{"Name":"x"},\n42]' >scalar.json
+hostile "a number where an entry should be" scalar.json "^galsmime gal: scalar\.json:2: expected an object \(a directory entry\), found a number$"
+printf '[{"Name":"Jos\351"}]' >latin1.json
+hostile "Latin-1, not UTF-8" latin1.json "^galsmime gal: latin1\.json:1: invalid JSON: .*UTF8.*is the file UTF-8"
+printf '[{"Name":"x"}] garbage' >trailing.json
+hostile "garbage after the array" trailing.json "^galsmime gal: trailing\.json:1: invalid JSON"
+
+# ---- --skip-bad ----
+# line 4 (dave) cut inside a string; line 8 (henry) cut between two members
+python3 - <<'EOF'
+lines = open('lines.jsonl').read().split('\n')
+lines[3] = lines[3][:300]
+lines[7] = lines[7][:lines[7].index('"DisplayName"')]
+open('cut.jsonl', 'w').write('\n'.join(lines))
+EOF
+hostile "JSON Lines, a line cut short: its line" cut.jsonl "^galsmime gal: cut\.jsonl:4: invalid JSON: lexical error: invalid character inside string"
+gs gal import cut.jsonl --source gal --skip-bad >out.txt 2>err.txt; rc=$?
+check "JSON Lines, --skip-bad: exit 0, 10 entries, 2 skipped" \
+	sh -c "[ $rc = 0 ] && grep -q '^gal (snapshot): 10 entries .* 2 skipped$' out.txt"
+check "--skip-bad says why, for the line cut inside a string" \
+	contains err.txt '^galsmime gal: cut\.jsonl:4: invalid JSON: lexical error: invalid character inside string\. \(in the entry at cut\.jsonl:4\) \(skipped\)$'
+check "--skip-bad says why, for the line cut between members (seen at the next brace)" \
+	contains err.txt '^galsmime gal: cut\.jsonl:9: invalid JSON: parse error: .* \(in the entry at cut\.jsonl:8\) \(skipped\)$'
+same_entries "--skip-bad: every other entry is there, ivan's after the cut line too" "$(without dave henry)"
+gs gal import gal.json --source gal >/dev/null 2>&1
+
+gs gal import lost.json --source gal --skip-bad >out.txt 2>err.txt; rc=$?
+check "--skip-bad over \"System.Byte[]\": exit 0, 11 entries, 1 skipped" \
+	sh -c "[ $rc = 0 ] && grep -q '11 entries .* 1 skipped$' out.txt"
+check "--skip-bad says which entry and why" \
+	contains err.txt "^galsmime gal: lost\.json:1 \(byte $off\): "'UserCertificate value 1: certificate bytes lost by the export \(use scripts/Export-GalSmime\.ps1\) \(skipped\)$'
+same_entries "--skip-bad: all but bob" "$(without bob)"
+gs gal import bad.json --source gal --skip-bad >out.txt 2>err.txt
+check "--skip-bad over bad base64: 11 entries, 1 skipped" contains out.txt '11 entries .* 1 skipped$'
+same_entries "--skip-bad: all but carol" "$(without carol)"
+printf '[{"Name":"x"},1,[2],"s",{"Name":"y","UserCertificate":"@@"}]' >mixed-top.json
+gs gal import mixed-top.json --source mixed --skip-bad >out.txt 2>err.txt
+check "--skip-bad over things that are not entries: 1 entry, 4 skipped" contains out.txt '1 entries .* 4 skipped$'
+check "--skip-bad names each" test "$(grep -c '(skipped)$' err.txt)" = 4
+gs gal import gal.json --source gal >/dev/null 2>&1
+sqlite3 "$DB" .dump >before.sql
+hostile "--skip-bad when no entry is left: 65" lostone.json "^galsmime gal: lostone\.json:1: .*lost by the export" --skip-bad
+check "... and it says nothing could be read" contains err.txt "lostone\.json: no entry could be read \(1 skipped\)"
+
+# ---- bounded memory: a 50 MB export, peak RSS well below it ----
+if [ -x /usr/bin/time ]; then
+	galfix big.json --repeat 1800
+	size=$(stat -c %s big.json)
+	/usr/bin/time -f %M -o rss.txt "$GALSMIME" gal import big.json --source big >big.out 2>&1
+	rss=$(tail -1 rss.txt)
+	check "big export ($((size >> 20)) MB): 21600 entries" contains big.out '^big \(snapshot\): 21600 entries'
+	check "peak RSS ${rss} KB is under half the file's size" test "$((rss * 1024))" -lt "$((size / 2))"
+	check "big export: a late copy of henry resolves to henry's certificate" \
+		test "$(chosen henry.1799@example.org)" = "$(fp henry)"
+	rm -f big.json big.jsonl
+else
+	skip "bounded memory" "no /usr/bin/time"
+fi
