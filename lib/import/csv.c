@@ -1,9 +1,492 @@
-/* csv.c: placeholder until the csv parser lands. */
+/* csv.c: the CSV importer. A header row names the columns with the
+ * property names of Get-Mailbox & co. (any case, any order; columns we do
+ * not read are ignored), then one row per entry. Comma-separated, or ';'
+ * or tab when the header row uses that (Excel writes ';' in many locales).
+ * Quoted fields may hold the separator, doubled quotes and line breaks;
+ * lines end in LF or CRLF. Multi-valued cells (EmailAddresses,
+ * UserCertificate, UserSMIMECertificate) separate their values with ';';
+ * certificates are base64. A "#TYPE ..." line before the header (what
+ * Export-Csv writes without -NoTypeInformation) is skipped.
+ *
+ * libcsv streams but knows nothing of lines, and grows a field's buffer
+ * without limit. So it is fed in pieces that end at each line break (a
+ * row then knows the line it starts on), and it grows its buffer through
+ * a realloc that refuses to pass the field limit. Its strict mode makes a
+ * stray quote an error: after one, nothing tells where the next row
+ * starts, so that error stops the import even under skip_bad. */
 #include "import.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSV_MAX_FIELD ((size_t) 16 << 20)
+#define CSV_MAX_COLUMNS 4096
+#define CSV_BLOCK ((size_t) 64 << 10)
+#define CSV_CHUNK ((size_t) 256 << 10)
+/* per entry: adding an address is linear in those already there */
+#define CSV_MAX_ADDRESSES 4096
+#define CSV_MAX_CERTS 1024
+
+enum {
+	P_NONE, P_NAME, P_ALIAS, P_DISPLAY, P_KIND, P_PRIMARY, P_EXTERNAL, P_ADDRESSES, P_UCERT,
+	P_SMIME,
+};
+
+static const struct {
+	const char *column;
+	int prop;
+} columns[] = {
+	/* Get-Mailbox / Get-MailUser / Get-MailContact */
+	{ "Name", P_NAME }, { "Alias", P_ALIAS }, { "DisplayName", P_DISPLAY },
+	{ "RecipientType", P_KIND }, { "PrimarySmtpAddress", P_PRIMARY },
+	{ "ExternalEmailAddress", P_EXTERNAL }, { "EmailAddresses", P_ADDRESSES },
+	{ "UserCertificate", P_UCERT }, { "UserSMIMECertificate", P_SMIME },
+	/* the same in Active Directory's words (csvde, Get-ADUser) */
+	{ "cn", P_NAME }, { "mailNickname", P_ALIAS }, { "mail", P_PRIMARY },
+	{ "proxyAddresses", P_ADDRESSES },
+};
+
+static const char *const prop_names[] = {
+	"?", "Name", "Alias", "DisplayName", "RecipientType", "PrimarySmtpAddress",
+	"ExternalEmailAddress", "EmailAddresses", "UserCertificate", "UserSMIMECertificate",
+};
+
+typedef struct cp {
+	gs_import_state *st;
+	gs_reader *r;
+	char **errmsg;
+	gs_status rc;              /* the first failure: stops everything */
+	struct csv_parser csv;
+	unsigned char delim;
+	unsigned long records;     /* handed to the driver */
+	unsigned long skipped;     /* reported bad and skipped */
+
+	unsigned long line;        /* of the piece being fed */
+	int prev_cr;               /* the last piece ended in CR */
+	int in_row;                /* libcsv is inside a row (its ROW_NOT_BEGUN, mirrored) */
+	unsigned long row_line;    /* where that row starts */
+
+	int have_header;
+	int comment_row;           /* a '#' line before the header */
+	GArray *cols;              /* int: the property of each column */
+	unsigned known;            /* columns we read */
+
+	unsigned nfields;          /* fields of the current row so far */
+	int row_bad;               /* reported: the rest of the row is ignored */
+	int row_empty;
+	gs_record rec;
+	char *primary, *external;
+	size_t kept;               /* bytes held for the row */
+} cp;
+
+/* libcsv grows a field one block at a time through this: past the limit
+ * it gets NULL, halves its request down to nothing, and stops with
+ * CSV_ENOMEM. */
+static void *
+bounded_realloc(void *ptr, size_t size)
+{
+	if (size > CSV_MAX_FIELD + 1)
+		return NULL;
+	return realloc(ptr, size);
+}
+
+static void row_bad(cp *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void
+row_bad(cp *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+	gs_status rc;
+
+	if (p->row_bad || p->rc != GS_OK)
+		return;
+	va_start(ap, fmt);
+	why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	p->row_bad = 1;
+	rc = gs_import_bad(p->st, p->rec.where, p->errmsg, "%s", why);
+	g_free(why);
+	if (rc == GS_OK)
+		p->skipped++;
+	else
+		p->rc = rc;
+}
+
+static int
+keep(cp *p, size_t n)
+{
+	if (p->kept + n > GS_MAX_RECORD) {
+		row_bad(p, "row larger than %zu MiB", GS_MAX_RECORD >> 20);
+		return 0;
+	}
+	p->kept += n;
+	return 1;
+}
+
+/* What Export-Csv leaves of a byte[]: its type name ("System.Byte[]",
+ * "Microsoft.Exchange.Data.MultiValuedProperty`1[System.Byte[]]").
+ * Base64 has no '.', '[', ']' or '`'. */
+static int
+is_type_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '.' || s[i] == '[' || s[i] == ']' || s[i] == '`')
+			return 1;
+	return 0;
+}
+
+static void
+add_addresses(cp *p, const char *s, size_t len)
+{
+	size_t i = 0, start;
+
+	while (i < len && !p->row_bad) {
+		while (i < len && (s[i] == ';' || g_ascii_isspace(s[i])))
+			i++;
+		start = i;
+		while (i < len && s[i] != ';' && !g_ascii_isspace(s[i]))
+			i++;
+		if (i == start)
+			break;
+		if (p->rec.addresses->len >= CSV_MAX_ADDRESSES) {
+			row_bad(p, "more than %d addresses", CSV_MAX_ADDRESSES);
+			return;
+		}
+		gs_record_add_address(&p->rec, s + start, (ssize_t) (i - start), 0);
+	}
+}
+
+static void
+add_certs(cp *p, int prop, const char *s, size_t len)
+{
+	const char *attr = prop == P_SMIME ? "userSMIMECertificate" : "userCertificate";
+	size_t i = 0, start, end;
+	unsigned n = 0;
+
+	while (i < len && !p->row_bad) {
+		start = i;
+		while (i < len && s[i] != ';')
+			i++;
+		end = i++;
+		while (start < end && g_ascii_isspace(s[start]))
+			start++;
+		while (end > start && g_ascii_isspace(s[end - 1]))
+			end--;
+		if (start == end)
+			continue;
+		n++;
+		if (p->rec.certs->len >= CSV_MAX_CERTS)
+			row_bad(p, "more than %d certificate values", CSV_MAX_CERTS);
+		else if (is_type_name(s + start, end - start))
+			row_bad(p, "%s value %u: certificate bytes lost by the export "
+				"(use scripts/Export-GalSmime.ps1)", prop_names[prop], n);
+		else if (!gs_record_add_cert_b64(&p->rec, attr, s + start, end - start))
+			row_bad(p, "%s value %u: not base64", prop_names[prop], n);
+	}
+}
+
+static void
+cell(cp *p, int prop, const char *s, size_t len)
+{
+	char **field = NULL;
+
+	switch (prop) {
+	case P_NAME: field = &p->rec.name; break;
+	case P_ALIAS: field = &p->rec.alias; break;
+	case P_DISPLAY: field = &p->rec.display_name; break;
+	case P_KIND: field = &p->rec.kind; break;
+	case P_PRIMARY: field = &p->primary; break;
+	case P_EXTERNAL: field = &p->external; break;
+	case P_ADDRESSES: add_addresses(p, s, len); return;
+	case P_UCERT:
+	case P_SMIME: add_certs(p, prop, s, len); return;
+	default: return;
+	}
+	/* Excel saves "CSV" in the ANSI code page: say so rather than drop
+	 * the names */
+	if (!g_utf8_validate(s, (gssize) len, NULL)) {
+		row_bad(p, "%s: not UTF-8 text (save the file as UTF-8)", prop_names[prop]);
+		return;
+	}
+	gs_record_set(field, s, (ssize_t) len);
+}
+
+static void
+row_reset(cp *p)
+{
+	gs_record_clear(&p->rec);
+	g_free(p->primary);
+	g_free(p->external);
+	p->primary = p->external = NULL;
+	p->row_bad = 0;
+	p->row_empty = 1;
+	p->kept = 0;
+	p->nfields = 0;
+}
+
+static void
+header_field(cp *p, const char *s, size_t len)
+{
+	char *name;
+	int prop = P_NONE;
+	size_t i;
+
+	if (p->nfields == 1 && len > 0 && s[0] == '#')
+		p->comment_row = 1;
+	if (p->comment_row || p->rc != GS_OK)
+		return;
+	if (p->cols->len >= CSV_MAX_COLUMNS) {
+		p->rc = gs_fail(p->errmsg, GS_E_LIMIT, "%s:%lu: a header row of more than %d columns",
+				gs_reader_name(p->r), p->row_line, CSV_MAX_COLUMNS);
+		return;
+	}
+	name = g_strstrip(g_strndup(s, len));
+	for (i = 0; i < G_N_ELEMENTS(columns); i++)
+		if (!g_ascii_strcasecmp(name, columns[i].column)) {
+			prop = columns[i].prop;
+			p->known++;
+			break;
+		}
+	g_free(name);
+	g_array_append_val(p->cols, prop);
+}
+
+/* libcsv: one field */
+static void
+on_field(void *s, size_t len, void *data)
+{
+	cp *p = data;
+	unsigned col = p->nfields++;
+	int prop;
+
+	if (p->rc != GS_OK)
+		return;
+	if (!p->have_header) {
+		header_field(p, s, len);
+		return;
+	}
+	if (len > 0)
+		p->row_empty = 0;
+	if (p->row_bad || col >= p->cols->len || len == 0)
+		return;
+	prop = g_array_index(p->cols, int, col);
+	if (prop != P_NONE && keep(p, len))
+		cell(p, prop, s, len);
+}
+
+/* libcsv: the end of a row */
+static void
+on_row(int c, void *data)
+{
+	cp *p = data;
+	unsigned n = p->nfields;
+
+	(void) c;
+	p->in_row = 0;
+	if (p->rc != GS_OK) {
+		row_reset(p);
+		return;
+	}
+	if (!p->have_header) {
+		if (p->comment_row) {
+			p->comment_row = 0;
+		} else if (p->known == 0) {
+			p->rc = gs_fail(p->errmsg, GS_E_MALFORMED,
+					"%s:%lu: the header row names none of the columns galsmime reads "
+					"(Name, Alias, DisplayName, PrimarySmtpAddress, EmailAddresses, "
+					"UserCertificate, UserSMIMECertificate ...)",
+					gs_reader_name(p->r), p->row_line);
+		} else {
+			p->have_header = 1;
+		}
+		if (!p->have_header)
+			g_array_set_size(p->cols, 0);
+		row_reset(p);
+		return;
+	}
+	if (!p->row_empty && n != p->cols->len)
+		row_bad(p, "%u fields where the header row has %u", n, p->cols->len);
+	if (!p->row_bad && !p->row_empty) {
+		if (p->external) {
+			/* a contact's external address ("SMTP:x@y") is an address of
+			 * the entry, not a rival to PrimarySmtpAddress */
+			const char *a = p->external;
+			if (!g_ascii_strncasecmp(a, "smtp:", 5))
+				a += 5;
+			gs_record_add_address(&p->rec, a, -1, 0);
+		}
+		if (p->primary)
+			gs_record_add_address(&p->rec, p->primary, -1, 1);
+		p->records++;
+		p->rc = gs_import_record(p->st, &p->rec, p->errmsg);
+	}
+	gs_import_progress(p->st, p->r);
+	row_reset(p);
+}
+
+static void
+csv_failed(cp *p, const char *what)
+{
+	switch (csv_error(&p->csv)) {
+	case CSV_EPARSE:
+		p->rc = gs_fail(p->errmsg, GS_E_MALFORMED,
+				"%s:%lu: malformed CSV: %s", gs_reader_name(p->r), p->line, what);
+		break;
+	case CSV_ENOMEM:
+	case CSV_ETOOBIG:
+		p->rc = gs_fail(p->errmsg, GS_E_LIMIT, "%s:%lu: a field larger than %zu MiB",
+				gs_reader_name(p->r), p->line, CSV_MAX_FIELD >> 20);
+		break;
+	default:
+		p->rc = gs_fail(p->errmsg, GS_E_MALFORMED, "%s:%lu: malformed CSV: %s",
+				gs_reader_name(p->r), p->line, csv_strerror(csv_error(&p->csv)));
+	}
+}
+
+/* Feed one piece: it holds a line break only as its last byte. */
+static void
+feed(cp *p, const unsigned char *s, size_t len)
+{
+	unsigned char last = s[len - 1];
+	size_t k;
+
+	if (!p->in_row) {
+		/* what libcsv skips before a row: blanks, line breaks */
+		for (k = 0; k < len; k++) {
+			unsigned char c = s[k];
+			if (c == '\r' || c == '\n' || ((c == ' ' || c == '\t') && c != p->delim))
+				continue;
+			p->in_row = 1;
+			p->row_line = p->line;
+			g_snprintf(p->rec.where, sizeof p->rec.where, "%s:%lu", gs_reader_name(p->r), p->line);
+			break;
+		}
+	}
+	if (csv_parse(&p->csv, s, len, on_field, on_row, p) < len && p->rc == GS_OK)
+		csv_failed(p, "a quote inside an unquoted field, or text after a closing quote");
+	if (p->rc != GS_OK)
+		return;
+	if (last == '\n') {
+		if (!(p->prev_cr && len == 1))
+			p->line++;
+		p->prev_cr = 0;
+	} else if (last == '\r') {
+		p->line++;
+		p->prev_cr = 1;
+	} else {
+		p->prev_cr = 0;
+	}
+	/* grow by what it has: a long field costs log(n) reallocations, not n */
+	csv_set_blk_size(&p->csv, MAX(CSV_BLOCK, csv_get_buffer_size(&p->csv)));
+}
+
+/* The separator: the most frequent of ',' ';' and tab in the header row
+ * (outside quotes), comma on a tie. `s` holds the start of the file. */
+static unsigned char
+guess_delim(const unsigned char *s, size_t n)
+{
+	unsigned comma = 0, semi = 0, tab = 0;
+	size_t i = 0;
+	int quoted = 0;
+
+	/* blank lines and "#TYPE ..." */
+	while (i < n && (s[i] == '\r' || s[i] == '\n' || s[i] == '#')) {
+		if (s[i] == '#')
+			while (i < n && s[i] != '\n')
+				i++;
+		i++;
+	}
+	for (; i < n; i++) {
+		if (s[i] == '"')
+			quoted = !quoted;
+		else if (quoted)
+			continue;
+		else if (s[i] == '\r' || s[i] == '\n')
+			break;
+		else if (s[i] == ',')
+			comma++;
+		else if (s[i] == ';')
+			semi++;
+		else if (s[i] == '\t')
+			tab++;
+	}
+	if (semi > comma && semi >= tab)
+		return ';';
+	if (tab > comma && tab > semi)
+		return '\t';
+	return ',';
+}
+
+/* Split a buffer into pieces that end at line breaks. */
+static void
+feed_buffer(cp *p, const unsigned char *buf, size_t n)
+{
+	size_t i, seg = 0;
+
+	for (i = 0; i < n && p->rc == GS_OK; i++)
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			feed(p, buf + seg, i + 1 - seg);
+			seg = i + 1;
+		}
+	if (p->rc == GS_OK && seg < n)
+		feed(p, buf + seg, n - seg);
+}
 
 gs_status
 gs_parse_csv(gs_import_state *st, gs_reader *r, char **errmsg)
 {
-	(void) st;
-	return gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: the csv format is not supported yet", gs_reader_name(r));
+	unsigned char *buf;
+	cp p = { 0 };
+	size_t have;
+	ssize_t n;
+
+	p.st = st;
+	p.r = r;
+	p.errmsg = errmsg;
+	p.line = 1;
+	p.cols = g_array_new(FALSE, FALSE, sizeof(int));
+	gs_record_init(&p.rec);
+	row_reset(&p);
+	if (csv_init(&p.csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+		g_array_unref(p.cols);
+		return gs_fail(errmsg, GS_E_INTERNAL, "%s: cannot set up the CSV parser", gs_reader_name(r));
+	}
+	csv_set_realloc_func(&p.csv, bounded_realloc);
+	csv_set_blk_size(&p.csv, CSV_BLOCK);
+	/* enough of the start to see the header row's separator */
+	buf = g_malloc(CSV_CHUNK);
+	have = 0;
+	while (have < 4096 && (n = gs_reader_read(r, buf + have, CSV_CHUNK - have)) > 0)
+		have += (size_t) n;
+	p.delim = guess_delim(buf, have);
+	csv_set_delim(&p.csv, p.delim);
+	feed_buffer(&p, buf, have);
+	while (p.rc == GS_OK && (n = gs_reader_read(r, buf, CSV_CHUNK)) > 0)
+		feed_buffer(&p, buf, (size_t) n);
+	if (p.rc == GS_OK && gs_reader_error(r))
+		p.rc = gs_reader_error(r) == EILSEQ
+			       ? gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", gs_reader_name(r))
+			       : gs_fail(errmsg, GS_E_IO, "%s: %s", gs_reader_name(r),
+					 g_strerror(gs_reader_error(r)));
+	if (p.rc == GS_OK && csv_fini(&p.csv, on_field, on_row, &p) != 0 && p.rc == GS_OK)
+		p.rc = gs_fail(errmsg, GS_E_MALFORMED,
+			       "%s:%lu: the file ends inside a quoted field (is it cut short?)",
+			       gs_reader_name(r), p.row_line);
+	if (p.rc == GS_OK && !p.have_header)
+		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no header row", gs_reader_name(r));
+	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
+		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
+			       gs_reader_name(r), p.skipped);
+	csv_free(&p.csv);
+	row_reset(&p);
+	g_ptr_array_unref(p.rec.addresses);
+	g_ptr_array_unref(p.rec.certs);
+	g_array_unref(p.cols);
+	g_free(buf);
+	return p.rc;
 }
