@@ -45,7 +45,7 @@ $(LIBA): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(PLUGIN_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS) -lnotmuch
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(dir $@)

@@ -496,6 +496,44 @@ gs_status gs_message_verify(gs_session *session, GMimeMessage *message,
 			    gs_report **report, char **errmsg);
 
 /* ------------------------------------------------------------------ */
+/* Harvesting: learning certificates from good signatures               */
+/* ------------------------------------------------------------------ */
+
+typedef enum gs_harvest_outcome {
+	GS_HARVEST_DONE_BEFORE = 0, /* the message id was harvested already */
+	GS_HARVEST_UNSIGNED,        /* nothing to learn */
+	GS_HARVEST_GOOD,            /* a good signature: certificates stored */
+	GS_HARVEST_BAD,             /* signed, but not good: nothing stored */
+	GS_HARVEST_ENCRYPTED,       /* encrypted, and could not be opened */
+} gs_harvest_outcome;
+
+typedef struct gs_harvest_result {
+	gs_harvest_outcome outcome;
+	unsigned certs_new, certs_known;
+	gs_report *report;          /* the verdict when signed (owned: gs_report_free), else NULL */
+} gs_harvest_result;
+
+enum {
+	GS_HARVEST_FORCE = 1 << 0,  /* look again at message ids already done */
+	GS_HARVEST_DECRYPT = 1 << 1,/* decrypt encrypted messages (needs the key) */
+};
+
+/* Verify the message (decrypting one layer first with
+ * GS_HARVEST_DECRYPT) and, when every signature is good (trusted signer
+ * who matches From), store each signer's certificate, the CA
+ * certificates the signature carries, and the signer's SMIMECapabilities
+ * under the source "harvest", the way Outlook and Thunderbird learn
+ * certificates. `message_id` (may be NULL) is remembered so that a
+ * second harvest skips the message. Bad signatures store nothing. May
+ * modify the message (decryption). Returns GS_OK whatever the outcome;
+ * GS_E_BUSY, GS_E_IO on store failures; GS_E_MALFORMED for input that is
+ * not a message. */
+gs_status gs_harvest(gs_session *session, GMimeMessage *message, const char *message_id,
+		     unsigned flags, gs_harvest_result *result, char **errmsg);
+/* Has this message id been harvested already? */
+gs_status gs_harvest_seen(gs_store *store, const char *message_id, int *seen, char **errmsg);
+
+/* ------------------------------------------------------------------ */
 /* Raw CMS objects, for callers that do their own MIME (mutt's commands) */
 /* ------------------------------------------------------------------ */
 

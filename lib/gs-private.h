@@ -219,6 +219,9 @@ gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BI
 			 char **errmsg);
 /* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
 int gs_cms_content_type(const unsigned char *der, size_t len);
+/* The SMIMECapabilities a signer announced, as comma-separated OIDs, or
+ * NULL (import/values.c). */
+char *gs_signer_caps(CMS_SignerInfo *si);
 /* SMIMECapabilities OID for AES-256-GCM. */
 #define GS_OID_AES256_GCM "2.16.840.1.101.3.4.1.46"
 

@@ -111,5 +111,7 @@ int cmd_verify(cli *c, int argc, char **argv);
 int cmd_gal(cli *c, int argc, char **argv);
 int cmd_send(cli *c, int argc, char **argv);
 int cmd_mutt(cli *c, int argc, char **argv);
+int cmd_harvest(cli *c, int argc, char **argv);
+int cmd_notmuch(cli *c, int argc, char **argv);
 
 #endif

@@ -22,6 +22,10 @@ const cli_command cli_commands[] = {
 	  "decrypt|verify|verify-opaque|sign|encrypt|pk7out|get-cert|get-signer-cert|"
 	  "get-cert-email|import-cert|sync-index ARGS",
 	  "what mutt's $smime_*_command settings run (see plugin/mutt/smime.rc)" },
+	{ "harvest", cmd_harvest, NEEDS_SESSION, "[--decrypt] [--force] < MSG",
+	  "learn the signer's certificate from a message (procmail)" },
+	{ "notmuch", cmd_notmuch, NEEDS_SESSION, "harvest [--tag] [--decrypt] [--force] [QUERY]",
+	  "learn certificates from the signed mail in the notmuch database" },
 	{ "gal", cmd_gal, NEEDS_STORE,
 	  "import FILE... [--format F] [--source NAME] [--skip-bad] | lookup QUERY [--json] |"
 	  " explain RECIPIENT | list [--source NAME] | stats",

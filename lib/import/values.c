@@ -36,6 +36,18 @@ caps_string(const unsigned char *der, long len)
 	return g_string_free(g, FALSE);
 }
 
+char *
+gs_signer_caps(CMS_SignerInfo *si)
+{
+	int idx = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1);
+	X509_ATTRIBUTE *attr = idx >= 0 ? CMS_signed_get_attr(si, idx) : NULL;
+	ASN1_TYPE *t = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+
+	if (!t || t->type != V_ASN1_SEQUENCE)
+		return NULL;
+	return caps_string(t->value.sequence->data, t->value.sequence->length);
+}
+
 static gs_status
 decode_signed_data(const unsigned char *der, size_t len, STACK_OF(X509) **certs, char **caps,
 		   char **errmsg)
@@ -55,15 +67,8 @@ decode_signed_data(const unsigned char *der, size_t len, STACK_OF(X509) **certs,
 	if (!*certs)
 		*certs = sk_X509_new_null();
 	sis = CMS_get0_SignerInfos(cms);
-	for (i = 0; caps && !*caps && sis && i < sk_CMS_SignerInfo_num(sis); i++) {
-		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
-		int idx = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1);
-		X509_ATTRIBUTE *attr = idx >= 0 ? CMS_signed_get_attr(si, idx) : NULL;
-		ASN1_TYPE *t = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
-
-		if (t && t->type == V_ASN1_SEQUENCE)
-			*caps = caps_string(t->value.sequence->data, t->value.sequence->length);
-	}
+	for (i = 0; caps && !*caps && sis && i < sk_CMS_SignerInfo_num(sis); i++)
+		*caps = gs_signer_caps(sk_CMS_SignerInfo_value(sis, i));
 	CMS_ContentInfo_free(cms);
 	ERR_clear_error();
 	if (sk_X509_num(*certs) == 0) {

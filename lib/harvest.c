@@ -1,0 +1,180 @@
+/* harvest.c: learn certificates from good signatures, as Outlook and
+ * Thunderbird do: the signer's certificate, its chain from the message,
+ * and the SMIMECapabilities it announced. */
+#include "gs-private.h"
+
+#include <string.h>
+#include <openssl/err.h>
+
+gs_status
+gs_harvest_seen(gs_store *s, const char *message_id, int *seen, char **errmsg)
+{
+	static const char sql[] = "SELECT 1 FROM harvested WHERE message_id = ?";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	*seen = 0;
+	if (!s || !message_id)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_harvest_seen: bad arguments");
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		*seen = 1;
+	else if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: harvested messages");
+	return GS_OK;
+}
+
+static gs_status
+remember(gs_store *s, const char *message_id, const char *verdict, char **errmsg)
+{
+	static const char sql[] =
+		"INSERT INTO harvested(message_id, verdict, at) VALUES (?1,?2,?3)"
+		" ON CONFLICT(message_id) DO UPDATE SET verdict = ?2, at = ?3";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!message_id)
+		return GS_OK;
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, verdict, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: harvested messages");
+	return GS_OK;
+}
+
+/* Store the signers' certificates of a verified SignedData. */
+static gs_status
+store_signers(gs_session *s, const GByteArray *der, int64_t source, gs_harvest_result *res,
+	      char **errmsg)
+{
+	const unsigned char *p = der->data;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long) der->len);
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *certs;
+	gs_status st = GS_OK;
+	int i, j;
+
+	if (!cms)
+		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not CMS");
+	certs = CMS_get1_certs(cms);
+	sis = CMS_get0_SignerInfos(cms);
+	for (j = 0; st == GS_OK && certs && j < sk_X509_num(certs); j++) {
+		X509 *x = sk_X509_value(certs, j);
+		int is_signer = 0, is_new;
+		int64_t id;
+		char *caps = NULL;
+
+		for (i = 0; sis && i < sk_CMS_SignerInfo_num(sis) && !is_signer; i++)
+			if (!CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i), x)) {
+				is_signer = 1;
+				caps = gs_signer_caps(sk_CMS_SignerInfo_value(sis, i));
+			}
+		/* the signer, and the CAs that help chain it; nothing else the
+		 * sender chose to put in */
+		if (is_signer || gs_cert_is_ca(x)) {
+			st = gs_store_put_cert(s->store, x, source, &id, &is_new, errmsg);
+			if (st == GS_OK && is_signer) {
+				if (is_new)
+					res->certs_new++;
+				else
+					res->certs_known++;
+				if (caps)
+					st = gs_store_put_capabilities(s->store, id, caps, errmsg);
+			}
+		}
+		g_free(caps);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return st;
+}
+
+static int
+is_encrypted(GMimeMessage *m)
+{
+	GMimeObject *o = g_mime_message_get_mime_part(m);
+
+	return o && GMIME_IS_APPLICATION_PKCS7_MIME(o) &&
+	       g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(o)) !=
+		       GMIME_SECURE_MIME_TYPE_SIGNED_DATA;
+}
+
+gs_status
+gs_harvest(gs_session *s, GMimeMessage *m, const char *message_id, unsigned flags,
+	   gs_harvest_result *res, char **errmsg)
+{
+	GByteArray *der = NULL;
+	gs_report *r = NULL;
+	const char *verdict;
+	int64_t source;
+	gs_status st;
+	int seen = 0;
+
+	if (!s || !m || !res)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_harvest: bad arguments");
+	memset(res, 0, sizeof *res);
+	if (message_id && !(flags & GS_HARVEST_FORCE)) {
+		if ((st = gs_harvest_seen(s->store, message_id, &seen, errmsg)) != GS_OK)
+			return st;
+		if (seen) {
+			res->outcome = GS_HARVEST_DONE_BEFORE;
+			return GS_OK;
+		}
+	}
+	if (is_encrypted(m)) {
+		char *why = NULL;
+		if (!(flags & GS_HARVEST_DECRYPT) || gs_message_decrypt(s, m, NULL, &why) != GS_OK) {
+			/* not remembered: with the key at hand a later run can look inside */
+			g_free(why);
+			res->outcome = GS_HARVEST_ENCRYPTED;
+			return GS_OK;
+		}
+	}
+	if ((st = gs_message_verify(s, m, &r, errmsg)) != GS_OK)
+		return st;
+	if (gs_report_kind_of(r) != GS_REPORT_SIGNED) {
+		res->outcome = GS_HARVEST_UNSIGNED;
+		verdict = "unsigned";
+	} else if (gs_report_status(r) != GS_SIG_GOOD) {
+		res->outcome = GS_HARVEST_BAD;
+		verdict = "bad";
+	} else {
+		res->outcome = GS_HARVEST_GOOD;
+		verdict = "good";
+	}
+	if ((st = gs_store_begin(s->store, errmsg)) != GS_OK)
+		goto out;
+	if (res->outcome == GS_HARVEST_GOOD) {
+		if ((st = gs_message_signature(m, &der, errmsg)) != GS_OK ||
+		    (st = gs_store_source(s->store, "harvest", "harvest", &source, errmsg)) != GS_OK ||
+		    (st = store_signers(s, der, source, res, errmsg)) != GS_OK) {
+			gs_store_rollback(s->store);
+			goto out;
+		}
+	}
+	if ((st = remember(s->store, message_id, verdict, errmsg)) != GS_OK) {
+		gs_store_rollback(s->store);
+		goto out;
+	}
+	st = gs_store_commit(s->store, errmsg);
+out:
+	if (der)
+		g_byte_array_unref(der);
+	if (st == GS_OK && r && gs_report_kind_of(r) == GS_REPORT_SIGNED)
+		res->report = r;
+	else
+		gs_report_free(r);
+	return st;
+}
