@@ -53,10 +53,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 
 # The tests install their own dependencies, build, then run every suite
 # against the installed binary in a throw-away prefix and HOME.
+# Each run installs into a prefix of its own, so that runs side by side
+# never see each other's half-installed files.
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@rm -rf $(BUILD)/inst && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/inst >/dev/null
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
+	@prefix=$$(mktemp -d $(CURDIR)/$(BUILD)/inst.XXXXXX) && \
+	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
+	rc=$$?; rm -rf $$prefix; exit $$rc
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
