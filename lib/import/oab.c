@@ -50,7 +50,7 @@
 #define OAB_MAX_ADDRESSES 1024
 #define OAB_MAX_CERTS 1024
 
-/* PidTagObjectType and PidTagDisplayType values ([MS-OXOABK] 2.2.3.10, 2.2.3.11) */
+/* PidTagObjectType values ([MS-OXOABK]); PidTagDisplayType ones are in kind_name() */
 #define MAPI_FOLDER 3
 #define MAPI_MAILUSER 6
 #define MAPI_DISTLIST 8
