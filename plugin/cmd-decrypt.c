@@ -30,6 +30,9 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	/* stdin first: whatever happens next, the original can pass through */
+	if ((rc = cli_read_stdin(c)) != 0)
+		goto fail;
 	if ((st = cli_open_session(c, &msg)) != GS_OK) {
 		rc = cli_fail(c, st, msg);
 		goto fail;
