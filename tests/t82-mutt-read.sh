@@ -1,0 +1,305 @@
+#!/bin/sh
+# mutt and neomutt, driven in tmux, with the installed plugin/mutt/smime.rc
+# (every $smime_*_command is galsmime mutt ...): reading an encrypted and
+# signed message asks for the passphrase and shows the decrypted text,
+# galsmime's verdict and mutt's own "S/MIME signature successfully
+# verified" (sender check through pk7out/get-signer-cert/get-cert-email);
+# a tampered one shows the failure. Then mutt's compose path with its own
+# S/MIME: crypt_autosign + crypt_autoencrypt, and crypt_opportunistic_encrypt
+# picking the certificates sync-index wrote. These run in tmux, not in
+# batch mode: mutt and neomutt ignore crypt_autosign, crypt_autoencrypt
+# and crypt_opportunistic_encrypt in batch mode (send.c: "we are in batch
+# mode" is one of the cases where the message's security is not set).
+. "$TESTS_TOP/tests/lib.sh"
+
+PATH="$GALSMIME_PREFIX/bin:$PATH"
+export PATH
+if ! have tmux; then
+	skip "mutt and neomutt driven in tmux" "tmux is not installed"
+	exit 0
+fi
+MUTTS=
+for m in mutt neomutt; do have $m && MUTTS="$MUTTS $m"; done
+if [ -z "$MUTTS" ]; then
+	skip "mutt and neomutt driven in tmux" "neither mutt nor neomutt is installed"
+	exit 0
+fi
+
+# a tmux server of our own, killed at the end whatever happens
+TMUX_SOCK="$T_DIR/tmux.sock"
+tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server >/dev/null 2>&1; t_finish' EXIT
+unset TMUX || true
+
+# start NAME COMMAND: a 200x50 session running COMMAND
+start() {
+	stop "$1"
+	tm new-session -d -s "$1" -x 200 -y 50 "env TERM=screen $2"
+}
+# screen NAME: the visible pane (also into screen.NAME)
+screen() { tm capture-pane -p -t "$1" 2>/dev/null | tee "screen.$1"; }
+# wait_for NAME REGEX [SECONDS]: poll the pane until REGEX shows up
+wait_for() {
+	n=$(( ${3:-15} * 10 ))
+	while [ "$n" -gt 0 ]; do
+		screen "$1" | grep -Eq -- "$2" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+keys() { s=$1; shift; tm send-keys -t "$s" "$@"; }
+# stop NAME: end the session (mutt may have ended it already)
+stop() { tm kill-session -t "$1" >/dev/null 2>&1 || :; }
+# wait_file FILE [SECONDS]
+wait_file() {
+	n=$(( ${2:-15} * 10 ))
+	while [ "$n" -gt 0 ] && [ ! -s "$1" ]; do sleep 0.1; n=$((n - 1)); done
+	[ -s "$1" ]
+}
+# check_screen DESC NAME REGEX: the last captured screen of NAME shows REGEX
+check_screen() {
+	if grep -Eq -- "$3" "screen.$2"; then pass "$1"; else fail "$1" "$(grep -v '^$' "screen.$2")"; fi
+}
+fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
+
+check "store setup: trust the root, alice's identity" store_setup
+check "the test GAL (galfix oab) imported" sh -c "python3 '$TESTS_TOP/tests/gal/galfix.py' '$PKI' oab gal.oab &&
+	'$GALSMIME' gal import gal.oab >/dev/null"
+"$GALSMIME" mutt sync-index "$T_DIR/smime/certificates" --keys "$T_DIR/smime/keys" >sync.out 2>&1
+check "sync-index for mutt's own lookup" test $? = 0
+KEYID=$(awk '$1 == "alice@example.org" { print $2; exit }' smime/keys/.index)
+
+mkdir -p mail tmp cap
+export CAP="$T_DIR/cap"
+cat >capture <<'EOS'
+#!/bin/sh
+n=1
+while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
+printf '%s\n' "$@" >"$CAP/$n.args"
+cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
+EOS
+chmod +x capture
+
+# the muttrc: nothing outside $T_DIR, smime.rc as installed, paths adjusted
+SMIMERC="$GALSMIME_PREFIX/share/galsmime/mutt/smime.rc"
+cat >read.rc <<EOR
+set folder="$T_DIR/mail"
+set spoolfile="$T_DIR/mail/inbox"
+set mbox_type=mbox
+set record=""
+set postponed="$T_DIR/mail/postponed"
+set tmpdir="$T_DIR/tmp"
+set header_cache=""
+set message_cachedir=""
+set certificate_file="$T_DIR/certificates"
+set alias_file="$T_DIR/aliases"
+set mailcap_path=""
+set hostname=example.org
+set from="Alice Example <alice@example.org>"
+set use_from=yes
+set sendmail="$T_DIR/capture"
+set move=no
+set mark_old=no
+set wait_key=no
+set sleep_time=0
+set pager_stop=yes
+set pager_index_lines=0
+set help=no
+set abort_unmodified=no
+set edit_headers=yes
+set autoedit=yes
+set editor="$T_DIR/editor"
+ignore *
+unignore from: to: subject:
+source $SMIMERC
+set smime_certificates="$T_DIR/smime/certificates"
+set smime_keys="$T_DIR/smime/keys"
+set smime_default_key="$KEYID"
+EOR
+check "the test muttrc sources the installed smime.rc" test -f "$SMIMERC"
+cat >editor <<'EOS'
+#!/bin/sh
+printf 'Hello Bob,\nthe eagle lands at noon.\n' >>"$1"
+EOS
+chmod +x editor
+
+# ---- the messages: bob signs with openssl, then encrypts to alice ----
+printf 'Content-Type: text/plain; charset=us-ascii\n\nThe eagle lands at noon.\nBring the map.\n' >inner.txt
+openssl smime -sign -md sha256 -in inner.txt -signer "$PKI/bob.crt" -inkey "$PKI/bob.key" \
+	-certfile "$PKI/bob-chain.pem" >signed.ent
+sed 's/noon/dawn/' signed.ent >tampered.ent
+# mbox FILE SUBJECT ENTITY: an mbox of one message from bob, ENTITY encrypted to alice
+mbox() {
+	{
+		echo "From bob@example.org Sat Nov 28 12:00:00 2026"
+		echo "Date: Sat, 28 Nov 2026 12:00:00 +0000"
+		echo "Message-ID: <$2.t82@example.org>"
+		openssl smime -encrypt -aes256 -in "$3" -from 'Bob Example <bob@example.org>' \
+			-to alice@example.org -subject "$2" "$PKI/alice.crt"
+		echo
+	} >"$1"
+}
+mbox mail/plans "secret-plans" signed.ent
+mbox mail/tampered "tampered-plans" tampered.ent
+{
+	echo "From bob@example.org Sat Nov 28 12:00:00 2026"
+	echo "Date: Sat, 28 Nov 2026 12:00:00 +0000"
+	echo "Message-ID: <signed-only.t82@example.org>"
+	openssl smime -sign -md sha256 -in inner.txt -signer "$PKI/bob.crt" -inkey "$PKI/bob.key" \
+		-certfile "$PKI/bob-chain.pem" -from 'Bob Example <bob@example.org>' \
+		-to alice@example.org -subject "signed-only"
+	echo
+} >mail/signed
+check "the test mailboxes exist" sh -c "grep -q enveloped-data mail/plans && grep -q enveloped-data mail/tampered"
+BOBFPR=$(fpr "$PKI/bob.crt")
+
+# read M NAME MBOX SUBJECT PASSPHRASE?: open the first message of MBOX in M
+read_msg() {
+	m=$1 s=$2 box=$3 subj=$4 ask=$5
+	start "$s" "$m -n -F $T_DIR/read.rc -f $T_DIR/mail/$box"
+	if ! wait_for "$s" "$subj"; then
+		fail "$m: the index of $box shows $subj" "$(screen "$s")"
+		return 1
+	fi
+	keys "$s" Enter
+	if [ "$ask" = yes ]; then
+		if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
+			fail "$m: opening $subj asks for the S/MIME passphrase" "$(screen "$s")"
+			return 1
+		fi
+		pass "$m: opening $subj asks for the S/MIME passphrase"
+		keys "$s" secret Enter
+	fi
+	if ! wait_for "$s" 'S/MIME signature (successfully verified|could NOT be verified)|certificate owner does not match|no certfile|Press any key'; then
+		fail "$m: $subj is shown with mutt's verdict on the status line" "$(screen "$s")"
+		return 1
+	fi
+	sleep 0.2
+	screen "$s" >/dev/null
+	return 0
+}
+
+for M in $MUTTS; do
+	S=$M-read
+	if read_msg "$M" "$S" plans secret-plans yes; then
+		check_screen "$M: the decrypted text is on screen" "$S" 'The eagle lands at noon\.'
+		check_screen "$M: galsmime's first line, 'Verification successful'" "$S" '^Verification successful$'
+		check_screen "$M: who signed: name and address" "$S" '^Good signature from Bob Example <bob@example.org>'
+		check_screen "$M: the signer's fingerprint" "$S" "fingerprint \(SHA-256\): $BOBFPR"
+		check_screen "$M: the signer's validity" "$S" 'valid 2025-01-01 .* to 2035-12-31'
+		check_screen "$M: mutt: \"S/MIME signature successfully verified\" (sender check via get-signer-cert)" \
+			"$S" 'S/MIME signature successfully verified'
+		check_screen "$M: mutt marks the text as signed and encrypted" "$S" 'The following data is S/MIME encrypted'
+		check "$M: no 'no certfile', no error prompt" sh -c "! grep -Eq 'no certfile|Press any key|rror' screen.$S"
+	fi
+	stop "$S"
+
+	S=$M-tampered
+	if read_msg "$M" "$S" tampered tampered-plans yes; then
+		check_screen "$M, tampered: the (tampered) text is shown" "$S" 'The eagle lands at dawn\.'
+		check_screen "$M, tampered: galsmime's first line says FAILED and why" "$S" '^Verification FAILED: digest mismatch'
+		check_screen "$M, tampered: BAD signature from bob" "$S" '^BAD signature from Bob Example <bob@example.org>'
+		check_screen "$M, tampered: mutt: \"S/MIME signature could NOT be verified\"" \
+			"$S" 'S/MIME signature could NOT be verified'
+		check "$M, tampered: no 'Verification successful' anywhere" \
+			sh -c "! grep -q '^Verification successful' screen.$S"
+	fi
+	stop "$S"
+
+	S=$M-signed
+	if read_msg "$M" "$S" signed signed-only no; then
+		check_screen "$M, signed only (no passphrase asked): good, text shown" "$S" 'The eagle lands at noon\.'
+		check_screen "$M, signed only: 'Verification successful' and mutt's verdict" "$S" \
+			'S/MIME signature successfully verified'
+	fi
+	stop "$S"
+done
+
+# ---- mutt's compose path with its own S/MIME (smime.rc) ----
+# compose M NAME RC-LINES RECIPIENT SECURITY-REGEX: compose to RECIPIENT,
+# check the compose menu's Security line, send, answer the passphrase
+compose() {
+	m=$1 s=$2 extra=$3 to=$4 sec=$5
+	cp read.rc compose.rc
+	printf '%s\n' "$extra" >>compose.rc
+	rm -f "$CAP"/*
+	start "$s" "$m -n -F $T_DIR/compose.rc -s composed-$s $to"
+	if ! wait_for "$s" '^ *Security: '; then
+		fail "$m: the compose menu shows up ($s)" "$(screen "$s")"
+		return 1
+	fi
+	sleep 0.2
+	if screen "$s" | grep -Eq -- "$sec"; then
+		pass "$m: compose to $to: the Security line matches /$sec/"
+	else
+		fail "$m: compose to $to: the Security line matches /$sec/" "$(grep Security "screen.$s")"
+	fi
+	keys "$s" y
+	if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
+		fail "$m: sending asks for the S/MIME passphrase ($s)" "$(screen "$s")"
+		return 1
+	fi
+	keys "$s" secret Enter
+	if ! wait_file "$CAP/1.eml"; then
+		fail "$m: the message reaches \$sendmail ($s)" "$(screen "$s" 2>/dev/null)"
+		return 1
+	fi
+	pass "$m: the message reaches \$sendmail ($s)"
+	return 0
+}
+ocdecrypt() { openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2"; }
+# signed_by_alice FILE: openssl smime -verify accepts FILE, signed by alice
+signed_by_alice() {
+	openssl smime -verify -CAfile "$PKI/cas.pem" -purpose smimesign -in "$1" -signer signer.pem \
+		-out signed.txt 2>/dev/null &&
+	grep -q 'the eagle lands at noon' signed.txt &&
+	[ "$(fpr signer.pem)" = "$(fpr "$PKI/alice.crt")" ]
+}
+
+for M in $MUTTS; do
+	S=$M-auto
+	if compose "$M" "$S" "set crypt_autosign crypt_autoencrypt" bob@example.org 'Sign, Encrypt'; then
+		check "$M, autosign+autoencrypt: enveloped-data" \
+			sh -c "sed '/^\$/q' '$CAP/1.eml' | grep -qi 'smime-type=enveloped-data'"
+		ocdecrypt bob "$CAP/1.eml" >auto.inner 2>/dev/null
+		check "$M, autosign+autoencrypt: bob decrypts it (galsmime mutt encrypt)" test -s auto.inner
+		check "$M, autosign+autoencrypt: alice too (\$smime_self_encrypt, her certificate from sync-index)" \
+			sh -c "openssl cms -decrypt -recip '$PKI/alice.crt' -inkey '$PKI/alice.key' -in '$CAP/1.eml' >/dev/null 2>&1"
+		check "$M, autosign+autoencrypt: inside, alice's signature is good for openssl (galsmime mutt sign)" \
+			signed_by_alice auto.inner
+		check "$M, autosign+autoencrypt: micalg=sha-256" grep -qi 'micalg=sha-256' auto.inner
+	fi
+	stop "$S"
+
+	S=$M-oppenc
+	if compose "$M" "$S" "set crypt_autosign crypt_opportunistic_encrypt" bob@example.org 'Sign, Encrypt'; then
+		check "$M, opportunistic: bob in the GAL (t in sync-index's .index): encrypted" \
+			sh -c "sed '/^\$/q' '$CAP/1.eml' | grep -qi 'smime-type=enveloped-data'"
+		ocdecrypt bob "$CAP/1.eml" >opp.inner 2>/dev/null
+		check "$M, opportunistic: bob decrypts it, signed by alice inside" signed_by_alice opp.inner
+	fi
+	stop "$S"
+
+	S=$M-oppenc-carol
+	if compose "$M" "$S" "set crypt_autosign crypt_opportunistic_encrypt" carol@example.org 'Sign, Encrypt'; then
+		check "$M, opportunistic: carol (EC) decrypts it" \
+			sh -c "openssl cms -decrypt -recip '$PKI/carol.crt' -inkey '$PKI/carol.key' -in '$CAP/1.eml' >/dev/null 2>&1"
+	fi
+	stop "$S"
+
+	S=$M-oppenc-nora
+	if compose "$M" "$S" "set crypt_autosign crypt_opportunistic_encrypt" nora@example.org 'Security: Sign \(S/MIME\)'; then
+		check "$M, opportunistic: nora (no certificate) gets it signed, not encrypted" \
+			sh -c "sed '/^\$/q' '$CAP/1.eml' | grep -qi 'multipart/signed'"
+		check "$M, opportunistic: the signature to nora is good" signed_by_alice "$CAP/1.eml"
+	fi
+	stop "$S"
+
+	S=$M-oppenc-dave
+	if compose "$M" "$S" "set crypt_autosign crypt_opportunistic_encrypt" dave@example.org 'Security: Sign \(S/MIME\)'; then
+		check "$M, opportunistic: dave (expired, 'e' in the .index) is not encrypted to" \
+			sh -c "sed '/^\$/q' '$CAP/1.eml' | grep -qi 'multipart/signed'"
+	fi
+	stop "$S"
+done
