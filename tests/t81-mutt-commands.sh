@@ -53,6 +53,23 @@ gsm_pass() { p=$1; shift; printf '%s\n' "$p" | "$GALSMIME" mutt "$@" >g.out 2>g.
 is_good() { [ "$rc" = 0 ] && [ "$(first_line g.err)" = "Verification successful" ]; }
 is_bad() { [ "$rc" != 0 ] && ! head -n 1 g.err | grep -qix 'verification successful'; }
 
+# ---- smime.rc, as installed, sets every command mutt runs ----
+SMIMERC="$GALSMIME_PREFIX/share/galsmime/mutt/smime.rc"
+printf 'source %s\n' "$SMIMERC" >q.rc
+for m in mutt neomutt; do
+	if ! have $m; then
+		skip "$m reads smime.rc" "$m is not installed"
+		continue
+	fi
+	for v in decrypt verify verify_opaque sign encrypt pk7out get_cert get_signer_cert get_cert_email import_cert; do
+		w=$(echo $v | tr _ -)
+		check "$m: smime.rc sets smime_${v}_command to galsmime mutt $w" \
+			sh -c "$m -n -F q.rc -Q smime_${v}_command 2>&1 | grep -Eq '= ?\"galsmime mutt $w '"
+	done
+	check "$m: smime.rc sets crypt_use_gpgme=no" \
+		sh -c "$m -n -F q.rc -Q crypt_use_gpgme 2>&1 | grep -Eq 'crypt_use_gpgme (is unset|= no)'"
+done
+
 check "store setup: trust the root, alice's identity (encrypted under \"secret\")" store_setup
 check "the test GAL (galfix oab) imported" sh -c "python3 '$TESTS_TOP/tests/gal/galfix.py' '$PKI' oab gal.oab &&
 	'$GALSMIME' gal import gal.oab >/dev/null"
