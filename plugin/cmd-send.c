@@ -3,7 +3,10 @@
  * `notmuch reply | ... | galsmime send ... -- sendmail -t`.
  *
  * mutt hands $sendmail the message on stdin and every envelope
- * recipient (To, Cc and Bcc) as arguments after "--". Recipients in the
+ * recipient (To, Cc and Bcc) as arguments after "--", its own options
+ * (-f, -N, -R, -B8BITMIME) before that "--". In mutt's $sendmail there
+ * must be no "--" before SENDMAIL: mutt would put its options in front
+ * of it, among galsmime's. Recipients in the
  * envelope but not in To or Cc are Bcc recipients: each gets a copy of
  * their own, encrypted to them alone (and the sender), sent to them
  * alone, so that the To/Cc copy neither names them nor is encrypted to
