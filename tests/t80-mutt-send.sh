@@ -95,16 +95,19 @@ signed_ok() {
 
 for M in $MUTTS; do
 	# ---- --sign --encrypt: To, Cc and two Bcc recipients ----
-	rc enc.rc "set sendmail=\"galsmime send --sign --encrypt -- $T_DIR/capture -oi\"" \
-		"set write_bcc=yes"
+	# no "--" in $sendmail: mutt would put -f, -N, -R in front of it (galsmime.muttrc says why)
+	rc enc.rc "set sendmail=\"galsmime send --sign --encrypt $T_DIR/capture -oi\"" \
+		"set write_bcc=yes" "set use_envelope_from=yes" "set dsn_notify=\"failure,delay\""
 	send "$M" enc.rc -s "to many" -c carol@example.org -b grace@example.org \
 		-b henry@example.org -- bob@example.org
 	check "$M: To + Cc + 2 Bcc with --sign --encrypt: mutt exits 0" test "$sent_rc" = 0
 	check "$M: three copies reach sendmail: To/Cc, and one per Bcc recipient" test "$(ncopies)" = 3
-	check "$M: the To/Cc copy goes to bob and carol only (-oi kept)" \
-		test "$(args 1)" = "-oi -- bob@example.org carol@example.org"
-	check "$M: grace's copy goes to grace alone" test "$(args 2)" = "-oi -- grace@example.org"
-	check "$M: henry's copy goes to henry alone" test "$(args 3)" = "-oi -- henry@example.org"
+	check "$M: the To/Cc copy goes to bob and carol only, with mutt's and my_sendmail's options" \
+		test "$(args 1)" = "-oi -f alice@example.org -N failure,delay -- bob@example.org carol@example.org"
+	check "$M: grace's copy goes to grace alone" \
+		test "$(args 2)" = "-oi -f alice@example.org -N failure,delay -- grace@example.org"
+	check "$M: henry's copy goes to henry alone" \
+		test "$(args 3)" = "-oi -f alice@example.org -N failure,delay -- henry@example.org"
 	for n in 1 2 3; do
 		check "$M: copy $n is application/pkcs7-mime enveloped-data" \
 			sh -c "sed '/^\$/q' '$CAP/$n.eml' | grep -qi '^Content-Type: application/pkcs7-mime; smime-type=enveloped-data'"
@@ -153,7 +156,7 @@ for M in $MUTTS; do
 	check "$M: bob, who has a certificate, is not named" lacks bad.lines 'bob@'
 
 	# ---- --encrypt=auto ----
-	rc auto.rc "set sendmail=\"galsmime send --sign --encrypt=auto -- $T_DIR/capture\"" \
+	rc auto.rc "set sendmail=\"galsmime send --sign --encrypt=auto $T_DIR/capture\"" \
 		"set write_bcc=yes"
 	send "$M" auto.rc -s "auto, all resolve" -b grace@example.org -- bob@example.org
 	check "$M: --encrypt=auto, every recipient resolves: two encrypted copies" \
@@ -186,6 +189,7 @@ for M in $MUTTS; do
 	check "$M: galsmime.muttrc default policy: with nora, signed only" \
 		sh -c "[ $sent_rc = 0 ] && sed '/^\$/q' '$CAP/1.eml' | grep -qi multipart/signed"
 	# the policies, exactly as the file's comments spell them
+	check "galsmime.muttrc puts no \"--\" in \$sendmail" sh -c "! grep 'sendmail=' '$GMRC' | grep -q ' -- '"
 	sed -n '/^# 1\./,/^# 2\./s/^#  *\(send2\{0,1\}-hook \)/\1/p' "$GMRC" >policy1
 	sed -n '/^# 2\./,/^# 3\./s/^#  *\(send2\{0,1\}-hook \)/\1/p' "$GMRC" >policy2
 	check "galsmime.muttrc spells policy 1 (one hook) and policy 2 (two hooks)" \
@@ -209,3 +213,34 @@ for M in $MUTTS; do
 	check "$M: policy 2 with nora: one line names her" \
 		test "$(grep -c '^galsmime send: nora@example.org: ' send.out)" = 1
 done
+
+# ---- SENDMAIL's exit status, and sendmail -t (notmuch-style pipelines) ----
+printf '#!/bin/sh\ncat >/dev/null\nexit 75\n' >tempfail
+chmod +x tempfail
+msg alice@example.org bob@example.org "temp failure" >tf.eml
+"$GALSMIME" send --sign "$T_DIR/tempfail" -oi -- bob@example.org <tf.eml >/dev/null 2>tf.err
+check "send returns SENDMAIL's exit status (75)" test $? = 75
+check "send says SENDMAIL failed and that nothing was sent" contains tf.err 'tempfail failed \(exit 75\); nothing was sent'
+cat >t.eml <<EOM
+From: Alice Example <alice@example.org>
+To: bob@example.org
+Cc: carol@example.org
+Bcc: grace@example.org
+Subject: with -t
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <dash-t.t80@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain
+
+the eagle lands at noon.
+EOM
+rm -f "$CAP"/*
+"$GALSMIME" send --sign --encrypt "$T_DIR/capture" -t <t.eml >/dev/null 2>t.err
+check "send ... sendmail -t: exit 0" test $? = 0
+check "send ... -t: the To/Cc copy goes with -t alone (the headers name bob and carol)" \
+	test "$(args 1)" = "-t"
+check "send ... -t: the To/Cc copy has no Bcc field, so sendmail -t does not send it to grace" \
+	sh -c "! sed '/^\$/q' '$CAP/1.eml' | grep -qi '^Bcc:'"
+check "send ... -t: grace's copy goes to her alone, without -t" test "$(args 2)" = "-- grace@example.org"
+check "send ... -t: grace decrypts her copy" can_read grace "$CAP/2.eml"
+check "send ... -t: bob decrypts his" can_read bob "$CAP/1.eml"
