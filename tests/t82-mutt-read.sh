@@ -6,7 +6,8 @@
 # verified" (sender check through pk7out/get-signer-cert/get-cert-email);
 # a tampered one shows the failure. Then mutt's compose path with its own
 # S/MIME: crypt_autosign + crypt_autoencrypt, and crypt_opportunistic_encrypt
-# picking the certificates sync-index wrote. These run in tmux, not in
+# picking the certificates sync-index wrote; and what mutt shows when
+# galsmime send (as $sendmail) refuses to send. These run in tmux, not in
 # batch mode: mutt and neomutt ignore crypt_autosign, crypt_autoencrypt
 # and crypt_opportunistic_encrypt in batch mode (send.c: "we are in batch
 # mode" is one of the cases where the message's security is not set).
@@ -300,6 +301,35 @@ for M in $MUTTS; do
 	if compose "$M" "$S" "set crypt_autosign crypt_opportunistic_encrypt" dave@example.org 'Security: Sign \(S/MIME\)'; then
 		check "$M, opportunistic: dave (expired, 'e' in the .index) is not encrypted to" \
 			sh -c "sed '/^\$/q' '$CAP/1.eml' | grep -qi 'multipart/signed'"
+	fi
+	stop "$S"
+done
+
+# ---- galsmime send as $sendmail in the interactive mutt: what the user sees ----
+export GALSMIME_PASSPHRASE_FILE="$PKI/pass"
+cp read.rc wrap.rc
+cat >>wrap.rc <<EOR
+source $GALSMIME_PREFIX/share/galsmime/mutt/galsmime.muttrc
+set my_sendmail="$T_DIR/capture"
+send2-hook . 'set sendmail="galsmime send --sign --encrypt -- \$my_sendmail"'
+EOR
+for M in $MUTTS; do
+	S=$M-wrap
+	rm -f "$CAP"/*
+	start "$S" "$M -n -F $T_DIR/wrap.rc -s wrapped bob@example.org nora@example.org"
+	if wait_for "$S" '^ *Security: '; then
+		keys "$S" y
+		if wait_for "$S" 'exited 67'; then
+			pass "$M: sending through galsmime send --encrypt to nora: mutt reports exit 67"
+			check_screen "$M: mutt shows galsmime's line naming nora and why" "$S" \
+				'galsmime send: nora@example.org: no certificate found'
+			check "$M: ... and no line about bob" sh -c "! grep -q 'galsmime send: bob@' screen.$S"
+			check "$M: nothing reached the capture script" test -z "$(ls "$CAP")"
+		else
+			fail "$M: sending through galsmime send --encrypt to nora: mutt reports exit 67" "$(screen "$S")"
+		fi
+	else
+		fail "$M: the compose menu shows up ($S)" "$(screen "$S")"
 	fi
 	stop "$S"
 done
