@@ -62,6 +62,7 @@ typedef struct cp {
 	struct csv_parser csv;
 	unsigned char delim;
 	unsigned long records;     /* handed to the driver */
+	unsigned long named;       /* ... with something to call it by */
 	unsigned long skipped;     /* reported bad and skipped */
 
 	unsigned long line;        /* of the piece being fed */
@@ -323,6 +324,9 @@ on_row(int c, void *data)
 		if (p->primary)
 			gs_record_add_address(&p->rec, p->primary, -1, 1);
 		p->records++;
+		if (p->rec.name || p->rec.alias || p->rec.display_name || p->rec.addresses->len ||
+		    p->rec.certs->len)
+			p->named++;
 		p->rc = gs_import_record(p->st, &p->rec, p->errmsg);
 	}
 	gs_import_progress(p->st, p->r);
@@ -482,6 +486,11 @@ gs_parse_csv(gs_import_state *st, gs_reader *r, char **errmsg)
 	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
 		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
 			       gs_reader_name(r), p.skipped);
+	/* a snapshot replaces the source: a header and nothing else must not
+	 * empty it */
+	if (p.rc == GS_OK && p.named == 0)
+		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no directory entry in the file (no row "
+			       "has a Name, Alias, DisplayName, address or certificate)", gs_reader_name(r));
 	csv_free(&p.csv);
 	row_reset(&p);
 	g_ptr_array_unref(p.rec.addresses);

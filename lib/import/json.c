@@ -147,6 +147,7 @@ typedef struct jp {
 	gs_status rc;              /* the first failure: stops everything */
 	yajl_handle h;
 	unsigned long records;     /* handed to the driver */
+	unsigned long named;       /* ... with something to call it by */
 	unsigned long skipped;     /* reported bad and skipped */
 
 	/* the scanner, ahead of yajl */
@@ -503,6 +504,9 @@ record_end(jp *p)
 		if (p->primary)
 			gs_record_add_address(&p->rec, p->primary, -1, 1);
 		p->records++;
+		if (p->rec.name || p->rec.alias || p->rec.display_name || p->rec.addresses->len ||
+		    p->rec.certs->len)
+			p->named++;
 		if (p->rc == GS_OK)
 			p->rc = gs_import_record(p->st, &p->rec, p->errmsg);
 	}
@@ -1064,6 +1068,13 @@ gs_parse_json(gs_import_state *st, gs_reader *r, char **errmsg)
 	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
 		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
 			       gs_reader_name(r), p.skipped);
+	/* a snapshot replaces the source: some other JSON file must not
+	 * empty it */
+	if (p.rc == GS_OK && p.named == 0)
+		p.rc = gs_fail(errmsg, GS_E_MALFORMED,
+			       "%s: no directory entry in the file (no object has Name, Alias, "
+			       "DisplayName, PrimarySmtpAddress, EmailAddresses or a certificate)",
+			       gs_reader_name(r));
 	record_reset(&p);
 	g_ptr_array_unref(p.rec.addresses);
 	g_ptr_array_unref(p.rec.certs);
