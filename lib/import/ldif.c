@@ -34,9 +34,13 @@
 #define CONTINUED '\r'
 
 #define CHUNK 65536
+/* libldap's LDIF_MAXLINE: ldif_read_record reallocs when less is left */
+#define LDIF_LINE 4096
 
 typedef struct ldif_in {
 	gs_reader *r;
+	char **bufp;              /* ldif_read_record's buffer and its size */
+	int *buflenp;
 	unsigned char *chunk;     /* raw (converted) input */
 	size_t chunk_len, chunk_pos;
 	GByteArray *buf;          /* the line being handed out, then a newline */
@@ -213,6 +217,24 @@ in_next(ldif_in *in)
 			if (first) {
 				in->par_entry = 1;
 				in->entry_line = in->lineno;
+			}
+			/* ldif_read_record grows its buffer by about one line
+			 * each time it runs short: quadratic wherever realloc
+			 * copies (AddressSanitizer always does). Keep it ahead,
+			 * doubling, through the pointers it reads on every line. */
+			if ((size_t) *in->buflenp <= in->par_bytes + LDIF_LINE) {
+				size_t want = MAX(in->par_bytes + 2 * LDIF_LINE, (size_t) *in->buflenp * 2);
+				char *nb;
+
+				want = MAX(MIN(want, (size_t) GS_MAX_RECORD + 4 * LDIF_LINE),
+					   in->par_bytes + 2 * LDIF_LINE);
+				if (!(nb = ber_memrealloc(*in->bufp, (ber_len_t) want))) {
+					in_problem(in, in->lineno, "out of memory for a record of %zu bytes",
+						   in->par_bytes);
+					return;
+				}
+				*in->bufp = nb;
+				*in->buflenp = (int) want;
 			}
 		}
 		/* hand it out with its newline */
@@ -618,6 +640,8 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	gs_status rc = GS_OK;
 
 	in.r = r;
+	in.bufp = &buf;
+	in.buflenp = &buflen;
 	in.chunk = g_malloc(CHUNK);
 	in.buf = g_byte_array_new();
 	/* our own stream, not gs_reader_file(): libldap reads through the filter */
