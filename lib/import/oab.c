@@ -512,7 +512,7 @@ gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg)
 {
 	oab_parser o = { 0 };
 	const char *name = gs_reader_name(r);
-	uint32_t total = 0, done;
+	uint32_t total = 0, done, named = 0, skipped = 0;
 	gs_status rc;
 	cursor c;
 	uint64_t start;
@@ -573,9 +573,12 @@ gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg)
 			g_free(c.why);
 			if (rc != GS_OK)
 				goto out;
+			skipped++;
 			continue;
 		}
 		gs_record_set(&o.rec.kind, kind_name(o.display_type, o.object_type), -1);
+		if (o.rec.name || o.rec.alias || o.rec.display_name || o.rec.addresses->len || o.rec.certs->len)
+			named++;
 		if ((rc = gs_import_record(st, &o.rec, errmsg)) != GS_OK)
 			goto out;
 		gs_import_progress(st, r);
@@ -596,6 +599,13 @@ gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg)
 				     ": data after the %" G_GUINT32_FORMAT
 				     " object records the header announces", name, o.pos - 1, total);
 	}
+	/* a snapshot replaces the source: an empty address book, or one
+	 * whose every record was bad, must not empty it */
+	if (rc == GS_OK && named == 0)
+		rc = skipped ? gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%" G_GUINT32_FORMAT
+				       " skipped)", name, skipped)
+			     : gs_fail(errmsg, GS_E_MALFORMED, "%s: no directory entry in the file (%" G_GUINT32_FORMAT
+				       " object records)", name, total);
 out:
 	gs_record_clear(&o.rec);
 	g_ptr_array_unref(o.rec.addresses);
