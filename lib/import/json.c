@@ -785,18 +785,18 @@ parser_reset(jp *p)
 	p->tok_len = 0;
 }
 
-/* A syntax error (or a scanner limit) on `line`. In JSON Lines under
- * skip_bad it is reported, the entry it is in skipped, and p->resync set;
- * otherwise the import stops. */
+/* A syntax error (or a scanner limit) at text offset `off` on `line`. In
+ * JSON Lines under skip_bad it is reported, the entry it is in skipped,
+ * and p->resync set; otherwise the import stops. */
 static void
-syntax_error(jp *p, unsigned long line, const char *why)
+syntax_error(jp *p, unsigned long line, uint64_t off, const char *why)
 {
 	char where[128];
 	gs_status rc;
 
 	if (p->rc != GS_OK)
 		return;
-	g_snprintf(where, sizeof where, "%s:%lu", gs_reader_name(p->r), line);
+	here(p, where, sizeof where, line, line == p->line ? off - p->line_off + 1 : 0, off);
 	if (p->top_array) {
 		/* inside an array nothing tells where the next entry starts */
 		p->rc = gs_fail(p->errmsg, GS_E_MALFORMED, "%s: %s", where, why);
@@ -844,7 +844,8 @@ feed(jp *p, const unsigned char *buf, size_t from, size_t to, size_t i, int brac
 	why = g_strdup_printf("invalid JSON: %s%s", g_strchomp((char *) e),
 			      strstr((char *) e, "UTF8") ? " (is the file UTF-8?)" : "");
 	yajl_free_error(p->h, e);
-	syntax_error(p, p->line, why);
+	/* buf[from] is at offset p->off - (i - from); yajl stopped near here */
+	syntax_error(p, p->line, p->off - (i - from) + MIN(yajl_get_bytes_consumed(p->h), to - from), why);
 	g_free(why);
 	if (p->rc != GS_OK)
 		return 1;
@@ -974,7 +975,7 @@ scan(jp *p, const unsigned char *buf, size_t n)
 					redirect(p, buf, &i, &seg);
 					continue;
 				}
-				syntax_error(p, p->line, "JSON nested deeper than " G_STRINGIFY(JSON_MAX_DEPTH) " levels");
+				syntax_error(p, p->line, p->off, "JSON nested deeper than " G_STRINGIFY(JSON_MAX_DEPTH) " levels");
 				seg = i;
 				continue;
 			}
@@ -1014,7 +1015,7 @@ scan(jp *p, const unsigned char *buf, size_t n)
 					redirect(p, buf, &i, &seg);
 					continue;
 				}
-				syntax_error(p, p->line, "a number or word longer than " G_STRINGIFY(JSON_MAX_BARE) " characters");
+				syntax_error(p, p->line, p->off, "a number or word longer than " G_STRINGIFY(JSON_MAX_BARE) " characters");
 				seg = i;
 				continue;
 			}
@@ -1062,7 +1063,7 @@ gs_parse_json(gs_import_state *st, gs_reader *r, char **errmsg)
 		char *why = g_strdup_printf("invalid JSON: %s (is the file cut short?)", g_strchomp((char *) e));
 
 		yajl_free_error(p.h, e);
-		syntax_error(&p, p.content_line, why);
+		syntax_error(&p, p.content_line, p.off, why);
 		g_free(why);
 	}
 	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
