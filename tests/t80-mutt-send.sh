@@ -32,6 +32,7 @@ check "gal import gal.oab" sh -c "'$GALSMIME' gal import gal.oab >/dev/null"
 mkdir -p mail cap tmp
 cat >capture <<'EOS'
 #!/bin/sh
+: "${CAP:?}"
 n=1
 while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
 printf '%s\n' "$@" >"$CAP/$n.args"

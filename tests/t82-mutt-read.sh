@@ -26,16 +26,26 @@ if [ -z "$MUTTS" ]; then
 	exit 0
 fi
 
-# a tmux server of our own, killed at the end whatever happens
+# a tmux server of our own, killed at the end whatever happens; it stays
+# up between sessions (exit-empty off), so that a new session never meets
+# a server still shutting down after the previous one ended
 TMUX_SOCK="$T_DIR/tmux.sock"
-tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
+printf 'set -s exit-empty off\n' >tmux.conf
+tm() { tmux -S "$TMUX_SOCK" -f "$T_DIR/tmux.conf" "$@"; }
 trap 'tm kill-server >/dev/null 2>&1; t_finish' EXIT
 unset TMUX || true
+tm start-server
+mkdir -p tmp
+export CAP="$T_DIR/cap"
 
 # start NAME COMMAND: a 200x50 session running COMMAND
 start() {
 	stop "$1"
-	tm new-session -d -s "$1" -x 200 -y 50 "env TERM=screen $2"
+	# the server's environment is the one it started with: pass ours
+	e="env TERM=screen LANG=C LC_ALL=C TZ=UTC HOME=$HOME PATH=$PATH CAP=$CAP GALSMIME_HOME=$GALSMIME_HOME"
+	e="$e GALSMIME_PASSPHRASE_FILE=${GALSMIME_PASSPHRASE_FILE:-} TMPDIR=$T_DIR/tmp"
+	tm new-session -d -s "$1" -x 200 -y 50 "$e $2" ||
+		{ sleep 0.5; tm new-session -d -s "$1" -x 200 -y 50 "$e $2"; }
 }
 # screen NAME: the visible pane (also into screen.NAME)
 screen() { tm capture-pane -p -t "$1" 2>/dev/null | tee "screen.$1"; }
@@ -72,9 +82,9 @@ check "sync-index for mutt's own lookup" test $? = 0
 KEYID=$(awk '$1 == "alice@example.org" { print $2; exit }' smime/keys/.index)
 
 mkdir -p mail tmp cap
-export CAP="$T_DIR/cap"
 cat >capture <<'EOS'
 #!/bin/sh
+: "${CAP:?}"
 n=1
 while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
 printf '%s\n' "$@" >"$CAP/$n.args"
@@ -311,7 +321,7 @@ cp read.rc wrap.rc
 cat >>wrap.rc <<EOR
 source $GALSMIME_PREFIX/share/galsmime/mutt/galsmime.muttrc
 set my_sendmail="$T_DIR/capture"
-send2-hook . 'set sendmail="galsmime send --sign --encrypt -- \$my_sendmail"'
+send2-hook . 'set sendmail="galsmime send --sign --encrypt \$my_sendmail"'
 EOR
 for M in $MUTTS; do
 	S=$M-wrap
