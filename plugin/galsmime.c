@@ -16,7 +16,7 @@ const cli_command cli_commands[] = {
 	{ "verify", cmd_verify, NEEDS_NOTHING, "[--annotate [--authserv-id ID] | --json] [--at TIME] < MSG",
 	  "verify a signed message" },
 	{ "send", cmd_send, NEEDS_SESSION,
-	  "[--sign] [--encrypt | --encrypt=auto] [--] SENDMAIL [ARGS...] < MSG",
+	  "[--sign] [--encrypt | --encrypt=auto] SENDMAIL [ARGS...] < MSG",
 	  "sign and/or encrypt, then hand the message to SENDMAIL (mutt's $sendmail)" },
 	{ "mutt", cmd_mutt, NEEDS_STORE,
 	  "decrypt|verify|verify-opaque|sign|encrypt|pk7out|get-cert|get-signer-cert|"
