@@ -204,13 +204,15 @@ objectClass: contact
 targetAddress: SMTP:quinn@example.net
 proxyAddresses: smtp:quinn.alias@example.org
 EOF
+# attribute names and options in any case
+printf 'USERSMIMECERTIFICATE;Binary:: %s\n' "$(openssl x509 -in "$PKI/bob.crt" -outform DER | base64 -w0)" >>misc.ldif
 check_exit 0 "version:, an OU, changetype: add, escaped dn, targetAddress" \
 	sh -c "'$GALSMIME' gal import misc.ldif >imp.out 2>&1"
 cat >misc.expected <<'EOF'
-contact|Quinn, Escaped|||quinn@example.net,quinn.alias@example.org|
+contact|Quinn, Escaped|||quinn@example.net,quinn.alias@example.org|userSMIMECertificate
 inetOrgPerson|Zed Added||Zéd Addéd|zed@example.org|
 EOF
-check "... inetOrgPerson wins, the name from the dn, UTF-8 from base64, addresses lower-cased" \
+check "... inetOrgPerson wins, the name from the dn, UTF-8 from base64, addresses lower-cased, USERSMIMECERTIFICATE;Binary" \
 	same_entries misc.ldif misc.expected
 
 # ---- hostile files ----

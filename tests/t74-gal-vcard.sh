@@ -185,7 +185,7 @@ grace_pct=$(openssl x509 -in "$PKI/grace.crt" -outform DER | python3 -c "import 
 	printf 'item1.email;type=internet:second@example.org\nitem2.EMAIL;TYPE=INTERNET;TYPE=pref:Jane@Example.ORG\n'
 	printf 'KEY;TYPE=X509:%s\n' "$carol64"
 	printf 'KEY;TYPE=PGP;ENCODING=b:bm90IGEgcGdwIGtleQ==\nEND:VCARD\n'
-	printf 'BEGIN:VCARD\nVERSION:4.0\nFN:Pct Encoded\nEMAIL;PREF=2:two@example.org\nEMAIL;PREF=1:one@example.org\n'
+	printf 'BEGIN:VCARD\nVERSION:4.0\nFN:Pct \n\tEncoded\nEMAIL;PREF=2:two@example.org\nEMAIL;PREF=1:one@example.org\n'
 	printf 'KEY:data:application/pkix-cert,%s\n' "$grace_pct"
 	printf 'KEY;MEDIATYPE=application/pkix-cert:https://keys.example.org/pct.cer\n'
 	printf 'KEY:file:///etc/passwd\nKEY;ENCODING=b:bm90IERFUg==\nEND:VCARD\n'
@@ -199,7 +199,7 @@ vcard|||Pct Encoded|one@example.org,two@example.org|userCertificate
 vcard|Jane Doe;X|jd|Doe, Jane|jane@example.org,second@example.org|userCertificate
 vcard|Jürgen Müller||Jürgen Müller (Operations)|juergen@example.org|userCertificate
 EOF
-check "... QP with CHARSET and soft breaks, escapes, groups, PREF order (PREF=2^32+1 still a PREF), AGENT skipped, Windows-1252" \
+check "... QP with CHARSET and soft breaks, escapes, groups, tab folding, PREF order (PREF=2^32+1 still a PREF), AGENT skipped, Windows-1252" \
 	same_entries hand.vcf hand.expected
 gs gal explain juergen@example.org >explain.out 2>&1
 check "... 2.1 base64 without indentation gives bob's certificate" contains explain.out "$(fpr bob)"
