@@ -129,7 +129,7 @@ gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *at
 #define ENTRY_SELECT \
 	"SELECT e.id, so.name, e.kind, e.name, e.alias, e.display_name," \
 	" (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address" \
-	"   WHERE entry = e.id ORDER BY is_primary DESC, rowid))," \
+	"   WHERE entry = e.id ORDER BY is_primary DESC, address))," \
 	" (SELECT count(*) FROM entry_certificate WHERE entry = e.id)" \
 	" FROM entry e JOIN source so ON so.id = e.source"
 

@@ -115,7 +115,8 @@ gs_import_detect(const unsigned char *p, size_t len)
 	while (q < end) {
 		if (starts_ci(q, (size_t) (end - q), "dn:") || starts_ci(q, (size_t) (end - q), "version:"))
 			return GS_GAL_LDIF;
-		if (*q != '#')
+		/* ldapsearch writes comments, then an empty line */
+		if (*q != '#' && *q != ' ' && *q != '\r' && *q != '\n')
 			break;
 		eol = memchr(q, '\n', (size_t) (end - q));
 		if (!eol)
@@ -358,6 +359,15 @@ store_value(gs_import_state *st, const unsigned char *digest, STACK_OF(X509) *ce
 			st->stats.certs_known++;
 		/* the user's certificates link to the entry; CAs are the chain */
 		if (!gs_cert_is_ca(x)) {
+			guint k;
+			int dup = 0;
+
+			/* Outlook's blob names the same certificate for signing and
+			 * for key exchange: one link */
+			for (k = 0; k < v->ids->len && !dup; k++)
+				dup = g_array_index(v->ids, int64_t, k) == id;
+			if (dup)
+				continue;
 			g_array_append_val(v->ids, id);
 			if (caps && (rc = gs_store_put_capabilities(st->s, id, caps, errmsg)) != GS_OK)
 				break;
@@ -563,9 +573,12 @@ gs_gal_import_file(gs_gal_import *imp, int fd, const char *name, gs_gal_format f
 		size_t n = gs_reader_peek(r, &head);
 
 		if (n == 0) {
-			rc = gs_reader_error(r) ? gs_fail(errmsg, GS_E_IO, "%s: %s", name,
-							  g_strerror(gs_reader_error(r)))
-						: gs_fail(errmsg, GS_E_MALFORMED, "%s: empty file", name);
+			if (gs_reader_error(r) == EILSEQ)
+				rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", name);
+			else if (gs_reader_error(r))
+				rc = gs_fail(errmsg, GS_E_IO, "%s: %s", name, g_strerror(gs_reader_error(r)));
+			else
+				rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: empty file", name);
 			goto out;
 		}
 		format = gs_import_detect(head, n);

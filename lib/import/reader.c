@@ -69,7 +69,7 @@ fill(gs_reader *r)
 		g_byte_array_set_size(r->buf, 0);
 		r->pos = 0;
 	}
-	if (r->eof)
+	if (r->eof || r->error)
 		return 0;
 	n = raw_fill(r);
 	if (n < 0)
@@ -89,19 +89,21 @@ fill(gs_reader *r)
 		gsize inleft = r->raw_len, outleft = sizeof out;
 		gchar *op = out;
 		gsize rc = g_iconv(r->cd, &in, &inleft, &op, &outleft);
+		int e = errno;
 
-		if (rc == (gsize) -1 && errno != EINVAL && errno != E2BIG) {
+		/* what converted before a bad sequence is handed out first */
+		g_byte_array_append(r->buf, (guint8 *) out, (guint) (op - out));
+		if (rc == (gsize) -1 && e != EINVAL && e != E2BIG) {
 			r->error = EILSEQ;
-			return 0;
+			return op > out;
 		}
 		if (n == 0 && inleft > 0) {
 			/* an odd byte or a lone surrogate at the very end */
 			r->error = EILSEQ;
-			return 0;
+			return op > out;
 		}
 		r->raw_off += r->raw_len - inleft;
 		r->raw_pos = r->raw_len - inleft;
-		g_byte_array_append(r->buf, (guint8 *) out, (guint) (op - out));
 		return 1;
 	}
 }
