@@ -369,6 +369,8 @@ reason_of(int err)
 		return GS_REASON_BAD_PURPOSE;
 	case X509_V_ERR_CERT_REVOKED:
 		return GS_REASON_REVOKED;
+	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
+		return GS_REASON_CRITICAL_ATTR;
 	default:
 		return GS_REASON_UNTRUSTED;
 	}

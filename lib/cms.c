@@ -207,14 +207,37 @@ gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *conte
 	} else {
 		int r;
 
+		ASN1_OCTET_STRING **econt = content && !CMS_is_detached(cms) ? CMS_get0_content(cms) : NULL;
+		EVP_MD_CTX *shown = econt && *econt ? EVP_MD_CTX_new() : NULL;
+
+		/* a detached signature whose SignedData also carries content: the
+		 * digest is checked over the displayed part; the hidden copy must
+		 * be the same bytes, or it is a trap (the displayed part is what
+		 * the reader sees, the hidden one what another client shows) */
+		if (shown)
+			EVP_DigestInit_ex(shown, EVP_sha256(), NULL);
 		buf = g_malloc(COPY_CHUNK);
-		while ((r = BIO_read(chain, buf, COPY_CHUNK)) > 0)
+		while ((r = BIO_read(chain, buf, COPY_CHUNK)) > 0) {
+			if (shown)
+				EVP_DigestUpdate(shown, buf, (size_t) r);
 			if (out && BIO_write(out, buf, r) != r) {
+				EVP_MD_CTX_free(shown);
 				st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory copying the content");
 				goto out;
 			}
+		}
 		if (r < 0)
 			dig_ok = 0;
+		if (shown) {
+			unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+			unsigned int alen = 0, blen = 0;
+
+			EVP_DigestFinal_ex(shown, a, &alen);
+			EVP_Digest((*econt)->data, (size_t) (*econt)->length, b, &blen, EVP_sha256(), NULL);
+			if (alen != blen || memcmp(a, b, alen) != 0)
+				s->last_content_mismatch = 1;
+			EVP_MD_CTX_free(shown);
+		}
 	}
 	if (n == 0)
 		s->last_no_signers = 1;

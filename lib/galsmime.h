@@ -369,7 +369,7 @@ enum {
 	GS_REASON_REVOKED          = 1 << 9,
 	GS_REASON_MICALG_MISMATCH  = 1 << 10,
 	GS_REASON_NO_SIGNERS       = 1 << 11,
-	GS_REASON_CRITICAL_ATTR    = 1 << 12,
+	GS_REASON_CRITICAL_ATTR    = 1 << 12, /* a certificate has an unknown critical extension */
 	GS_REASON_PARTIAL          = 1 << 13,
 	GS_REASON_CONTENT_MISMATCH = 1 << 14,
 };
@@ -413,6 +413,19 @@ const char *gs_report_signature_form(const gs_report *report);
 const char *gs_report_cipher(const gs_report *report);
 int gs_report_encrypted(const gs_report *report);
 int gs_report_authenticated(const gs_report *report);
+
+/* Notes about parts of the message, in order: a signature that covers
+ * only one part ("signed"), an encrypted part left encrypted because it
+ * is not the whole message ("encrypted, left encrypted"), an attached
+ * message decrypted ("attached message decrypted"). `path` is the part's
+ * number, IMAP style ("2", "1.2"). Returns 0 past the end. */
+int gs_report_part(const gs_report *report, size_t i, const char **path, const char **note);
+/* Header protection (RFC 9788 and the older protected-headers drafts):
+ * 1 when the signed or encrypted entity carries its own header fields.
+ * The names of the outer header fields that disagree with them, or NULL
+ * when none does (NULL-terminated, owned by the report). */
+int gs_report_protected_headers(const gs_report *report);
+const char *const *gs_report_header_mismatches(const gs_report *report);
 
 /* Renderings. Each returns a new string (g_free). */
 /* A versioned JSON document ({"version":1,...}). */

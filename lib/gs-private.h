@@ -179,6 +179,7 @@ struct gs_session {
 	/* what the last context operation learnt, read by the message layer */
 	GPtrArray *last_signers;     /* of gs_signer_data* */
 	int last_no_signers;
+	int last_content_mismatch;   /* detached content differs from the encapsulated copy */
 	char *last_cipher;
 	int last_authenticated;
 	char *last_digest_oid;
@@ -238,7 +239,12 @@ struct gs_report {
 	int encrypted;
 	int authenticated;
 	unsigned reasons;        /* message-level GS_REASON_* bits */
+	GPtrArray *parts;        /* of char* pairs: path, note */
+	int protected_headers;
+	GPtrArray *mismatches;   /* of char*, NULL-terminated when non-empty */
 };
+void gs_report_note(gs_report *r, const char *path, const char *note);
+void gs_report_mismatch(gs_report *r, const char *header);
 gs_report *gs_report_new(void);
 /* Judge the session's last signers against `from` (the one From
  * address; NULL when there is none or several, which matches no signer)

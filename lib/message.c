@@ -586,22 +586,33 @@ digest_key(const char *name)
 	return g_string_free(g, FALSE);
 }
 
+/* Verify a signed entity. *payload (when non-NULL) gets what the
+ * signature covers: the first part of a multipart/signed, the entity
+ * inside opaque signed-data (a new reference), or NULL. */
 static gs_status
 verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from, gs_report *r,
-	      char **errmsg)
+	      GMimeObject **payload, char **errmsg)
 {
 	GMimeSignatureList *sigs = NULL;
+	GMimeObject *inner = NULL;
 	GError *err = NULL;
 
+	if (payload)
+		*payload = NULL;
 	if (kind == PART_SIGNED) {
 		r->form = "detached";
 		sigs = g_mime_multipart_signed_verify(GMIME_MULTIPART_SIGNED(obj), GMIME_VERIFY_NONE, &err);
+		if (sigs && payload && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0) {
+			*payload = g_mime_multipart_get_part(GMIME_MULTIPART(obj), GMIME_MULTIPART_SIGNED_CONTENT);
+			g_object_ref(*payload);
+		}
 	} else {
-		GMimeObject *inner = NULL;
 		r->form = "opaque";
 		sigs = g_mime_application_pkcs7_mime_verify(GMIME_APPLICATION_PKCS7_MIME(obj),
 							    GMIME_VERIFY_NONE, &inner, &err);
-		if (inner)
+		if (inner && payload)
+			*payload = inner;
+		else if (inner)
 			g_object_unref(inner);
 	}
 	if (!sigs) {
@@ -641,15 +652,195 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 	return GS_OK;
 }
 
+/* ---- parts that are not the whole message ---- */
+
+static char *
+child_path(const char *path, int i)
+{
+	return path && *path ? g_strdup_printf("%s.%d", path, i) : g_strdup_printf("%d", i);
+}
+
+typedef struct secured {
+	char *path;
+	GMimeObject *obj;
+	part_kind kind;
+	GMimeMessage *message; /* the attached message whose body it is, or NULL */
+} secured;
+
+static void
+secured_free(gpointer p)
+{
+	secured *x = p;
+
+	g_free(x->path);
+	g_free(x);
+}
+
+/* Every signed or encrypted part below `o` (never inside a signed or
+ * encrypted part: those are what their signature or encryption covers). */
+static void
+find_secured(gs_session *s, GMimeObject *o, const char *path, GMimeMessage *in_message,
+	     unsigned depth, GPtrArray *out)
+{
+	int nid, i;
+	part_kind kind;
+
+	if (!o || depth > s->limits.max_depth)
+		return;
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *msg = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		char *p = child_path(path, 1);
+		if (msg)
+			find_secured(s, g_mime_message_get_mime_part(msg), p, msg, depth + 1, out);
+		g_free(p);
+		return;
+	}
+	kind = classify(o, &nid, s->limits.max_message);
+	if (kind != PART_PLAIN) {
+		secured *x = g_new0(secured, 1);
+		x->path = g_strdup(path && *path ? path : "1");
+		x->obj = o;
+		x->kind = kind;
+		x->message = in_message;
+		g_ptr_array_add(out, x);
+		return;
+	}
+	if (GMIME_IS_MULTIPART(o))
+		for (i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(o)); i++) {
+			char *p = child_path(path, i + 1);
+			find_secured(s, g_mime_multipart_get_part(GMIME_MULTIPART(o), i), p, NULL, depth + 1,
+				     out);
+			g_free(p);
+		}
+}
+
+/* ---- header protection (RFC 9788, and the protected-headers drafts) ---- */
+
+static char *
+address_key(const char *value)
+{
+	InternetAddressList *l = internet_address_list_parse(NULL, value);
+	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+	char *k;
+
+	collect_addresses(l, a);
+	g_ptr_array_add(a, NULL);
+	k = g_strjoinv(",", (char **) a->pdata);
+	g_ptr_array_free(a, TRUE);
+	if (l)
+		g_object_unref(l);
+	return k;
+}
+
+static int
+same_header(const char *name, const char *a, const char *b)
+{
+	char *x, *y;
+	int same;
+
+	if (!g_ascii_strcasecmp(name, "From") || !g_ascii_strcasecmp(name, "To") ||
+	    !g_ascii_strcasecmp(name, "Cc") || !g_ascii_strcasecmp(name, "Reply-To")) {
+		x = address_key(a);
+		y = address_key(b);
+	} else if (!g_ascii_strcasecmp(name, "Date")) {
+		GDateTime *da = g_mime_utils_header_decode_date(a), *db = g_mime_utils_header_decode_date(b);
+		same = da && db && g_date_time_compare(da, db) == 0;
+		if (da)
+			g_date_time_unref(da);
+		if (db)
+			g_date_time_unref(db);
+		return same;
+	} else if (!g_ascii_strcasecmp(name, "Message-ID")) {
+		x = g_mime_utils_decode_message_id(a);
+		y = g_mime_utils_decode_message_id(b);
+	} else {
+		x = g_mime_utils_header_decode_text(NULL, a);
+		y = g_mime_utils_header_decode_text(NULL, b);
+		g_strstrip(x);
+		g_strstrip(y);
+	}
+	same = x && y && !strcmp(x, y);
+	g_free(x);
+	g_free(y);
+	return same;
+}
+
+/* When the protected entity carries its own header fields, say so and
+ * flag every outer field that disagrees with them. */
+static void
+check_protected(GMimeObject *payload, GMimeMessage *outer, gs_report *r)
+{
+	static const char *const names[] = { "From", "To", "Cc", "Reply-To", "Subject", "Date",
+					     "Message-ID", NULL };
+	GMimeContentType *ct;
+	const char *const *n;
+
+	if (!payload)
+		return;
+	ct = g_mime_object_get_content_type(payload);
+	if (ct && (g_mime_content_type_get_parameter(ct, "hp") ||
+		   g_mime_content_type_get_parameter(ct, "protected-headers")))
+		r->protected_headers = 1;
+	for (n = names; *n; n++) {
+		const char *in = g_mime_object_get_header(payload, *n);
+		const char *out;
+
+		if (!in)
+			continue;
+		r->protected_headers = 1;
+		out = g_mime_object_get_header(GMIME_OBJECT(outer), *n);
+		if (!out || !same_header(*n, in, out))
+			gs_report_mismatch(r, *n);
+	}
+}
+
+/* Decrypt one encrypted entity and check the result against the limits. */
+static gs_status
+open_entity(gs_session *s, GMimeObject *entity, int nid, GMimeObject **plain, gs_report *r,
+	    char **errmsg)
+{
+	gs_status st;
+
+	*plain = NULL;
+	if (nid == NID_undef)
+		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
+	if ((st = decrypt_part(s, entity, plain, errmsg)) != GS_OK)
+		return st;
+	if ((st = check_decrypted(s, *plain, errmsg)) != GS_OK) {
+		g_object_unref(*plain);
+		*plain = NULL;
+		return st;
+	}
+	r->encrypted = 1;
+	r->authenticated = s->last_authenticated;
+	g_free(r->cipher);
+	r->cipher = g_strdup(s->last_cipher);
+	return GS_OK;
+}
+
+/* What the signature or encryption protects, for header protection:
+ * the decrypted entity, or inside it the signed content. */
+static void
+check_payload(gs_session *s, GMimeObject *plain, GMimeObject *signed_payload, GMimeMessage *m,
+	      gs_report *r)
+{
+	(void) s;
+	check_protected(plain, m, r);
+	if (signed_payload)
+		check_protected(signed_payload, m, r);
+}
+
 gs_status
 gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
 {
-	GMimeObject *entity, *plain = NULL;
+	GMimeObject *entity, *plain = NULL, *payload = NULL;
+	GPtrArray *found;
 	gs_report *r;
 	char *from;
-	gs_status st;
+	gs_status st = GS_OK;
 	part_kind kind;
-	int nid;
+	int nid, opened = 0;
+	guint i;
 
 	if (report)
 		*report = NULL;
@@ -657,44 +848,65 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 		return gs_fail(errmsg, GS_E_USAGE, "gs_message_decrypt: bad arguments");
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
-	kind = classify(entity, &nid, s->limits.max_message);
-	if (kind != PART_ENCRYPTED)
-		return gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");
-	if (nid == NID_undef)
-		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
-	if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK)
-		return st;
-	if ((st = check_decrypted(s, plain, errmsg)) != GS_OK) {
-		g_object_unref(plain);
-		return st;
-	}
 	r = gs_report_new();
-	r->encrypted = 1;
-	r->authenticated = s->last_authenticated;
-	r->cipher = g_strdup(s->last_cipher);
 	from = from_address(m);
-	kind = classify(plain, &nid, s->limits.max_message);
-	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
-		st = verify_entity(s, plain, kind, from, r, errmsg);
-	g_free(from);
-	if (st != GS_OK) {
-		gs_report_free(r);
-		g_object_unref(plain);
-		return st;
+	kind = classify(entity, &nid, s->limits.max_message);
+	if (kind == PART_ENCRYPTED) {
+		if ((st = open_entity(s, entity, nid, &plain, r, errmsg)) != GS_OK)
+			goto out;
+		kind = classify(plain, &nid, s->limits.max_message);
+		if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
+			st = verify_entity(s, plain, kind, from, r, &payload, errmsg);
+		if (st != GS_OK)
+			goto out;
+		check_payload(s, plain, payload, m, r);
+		g_mime_message_set_mime_part(m, plain);
+		opened = 1;
+		goto out;
 	}
-	g_mime_message_set_mime_part(m, plain);
-	g_object_unref(plain);
-	if (report)
+	/* EFAIL: decrypt only what is a whole message body, here the body of
+	 * an attached message; an encrypted part beside parts the sender
+	 * controls stays encrypted, and is reported */
+	found = g_ptr_array_new_with_free_func(secured_free);
+	find_secured(s, entity, "", NULL, 1, found);
+	for (i = 0; i < found->len && st == GS_OK; i++) {
+		secured *x = found->pdata[i];
+		GMimeObject *inner = NULL;
+
+		if (x->kind != PART_ENCRYPTED)
+			continue;
+		if (!x->message || g_mime_message_get_mime_part(x->message) != x->obj) {
+			gs_report_note(r, x->path, "encrypted part left encrypted: it is not the whole message");
+			continue;
+		}
+		classify(x->obj, &nid, s->limits.max_message);
+		if ((st = open_entity(s, x->obj, nid, &inner, r, errmsg)) != GS_OK)
+			break;
+		g_mime_message_set_mime_part(x->message, inner);
+		g_object_unref(inner);
+		gs_report_note(r, x->path, "attached message decrypted");
+		opened = 1;
+	}
+	g_ptr_array_free(found, TRUE);
+	if (st == GS_OK && !opened)
+		st = gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");
+out:
+	g_free(from);
+	if (plain)
+		g_object_unref(plain);
+	if (payload)
+		g_object_unref(payload);
+	if ((st == GS_OK || st == GS_E_NOT_FOUND) && report)
 		*report = r;
 	else
 		gs_report_free(r);
-	return GS_OK;
+	return st;
 }
 
 gs_status
 gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
 {
-	GMimeObject *entity, *plain = NULL;
+	GMimeObject *entity, *plain = NULL, *payload = NULL;
 	gs_report *r;
 	char *from;
 	gs_status st = GS_OK;
@@ -711,24 +923,42 @@ gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **err
 	kind = classify(entity, &nid, s->limits.max_message);
 	if (kind == PART_ENCRYPTED) {
 		/* one encryption layer: look inside when we hold the key */
-		if (nid == NID_undef) {
-			st = gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
+		if ((st = open_entity(s, entity, nid, &plain, r, errmsg)) != GS_OK)
 			goto out;
-		}
-		if ((st = decrypt_part(s, entity, &plain, errmsg)) != GS_OK ||
-		    (st = check_decrypted(s, plain, errmsg)) != GS_OK)
-			goto out;
-		r->encrypted = 1;
-		r->authenticated = s->last_authenticated;
-		r->cipher = g_strdup(s->last_cipher);
 		entity = plain;
 		kind = classify(entity, &nid, s->limits.max_message);
 	}
-	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
-		st = verify_entity(s, entity, kind, from, r, errmsg);
+	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED) {
+		/* the signature covers the whole body */
+		if ((st = verify_entity(s, entity, kind, from, r, &payload, errmsg)) == GS_OK)
+			check_payload(s, plain, payload, m, r);
+	} else {
+		/* a signature on a part is not a signature on the message: it is
+		 * reported, naming the part, and never good */
+		GPtrArray *found = g_ptr_array_new_with_free_func(secured_free);
+		guint i;
+
+		find_secured(s, entity, "", NULL, 1, found);
+		for (i = 0; i < found->len; i++) {
+			secured *x = found->pdata[i];
+			if (x->kind == PART_ENCRYPTED) {
+				gs_report_note(r, x->path, "encrypted part not opened: it is not the whole message");
+				continue;
+			}
+			r->reasons |= GS_REASON_PARTIAL;
+			gs_report_note(r, x->path, x->message ? "signed, in an attached message: the signature "
+								"covers only that part"
+							      : "signed: the signature covers only this part");
+			if ((st = verify_entity(s, x->obj, x->kind, from, r, NULL, errmsg)) != GS_OK)
+				break;
+		}
+		g_ptr_array_free(found, TRUE);
+	}
 out:
 	if (plain)
 		g_object_unref(plain);
+	if (payload)
+		g_object_unref(payload);
 	g_free(from);
 	if (st != GS_OK) {
 		gs_report_free(r);

@@ -17,7 +17,7 @@ static const char *const reason_words[] = {
 	"certificate revoked",         /* GS_REASON_REVOKED */
 	"digest differs from micalg",  /* GS_REASON_MICALG_MISMATCH */
 	"no signers",                  /* GS_REASON_NO_SIGNERS */
-	"unknown critical attribute",  /* GS_REASON_CRITICAL_ATTR */
+	"unknown critical extension",  /* GS_REASON_CRITICAL_ATTR */
 	"signature covers only part of the message", /* GS_REASON_PARTIAL */
 	"signed content differs from the displayed content", /* GS_REASON_CONTENT_MISMATCH */
 };
@@ -25,7 +25,7 @@ static const char *const reason_words[] = {
 static const char *const reason_keys[] = {
 	"digest-mismatch", "bad-signature", "untrusted", "expired", "not-yet-valid",
 	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
-	"revoked", "micalg-mismatch", "no-signers", "critical-attribute", "partial",
+	"revoked", "micalg-mismatch", "no-signers", "critical-extension", "partial",
 	"content-mismatch",
 };
 
@@ -47,7 +47,53 @@ gs_report_new(void)
 	gs_report *r = g_new0(gs_report, 1);
 
 	r->signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+	r->parts = g_ptr_array_new_with_free_func(g_free);
+	r->mismatches = g_ptr_array_new_with_free_func(g_free);
 	return r;
+}
+
+void
+gs_report_note(gs_report *r, const char *path, const char *note)
+{
+	g_ptr_array_add(r->parts, g_strdup(path));
+	g_ptr_array_add(r->parts, g_strdup(note));
+}
+
+void
+gs_report_mismatch(gs_report *r, const char *header)
+{
+	guint i;
+
+	if (r->mismatches->len)
+		g_ptr_array_remove_index(r->mismatches, r->mismatches->len - 1); /* the NULL */
+	for (i = 0; i < r->mismatches->len; i++)
+		if (!g_ascii_strcasecmp(r->mismatches->pdata[i], header))
+			break;
+	if (i == r->mismatches->len)
+		g_ptr_array_add(r->mismatches, g_strdup(header));
+	g_ptr_array_add(r->mismatches, NULL);
+}
+
+int
+gs_report_part(const gs_report *r, size_t i, const char **path, const char **note)
+{
+	if (2 * i + 1 >= r->parts->len)
+		return 0;
+	*path = r->parts->pdata[2 * i];
+	*note = r->parts->pdata[2 * i + 1];
+	return 1;
+}
+
+int
+gs_report_protected_headers(const gs_report *r)
+{
+	return r->protected_headers;
+}
+
+const char *const *
+gs_report_header_mismatches(const gs_report *r)
+{
+	return r->mismatches->len ? (const char *const *) r->mismatches->pdata : NULL;
 }
 
 void
@@ -56,6 +102,8 @@ gs_report_free(gs_report *r)
 	if (!r)
 		return;
 	g_ptr_array_free(r->signers, TRUE);
+	g_ptr_array_free(r->parts, TRUE);
+	g_ptr_array_free(r->mismatches, TRUE);
 	g_free(r->from);
 	g_free(r->cipher);
 	g_free(r);
@@ -71,6 +119,8 @@ gs_report_take_signers(gs_report *r, gs_session *s, const char *from, int check_
 	r->from = g_strdup(from);
 	if (s->last_no_signers)
 		r->reasons |= GS_REASON_NO_SIGNERS;
+	if (s->last_content_mismatch)
+		r->reasons |= GS_REASON_CONTENT_MISMATCH;
 	for (i = 0; i < s->last_signers->len; i++) {
 		gs_signer_data *sd = s->last_signers->pdata[i];
 		int match = 0;
@@ -278,6 +328,24 @@ gs_report_to_json(const gs_report *r)
 	g_string_append_printf(g, ",\"encrypted\":%s,\"authenticated\":%s,\"cipher\":",
 			       r->encrypted ? "true" : "false", r->authenticated ? "true" : "false");
 	json_str(g, r->cipher);
+	g_string_append(g, ",\"parts\":[");
+	for (i = 0; 2 * i + 1 < r->parts->len; i++) {
+		if (i)
+			g_string_append_c(g, ',');
+		g_string_append(g, "{\"part\":");
+		json_str(g, r->parts->pdata[2 * i]);
+		g_string_append(g, ",\"note\":");
+		json_str(g, r->parts->pdata[2 * i + 1]);
+		g_string_append_c(g, '}');
+	}
+	g_string_append_printf(g, "],\"protected_headers\":%s,\"header_mismatches\":[",
+			       r->protected_headers ? "true" : "false");
+	for (i = 0; i < r->mismatches->len && r->mismatches->pdata[i]; i++) {
+		if (i)
+			g_string_append_c(g, ',');
+		json_str(g, r->mismatches->pdata[i]);
+	}
+	g_string_append(g, "]");
 	g_string_append(g, ",\"signers\":[");
 	for (i = 0; i < r->signers->len; i++) {
 		const gs_signer *sg = &((gs_signer_data *) r->signers->pdata[i])->pub;

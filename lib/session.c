@@ -105,6 +105,7 @@ gs_session_reset_results(gs_session *s)
 {
 	g_ptr_array_set_size(s->last_signers, 0);
 	s->last_no_signers = 0;
+	s->last_content_mismatch = 0;
 	g_free(s->last_cipher);
 	s->last_cipher = NULL;
 	s->last_authenticated = 0;

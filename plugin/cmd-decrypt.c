@@ -41,9 +41,17 @@ cmd_decrypt(cli *c, int argc, char **argv)
 		goto fail;
 	st = gs_message_decrypt(c->session, m, &r, &msg);
 	if (st == GS_E_NOT_FOUND) {
-		/* not encrypted: nothing to do, pass it on as it is */
+		/* not encrypted as a whole: nothing to do, pass it on as it is
+		 * (saying so when an encrypted part was left alone) */
 		g_free(msg);
 		g_object_unref(m);
+		if (r) {
+			const char *path, *note;
+			size_t i;
+			for (i = 0; gs_report_part(r, i, &path, &note); i++)
+				cli_error(c, "part %s: %s", path, note);
+			gs_report_free(r);
+		}
 		return cli_write(c, c->raw, c->raw_len);
 	}
 	if (st != GS_OK) {

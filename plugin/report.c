@@ -47,6 +47,19 @@ cli_print_report(cli *c, const gs_report *r)
 		fprintf(stderr, "galsmime %s: encrypted with %s (%s)\n", c->cmd,
 			gs_report_cipher(r) ? gs_report_cipher(r) : "an unknown cipher",
 			gs_report_authenticated(r) ? "authenticated" : "not authenticated");
+	{
+		const char *path, *note;
+		const char *const *h = gs_report_header_mismatches(r);
+		size_t k;
+
+		for (k = 0; gs_report_part(r, k, &path, &note); k++)
+			fprintf(stderr, "galsmime %s: part %s: %s\n", c->cmd, path, note);
+		if (gs_report_protected_headers(r) && !c->quiet)
+			fprintf(stderr, "galsmime %s: the message carries protected header fields\n", c->cmd);
+		for (; h && *h; h++)
+			fprintf(stderr, "galsmime %s: WARNING: the outer %s differs from the protected one\n",
+				c->cmd, *h);
+	}
 	if (gs_report_kind_of(r) != GS_REPORT_SIGNED) {
 		if (!c->quiet)
 			fprintf(stderr, "galsmime %s: not signed\n", c->cmd);

@@ -18,7 +18,7 @@ trap 't_finish' EXIT
 
 t_finish() {
 	echo "1..$T_N"
-	rm -rf "$T_DIR"
+	[ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$T_DIR"
 }
 
 # pass DESC / fail DESC [DETAIL]
