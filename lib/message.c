@@ -804,6 +804,9 @@ open_entity(gs_session *s, GMimeObject *entity, int nid, GMimeObject **plain, gs
 	*plain = NULL;
 	if (nid == NID_undef)
 		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
+	/* never inflated: a few bytes of compressed-data can claim gigabytes */
+	if (nid == NID_id_smime_ct_compressedData)
+		return gs_fail(errmsg, GS_E_UNSUPPORTED, "compressed-data (RFC 3274) is not supported");
 	if ((st = decrypt_part(s, entity, plain, errmsg)) != GS_OK)
 		return st;
 	if ((st = check_decrypted(s, *plain, errmsg)) != GS_OK) {

@@ -228,3 +228,19 @@ check "our own header says fail" contains forged.out "^Authentication-Results: m
 { printf 'Authentication-Results: other.example; smime=pass\n'; cat whole.eml; } >other.eml
 gs verify --annotate --authserv-id mx.test <other.eml >other.out 2>/dev/null
 check "another host's Authentication-Results stays" contains other.out "^Authentication-Results: other.example; smime=pass"
+
+# ---- compressed-data is never inflated ----
+python3 "$TESTS_TOP/tests/sec/compressed.py" bomb.der 512
+check "the test made a CompressedData of under 1 MB" test "$(stat -c %s bomb.der)" -lt 1000000
+check "openssl reads it as compressed-data" sh -c "openssl cms -cmsout -print -inform DER -in bomb.der | grep -q 'id-smime-ct-compressedData'"
+{ printf 'From: mallory <mallory@example.org>\nTo: bob@example.org\nSubject: bomb\nMIME-Version: 1.0\n'
+  printf 'Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\nContent-Transfer-Encoding: base64\n\n'
+  base64 -w 76 bomb.der; } >bomb.eml
+for cmd in decrypt verify; do
+	/usr/bin/time -f %M -o bomb.rss "$GALSMIME" --home "$B" "$cmd" $P <bomb.eml >bomb.out 2>bomb.err
+	rc=$?
+	check "$cmd: a compression bomb is refused (exit 65)" test "$rc" = 65
+	check "$cmd: nothing on stdout" test ! -s bomb.out
+	check "$cmd: the error says compressed-data is not supported" contains bomb.err "compressed-data .* not supported"
+	check "$cmd: memory stays small (under 64 MB)" test "$(tail -1 bomb.rss)" -lt 65536
+done
