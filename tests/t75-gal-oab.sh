@@ -25,14 +25,6 @@ check "the fixture starts with an OAB v4 header (ulVersion 0x20)" \
 
 # ---- round trip ----
 check_exit 0 "gal import gal.oab, format detected" sh -c "'$GALSMIME' gal import gal.oab >imp.out 2>&1"
-# gal lookup and gal list exit 70 ("no such column: rowid") while
-# lib/store-gal.c orders entry_address, a WITHOUT ROWID table, by rowid:
-# lcheck runs a check that needs them, or skips it until that is fixed
-if gs gal lookup bob >lookup.out 2>&1 || ! grep -q 'no such column: rowid' lookup.out; then
-	lcheck() { check "$@"; }
-else
-	lcheck() { skip "$1" "gal lookup/list: lib/store-gal.c orders by rowid in a WITHOUT ROWID table"; }
-fi
 check "12 entries, 13 addresses, nothing skipped" \
 	contains imp.out '^gal\.oab: 12 entries \(0 replaced\), 13 addresses, 12 certificate links;.* 0 skipped$'
 lookup alice
@@ -42,20 +34,20 @@ check "the store holds alice: oab-user, account as name and alias, both SMTP add
 		 (SELECT address, is_primary FROM entry_address WHERE entry = e.id ORDER BY address))
 		FROM entry e WHERE e.alias = 'alice'")" = \
 	'oab-user|alice|alice|Alice Example|alice.example@example.org:0 alice@example.org:1'
-lcheck "lookup alice: display name, account as name and alias, oab-user, primary first, SIP/X500 dropped" \
+check "lookup alice: display name, account as name and alias, oab-user, primary first, SIP/X500 dropped" \
 	contains lookup.out '^Alice Example\|alice\|alice\|oab-user\|alice@example\.org,alice\.example@example\.org\|2 certificates\|\[gal\.oab\]$'
-lcheck "lookup alice: encrypts to alice's certificate" contains lookup.out "^encrypts to $(fpr alice) "
+check "lookup alice: encrypts to alice's certificate" contains lookup.out "^encrypts to $(fpr alice) "
 lookup bob
-lcheck "lookup bob (a MailUser: DT_REMOTE_MAILUSER) is oab-contact with one certificate" \
+check "lookup bob (a MailUser: DT_REMOTE_MAILUSER) is oab-contact with one certificate" \
 	contains lookup.out '^Bob Example\|bob\|bob\|oab-contact\|bob@example\.org\|1 certificate\|'
 lookup 'Grace Example (S/MIME)'
-lcheck "lookup by display name finds the _SMIME contact" \
+check "lookup by display name finds the _SMIME contact" \
 	contains lookup.out '^Grace Example \(S/MIME\)\|Grace_SMIME\|Grace_SMIME\|oab-contact\|grace@example\.org\|1 certificate'
 lookup grace@example.org
-lcheck "lookup grace@example.org finds both contacts" test "$(grep -c '|grace@example.org|' lookup.out)" = 2
-lcheck "... and encrypts to grace's certificate" contains lookup.out "^encrypts to $(fpr grace) "
+check "lookup grace@example.org finds both contacts" test "$(grep -c '|grace@example.org|' lookup.out)" = 2
+check "... and encrypts to grace's certificate" contains lookup.out "^encrypts to $(fpr grace) "
 lookup nora
-lcheck "nora (no certificate) is an entry with 0 certificates" \
+check "nora (no certificate) is an entry with 0 certificates" \
 	contains lookup.out '^Nora NoCert\|nora\|nora\|oab-user\|nora@example\.org\|0 certificates'
 
 gs gal explain alice@example.org >explain.out 2>&1
@@ -110,19 +102,19 @@ import sys; sys.exit(0 if bytes.fromhex('1e000130') in open('ansi.oab','rb').rea
 gs gal import ansi.oab >imp.out 2>&1
 check "PtypString8: 12 entries" contains imp.out '^ansi\.oab: 12 entries'
 lookup 'Grace Example (S/MIME)'
-lcheck "PtypString8: lookup by display name" contains lookup.out '^Grace Example \(S/MIME\)\|Grace_SMIME\|.*\[ansi\.oab\]$'
+check "PtypString8: lookup by display name" contains lookup.out '^Grace Example \(S/MIME\)\|Grace_SMIME\|.*\[ansi\.oab\]$'
 gs gal import --format oab --source piped - <gal.oab >imp.out 2>&1
 check "stdin with --format oab" contains imp.out '^piped \(snapshot\): 12 entries'
 galfix small.oab --only alice,bob
 gs gal import --source gal.oab small.oab >imp.out 2>&1
 check "re-import of a source replaces its snapshot" contains imp.out '^gal\.oab \(snapshot\): 2 entries \(12 replaced\)'
 gs gal list --source gal.oab >list.out 2>&1
-lcheck "... the snapshot holds just the new entries" test "$(wc -l <list.out)" = 2
+check "... the snapshot holds just the new entries" test "$(wc -l <list.out)" = 2
 gs gal import gal.oab >/dev/null 2>&1
 galfix noaddr.oab --only nora,bob --no-address nora
 gs gal import noaddr.oab >imp.out 2>&1
 lookup nora
-lcheck "a record without addresses still becomes an entry (by its account)" \
+check "a record without addresses still becomes an entry (by its account)" \
 	contains lookup.out '^Nora NoCert\|nora\|nora\|oab-user\|\|0 certificates\|\[noaddr\.oab\]$'
 
 # ---- hostile files ----
@@ -204,11 +196,11 @@ skip_bad() {
 	check "--skip-bad $1: 11 entries, 1 skipped" contains out '^gal\.oab \(snapshot\): 11 entries .* 1 skipped$'
 	check "--skip-bad $1: says where and why" contains err "^galsmime gal: bad-$1\\.oab: $off: .* \\(skipped\\)$"
 	lookup "$2@example.org"
-	lcheck "--skip-bad $1: $2 is gone from the snapshot" lacks lookup.out "\\|$2\\|.*\\[gal\\.oab\\]$"
-	lcheck "--skip-bad $1: ... and still in another source (the test sees entries)" \
+	check "--skip-bad $1: $2 is gone from the snapshot" lacks lookup.out "\\|$2\\|.*\\[gal\\.oab\\]$"
+	check "--skip-bad $1: ... and still in another source (the test sees entries)" \
 		contains lookup.out "\\|$2\\|"
 	lookup alice
-	lcheck "--skip-bad $1: alice is there" contains lookup.out '^Alice Example\|alice\|'
+	check "--skip-bad $1: alice is there" contains lookup.out '^Alice Example\|alice\|'
 }
 skip_bad int85 bob
 skip_bad mvcount bob
