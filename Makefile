@@ -36,7 +36,7 @@ all: $(BIN)
 deps:
 	@scripts/install-deps
 
-$(BUILD)/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard plugin/*.h)
+$(BUILD)/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard lib/import/*.h) $(wildcard plugin/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 

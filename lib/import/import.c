@@ -173,6 +173,7 @@ gs_record_clear(gs_record *rec)
 	g_ptr_array_set_size(rec->addresses, 0);
 	g_ptr_array_set_size(rec->certs, 0);
 	rec->where[0] = 0;
+	rec->overflow = 0;
 }
 
 void
@@ -200,6 +201,12 @@ gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary)
 	const char *colon = strchr(a, ':');
 	int is_primary = primary;
 	guint i;
+
+	if (rec->addresses->len >= GS_MAX_RECORD_VALUES) {
+		rec->overflow = 1;
+		g_free(s);
+		return;
+	}
 
 	if (colon && !strchr(a, '@') ? 1 : 0) {
 		g_free(s);
@@ -249,8 +256,13 @@ gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary)
 void
 gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size_t len)
 {
-	gs_record_cert *c = g_new0(gs_record_cert, 1);
+	gs_record_cert *c;
 
+	if (rec->certs->len >= GS_MAX_RECORD_VALUES) {
+		rec->overflow = 1;
+		return;
+	}
+	c = g_new0(gs_record_cert, 1);
 	c->attribute = g_strdup(attribute);
 	c->value = g_bytes_new(data, len);
 	g_ptr_array_add(rec->certs, c);
@@ -395,6 +407,11 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 
 	if (st->failed) {
 		rc = gs_fail(errmsg, GS_E_USAGE, "import already failed");
+		goto out;
+	}
+	if (rec->overflow) {
+		rc = gs_import_bad(st, rec->where, errmsg, "more than %d addresses or certificate values",
+				   GS_MAX_RECORD_VALUES);
 		goto out;
 	}
 	/* first decode every value, so that a bad one skips the record whole */

@@ -22,6 +22,9 @@ typedef struct gs_reader gs_reader;
 
 /* Largest single record (line, JSON object, OAB record...) accepted. */
 #define GS_MAX_RECORD ((size_t) 64 << 20)
+/* Most addresses, and most certificate values, one record may carry:
+ * beyond, the record is malformed (a person has a handful of each). */
+#define GS_MAX_RECORD_VALUES 1024
 
 /* Wrap `fd`. With `text`, a UTF-8 BOM is skipped and UTF-16 (LE or BE,
  * with a BOM, as ldifde -u writes) is converted to UTF-8 on the fly. */
@@ -65,6 +68,7 @@ typedef struct gs_record {
 	GPtrArray *addresses;      /* char*: normalised SMTP addresses, primary first */
 	GPtrArray *certs;          /* gs_record_cert* */
 	char where[128];           /* "file:line" or "file: byte N", for messages */
+	int overflow;              /* more than GS_MAX_RECORD_VALUES were added */
 } gs_record;
 
 void gs_record_init(gs_record *rec);

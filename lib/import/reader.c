@@ -272,7 +272,9 @@ gs_reader_lineno(const gs_reader *r)
 uint64_t
 gs_reader_offset(const gs_reader *r)
 {
-	return r->raw_off;
+	/* raw bytes read less those still buffered: exact for plain input,
+	 * approximate after UTF-16 conversion */
+	return r->convert ? r->raw_off : r->raw_off - (r->buf->len - r->pos);
 }
 
 uint64_t
