@@ -3,12 +3,15 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3 yajl ldap
+PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3 yajl
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Ilib
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
+# libldap and libnotmuch are loaded with dlopen by the commands that need
+# them (LDIF import, notmuch harvest): compiled against, never linked, so
+# that a filter run, once per message, does not pay for loading them
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) ldap 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldl
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -45,7 +48,7 @@ $(LIBA): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(PLUGIN_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS) -lnotmuch
+	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(dir $@)

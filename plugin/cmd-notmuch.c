@@ -8,8 +8,79 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stddef.h>
 #include <unistd.h>
+#include <dlfcn.h>
 #include <notmuch.h>
+
+/* libnotmuch (and Xapian behind it) is loaded only by this command: the
+ * filters, which run once per message, must not pay for loading it. */
+static struct {
+	void *handle;
+	__typeof__(notmuch_database_open_with_config) *open_with_config;
+	__typeof__(notmuch_database_destroy) *database_destroy;
+	__typeof__(notmuch_query_create) *query_create;
+	__typeof__(notmuch_query_destroy) *query_destroy;
+	__typeof__(notmuch_query_count_messages) *query_count_messages;
+	__typeof__(notmuch_query_search_messages) *query_search_messages;
+	__typeof__(notmuch_messages_valid) *messages_valid;
+	__typeof__(notmuch_messages_get) *messages_get;
+	__typeof__(notmuch_messages_move_to_next) *messages_move_to_next;
+	__typeof__(notmuch_messages_destroy) *messages_destroy;
+	__typeof__(notmuch_message_get_message_id) *message_get_message_id;
+	__typeof__(notmuch_message_get_filename) *message_get_filename;
+	__typeof__(notmuch_message_add_tag) *message_add_tag;
+	__typeof__(notmuch_message_remove_tag) *message_remove_tag;
+	__typeof__(notmuch_message_freeze) *message_freeze;
+	__typeof__(notmuch_message_thaw) *message_thaw;
+	__typeof__(notmuch_message_destroy) *message_destroy;
+	__typeof__(notmuch_status_to_string) *status_to_string;
+} nm;
+
+#define NM_SONAME "libnotmuch.so.5"
+
+static const char *
+load_notmuch(void)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} syms[] = {
+#define SYM(field, name) { #name, offsetof(__typeof__(nm), field) }
+		SYM(open_with_config, notmuch_database_open_with_config),
+		SYM(database_destroy, notmuch_database_destroy),
+		SYM(query_create, notmuch_query_create),
+		SYM(query_destroy, notmuch_query_destroy),
+		SYM(query_count_messages, notmuch_query_count_messages),
+		SYM(query_search_messages, notmuch_query_search_messages),
+		SYM(messages_valid, notmuch_messages_valid),
+		SYM(messages_get, notmuch_messages_get),
+		SYM(messages_move_to_next, notmuch_messages_move_to_next),
+		SYM(messages_destroy, notmuch_messages_destroy),
+		SYM(message_get_message_id, notmuch_message_get_message_id),
+		SYM(message_get_filename, notmuch_message_get_filename),
+		SYM(message_add_tag, notmuch_message_add_tag),
+		SYM(message_remove_tag, notmuch_message_remove_tag),
+		SYM(message_freeze, notmuch_message_freeze),
+		SYM(message_thaw, notmuch_message_thaw),
+		SYM(message_destroy, notmuch_message_destroy),
+		SYM(status_to_string, notmuch_status_to_string),
+#undef SYM
+	};
+	size_t i;
+
+	if (nm.handle)
+		return NULL;
+	if (!(nm.handle = dlopen(NM_SONAME, RTLD_NOW | RTLD_LOCAL)))
+		return dlerror();
+	for (i = 0; i < G_N_ELEMENTS(syms); i++) {
+		void *f = dlsym(nm.handle, syms[i].name);
+		if (!f)
+			return dlerror();
+		memcpy((char *) &nm + syms[i].offset, &f, sizeof f);
+	}
+	return NULL;
+}
 
 #define DEFAULT_QUERY                                                                          \
 	"mimetype:application/pkcs7-signature or mimetype:application/x-pkcs7-signature or "  \
@@ -21,18 +92,18 @@ typedef struct counts {
 } counts;
 
 static void
-tag(notmuch_message_t *nm, gs_harvest_outcome o)
+tag(notmuch_message_t *m1, gs_harvest_outcome o)
 {
-	notmuch_message_freeze(nm);
-	notmuch_message_add_tag(nm, "smime-signed");
+	nm.message_freeze(m1);
+	nm.message_add_tag(m1, "smime-signed");
 	if (o == GS_HARVEST_GOOD) {
-		notmuch_message_add_tag(nm, "smime-good");
-		notmuch_message_remove_tag(nm, "smime-bad");
+		nm.message_add_tag(m1, "smime-good");
+		nm.message_remove_tag(m1, "smime-bad");
 	} else {
-		notmuch_message_add_tag(nm, "smime-bad");
-		notmuch_message_remove_tag(nm, "smime-good");
+		nm.message_add_tag(m1, "smime-bad");
+		nm.message_remove_tag(m1, "smime-good");
 	}
-	notmuch_message_thaw(nm);
+	nm.message_thaw(m1);
 }
 
 /* One message file: parse and harvest. Returns a library status; a
@@ -103,30 +174,38 @@ cmd_notmuch(cli *c, int argc, char **argv)
 		}
 	}
 	query = optind < argc ? g_strjoinv(" ", argv + optind) : g_strdup(DEFAULT_QUERY);
+	{
+		const char *why = load_notmuch();
+		if (why) {
+			cli_error(c, "cannot load %s: %s", NM_SONAME, why);
+			rc = EXIT_SOFTWARE;
+			goto out;
+		}
+	}
 	if ((st = cli_open_session(c, &msg)) != GS_OK) {
 		rc = cli_fail(c, st, msg);
 		goto out;
 	}
-	ns = notmuch_database_open_with_config(NULL, do_tag ? NOTMUCH_DATABASE_MODE_READ_WRITE
+	ns = nm.open_with_config(NULL, do_tag ? NOTMUCH_DATABASE_MODE_READ_WRITE
 							     : NOTMUCH_DATABASE_MODE_READ_ONLY,
 					       NULL, NULL, &db, &err);
 	if (ns != NOTMUCH_STATUS_SUCCESS) {
 		cli_error(c, "cannot open the notmuch database: %s",
-			  err ? g_strstrip(err) : notmuch_status_to_string(ns));
+			  err ? g_strstrip(err) : nm.status_to_string(ns));
 		rc = ns == NOTMUCH_STATUS_XAPIAN_EXCEPTION ? EXIT_TEMPFAIL : EXIT_IOERR;
 		goto out;
 	}
-	q = notmuch_query_create(db, query);
-	if (!q || notmuch_query_count_messages(q, &total) != NOTMUCH_STATUS_SUCCESS ||
-	    notmuch_query_search_messages(q, &msgs) != NOTMUCH_STATUS_SUCCESS) {
+	q = nm.query_create(db, query);
+	if (!q || nm.query_count_messages(q, &total) != NOTMUCH_STATUS_SUCCESS ||
+	    nm.query_search_messages(q, &msgs) != NOTMUCH_STATUS_SUCCESS) {
 		cli_error(c, "bad query: %s", query);
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	for (; notmuch_messages_valid(msgs); notmuch_messages_move_to_next(msgs)) {
-		notmuch_message_t *nm = notmuch_messages_get(msgs);
-		const char *id = notmuch_message_get_message_id(nm);
-		const char *path = notmuch_message_get_filename(nm);
+	for (; nm.messages_valid(msgs); nm.messages_move_to_next(msgs)) {
+		notmuch_message_t *m1 = nm.messages_get(msgs);
+		const char *id = nm.message_get_message_id(m1);
+		const char *path = nm.message_get_filename(m1);
 		gs_harvest_result res = { 0 };
 
 		n.seen++;
@@ -139,7 +218,7 @@ cmd_notmuch(cli *c, int argc, char **argv)
 			if (shown)
 				fputc('\n', stderr);
 			rc = cli_fail(c, st, msg);
-			notmuch_message_destroy(nm);
+			nm.message_destroy(m1);
 			goto out;
 		}
 		g_free(msg);
@@ -155,10 +234,10 @@ cmd_notmuch(cli *c, int argc, char **argv)
 			n.certs_new += res.certs_new;
 			n.certs_known += res.certs_known;
 			if (do_tag && (res.outcome == GS_HARVEST_GOOD || res.outcome == GS_HARVEST_BAD))
-				tag(nm, res.outcome);
+				tag(m1, res.outcome);
 			gs_report_free(res.report);
 		}
-		notmuch_message_destroy(nm);
+		nm.message_destroy(m1);
 	}
 	if (shown)
 		fputc('\n', stderr);
@@ -168,11 +247,11 @@ cmd_notmuch(cli *c, int argc, char **argv)
 	       n.failed);
 out:
 	if (msgs)
-		notmuch_messages_destroy(msgs);
+		nm.messages_destroy(msgs);
 	if (q)
-		notmuch_query_destroy(q);
+		nm.query_destroy(q);
 	if (db)
-		notmuch_database_destroy(db);
+		nm.database_destroy(db);
 	free(err);
 	g_free(query);
 	return rc;

@@ -25,9 +25,47 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <lber.h>
 #include <ldap.h>
 #include <ldif.h>
+
+/* libldap (and GnuTLS, SASL behind it) is loaded when an LDIF file is
+ * read, not when a filter starts: every mail filter run would pay for
+ * its constructors otherwise. */
+#define LDAP_SONAME "libldap-2.5.so.0"
+static struct {
+	void *handle;
+	__typeof__(ldif_read_record) *read_record;
+	__typeof__(ldif_parse_line2) *parse_line2;
+	__typeof__(ber_memfree) *memfree;
+	__typeof__(ber_memrealloc) *memrealloc;
+	__typeof__(ldap_str2dn) *str2dn;
+	__typeof__(ldap_dnfree) *dnfree;
+} ld;
+
+static const char *
+load_ldap(void)
+{
+	if (ld.handle)
+		return NULL;
+	if (!(ld.handle = dlopen(LDAP_SONAME, RTLD_NOW | RTLD_LOCAL)))
+		return dlerror();
+	/* ber_* live in liblber, which libldap brings: RTLD_DEFAULT would not
+	 * see them in a local namespace, the handle does */
+	if (!(*(void **) &ld.read_record = dlsym(ld.handle, "ldif_read_record")) ||
+	    !(*(void **) &ld.parse_line2 = dlsym(ld.handle, "ldif_parse_line2")) ||
+	    !(*(void **) &ld.memfree = dlsym(ld.handle, "ber_memfree")) ||
+	    !(*(void **) &ld.memrealloc = dlsym(ld.handle, "ber_memrealloc")) ||
+	    !(*(void **) &ld.str2dn = dlsym(ld.handle, "ldap_str2dn")) ||
+	    !(*(void **) &ld.dnfree = dlsym(ld.handle, "ldap_dnfree"))) {
+		const char *why = dlerror();
+		dlclose(ld.handle);
+		ld.handle = NULL;
+		return why ? why : "missing symbol";
+	}
+	return NULL;
+}
 
 /* ldif_parse_line2 deletes this byte from values: libldap's
  * CONTINUED_LINE_MARKER, what ldif_getline turns "\n " into. */
@@ -228,7 +266,7 @@ in_next(ldif_in *in)
 
 				want = MAX(MIN(want, (size_t) GS_MAX_RECORD + 4 * LDIF_LINE),
 					   in->par_bytes + 2 * LDIF_LINE);
-				if (!(nb = ber_memrealloc(*in->bufp, (ber_len_t) want))) {
+				if (!(nb = ld.memrealloc(*in->bufp, (ber_len_t) want))) {
 					in_problem(in, in->lineno, "out of memory for a record of %zu bytes",
 						   in->par_bytes);
 					return;
@@ -323,7 +361,7 @@ dn_first_value(const char *dn)
 	LDAPDN parsed = NULL;
 	char *out = NULL;
 
-	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !parsed)
+	if (ld.str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !parsed)
 		return NULL;
 	if (parsed[0] && parsed[0][0]) {
 		LDAPAVA *ava = parsed[0][0];
@@ -332,7 +370,7 @@ dn_first_value(const char *dn)
 		    g_utf8_validate(ava->la_value.bv_val, (gssize) ava->la_value.bv_len, NULL))
 			out = g_strndup(ava->la_value.bv_val, ava->la_value.bv_len);
 	}
-	ldap_dnfree(parsed);
+	ld.dnfree(parsed);
 	return out;
 }
 
@@ -504,7 +542,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 			break;
 		}
 		if ((colon[1] == ':' && !base64_ok(colon + 2)) ||
-		    ldif_parse_line2(line, &type, &value, &freeval) != 0) {
+		    ld.parse_line2(line, &type, &value, &freeval) != 0) {
 			char *x = excerpt(line, (size_t) (colon - line));
 			dropped = 1;
 			rc = bad(&e, line_no, errmsg, "%s: bad base64 value", g_strstrip(x));
@@ -512,7 +550,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 			break;
 		}
 		if (freeval) { /* a fetched URL: cannot happen, refused above */
-			ber_memfree(value.bv_val);
+			ld.memfree(value.bv_val);
 			dropped = 1;
 			rc = bad(&e, line_no, errmsg, "URL value refused");
 			break;
@@ -639,6 +677,12 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	unsigned long lno = 0;
 	gs_status rc = GS_OK;
 
+	{
+		const char *why = load_ldap();
+		if (why)
+			return gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: LDIF needs %s: %s", gs_reader_name(r),
+				       LDAP_SONAME, why);
+	}
 	in.r = r;
 	in.bufp = &buf;
 	in.buflenp = &buflen;
@@ -653,7 +697,7 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	}
 	gs_record_init(&rec);
 	for (;;) {
-		int got = ldif_read_record(&lfp, &lno, &buf, &buflen);
+		int got = ld.read_record(&lfp, &lno, &buf, &buflen);
 
 		if (gs_reader_error(r))
 			break; /* the driver says what went wrong */
@@ -689,7 +733,7 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	if (rc == GS_OK && !gs_reader_error(r) && entries == 0)
 		rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no LDIF entry in the file", gs_reader_name(r));
 	fclose(lfp.fp);
-	ber_memfree(buf);
+	ld.memfree(buf);
 	g_free(in.why);
 	g_free(in.chunk);
 	g_byte_array_unref(in.buf);
