@@ -100,5 +100,5 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 			printf("%s: %u certificates new, %u known\n", argv[i], stats.certs_new,
 			       stats.certs_known);
 	}
-	return 0;
+	return cli_after_store_change(c);
 }

@@ -349,4 +349,6 @@ cli_cleanup(cli *c)
 	g_free(c->home);
 	g_free(c->pass_file);
 	g_free(c->pass_env_file);
+	g_free(c->sync_index);
+	g_free(c->sync_keys);
 }

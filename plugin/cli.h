@@ -58,6 +58,9 @@ struct cli {
 	const unsigned char *raw;
 	size_t raw_len;
 	int quiet;
+	/* configuration (config.c) */
+	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */
+	char *sync_keys;          /* [mutt] sync_keys: mutt's $smime_keys */
 };
 
 /* Print "galsmime CMD: message" on stderr (one line). */
@@ -96,6 +99,14 @@ void cli_cleanup(cli *c);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
 char *cli_time(int64_t t);
+
+/* The user's configuration file (config.c). */
+void cli_read_config(cli *c);
+/* After a command changed the store: keep mutt's .index in step when the
+ * configuration asks for it. Returns 0 or an exit code. */
+int cli_after_store_change(cli *c);
+/* mutt-index.c; quiet: no summary line */
+int cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int quiet);
 
 /* The command table (galsmime.c). */
 extern const cli_command cli_commands[];

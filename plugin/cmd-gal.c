@@ -131,7 +131,7 @@ gal_import(cli *c, int argc, char **argv)
 		       stats.removed, stats.addresses, stats.entry_certs, stats.certs_new,
 		       stats.certs_known, stats.skipped);
 	}
-	return rc;
+	return rc == 0 ? cli_after_store_change(c) : rc;
 }
 
 static void

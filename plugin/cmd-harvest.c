@@ -57,5 +57,5 @@ cmd_harvest(cli *c, int argc, char **argv)
 		}
 	}
 	gs_report_free(res.report);
-	return 0;
+	return res.outcome == GS_HARVEST_GOOD && res.certs_new ? cli_after_store_change(c) : 0;
 }

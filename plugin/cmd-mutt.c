@@ -570,10 +570,9 @@ m_import_cert(cli *c, int argc, char **argv)
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
 	printf("%u certificates new, %u known\n", stats.certs_new, stats.certs_known);
-	return 0;
+	return cli_after_store_change(c);
 }
 
-int cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir);
 
 static int
 m_sync_index(cli *c, int argc, char **argv)
@@ -584,7 +583,7 @@ m_sync_index(cli *c, int argc, char **argv)
 		keydir = argv[3];
 	else if (argc != 2)
 		return cli_usage(c, "mutt sync-index CERTDIR [--keys KEYDIR]");
-	return cli_mutt_sync_index(c, argv[1], keydir);
+	return cli_mutt_sync_index(c, argv[1], keydir, 0);
 }
 
 static const struct {

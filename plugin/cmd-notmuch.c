@@ -245,6 +245,8 @@ cmd_notmuch(cli *c, int argc, char **argv)
 	       "%lu unsigned, %lu encrypted and skipped, %lu done before, %lu unreadable\n",
 	       n.seen, n.good, n.certs_new, n.certs_known, n.bad, n.unsigned_, n.encrypted, n.before,
 	       n.failed);
+	if (n.certs_new)
+		rc = cli_after_store_change(c);
 out:
 	if (msgs)
 		nm.messages_destroy(msgs);

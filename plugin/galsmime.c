@@ -119,6 +119,7 @@ main(int argc, char **argv)
 	}
 	if (!c.home)
 		c.home = default_home();
+	cli_read_config(&c);
 	if (g_getenv("GALSMIME_PASSPHRASE_FILE") && *g_getenv("GALSMIME_PASSPHRASE_FILE"))
 		c.pass_env_file = g_strdup(g_getenv("GALSMIME_PASSPHRASE_FILE"));
 

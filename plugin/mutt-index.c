@@ -247,7 +247,7 @@ remove_stale(index_state *st)
 }
 
 int
-cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir)
+cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int quiet)
 {
 	index_state st = { 0 };
 	key_state ks = { 0 };
@@ -285,9 +285,11 @@ cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir)
 		rc = write_index(c, certdir, st.index);
 	if (rc == 0) {
 		remove_stale(&st);
-		printf("%s: %lu index lines, %u certificate files\n", certdir, st.lines, st.files->len);
-		if (ks.summary)
-			fputs(ks.summary->str, stdout);
+		if (!quiet) {
+			printf("%s: %lu index lines, %u certificate files\n", certdir, st.lines, st.files->len);
+			if (ks.summary)
+				fputs(ks.summary->str, stdout);
+		}
 	}
 out:
 	g_hash_table_destroy(st.keyids);
