@@ -229,6 +229,12 @@ printf '[{"Name":"x"},\n42]' >scalar.json
 hostile "a number where an entry should be" scalar.json "^galsmime gal: scalar\.json:2: expected an object \(a directory entry\), found a number$"
 printf '[{"Name":"Jos\351"}]' >latin1.json
 hostile "Latin-1, not UTF-8" latin1.json "^galsmime gal: latin1\.json:1: invalid JSON: .*UTF8.*is the file UTF-8"
+python3 -c "
+import json
+open('addresses.json', 'w').write(json.dumps([{'Name': 'x', 'EmailAddresses': ['smtp:a%d@example.org' % i for i in range(1025)]}]))
+open('values.json', 'w').write(json.dumps([{'Name': 'x', 'UserCertificate': ['MAMCAQA='] * 1025}]))"
+hostile "1025 addresses in one entry" addresses.json "^galsmime gal: addresses\.json:1: more than 1024 addresses$"
+hostile "1025 certificate values in one entry" values.json "^galsmime gal: values\.json:1: more than 1024 certificate values$"
 printf '[]\n' >none.json
 hostile "an empty array: no entry, the source is not emptied" none.json "^galsmime gal: none\.json: no directory entry in the file"
 printf '{"version":"1.0","dependencies":{"yajl":"2"},"scripts":{"test":"make check"}}' >package.json

@@ -204,6 +204,11 @@ python3 -c "open('wide.csv', 'w').write('Name' + ',x' * 5000 + '\n')"
 hostile "a header row of 5001 columns" wide.csv '^galsmime gal: wide\.csv:1: a header row of more than 4096 columns$' --format csv
 printf 'Foo,Bar\n1,2\n' >noheader.csv
 hostile "a header naming no column galsmime reads" noheader.csv '^galsmime gal: noheader\.csv:1: the header row names none of the columns' --format csv
+python3 -c "
+open('addresses.csv', 'w').write('Name,EmailAddresses\nx,' + ';'.join('smtp:a%d@example.org' % i for i in range(1025)) + '\n')
+open('values.csv', 'w').write('Name,UserCertificate\nx,' + ';'.join(['MAMCAQA='] * 1025) + '\n')"
+hostile "1025 addresses in one row" addresses.csv '^galsmime gal: addresses\.csv:2: more than 1024 addresses$' --format csv
+hostile "1025 certificate values in one row" values.csv '^galsmime gal: values\.csv:2: more than 1024 certificate values$'
 head -n 1 gal.csv >header.csv
 hostile "a header and no row: the source is not emptied" header.csv "^galsmime gal: header\.csv: no directory entry in the file"
 printf 'Name,Alias\nJos\351,j\n' >latin1.csv

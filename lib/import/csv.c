@@ -26,9 +26,6 @@
 #define CSV_MAX_COLUMNS 4096
 #define CSV_BLOCK ((size_t) 64 << 10)
 #define CSV_CHUNK ((size_t) 256 << 10)
-/* per entry: adding an address is linear in those already there */
-#define CSV_MAX_ADDRESSES 4096
-#define CSV_MAX_CERTS 1024
 
 enum {
 	P_NONE, P_NAME, P_ALIAS, P_DISPLAY, P_KIND, P_PRIMARY, P_EXTERNAL, P_ADDRESSES, P_UCERT,
@@ -154,8 +151,8 @@ add_addresses(cp *p, const char *s, size_t len)
 			i++;
 		if (i == start)
 			break;
-		if (p->rec.addresses->len >= CSV_MAX_ADDRESSES) {
-			row_bad(p, "more than %d addresses", CSV_MAX_ADDRESSES);
+		if (p->rec.addresses->len >= GS_MAX_RECORD_VALUES) {
+			row_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
 			return;
 		}
 		gs_record_add_address(&p->rec, s + start, (ssize_t) (i - start), 0);
@@ -181,8 +178,8 @@ add_certs(cp *p, int prop, const char *s, size_t len)
 		if (start == end)
 			continue;
 		n++;
-		if (p->rec.certs->len >= CSV_MAX_CERTS)
-			row_bad(p, "more than %d certificate values", CSV_MAX_CERTS);
+		if (p->rec.certs->len >= GS_MAX_RECORD_VALUES)
+			row_bad(p, "more than %d certificate values", GS_MAX_RECORD_VALUES);
 		else if (is_type_name(s + start, end - start))
 			row_bad(p, "%s value %u: certificate bytes lost by the export "
 				"(use scripts/Export-GalSmime.ps1)", prop_names[prop], n);

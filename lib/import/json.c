@@ -31,9 +31,6 @@
 /* beyond this column a location also gives the byte offset (-Compress
  * writes everything on one line) */
 #define JSON_MAX_COLUMN 1000
-/* per entry: adding an address is linear in those already there */
-#define JSON_MAX_ADDRESSES 4096
-#define JSON_MAX_CERTS 1024
 
 enum {
 	P_NONE, P_NAME, P_ALIAS, P_DISPLAY, P_KIND, P_PRIMARY, P_EXTERNAL, P_ADDRESSES, P_UCERT,
@@ -334,8 +331,8 @@ add_address_words(jp *p, const char *s, size_t len)
 			i++;
 		if (i == start)
 			break;
-		if (p->rec.addresses->len >= JSON_MAX_ADDRESSES) {
-			record_bad(p, "more than %d addresses", JSON_MAX_ADDRESSES);
+		if (p->rec.addresses->len >= GS_MAX_RECORD_VALUES) {
+			record_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
 			return;
 		}
 		gs_record_add_address(&p->rec, s + start, (ssize_t) (i - start), 0);
@@ -399,8 +396,8 @@ add_cert_value(jp *p, int prop, const char *attr, const jv *v, unsigned n)
 {
 	const char *what = prop_names[prop];
 
-	if (v->type != JV_NULL && p->rec.certs->len >= JSON_MAX_CERTS) {
-		record_bad(p, "more than %d certificate values", JSON_MAX_CERTS);
+	if (v->type != JV_NULL && p->rec.certs->len >= GS_MAX_RECORD_VALUES) {
+		record_bad(p, "more than %d certificate values", GS_MAX_RECORD_VALUES);
 		return;
 	}
 	switch (v->type) {
