@@ -586,6 +586,48 @@ digest_key(const char *name)
 	return g_string_free(g, FALSE);
 }
 
+/* Opaque signed-data sent as application/octet-stream; name=smime.p7m
+ * (classify() takes it for S/MIME as some clients send it): what
+ * g_mime_application_pkcs7_mime_verify() does for application/pkcs7-mime. */
+static GMimeSignatureList *
+verify_p7m_part(GMimePart *part, GMimeObject **inner, GError **err)
+{
+	GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-mime");
+	GMimeStream *sig = g_mime_stream_mem_new(), *clear = g_mime_stream_mem_new();
+	GMimeStream *filtered = g_mime_stream_filter_new(clear);
+	GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeSignatureList *sigs;
+
+	*inner = NULL;
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
+	g_object_unref(d2u);
+	if (w)
+		g_mime_data_wrapper_write_to_stream(w, sig);
+	g_mime_stream_reset(sig);
+	sigs = g_mime_crypto_context_verify(ctx, GMIME_VERIFY_NONE, sig, NULL, filtered, err);
+	g_mime_stream_flush(filtered);
+	if (sigs) {
+		GMimeParser *p;
+
+		g_mime_stream_reset(clear);
+		p = g_mime_parser_new_with_stream(clear);
+		*inner = g_mime_parser_construct_part(p, NULL);
+		g_object_unref(p);
+		if (!*inner) {
+			g_object_unref(sigs);
+			sigs = NULL;
+			g_set_error_literal(err, GS_ERROR, GS_E_MALFORMED,
+					    "the signed content is not a MIME entity");
+		}
+	}
+	g_object_unref(filtered);
+	g_object_unref(clear);
+	g_object_unref(sig);
+	g_object_unref(ctx);
+	return sigs;
+}
+
 /* Verify a signed entity. *payload (when non-NULL) gets what the
  * signature covers: the first part of a multipart/signed, the entity
  * inside opaque signed-data (a new reference), or NULL. */
@@ -608,8 +650,11 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 		}
 	} else {
 		r->form = "opaque";
-		sigs = g_mime_application_pkcs7_mime_verify(GMIME_APPLICATION_PKCS7_MIME(obj),
-							    GMIME_VERIFY_NONE, &inner, &err);
+		if (GMIME_IS_APPLICATION_PKCS7_MIME(obj))
+			sigs = g_mime_application_pkcs7_mime_verify(GMIME_APPLICATION_PKCS7_MIME(obj),
+								    GMIME_VERIFY_NONE, &inner, &err);
+		else
+			sigs = verify_p7m_part(GMIME_PART(obj), &inner, &err);
 		if (inner && payload)
 			*payload = inner;
 		else if (inner)

@@ -100,6 +100,21 @@ for f in "$regress"/*/*; do
 	esac
 done
 
+# ---- 1b. what each bug was, on the test PKI ----
+check "store setup: trust the root, alice's identity" store_setup
+PASS="--passphrase-file $PKI/pass"
+msg alice@example.org bob@example.org "octet-stream opaque" | gs sign --opaque $PASS >opaque.eml
+# fuzz-verify: opaque signed-data sent as application/octet-stream;
+# name=smime.p7m was verified through GMime's pkcs7-mime type it is not
+# (a failed cast, exit 70)
+sed 's#^Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m#Content-Type: application/octet-stream; name=smime.p7m#' \
+	opaque.eml >octet.eml
+check "control: the octet-stream copy names application/octet-stream" grep -q '^Content-Type: application/octet-stream' octet.eml
+check_exit 0 "opaque signed-data as application/octet-stream smime.p7m: verify says good" gs verify -q <octet.eml
+gs verify --json <octet.eml >octet.json 2>octet.err
+check "... the JSON report: good, opaque, no GLib complaint" \
+	sh -c "grep -q '\"status\":\"good\",\"reasons\":\[\],\"form\":\"opaque\"' octet.json && ! grep -q CRITICAL octet.err"
+
 # ---- 2. the libFuzzer targets ----
 FUZZ_CC=${FUZZ_CC:-clang}
 secs=${FUZZ_T95_SECONDS:-6}
