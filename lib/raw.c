@@ -280,42 +280,67 @@ gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg)
 	return GS_OK;
 }
 
-static GMimeObject *
-find_signed(GMimeObject *o)
+/* The content of a leaf part, decoded. */
+static GByteArray *
+part_content(GMimeObject *part)
 {
-	if (GMIME_IS_MULTIPART_SIGNED(o) || (GMIME_IS_APPLICATION_PKCS7_MIME(o) &&
-	    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(o)) ==
-		    GMIME_SECURE_MIME_TYPE_SIGNED_DATA))
-		return o;
-	return NULL;
+	GMimeDataWrapper *w;
+	GMimeStream *mem;
+	GByteArray *a;
+
+	if (!GMIME_IS_PART(part) || !(w = g_mime_part_get_content(GMIME_PART(part))))
+		return NULL;
+	mem = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, mem);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	g_object_unref(mem);
+	return a;
+}
+
+/* A part that may hold opaque signed-data, as gs_message_verify sees
+ * it: application/(x-)pkcs7-mime whatever its smime-type says, or
+ * application/octet-stream named *.p7m, as some clients send it. */
+static int
+maybe_opaque(GMimeObject *o)
+{
+	const char *name;
+
+	if (GMIME_IS_APPLICATION_PKCS7_MIME(o))
+		return 1;
+	if (!GMIME_IS_PART(o) ||
+	    !g_mime_content_type_is_type(g_mime_object_get_content_type(o), "application", "octet-stream"))
+		return 0;
+	name = g_mime_part_get_filename(GMIME_PART(o));
+	return name && (g_str_has_suffix(name, ".p7m") || g_str_has_suffix(name, ".P7M"));
 }
 
 gs_status
 gs_message_signature(GMimeMessage *m, GByteArray **der, char **errmsg)
 {
-	GMimeObject *top, *part = NULL;
-	GMimeDataWrapper *w;
-	GMimeStream *mem;
+	GMimeObject *top, *part;
+	GByteArray *a;
 
 	if (!m || !der)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_message_signature: bad arguments");
 	*der = NULL;
 	top = g_mime_message_get_mime_part(m);
-	if (!top || !find_signed(top))
-		return gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not signed");
-	if (GMIME_IS_MULTIPART_SIGNED(top)) {
+	if (top && GMIME_IS_MULTIPART_SIGNED(top)) {
 		if (g_mime_multipart_get_count(GMIME_MULTIPART(top)) < 2)
 			return gs_fail(errmsg, GS_E_MALFORMED, "multipart/signed without a signature part");
 		part = g_mime_multipart_get_part(GMIME_MULTIPART(top), GMIME_MULTIPART_SIGNED_SIGNATURE);
-	} else {
-		part = top;
+		if (!(a = part_content(part)))
+			return gs_fail(errmsg, GS_E_MALFORMED, "the signature part is empty");
+		*der = a;
+		return GS_OK;
 	}
-	if (!GMIME_IS_PART(part) || !(w = g_mime_part_get_content(GMIME_PART(part))))
-		return gs_fail(errmsg, GS_E_MALFORMED, "the signature part is empty");
-	mem = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(w, mem);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	*der = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	g_object_unref(mem);
-	return GS_OK;
+	/* opaque: judged by the content, as gs_message_verify judges it */
+	if (top && maybe_opaque(top) && (a = part_content(top))) {
+		if (gs_cms_content_type(a->data, a->len) == NID_pkcs7_signed) {
+			*der = a;
+			return GS_OK;
+		}
+		g_byte_array_unref(a);
+	}
+	return gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not signed");
 }

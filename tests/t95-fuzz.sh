@@ -114,6 +114,14 @@ check_exit 0 "opaque signed-data as application/octet-stream smime.p7m: verify s
 gs verify --json <octet.eml >octet.json 2>octet.err
 check "... the JSON report: good, opaque, no GLib complaint" \
 	sh -c "grep -q '\"status\":\"good\",\"reasons\":\[\],\"form\":\"opaque\"' octet.json && ! grep -q CRITICAL octet.err"
+# fuzz-mutt, then: verified good, the same message was "not signed" to
+# harvest, mutt pk7out and get-signer-cert, which went by smime-type
+check_exit 0 "... harvest learns from it" gs harvest <octet.eml
+check "... mutt get-signer-cert writes alice's certificate" \
+	sh -c "'$GALSMIME' mutt get-signer-cert octet.eml signer.pem &&
+	       openssl x509 -in signer.pem -noout -email | grep -qx alice@example.org"
+check "... mutt pk7out writes the signature" \
+	sh -c "'$GALSMIME' mutt pk7out octet.eml | openssl pkcs7 -print_certs -noout | grep -q Alice"
 
 # ---- 2. the libFuzzer targets ----
 FUZZ_CC=${FUZZ_CC:-clang}
