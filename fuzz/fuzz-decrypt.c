@@ -54,6 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_write(m);
 	fz_verify(s, m);
 	g_object_unref(m);
+	fz_session_bounded(s);
 	ERR_clear_error();
 	return 0;
 }

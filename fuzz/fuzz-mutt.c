@@ -197,6 +197,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		message(s, data + 1, size - 1);
 		break;
 	}
+	fz_session_bounded(s);
 	ERR_clear_error();
 	return 0;
 }

@@ -29,6 +29,7 @@
 static gs_store *fz_store;
 static gs_session *fz_session;
 static char *fz_dir;
+static unsigned fz_identities;   /* in the store */
 
 static void
 fz_die(const char *what, const char *detail)
@@ -117,6 +118,7 @@ fz_setup(int with_identities)
 	if (with_identities) {
 		fz_identity(fuzz_pki_alice);
 		fz_identity(fuzz_pki_carol);
+		fz_identities = 2;
 	}
 	if (gs_session_new(fz_store, &fz_session, &msg) != GS_OK)
 		fz_die("session", msg);
@@ -217,6 +219,15 @@ fz_report(const gs_report *r)
 	(void) gs_report_signature_form(r);
 	(void) gs_report_cipher(r);
 	(void) gs_report_protected_headers(r);
+}
+
+/* After each input: a session lives as long as a notmuch harvest over
+ * a whole mailbox, so what it keeps must not grow with the inputs. */
+static void
+fz_session_bounded(gs_session *s)
+{
+	if (s->identities->len > fz_identities)
+		fz_die("the session keeps more identities than the store has", NULL);
 }
 
 /* The input as a whole message under the session's limits, or NULL. */

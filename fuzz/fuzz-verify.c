@@ -25,6 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_verify(s, m);
 		g_object_unref(m);
 	}
+	fz_session_bounded(s);
 	ERR_clear_error();
 	return 0;
 }

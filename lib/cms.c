@@ -475,21 +475,31 @@ gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, ch
 		goto out;
 	}
 	ris = CMS_get0_RecipientInfos(cms);
-	if ((st = gs_identity_find(s->store, NULL, &ids, errmsg)) != GS_OK)
-		goto out;
+	/* an identity this session holds already: a run over many messages
+	 * (notmuch harvest --decrypt) keeps one copy of each key, unlocked
+	 * once, instead of one more per message */
 	for (i = 0; ris && i < sk_CMS_RecipientInfo_num(ris) && !match; i++)
-		for (k = 0; k < ids->len && !match; k++)
+		for (k = 0; k < s->identities->len && !match; k++)
 			if (ri_matches(sk_CMS_RecipientInfo_value(ris, i),
-				       ((gs_identity *) ids->pdata[k])->cert))
-				match = g_ptr_array_steal_index(ids, k);
+				       ((gs_identity *) s->identities->pdata[k])->cert))
+				match = s->identities->pdata[k];
 	if (!match) {
-		char *who = ris ? describe_recipients(ris) : g_strdup("none");
-		st = gs_fail(errmsg, GS_E_NO_KEY, "not encrypted to any of your %u identities (recipients: %s)",
-			     ids->len, who);
-		g_free(who);
-		goto out;
+		if ((st = gs_identity_find(s->store, NULL, &ids, errmsg)) != GS_OK)
+			goto out;
+		for (i = 0; ris && i < sk_CMS_RecipientInfo_num(ris) && !match; i++)
+			for (k = 0; k < ids->len && !match; k++)
+				if (ri_matches(sk_CMS_RecipientInfo_value(ris, i),
+					       ((gs_identity *) ids->pdata[k])->cert))
+					match = g_ptr_array_steal_index(ids, k);
+		if (!match) {
+			char *who = ris ? describe_recipients(ris) : g_strdup("none");
+			st = gs_fail(errmsg, GS_E_NO_KEY,
+				     "not encrypted to any of your %u identities (recipients: %s)", ids->len, who);
+			g_free(who);
+			goto out;
+		}
+		g_ptr_array_add(s->identities, match);
 	}
-	g_ptr_array_add(s->identities, match);
 	if ((st = gs_identity_unlock(s, match, errmsg)) != GS_OK)
 		goto out;
 	/* with the certificate given, OpenSSL tries only the matching
