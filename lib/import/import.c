@@ -133,8 +133,9 @@ gs_import_detect(const unsigned char *p, size_t len)
 	{
 		char *head = g_strndup((const char *) q, (gsize) (eol - q));
 		int csv = (strchr(head, ',') || strchr(head, ';') || strchr(head, '\t')) &&
-			  (strstr(head, "PrimarySmtpAddress") || strstr(head, "UserCertificate") ||
-			   strstr(head, "EmailAddresses") || strstr(head, "DisplayName"));
+			  (strcasestr(head, "PrimarySmtpAddress") || strcasestr(head, "UserCertificate") ||
+			   strcasestr(head, "UserSMIMECertificate") || strcasestr(head, "EmailAddresses") ||
+			   strcasestr(head, "proxyAddresses") || strcasestr(head, "DisplayName"));
 		g_free(head);
 		if (csv)
 			return GS_GAL_CSV;

@@ -286,8 +286,14 @@ gs_reader_size(const gs_reader *r)
 size_t
 gs_reader_peek(gs_reader *r, const unsigned char **p)
 {
+	static const unsigned char nothing[1];
+
 	while (r->buf->len - r->pos < 4096 && fill(r))
 		;
+	if (r->pos >= r->buf->len) {
+		*p = nothing; /* an empty GByteArray's data is NULL */
+		return 0;
+	}
 	*p = r->buf->data + r->pos;
 	return MIN(r->buf->len - r->pos, (size_t) 4096);
 }
