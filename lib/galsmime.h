@@ -119,8 +119,8 @@ typedef struct gs_import_stats {
  * .p7b/.p7c in DER or PEM, or a Microsoft serialized store .sst) under
  * the source name `source`. Anchors must be CA certificates or
  * self-signed; others are refused with GS_E_USAGE. One transaction.
- * Returns GS_OK, GS_E_MALFORMED (nothing usable in the data), GS_E_USAGE,
- * GS_E_BUSY, GS_E_IO. */
+ * Returns GS_OK, GS_E_MALFORMED (nothing usable in the data), GS_E_LIMIT
+ * (over 2 GiB), GS_E_USAGE, GS_E_BUSY, GS_E_IO. */
 gs_status gs_store_import_certs(gs_store *store, const unsigned char *data, size_t len,
 				const char *source, gs_cert_role role,
 				gs_import_stats *stats, char **errmsg);

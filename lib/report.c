@@ -242,10 +242,23 @@ json_str(GString *g, const char *s)
 		case '\r': g_string_append(g, "\\r"); break;
 		case '\t': g_string_append(g, "\\t"); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
+			if (*p < 0x20 || *p == 0x7f) {
 				g_string_append_printf(g, "\\u%04x", *p);
-			else
+			} else if (*p >= 0x80) {
+				/* JSON is UTF-8: a stray byte becomes U+FFFD */
+				gunichar u = g_utf8_get_char_validated((const char *) p, -1);
+				const char *next;
+
+				if (u == (gunichar) -1 || u == (gunichar) -2) {
+					g_string_append(g, "\\ufffd");
+					continue;
+				}
+				next = g_utf8_next_char((const char *) p);
+				g_string_append_len(g, (const char *) p, next - (const char *) p);
+				p = (const unsigned char *) next - 1;
+			} else {
 				g_string_append_c(g, (char) *p);
+			}
 		}
 	}
 	g_string_append_c(g, '"');
@@ -405,7 +418,7 @@ ar_value(GString *g, const char *v)
 	for (p = v; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			g_string_append_c(g, '\\');
-		if ((unsigned char) *p >= 0x20)
+		if ((unsigned char) *p >= 0x20 && (unsigned char) *p != 0x7f)
 			g_string_append_c(g, *p);
 	}
 	g_string_append_c(g, '"');

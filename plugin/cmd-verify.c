@@ -12,6 +12,7 @@
 static int
 parse_time(const char *s, time_t *t)
 {
+	GTimeZone *utc;
 	GDateTime *dt;
 	char *end;
 	long long v;
@@ -23,7 +24,9 @@ parse_time(const char *s, time_t *t)
 		*t = (time_t) v;
 		return 1;
 	}
-	dt = g_date_time_new_from_iso8601(s, g_time_zone_new_utc());
+	utc = g_time_zone_new_utc();
+	dt = g_date_time_new_from_iso8601(s, utc);
+	g_time_zone_unref(utc);
 	if (!dt) {
 		char *full = g_strconcat(s, "T00:00:00Z", NULL);
 		dt = g_date_time_new_from_iso8601(full, NULL);
