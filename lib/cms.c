@@ -45,24 +45,59 @@ gs_cms_content_type(const unsigned char *der, size_t len)
 	return nid;
 }
 
+/* ---- helpers ---- */
+
+/* Free a BIO chain down to `stop` (excluded). */
+static void
+free_upto(BIO *b, BIO *stop)
+{
+	while (b && b != stop) {
+		BIO *next = BIO_pop(b);
+		BIO_free(b);
+		b = next;
+	}
+}
+
 /* ---- sign ---- */
 
-gs_status
-gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached, char **errmsg)
+struct gs_cms_signer {
+	CMS_ContentInfo *cms;
+	BIO *sink;               /* where the content goes */
+	BIO *base;               /* under the sink: a null BIO (detached) or the caller's out */
+	int detached;
+};
+
+void
+gs_cms_signer_free(gs_cms_signer *sg)
 {
-	unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0);
+	if (!sg)
+		return;
+	free_upto(sg->sink, sg->detached ? NULL : sg->base);
+	CMS_ContentInfo_free(sg->cms);
+	g_free(sg);
+}
+
+gs_status
+gs_cms_signer_new(gs_session *s, gs_identity *id, BIO *out, gs_cms_signer **out_sg, char **errmsg)
+{
+	unsigned flags = CMS_BINARY | CMS_PARTIAL | (out ? CMS_STREAM : CMS_DETACHED);
 	STACK_OF(X509_ALGOR) *smcap = NULL;
 	STACK_OF(X509) *chain = NULL;
-	CMS_ContentInfo *cms;
+	gs_cms_signer *sg;
 	CMS_SignerInfo *si;
 	gs_status st = GS_OK;
 	int i;
 
+	*out_sg = NULL;
 	if (!id->key)
 		return gs_fail(errmsg, GS_E_NO_KEY, "identity is locked");
-	if (!(cms = CMS_sign(NULL, NULL, NULL, NULL, flags)))
-		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create signed-data");
-	si = CMS_add1_signer(cms, id->cert, id->key, EVP_sha256(),
+	sg = g_new0(gs_cms_signer, 1);
+	sg->detached = out == NULL;
+	if (!(sg->cms = CMS_sign(NULL, NULL, NULL, NULL, flags))) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create signed-data");
+		goto out;
+	}
+	si = CMS_add1_signer(sg->cms, id->cert, id->key, EVP_sha256(),
 			     CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL);
 	if (!si) {
 		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot add the signer");
@@ -78,17 +113,104 @@ gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached, cha
 	}
 	chain = gs_cert_issuers(s->store, id->cert);
 	for (i = 0; chain && i < sk_X509_num(chain); i++)
-		CMS_add1_cert(cms, sk_X509_value(chain, i));
-	if (!CMS_final(cms, in, NULL, flags & ~CMS_PARTIAL)) {
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
-		goto out;
+		CMS_add1_cert(sg->cms, sk_X509_value(chain, i));
+	if (sg->detached) {
+		/* the content only feeds the digests */
+		sg->base = BIO_new(BIO_s_null());
+		sg->sink = sg->base ? CMS_dataInit(sg->cms, sg->base) : NULL;
+	} else {
+		/* BER, streamed: the content goes into the structure as it comes */
+		sg->base = out;
+		sg->sink = BIO_new_CMS(out, sg->cms);
 	}
-	if (!i2d_CMS_bio(out, cms) || BIO_flush(out) <= 0)
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
+	if (!sg->sink) {
+		if (sg->detached)
+			BIO_free(sg->base);
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start signing");
+	}
 out:
 	sk_X509_ALGOR_pop_free(smcap, X509_ALGOR_free);
 	sk_X509_pop_free(chain, X509_free);
-	CMS_ContentInfo_free(cms);
+	if (st != GS_OK)
+		gs_cms_signer_free(sg);
+	else
+		*out_sg = sg;
+	return st;
+}
+
+BIO *
+gs_cms_signer_sink(gs_cms_signer *sg)
+{
+	return sg->sink;
+}
+
+gs_status
+gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
+{
+	gs_status st = GS_OK;
+
+	if (der)
+		*der = NULL;
+	if (sg->detached) {
+		BIO *mem = BIO_new(BIO_s_mem());
+		char *p;
+		long n;
+
+		if (!CMS_dataFinal(sg->cms, sg->sink)) {
+			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+		} else if (!mem || !i2d_CMS_bio(mem, sg->cms)) {
+			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
+		} else if (der) {
+			n = BIO_get_mem_data(mem, &p);
+			*der = g_byte_array_sized_new((guint) n);
+			g_byte_array_append(*der, (guint8 *) p, (guint) n);
+		}
+		BIO_free(mem);
+	} else if (BIO_flush(sg->sink) <= 0) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+	}
+	gs_cms_signer_free(sg);
+	return st;
+}
+
+static gs_status
+pump(BIO *in, BIO *out, char **errmsg)
+{
+	char *buf = g_malloc(COPY_CHUNK);
+	gs_status st = GS_OK;
+	int r;
+
+	while ((r = BIO_read(in, buf, COPY_CHUNK)) > 0)
+		if (BIO_write(out, buf, r) != r) {
+			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot pass the content on");
+			break;
+		}
+	if (r < 0 && st == GS_OK)
+		st = gs_fail(errmsg, GS_E_IO, "cannot read the content");
+	g_free(buf);
+	return st;
+}
+
+gs_status
+gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached, char **errmsg)
+{
+	gs_cms_signer *sg = NULL;
+	GByteArray *der = NULL;
+	gs_status st;
+
+	if ((st = gs_cms_signer_new(s, id, detached ? NULL : out, &sg, errmsg)) != GS_OK)
+		return st;
+	if ((st = pump(in, gs_cms_signer_sink(sg), errmsg)) != GS_OK) {
+		gs_cms_signer_free(sg);
+		return st;
+	}
+	if ((st = gs_cms_signer_finish(sg, &der, errmsg)) != GS_OK)
+		return st;
+	if (der) {
+		if (BIO_write(out, der->data, (int) der->len) != (int) der->len || BIO_flush(out) <= 0)
+			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
+		g_byte_array_unref(der);
+	}
 	return st;
 }
 
@@ -168,76 +290,136 @@ is_unsupported_error(void)
 	return r;
 }
 
-/* Does the signed-attribute set hold only attributes we understand?
- * RFC 5652 has no criticality; we treat unknown attributes whose OID
- * lies outside the well-known PKCS#9 / S/MIME arcs as fine too. */
+struct gs_cms_verifier {
+	gs_session *s;
+	CMS_ContentInfo *cms;
+	STACK_OF(X509) *msg_certs;
+	BIO *chain;              /* the digest BIOs (and the shown-content digest) */
+	BIO *base;               /* under them: the caller's content BIO, our null sink, or NULL */
+	int own_base;
+	int dig_ok;
+	EVP_MD_CTX *shown;       /* not used once the chain has it: see below */
+	int check_shown;         /* the SignedData also embeds content: compare */
+};
+
+void
+gs_cms_verifier_free(gs_cms_verifier *v)
+{
+	if (!v)
+		return;
+	free_upto(v->chain, v->own_base ? NULL : v->base);
+	if (!v->chain && v->own_base)
+		BIO_free(v->base);
+	sk_X509_pop_free(v->msg_certs, X509_free);
+	CMS_ContentInfo_free(v->cms);
+	g_free(v);
+}
 
 gs_status
-gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content, BIO *out,
-	      char **errmsg)
+gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content, int push,
+		    BIO *out, gs_cms_verifier **out_v, char **errmsg)
 {
-	CMS_ContentInfo *cms = read_cms(sig, siglen);
-	STACK_OF(CMS_SignerInfo) *sis;
-	STACK_OF(X509) *msg_certs = NULL;
-	BIO *chain = NULL;
-	char *buf = NULL;
-	time_t when = gs_session_now(s);
+	gs_cms_verifier *v;
 	gs_status st = GS_OK;
-	int i, n, dig_ok = 1;
 
+	*out_v = NULL;
 	gs_session_reset_results(s);
-	if (!cms)
-		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not a CMS structure");
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+	v = g_new0(gs_cms_verifier, 1);
+	v->s = s;
+	v->dig_ok = 1;
+	if (!(v->cms = read_cms(sig, siglen))) {
+		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not a CMS structure");
+		goto out;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(v->cms)) != NID_pkcs7_signed) {
 		st = gs_fail(errmsg, GS_E_MALFORMED, "the CMS structure is not signed-data");
 		goto out;
 	}
-	if (!content && CMS_is_detached(cms)) {
+	if (!content && !push && CMS_is_detached(v->cms)) {
 		st = gs_fail(errmsg, GS_E_MALFORMED, "detached signature without its content");
 		goto out;
 	}
-	sis = CMS_get0_SignerInfos(cms);
-	n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
-	msg_certs = CMS_get1_certs(cms);
-
-	/* run the content through the digest BIOs once, for all signers */
-	chain = CMS_dataInit(cms, content);
-	if (!chain) {
-		dig_ok = 0;
+	v->msg_certs = CMS_get1_certs(v->cms);
+	if (push) {
+		v->base = BIO_new(BIO_s_null());
+		v->own_base = 1;
 	} else {
+		v->base = content;
+	}
+	/* the content runs through the digest BIOs once, for all signers */
+	v->chain = CMS_dataInit(v->cms, v->base);
+	if (!v->chain) {
+		v->dig_ok = 0;
+		ERR_clear_error();
+	}
+	/* a detached signature whose SignedData also carries content: the
+	 * digests are checked over the displayed part; the hidden copy must
+	 * be the same bytes, or it is a trap (the displayed part is what the
+	 * reader sees, the hidden one what another client shows). A SHA-256
+	 * digest BIO on top of the chain sees the displayed bytes. */
+	if ((content || push) && !CMS_is_detached(v->cms) && v->chain) {
+		ASN1_OCTET_STRING **econt = CMS_get0_content(v->cms);
+		BIO *md = econt && *econt ? BIO_new(BIO_f_md()) : NULL;
+
+		if (md && BIO_set_md(md, EVP_sha256()) > 0) {
+			v->chain = BIO_push(md, v->chain);
+			v->check_shown = 1;
+		} else {
+			BIO_free(md);
+		}
+	}
+	if (!push && v->chain) {
+		/* pull the content (given, or embedded) through now */
+		char *buf = g_malloc(COPY_CHUNK);
 		int r;
 
-		ASN1_OCTET_STRING **econt = content && !CMS_is_detached(cms) ? CMS_get0_content(cms) : NULL;
-		EVP_MD_CTX *shown = econt && *econt ? EVP_MD_CTX_new() : NULL;
-
-		/* a detached signature whose SignedData also carries content: the
-		 * digest is checked over the displayed part; the hidden copy must
-		 * be the same bytes, or it is a trap (the displayed part is what
-		 * the reader sees, the hidden one what another client shows) */
-		if (shown)
-			EVP_DigestInit_ex(shown, EVP_sha256(), NULL);
-		buf = g_malloc(COPY_CHUNK);
-		while ((r = BIO_read(chain, buf, COPY_CHUNK)) > 0) {
-			if (shown)
-				EVP_DigestUpdate(shown, buf, (size_t) r);
+		while ((r = BIO_read(v->chain, buf, COPY_CHUNK)) > 0)
 			if (out && BIO_write(out, buf, r) != r) {
-				EVP_MD_CTX_free(shown);
 				st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory copying the content");
-				goto out;
+				break;
 			}
-		}
 		if (r < 0)
-			dig_ok = 0;
-		if (shown) {
-			unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
-			unsigned int alen = 0, blen = 0;
+			v->dig_ok = 0;
+		g_free(buf);
+	}
+out:
+	if (st != GS_OK)
+		gs_cms_verifier_free(v);
+	else
+		*out_v = v;
+	return st;
+}
 
-			EVP_DigestFinal_ex(shown, a, &alen);
-			EVP_Digest((*econt)->data, (size_t) (*econt)->length, b, &blen, EVP_sha256(), NULL);
-			if (alen != blen || memcmp(a, b, alen) != 0)
-				s->last_content_mismatch = 1;
-			EVP_MD_CTX_free(shown);
-		}
+BIO *
+gs_cms_verifier_sink(gs_cms_verifier *v)
+{
+	/* with no digest chain (an unsupported digest), the content still
+	 * has somewhere to go */
+	return v->chain ? v->chain : v->base;
+}
+
+gs_status
+gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
+{
+	gs_session *s = v->s;
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(v->cms);
+	time_t when = gs_session_now(s);
+	int i, n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
+
+	(void) errmsg;
+	if (v->check_shown) {
+		ASN1_OCTET_STRING **econt = CMS_get0_content(v->cms);
+		EVP_MD_CTX *mctx = NULL;
+		unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+		unsigned int alen = 0, blen = 0;
+		EVP_MD_CTX *copy = EVP_MD_CTX_new();
+
+		BIO_get_md_ctx(v->chain, &mctx);
+		if (copy && mctx && EVP_MD_CTX_copy_ex(copy, mctx) && EVP_DigestFinal_ex(copy, a, &alen) &&
+		    EVP_Digest((*econt)->data, (size_t) (*econt)->length, b, &blen, EVP_sha256(), NULL) &&
+		    (alen != blen || memcmp(a, b, alen) != 0))
+			s->last_content_mismatch = 1;
+		EVP_MD_CTX_free(copy);
 	}
 	if (n == 0)
 		s->last_no_signers = 1;
@@ -267,7 +449,7 @@ gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *conte
 		sd->pub.digest = sd->digest;
 		sd->pub.signing_time = signing_time(si);
 
-		cert = signer_cert(s, si, msg_certs);
+		cert = signer_cert(s, si, v->msg_certs);
 		if (!cert) {
 			sd->pub.status = GS_SIG_ERROR;
 			sd->pub.reasons |= GS_REASON_MISSING_CERT;
@@ -295,9 +477,9 @@ gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *conte
 		}
 		if (sd->pub.status == GS_SIG_GOOD) {
 			ERR_clear_error();
-			r = dig_ok ? CMS_SignerInfo_verify_content(si, chain) : -1;
+			r = v->dig_ok ? CMS_SignerInfo_verify_content(si, v->chain) : -1;
 			if (r != 1) {
-				if (!dig_ok || is_unsupported_error()) {
+				if (!v->dig_ok || is_unsupported_error()) {
 					sd->pub.status = GS_SIG_ERROR;
 					sd->pub.reasons |= GS_REASON_UNSUPPORTED_ALGO;
 				} else {
@@ -310,7 +492,7 @@ gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *conte
 		/* the certificate: chain, purpose, validity */
 		{
 			int first = 0;
-			unsigned rs = gs_chain_check(s->store, cert, msg_certs, X509_PURPOSE_SMIME_SIGN,
+			unsigned rs = gs_chain_check(s->store, cert, v->msg_certs, X509_PURPOSE_SMIME_SIGN,
 						     when, &first);
 			if (rs) {
 				sd->pub.reasons |= rs;
@@ -322,72 +504,148 @@ gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *conte
 		}
 		X509_free(cert);
 	}
-out:
 	ERR_clear_error();
-	g_free(buf);
-	if (chain) {
-		/* free the digest BIOs we added, not the caller's content BIO */
-		BIO *b = chain;
-		while (b && b != content) {
-			BIO *next = BIO_pop(b);
-			BIO_free(b);
-			b = next;
-		}
-	}
-	sk_X509_pop_free(msg_certs, X509_free);
-	CMS_ContentInfo_free(cms);
-	return st;
+	gs_cms_verifier_free(v);
+	return GS_OK;
+}
+
+gs_status
+gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content, BIO *out,
+	      char **errmsg)
+{
+	gs_cms_verifier *v = NULL;
+	gs_status st = gs_cms_verifier_new(s, sig, siglen, content, 0, out, &v, errmsg);
+
+	return st == GS_OK ? gs_cms_verifier_finish(v, errmsg) : st;
 }
 
 /* ---- encrypt ---- */
 
-gs_status
-gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep, BIO *in,
-	       BIO *out, char **errmsg)
+static gs_status
+add_recipients(CMS_ContentInfo *cms, STACK_OF(X509) *recips, int oaep, char **errmsg)
 {
-	const EVP_CIPHER *c = cipher == GS_CIPHER_AES256_GCM ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
-	CMS_ContentInfo *cms;
-	gs_status st = GS_OK;
 	int i;
 
-	(void) s;
-	if (!recips || sk_X509_num(recips) == 0)
-		return gs_fail(errmsg, GS_E_USAGE, "no recipients");
-	if (!(cms = CMS_encrypt(NULL, NULL, c, CMS_BINARY | CMS_PARTIAL)))
-		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create enveloped-data");
 	for (i = 0; i < sk_X509_num(recips); i++) {
 		X509 *x = sk_X509_value(recips, i);
 		EVP_PKEY *pk = X509_get0_pubkey(x);
 		CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, x, CMS_KEY_PARAM);
 		EVP_PKEY_CTX *pctx;
 
-		if (!ri || !pk) {
-			st = gs_fail_ssl(errmsg, GS_E_UNSUPPORTED, "cannot add recipient %d", i + 1);
-			goto out;
-		}
+		if (!ri || !pk)
+			return gs_fail_ssl(errmsg, GS_E_UNSUPPORTED, "cannot add recipient %d", i + 1);
 		pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
 		if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA && oaep) {
 			if (!pctx || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
 			    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
-			    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
-				st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set RSA-OAEP");
-				goto out;
-			}
+			    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
+				return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set RSA-OAEP");
 		} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
-			if (!pctx || EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
-				st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set the ECDH KDF");
-				goto out;
-			}
+			/* the default KDF is SHA-1 */
+			if (!pctx || EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0)
+				return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot set the ECDH KDF");
 		}
 	}
-	if (!CMS_final(cms, in, NULL, CMS_BINARY)) {
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "encryption failed");
-		goto out;
+	return GS_OK;
+}
+
+static CMS_ContentInfo *
+new_enveloped(STACK_OF(X509) *recips, gs_cipher cipher, int oaep, unsigned flags, char **errmsg,
+	      gs_status *st)
+{
+	/* GCM makes OpenSSL write AuthEnvelopedData (RFC 5083) */
+	const EVP_CIPHER *c = cipher == GS_CIPHER_AES256_GCM ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+	CMS_ContentInfo *cms;
+
+	*st = GS_OK;
+	if (!recips || sk_X509_num(recips) == 0) {
+		*st = gs_fail(errmsg, GS_E_USAGE, "no recipients");
+		return NULL;
 	}
-	if (!i2d_CMS_bio(out, cms) || BIO_flush(out) <= 0)
+	if (!(cms = CMS_encrypt(NULL, NULL, c, CMS_BINARY | CMS_PARTIAL | flags))) {
+		*st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create enveloped-data");
+		return NULL;
+	}
+	if ((*st = add_recipients(cms, recips, oaep, errmsg)) != GS_OK) {
+		CMS_ContentInfo_free(cms);
+		return NULL;
+	}
+	return cms;
+}
+
+gs_status
+gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep, BIO *in,
+	       BIO *out, char **errmsg)
+{
+	CMS_ContentInfo *cms;
+	gs_status st;
+
+	(void) s;
+	if (!(cms = new_enveloped(recips, cipher, oaep, 0, errmsg, &st)))
+		return st;
+	if (!CMS_final(cms, in, NULL, CMS_BINARY))
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "encryption failed");
+	else if (!i2d_CMS_bio(out, cms) || BIO_flush(out) <= 0)
 		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the enveloped-data");
-out:
 	CMS_ContentInfo_free(cms);
+	return st;
+}
+
+struct gs_cms_encryptor {
+	CMS_ContentInfo *cms;
+	BIO *sink;
+	BIO *out;
+};
+
+void
+gs_cms_encryptor_free(gs_cms_encryptor *e)
+{
+	if (!e)
+		return;
+	free_upto(e->sink, e->out);
+	CMS_ContentInfo_free(e->cms);
+	g_free(e);
+}
+
+gs_status
+gs_cms_encryptor_new(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep, BIO *out,
+		     gs_cms_encryptor **out_e, char **errmsg)
+{
+	gs_cms_encryptor *e;
+	gs_status st;
+
+	(void) s;
+	*out_e = NULL;
+	e = g_new0(gs_cms_encryptor, 1);
+	e->out = out;
+	if (!(e->cms = new_enveloped(recips, cipher, oaep, CMS_STREAM, errmsg, &st))) {
+		g_free(e);
+		return st;
+	}
+	/* BER with indefinite lengths, written as the content comes: the
+	 * plaintext and the ciphertext are never held whole */
+	if (!(e->sink = BIO_new_CMS(out, e->cms))) {
+		gs_cms_encryptor_free(e);
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start encrypting");
+	}
+	*out_e = e;
+	return GS_OK;
+}
+
+BIO *
+gs_cms_encryptor_sink(gs_cms_encryptor *e)
+{
+	return e->sink;
+}
+
+gs_status
+gs_cms_encryptor_finish(gs_cms_encryptor *e, char **errmsg)
+{
+	gs_status st = GS_OK;
+
+	if (BIO_flush(e->sink) <= 0)
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "encryption failed");
+	gs_cms_encryptor_free(e);
 	return st;
 }
 

@@ -202,8 +202,39 @@ typedef struct gs_signer_data {
 } gs_signer_data;
 void gs_signer_data_free(gs_signer_data *sd);
 
-/* Sign the bytes read from `in`: detached or encapsulated DER written to
- * `out`. */
+/* Streaming CMS. Each object takes content through its sink BIO and is
+ * finished (or freed) once; nothing holds the content whole.
+ *
+ * A signer: detached (out NULL: the DER signature comes from finish), or
+ * encapsulated, BER streamed to `out` as the content comes. */
+typedef struct gs_cms_signer gs_cms_signer;
+gs_status gs_cms_signer_new(gs_session *s, gs_identity *id, BIO *out, gs_cms_signer **sg,
+			    char **errmsg);
+BIO *gs_cms_signer_sink(gs_cms_signer *sg);
+/* Sign (and free). *der gets the detached signature (NULL otherwise). */
+gs_status gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg);
+void gs_cms_signer_free(gs_cms_signer *sg);
+/* A verifier: with `push`, the detached content is written by the caller
+ * into the sink; otherwise `content` (or the embedded content when NULL)
+ * is read at once, and copied to `out` when non-NULL. finish judges
+ * every signer into s->last_signers and frees. */
+typedef struct gs_cms_verifier gs_cms_verifier;
+gs_status gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content,
+			      int push, BIO *out, gs_cms_verifier **v, char **errmsg);
+BIO *gs_cms_verifier_sink(gs_cms_verifier *v);
+gs_status gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg);
+void gs_cms_verifier_free(gs_cms_verifier *v);
+/* An encryptor: BER enveloped-data (or AuthEnvelopedData) streamed to
+ * `out` as the plaintext comes through the sink. */
+typedef struct gs_cms_encryptor gs_cms_encryptor;
+gs_status gs_cms_encryptor_new(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
+			       BIO *out, gs_cms_encryptor **e, char **errmsg);
+BIO *gs_cms_encryptor_sink(gs_cms_encryptor *e);
+gs_status gs_cms_encryptor_finish(gs_cms_encryptor *e, char **errmsg);
+void gs_cms_encryptor_free(gs_cms_encryptor *e);
+
+/* Sign the bytes read from `in`: a detached DER signature, or
+ * encapsulated BER, written to `out`. */
 gs_status gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int detached,
 		      char **errmsg);
 /* Verify a SignedData. `sig`: the DER/BER; `content`: the detached
