@@ -651,6 +651,8 @@ gs_cms_encryptor_finish(gs_cms_encryptor *e, char **errmsg)
 
 /* ---- decrypt ---- */
 
+static gs_status decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg);
+
 static int
 ri_matches(CMS_RecipientInfo *ri, X509 *cert)
 {
@@ -714,7 +716,23 @@ describe_recipients(STACK_OF(CMS_RecipientInfo) *ris)
 gs_status
 gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, char **errmsg)
 {
-	CMS_ContentInfo *cms = read_cms(der, len);
+	return decrypt_cms(s, read_cms(der, len), out, errmsg);
+}
+
+gs_status
+gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, char **errmsg)
+{
+	CMS_ContentInfo *cms = read_cms(der->data, der->len);
+
+	/* the structure holds its own copy: the encoded bytes can go before
+	 * the plaintext comes */
+	g_byte_array_unref(der);
+	return decrypt_cms(s, cms, out, errmsg);
+}
+
+static gs_status
+decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg)
+{
 	STACK_OF(CMS_RecipientInfo) *ris;
 	GPtrArray *ids = NULL;
 	gs_identity *match = NULL;

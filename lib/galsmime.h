@@ -292,6 +292,11 @@ void gs_limits_default(gs_limits *limits);
 gs_status gs_session_new(gs_store *store, gs_session **session, char **errmsg);
 void gs_session_free(gs_session *session);
 void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void *data);
+/* Tell the caller when the raw input it parsed the message from has been
+ * decoded and need not stay in memory (a large encrypted body, once
+ * decoded). The caller may then drop it from memory if it can bring it
+ * back unchanged (a file mapping); the message still refers to it. */
+void gs_session_set_input_release(gs_session *session, void (*release)(void *data), void *data);
 /* The time at which certificates are judged (default: now). */
 void gs_session_set_time(gs_session *session, time_t when);
 void gs_session_set_limits(gs_session *session, const gs_limits *limits);
@@ -594,6 +599,14 @@ gs_status gs_store_addresses(gs_store *store, int (*cb)(const char *address, voi
  * and issuer name hashes (`openssl x509 -hash` / `-issuer_hash`). */
 gs_status gs_store_cert_pem(gs_store *store, const char *sha256, char **pem,
 			    unsigned long *subject_hash, unsigned long *issuer_hash, char **errmsg);
+
+/* Write the message (LF line ends) to `stream` and flush it. Signed and
+ * encrypted bodies made by gs_message_sign / gs_message_encrypt are
+ * produced while they are written, so this is where their signing and
+ * encryption run; a message can be written once. Returns GS_OK, GS_E_IO
+ * (the stream failed), or the status of the signing or encryption. */
+gs_status gs_message_write(gs_session *session, GMimeMessage *message, GMimeStream *stream,
+			   char **errmsg);
 
 /* Addresses (lower-cased) of the message's To, Cc and Bcc, in order,
  * without duplicates. Returns a NULL-terminated array (g_strfreev). */

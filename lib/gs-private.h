@@ -184,6 +184,10 @@ struct gs_session {
 	int last_authenticated;
 	char *last_digest_oid;
 	GPtrArray *identities;       /* unlocked identities kept for the run */
+	char *stream_error;          /* the first error of a streaming part (stream.c) */
+	void (*input_release)(void *data);
+	void *input_release_data;
+	gs_status stream_status;
 };
 
 gs_session *gs_session_active(void);
@@ -249,6 +253,9 @@ gs_status gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher
 /* Decrypt with the identity matching a RecipientInfo. */
 gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out,
 			 char **errmsg);
+/* The same, taking the encoded bytes and freeing them as soon as they
+ * are parsed. */
+gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, char **errmsg);
 /* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
 int gs_cms_content_type(const unsigned char *der, size_t len);
 /* The SMIMECapabilities a signer announced, as comma-separated OIDs, or
@@ -292,6 +299,23 @@ gs_status gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **ce
 		      char **errmsg);
 
 
+
+/* ---- streaming parts (stream.c) ---- */
+/* A GMimeStream writing into `bio` (not owned). */
+GMimeStream *gs_sink_stream_new(BIO *bio);
+/* Write `entity` with CRLF line ends (the canonical form) into `bio`. */
+gs_status gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg);
+/* A multipart/signed of `entity` (prepared for signing: non-base64
+ * leaves become quoted-printable), signed by `id` (unlocked, kept by the
+ * session) when written. */
+gs_status gs_stream_multipart_signed(gs_session *s, gs_identity *id, GMimeObject *entity,
+				     GMimeObject **mps, char **errmsg);
+/* application/pkcs7-mime whose body is `entity` encrypted to `recips`
+ * (taken) when written. */
+GMimeObject *gs_stream_enveloped(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
+				 GMimeObject *entity);
+/* application/pkcs7-mime signed-data of `entity`, signed when written. */
+GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity);
 
 /* ---- BIO over GMimeStream (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */

@@ -4,7 +4,9 @@
  * application/pkcs7-mime APIs, which call our context. */
 #include "gs-private.h"
 
+#include <errno.h>
 #include <string.h>
+#include <openssl/err.h>
 
 static gs_status
 status_of(GError *err, char **errmsg, const char *what)
@@ -161,6 +163,30 @@ gs_message_recipients(GMimeMessage *m)
 	return (char **) g_ptr_array_free(out, FALSE);
 }
 
+gs_status
+gs_message_write(gs_session *s, GMimeMessage *m, GMimeStream *stream, char **errmsg)
+{
+	GMimeFormatOptions *fo;
+	ssize_t n;
+
+	if (!s || !m || !stream)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_write: bad arguments");
+	fo = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
+	g_free(s->stream_error);
+	s->stream_error = NULL;
+	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stream);
+	if (n >= 0 && g_mime_stream_flush(stream) != 0)
+		n = -1;
+	g_mime_format_options_free(fo);
+	if (n >= 0)
+		return GS_OK;
+	/* a streaming part that failed says why; else the stream did */
+	if (s->stream_error)
+		return gs_fail(errmsg, s->stream_status, "%s", s->stream_error);
+	return gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(errno ? errno : EIO));
+}
+
 /* The one From mailbox, lower-cased; NULL when there is none or several. */
 static char *
 from_address(GMimeMessage *m)
@@ -178,43 +204,42 @@ from_address(GMimeMessage *m)
 
 /* ---- sign ---- */
 
-static void
-fix_signature_part(GMimeMultipartSigned *mps)
+/* The identity to sign as, unlocked (the session keeps it). */
+static gs_status
+signing_identity(gs_session *s, const char *signer, gs_identity **id, char **errmsg)
 {
-	GMimeObject *sig = g_mime_multipart_get_part(GMIME_MULTIPART(mps), GMIME_MULTIPART_SIGNED_SIGNATURE);
+	gs_identity *i = NULL;
+	gs_status st;
 
-	/* GMime names it smime.p7m; RFC 8551 says smime.p7s */
-	if (GMIME_IS_PART(sig)) {
-		g_mime_part_set_filename(GMIME_PART(sig), "smime.p7s");
-		g_mime_part_set_content_encoding(GMIME_PART(sig), GMIME_CONTENT_ENCODING_BASE64);
-		g_mime_object_set_header(sig, "Content-Description", "S/MIME Cryptographic Signature", NULL);
-	}
+	*id = NULL;
+	if ((st = gs_identity_for_address(s, signer, &i, errmsg)) != GS_OK)
+		return st;
+	g_ptr_array_add(s->identities, i);
+	if ((st = gs_identity_unlock(s, i, errmsg)) != GS_OK)
+		return st;
+	*id = i;
+	return GS_OK;
 }
 
+/* The signed entity: a multipart/signed, or opaque signed-data. Both sign
+ * while they are written (stream.c), so the content is never held whole;
+ * everything that can fail for a reason the user can act on (no
+ * identity, wrong passphrase) fails here, before anything is written. */
 static gs_status
 sign_entity(gs_session *s, GMimeObject *entity, const char *signer, int opaque,
 	    GMimeObject **result, char **errmsg)
 {
-	GError *err = NULL;
+	gs_identity *id;
+	gs_status st;
 
 	*result = NULL;
+	if ((st = signing_identity(s, signer, &id, errmsg)) != GS_OK)
+		return st;
 	if (opaque) {
-		GMimeApplicationPkcs7Mime *p7 = g_mime_application_pkcs7_mime_sign(entity, signer, &err);
-		if (!p7)
-			return status_of(err, errmsg, "signing");
-		*result = GMIME_OBJECT(p7);
-	} else {
-		GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-signature");
-		GMimeMultipartSigned *mps = g_mime_multipart_signed_sign(ctx, entity, signer, &err);
-
-		g_object_unref(ctx);
-		if (!mps)
-			return status_of(err, errmsg, "signing");
-		fix_signature_part(mps);
-		*result = GMIME_OBJECT(mps);
+		*result = gs_stream_signed_data(s, id, entity);
+		return GS_OK;
 	}
-	(void) s;
-	return GS_OK;
+	return gs_stream_multipart_signed(s, id, entity, result, errmsg);
 }
 
 static const char *
@@ -299,7 +324,7 @@ failure_add(gs_failures **f, const char *recipient, const char *reason)
 
 /* Add `fp` (taking it) unless present: a person named twice (To and
  * --to, or the sender in To) gets one RecipientInfo. */
-static void
+static int
 add_unique(GPtrArray *a, char *fp)
 {
 	guint k;
@@ -307,9 +332,10 @@ add_unique(GPtrArray *a, char *fp)
 	for (k = 0; k < a->len; k++)
 		if (!strcmp(a->pdata[k], fp)) {
 			g_free(fp);
-			return;
+			return 0;
 		}
 	g_ptr_array_add(a, fp);
+	return 1;
 }
 
 static int
@@ -330,9 +356,9 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	GPtrArray *fps = g_ptr_array_new_with_free_func(g_free);
 	gs_failures *fails = NULL;
 	GMimeObject *entity, *signed_obj = NULL;
-	GMimeApplicationPkcs7Mime *p7 = NULL;
+	STACK_OF(X509) *recips = sk_X509_new_null();
+	GMimeObject *p7 = NULL;
 	gs_identity *self = NULL;
-	GError *err = NULL;
 	char *owned = NULL;
 	const char *sender;
 	int all_gcm = 1;
@@ -380,7 +406,11 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 		if ((st = gs_resolve(s, names->pdata[i], opts->resolve_flags, &res, errmsg)) != GS_OK)
 			goto out;
 		if ((c = gs_resolution_chosen(res))) {
-			add_unique(fps, g_strconcat("sha256:", c->cert.sha256, NULL));
+			if (add_unique(fps, g_strconcat("sha256:", c->cert.sha256, NULL))) {
+				X509 *x = gs_resolution_chosen_cert(res);
+				X509_up_ref(x);
+				sk_X509_push(recips, x);
+			}
 			if (!supports_gcm(s, c->cert.sha256))
 				all_gcm = 0;
 		} else {
@@ -399,7 +429,10 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			st = GS_OK;
 		} else {
 			char *fp = gs_cert_sha256_hex(self->cert);
-			add_unique(fps, g_strconcat("sha256:", fp, NULL));
+			if (add_unique(fps, g_strconcat("sha256:", fp, NULL))) {
+				X509_up_ref(self->cert);
+				sk_X509_push(recips, self->cert);
+			}
 			g_free(fp);
 		}
 	}
@@ -426,18 +459,14 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	s->cipher = opts->cipher == GS_CIPHER_AUTO ? (all_gcm ? GS_CIPHER_AES256_GCM : GS_CIPHER_AES256_CBC)
 						   : opts->cipher;
 	s->oaep = opts->oaep;
-	p7 = g_mime_application_pkcs7_mime_encrypt(entity, GMIME_ENCRYPT_NONE, fps, &err);
-	if (!p7) {
-		st = status_of(err, errmsg, "encryption");
-		goto out;
-	}
-	if (s->cipher == GS_CIPHER_AES256_GCM)
-		g_mime_object_set_content_type_parameter(GMIME_OBJECT(p7), "smime-type",
-							 "authEnveloped-data");
-	g_mime_message_set_mime_part(m, GMIME_OBJECT(p7));
+	/* encrypted while written (stream.c): the recipients go with it */
+	p7 = gs_stream_enveloped(s, recips, s->cipher, s->oaep, entity);
+	recips = NULL;
+	g_mime_message_set_mime_part(m, p7);
 	while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 		;
 out:
+	sk_X509_pop_free(recips, X509_free);
 	if (p7)
 		g_object_unref(p7);
 	if (signed_obj)
@@ -471,7 +500,18 @@ part_bytes(GMimePart *part, size_t limit, int *too_big)
 	*too_big = 0;
 	if (!w)
 		return g_byte_array_new();
-	mem = g_mime_stream_mem_new();
+	{
+		/* sized once: base64 decodes to 3/4 of its size, less the line
+		 * ends; a buffer that doubles as it grows would copy itself */
+		gint64 raw = g_mime_stream_length(g_mime_data_wrapper_get_stream(w));
+		size_t want = raw > 0 ? (size_t) raw : 0;
+
+		if (g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64)
+			want = want / 4 * 3 + 4;
+		if (want > limit)
+			want = limit;
+		mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint) want));
+	}
 	g_mime_data_wrapper_write_to_stream(w, mem);
 	/* take the buffer: the stream frees it otherwise */
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
@@ -480,6 +520,54 @@ part_bytes(GMimePart *part, size_t limit, int *too_big)
 	if (a->len > limit)
 		*too_big = 1;
 	return a;
+}
+
+/* The CMS content type of an S/MIME part, from its first bytes only:
+ * decoding a 35 MB part to learn that it is enveloped-data would cost a
+ * full pass (and its memory) before the real one. NID_undef when it is
+ * not CMS. */
+static int
+cms_type_of_part(GMimePart *part)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *raw = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+	GMimeContentEncoding enc = w ? g_mime_data_wrapper_get_encoding(w) : GMIME_CONTENT_ENCODING_DEFAULT;
+	char in[4096], out[4096 + 64];
+	const unsigned char *p = (const unsigned char *) out;
+	ASN1_OBJECT *oid = NULL;
+	size_t n, len;
+	ssize_t got;
+	long olen;
+	int tag, xclass, r, nid = NID_undef;
+
+	if (!raw)
+		return NID_undef;
+	g_mime_stream_reset(raw);
+	got = g_mime_stream_read(raw, in, sizeof in);
+	g_mime_stream_reset(raw);
+	if (got <= 0)
+		return NID_undef;
+	n = (size_t) got;
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		GMimeEncoding state;
+
+		g_mime_encoding_init_decode(&state, enc);
+		len = g_mime_encoding_step(&state, in, n, out);
+	} else {
+		memcpy(out, in, n);
+		len = n;
+	}
+	/* ContentInfo ::= SEQUENCE { contentType OBJECT IDENTIFIER, ... }.
+	 * OpenSSL flags (0x80) a definite length longer than the bytes it
+	 * was given, which is what a prefix is; the OID must parse whole */
+	r = ASN1_get_object(&p, &olen, &tag, &xclass, (long) len);
+	if (p > (const unsigned char *) out && tag == V_ASN1_SEQUENCE && (r & V_ASN1_CONSTRUCTED) &&
+	    (oid = d2i_ASN1_OBJECT(NULL, &p, (long) len - (long) (p - (const unsigned char *) out))))
+		nid = OBJ_obj2nid(oid);
+	ASN1_OBJECT_free(oid);
+	ERR_clear_error();
+	return nid;
 }
 
 static part_kind
@@ -498,12 +586,8 @@ classify(GMimeObject *obj, int *cms_nid, size_t limit)
 	if (GMIME_IS_APPLICATION_PKCS7_MIME(obj) ||
 	    (GMIME_IS_PART(obj) && g_mime_content_type_is_type(ct, "application", "octet-stream") &&
 	     is_pkcs7_name(g_mime_part_get_filename(GMIME_PART(obj))))) {
-		int too_big;
-		GByteArray *a = part_bytes(GMIME_PART(obj), limit, &too_big);
-
-		if (!too_big)
-			*cms_nid = gs_cms_content_type(a->data, a->len);
-		g_byte_array_unref(a);
+		(void) limit;
+		*cms_nid = cms_type_of_part(GMIME_PART(obj));
 		if (*cms_nid == NID_pkcs7_signed)
 			return PART_OPAQUE_SIGNED;
 		if (*cms_nid == NID_pkcs7_enveloped || *cms_nid == NID_id_smime_ct_authEnvelopedData)
@@ -514,49 +598,52 @@ classify(GMimeObject *obj, int *cms_nid, size_t limit)
 	return PART_PLAIN;
 }
 
+/* Decrypt an S/MIME part (application/pkcs7-mime, or
+ * application/octet-stream named *.p7m as some clients send it) into a
+ * parsed entity. The encoded part is decoded once; its bytes are freed as
+ * soon as OpenSSL has parsed them; the plaintext goes through dos2unix
+ * into the one buffer the entity is parsed from. */
 static gs_status
 decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg)
 {
-	GError *err = NULL;
+	GMimeStream *clear, *filtered;
+	GMimeFilter *d2u;
+	GMimeParser *p;
+	GByteArray *der;
+	gs_status st;
+	int too_big;
+	BIO *out;
 
 	*plain = NULL;
-	if (GMIME_IS_APPLICATION_PKCS7_MIME(obj)) {
-		*plain = g_mime_application_pkcs7_mime_decrypt(GMIME_APPLICATION_PKCS7_MIME(obj),
-							       GMIME_DECRYPT_NONE, NULL, NULL, &err);
-	} else {
-		/* application/octet-stream; name=smime.p7m, as some clients send */
-		GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-mime");
-		GMimeStream *cipher = g_mime_stream_mem_new(), *clear = g_mime_stream_mem_new();
-		GMimeStream *filtered = g_mime_stream_filter_new(clear);
-		GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
-		GMimeDecryptResult *res;
-
-		g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
-		g_object_unref(d2u);
-		g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(obj)), cipher);
-		g_mime_stream_reset(cipher);
-		res = g_mime_crypto_context_decrypt(ctx, GMIME_DECRYPT_NONE, NULL, cipher, filtered, &err);
-		g_mime_stream_flush(filtered);
-		if (res) {
-			GMimeParser *p;
-
-			g_object_unref(res);
-			g_mime_stream_reset(clear);
-			p = g_mime_parser_new_with_stream(clear);
-			*plain = g_mime_parser_construct_part(p, NULL);
-			g_object_unref(p);
-			if (!*plain)
-				g_set_error_literal(&err, GS_ERROR, GS_E_MALFORMED,
-						    "the decrypted content is not a MIME entity");
-		}
-		g_object_unref(filtered);
-		g_object_unref(clear);
-		g_object_unref(cipher);
-		g_object_unref(ctx);
+	der = part_bytes(GMIME_PART(obj), s->limits.max_message, &too_big);
+	if (too_big) {
+		g_byte_array_unref(der);
+		return gs_fail(errmsg, GS_E_LIMIT, "encrypted part larger than the message limit");
 	}
-	if (!*plain)
-		return status_of(err, errmsg, "decryption");
-	return GS_OK;
+	/* the encoded input is not needed in memory any more */
+	if (s->input_release)
+		s->input_release(s->input_release_data);
+	clear = g_mime_stream_mem_new();
+	filtered = g_mime_stream_filter_new(clear);
+	d2u = g_mime_filter_dos2unix_new(FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
+	g_object_unref(d2u);
+	out = gs_bio_new_stream(filtered);
+	st = gs_cms_decrypt_bytes(s, der, out, errmsg);
+	BIO_free(out);
+	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
+		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory keeping the plaintext");
+	g_object_unref(filtered);
+	if (st == GS_OK) {
+		g_mime_stream_reset(clear);
+		p = g_mime_parser_new_with_stream(clear);
+		*plain = g_mime_parser_construct_part(p, NULL);
+		g_object_unref(p);
+		if (!*plain)
+			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is not a MIME entity");
+	}
+	g_object_unref(clear);
+	return st;
 }
 
 /* The safety limits hold for what decryption yields too: it replaces
@@ -628,6 +715,45 @@ verify_p7m_part(GMimePart *part, GMimeObject **inner, GError **err)
 	return sigs;
 }
 
+/* A multipart/signed, verified as GMime's multipart/signed code would
+ * (the first part written with CRLF line ends is what the signature
+ * covers) but streamed: the content goes straight into the digests, and
+ * is never copied whole. Signers go to the session. */
+static gs_status
+verify_detached(gs_session *s, GMimeMultipart *mp, char **errmsg)
+{
+	GMimeObject *content, *sig;
+	GMimeContentType *ct;
+	gs_cms_verifier *v = NULL;
+	GByteArray *der;
+	gs_status st;
+	int too_big;
+
+	if (g_mime_multipart_get_count(mp) < 2)
+		return gs_fail(errmsg, GS_E_MALFORMED, "multipart/signed without its two parts");
+	content = g_mime_multipart_get_part(mp, GMIME_MULTIPART_SIGNED_CONTENT);
+	sig = g_mime_multipart_get_part(mp, GMIME_MULTIPART_SIGNED_SIGNATURE);
+	ct = g_mime_object_get_content_type(sig);
+	if (!GMIME_IS_PART(sig) || !ct || g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "application") ||
+	    (g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(ct), "pkcs7-signature") &&
+	     g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(ct), "x-pkcs7-signature")))
+		return gs_fail(errmsg, GS_E_MALFORMED, "the signature part is not application/pkcs7-signature");
+	der = part_bytes(GMIME_PART(sig), s->limits.max_message, &too_big);
+	if (too_big) {
+		g_byte_array_unref(der);
+		return gs_fail(errmsg, GS_E_LIMIT, "signature larger than the message limit");
+	}
+	st = gs_cms_verifier_new(s, der->data, der->len, NULL, 1, NULL, &v, errmsg);
+	g_byte_array_unref(der);
+	if (st != GS_OK)
+		return st;
+	if ((st = gs_write_entity_crlf(content, gs_cms_verifier_sink(v), errmsg)) != GS_OK) {
+		gs_cms_verifier_free(v);
+		return st;
+	}
+	return gs_cms_verifier_finish(v, errmsg);
+}
+
 /* Verify a signed entity. *payload (when non-NULL) gets what the
  * signature covers: the first part of a multipart/signed, the entity
  * inside opaque signed-data (a new reference), or NULL. */
@@ -642,9 +768,23 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 	if (payload)
 		*payload = NULL;
 	if (kind == PART_SIGNED) {
+		gs_status st;
+
 		r->form = "detached";
-		sigs = g_mime_multipart_signed_verify(GMIME_MULTIPART_SIGNED(obj), GMIME_VERIFY_NONE, &err);
-		if (sigs && payload && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0) {
+		st = verify_detached(s, GMIME_MULTIPART(obj), errmsg);
+		if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
+			/* a structure we cannot even parse is a bad signature */
+			r->kind = GS_REPORT_SIGNED;
+			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+			if (errmsg) {
+				g_free(*errmsg);
+				*errmsg = NULL;
+			}
+			return GS_OK;
+		}
+		if (st != GS_OK)
+			return st;
+		if (payload) {
 			*payload = g_mime_multipart_get_part(GMIME_MULTIPART(obj), GMIME_MULTIPART_SIGNED_CONTENT);
 			g_object_ref(*payload);
 		}
@@ -660,13 +800,13 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 		else if (inner)
 			g_object_unref(inner);
 	}
-	if (!sigs) {
+	if (kind != PART_SIGNED && !sigs) {
 		char *msg = NULL;
 		gs_status st = status_of(err, &msg, "verification");
-		/* a structure we cannot even parse is a bad signature, not a
-		 * reason to stop: report it (and leave *errmsg alone, as on
-		 * every success) */
-		if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
+		/* opaque signed-data is the body itself: if it does not parse,
+		 * the message is malformed; an algorithm we do not support is
+		 * reported (and *errmsg left alone, as on every success) */
+		if (st == GS_E_UNSUPPORTED) {
 			r->kind = GS_REPORT_SIGNED;
 			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
 			g_free(msg);
@@ -676,7 +816,8 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 		g_free(msg);
 		return st;
 	}
-	g_object_unref(sigs);
+	if (sigs)
+		g_object_unref(sigs);
 	if (kind == PART_SIGNED) {
 		/* the digest must be the one micalg names ("sha256" and
 		 * "sha-256" name the same one) */

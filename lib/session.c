@@ -60,6 +60,7 @@ gs_session_free(gs_session *s)
 	g_ptr_array_free(s->identities, TRUE);
 	g_free(s->last_cipher);
 	g_free(s->last_digest_oid);
+	g_free(s->stream_error);
 	g_free(s);
 }
 
@@ -74,6 +75,13 @@ gs_session_set_passphrase_cb(gs_session *s, gs_passphrase_cb cb, void *data)
 {
 	s->pass_cb = cb;
 	s->pass_data = data;
+}
+
+void
+gs_session_set_input_release(gs_session *s, void (*release)(void *data), void *data)
+{
+	s->input_release = release;
+	s->input_release_data = data;
 }
 
 void

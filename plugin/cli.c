@@ -13,6 +13,7 @@
 #define PASS_MAX 1024
 
 static GMimeStream *out_stream;
+static void release_input(void *data);
 
 void
 cli_error(cli *c, const char *fmt, ...)
@@ -187,6 +188,8 @@ cli_open_session(cli *c, char **errmsg)
 		return st;
 	if ((st = gs_session_new(c->store, &c->session, errmsg)) != GS_OK)
 		return st;
+	if (c->raw_map)
+		gs_session_set_input_release(c->session, release_input, c);
 	if (c->pass_fd == -2) {
 		if (errmsg)
 			*errmsg = g_strdup("--passphrase-fd needs a file descriptor number");
@@ -197,6 +200,19 @@ cli_open_session(cli *c, char **errmsg)
 }
 
 /* ---- stdin ---- */
+
+/* The input is a private mapping of a file nobody writes: its pages can
+ * be dropped and come back from the file, unchanged, if touched again
+ * (--passthrough). A large encrypted body, once decoded, need not sit in
+ * memory twice. */
+static void
+release_input(void *data)
+{
+	cli *c = data;
+
+	if (c->raw_map)
+		madvise(c->raw_map, c->raw_map_len, MADV_DONTNEED);
+}
 
 int
 cli_read_stdin(cli *c)
@@ -222,6 +238,10 @@ cli_read_stdin(cli *c)
 			mm = GMIME_STREAM_MMAP(c->in);
 			c->raw = (const unsigned char *) mm->map + pos;
 			c->raw_len = (size_t) (sb.st_size - pos);
+			c->raw_map = mm->map;
+			c->raw_map_len = mm->maplen;
+			if (c->session)
+				gs_session_set_input_release(c->session, release_input, c);
 			return 0;
 		}
 	}
@@ -294,15 +314,13 @@ stdout_stream(void)
 int
 cli_write_message(cli *c, GMimeMessage *m)
 {
-	GMimeFormatOptions *fo = g_mime_format_options_new();
-	ssize_t n;
+	char *msg = NULL;
+	gs_status st = gs_message_write(c->session, m, stdout_stream(), &msg);
 
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stdout_stream());
-	g_mime_format_options_free(fo);
-	if (n < 0) {
-		cli_error(c, "stdout: %s", g_strerror(errno));
-		return EXIT_IOERR;
+	if (st != GS_OK) {
+		char *full = g_strdup_printf("stdout: %s", msg);
+		g_free(msg);
+		return cli_fail(c, st, full);
 	}
 	return 0;
 }

@@ -57,6 +57,8 @@ struct cli {
 	GMimeStream *in;
 	const unsigned char *raw;
 	size_t raw_len;
+	void *raw_map;            /* when stdin is a mapped file */
+	size_t raw_map_len;
 	int quiet;
 	/* configuration (config.c) */
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */

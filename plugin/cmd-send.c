@@ -98,18 +98,18 @@ add_addresses(GPtrArray *out, InternetAddressList *l)
 	}
 }
 
+/* The copy as it goes to SENDMAIL (signed and encrypted while written). */
 static GByteArray *
-serialize(GMimeMessage *m)
+serialize(cli *c, GMimeMessage *m, char **errmsg, gs_status *st)
 {
 	GMimeStream *mem = g_mime_stream_mem_new();
-	GMimeFormatOptions *fo = g_mime_format_options_new();
-	GByteArray *a;
+	GByteArray *a = NULL;
 
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-	g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, mem);
-	g_mime_format_options_free(fo);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	*st = gs_message_write(c->session, m, mem, errmsg);
+	if (*st == GS_OK) {
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+		a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	}
 	g_object_unref(mem);
 	return a;
 }
@@ -346,10 +346,16 @@ cmd_send(cli *c, int argc, char **argv)
 				/* the copy names no Bcc recipient */
 				while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 					;
-				cp->data = serialize(m);
+				cp->data = serialize(c, m, &msg, &st);
+				if (!cp->data) {
+					rc = cli_fail(c, st, msg);
+					msg = NULL;
+				}
 			}
 			g_object_unref(m);
 			m = NULL;
+			if (rc)
+				break;
 		}
 		if (rc == 0 && bad->len && enc == ENC_YES) {
 			/* fail closed: one line per recipient, nothing sent */
@@ -393,9 +399,14 @@ cmd_send(cli *c, int argc, char **argv)
 		if (!header_mode)
 			while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 				;
-		all->data = serialize(m);
+		all->data = serialize(c, m, &msg, &st);
 		g_object_unref(m);
 		m = NULL;
+		if (!all->data) {
+			rc = cli_fail(c, st, msg);
+			cli_error(c, "not sent");
+			goto out;
+		}
 	}
 
 	/* hand each copy to SENDMAIL */

@@ -174,10 +174,13 @@ decrypt_fails "no passphrase: exit 77, nothing written" 77 cms-cbc.eml
 
 # tamper: flip one byte FROM-END bytes before the end of the DER
 cat >flip.py <<'EOF'
-import base64, sys
+import base64, subprocess, sys
 raw = open(sys.argv[1], 'rb').read()
 head, body = raw.split(b'\n\n', 1)
-der = bytearray(base64.b64decode(body))
+# galsmime streams BER (indefinite lengths, end-of-contents octets at the
+# end): re-encode as DER so that the tag is the last thing
+der = bytearray(subprocess.run(['openssl', 'cms', '-cmsout', '-inform', 'DER', '-outform', 'DER'],
+                               input=base64.b64decode(body), capture_output=True, check=True).stdout)
 der[len(der) - int(sys.argv[3])] ^= 0x01
 open(sys.argv[2], 'wb').write(head + b'\n\n' + base64.encodebytes(bytes(der)))
 EOF

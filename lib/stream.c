@@ -1,0 +1,691 @@
+/* stream.c: streaming S/MIME parts for GMime. The message layer builds
+ * the outgoing message from these, and GMime's own writer, writing the
+ * message to stdout, drives the cryptography as it goes: the content is
+ * never held whole, whatever its size.
+ *
+ *  - GsSinkStream: a GMimeStream that writes into an OpenSSL BIO (and
+ *    counts), so GMime can serialise straight into a digest or cipher.
+ *  - GsTeeStream: writes to two streams.
+ *  - GsSignedContent: the first part of a multipart/signed. Written, it
+ *    writes its entity as GMime's multipart/signed code canonicalises it
+ *    (From armoured, trailing white space stripped), and feeds the same
+ *    bytes, CRLF, to the signer.
+ *  - GsSignaturePart: the second part. Written after the first, it
+ *    finishes the signature and writes it, base64.
+ *  - GsCmsPart: application/pkcs7-mime whose body is produced while it
+ *    is written: the entity, CRLF, through a streaming encryptor or an
+ *    encapsulating signer, base64.
+ *
+ * Each may be written once; a second write is an error. Errors are kept
+ * in the object (gs_stream_part_error) for the message layer.
+ */
+#include "gs-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- GsSinkStream ---- */
+
+typedef struct {
+	GMimeStream parent;
+	BIO *bio;
+	gint64 written;
+} GsSinkStream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} GsSinkStreamClass;
+
+static GType gs_sink_stream_get_type(void);
+G_DEFINE_TYPE(GsSinkStream, gs_sink_stream, GMIME_TYPE_STREAM)
+
+static ssize_t
+sink_write(GMimeStream *stream, const char *buf, size_t len)
+{
+	GsSinkStream *s = (GsSinkStream *) stream;
+	size_t done = 0;
+
+	while (done < len) {
+		int chunk = (int) MIN(len - done, (size_t) 1 << 30);
+		int n = BIO_write(s->bio, buf + done, chunk);
+		if (n <= 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t) n;
+	}
+	s->written += (gint64) len;
+	stream->position += (gint64) len;
+	return (ssize_t) len;
+}
+
+static ssize_t
+sink_read(GMimeStream *stream, char *buf, size_t len)
+{
+	(void) stream;
+	(void) buf;
+	(void) len;
+	errno = EBADF;
+	return -1;
+}
+
+static int
+sink_flush(GMimeStream *stream)
+{
+	(void) stream;
+	return 0; /* the owner flushes the BIO when the content is complete */
+}
+
+static int
+sink_close(GMimeStream *stream)
+{
+	(void) stream;
+	return 0;
+}
+
+static gboolean
+sink_eos(GMimeStream *stream)
+{
+	(void) stream;
+	return TRUE;
+}
+
+static int
+sink_reset(GMimeStream *stream)
+{
+	(void) stream;
+	return 0;
+}
+
+static gint64
+sink_seek(GMimeStream *stream, gint64 offset, GMimeSeekWhence whence)
+{
+	(void) stream;
+	(void) offset;
+	(void) whence;
+	return -1;
+}
+
+static gint64
+sink_tell(GMimeStream *stream)
+{
+	return stream->position;
+}
+
+static gint64
+sink_length(GMimeStream *stream)
+{
+	(void) stream;
+	return -1;
+}
+
+static GMimeStream *
+sink_substream(GMimeStream *stream, gint64 start, gint64 end)
+{
+	(void) stream;
+	(void) start;
+	(void) end;
+	return NULL;
+}
+
+static void
+gs_sink_stream_class_init(GsSinkStreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	c->read = sink_read;
+	c->write = sink_write;
+	c->flush = sink_flush;
+	c->close = sink_close;
+	c->eos = sink_eos;
+	c->reset = sink_reset;
+	c->seek = sink_seek;
+	c->tell = sink_tell;
+	c->length = sink_length;
+	c->substream = sink_substream;
+}
+
+static void
+gs_sink_stream_init(GsSinkStream *s)
+{
+	(void) s;
+}
+
+GMimeStream *
+gs_sink_stream_new(BIO *bio)
+{
+	GsSinkStream *s = g_object_new(gs_sink_stream_get_type(), NULL);
+
+	g_mime_stream_construct(GMIME_STREAM(s), 0, -1);
+	s->bio = bio;
+	return GMIME_STREAM(s);
+}
+
+/* ---- GsTeeStream ---- */
+
+typedef struct {
+	GMimeStream parent;
+	GMimeStream *a, *b;
+} GsTeeStream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} GsTeeStreamClass;
+
+static GType gs_tee_stream_get_type(void);
+G_DEFINE_TYPE(GsTeeStream, gs_tee_stream, GMIME_TYPE_STREAM)
+
+static ssize_t
+tee_write(GMimeStream *stream, const char *buf, size_t len)
+{
+	GsTeeStream *t = (GsTeeStream *) stream;
+
+	if (g_mime_stream_write(t->a, buf, len) != (ssize_t) len ||
+	    g_mime_stream_write(t->b, buf, len) != (ssize_t) len)
+		return -1;
+	stream->position += (gint64) len;
+	return (ssize_t) len;
+}
+
+static int
+tee_flush(GMimeStream *stream)
+{
+	GsTeeStream *t = (GsTeeStream *) stream;
+
+	return g_mime_stream_flush(t->a) == 0 && g_mime_stream_flush(t->b) == 0 ? 0 : -1;
+}
+
+static void
+tee_finalize(GObject *o)
+{
+	GsTeeStream *t = (GsTeeStream *) o;
+
+	g_object_unref(t->a);
+	g_object_unref(t->b);
+	G_OBJECT_CLASS(gs_tee_stream_parent_class)->finalize(o);
+}
+
+static void
+gs_tee_stream_class_init(GsTeeStreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = tee_finalize;
+	c->read = sink_read;
+	c->write = tee_write;
+	c->flush = tee_flush;
+	c->close = sink_close;
+	c->eos = sink_eos;
+	c->reset = sink_reset;
+	c->seek = sink_seek;
+	c->tell = sink_tell;
+	c->length = sink_length;
+	c->substream = sink_substream;
+}
+
+static void
+gs_tee_stream_init(GsTeeStream *t)
+{
+	(void) t;
+}
+
+static GMimeStream *
+tee_new(GMimeStream *a, GMimeStream *b)
+{
+	GsTeeStream *t = g_object_new(gs_tee_stream_get_type(), NULL);
+
+	g_mime_stream_construct(GMIME_STREAM(t), 0, -1);
+	t->a = g_object_ref(a);
+	t->b = g_object_ref(b);
+	return GMIME_STREAM(t);
+}
+
+/* ---- writing an entity, canonically, into a BIO ---- */
+
+gs_status
+gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg)
+{
+	GMimeFormatOptions *fo = g_mime_format_options_new();
+	GMimeStream *sink = gs_sink_stream_new(bio);
+	ssize_t n;
+
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+	n = g_mime_object_write_to_stream(entity, fo, sink);
+	g_mime_format_options_free(fo);
+	g_object_unref(sink);
+	if (n < 0)
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot pass the content to OpenSSL");
+	return GS_OK;
+}
+
+/* ---- the parts ---- */
+
+/* What a streaming part keeps: its entity, the crypto to run, an error. */
+typedef struct stream_job {
+	gs_session *s;
+	GMimeObject *entity;
+	int written;
+	gs_cms_signer *signer;   /* detached signing: fed by the content part */
+	int encrypt;             /* GsCmsPart: encrypt, else encapsulated signing */
+	STACK_OF(X509) *recips;
+	gs_cipher cipher;
+	int oaep;
+	gs_identity *id;         /* borrowed from the session */
+} stream_job;
+
+static void
+job_fail(stream_job *j, gs_status st, char *msg)
+{
+	gs_session *s = j->s;
+
+	/* the first error is the one worth telling */
+	if (s && !s->stream_error) {
+		s->stream_error = msg;
+		s->stream_status = st;
+	} else {
+		g_free(msg);
+	}
+}
+
+static void
+job_free(stream_job *j)
+{
+	if (!j)
+		return;
+	if (j->entity)
+		g_object_unref(j->entity);
+	gs_cms_signer_free(j->signer);
+	sk_X509_pop_free(j->recips, X509_free);
+	g_free(j);
+}
+
+static int
+job_once(stream_job *j)
+{
+	if (j->written++) {
+		job_fail(j, GS_E_INTERNAL, g_strdup("a streaming S/MIME part can be written only once"));
+		return 0;
+	}
+	return 1;
+}
+
+/* Write the base64 of what `produce` writes into the BIO it is given, as
+ * GMime writes a base64 part (76 columns, the options' newlines). */
+typedef gs_status (*producer)(stream_job *j, BIO *out, char **errmsg);
+
+static ssize_t
+write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GMimeStream *stream,
+	     producer produce)
+{
+	GMimeStream *filtered = g_mime_stream_filter_new(stream);
+	GMimeFilter *f;
+	char *msg = NULL;
+	gs_status st;
+	gint64 before = g_mime_stream_tell(stream);
+	BIO *bio;
+
+	f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_BASE64, TRUE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
+	g_object_unref(f);
+	f = g_mime_format_options_create_newline_filter(options, object->ensure_newline);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
+	g_object_unref(f);
+	bio = gs_bio_new_stream(filtered);
+	st = bio ? produce(j, bio, &msg) : gs_fail(&msg, GS_E_INTERNAL, "out of memory");
+	BIO_free(bio);
+	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
+		st = gs_fail(&msg, GS_E_IO, "write error: %s", g_strerror(errno));
+	g_object_unref(filtered);
+	if (st != GS_OK) {
+		job_fail(j, st, msg);
+		return -1;
+	}
+	return before >= 0 ? (ssize_t) (g_mime_stream_tell(stream) - before) : 1;
+}
+
+static ssize_t
+write_headers(GMimeObject *object, GMimeFormatOptions *options, gboolean content_only,
+	      GMimeStream *stream)
+{
+	ssize_t a, b;
+
+	if (content_only)
+		return 0;
+	if ((a = g_mime_header_list_write_to_stream(object->headers, options, stream)) < 0)
+		return -1;
+	if ((b = g_mime_stream_write_string(stream, g_mime_format_options_get_newline(options))) < 0)
+		return -1;
+	return a + b;
+}
+
+/* -- GsSignaturePart: the second part of a multipart/signed; owns the job -- */
+
+typedef struct {
+	GMimePart parent;
+	stream_job *job;
+} GsSignaturePart;
+
+typedef struct {
+	GMimePartClass parent_class;
+} GsSignaturePartClass;
+
+static GType gs_signature_part_get_type(void);
+G_DEFINE_TYPE(GsSignaturePart, gs_signature_part, GMIME_TYPE_PART)
+
+static gs_status
+produce_signature(stream_job *j, BIO *out, char **errmsg)
+{
+	GByteArray *der = NULL;
+	gs_cms_signer *sg = j->signer;
+	gs_status st;
+
+	j->signer = NULL;
+	if (!sg)
+		return gs_fail(errmsg, GS_E_INTERNAL, "the signature was written before its content");
+	if ((st = gs_cms_signer_finish(sg, &der, errmsg)) != GS_OK)
+		return st;
+	if (BIO_write(out, der->data, (int) der->len) != (int) der->len)
+		st = gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(errno));
+	g_byte_array_unref(der);
+	return st;
+}
+
+static ssize_t
+signature_part_write(GMimeObject *object, GMimeFormatOptions *options, gboolean content_only,
+		     GMimeStream *stream)
+{
+	GsSignaturePart *p = (GsSignaturePart *) object;
+	ssize_t h, b;
+
+	/* the content part, written before, fed the signer */
+	if (!p->job->written) {
+		job_fail(p->job, GS_E_INTERNAL, g_strdup("the signature was written before its content"));
+		return -1;
+	}
+	if ((h = write_headers(object, options, content_only, stream)) < 0)
+		return -1;
+	if ((b = write_base64(p->job, object, options, stream, produce_signature)) < 0)
+		return -1;
+	return h + b;
+}
+
+static void
+signature_part_finalize(GObject *o)
+{
+	job_free(((GsSignaturePart *) o)->job);
+	G_OBJECT_CLASS(gs_signature_part_parent_class)->finalize(o);
+}
+
+static void
+gs_signature_part_class_init(GsSignaturePartClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = signature_part_finalize;
+	GMIME_OBJECT_CLASS(klass)->write_to_stream = signature_part_write;
+}
+
+static void
+gs_signature_part_init(GsSignaturePart *p)
+{
+	(void) p;
+}
+
+/* -- GsSignedContent: the first part of a multipart/signed -- */
+
+typedef struct {
+	GMimeObject parent;
+	GsSignaturePart *sig;  /* a reference: the job lives there */
+} GsSignedContent;
+
+typedef struct {
+	GMimeObjectClass parent_class;
+} GsSignedContentClass;
+
+static GType gs_signed_content_get_type(void);
+G_DEFINE_TYPE(GsSignedContent, gs_signed_content, GMIME_TYPE_OBJECT)
+
+static ssize_t
+signed_content_write(GMimeObject *object, GMimeFormatOptions *options, gboolean content_only,
+		     GMimeStream *stream)
+{
+	stream_job *j = ((GsSignedContent *) object)->sig->job;
+	GMimeStream *sink, *crlf, *tee, *canon;
+	GMimeFilter *f;
+	ssize_t n;
+
+	(void) content_only; /* the entity's own headers are this part's content */
+	if (!job_once(j))
+		return -1;
+	/* GMime's multipart/signed canonicalisation (From armoured, trailing
+	 * white space stripped), then two ways: as is into the message, and
+	 * CRLF into the signer's digest (RFC 8551 3.1.1) */
+	sink = gs_sink_stream_new(gs_cms_signer_sink(j->signer));
+	crlf = g_mime_stream_filter_new(sink);
+	g_object_unref(sink);
+	f = g_mime_filter_unix2dos_new(FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(crlf), f);
+	g_object_unref(f);
+	tee = tee_new(stream, crlf);
+	g_object_unref(crlf);
+	canon = g_mime_stream_filter_new(tee);
+	g_object_unref(tee);
+	f = g_mime_filter_from_new(GMIME_FILTER_FROM_MODE_ARMOR);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(canon), f);
+	g_object_unref(f);
+	f = g_mime_filter_strip_new();
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(canon), f);
+	g_object_unref(f);
+	n = g_mime_object_write_to_stream(j->entity, options, canon);
+	if (n >= 0 && g_mime_stream_flush(canon) != 0)
+		n = -1;
+	g_object_unref(canon);
+	if (n < 0)
+		job_fail(j, GS_E_IO, g_strdup_printf("write error: %s", g_strerror(errno)));
+	return n;
+}
+
+static void
+signed_content_finalize(GObject *o)
+{
+	GsSignedContent *c = (GsSignedContent *) o;
+
+	if (c->sig)
+		g_object_unref(c->sig);
+	G_OBJECT_CLASS(gs_signed_content_parent_class)->finalize(o);
+}
+
+static void
+gs_signed_content_class_init(GsSignedContentClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = signed_content_finalize;
+	GMIME_OBJECT_CLASS(klass)->write_to_stream = signed_content_write;
+}
+
+static void
+gs_signed_content_init(GsSignedContent *c)
+{
+	(void) c;
+}
+
+/* GMime's sign_prepare (not public): every leaf that is not base64
+ * becomes quoted-printable, so that transport cannot change the bytes
+ * the signature covers; signed and encrypted parts stay as they are. */
+static void
+sign_prepare(GMimeObject *o)
+{
+	int i;
+
+	if (GMIME_IS_MULTIPART_SIGNED(o) || GMIME_IS_MULTIPART_ENCRYPTED(o))
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		for (i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(o)); i++)
+			sign_prepare(g_mime_multipart_get_part(GMIME_MULTIPART(o), i));
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (m && g_mime_message_get_mime_part(m))
+			sign_prepare(g_mime_message_get_mime_part(m));
+	} else if (GMIME_IS_PART(o) &&
+		   g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64) {
+		g_mime_part_set_content_encoding(GMIME_PART(o), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	}
+}
+
+gs_status
+gs_stream_multipart_signed(gs_session *s, gs_identity *id, GMimeObject *entity, GMimeObject **out,
+			   char **errmsg)
+{
+	GMimeMultipartSigned *mps;
+	GsSignaturePart *sig;
+	GsSignedContent *content;
+	stream_job *j;
+	gs_status st;
+
+	*out = NULL;
+	j = g_new0(stream_job, 1);
+	j->s = s;
+	if ((st = gs_cms_signer_new(s, id, NULL, &j->signer, errmsg)) != GS_OK) {
+		job_free(j);
+		return st;
+	}
+	sign_prepare(entity);
+	j->entity = g_object_ref(entity);
+
+	sig = g_object_new(gs_signature_part_get_type(), NULL);
+	sig->job = j;
+	{
+		GMimeContentType *ct = g_mime_content_type_new("application", "pkcs7-signature");
+		g_mime_object_set_content_type(GMIME_OBJECT(sig), ct);
+		g_object_unref(ct);
+	}
+	g_mime_part_set_filename(GMIME_PART(sig), "smime.p7s");
+	g_mime_part_set_content_encoding(GMIME_PART(sig), GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_object_set_header(GMIME_OBJECT(sig), "Content-Description", "S/MIME Cryptographic Signature",
+				 NULL);
+	content = g_object_new(gs_signed_content_get_type(), NULL);
+	content->sig = g_object_ref(sig);
+
+	mps = g_mime_multipart_signed_new();
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mps), "protocol", "application/pkcs7-signature");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mps), "micalg", "sha-256");
+	g_mime_multipart_set_boundary(GMIME_MULTIPART(mps), NULL);
+	g_mime_multipart_add(GMIME_MULTIPART(mps), GMIME_OBJECT(content));
+	g_mime_multipart_add(GMIME_MULTIPART(mps), GMIME_OBJECT(sig));
+	g_object_unref(content);
+	g_object_unref(sig);
+	*out = GMIME_OBJECT(mps);
+	return GS_OK;
+}
+
+/* -- GsCmsPart: application/pkcs7-mime, produced while written -- */
+
+typedef struct {
+	GMimePart parent;
+	stream_job *job;
+} GsCmsPart;
+
+typedef struct {
+	GMimePartClass parent_class;
+} GsCmsPartClass;
+
+static GType gs_cms_part_get_type(void);
+G_DEFINE_TYPE(GsCmsPart, gs_cms_part, GMIME_TYPE_PART)
+
+static gs_status
+produce_cms(stream_job *j, BIO *out, char **errmsg)
+{
+	gs_cms_encryptor *e = NULL;
+	gs_cms_signer *sg = NULL;
+	BIO *sink;
+	gs_status st;
+
+	if (j->encrypt)
+		st = gs_cms_encryptor_new(j->s, j->recips, j->cipher, j->oaep, out, &e, errmsg);
+	else
+		st = gs_cms_signer_new(j->s, j->id, out, &sg, errmsg);
+	if (st != GS_OK)
+		return st;
+	sink = e ? gs_cms_encryptor_sink(e) : gs_cms_signer_sink(sg);
+	if ((st = gs_write_entity_crlf(j->entity, sink, errmsg)) != GS_OK) {
+		gs_cms_encryptor_free(e);
+		gs_cms_signer_free(sg);
+		return st;
+	}
+	return e ? gs_cms_encryptor_finish(e, errmsg) : gs_cms_signer_finish(sg, NULL, errmsg);
+}
+
+static ssize_t
+cms_part_write(GMimeObject *object, GMimeFormatOptions *options, gboolean content_only,
+	       GMimeStream *stream)
+{
+	GsCmsPart *p = (GsCmsPart *) object;
+	ssize_t h, b;
+
+	if (!job_once(p->job))
+		return -1;
+	if ((h = write_headers(object, options, content_only, stream)) < 0)
+		return -1;
+	if ((b = write_base64(p->job, object, options, stream, produce_cms)) < 0)
+		return -1;
+	return h + b;
+}
+
+static void
+cms_part_finalize(GObject *o)
+{
+	job_free(((GsCmsPart *) o)->job);
+	G_OBJECT_CLASS(gs_cms_part_parent_class)->finalize(o);
+}
+
+static void
+gs_cms_part_class_init(GsCmsPartClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = cms_part_finalize;
+	GMIME_OBJECT_CLASS(klass)->write_to_stream = cms_part_write;
+}
+
+static void
+gs_cms_part_init(GsCmsPart *p)
+{
+	(void) p;
+}
+
+static GMimeObject *
+cms_part_new(stream_job *j, const char *smime_type)
+{
+	GsCmsPart *p = g_object_new(gs_cms_part_get_type(), NULL);
+	GMimeContentType *ct = g_mime_content_type_new("application", "pkcs7-mime");
+
+	p->job = j;
+	g_mime_content_type_set_parameter(ct, "smime-type", smime_type);
+	g_mime_object_set_content_type(GMIME_OBJECT(p), ct);
+	g_object_unref(ct);
+	g_mime_part_set_filename(GMIME_PART(p), "smime.p7m");
+	g_mime_part_set_content_encoding(GMIME_PART(p), GMIME_CONTENT_ENCODING_BASE64);
+	return GMIME_OBJECT(p);
+}
+
+GMimeObject *
+gs_stream_enveloped(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
+		    GMimeObject *entity)
+{
+	stream_job *j = g_new0(stream_job, 1);
+
+	j->s = s;
+	j->encrypt = 1;
+	j->recips = recips;
+	j->cipher = cipher;
+	j->oaep = oaep;
+	j->entity = g_object_ref(entity);
+	/* RFC 8551 3.4: AuthEnvelopedData is "authEnveloped-data" */
+	return cms_part_new(j, cipher == GS_CIPHER_AES256_GCM ? "authEnveloped-data" : "enveloped-data");
+}
+
+GMimeObject *
+gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity)
+{
+	stream_job *j = g_new0(stream_job, 1);
+
+	j->s = s;
+	j->id = id;
+	j->entity = g_object_ref(entity);
+	return cms_part_new(j, "signed-data");
+}
