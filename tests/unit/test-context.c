@@ -1,0 +1,190 @@
+/* test-context.c: GMime's own multipart/signed and application/pkcs7-mime
+ * APIs, with the crypto context galsmime registers for the pkcs7 types
+ * (the message layer streams instead; other GMime users get this). */
+#include "galsmime.h"
+#include "unit.h"
+
+static gs_status
+pass_secret(void *data, const char *what, char *buf, size_t size, size_t *len)
+{
+	(void) data;
+	(void) what;
+	(void) size;
+	memcpy(buf, "secret", 6);
+	*len = 6;
+	return GS_OK;
+}
+
+/* A store with the root trusted, the intermediate known, bob's
+ * certificate, and alice's and bob's identities. */
+static void
+setup(unit_store *u)
+{
+	size_t len;
+	unsigned char *p12;
+	char *msg = NULL;
+	int plain;
+
+	unit_store_open(u);
+	unit_import(u, "root.crt", GS_ROLE_ANCHOR);
+	unit_import(u, "inter.crt", GS_ROLE_CORRESPONDENT);
+	unit_import(u, "bob.crt", GS_ROLE_CORRESPONDENT);
+	p12 = pki_read("alice.p12", &len);
+	if (gs_identity_import(u->store, p12, len, "secret", 6, NULL, NULL, &plain, &msg) != GS_OK)
+		g_error("alice: %s", msg);
+	g_free(p12);
+	p12 = pki_read("bob.p12", &len);
+	if (gs_identity_import(u->store, p12, len, "secret", 6, NULL, NULL, &plain, &msg) != GS_OK)
+		g_error("bob: %s", msg);
+	g_free(p12);
+	gs_session_set_passphrase_cb(unit_session(u), pass_secret, NULL);
+}
+
+static GMimeObject *
+text_part(const char *text)
+{
+	GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
+
+	g_mime_text_part_set_text(t, text);
+	return GMIME_OBJECT(t);
+}
+
+static char *
+text_of(GMimeObject *o)
+{
+	return GMIME_IS_TEXT_PART(o) ? g_mime_text_part_get_text(GMIME_TEXT_PART(o)) : NULL;
+}
+
+static void
+test_registered(void)
+{
+	const char *protocols[] = { "application/pkcs7-signature", "application/x-pkcs7-signature",
+				    "application/pkcs7-mime", "application/x-pkcs7-mime",
+				    "application/pkcs7-keys", NULL };
+	const char **p;
+
+	for (p = protocols; *p; p++) {
+		GMimeCryptoContext *ctx = g_mime_crypto_context_new(*p);
+		g_assert_nonnull(ctx);
+		g_assert_cmpstr(G_OBJECT_TYPE_NAME(ctx), ==, "GsContext");
+		g_assert_cmpstr(g_mime_crypto_context_get_signature_protocol(ctx), ==,
+				"application/pkcs7-signature");
+		g_assert_cmpstr(g_mime_crypto_context_digest_name(ctx, GMIME_DIGEST_ALGO_SHA256), ==,
+				"sha-256");
+		g_assert_cmpint(g_mime_crypto_context_digest_id(ctx, "sha256"), ==, GMIME_DIGEST_ALGO_SHA256);
+		g_object_unref(ctx);
+	}
+}
+
+static void
+test_multipart_signed(void)
+{
+	unit_store u;
+	GMimeCryptoContext *ctx;
+	GMimeMultipartSigned *mps;
+	GMimeSignatureList *sigs;
+	GMimeSignature *sig;
+	GMimeObject *entity;
+	GError *err = NULL;
+
+	if (!need_pki())
+		return;
+	setup(&u);
+	ctx = g_mime_crypto_context_new("application/pkcs7-signature");
+	entity = text_part("signed through GMime's own API\n");
+	mps = g_mime_multipart_signed_sign(ctx, entity, "alice@example.org", &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(mps);
+	g_assert_cmpstr(g_mime_object_get_content_type_parameter(GMIME_OBJECT(mps), "micalg"), ==, "sha-256");
+	sigs = g_mime_multipart_signed_verify(mps, GMIME_VERIFY_NONE, &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(g_mime_signature_list_length(sigs), ==, 1);
+	sig = g_mime_signature_list_get_signature(sigs, 0);
+	g_assert_true(g_mime_signature_get_status(sig) & GMIME_SIGNATURE_STATUS_VALID);
+	g_assert_true(g_mime_signature_get_status(sig) & GMIME_SIGNATURE_STATUS_GREEN);
+	g_assert_cmpstr(g_mime_certificate_get_email(g_mime_signature_get_certificate(sig)), ==,
+			"alice@example.org");
+	g_object_unref(sigs);
+
+	/* change the signed text: RED */
+	g_mime_text_part_set_text(GMIME_TEXT_PART(g_mime_multipart_get_part(GMIME_MULTIPART(mps), 0)),
+				  "changed after signing\n");
+	sigs = g_mime_multipart_signed_verify(mps, GMIME_VERIFY_NONE, &err);
+	g_assert_no_error(err);
+	sig = g_mime_signature_list_get_signature(sigs, 0);
+	g_assert_true(g_mime_signature_get_status(sig) & GMIME_SIGNATURE_STATUS_RED);
+	g_object_unref(sigs);
+	g_object_unref(mps);
+	g_object_unref(entity);
+	g_object_unref(ctx);
+	unit_store_close(&u);
+}
+
+static void
+test_pkcs7_mime(void)
+{
+	unit_store u;
+	GPtrArray *recips = g_ptr_array_new();
+	GMimeApplicationPkcs7Mime *p7, *opaque;
+	GMimeDecryptResult *res = NULL;
+	GMimeSignatureList *sigs;
+	GMimeObject *entity, *plain, *inner = NULL;
+	GError *err = NULL;
+	char *text;
+
+	if (!need_pki())
+		return;
+	setup(&u);
+	entity = text_part("encrypted through GMime's own API\n");
+	g_ptr_array_add(recips, "bob@example.org");
+	p7 = g_mime_application_pkcs7_mime_encrypt(entity, GMIME_ENCRYPT_NONE, recips, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(p7);
+	plain = g_mime_application_pkcs7_mime_decrypt(p7, GMIME_DECRYPT_NONE, NULL, &res, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(plain);
+	g_assert_cmpint(g_mime_decrypt_result_get_cipher(res), ==, GMIME_CIPHER_ALGO_AES256);
+	text = text_of(plain);
+	g_assert_cmpstr(text, ==, "encrypted through GMime's own API\n");
+	g_free(text);
+	g_object_unref(res);
+	g_object_unref(plain);
+	g_object_unref(p7);
+
+	/* an unknown recipient: a GError naming why */
+	g_ptr_array_index(recips, 0) = "nobody@example.org";
+	p7 = g_mime_application_pkcs7_mime_encrypt(entity, GMIME_ENCRYPT_NONE, recips, &err);
+	g_assert_null(p7);
+	g_assert_nonnull(err);
+	g_assert_nonnull(strstr(err->message, "nobody@example.org"));
+	g_clear_error(&err);
+
+	/* opaque signed-data */
+	opaque = g_mime_application_pkcs7_mime_sign(entity, "alice@example.org", &err);
+	g_assert_no_error(err);
+	sigs = g_mime_application_pkcs7_mime_verify(opaque, GMIME_VERIFY_NONE, &inner, &err);
+	g_assert_no_error(err);
+	g_assert_true(g_mime_signature_get_status(g_mime_signature_list_get_signature(sigs, 0)) &
+		      GMIME_SIGNATURE_STATUS_GREEN);
+	text = text_of(inner);
+	g_assert_cmpstr(text, ==, "encrypted through GMime's own API\n");
+	g_free(text);
+	g_object_unref(inner);
+	g_object_unref(sigs);
+	g_object_unref(opaque);
+	g_object_unref(entity);
+	g_ptr_array_free(recips, TRUE);
+	unit_store_close(&u);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_mime_init();
+	gs_init();
+	g_test_add_func("/context/registered", test_registered);
+	g_test_add_func("/context/multipart-signed", test_multipart_signed);
+	g_test_add_func("/context/pkcs7-mime", test_pkcs7_mime);
+	return g_test_run();
+}
