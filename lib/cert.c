@@ -6,6 +6,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 
 enum { S_SHA, S_SUBJ, S_ISS, S_SER, S_CN, S_MAIL, S_KT, S_KU, S_EKU };
 
@@ -71,11 +72,45 @@ push_unique(GPtrArray *a, const char *s, int len)
 	return 1;
 }
 
+static const char *
+key_type_name(EVP_PKEY *pk)
+{
+	if (!pk)
+		return "unknown";
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA: return "rsa";
+	case EVP_PKEY_RSA_PSS: return "rsa-pss";
+	case EVP_PKEY_EC: return "ec";
+	case EVP_PKEY_DSA: return "dsa";
+	case EVP_PKEY_ED25519: return "ed25519";
+	case EVP_PKEY_ED448: return "ed448";
+	case EVP_PKEY_X25519: return "x25519";
+	default: return "other";
+	}
+}
+
+void
+gs_cert_view_of(X509 *x, gs_cert_view *v)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+
+	memset(v, 0, sizeof *v);
+	v->subject = X509_get_subject_name(x);
+	v->issuer = X509_get_issuer_name(x);
+	v->serial = X509_get0_serialNumber(x);
+	v->not_before = X509_get0_notBefore(x);
+	v->not_after = X509_get0_notAfter(x);
+	v->extensions = X509_get0_extensions(x);
+	v->key_type = key_type_name(pk);
+	v->key_bits = pk ? EVP_PKEY_get_bits(pk) : 0;
+}
+
 char **
-gs_cert_emails(X509 *x)
+gs_view_emails(const gs_cert_view *v)
 {
 	GPtrArray *a = g_ptr_array_new();
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	GENERAL_NAMES *gens = v->extensions ? X509V3_get_d2i(v->extensions, NID_subject_alt_name, NULL, NULL)
+					    : NULL;
 	int i;
 
 	for (i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -89,18 +124,38 @@ gs_cert_emails(X509 *x)
 		}
 	}
 	GENERAL_NAMES_free(gens);
-	if (a->len == 0) {
-		const X509_NAME *n = X509_get_subject_name(x);
+	if (a->len == 0 && v->subject) {
 		int idx = -1;
 
-		while ((idx = X509_NAME_get_index_by_NID(n, NID_pkcs9_emailAddress, idx)) >= 0) {
-			const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
+		while ((idx = X509_NAME_get_index_by_NID(v->subject, NID_pkcs9_emailAddress, idx)) >= 0) {
+			const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(v->subject, idx));
 			if (s->length > 0 && !memchr(s->data, 0, s->length))
 				push_unique(a, (const char *) s->data, s->length);
 		}
 	}
 	g_ptr_array_add(a, NULL);
+	ERR_clear_error();
 	return (char **) g_ptr_array_free(a, FALSE);
+}
+
+char **
+gs_cert_emails(X509 *x)
+{
+	gs_cert_view v;
+
+	gs_cert_view_of(x, &v);
+	return gs_view_emails(&v);
+}
+
+int
+gs_view_is_ca(const gs_cert_view *v)
+{
+	BASIC_CONSTRAINTS *bc = v->extensions ? X509V3_get_d2i(v->extensions, NID_basic_constraints, NULL, NULL)
+					      : NULL;
+	int ca = bc && bc->ca;
+
+	BASIC_CONSTRAINTS_free(bc);
+	return ca;
 }
 
 int
@@ -125,14 +180,22 @@ static const uint32_t ku_bits[] = {
 };
 
 static char *
-key_usage_string(X509 *x)
+key_usage_string(const gs_cert_view *v)
 {
-	uint32_t ku = X509_get_key_usage(x);
+	ASN1_BIT_STRING *bits = v->extensions ? X509V3_get_d2i(v->extensions, NID_key_usage, NULL, NULL)
+					      : NULL;
+	uint32_t ku = 0;
 	GString *s;
 	size_t i;
 
-	if (!(X509_get_extension_flags(x) & EXFLAG_KUSAGE))
+	if (!bits)
 		return NULL;
+	/* as OpenSSL computes its KU_* flags */
+	if (bits->length > 0)
+		ku = bits->data[0];
+	if (bits->length > 1)
+		ku |= (uint32_t) bits->data[1] << 8;
+	ASN1_BIT_STRING_free(bits);
 	s = g_string_new(NULL);
 	for (i = 0; i < G_N_ELEMENTS(ku_bits); i++)
 		if (ku & ku_bits[i])
@@ -141,9 +204,10 @@ key_usage_string(X509 *x)
 }
 
 static char *
-eku_string(X509 *x)
+eku_string(const gs_cert_view *v)
 {
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	EXTENDED_KEY_USAGE *eku = v->extensions ? X509V3_get_d2i(v->extensions, NID_ext_key_usage, NULL, NULL)
+						: NULL;
 	GString *s;
 	int i;
 
@@ -170,9 +234,9 @@ asn1_time_unix(const ASN1_TIME *t)
 }
 
 static char *
-serial_hex(X509 *x)
+serial_hex(const ASN1_INTEGER *serial)
 {
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	BIGNUM *bn = serial ? ASN1_INTEGER_to_BN(serial, NULL) : NULL;
 	char *h, *s;
 
 	if (!bn)
@@ -184,50 +248,35 @@ serial_hex(X509 *x)
 	return s;
 }
 
-static const char *
-key_type_name(EVP_PKEY *pk)
-{
-	if (!pk)
-		return "unknown";
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_RSA: return "rsa";
-	case EVP_PKEY_RSA_PSS: return "rsa-pss";
-	case EVP_PKEY_EC: return "ec";
-	case EVP_PKEY_DSA: return "dsa";
-	case EVP_PKEY_ED25519: return "ed25519";
-	case EVP_PKEY_ED448: return "ed448";
-	case EVP_PKEY_X25519: return "x25519";
-	default: return "other";
-	}
-}
-
 void
-gs_certdata_fill(gs_certdata *cd, X509 *x)
+gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 {
 	gs_cert_info *in = &cd->info;
-	EVP_PKEY *pk = X509_get0_pubkey(x);
-	const X509_NAME *subj = X509_get_subject_name(x);
-	char **emails = gs_cert_emails(x);
+	char **emails = gs_view_emails(v);
 	int idx;
 
 	memset(cd, 0, sizeof *cd);
-	cd->strings[S_SHA] = gs_cert_sha256_hex(x);
-	cd->strings[S_SUBJ] = name_string(subj);
-	cd->strings[S_ISS] = name_string(X509_get_issuer_name(x));
-	cd->strings[S_SER] = serial_hex(x);
-	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+	if (v->der) {
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		SHA256(v->der, v->der_len, md);
+		cd->strings[S_SHA] = gs_hex(md, sizeof md);
+	}
+	cd->strings[S_SUBJ] = v->subject ? name_string(v->subject) : NULL;
+	cd->strings[S_ISS] = v->issuer ? name_string(v->issuer) : NULL;
+	cd->strings[S_SER] = serial_hex(v->serial);
+	idx = v->subject ? X509_NAME_get_index_by_NID(v->subject, NID_commonName, -1) : -1;
 	if (idx >= 0) {
 		unsigned char *u = NULL;
-		int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)));
+		int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(v->subject, idx)));
 		if (n >= 0)
 			cd->strings[S_CN] = g_strndup((char *) u, n);
 		OPENSSL_free(u);
 	}
 	cd->strings[S_MAIL] = g_strjoinv(",", emails);
 	g_strfreev(emails);
-	cd->strings[S_KT] = g_strdup(key_type_name(pk));
-	cd->strings[S_KU] = key_usage_string(x);
-	cd->strings[S_EKU] = eku_string(x);
+	cd->strings[S_KT] = g_strdup(v->key_type ? v->key_type : "unknown");
+	cd->strings[S_KU] = key_usage_string(v);
+	cd->strings[S_EKU] = eku_string(v);
 
 	in->sha256 = cd->strings[S_SHA];
 	in->subject = cd->strings[S_SUBJ];
@@ -236,12 +285,25 @@ gs_certdata_fill(gs_certdata *cd, X509 *x)
 	in->common_name = cd->strings[S_CN];
 	in->emails = cd->strings[S_MAIL];
 	in->key_type = cd->strings[S_KT];
-	in->key_bits = pk ? EVP_PKEY_get_bits(pk) : 0;
-	in->not_before = asn1_time_unix(X509_get0_notBefore(x));
-	in->not_after = asn1_time_unix(X509_get0_notAfter(x));
-	in->is_ca = gs_cert_is_ca(x);
+	in->key_bits = v->key_bits;
+	in->not_before = asn1_time_unix(v->not_before);
+	in->not_after = asn1_time_unix(v->not_after);
+	in->is_ca = gs_view_is_ca(v);
 	in->key_usage = cd->strings[S_KU];
 	in->ext_key_usage = cd->strings[S_EKU];
+	ERR_clear_error();
+}
+
+void
+gs_certdata_fill(gs_certdata *cd, X509 *x)
+{
+	gs_cert_view v;
+
+	gs_cert_view_of(x, &v);
+	gs_certdata_fill_view(cd, &v);
+	cd->strings[S_SHA] = gs_cert_sha256_hex(x);
+	cd->info.sha256 = cd->strings[S_SHA];
+	cd->info.is_ca = gs_cert_is_ca(x);
 }
 
 void

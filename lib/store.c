@@ -380,41 +380,39 @@ gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id, char 
 	return GS_OK;
 }
 
-gs_status
-gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_new,
-		  char **errmsg)
+/* Insert a certificate (if absent) from its view and DER, with its
+ * addresses, and link it to `source_id`. */
+static gs_status
+put_cert_view(gs_store *s, const gs_cert_view *v, int64_t source_id, int64_t *id, int *is_new,
+	      char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_certdata cd;
-	unsigned char *der = NULL;
-	const ASN1_OCTET_STRING *ski;
+	ASN1_OCTET_STRING *ski = NULL;
 	char **emails = NULL, **e;
 	gs_status st = GS_OK;
-	int derlen, rc;
+	int rc;
 
 	*is_new = 0;
-	gs_certdata_fill(&cd, x);
+	gs_certdata_fill_view(&cd, v);
 	if (!cd.info.sha256) {
-		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
+		st = gs_fail(errmsg, GS_E_INTERNAL, "certificate without its encoding");
 		goto out;
 	}
 	if ((st = gs_store_cert_id(s, cd.info.sha256, id, errmsg)) != GS_OK)
 		goto out;
 	if (*id == 0) {
-		if (!(der = gs_cert_to_der(x, &derlen))) {
-			st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
-			goto out;
-		}
 		if (!(stmt = gs_store_stmt(s, sql_cert_insert, errmsg, &st)))
 			goto out;
 		sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(stmt, 2, der, derlen, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 2, v->der, (int) v->der_len, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 3, cd.info.subject, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 4, cd.info.issuer, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 5, cd.info.serial, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 6, name_hash(X509_get_subject_name(x)));
-		sqlite3_bind_int64(stmt, 7, name_hash(X509_get_issuer_name(x)));
-		ski = X509_get0_subject_key_id(x);
+		sqlite3_bind_int64(stmt, 6, name_hash(v->subject));
+		sqlite3_bind_int64(stmt, 7, name_hash(v->issuer));
+		if (v->extensions)
+			ski = X509V3_get_d2i(v->extensions, NID_subject_key_identifier, NULL, NULL);
 		if (ski)
 			sqlite3_bind_blob(stmt, 8, ski->data, ski->length, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 9, cd.info.not_before);
@@ -434,7 +432,7 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 		*is_new = 1;
 		if (!(stmt = gs_store_stmt(s, sql_cert_address, errmsg, &st)))
 			goto out;
-		emails = gs_cert_emails(x);
+		emails = gs_view_emails(v);
 		for (e = emails; *e; e++) {
 			sqlite3_bind_text(stmt, 1, *e, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(stmt, 2, *id);
@@ -449,10 +447,43 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 	if (source_id > 0)
 		st = gs_store_link_cert_source(s, *id, source_id, errmsg);
 out:
-	OPENSSL_free(der);
+	ASN1_OCTET_STRING_free(ski);
 	g_strfreev(emails);
 	gs_certdata_clear(&cd);
 	return st;
+}
+
+gs_status
+gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_new,
+		  char **errmsg)
+{
+	gs_cert_view v;
+	unsigned char *der;
+	int len;
+	gs_status st;
+
+	*is_new = 0;
+	if (!(der = gs_cert_to_der(x, &len)))
+		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "certificate cannot be encoded");
+	gs_cert_view_of(x, &v);
+	v.der = der;
+	v.der_len = (size_t) len;
+	st = put_cert_view(s, &v, source_id, id, is_new, errmsg);
+	OPENSSL_free(der);
+	return st;
+}
+
+gs_status
+gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len, const gs_certlite *l,
+		       int64_t source_id, int64_t *id, int *is_new, int *is_ca, char **errmsg)
+{
+	gs_cert_view v;
+
+	gs_certlite_view(l, &v);
+	v.der = der;
+	v.der_len = len;
+	*is_ca = gs_view_is_ca(&v);
+	return put_cert_view(s, &v, source_id, id, is_new, errmsg);
 }
 
 gs_status

@@ -395,12 +395,41 @@ store_value(gs_import_state *st, const unsigned char *digest, STACK_OF(X509) *ce
 	return GS_OK;
 }
 
+/* Store a value that is one certificate, read without its key. */
+static gs_status
+store_lite(gs_import_state *st, const unsigned char *digest, const unsigned char *der, size_t len,
+	   const gs_certlite *l, value_result **out, char **errmsg)
+{
+	value_result *v = g_new0(value_result, 1);
+	int64_t id;
+	int is_new, is_ca;
+	gs_status rc;
+
+	v->ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	if ((rc = gs_store_put_cert_lite(st->s, der, len, l, st->source_id, &id, &is_new, &is_ca,
+					 errmsg)) != GS_OK) {
+		value_result_free(v);
+		return rc;
+	}
+	if (is_new)
+		st->stats.certs_new++;
+	else
+		st->stats.certs_known++;
+	/* a CA certificate in a person's attribute is chain, not theirs */
+	if (!is_ca)
+		g_array_append_val(v->ids, id);
+	g_hash_table_insert(st->values, g_memdup2(digest, SHA256_DIGEST_LENGTH), v);
+	*out = v;
+	return GS_OK;
+}
+
 gs_status
 gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 {
 	unsigned n = rec->certs->len, i, k;
 	value_result **results = g_new0(value_result *, n + 1);
 	STACK_OF(X509) **decoded = g_new0(STACK_OF(X509) *, n + 1);
+	gs_certlite **lites = g_new0(gs_certlite *, n + 1);
 	char **caps = g_new0(char *, n + 1);
 	unsigned char (*digests)[SHA256_DIGEST_LENGTH] = g_malloc0((n + 1) * SHA256_DIGEST_LENGTH);
 	gs_status rc = GS_OK;
@@ -425,6 +454,9 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 		SHA256(p, len, digests[i]);
 		if ((results[i] = g_hash_table_lookup(st->values, digests[i])))
 			continue;
+		/* the common case, one DER certificate, without decoding its key */
+		if ((lites[i] = gs_certlite_parse(p, len)))
+			continue;
 		if (gs_decode_cert_value(p, len, &decoded[i], &caps[i], &why) != GS_OK) {
 			rc = gs_import_bad(st, rec->where, errmsg, "%s value %u: %s", c->attribute, i + 1, why);
 			g_free(why);
@@ -432,10 +464,19 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 			goto out; /* skipped (GS_OK) or failed */
 		}
 	}
-	for (i = 0; i < n; i++)
-		if (!results[i] &&
-		    (rc = store_value(st, digests[i], decoded[i], caps[i], &results[i], errmsg)) != GS_OK)
+	for (i = 0; i < n; i++) {
+		if (results[i])
+			continue;
+		if (lites[i]) {
+			gsize len;
+			const unsigned char *p = g_bytes_get_data(((gs_record_cert *) rec->certs->pdata[i])->value, &len);
+			rc = store_lite(st, digests[i], p, len, lites[i], &results[i], errmsg);
+		} else {
+			rc = store_value(st, digests[i], decoded[i], caps[i], &results[i], errmsg);
+		}
+		if (rc != GS_OK)
 			goto fail;
+	}
 	if (!rec->name && !rec->display_name && !rec->alias && rec->addresses->len == 0)
 		goto out; /* nothing to call it by: its certificates are stored, no entry */
 	if ((rc = gs_store_put_entry(st->s, st->source_id, rec->kind, rec->name, rec->alias,
@@ -464,9 +505,11 @@ fail:
 out:
 	for (i = 0; i < n; i++) {
 		sk_X509_pop_free(decoded[i], X509_free);
+		gs_certlite_free(lites[i]);
 		g_free(caps[i]);
 	}
 	g_free(decoded);
+	g_free(lites);
 	g_free(caps);
 	g_free(results);
 	g_free(digests);

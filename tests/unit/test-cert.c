@@ -351,6 +351,112 @@ test_issuers_alice(void)
 	unit_store_close(&u);
 }
 
+/* ---- cert-lite.c: the import's key-less parse agrees with d2i_X509 ---- */
+
+static void
+check_lite_agrees(X509 *x)
+{
+	unsigned char *der;
+	int len;
+	gs_certlite *l;
+	gs_cert_view v;
+	gs_certdata full, lite;
+	char **e1, **e2;
+	int i;
+
+	der = gs_cert_to_der(x, &len);
+	g_assert_nonnull(der);
+	l = gs_certlite_parse(der, (size_t) len);
+	g_assert_nonnull(l);
+	gs_certdata_fill(&full, x);
+	gs_certlite_view(l, &v);
+	v.der = der;
+	v.der_len = (size_t) len;
+	gs_certdata_fill_view(&lite, &v);
+	g_assert_cmpstr(lite.info.sha256, ==, full.info.sha256);
+	g_assert_cmpstr(lite.info.subject, ==, full.info.subject);
+	g_assert_cmpstr(lite.info.issuer, ==, full.info.issuer);
+	g_assert_cmpstr(lite.info.serial, ==, full.info.serial);
+	g_assert_cmpstr(lite.info.common_name, ==, full.info.common_name);
+	g_assert_cmpstr(lite.info.emails, ==, full.info.emails);
+	g_assert_cmpstr(lite.info.key_type, ==, full.info.key_type);
+	g_assert_cmpstr(lite.info.key_usage, ==, full.info.key_usage);
+	g_assert_cmpstr(lite.info.ext_key_usage, ==, full.info.ext_key_usage);
+	g_assert_cmpint(lite.info.not_before, ==, full.info.not_before);
+	g_assert_cmpint(lite.info.not_after, ==, full.info.not_after);
+	g_assert_cmpint(lite.info.is_ca, ==, full.info.is_ca);
+	g_assert_cmpint(gs_view_is_ca(&v), ==, full.info.is_ca);
+	e1 = gs_cert_emails(x);
+	e2 = gs_view_emails(&v);
+	g_assert_cmpint(strv_len(e1), ==, strv_len(e2));
+	for (i = 0; e1[i]; i++)
+		g_assert_cmpstr(e1[i], ==, e2[i]);
+	g_strfreev(e1);
+	g_strfreev(e2);
+	gs_certdata_clear(&full);
+	gs_certdata_clear(&lite);
+	gs_certlite_free(l);
+
+	/* one certificate and nothing else: trailing bytes, a cut-off
+	 * encoding and a non-sequence are refused */
+	{
+		unsigned char *more = g_malloc((size_t) len + 1);
+
+		memcpy(more, der, (size_t) len);
+		more[len] = 0;
+		g_assert_null(gs_certlite_parse(more, (size_t) len + 1));
+		g_assert_null(gs_certlite_parse(more, (size_t) len - 1));
+		more[0] = 0x31;
+		g_assert_null(gs_certlite_parse(more, (size_t) len));
+		g_assert_null(gs_certlite_parse(more, 0));
+		g_free(more);
+	}
+	OPENSSL_free(der);
+}
+
+static void
+test_lite_pki(void)
+{
+	static const char *const names[] = { "alice", "bob", "carol", "inter", "root" };
+	unsigned i;
+
+	if (!need_pki())
+		return;
+	for (i = 0; i < G_N_ELEMENTS(names); i++) {
+		X509 *x = pki_cert(names[i]);
+
+		check_lite_agrees(x);
+		X509_free(x);
+	}
+}
+
+static void
+test_lite_made(void)
+{
+	static const char *const sans[] = { "One@Example.ORG", "two@example.org", NULL };
+	cert_spec ca = { .cn = "Lite CA", .basic_constraints = "critical,CA:TRUE",
+			 .key_usage = "keyCertSign,cRLSign", .serial = 7 };
+	cert_spec person = { .cn = "Lite Person", .subject_email = "subject@example.org",
+			     .sans = sans, .key_usage = "digitalSignature,keyAgreement",
+			     .ext_key_usage = "emailProtection,1.3.6.1.4.1.311.10.3.12",
+			     .serial = 0x123456789aL };
+	cert_spec bare = { .cn = "Lite Bare", .subject_email = "Bare@Example.org" };
+	EVP_PKEY *k1 = ec_key_new(), *k2 = ec_key_new(), *k3 = ec_key_new();
+	X509 *xca = cert_make(&ca, k1, NULL, NULL);
+	X509 *xp = cert_make(&person, k2, xca, k1);
+	X509 *xb = cert_make(&bare, k3, NULL, NULL);
+
+	check_lite_agrees(xca);
+	check_lite_agrees(xp);
+	check_lite_agrees(xb);
+	X509_free(xca);
+	X509_free(xp);
+	X509_free(xb);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,6 +469,8 @@ main(int argc, char **argv)
 	g_test_add_func("/cert/emails/embedded-nul-refused", test_emails_embedded_nul);
 	g_test_add_func("/cert/emails/not-ascii-refused", test_emails_not_ascii);
 	g_test_add_func("/cert/info/alice", test_certdata_alice);
+	g_test_add_func("/cert/lite/agrees-pki", test_lite_pki);
+	g_test_add_func("/cert/lite/agrees-made", test_lite_made);
 	g_test_add_func("/cert/verdict/alice-usable", test_verdict_alice);
 	g_test_add_func("/cert/verdict/dave-expired", test_verdict_dave);
 	g_test_add_func("/cert/verdict/erin-no-key-usage", test_verdict_erin);
