@@ -218,6 +218,8 @@ fz_report(const gs_report *r)
 	(void) gs_report_from(r);
 	(void) gs_report_signature_form(r);
 	(void) gs_report_cipher(r);
+	(void) gs_report_encrypted(r);
+	(void) gs_report_authenticated(r);
 	(void) gs_report_protected_headers(r);
 }
 

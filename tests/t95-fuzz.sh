@@ -10,7 +10,8 @@
 #  2. When clang can build libFuzzer targets: build them (make
 #     fuzz-build, incremental) and run every fuzz/fuzz-*.c target for a
 #     few seconds (FUZZ_T95_SECONDS, default 6) over its seeds and its
-#     reproducers; any crash, leak or sanitizer report fails.
+#     reproducers, with its dictionary fuzz/NAME.dict if it has one; any
+#     crash, leak or sanitizer report fails.
 . "$TESTS_TOP/tests/lib.sh"
 
 top=$TESTS_TOP
@@ -168,10 +169,12 @@ for src in "$top"/fuzz/fuzz-*.c; do
 	for d in "$top/fuzz/seeds/$short" "$regress/$short"; do
 		[ -d "$d" ] && dirs="$dirs $d"
 	done
-	# shellcheck disable=SC2086 # $dirs is a list
+	dict=
+	[ -f "$top/fuzz/$name.dict" ] && dict="-dict=$top/fuzz/$name.dict"
+	# shellcheck disable=SC2086 # $dict and $dirs are lists
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		"$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
-		-artifact_prefix="crash-$short/" -print_final_stats=1 $dirs >"$name.log" 2>&1
+		-artifact_prefix="crash-$short/" -print_final_stats=1 $dict $dirs >"$name.log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$name.log")
 	if [ "$rc" = 0 ] && [ -z "$(ls "crash-$short")" ] && ! grep -q 'runtime error' "$name.log"; then
