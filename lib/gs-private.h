@@ -100,6 +100,7 @@ struct gs_store {
 	unsigned flags;
 	X509_STORE *anchors;     /* loaded lazily */
 	GHashTable *stmts;       /* cached statements, by SQL text pointer */
+	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
 };
 
 /* Map an SQLite result code to a status with a message. */
@@ -117,6 +118,10 @@ sqlite3_stmt *gs_store_stmt(gs_store *s, const char *sql, char **errmsg, gs_stat
  * *id receives its row id; *is_new whether it was added. */
 gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
 			    int64_t *id, int *is_new, char **errmsg);
+/* The certificate of a row's DER, decoded once per store handle and
+ * shared: a new reference, or NULL when the bytes are not one
+ * certificate. Never modify it. */
+X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,

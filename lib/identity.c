@@ -279,13 +279,13 @@ out:
 }
 
 static gs_identity *
-row_identity(sqlite3_stmt *stmt)
+row_identity(gs_store *s, sqlite3_stmt *stmt)
 {
 	gs_identity *id = g_new0(gs_identity, 1);
 	const void *blob = sqlite3_column_blob(stmt, 3);
 
 	id->id = sqlite3_column_int64(stmt, 0);
-	id->cert = gs_cert_from_der(sqlite3_column_blob(stmt, 1), sqlite3_column_bytes(stmt, 1));
+	id->cert = gs_store_decode_cert(s, sqlite3_column_blob(stmt, 1), sqlite3_column_bytes(stmt, 1));
 	id->label = g_strdup((const char *) sqlite3_column_text(stmt, 2));
 	id->blob_len = sqlite3_column_bytes(stmt, 3);
 	id->blob = g_memdup2(blob, id->blob_len);
@@ -313,7 +313,7 @@ gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errms
 	if (!stmt)
 		return st;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		gs_identity *id = row_identity(stmt);
+		gs_identity *id = row_identity(s, stmt);
 		if (!id)
 			continue;
 		if (address && !gs_cert_has_email(id->cert, address))
@@ -341,7 +341,7 @@ gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, c
 	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
-		*out = row_identity(stmt);
+		*out = row_identity(s, stmt);
 	else if (rc != SQLITE_DONE)
 		st = gs_store_fail(s, rc, errmsg, "store: identity");
 	sqlite3_finalize(stmt);

@@ -58,17 +58,22 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 {
 	collect *co = data;
 	cand_data *c;
+	cand_data *same = NULL;
 	char *fp = gs_cert_sha256_hex(x);
 	guint i;
 
-	/* the same certificate reached the same way twice: keep one */
 	for (i = 0; i < co->r->cands->len; i++) {
 		cand_data *o = co->r->cands->pdata[i];
-		if (!g_strcmp0(o->pub.cert.sha256, fp) && !g_strcmp0(o->entry, entry) &&
-		    !g_strcmp0(o->attribute, attribute)) {
+		if (g_strcmp0(o->pub.cert.sha256, fp))
+			continue;
+		/* the same certificate reached the same way twice: keep one */
+		if (!g_strcmp0(o->entry, entry) && !g_strcmp0(o->attribute, attribute)) {
 			g_free(fp);
 			return 0;
 		}
+		/* reached through another entry (a mailbox and its contact):
+		 * its verdict is the same */
+		same = o;
 	}
 	g_free(fp);
 	c = g_new0(cand_data, 1);
@@ -83,6 +88,12 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 	c->pub.entry = c->entry;
 	c->pub.attribute = c->attribute;
 	c->pub.address_match = co->r->address && gs_cert_has_email(x, co->r->address);
+	if (same) {
+		c->pub.verdict = same->pub.verdict;
+		c->pub.reason = same->pub.reason;
+		g_ptr_array_add(co->r->cands, c);
+		return 0;
+	}
 	c->pub.verdict = gs_cert_recipient_verdict(x, gs_session_now(co->s), &c->pub.reason);
 	if (c->pub.verdict == GS_VERDICT_USABLE) {
 		unsigned rs = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), NULL);

@@ -282,6 +282,8 @@ gs_store_close(gs_store *s)
 		return;
 	if (s->stmts)
 		g_hash_table_destroy(s->stmts);
+	if (s->decoded)
+		g_hash_table_destroy(s->decoded);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	X509_STORE_free(s->anchors);
@@ -551,10 +553,43 @@ gs_store_get_capabilities(gs_store *s, const char *sha256)
 	return r;
 }
 
-static X509 *
-row_cert(sqlite3_stmt *stmt, int col)
+/* Decoding a certificate costs ~190 us with OpenSSL 3.0 (the public key
+ * goes through the provider decoders), and one message's work reads the
+ * same CA and recipient rows again and again: the chain of every
+ * recipient, the sender's own. Decoded certificates are kept by their
+ * DER bytes (so a row deleted and its id reused can never return the
+ * wrong one), up to DECODED_MAX of them; callers get a reference and must
+ * not modify the certificate. */
+#define DECODED_MAX 1024
+
+X509 *
+gs_store_decode_cert(gs_store *s, const void *der, int len)
 {
-	return gs_cert_from_der(sqlite3_column_blob(stmt, col), sqlite3_column_bytes(stmt, col));
+	GBytes *key;
+	X509 *x;
+
+	if (!der || len <= 0)
+		return NULL;
+	if (!s->decoded)
+		s->decoded = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+						   (GDestroyNotify) g_bytes_unref,
+						   (GDestroyNotify) X509_free);
+	key = g_bytes_new_static(der, (gsize) len);
+	x = g_hash_table_lookup(s->decoded, key);
+	g_bytes_unref(key);
+	if (x)
+		return X509_up_ref(x) ? x : NULL;
+	if (!(x = gs_cert_from_der(der, (size_t) len)))
+		return NULL;
+	if (g_hash_table_size(s->decoded) < DECODED_MAX && X509_up_ref(x))
+		g_hash_table_insert(s->decoded, g_bytes_new(der, (gsize) len), x);
+	return x;
+}
+
+static X509 *
+row_cert(gs_store *s, sqlite3_stmt *stmt, int col)
+{
+	return gs_store_decode_cert(s, sqlite3_column_blob(stmt, col), sqlite3_column_bytes(stmt, col));
 }
 
 STACK_OF(X509) *
@@ -573,7 +608,7 @@ gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
 	}
 	sqlite3_bind_int64(stmt, 1, name_hash(name));
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(stmt, 0);
+		X509 *x = row_cert(s, stmt, 0);
 		if (!x)
 			continue;
 		if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0)
@@ -597,7 +632,7 @@ gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_
 		return NULL;
 	sqlite3_bind_int64(stmt, 1, name_hash(issuer));
 	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(stmt, 0);
+		X509 *x = row_cert(s, stmt, 0);
 		if (x && !X509_NAME_cmp(X509_get_issuer_name(x), issuer) &&
 		    !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), serial))
 			found = x;
@@ -620,7 +655,7 @@ gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski)
 		return NULL;
 	sqlite3_bind_blob(stmt, 1, ski->data, ski->length, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
-		found = row_cert(stmt, 0);
+		found = row_cert(s, stmt, 0);
 	sqlite3_finalize(stmt);
 	return found;
 }
@@ -637,7 +672,7 @@ gs_store_cert_by_sha256(gs_store *s, const char *sha256hex)
 		return NULL;
 	sqlite3_bind_text(stmt, 1, sha256hex, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
-		found = row_cert(stmt, 0);
+		found = row_cert(s, stmt, 0);
 	sqlite3_finalize(stmt);
 	return found;
 }
@@ -662,7 +697,7 @@ gs_store_anchor_store(gs_store *s, char **errmsg)
 		return NULL;
 	}
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(stmt, 0);
+		X509 *x = row_cert(s, stmt, 0);
 		if (x) {
 			X509_STORE_add_cert(xs, x);
 			X509_free(x);
@@ -729,7 +764,7 @@ gs_store_candidates(gs_store *s, const char *recipient, gs_store_cand_cb cb, voi
 	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, trimmed, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		X509 *x = row_cert(stmt, 0);
+		X509 *x = row_cert(s, stmt, 0);
 		int stop;
 
 		if (!x)
@@ -778,7 +813,7 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 	if (!stmt)
 		return st;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		X509 *x = row_cert(stmt, 0);
+		X509 *x = row_cert(s, stmt, 0);
 		gs_certdata cd;
 		int stop;
 

@@ -308,6 +308,58 @@ test_list_filters(void)
 	g_ptr_array_free(people, TRUE);
 }
 
+/* Decoded certificates are shared by their bytes: the same DER gives the
+ * same object, other bytes another, and non-certificates nothing. */
+static void
+test_decode_cache(void)
+{
+	unit_store u;
+	size_t la, lb;
+	unsigned char *pa, *pb, *da = NULL, *db = NULL, *copy;
+	X509 *a, *b, *x1, *x2, *y, *z;
+	int lena, lenb;
+
+	if (!need_pki())
+		return;
+	unit_store_open(&u);
+	pa = pki_read("alice.crt", &la);
+	pb = pki_read("bob.crt", &lb);
+	a = pki_cert("alice");
+	b = pki_cert("bob");
+	lena = i2d_X509(a, &da);
+	lenb = i2d_X509(b, &db);
+	x1 = gs_store_decode_cert(u.store, da, lena);
+	copy = g_memdup2(da, (guint) lena);
+	x2 = gs_store_decode_cert(u.store, copy, lena);
+	y = gs_store_decode_cert(u.store, db, lenb);
+	g_assert_nonnull(x1);
+	g_assert_true(x1 == x2);
+	g_assert_nonnull(y);
+	g_assert_true(y != x1);
+	g_assert_cmpint(X509_cmp(x1, a), ==, 0);
+	g_assert_cmpint(X509_cmp(y, b), ==, 0);
+	/* a changed byte (in the signature) is another certificate */
+	copy[lena - 1] ^= 0x01;
+	z = gs_store_decode_cert(u.store, copy, lena);
+	g_assert_nonnull(z);
+	g_assert_true(z != x1);
+	g_assert_cmpint(X509_cmp(z, a), !=, 0);
+	X509_free(z);
+	g_assert_null(gs_store_decode_cert(u.store, da, lena - 1));
+	g_assert_null(gs_store_decode_cert(u.store, NULL, 0));
+	X509_free(x1);
+	X509_free(x2);
+	X509_free(y);
+	X509_free(a);
+	X509_free(b);
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	g_free(copy);
+	g_free(pa);
+	g_free(pb);
+	unit_store_close(&u);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -324,5 +376,6 @@ main(int argc, char **argv)
 	g_test_add_func("/store/import/twice-known-counts", test_import_twice);
 	g_test_add_func("/store/import/malformed", test_import_malformed);
 	g_test_add_func("/store/list/filters", test_list_filters);
+	g_test_add_func("/store/decode/shared-by-bytes", test_decode_cache);
 	return UNIT_RUN();
 }
