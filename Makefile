@@ -82,8 +82,13 @@ demo: deps
 	@scripts/demo $(BIN)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/bench $(BIN)
+	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
+	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench $(BIN)
+
+# the synthetic GAL export of scripts/bench's scale benchmark
+$(BUILD)/gen-gal: scripts/gen-gal.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -o $@ $< $(shell pkg-config --libs libcrypto)
 
 check-corpus: all
 	@scripts/check-corpus $(BIN) $(CORPUS)
