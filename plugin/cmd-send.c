@@ -20,7 +20,10 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,15 +131,23 @@ parse_copy(cli *c, GMimeMessage **m)
 }
 
 /* Run SENDMAIL with argv, the copy on its stdin. Returns its exit status
- * (or EXIT_SOFTWARE/EXIT_IOERR when it could not run). */
+ * (or EXIT_SOFTWARE/EXIT_IOERR when it could not run or did not read
+ * the whole message).
+ *
+ * write() into a pipe succeeds as long as the pipe has room, whether or
+ * not anyone ever reads: a message that fits in it is "written" even to
+ * a SENDMAIL that exits 0 without reading. So the read end stays open
+ * here as well, to count what SENDMAIL left in the pipe once it has
+ * exited; and since its exit then cannot fail our writes with EPIPE,
+ * they are non-blocking and SENDMAIL is watched while the pipe is full. */
 static int
 run_sendmail(cli *c, char **argv, const GByteArray *data)
 {
-	int fds[2], status = 0;
+	int fds[2], status = 0, unread = 0, reaped = 0;
 	pid_t pid;
 	size_t off = 0;
 
-	if (pipe(fds) < 0) {
+	if (pipe2(fds, O_CLOEXEC) < 0) {
 		cli_error(c, "pipe: %s", g_strerror(errno));
 		return EXIT_SOFTWARE;
 	}
@@ -144,30 +155,41 @@ run_sendmail(cli *c, char **argv, const GByteArray *data)
 	pid = fork();
 	if (pid < 0) {
 		cli_error(c, "fork: %s", g_strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return EXIT_SOFTWARE;
 	}
 	if (pid == 0) {
 		dup2(fds[0], STDIN_FILENO);
-		close(fds[0]);
-		close(fds[1]);
 		execvp(argv[0], argv);
 		fprintf(stderr, "galsmime send: %s: %s\n", argv[0], strerror(errno));
 		_exit(EXIT_SOFTWARE);
 	}
-	close(fds[0]);
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	while (off < data->len) {
 		ssize_t n = write(fds[1], data->data + off, data->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* the sendmail's exit status tells */
-		off += (size_t) n;
+		struct pollfd p = { .fd = fds[1], .events = POLLOUT };
+
+		if (n > 0) {
+			off += (size_t) n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			/* the pipe is full: wait for room, or for SENDMAIL to end */
+			if (poll(&p, 1, 100) == 0 && waitpid(pid, &status, WNOHANG) == pid) {
+				reaped = 1;
+				break;
+			}
+		} else {
+			break; /* the exit status and the unread count tell */
+		}
 	}
 	close(fds[1]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (ioctl(fds[0], FIONREAD, &unread) < 0)
+		unread = 0;
+	close(fds[0]);
 	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 0 && off < data->len) {
+		if (WEXITSTATUS(status) == 0 && (off < data->len || unread > 0)) {
 			cli_error(c, "%s exited 0 without reading the whole message", argv[0]);
 			return EXIT_IOERR;
 		}
