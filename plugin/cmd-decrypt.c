@@ -59,6 +59,9 @@ cmd_decrypt(cli *c, int argc, char **argv)
 		goto fail;
 	}
 	rc = cli_write_message(c, m);
+	/* the report only when the message got out: else the write error alone */
+	if (rc == 0)
+		rc = cli_flush(c);
 	if (rc == 0 && r && (gs_report_kind_of(r) == GS_REPORT_SIGNED || !c->quiet))
 		cli_print_report(c, r);
 	gs_report_free(r);

@@ -244,13 +244,14 @@ cmd_verify(cli *c, int argc, char **argv)
 		rc = cli_write(c, c->raw, c->raw_len);
 	}
 	g_object_unref(m);
-	if (!json && (!c->quiet || gs_report_status(r) != GS_SIG_GOOD))
+	/* the caller sees the verdict only if the output reached it: a
+	 * failed write is the one error, with no verdict beside it */
+	if (rc == 0 && cli_flush(c) != 0)
+		rc = EXIT_IOERR;
+	if (rc == 0 && !json && (!c->quiet || gs_report_status(r) != GS_SIG_GOOD))
 		cli_print_report(c, r);
 	if (rc == 0) {
-		/* the caller sees the verdict only if the output reached it */
-		if (cli_flush(c) != 0)
-			rc = EXIT_IOERR;
-		else if (passthrough)
+		if (passthrough)
 			rc = 0; /* the verdict travels in the header, the message goes on */
 		else if (gs_report_kind_of(r) != GS_REPORT_SIGNED)
 			rc = EXIT_VERIFY_UNSIGNED;
