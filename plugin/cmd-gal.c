@@ -123,8 +123,13 @@ gal_import(cli *c, int argc, char **argv)
 			continue;
 		st = gs_gal_import_commit(imp, &stats, &msg);
 		imp = NULL;
-		if (st != GS_OK)
-			return cli_fail(c, st, msg);
+		if (st != GS_OK) {
+			/* a failed commit (disk full) is rolled back whole */
+			rc = cli_fail(c, st, msg);
+			cli_error(c, "nothing imported from %s: the store is as it was",
+				  source ? source : argv[first]);
+			return rc;
+		}
 		printf("%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
 		       "certificates: %lu new, %lu known; %lu skipped\n",
 		       source ? source : argv[first], source ? " (snapshot)" : "", stats.entries,
