@@ -10,8 +10,8 @@
 
 enum { S_SHA, S_SUBJ, S_ISS, S_SER, S_CN, S_MAIL, S_KT, S_KU, S_EKU };
 
-static char *
-name_string(const X509_NAME *name)
+char *
+gs_name_string(const X509_NAME *name)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *p, *s;
@@ -223,8 +223,8 @@ eku_string(const gs_cert_view *v)
 	return g_string_free(s, FALSE);
 }
 
-static int64_t
-asn1_time_unix(const ASN1_TIME *t)
+int64_t
+gs_asn1_time_unix(const ASN1_TIME *t)
 {
 	struct tm tm;
 
@@ -261,8 +261,8 @@ gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 		SHA256(v->der, v->der_len, md);
 		cd->strings[S_SHA] = gs_hex(md, sizeof md);
 	}
-	cd->strings[S_SUBJ] = v->subject ? name_string(v->subject) : NULL;
-	cd->strings[S_ISS] = v->issuer ? name_string(v->issuer) : NULL;
+	cd->strings[S_SUBJ] = v->subject ? gs_name_string(v->subject) : NULL;
+	cd->strings[S_ISS] = v->issuer ? gs_name_string(v->issuer) : NULL;
 	cd->strings[S_SER] = serial_hex(v->serial);
 	idx = v->subject ? X509_NAME_get_index_by_NID(v->subject, NID_commonName, -1) : -1;
 	if (idx >= 0) {
@@ -286,8 +286,8 @@ gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 	in->emails = cd->strings[S_MAIL];
 	in->key_type = cd->strings[S_KT];
 	in->key_bits = v->key_bits;
-	in->not_before = asn1_time_unix(v->not_before);
-	in->not_after = asn1_time_unix(v->not_after);
+	in->not_before = gs_asn1_time_unix(v->not_before);
+	in->not_after = gs_asn1_time_unix(v->not_after);
 	in->is_ca = gs_view_is_ca(v);
 	in->key_usage = cd->strings[S_KU];
 	in->ext_key_usage = cd->strings[S_EKU];
@@ -415,6 +415,7 @@ add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool)
 typedef struct chain_errs {
 	unsigned reasons;
 	int first;
+	gs_store *store;
 } chain_errs;
 
 static int chain_errs_idx = -1;
@@ -433,9 +434,37 @@ reason_of(int err)
 		return GS_REASON_REVOKED;
 	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
 		return GS_REASON_CRITICAL_ATTR;
+	/* revocation: no CRL for an issuer is the common case and not an
+	 * error (nothing was fetched for it); a CRL past its nextUpdate is
+	 * still used, with a warning; a CRL that cannot be used at all
+	 * (wrong scope, no issuer, bad signature: the import checks the
+	 * signature, so rarely) is reported the same way, never silently
+	 * taken as "not revoked" */
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		return 0;
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+		return GS_REASON_CRL_STALE;
 	default:
 		return GS_REASON_UNTRUSTED;
 	}
+}
+
+/* OpenSSL asks for the CRLs of an issuer: the store's (crl.c). */
+static STACK_OF(X509_CRL) *
+lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *issuer)
+{
+	chain_errs *ce = X509_STORE_CTX_get_ex_data((X509_STORE_CTX *) ctx, chain_errs_idx);
+
+	return ce && ce->store ? gs_store_crls_for(ce->store, issuer) : sk_X509_CRL_new_null();
 }
 
 /* Record every problem and go on, so that an expired certificate from
@@ -447,9 +476,13 @@ collect_cb(int ok, X509_STORE_CTX *ctx)
 
 	if (!ok && ce) {
 		int err = X509_STORE_CTX_get_error(ctx);
-		if (!ce->reasons)
+		unsigned r = reason_of(err);
+		/* first_err: the first failure, else the first warning */
+		if ((r & ~GS_REASONS_WARNINGS) && !(ce->reasons & ~GS_REASONS_WARNINGS))
 			ce->first = err;
-		ce->reasons |= reason_of(err);
+		else if (r && !ce->reasons)
+			ce->first = err;
+		ce->reasons |= r;
 		return 1;
 	}
 	return ok;
@@ -462,7 +495,7 @@ gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpo
 	X509_STORE *anchors = gs_store_anchor_store(store, NULL);
 	STACK_OF(X509) *pool = sk_X509_new_null();
 	X509_STORE_CTX *ctx = NULL;
-	chain_errs ce = { 0, X509_V_OK };
+	chain_errs ce = { 0, X509_V_OK, store };
 	X509 *cur = leaf;
 	int i, depth;
 
@@ -496,6 +529,8 @@ gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpo
 		cur = next;
 	}
 
+	/* the context takes its CRL lookup from the X509_STORE */
+	X509_STORE_set_lookup_crls(anchors, lookup_crls);
 	ctx = X509_STORE_CTX_new();
 	if (!ctx || !X509_STORE_CTX_init(ctx, anchors, leaf, pool)) {
 		ce.reasons = GS_REASON_UNTRUSTED;
@@ -505,9 +540,13 @@ gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpo
 	if (purpose)
 		X509_STORE_CTX_set_purpose(ctx, purpose);
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), when);
+	if (gs_store_has_crls(store)) {
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+					    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
 	X509_STORE_CTX_set_ex_data(ctx, chain_errs_idx, &ce);
 	X509_STORE_CTX_set_verify_cb(ctx, collect_cb);
-	if (X509_verify_cert(ctx) != 1 && !ce.reasons) {
+	if (X509_verify_cert(ctx) != 1 && !(ce.reasons & ~GS_REASONS_WARNINGS)) {
 		ce.first = X509_STORE_CTX_get_error(ctx);
 		ce.reasons = reason_of(ce.first);
 	}

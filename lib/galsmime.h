@@ -137,6 +137,58 @@ gs_status gs_store_list_certs(gs_store *store, gs_cert_filter filter,
 			      gs_cert_cb cb, void *data, char **errmsg);
 
 /* ------------------------------------------------------------------ */
+/* Revocation: CRLs kept in the store                                  */
+/* ------------------------------------------------------------------ */
+
+/* What a CRL import did. */
+typedef struct gs_crl_stats {
+	unsigned crls_new;       /* stored, for an issuer that had none */
+	unsigned crls_replaced;  /* newer than the stored one, which it replaced */
+	unsigned crls_known;     /* the same as or older than the stored one: kept the stored one */
+} gs_crl_stats;
+
+/* Import the CRLs in `data` (PEM CRLs and PKCS#7 blocks, one DER CRL, or
+ * one DER PKCS#7 bundle). Each must verify with the key of a certificate
+ * in the store (its issuer); one CRL is kept per issuer, the one with
+ * the latest thisUpdate. `origin` (file name or URL) is recorded. All or
+ * nothing, in one transaction. Returns GS_OK; GS_E_MALFORMED (no CRL in
+ * the data, no certificate in the store signed it, or its issuer may not
+ * sign CRLs); GS_E_UNSUPPORTED (a delta CRL);
+ * GS_E_LIMIT, GS_E_BUSY, GS_E_IO, GS_E_USAGE. Chain checks (verify,
+ * recipient resolution) use the stored CRLs from then on: a revoked
+ * certificate is GS_REASON_REVOKED / GS_VERDICT_REVOKED, and a CRL past
+ * its nextUpdate adds the warning GS_REASON_CRL_STALE. */
+gs_status gs_store_import_crls(gs_store *store, const unsigned char *data, size_t len,
+			       const char *origin, gs_crl_stats *stats, char **errmsg);
+
+typedef struct gs_crl_info {
+	const char *issuer;       /* RFC 2253 */
+	int64_t this_update, next_update; /* next_update 0 when absent */
+	const char *origin;       /* file name or URL it came from */
+	int64_t fetched_at;       /* when it was last imported or fetched */
+	long revoked;             /* entries */
+	int stale;                /* next_update is past at the time given */
+} gs_crl_info;
+typedef int (*gs_crl_cb)(const gs_crl_info *info, void *data);
+/* Each stored CRL, by issuer; non-zero from the callback stops. */
+gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *data,
+			     char **errmsg);
+
+/* The distinct CRL distribution point URIs (any scheme) of the store's
+ * certificates, CA certificates first: a NULL-terminated vector
+ * (g_strfreev). Points that name another CRL issuer are left out. */
+gs_status gs_store_crl_urls(gs_store *store, char ***urls, char **errmsg);
+
+/* Fetch an http:// or https:// URL (libcurl, loaded when first used):
+ * at most `max_bytes`, within `timeout_s` seconds, at most 3 redirects,
+ * to HTTP(S) only. Returns GS_OK with the body; GS_E_USAGE (another
+ * scheme); GS_E_LIMIT (larger than max_bytes); GS_E_IO (the fetch failed:
+ * errmsg says why, e.g. the HTTP status or the timeout); GS_E_UNSUPPORTED
+ * (libcurl is not installed). */
+gs_status gs_fetch(const char *url, long timeout_s, size_t max_bytes, GBytes **body,
+		   char **errmsg);
+
+/* ------------------------------------------------------------------ */
 /* The Global Address List: imports of directory exports               */
 /* ------------------------------------------------------------------ */
 
@@ -377,7 +429,12 @@ enum {
 	GS_REASON_CRITICAL_ATTR    = 1 << 12, /* a certificate has an unknown critical extension */
 	GS_REASON_PARTIAL          = 1 << 13,
 	GS_REASON_CONTENT_MISMATCH = 1 << 14,
+	/* a warning, not a failure: the CRL that covers a certificate of the
+	 * chain is past its nextUpdate (it was still checked against it) */
+	GS_REASON_CRL_STALE        = 1 << 15,
 };
+/* The reasons that warn without making a signature bad. */
+#define GS_REASONS_WARNINGS (GS_REASON_CRL_STALE)
 /* The words for each reason bit set in `reasons`, comma-separated;
  * returns a new string (g_free). */
 char *gs_reasons_string(unsigned reasons);

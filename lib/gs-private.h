@@ -26,6 +26,10 @@ gs_status gs_fail_ssl(char **errmsg, gs_status st, const char *fmt, ...) G_GNUC_
 char *gs_ssl_errors(void);
 /* Hex of a byte string (lower case). */
 char *gs_hex(const unsigned char *p, size_t n);
+/* Call `cb` with the label ("CERTIFICATE", "X509 CRL", ...) and decoded
+ * bytes of each PEM block in `data`, in order; returns how many. */
+typedef void (*gs_pem_cb)(const char *label, const unsigned char *der, long len, void *user);
+int gs_pem_each(const unsigned char *data, size_t len, gs_pem_cb cb, void *user);
 /* Wipe and free a g_malloc'ed secret. */
 void gs_secret_free(void *p, size_t n);
 /* Lower-case ASCII copy of an address, trimmed. */
@@ -67,6 +71,12 @@ gs_certlite *gs_certlite_parse(const unsigned char *der, size_t len);
 void gs_certlite_view(const gs_certlite *l, gs_cert_view *v);
 void gs_certlite_free(gs_certlite *l);
 void gs_certdata_clear(gs_certdata *cd);
+/* A name in RFC 2253 form (new string). */
+char *gs_name_string(const X509_NAME *name);
+/* OpenSSL's hash of a name, as the store's subject_hash / issuer_hash. */
+int64_t gs_name_hash(const X509_NAME *name);
+/* An ASN1_TIME as Unix time; 0 when absent or unreadable. */
+int64_t gs_asn1_time_unix(const ASN1_TIME *t);
 /* SHA-256 of the DER certificate, hex. */
 char *gs_cert_sha256_hex(X509 *x);
 /* The certificate's own addresses (rfc822Name SANs, else subject
@@ -82,9 +92,12 @@ unsigned char *gs_cert_to_der(X509 *x, int *len);
 
 /* Check `leaf`'s chain against the store's anchors with `purpose`
  * (X509_PURPOSE_SMIME_SIGN, or 0 for none) at `when`, pulling issuers
- * from `untrusted` and from the store. Returns the GS_REASON_* bits of
- * every problem found (0: trusted and valid); *first_err gets the first
- * X509_V_ERR_* code. */
+ * from `untrusted` and from the store, and checking every certificate
+ * of the chain against the store's CRLs when it holds any. Returns the
+ * GS_REASON_* bits of every problem found (0: trusted and valid; only
+ * GS_REASONS_WARNINGS bits: trusted and valid, with a warning);
+ * *first_err gets the first failure's X509_V_ERR_* code (else the first
+ * warning's). */
 unsigned gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted,
 			int purpose, time_t when, int *first_err);
 /* The issuers of `leaf` found in the store, nearest first, without
@@ -101,6 +114,8 @@ struct gs_store {
 	X509_STORE *anchors;     /* loaded lazily */
 	GHashTable *stmts;       /* cached statements, by SQL text pointer */
 	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
+	GHashTable *crls;        /* CRLs decoded, by issuer hash: STACK_OF(X509_CRL) */
+	int has_crls;            /* -1 unknown, else whether the store holds any */
 };
 
 /* Map an SQLite result code to a status with a message. */
@@ -122,6 +137,10 @@ gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
  * shared: a new reference, or NULL when the bytes are not one
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
+/* Does the store hold any CRL? (cached per handle) */
+int gs_store_has_crls(gs_store *s);
+/* The stored CRLs issued by `issuer` (new references; empty when none). */
+STACK_OF(X509_CRL) *gs_store_crls_for(gs_store *s, const X509_NAME *issuer);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,

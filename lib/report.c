@@ -20,14 +20,17 @@ static const char *const reason_words[] = {
 	"unknown critical extension",  /* GS_REASON_CRITICAL_ATTR */
 	"signature covers only part of the message", /* GS_REASON_PARTIAL */
 	"signed content differs from the displayed content", /* GS_REASON_CONTENT_MISMATCH */
+	"revocation list out of date", /* GS_REASON_CRL_STALE */
 };
 
 static const char *const reason_keys[] = {
 	"digest-mismatch", "bad-signature", "untrusted", "expired", "not-yet-valid",
 	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
 	"revoked", "micalg-mismatch", "no-signers", "critical-extension", "partial",
-	"content-mismatch",
+	"content-mismatch", "crl-stale",
 };
+
+G_STATIC_ASSERT(G_N_ELEMENTS(reason_words) == G_N_ELEMENTS(reason_keys));
 
 char *
 gs_reasons_string(unsigned reasons)

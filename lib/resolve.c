@@ -99,13 +99,16 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 		unsigned rs = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), NULL);
 		if (rs & GS_REASON_REVOKED) {
 			c->pub.verdict = GS_VERDICT_REVOKED;
-			c->pub.reason = "revoked";
+			c->pub.reason = "revoked (the revocation list of its CA lists it)";
 		} else if (rs & (GS_REASON_EXPIRED | GS_REASON_NOT_YET_VALID)) {
 			c->pub.verdict = GS_VERDICT_EXPIRED;
 			c->pub.reason = "a certificate in its chain is expired or not yet valid";
-		} else if (rs && !(co->flags & GS_RESOLVE_ALLOW_UNTRUSTED)) {
+		} else if ((rs & ~GS_REASONS_WARNINGS) && !(co->flags & GS_RESOLVE_ALLOW_UNTRUSTED)) {
 			c->pub.verdict = GS_VERDICT_UNTRUSTED;
 			c->pub.reason = "its chain does not reach a trust anchor (galsmime trust import CA-FILE)";
+		} else if (rs & GS_REASON_CRL_STALE) {
+			c->pub.reason = "usable, but the revocation list of its CA is out of date "
+					"(galsmime crl update)";
 		}
 	}
 	g_ptr_array_add(co->r->cands, c);

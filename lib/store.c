@@ -243,6 +243,7 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 		return gs_fail(errmsg, GS_E_IO, "%s: cannot create the store folder: %s", dir,
 			       g_strerror(errno));
 	s = g_new0(gs_store, 1);
+	s->has_crls = -1;
 	s->dir = g_strdup(dir);
 	s->path = g_build_filename(dir, STORE_FILE, NULL);
 	s->flags = flags;
@@ -284,6 +285,8 @@ gs_store_close(gs_store *s)
 		g_hash_table_destroy(s->stmts);
 	if (s->decoded)
 		g_hash_table_destroy(s->decoded);
+	if (s->crls)
+		g_hash_table_destroy(s->crls);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	X509_STORE_free(s->anchors);
@@ -300,8 +303,8 @@ gs_store_path(const gs_store *s)
 
 /* ---- certificates ---- */
 
-static int64_t
-name_hash(const X509_NAME *n)
+int64_t
+gs_name_hash(const X509_NAME *n)
 {
 	int ok = 0;
 	unsigned long h = X509_NAME_hash_ex(n, NULL, NULL, &ok);
@@ -411,8 +414,8 @@ put_cert_view(gs_store *s, const gs_cert_view *v, int64_t source_id, int64_t *id
 		sqlite3_bind_text(stmt, 3, cd.info.subject, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 4, cd.info.issuer, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 5, cd.info.serial, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 6, name_hash(v->subject));
-		sqlite3_bind_int64(stmt, 7, name_hash(v->issuer));
+		sqlite3_bind_int64(stmt, 6, gs_name_hash(v->subject));
+		sqlite3_bind_int64(stmt, 7, gs_name_hash(v->issuer));
 		if (v->extensions)
 			ski = X509V3_get_d2i(v->extensions, NID_subject_key_identifier, NULL, NULL);
 		if (ski)
@@ -606,7 +609,7 @@ gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
 		sqlite3_finalize(stmt);
 		return NULL;
 	}
-	sqlite3_bind_int64(stmt, 1, name_hash(name));
+	sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		X509 *x = row_cert(s, stmt, 0);
 		if (!x)
@@ -630,7 +633,7 @@ gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_
 	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE issuer_hash = ?", NULL, &st);
 	if (!stmt)
 		return NULL;
-	sqlite3_bind_int64(stmt, 1, name_hash(issuer));
+	sqlite3_bind_int64(stmt, 1, gs_name_hash(issuer));
 	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
 		X509 *x = row_cert(s, stmt, 0);
 		if (x && !X509_NAME_cmp(X509_get_issuer_name(x), issuer) &&

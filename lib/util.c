@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 const char *
 gs_status_string(gs_status status)
@@ -126,4 +127,29 @@ gs_address_normalize(const char *addr)
 		return NULL;
 	s = g_ascii_strdown(addr, -1);
 	return g_strstrip(s);
+}
+
+int
+gs_pem_each(const unsigned char *data, size_t len, gs_pem_cb cb, void *user)
+{
+	BIO *b;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long dlen = 0;
+	int n = 0;
+
+	if (len > INT_MAX || !(b = BIO_new_mem_buf(data, (int) len)))
+		return 0;
+	while (PEM_read_bio(b, &name, &header, &der, &dlen) == 1) {
+		cb(name, der, dlen, user);
+		n++;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		name = header = NULL;
+		der = NULL;
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return n;
 }

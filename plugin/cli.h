@@ -126,5 +126,6 @@ int cmd_send(cli *c, int argc, char **argv);
 int cmd_mutt(cli *c, int argc, char **argv);
 int cmd_harvest(cli *c, int argc, char **argv);
 int cmd_notmuch(cli *c, int argc, char **argv);
+int cmd_crl(cli *c, int argc, char **argv);
 
 #endif

@@ -321,7 +321,10 @@ gal_explain(cli *c, int argc, char **argv)
 		printf("    from       source %s%s%s, attribute %s\n", k->source ? k->source : "?",
 		       k->entry ? ", entry " : "", k->entry ? k->entry : "",
 		       k->attribute ? k->attribute : "?");
-		printf("    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);
+		if (!strcmp(gs_verdict_string(k->verdict), k->reason))
+			printf("    verdict    %s\n", k->reason);
+		else
+			printf("    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);
 		g_free(nb);
 		g_free(na);
 	}

@@ -36,6 +36,8 @@ const cli_command cli_commands[] = {
 	  "correspondents' certificates (PEM, DER, PKCS#7, .sst)" },
 	{ "trust", cmd_trust, NEEDS_STORE, "import FILE... | list",
 	  "trust anchors: the CAs whose certificates you accept" },
+	{ "crl", cmd_crl, NEEDS_STORE, "import FILE... | update [--timeout SECONDS] | list",
+	  "revocation lists: import them, or fetch the certificates' CRL points" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

@@ -76,6 +76,12 @@ cli_print_report(cli *c, const gs_report *r)
 
 		if (s->status == GS_SIG_GOOD) {
 			fprintf(stderr, "galsmime %s: good signature from %s\n", c->cmd, name);
+			if (s->reasons & GS_REASONS_WARNINGS) {
+				char *w = gs_reasons_string(s->reasons & GS_REASONS_WARNINGS);
+				fprintf(stderr, "galsmime %s: WARNING: %s%s\n", c->cmd, w,
+					(s->reasons & GS_REASON_CRL_STALE) ? " (galsmime crl update)" : "");
+				g_free(w);
+			}
 		} else {
 			char *w = gs_reasons_string(s->reasons);
 			fprintf(stderr, "galsmime %s: %s signature from %s: %s%s%s%s\n", c->cmd,

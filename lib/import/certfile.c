@@ -110,6 +110,21 @@ push_der(const unsigned char *der, size_t len, STACK_OF(X509) *out)
 	return n;
 }
 
+static void
+pem_block(const char *label, const unsigned char *der, long len, void *user)
+{
+	STACK_OF(X509) *out = user;
+
+	if (!strcmp(label, "TRUSTED CERTIFICATE")) {
+		X509 *x = d2i_X509_AUX(NULL, &der, len);
+		if (x)
+			sk_X509_push(out, x);
+	} else if (!strcmp(label, "CERTIFICATE") || !strcmp(label, "X509 CERTIFICATE") ||
+		   !strcmp(label, "PKCS7") || !strcmp(label, "CMS")) {
+		push_der(der, (size_t) len, out);
+	}
+}
+
 gs_status
 gs_read_certificates(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
 		     char **errmsg)
@@ -127,31 +142,7 @@ gs_read_certificates(const unsigned char *data, size_t len, STACK_OF(X509) **cer
 
 	out = sk_X509_new_null();
 	if (g_strstr_len((const char *) data, MIN(len, (size_t) 1 << 20), "-----BEGIN ")) {
-		BIO *b = BIO_new_mem_buf(data, (int) len);
-		char *name = NULL, *header = NULL;
-		unsigned char *der = NULL;
-		long dlen = 0;
-
-		while (b && PEM_read_bio(b, &name, &header, &der, &dlen)) {
-			if (!strcmp(name, "CERTIFICATE") || !strcmp(name, "X509 CERTIFICATE") ||
-			    !strcmp(name, "PKCS7") || !strcmp(name, "CMS") ||
-			    !strcmp(name, "TRUSTED CERTIFICATE")) {
-				if (!strcmp(name, "TRUSTED CERTIFICATE")) {
-					const unsigned char *p = der;
-					X509 *x = d2i_X509_AUX(NULL, &p, dlen);
-					if (x)
-						sk_X509_push(out, x);
-				} else {
-					push_der(der, (size_t) dlen, out);
-				}
-			}
-			OPENSSL_free(name);
-			OPENSSL_free(header);
-			OPENSSL_free(der);
-			name = header = NULL;
-			der = NULL;
-		}
-		BIO_free(b);
+		gs_pem_each(data, len, pem_block, out);
 	} else {
 		push_der(data, len, out);
 	}
