@@ -602,11 +602,12 @@ gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
 	sqlite3_stmt *stmt;
 	gs_status st;
 
-	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64",
-				NULL, &st);
+	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+
+	/* cached: every recipient's chain asks for its CA */
+	stmt = gs_store_stmt(s, sql, NULL, &st);
 	if (!stmt || !out) {
 		sk_X509_free(out);
-		sqlite3_finalize(stmt);
 		return NULL;
 	}
 	sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
@@ -619,7 +620,7 @@ gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
 		else
 			X509_free(x);
 	}
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
 	return out;
 }
 
@@ -761,7 +762,8 @@ gs_store_candidates(gs_store *s, const char *recipient, gs_store_cand_cb cb, voi
 	gs_status st;
 	int rc;
 
-	stmt = gs_store_prepare(s, sql, errmsg, &st);
+	/* cached: one lookup per recipient */
+	stmt = gs_store_stmt(s, sql, errmsg, &st);
 	if (!stmt)
 		goto out;
 	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
@@ -782,7 +784,10 @@ gs_store_candidates(gs_store *s, const char *recipient, gs_store_cand_cb cb, voi
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		st = gs_store_fail(s, rc, errmsg, "store: recipient lookup");
 out:
-	sqlite3_finalize(stmt);
+	if (stmt) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	}
 	g_free(addr);
 	g_free(trimmed);
 	return st;
