@@ -59,7 +59,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBA)
 # Each run installs into a prefix of its own, so that runs side by side
 # never see each other's half-installed files.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/gen-gal $(BUILD)/tests/failwrite.so
 	@prefix=$$(mktemp -d $(CURDIR)/$(BUILD)/inst.XXXXXX) && \
 	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
@@ -89,6 +89,12 @@ bench: deps
 $(BUILD)/gen-gal: scripts/gen-gal.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -o $@ $< $(shell pkg-config --libs libcrypto)
+
+# the full disk of tests/t92-faults.sh, an LD_PRELOAD shim: never built
+# with the sanitizers, so that it loads into any process
+$(BUILD)/tests/failwrite.so: tests/faults/failwrite.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared -o $@ $< -ldl
 
 check-corpus: all
 	@scripts/check-corpus $(BIN) $(CORPUS)
