@@ -105,6 +105,9 @@ fz_setup(int with_identities)
 
 	if (fz_session)
 		return fz_session;
+	/* a GLib critical (a failed g_return_if_fail, an invalid cast) or
+	 * warning is a bug here too, not noise on stderr */
+	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 	g_mime_init();
 	gs_init();
 	fz_dir = g_build_filename(g_get_tmp_dir(), "galsmime-fuzz.XXXXXX", NULL);
