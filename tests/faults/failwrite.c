@@ -2,15 +2,21 @@
  * (tests/t92-faults.sh).
  *
  *   LD_PRELOAD=build/tests/failwrite.so FAILWRITE_BUDGET=N [FAILWRITE_PATH=S]
- *       [FAILWRITE_COUNT=F] [FAILWRITE_LOG=F] galsmime ...
+ *       [FAILWRITE_KILL=1] [FAILWRITE_COUNT=F] [FAILWRITE_LOG=F] galsmime ...
  *
- * write, pwrite, pwrite64, writev, pwritev, pwritev64 and pwritev2 to a
- * regular file whose path contains S, or ends in S when S ends in '$'
- * (every regular file when S is unset), succeed for the first N bytes in all; the write that crosses N
- * is cut short where it crosses, as the kernel does on a full disk, and
- * every later one fails with ENOSPC, as do fallocate and
- * posix_fallocate. Pipes, terminals and devices are never touched, so
- * stderr still works. Without FAILWRITE_BUDGET nothing fails.
+ * write, pwrite, pwrite64, writev, pwritev, pwritev64 and pwritev2 to
+ * a regular file whose path contains S, or ends in S when S ends in
+ * '$' (every regular file when S is unset), succeed for the first N
+ * bytes in all; the write that crosses N is cut short where it
+ * crosses, as the kernel does on a full disk, and every later one
+ * fails with ENOSPC, as do fallocate and posix_fallocate. Pipes,
+ * terminals and devices are never touched, so stderr still works.
+ * Without FAILWRITE_BUDGET nothing fails.
+ *
+ * FAILWRITE_KILL=1: a crash instead of a full disk: the write that
+ * crosses N is cut short where it crosses, then the process sends
+ * itself SIGKILL (a kill at an exact point: in the WAL before the
+ * commit, in its last frame, in the checkpoint after it).
  *
  * FAILWRITE_COUNT=F: at exit, write the number of bytes written to the
  * matching files into F (run an operation once to measure it, then
@@ -28,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +55,7 @@ static int (*real_posix_fallocate)(int, off_t, off_t);
 
 static int ready;
 static long long budget = -1;  /* -1: no limit, only count */
+static int kill_at_budget;     /* FAILWRITE_KILL */
 static const char *match;      /* FAILWRITE_PATH */
 static int match_end;          /* it ends in '$': a suffix */
 static const char *log_file;   /* FAILWRITE_LOG */
@@ -78,6 +86,7 @@ setup(void)
 	if ((match = getenv("FAILWRITE_PATH")) && !*match)
 		match = NULL;
 	match_end = match && match[strlen(match) - 1] == '$';
+	kill_at_budget = (b = getenv("FAILWRITE_KILL")) && *b && *b != '0';
 	log_file = getenv("FAILWRITE_LOG");
 	count_file = getenv("FAILWRITE_COUNT");
 	ready = 1;
@@ -171,6 +180,8 @@ allowance(int fd, size_t n, long long offset, int *count)
 		errno = saved;
 	}
 	if (left <= 0) {
+		if (kill_at_budget)
+			raise(SIGKILL);
 		errno = ENOSPC;
 		return -1;
 	}
@@ -180,8 +191,10 @@ allowance(int fd, size_t n, long long offset, int *count)
 static ssize_t
 done(ssize_t r, int count)
 {
-	if (count && r > 0)
-		__atomic_add_fetch(&written, (long long) r, __ATOMIC_SEQ_CST);
+	if (count && r > 0 &&
+	    __atomic_add_fetch(&written, (long long) r, __ATOMIC_SEQ_CST) >= budget && budget >= 0 &&
+	    kill_at_budget)
+		raise(SIGKILL); /* the write that reached the budget was the last */
 	return r;
 }
 
