@@ -598,13 +598,49 @@ classify(GMimeObject *obj, int *cms_nid, size_t limit)
 	return PART_PLAIN;
 }
 
+/* Decrypted content that does not begin with MIME headers (RFC 4134's
+ * examples carry bare text; RFC 8551 wants a MIME entity): one part
+ * holding it as it is, text/plain when it is plain ASCII text, else
+ * application/octet-stream, never anything a reader would render
+ * richly. NULL when there is nothing. */
+static GMimeObject *
+headerless_entity(GMimeStream *clear)
+{
+	GByteArray *b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(clear));
+	GMimeDataWrapper *w;
+	GMimeStream *sub;
+	GMimePart *part;
+	int ascii = 1;
+	guint i;
+
+	if (!b || b->len == 0)
+		return NULL;
+	for (i = 0; i < b->len && ascii; i++)
+		ascii = (b->data[i] >= 0x20 && b->data[i] < 0x7f) || b->data[i] == '\t' ||
+			b->data[i] == '\n' || b->data[i] == '\r';
+	if (ascii) {
+		part = GMIME_PART(g_mime_text_part_new_with_subtype("plain"));
+		g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "us-ascii");
+	} else {
+		part = g_mime_part_new_with_type("application", "octet-stream");
+	}
+	sub = g_mime_stream_substream(clear, 0, b->len);
+	w = g_mime_data_wrapper_new_with_stream(sub, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_object_unref(sub);
+	g_mime_part_set_content(part, w);
+	g_object_unref(w);
+	g_mime_part_set_content_encoding(part, ascii ? g_mime_part_get_best_content_encoding(
+					 part, GMIME_ENCODING_CONSTRAINT_7BIT) : GMIME_CONTENT_ENCODING_BASE64);
+	return GMIME_OBJECT(part);
+}
+
 /* Decrypt an S/MIME part (application/pkcs7-mime, or
  * application/octet-stream named *.p7m as some clients send it) into a
  * parsed entity. The encoded part is decoded once; its bytes are freed as
  * soon as OpenSSL has parsed them; the plaintext goes through dos2unix
  * into the one buffer the entity is parsed from. */
 static gs_status
-decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg)
+decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless, char **errmsg)
 {
 	GMimeStream *clear, *filtered;
 	GMimeFilter *d2u;
@@ -615,6 +651,7 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg
 	BIO *out;
 
 	*plain = NULL;
+	*headerless = 0;
 	der = part_bytes(GMIME_PART(obj), s->limits.max_message, &too_big);
 	if (too_big) {
 		g_byte_array_unref(der);
@@ -639,8 +676,10 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, char **errmsg
 		p = g_mime_parser_new_with_stream(clear);
 		*plain = g_mime_parser_construct_part(p, NULL);
 		g_object_unref(p);
+		if (!*plain && (*plain = headerless_entity(clear)))
+			*headerless = 1;
 		if (!*plain)
-			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is not a MIME entity");
+			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
 	}
 	g_object_unref(clear);
 	return st;
@@ -980,12 +1019,14 @@ check_protected(GMimeObject *payload, GMimeMessage *outer, gs_report *r)
 	}
 }
 
-/* Decrypt one encrypted entity and check the result against the limits. */
+/* Decrypt one encrypted entity (at PATH, for the report) and check the
+ * result against the limits. */
 static gs_status
-open_entity(gs_session *s, GMimeObject *entity, int nid, GMimeObject **plain, gs_report *r,
-	    char **errmsg)
+open_entity(gs_session *s, GMimeObject *entity, const char *path, int nid, GMimeObject **plain,
+	    gs_report *r, char **errmsg)
 {
 	gs_status st;
+	int headerless;
 
 	*plain = NULL;
 	if (nid == NID_undef)
@@ -993,8 +1034,12 @@ open_entity(gs_session *s, GMimeObject *entity, int nid, GMimeObject **plain, gs
 	/* never inflated: a few bytes of compressed-data can claim gigabytes */
 	if (nid == NID_id_smime_ct_compressedData)
 		return gs_fail(errmsg, GS_E_UNSUPPORTED, "compressed-data (RFC 3274) is not supported");
-	if ((st = decrypt_part(s, entity, plain, errmsg)) != GS_OK)
+	if ((st = decrypt_part(s, entity, plain, &headerless, errmsg)) != GS_OK)
 		return st;
+	if (headerless)
+		gs_report_note(r, path, GMIME_IS_TEXT_PART(*plain) ?
+			       "the decrypted content has no MIME headers: shown as text/plain" :
+			       "the decrypted content has no MIME headers: shown as application/octet-stream");
 	if ((st = check_decrypted(s, *plain, errmsg)) != GS_OK) {
 		g_object_unref(*plain);
 		*plain = NULL;
@@ -1041,7 +1086,7 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 	from = from_address(m);
 	kind = classify(entity, &nid, s->limits.max_message);
 	if (kind == PART_ENCRYPTED) {
-		if ((st = open_entity(s, entity, nid, &plain, r, errmsg)) != GS_OK)
+		if ((st = open_entity(s, entity, "1", nid, &plain, r, errmsg)) != GS_OK)
 			goto out;
 		kind = classify(plain, &nid, s->limits.max_message);
 		if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
@@ -1069,7 +1114,7 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 			continue;
 		}
 		classify(x->obj, &nid, s->limits.max_message);
-		if ((st = open_entity(s, x->obj, nid, &inner, r, errmsg)) != GS_OK)
+		if ((st = open_entity(s, x->obj, x->path, nid, &inner, r, errmsg)) != GS_OK)
 			break;
 		g_mime_message_set_mime_part(x->message, inner);
 		g_object_unref(inner);
@@ -1112,7 +1157,7 @@ gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **err
 	kind = classify(entity, &nid, s->limits.max_message);
 	if (kind == PART_ENCRYPTED) {
 		/* one encryption layer: look inside when we hold the key */
-		if ((st = open_entity(s, entity, nid, &plain, r, errmsg)) != GS_OK)
+		if ((st = open_entity(s, entity, "1", nid, &plain, r, errmsg)) != GS_OK)
 			goto out;
 		entity = plain;
 		kind = classify(entity, &nid, s->limits.max_message);

@@ -118,6 +118,41 @@ decrypt_ok "openssl cms -encrypt with RSA-OAEP" cms-oaep.eml
 openssl cms -encrypt -aes-256-cbc -in entity.txt "$PKI/carol.crt" >cms-ec.part
 wrap cms-ec.part >cms-ec.eml
 decrypt_ok "openssl cms -encrypt to carol (ECDH)" cms-ec.eml
+
+# ---- content without MIME headers (RFC 4134's examples carry bare text) ----
+# shown as one text/plain part, byte for byte; binary as
+# application/octet-stream in base64; never an error, never rendered as
+# anything richer; the report says so
+printf 'This is some sample content.' >bare.txt
+openssl cms -encrypt -aes-256-cbc -binary -in bare.txt "$PKI/bob.crt" >bare.part
+wrap bare.part >bare.eml
+"$GALSMIME" decrypt $PASS <bare.eml >bare.out 2>bare.err
+rc=$?
+check "bare text content: exit 0" test "$rc" = 0
+check "bare text content: one text/plain; charset=us-ascii part" contains bare.out '^Content-Type: text/plain; charset=us-ascii$'
+check "bare text content: the body is the content, byte for byte" \
+	sh -c "sed '1,/^\$/d' bare.out | cmp - bare.txt"
+check "bare text content: the report says it had no MIME headers" \
+	contains bare.err 'part 1: the decrypted content has no MIME headers: shown as text/plain'
+head -c 3000 /dev/urandom >bare.bin
+openssl cms -encrypt -aes-256-cbc -binary -in bare.bin "$PKI/bob.crt" >bare-bin.part
+wrap bare-bin.part >bare-bin.eml
+"$GALSMIME" decrypt $PASS <bare-bin.eml >bare-bin.out 2>bare-bin.err
+rc=$?
+check "bare binary content: exit 0, application/octet-stream in base64" sh -c \
+	"[ $rc = 0 ] && grep -q '^Content-Type: application/octet-stream' bare-bin.out &&
+	 grep -q '^Content-Transfer-Encoding: base64' bare-bin.out"
+check "bare binary content: decodes to the content, byte for byte" \
+	sh -c "sed '1,/^\$/d' bare-bin.out | base64 -d | cmp - bare.bin"
+check "bare binary content: the report says application/octet-stream" \
+	contains bare-bin.err 'no MIME headers: shown as application/octet-stream'
+printf '' >empty.txt
+openssl cms -encrypt -aes-256-cbc -binary -in empty.txt "$PKI/bob.crt" >empty.part
+wrap empty.part >empty.eml
+"$GALSMIME" decrypt $PASS <empty.eml >empty.out 2>empty.err
+rc=$?
+check "empty content: exit 65, one line, nothing on stdout" sh -c \
+	"[ $rc = 65 ] && [ ! -s empty.out ] && [ \$(wc -l <empty.err) = 1 ] && grep -q 'decrypted content is empty' empty.err"
 openssl cms -encrypt -aes-256-cbc -in entity.txt "$PKI/grace.crt" "$PKI/bob.crt" >cms-two.part
 wrap cms-two.part >cms-two.eml
 decrypt_ok "openssl cms -encrypt to grace and bob (our key second)" cms-two.eml
