@@ -101,6 +101,7 @@ void cli_cleanup(cli *c);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
 char *cli_time(int64_t t);
+char *cli_signed_at(int64_t t);
 
 /* The user's configuration file (config.c). */
 void cli_read_config(cli *c);

@@ -150,14 +150,14 @@ print_signers(cli *c, const gs_report *r)
 	for (i = 0; i < gs_report_signer_count(r); i++) {
 		const gs_signer *s = gs_report_signer(r, i);
 		char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
-		char *st = cli_time(s->signing_time);
+		char *st = cli_signed_at(s->signing_time);
 
 		if (s->have_cert) {
 			fprintf(stderr, "%s signature from %s <%s>\n",
 				s->status == GS_SIG_GOOD ? "Good" : "BAD",
 				s->cert.common_name ? s->cert.common_name : s->cert.subject,
 				s->cert.emails && *s->cert.emails ? s->cert.emails : "no address");
-			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; signed %s\n",
+			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; %s\n",
 				s->cert.sha256, s->cert.issuer, nb, na, st);
 		}
 		if (s->status != GS_SIG_GOOD) {

@@ -19,6 +19,20 @@ cli_time(int64_t t)
 	return s;
 }
 
+/* "signed TIME", or "no signing time" when the signature carries none */
+char *
+cli_signed_at(int64_t t)
+{
+	char *s, *w;
+
+	if (t == 0)
+		return g_strdup("no signing time");
+	s = cli_time(t);
+	w = g_strdup_printf("signed %s", s);
+	g_free(s);
+	return w;
+}
+
 static char *
 who(const gs_signer *s)
 {
@@ -91,10 +105,10 @@ cli_print_report(cli *c, const gs_report *r)
 		}
 		if (s->have_cert && !c->quiet) {
 			char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
-			char *st = cli_time(s->signing_time);
+			char *st = cli_signed_at(s->signing_time);
 			fprintf(stderr, "  fingerprint (SHA-256) %s\n", s->cert.sha256);
 			fprintf(stderr, "  issuer %s, serial %s\n", s->cert.issuer, s->cert.serial);
-			fprintf(stderr, "  valid from %s to %s; signed %s with %s\n", nb, na, st,
+			fprintf(stderr, "  valid from %s to %s; %s with %s\n", nb, na, st,
 				s->digest ? s->digest : "an unknown digest");
 			g_free(nb);
 			g_free(na);

@@ -64,6 +64,12 @@ verify_is 0 "openssl cms -sign -nodetach (opaque, no chain in it): good, exit 0"
 openssl cms -sign -in entity.txt -signer "$PKI/alice.crt" -inkey "$PKI/alice.key" -md sha512 \
 	>cms-sha512.part && wrap alice cms-sha512.part >cms-sha512.eml
 verify_is 0 "openssl cms -sign -md sha512: good, exit 0" cms-sha512.eml
+check "openssl cms signs with a signingTime: the report shows it" \
+	contains v.err '; signed 20[0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] UTC with sha-?512'
+openssl cms -sign -noattr -in entity.txt -signer "$PKI/alice.crt" -inkey "$PKI/alice.key" \
+	-certfile "$PKI/alice-chain.pem" >cms-noattr.part && wrap alice cms-noattr.part >cms-noattr.eml
+verify_is 0 "openssl cms -sign -noattr (no signed attributes): good, exit 0" cms-noattr.eml
+check "no signed attributes: the report says there is no signing time" contains v.err '; no signing time with sha-?256'
 openssl cms -sign -in entity.txt -signer "$PKI/carol.crt" -inkey "$PKI/carol.key" \
 	-certfile "$PKI/carol-chain.pem" >cms-ec.part && wrap carol cms-ec.part >cms-ec.eml
 verify_is 0 "openssl cms -sign by carol (ECDSA P-256): good, exit 0" cms-ec.eml

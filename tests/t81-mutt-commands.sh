@@ -244,7 +244,7 @@ vcase s.alice content.crlf good "alice (contrib's openssl smime -sign)"
 check "verify: stderr names the signer, address, SHA-256 fingerprint, validity" \
 	sh -c "grep -q '^Good signature from Alice Example <alice@example.org>' v.s.alice.err &&
 	       grep -q '$(fpr "$PKI/alice.crt")' v.s.alice.err &&
-	       grep -q 'valid 2025-01-01 .* to 2035-12-31' v.s.alice.err"
+	       grep -q 'valid 2025-01-01 .* to 2035-12-31 [0-9:]* UTC; signed 20[0-9-]* [0-9:]* UTC\$' v.s.alice.err"
 vcase s.bob-cms content.crlf good "bob (openssl cms -sign -binary)"
 vcase s.carol content.crlf good "carol (ECDSA)"
 vcase s.erin content.crlf good "erin (signing-only certificate)"
