@@ -152,6 +152,16 @@ verify_is 1 "signed by dave (expired certificate): exit 1" dave.eml
 check "dave: the reason says expired" contains v.err 'expired'
 verify_is 0 "control: dave's signature judged --at 2020-06-01, when his certificate was valid, is good" \
 	dave.eml --at 2020-06-01
+# the signingTime attribute is the signer's own claim, not a trusted time:
+# a signature dated inside dave's validity (made with the clock set back)
+# is still judged now, so an expired or stolen key cannot backdate
+faketime '2020-06-01 12:00:00' sh -c 'openssl smime -sign -in entity.txt -signer "$PKI/dave.crt" \
+	-inkey "$PKI/dave.key" -certfile "$PKI/dave-chain.pem"' >dave-backdated.part &&
+	wrap dave dave-backdated.part >dave-backdated.eml
+verify_is 1 "dave's signature dated 2020-06-01 (signingTime inside his validity): still judged now, exit 1" \
+	dave-backdated.eml
+check "backdated: the report shows the claimed time and says expired" \
+	sh -c "grep -q 'signed 2020-06-01 12:00:00 UTC' v.err && grep -q 'expired' v.err"
 osign erin erin.eml
 verify_is 0 "erin (signing-only key usage) signs fine: good" erin.eml
 osign frank frank.eml
