@@ -8,6 +8,7 @@ typedef struct cand_data {
 	gs_candidate pub;
 	gs_certdata cd;
 	char *source, *entry, *attribute;
+	char *reason; /* pub.reason when it names OpenSSL's error */
 	X509 *x;
 } cand_data;
 
@@ -36,6 +37,29 @@ gs_verdict_string(gs_verdict v)
 	return "unknown";
 }
 
+/* Why a chain check failed that was neither about dates nor revocation:
+ * a missing or untrusted CA (something the user can import), or
+ * anything else OpenSSL refuses (a bad signature on the certificate, EC
+ * keys with explicit parameters...), named as OpenSSL names it. */
+static const char *
+untrusted_reason(int err, char **buf)
+{
+	switch (err) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_UNSPECIFIED:
+	case X509_V_OK:
+		return "its chain does not reach a trust anchor (galsmime trust import CA-FILE)";
+	default:
+		*buf = g_strdup_printf("its chain does not verify: %s", X509_verify_cert_error_string(err));
+		return *buf;
+	}
+}
+
 static void
 cand_free(cand_data *c)
 {
@@ -43,6 +67,7 @@ cand_free(cand_data *c)
 	g_free(c->source);
 	g_free(c->entry);
 	g_free(c->attribute);
+	g_free(c->reason);
 	X509_free(c->x);
 	g_free(c);
 }
@@ -96,7 +121,8 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 	}
 	c->pub.verdict = gs_cert_recipient_verdict(x, gs_session_now(co->s), &c->pub.reason);
 	if (c->pub.verdict == GS_VERDICT_USABLE) {
-		unsigned rs = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), NULL);
+		int first = X509_V_OK;
+		unsigned rs = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), &first);
 		if (rs & GS_REASON_REVOKED) {
 			c->pub.verdict = GS_VERDICT_REVOKED;
 			c->pub.reason = "revoked (the revocation list of its CA lists it)";
@@ -105,7 +131,7 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 			c->pub.reason = "a certificate in its chain is expired or not yet valid";
 		} else if ((rs & ~GS_REASONS_WARNINGS) && !(co->flags & GS_RESOLVE_ALLOW_UNTRUSTED)) {
 			c->pub.verdict = GS_VERDICT_UNTRUSTED;
-			c->pub.reason = "its chain does not reach a trust anchor (galsmime trust import CA-FILE)";
+			c->pub.reason = untrusted_reason(first, &c->reason);
 		} else if (rs & GS_REASON_CRL_STALE) {
 			c->pub.reason = "usable, but the revocation list of its CA is out of date "
 					"(galsmime crl update)";

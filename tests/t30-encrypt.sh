@@ -286,6 +286,24 @@ for case in "nobody|no certificate" "dave|expired" "erin|keyEncipherment|key usa
 	enc_fails "$u: exit 67 and nothing written" to-$u.eml
 	check "$u: stderr names $u@example.org with the reason, on one line" names "$u@example.org" "$re"
 done
+# a certificate from the trusted intermediate that OpenSSL still refuses
+# (an EC key with explicit curve parameters): the reason is OpenSSL's,
+# not "import the CA" (which would send the user after the wrong fix)
+openssl ecparam -name prime256v1 -param_enc explicit -genkey -noout -out xp.key 2>/dev/null
+openssl req -new -key xp.key -subj "/O=galsmime test/CN=Xavier Example/emailAddress=xavier@example.org" \
+	-out xp.csr 2>/dev/null
+printf 'keyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=emailProtection\nsubjectAltName=email:xavier@example.org\n' >xp.ext
+openssl x509 -req -in xp.csr -CA "$PKI/inter.crt" -CAkey "$PKI/inter.key" -CAcreateserial -days 3650 \
+	-extfile xp.ext -out xp.crt 2>/dev/null
+check "control: xavier's certificate has an explicit-parameters EC key" \
+	sh -c "openssl x509 -in xp.crt -noout -text | grep -q 'Field Type: prime-field'"
+gs cert import xp.crt >/dev/null
+msg alice@example.org xavier@example.org "for xavier" >to-xavier.eml
+enc_fails "xavier (explicit EC parameters): exit 67 and nothing written" to-xavier.eml
+xavier_reason() { names xavier@example.org 'chain does not verify: .*explicit' && ! grep -q 'trust import' fail.err; }
+check "xavier: the reason is OpenSSL's, not a missing trust anchor" xavier_reason
+"$GALSMIME" gal explain xavier@example.org >xp.explain 2>&1
+check "xavier: gal explain gives the same reason" contains xp.explain 'verdict +untrusted: its chain does not verify: .*explicit'
 cat >mixed.eml <<EOM
 From: Alice <alice@example.org>
 To: bob@example.org, nobody@example.org, dave@example.org
