@@ -1,5 +1,6 @@
 # galsmime: one Makefile. `make`, `make check`, `make install PREFIX=DIR`,
-# `make check SANITIZE=1`, `make demo`, `make bench`, `make fuzz`.
+# `make check SANITIZE=1`, `make demo`, `make bench`, `make fuzz`,
+# `make valgrind`, `make check-corpus`.
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -33,7 +34,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
 
-.PHONY: all deps check unit e2e install demo bench fuzz clean check-corpus
+.PHONY: all deps check unit e2e install demo bench fuzz clean check-corpus valgrind
 all: $(BIN)
 
 deps:
@@ -84,6 +85,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
 	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench $(BIN)
+
+# the commands and filters under valgrind's leak checker (a few minutes)
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/valgrind-check $(BIN)
 
 # the synthetic GAL export of scripts/bench's scale benchmark
 $(BUILD)/gen-gal: scripts/gen-gal.c
