@@ -635,6 +635,13 @@ gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
  * matches a RecipientInfo. */
 gs_status gs_raw_decrypt(gs_session *session, const void *der, size_t len, GByteArray **plain,
 			 gs_report **report, char **errmsg);
+/* Decrypted or signed content (LF line ends) as a MIME entity. Content
+ * that does not begin with MIME headers (RFC 4134's examples; RFC 8551
+ * wants an entity) becomes one part holding it byte for byte:
+ * text/plain; charset=us-ascii when it is plain ASCII text, else
+ * application/octet-stream in base64; *headerless is then set. NULL
+ * when the content is empty. */
+GMimeObject *gs_entity_parse(GMimeStream *content, int *headerless);
 
 /* Every certificate in a PKCS#7 / CMS structure (DER or PEM), or only
  * the signers' certificates, as a PEM bundle (new string, g_free).

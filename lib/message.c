@@ -598,11 +598,8 @@ classify(GMimeObject *obj, int *cms_nid, size_t limit)
 	return PART_PLAIN;
 }
 
-/* Decrypted content that does not begin with MIME headers (RFC 4134's
- * examples carry bare text; RFC 8551 wants a MIME entity): one part
- * holding it as it is, text/plain when it is plain ASCII text, else
- * application/octet-stream, never anything a reader would render
- * richly. NULL when there is nothing. */
+/* Content without MIME headers: one part holding it as it is, never
+ * anything a reader would render richly. NULL when there is nothing. */
 static GMimeObject *
 headerless_entity(GMimeStream *clear)
 {
@@ -634,6 +631,39 @@ headerless_entity(GMimeStream *clear)
 	return GMIME_OBJECT(part);
 }
 
+GMimeObject *
+gs_entity_parse(GMimeStream *content, int *headerless)
+{
+	GMimeStream *mem = NULL;
+	GMimeObject *o;
+	GMimeParser *p;
+
+	*headerless = 0;
+	if (!content)
+		return NULL;
+	/* the part of headerless content keeps the bytes: in memory */
+	if (!GMIME_IS_STREAM_MEM(content)) {
+		mem = g_mime_stream_mem_new();
+		if (g_mime_stream_write_to_stream(content, mem) < 0) {
+			g_object_unref(mem);
+			return NULL;
+		}
+		content = mem;
+	}
+	g_mime_stream_reset(content);
+	p = g_mime_parser_new_with_stream(content);
+	o = g_mime_parser_construct_part(p, NULL);
+	g_object_unref(p);
+	if (!o) {
+		g_mime_stream_reset(content);
+		if ((o = headerless_entity(content)))
+			*headerless = 1;
+	}
+	if (mem)
+		g_object_unref(mem);
+	return o;
+}
+
 /* Decrypt an S/MIME part (application/pkcs7-mime, or
  * application/octet-stream named *.p7m as some clients send it) into a
  * parsed entity. The encoded part is decoded once; its bytes are freed as
@@ -644,7 +674,6 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 {
 	GMimeStream *clear, *filtered;
 	GMimeFilter *d2u;
-	GMimeParser *p;
 	GByteArray *der;
 	gs_status st;
 	int too_big;
@@ -672,12 +701,7 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory keeping the plaintext");
 	g_object_unref(filtered);
 	if (st == GS_OK) {
-		g_mime_stream_reset(clear);
-		p = g_mime_parser_new_with_stream(clear);
-		*plain = g_mime_parser_construct_part(p, NULL);
-		g_object_unref(p);
-		if (!*plain && (*plain = headerless_entity(clear)))
-			*headerless = 1;
+		*plain = gs_entity_parse(clear, headerless);
 		if (!*plain)
 			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
 	}

@@ -286,22 +286,28 @@ m_decrypt(cli *c, int argc, char **argv)
 	lf = to_lf(plain);
 	OPENSSL_cleanse(plain->data, plain->len);
 	g_byte_array_unref(plain);
-	/* a complete MIME entity or nothing: headers, a blank line, a body */
+	/* a complete MIME entity or nothing: content without MIME headers
+	 * (RFC 4134's examples) is given one, as galsmime decrypt does */
 	{
 		GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) lf->data, lf->len);
-		GMimeParser *p = g_mime_parser_new_with_stream(mem);
-		GMimeObject *o = g_mime_parser_construct_part(p, NULL);
-		int ok = o && g_mime_header_list_get_count(g_mime_object_get_header_list(o)) > 0;
+		int headerless = 0;
+		GMimeObject *o = gs_entity_parse(mem, &headerless);
+		char *wrapped = o && headerless ? g_mime_object_to_string(o, NULL) : NULL;
 
 		if (o)
 			g_object_unref(o);
-		g_object_unref(p);
 		g_object_unref(mem);
-		if (!ok) {
-			cli_error(c, "the decrypted content is not a MIME entity");
-			OPENSSL_cleanse(lf->data, lf->len);
+		if (!o) {
+			cli_error(c, "the decrypted content is empty");
 			g_byte_array_unref(lf);
 			return EXIT_DATAERR;
+		}
+		if (wrapped) {
+			OPENSSL_cleanse(lf->data, lf->len);
+			g_byte_array_set_size(lf, 0);
+			g_byte_array_append(lf, (const guint8 *) wrapped, strlen(wrapped));
+			OPENSSL_cleanse(wrapped, strlen(wrapped));
+			g_free(wrapped);
 		}
 	}
 	rc = cli_write(c, lf->data, lf->len);

@@ -177,6 +177,82 @@ test_pkcs7_mime(void)
 	unit_store_close(&u);
 }
 
+/* gs_entity_parse: an entity as GMime parses it; content without MIME
+ * headers in one part holding its bytes (text/plain for ASCII, else
+ * application/octet-stream); nothing for nothing; any stream, not only
+ * memory. */
+static GByteArray *
+entity_body(GMimeObject *o)
+{
+	GByteArray *b = g_byte_array_new();
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(b);
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(o)), mem);
+	g_object_unref(mem);
+	return b;
+}
+
+static void
+test_entity_parse(void)
+{
+	static const char entity[] = "Content-Type: text/plain\n\nhello\n";
+	static const char bare[] = "This is some sample content.";
+	static const unsigned char binary[] = { 0x00, 0xff, 0x10, 'a', 0x80, '\n' };
+	GMimeStream *st;
+	GMimeObject *o;
+	GByteArray *b;
+	int headerless = -1;
+	char *path = NULL;
+	int fd;
+
+	st = g_mime_stream_mem_new_with_buffer(entity, strlen(entity));
+	o = gs_entity_parse(st, &headerless);
+	g_assert_nonnull(o);
+	g_assert_cmpint(headerless, ==, 0);
+	g_assert_cmpstr(g_mime_object_get_header(o, "Content-Type"), ==, "text/plain");
+	g_object_unref(o);
+	g_object_unref(st);
+
+	st = g_mime_stream_mem_new_with_buffer(bare, strlen(bare));
+	o = gs_entity_parse(st, &headerless);
+	g_assert_nonnull(o);
+	g_assert_cmpint(headerless, ==, 1);
+	g_assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "plain"));
+	g_assert_cmpstr(g_mime_object_get_content_type_parameter(o, "charset"), ==, "us-ascii");
+	b = entity_body(o);
+	g_assert_cmpmem(b->data, b->len, bare, strlen(bare));
+	g_byte_array_unref(b);
+	g_object_unref(o);
+	g_object_unref(st);
+
+	/* binary, from a file stream: octet-stream, base64, the same bytes */
+	fd = g_file_open_tmp("gs-unit-entity.XXXXXX", &path, NULL);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, binary, sizeof binary), ==, (ssize_t) sizeof binary);
+	lseek(fd, 0, SEEK_SET);
+	st = g_mime_stream_fs_new(fd);
+	o = gs_entity_parse(st, &headerless);
+	g_assert_nonnull(o);
+	g_assert_cmpint(headerless, ==, 1);
+	g_assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(o), "application", "octet-stream"));
+	g_assert_cmpint(g_mime_part_get_content_encoding(GMIME_PART(o)), ==, GMIME_CONTENT_ENCODING_BASE64);
+	b = entity_body(o);
+	g_assert_cmpmem(b->data, b->len, binary, sizeof binary);
+	g_byte_array_unref(b);
+	g_object_unref(o);
+	g_object_unref(st);
+	g_unlink(path);
+	g_free(path);
+
+	st = g_mime_stream_mem_new();
+	headerless = -1;
+	g_assert_null(gs_entity_parse(st, &headerless));
+	g_assert_cmpint(headerless, ==, 0);
+	g_object_unref(st);
+	g_assert_null(gs_entity_parse(NULL, &headerless));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -184,6 +260,7 @@ main(int argc, char **argv)
 	g_mime_init();
 	gs_init();
 	g_test_add_func("/context/registered", test_registered);
+	g_test_add_func("/context/entity-parse", test_entity_parse);
 	g_test_add_func("/context/multipart-signed", test_multipart_signed);
 	g_test_add_func("/context/pkcs7-mime", test_pkcs7_mime);
 	return g_test_run();
