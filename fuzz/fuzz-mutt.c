@@ -66,15 +66,20 @@ raw_decrypt(gs_session *s, const uint8_t *der, size_t len)
 		gs_report_free(r);
 	}
 	if (plain) {
-		/* m_decrypt: a complete MIME entity or nothing */
-		GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) plain->data, plain->len);
-		GMimeParser *p = g_mime_parser_new_with_stream(mem);
-		GMimeObject *o = g_mime_parser_construct_part(p, NULL);
+		/* m_decrypt: an empty plaintext is refused; anything else is
+		 * a MIME entity, or given one (gs_entity_parse) */
+		if (plain->len) {
+			GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) plain->data,
+									      plain->len);
+			int headerless = 0;
+			GMimeObject *o = gs_entity_parse(mem, &headerless);
 
-		if (o)
+			if (!o)
+				fz_die("gs_entity_parse: no entity for content that is not empty", NULL);
+			g_free(g_mime_object_to_string(o, NULL));
 			g_object_unref(o);
-		g_object_unref(p);
-		g_object_unref(mem);
+			g_object_unref(mem);
+		}
 		g_byte_array_unref(plain);
 	}
 }

@@ -38,6 +38,17 @@ fz_die(const char *what, const char *detail)
 	abort();
 }
 
+static void
+fz_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	(void) data;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
+		fprintf(stderr, "fuzz: GLib %s from %s: %s\n",
+			level & G_LOG_LEVEL_WARNING ? "warning" : "critical", domain ? domain : "?", message);
+		abort();
+	}
+}
+
 static gs_status
 fz_passphrase(void *data, const char *what, char *buf, size_t size, size_t *len)
 {
@@ -106,8 +117,10 @@ fz_setup(int with_identities)
 	if (fz_session)
 		return fz_session;
 	/* a GLib critical (a failed g_return_if_fail, an invalid cast) or
-	 * warning is a bug here too, not noise on stderr */
-	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+	 * warning is a bug here too, not noise on stderr: abort() so that
+	 * libFuzzer saves the input (GLib's own fatal logs trap, SIGTRAP,
+	 * which libFuzzer does not catch) */
+	g_log_set_default_handler(fz_glib_log, NULL);
 	g_mime_init();
 	gs_init();
 	fz_dir = g_build_filename(g_get_tmp_dir(), "galsmime-fuzz.XXXXXX", NULL);

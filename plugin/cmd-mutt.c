@@ -288,6 +288,11 @@ m_decrypt(cli *c, int argc, char **argv)
 	g_byte_array_unref(plain);
 	/* a complete MIME entity or nothing: content without MIME headers
 	 * (RFC 4134's examples) is given one, as galsmime decrypt does */
+	if (lf->len == 0) {
+		cli_error(c, "the decrypted content is empty");
+		g_byte_array_unref(lf);
+		return EXIT_DATAERR;
+	}
 	{
 		GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) lf->data, lf->len);
 		int headerless = 0;

@@ -221,6 +221,8 @@ openssl cms -encrypt -binary -aes256 -outform DER -in empty.txt "$PKI/alice.crt"
 gsm_pass secret decrypt empty.der
 check "decrypt of an empty plaintext: fails (exit 65), nothing on stdout (mutt: decryption failed)" \
 	sh -c "[ $rc = 65 ] && [ ! -s g.out ]"
+check "decrypt of an empty plaintext: one line on stderr, saying so (no GLib critical)" \
+	sh -c "[ \$(wc -l <g.err) = 1 ] && grep -q 'decrypted content is empty' g.err"
 
 # ==== verify (detached) against contrib's verify command ====
 c_sign alice content.lf >s.alice
