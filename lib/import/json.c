@@ -929,6 +929,30 @@ scan(jp *p, const unsigned char *buf, size_t n)
 				continue;
 			}
 		}
+		if (p->in_string && !p->cutting && !p->esc && p->tok_len < JSON_MAX_VALUE) {
+			/* the bulk of an export (base64 certificates): a run of
+			 * plain string bytes, taken at once, up to the next quote,
+			 * backslash or newline, or the value limit, whichever
+			 * comes first; what follows takes the byte-by-byte path */
+			size_t j = i, lim = n - i > JSON_MAX_VALUE - p->tok_len
+						     ? i + (JSON_MAX_VALUE - p->tok_len) : n;
+			int nonblank = 0;
+
+			while (j < lim && buf[j] != '"' && buf[j] != '\\' && buf[j] != '\n') {
+				nonblank |= buf[j] != ' ' && buf[j] != '\t' && buf[j] != '\r';
+				j++;
+			}
+			if (j > i) {
+				p->tok_len += j - i;
+				p->off += j - i;
+				if (nonblank) {
+					p->line_blank = 0;
+					p->content_line = p->line;
+				}
+				i = j;
+				continue;
+			}
+		}
 		if (p->in_string) {
 			if (!p->cutting && !p->esc && c != '"' && p->tok_len >= JSON_MAX_VALUE &&
 			    (c & 0xC0) != 0x80) {
