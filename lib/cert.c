@@ -256,7 +256,9 @@ gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 	int idx;
 
 	memset(cd, 0, sizeof *cd);
-	if (v->der) {
+	if (v->sha256) {
+		cd->strings[S_SHA] = gs_hex(v->sha256, SHA256_DIGEST_LENGTH);
+	} else if (v->der) {
 		unsigned char md[SHA256_DIGEST_LENGTH];
 		SHA256(v->der, v->der_len, md);
 		cd->strings[S_SHA] = gs_hex(md, sizeof md);

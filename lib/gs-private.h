@@ -53,6 +53,7 @@ typedef struct gs_cert_view {
 	int key_bits;
 	const unsigned char *der;      /* when known: the SHA-256 comes from it */
 	size_t der_len;
+	const unsigned char *sha256;   /* when already computed: SHA-256 of der */
 } gs_cert_view;
 void gs_cert_view_of(X509 *x, gs_cert_view *v);
 /* Fill `cd` from `x` (or from a view). Never fails on odd certificates:
@@ -145,10 +146,11 @@ STACK_OF(X509_CRL) *gs_store_crls_for(gs_store *s, const X509_NAME *issuer);
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
 				    char **errmsg);
-/* The same for a certificate read without its key (imports). */
+/* The same for a certificate read without its key (imports); `sha256`,
+ * when not NULL, is the SHA-256 of `der` the caller already has. */
 gs_status gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len,
-				 const gs_certlite *l, int64_t source_id, int64_t *id, int *is_new,
-				 int *is_ca, char **errmsg);
+				 const unsigned char *sha256, const gs_certlite *l, int64_t source_id,
+				 int64_t *id, int *is_new, int *is_ca, char **errmsg);
 /* Find or create the source row named `name` of `kind`. */
 gs_status gs_store_source(gs_store *s, const char *name, const char *kind,
 			  int64_t *id, char **errmsg);

@@ -479,14 +479,16 @@ gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id, int64_t *id, int *is_
 }
 
 gs_status
-gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len, const gs_certlite *l,
-		       int64_t source_id, int64_t *id, int *is_new, int *is_ca, char **errmsg)
+gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len,
+		       const unsigned char *sha256, const gs_certlite *l, int64_t source_id,
+		       int64_t *id, int *is_new, int *is_ca, char **errmsg)
 {
 	gs_cert_view v;
 
 	gs_certlite_view(l, &v);
 	v.der = der;
 	v.der_len = len;
+	v.sha256 = sha256;
 	*is_ca = gs_view_is_ca(&v);
 	return put_cert_view(s, &v, source_id, id, is_new, errmsg);
 }

@@ -406,8 +406,9 @@ store_lite(gs_import_state *st, const unsigned char *digest, const unsigned char
 	gs_status rc;
 
 	v->ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-	if ((rc = gs_store_put_cert_lite(st->s, der, len, l, st->source_id, &id, &is_new, &is_ca,
-					 errmsg)) != GS_OK) {
+	/* the value is the certificate: its digest is the certificate's */
+	if ((rc = gs_store_put_cert_lite(st->s, der, len, digest, l, st->source_id, &id, &is_new,
+					 &is_ca, errmsg)) != GS_OK) {
 		value_result_free(v);
 		return rc;
 	}
