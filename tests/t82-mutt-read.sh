@@ -60,6 +60,17 @@ wait_for() {
 	return 1
 }
 keys() { s=$1; shift; tm send-keys -t "$s" "$@"; }
+# settle NAME: wait (up to 3 s) until two captures 0.3 s apart agree
+settle() {
+	n=10 prev=
+	while [ "$n" -gt 0 ]; do
+		cur=$(tm capture-pane -p -t "$1" 2>/dev/null)
+		[ -n "$prev" ] && [ "$cur" = "$prev" ] && return 0
+		prev=$cur
+		sleep 0.3
+		n=$((n - 1))
+	done
+}
 # stop NAME: end the session (mutt may have ended it already)
 stop() { tm kill-session -t "$1" >/dev/null 2>&1 || :; }
 # wait_file FILE [SECONDS]
@@ -173,6 +184,7 @@ read_msg() {
 		fail "$m: the index of $box shows $subj" "$(screen "$s")"
 		return 1
 	fi
+	settle "$s"
 	keys "$s" Enter
 	if [ "$ask" = yes ]; then
 		if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
@@ -246,7 +258,16 @@ compose() {
 	else
 		fail "$m: compose to $to: the Security line matches /$sec/" "$(grep Security "screen.$s")"
 	fi
+	# mutt may still be busy with the menu (opportunistic encryption
+	# looks the recipients up as it draws) and drop typeahead: send
+	# once the screen is still, and again if the menu is still all
+	# there is after a while
+	settle "$s"
 	keys "$s" y
+	if ! wait_for "$s" 'Enter S/MIME passphrase:' 5 &&
+	   screen "$s" | grep -q '^ *Security: ' && ! screen "$s" | grep -Eq 'passphrase|Sending'; then
+		keys "$s" y
+	fi
 	if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
 		fail "$m: sending asks for the S/MIME passphrase ($s)" "$(screen "$s")"
 		return 1
