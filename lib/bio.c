@@ -2,21 +2,47 @@
  * that content flows between GMime and CMS without extra copies. */
 #include "gs-private.h"
 
+#include <errno.h>
+
 static BIO_METHOD *method;
+static int method_type;
+
+/* The BIO's data: the stream, and the error of its first failed write,
+ * so that whoever sees OpenSSL fail above it can tell the user why. */
+typedef struct {
+	GMimeStream *s;
+	int err;
+} stream_data;
 
 static int
 stream_write(BIO *b, const char *buf, int len)
 {
-	GMimeStream *s = BIO_get_data(b);
-	ssize_t n = g_mime_stream_write(s, buf, (size_t) len);
+	stream_data *d = BIO_get_data(b);
+	ssize_t n;
 
+	errno = 0;
+	n = g_mime_stream_write(d->s, buf, (size_t) len);
+	if (n < 0 && !d->err)
+		d->err = errno ? errno : EIO;
 	return n < 0 ? -1 : (int) n;
+}
+
+int
+gs_bio_stream_errno(BIO *b)
+{
+	for (; b; b = BIO_next(b))
+		if (method_type && BIO_method_type(b) == method_type) {
+			stream_data *d = BIO_get_data(b);
+			if (d && d->err)
+				return d->err;
+		}
+	return 0;
 }
 
 static int
 stream_read(BIO *b, char *buf, int len)
 {
-	GMimeStream *s = BIO_get_data(b);
+	GMimeStream *s = ((stream_data *) BIO_get_data(b))->s;
 	ssize_t n;
 
 	if (len <= 0)
@@ -30,13 +56,19 @@ stream_read(BIO *b, char *buf, int len)
 static long
 stream_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	GMimeStream *s = BIO_get_data(b);
+	stream_data *d = BIO_get_data(b);
+	GMimeStream *s = d->s;
 
 	(void) num;
 	(void) ptr;
 	switch (cmd) {
 	case BIO_CTRL_FLUSH:
-		return g_mime_stream_flush(s) == 0 ? 1 : 0;
+		errno = 0;
+		if (g_mime_stream_flush(s) == 0)
+			return 1;
+		if (!d->err)
+			d->err = errno ? errno : EIO;
+		return 0;
 	case BIO_CTRL_EOF:
 		return g_mime_stream_eos(s) ? 1 : 0;
 	case BIO_CTRL_PENDING:
@@ -50,10 +82,12 @@ stream_ctrl(BIO *b, int cmd, long num, void *ptr)
 static int
 stream_destroy(BIO *b)
 {
-	GMimeStream *s = BIO_get_data(b);
+	stream_data *d = BIO_get_data(b);
 
-	if (s)
-		g_object_unref(s);
+	if (d) {
+		g_object_unref(d->s);
+		g_free(d);
+	}
 	BIO_set_data(b, NULL);
 	return 1;
 }
@@ -70,8 +104,11 @@ gs_bio_new_stream(GMimeStream *stream)
 {
 	BIO *b;
 
+	stream_data *d;
+
 	if (!method) {
-		method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gmime-stream");
+		method_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+		method = BIO_meth_new(method_type, "gmime-stream");
 		BIO_meth_set_write(method, stream_write);
 		BIO_meth_set_read(method, stream_read);
 		BIO_meth_set_ctrl(method, stream_ctrl);
@@ -80,8 +117,9 @@ gs_bio_new_stream(GMimeStream *stream)
 	}
 	if (!(b = BIO_new(method)))
 		return NULL;
-	g_object_ref(stream);
-	BIO_set_data(b, stream);
+	d = g_new0(stream_data, 1);
+	d->s = g_object_ref(stream);
+	BIO_set_data(b, d);
 	return b;
 }
 

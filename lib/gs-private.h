@@ -375,6 +375,9 @@ GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *
 /* ---- BIO over GMimeStream (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */
 BIO *gs_bio_new_stream(GMimeStream *stream);
+/* The error (errno) of the first failed write or flush of a stream BIO
+ * in the chain from `b` down, or 0: why OpenSSL could not write. */
+int gs_bio_stream_errno(BIO *b);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 GQuark gs_error_quark(void);

@@ -91,7 +91,10 @@ gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what)
 
 	if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
 		return gs_fail(errmsg, GS_E_BUSY, "%s: the store is busy (locked by another process)", what);
-	if (base == SQLITE_FULL)
+	/* a full disk shows as SQLITE_FULL, or, when the -shm file cannot
+	 * grow, as an I/O error whose system error says so */
+	if (base == SQLITE_FULL ||
+	    (base == SQLITE_IOERR && s && s->db && sqlite3_system_errno(s->db) == ENOSPC))
 		return gs_fail(errmsg, GS_E_IO, "%s: disk full", what);
 	if (base == SQLITE_NOTADB || base == SQLITE_CORRUPT)
 		return gs_fail(errmsg, GS_E_MALFORMED, "%s: not a valid store: %s", what, msg);

@@ -49,7 +49,9 @@ sink_write(GMimeStream *stream, const char *buf, size_t len)
 		int chunk = (int) MIN(len - done, (size_t) 1 << 30);
 		int n = BIO_write(s->bio, buf + done, chunk);
 		if (n <= 0) {
-			errno = EIO;
+			/* the output's own error when OpenSSL failed writing it */
+			int e = gs_bio_stream_errno(s->bio);
+			errno = e ? e : EIO;
 			return -1;
 		}
 		done += (size_t) n;
@@ -253,6 +255,8 @@ gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg)
 	n = g_mime_object_write_to_stream(entity, fo, sink);
 	g_mime_format_options_free(fo);
 	g_object_unref(sink);
+	if (n < 0 && gs_bio_stream_errno(bio))
+		return gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(gs_bio_stream_errno(bio)));
 	if (n < 0)
 		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot pass the content to OpenSSL");
 	return GS_OK;
@@ -332,6 +336,13 @@ write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GM
 	g_object_unref(f);
 	bio = gs_bio_new_stream(filtered);
 	st = bio ? produce(j, bio, &msg) : gs_fail(&msg, GS_E_INTERNAL, "out of memory");
+	/* OpenSSL failed because the output did: say that, not "signing
+	 * failed" */
+	if (st != GS_OK && st != GS_E_IO && bio && gs_bio_stream_errno(bio)) {
+		g_free(msg);
+		msg = NULL;
+		st = gs_fail(&msg, GS_E_IO, "write error: %s", g_strerror(gs_bio_stream_errno(bio)));
+	}
 	BIO_free(bio);
 	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
 		st = gs_fail(&msg, GS_E_IO, "write error: %s", g_strerror(errno));

@@ -95,10 +95,6 @@ judge() {
 	d="$1: exit 74, one line on stderr: stdout: $2"
 	if [ "$rc" = 74 ] && [ "$(lines out.err)" = 1 ] && contains out.err "^galsmime $3: stdout: (write error: )?$2$"; then
 		pass "$d"
-	elif [ "$rc" = 70 ] && contains out.err ": stdout: (cannot pass the content to OpenSSL|signing failed)$"; then
-		skip "$d" "known bug: lib/stream.c calls a failed write under OpenSSL an internal error (exit 70), see the report of issue 5"
-	elif [ "$rc" = 74 ] && contains out.err ": stdout: write error: Input/output error$"; then
-		skip "$d" "known bug: lib/stream.c reports EIO instead of the output's error, see the report of issue 5"
 	else
 		fail "$d" "exit $rc: $(cat out.err)"
 	fi
@@ -242,8 +238,6 @@ else
 			   { [ "$(lines fw.err)" = 1 ] || { [ "$sub" = gal ] && [ "$(lines fw.err)" = 2 ] &&
 			     sed -n 2p fw.err | grep -q "^galsmime gal: nothing imported from .*: the store is as it was$"; }; }; then
 				pass "$d: one clear line on stderr, nothing on stdout"
-			elif [ "$at" = shm ] && grep -q ': store: disk I/O error$' fw.err; then
-				skip "$d: one clear line on stderr, nothing on stdout" "known bug: lib/store.c says 'disk I/O error' for ENOSPC on the -shm file, see the report of issue 5"
 			else
 				fail "$d: one clear line on stderr, nothing on stdout" "$(cat fw.out fw.err)"
 			fi
