@@ -736,11 +736,13 @@ digest_key(const char *name)
 	return g_string_free(g, FALSE);
 }
 
-/* Opaque signed-data sent as application/octet-stream; name=smime.p7m
- * (classify() takes it for S/MIME as some clients send it): what
- * g_mime_application_pkcs7_mime_verify() does for application/pkcs7-mime. */
+/* Opaque signed-data (application/pkcs7-mime, or application/octet-stream;
+ * name=smime.p7m, which classify() takes for S/MIME as some clients send
+ * it): what g_mime_application_pkcs7_mime_verify() does, except that
+ * content without MIME headers (RFC 4134's examples) is given one part
+ * (gs_entity_parse, *headerless set) instead of failing. */
 static GMimeSignatureList *
-verify_p7m_part(GMimePart *part, GMimeObject **inner, GError **err)
+verify_p7m_part(GMimePart *part, GMimeObject **inner, int *headerless, GError **err)
 {
 	GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-mime");
 	GMimeStream *sig = g_mime_stream_mem_new(), *clear = g_mime_stream_mem_new();
@@ -758,17 +760,11 @@ verify_p7m_part(GMimePart *part, GMimeObject **inner, GError **err)
 	sigs = g_mime_crypto_context_verify(ctx, GMIME_VERIFY_NONE, sig, NULL, filtered, err);
 	g_mime_stream_flush(filtered);
 	if (sigs) {
-		GMimeParser *p;
-
-		g_mime_stream_reset(clear);
-		p = g_mime_parser_new_with_stream(clear);
-		*inner = g_mime_parser_construct_part(p, NULL);
-		g_object_unref(p);
+		*inner = gs_entity_parse(clear, headerless);
 		if (!*inner) {
 			g_object_unref(sigs);
 			sigs = NULL;
-			g_set_error_literal(err, GS_ERROR, GS_E_MALFORMED,
-					    "the signed content is not a MIME entity");
+			g_set_error_literal(err, GS_ERROR, GS_E_MALFORMED, "the signed content is empty");
 		}
 	}
 	g_object_unref(filtered);
@@ -853,11 +849,13 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 		}
 	} else {
 		r->form = "opaque";
-		if (GMIME_IS_APPLICATION_PKCS7_MIME(obj))
-			sigs = g_mime_application_pkcs7_mime_verify(GMIME_APPLICATION_PKCS7_MIME(obj),
-								    GMIME_VERIFY_NONE, &inner, &err);
-		else
-			sigs = verify_p7m_part(GMIME_PART(obj), &inner, &err);
+		int headerless = 0;
+
+		sigs = verify_p7m_part(GMIME_PART(obj), &inner, &headerless, &err);
+		if (headerless)
+			gs_report_note(r, "1", GMIME_IS_TEXT_PART(inner) ?
+				       "the signed content has no MIME headers: shown as text/plain" :
+				       "the signed content has no MIME headers: shown as application/octet-stream");
 		if (inner && payload)
 			*payload = inner;
 		else if (inner)

@@ -70,6 +70,15 @@ openssl cms -sign -noattr -in entity.txt -signer "$PKI/alice.crt" -inkey "$PKI/a
 	-certfile "$PKI/alice-chain.pem" >cms-noattr.part && wrap alice cms-noattr.part >cms-noattr.eml
 verify_is 0 "openssl cms -sign -noattr (no signed attributes): good, exit 0" cms-noattr.eml
 check "no signed attributes: the report says there is no signing time" contains v.err '; no signing time with sha-?256'
+# opaque signed-data whose content has no MIME headers (as RFC 4134 4.9's
+# would without its leading newline): judged, not refused
+printf 'bare signed text' >bare.txt
+openssl cms -sign -nodetach -binary -in bare.txt -signer "$PKI/alice.crt" -inkey "$PKI/alice.key" \
+	-certfile "$PKI/alice-chain.pem" >bare-opaque.part && wrap alice bare-opaque.part >bare-opaque.eml
+verify_is 0 "opaque signed-data of bare text: good, exit 0" bare-opaque.eml
+check "opaque signed-data of bare text: the report says the content had no MIME headers" \
+	contains v.err 'part 1: the signed content has no MIME headers: shown as text/plain'
+check "opaque signed-data of bare text: the message is written unchanged" unchanged bare-opaque.eml
 openssl cms -sign -in entity.txt -signer "$PKI/carol.crt" -inkey "$PKI/carol.key" \
 	-certfile "$PKI/carol-chain.pem" >cms-ec.part && wrap carol cms-ec.part >cms-ec.eml
 verify_is 0 "openssl cms -sign by carol (ECDSA P-256): good, exit 0" cms-ec.eml
