@@ -170,7 +170,7 @@ faketime '2020-06-01 12:00:00' sh -c 'openssl smime -sign -in entity.txt -signer
 verify_is 1 "dave's signature dated 2020-06-01 (signingTime inside his validity): still judged now, exit 1" \
 	dave-backdated.eml
 check "backdated: the report shows the claimed time and says expired" \
-	sh -c "grep -q 'signed 2020-06-01 12:00:00 UTC' v.err && grep -q 'expired' v.err"
+	sh -c "grep -q 'signed 2020-06-01 12:0[0-9]:[0-5][0-9] UTC' v.err && grep -q 'expired' v.err"
 osign erin erin.eml
 verify_is 0 "erin (signing-only key usage) signs fine: good" erin.eml
 osign frank frank.eml
