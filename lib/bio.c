@@ -102,9 +102,8 @@ stream_create(BIO *b)
 BIO *
 gs_bio_new_stream(GMimeStream *stream)
 {
-	BIO *b;
-
 	stream_data *d;
+	BIO *b;
 
 	if (!method) {
 		method_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
