@@ -631,6 +631,17 @@ headerless_entity(GMimeStream *clear)
 	return GMIME_OBJECT(part);
 }
 
+/* The report's word on content gs_entity_parse gave a part of its own. */
+static void
+note_headerless(gs_report *r, const char *path, const char *what, GMimeObject *part)
+{
+	char *note = g_strdup_printf("the %s content has no MIME headers: shown as %s", what,
+				     GMIME_IS_TEXT_PART(part) ? "text/plain" : "application/octet-stream");
+
+	gs_report_note(r, path, note);
+	g_free(note);
+}
+
 GMimeObject *
 gs_entity_parse(GMimeStream *content, int *headerless)
 {
@@ -853,9 +864,7 @@ verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from,
 
 		sigs = verify_p7m_part(GMIME_PART(obj), &inner, &headerless, &err);
 		if (headerless)
-			gs_report_note(r, "1", GMIME_IS_TEXT_PART(inner) ?
-				       "the signed content has no MIME headers: shown as text/plain" :
-				       "the signed content has no MIME headers: shown as application/octet-stream");
+			note_headerless(r, "1", "signed", inner);
 		if (inner && payload)
 			*payload = inner;
 		else if (inner)
@@ -1059,9 +1068,7 @@ open_entity(gs_session *s, GMimeObject *entity, const char *path, int nid, GMime
 	if ((st = decrypt_part(s, entity, plain, &headerless, errmsg)) != GS_OK)
 		return st;
 	if (headerless)
-		gs_report_note(r, path, GMIME_IS_TEXT_PART(*plain) ?
-			       "the decrypted content has no MIME headers: shown as text/plain" :
-			       "the decrypted content has no MIME headers: shown as application/octet-stream");
+		note_headerless(r, path, "decrypted", *plain);
 	if ((st = check_decrypted(s, *plain, errmsg)) != GS_OK) {
 		g_object_unref(*plain);
 		*plain = NULL;

@@ -255,8 +255,6 @@ gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg)
 	n = g_mime_object_write_to_stream(entity, fo, sink);
 	g_mime_format_options_free(fo);
 	g_object_unref(sink);
-	if (n < 0 && gs_bio_stream_errno(bio))
-		return gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(gs_bio_stream_errno(bio)));
 	if (n < 0)
 		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot pass the content to OpenSSL");
 	return GS_OK;
@@ -327,6 +325,7 @@ write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GM
 	gs_status st;
 	gint64 before = g_mime_stream_tell(stream);
 	BIO *bio;
+	int e;
 
 	f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_BASE64, TRUE);
 	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
@@ -336,12 +335,12 @@ write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GM
 	g_object_unref(f);
 	bio = gs_bio_new_stream(filtered);
 	st = bio ? produce(j, bio, &msg) : gs_fail(&msg, GS_E_INTERNAL, "out of memory");
-	/* OpenSSL failed because the output did: say that, not "signing
-	 * failed" */
-	if (st != GS_OK && st != GS_E_IO && bio && gs_bio_stream_errno(bio)) {
+	/* OpenSSL (or the content written into it) failed because the
+	 * output did: say that, not "signing failed" */
+	if (st != GS_OK && st != GS_E_IO && bio && (e = gs_bio_stream_errno(bio))) {
 		g_free(msg);
 		msg = NULL;
-		st = gs_fail(&msg, GS_E_IO, "write error: %s", g_strerror(gs_bio_stream_errno(bio)));
+		st = gs_fail(&msg, GS_E_IO, "write error: %s", g_strerror(e));
 	}
 	BIO_free(bio);
 	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
@@ -367,6 +366,21 @@ write_headers(GMimeObject *object, GMimeFormatOptions *options, gboolean content
 	if ((b = g_mime_stream_write_string(stream, g_mime_format_options_get_newline(options))) < 0)
 		return -1;
 	return a + b;
+}
+
+/* A streaming part as GMime writes a part: its headers (unless
+ * content_only), then the base64 of what `produce` writes. */
+static ssize_t
+write_part(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, gboolean content_only,
+	   GMimeStream *stream, producer produce)
+{
+	ssize_t h, b;
+
+	if ((h = write_headers(object, options, content_only, stream)) < 0)
+		return -1;
+	if ((b = write_base64(j, object, options, stream, produce)) < 0)
+		return -1;
+	return h + b;
 }
 
 /* -- GsSignaturePart: the second part of a multipart/signed; owns the job -- */
@@ -406,18 +420,13 @@ signature_part_write(GMimeObject *object, GMimeFormatOptions *options, gboolean 
 		     GMimeStream *stream)
 {
 	GsSignaturePart *p = (GsSignaturePart *) object;
-	ssize_t h, b;
 
 	/* the content part, written before, fed the signer */
 	if (!p->job->written) {
 		job_fail(p->job, GS_E_INTERNAL, g_strdup("the signature was written before its content"));
 		return -1;
 	}
-	if ((h = write_headers(object, options, content_only, stream)) < 0)
-		return -1;
-	if ((b = write_base64(p->job, object, options, stream, produce_signature)) < 0)
-		return -1;
-	return h + b;
+	return write_part(p->job, object, options, content_only, stream, produce_signature);
 }
 
 static void
@@ -628,15 +637,10 @@ cms_part_write(GMimeObject *object, GMimeFormatOptions *options, gboolean conten
 	       GMimeStream *stream)
 {
 	GsCmsPart *p = (GsCmsPart *) object;
-	ssize_t h, b;
 
 	if (!job_once(p->job))
 		return -1;
-	if ((h = write_headers(object, options, content_only, stream)) < 0)
-		return -1;
-	if ((b = write_base64(p->job, object, options, stream, produce_cms)) < 0)
-		return -1;
-	return h + b;
+	return write_part(p->job, object, options, content_only, stream, produce_cms);
 }
 
 static void
