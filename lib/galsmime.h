@@ -267,9 +267,10 @@ typedef struct gs_gal_entry {
 } gs_gal_entry;
 typedef int (*gs_gal_entry_cb)(const gs_gal_entry *entry, void *data);
 
-/* Entries named by `query`: any of their SMTP addresses (case-
- * insensitive), their name or alias (case-insensitive), or their display
- * name (exactly). Returns GS_OK (also when nothing matched: see *found). */
+/* Entries named by `query` as gs_resolve matches them: a query holding
+ * an @ by their SMTP addresses only (case-insensitive); any other by
+ * their name, alias or display name (case-insensitive). Returns GS_OK
+ * (also when nothing matched: see *found). */
 gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, void *data,
 			unsigned long *found, char **errmsg);
 /* Every entry, or those of one source. */
@@ -371,14 +372,39 @@ typedef enum gs_verdict {
 } gs_verdict;
 const char *gs_verdict_string(gs_verdict verdict);
 
+/* How a certificate is bound to the recipient it was found for. */
+typedef enum gs_binding {
+	GS_BIND_NONE = 0,
+	GS_BIND_CERTIFICATE,  /* the certificate itself names the address
+			       * (rfc822Name, else emailAddress) */
+	GS_BIND_DIRECTORY,    /* it does not name the address; every directory
+			       * entry listing the address offers it */
+	GS_BIND_NAME,         /* the recipient was a name that named exactly
+			       * one directory entry, and the entry offers it */
+} gs_binding;
+/* "certificate", "directory", "name" ("none"). */
+const char *gs_binding_string(gs_binding binding);
+
+/* One place a candidate certificate came from. */
+typedef struct gs_cand_source {
+	const char *source;       /* source name (the GAL snapshot, "harvest", ...) */
+	const char *entry;        /* directory entry name, or NULL: found by its own address */
+	const char *attribute;    /* userSMIMECertificate, userCertificate, certificate ... */
+} gs_cand_source;
+
+/* One candidate certificate for a recipient: each certificate once,
+ * with every place it came from. */
 typedef struct gs_candidate {
 	gs_cert_info cert;
-	const char *source;       /* where it came from (source name) */
-	const char *entry;        /* directory entry name, or NULL */
-	const char *attribute;    /* userSMIMECertificate, userCertificate, certificate ... */
+	const char *source;       /* the first of `sources` (the best ranked) */
+	const char *entry;
+	const char *attribute;
 	gs_verdict verdict;
 	const char *reason;       /* human explanation of the verdict */
 	int address_match;        /* the certificate's own addresses include the recipient */
+	gs_binding binding;       /* how it would be bound if chosen */
+	size_t n_sources;
+	const gs_cand_source *sources;
 } gs_candidate;
 
 typedef struct gs_resolution gs_resolution;
@@ -387,20 +413,46 @@ enum {
 	GS_RESOLVE_ALLOW_UNTRUSTED = 1 << 0,
 };
 
-/* Resolve one recipient (an address, a name, an alias) to candidate
- * certificates with verdicts, and choose one. Returns GS_OK with a
- * resolution even when nothing is usable: check gs_resolution_chosen().
- * Returns GS_E_BUSY, GS_E_IO on store failures. */
+/* Resolve one recipient to candidate certificates with verdicts, and
+ * choose one. The binding rules (SECURITY.md, galsmime(1)):
+ *
+ *  - A recipient that is an address ("a@b", or "Name <a@b>") matches
+ *    certificates that name it themselves and directory entries by their
+ *    SMTP addresses only (primary, smtp: proxies, the external address):
+ *    never by name, alias or display name.
+ *  - A usable certificate that names the address is preferred
+ *    (GS_BIND_CERTIFICATE). Otherwise a certificate only the directory
+ *    binds (GS_BIND_DIRECTORY) is chosen when every entry listing the
+ *    address that offers certificates would choose that same one; when
+ *    they disagree nothing is chosen and the failure names the entries.
+ *  - A recipient that is not an address matches entries by name, alias or
+ *    display name (any case), and only when exactly one entry matches
+ *    (GS_BIND_NAME); several are a failure that lists them.
+ *  - Among usable certificates bound the same way: userSMIMECertificate
+ *    over userCertificate, then the newest (notBefore).
+ *
+ * Returns GS_OK with a resolution even when nothing is usable: check
+ * gs_resolution_chosen(). Returns GS_E_BUSY, GS_E_IO on store failures. */
 gs_status gs_resolve(gs_session *session, const char *recipient, unsigned flags,
 		     gs_resolution **resolution, char **errmsg);
 void gs_resolution_free(gs_resolution *resolution);
 const char *gs_resolution_recipient(const gs_resolution *r);
+/* The address the recipient was resolved as, or NULL for a name. */
+const char *gs_resolution_address(const gs_resolution *r);
 size_t gs_resolution_count(const gs_resolution *r);
 const gs_candidate *gs_resolution_candidate(const gs_resolution *r, size_t i);
 /* The chosen candidate, or NULL when none is usable. */
 const gs_candidate *gs_resolution_chosen(const gs_resolution *r);
-/* Why nothing is usable: "no certificate", or the best candidate's reason. */
+/* Why nothing is usable (one line), or NULL when one is chosen. */
 const char *gs_resolution_failure(const gs_resolution *r);
+/* How the chosen certificate is bound to the recipient, for people, when
+ * the certificate does not name the address itself (one line); NULL
+ * otherwise. */
+const char *gs_resolution_note(const gs_resolution *r);
+/* When directory entries listing the address disagree: one line naming
+ * them and what each offers; NULL otherwise. Set even when a certificate
+ * naming the address was chosen over them. */
+const char *gs_resolution_conflict(const gs_resolution *r);
 
 /* ------------------------------------------------------------------ */
 /* Reports: the verdict on signatures and encryption                   */
@@ -531,24 +583,31 @@ typedef struct gs_encrypt_opts {
 	unsigned resolve_flags;   /* GS_RESOLVE_* */
 } gs_encrypt_opts;
 
-/* Per-recipient failures of an encryption attempt. */
-typedef struct gs_recipient_failure {
-	const char *recipient;
-	const char *reason;
-} gs_recipient_failure;
-typedef struct gs_failures gs_failures;
-size_t gs_failures_count(const gs_failures *f);
-const gs_recipient_failure *gs_failures_get(const gs_failures *f, size_t i);
-void gs_failures_free(gs_failures *f);
+/* What an encryption attempt made of each recipient, in order (the
+ * sender's own copy last, named by the sender's address). Strings belong
+ * to the gs_recipients. */
+typedef struct gs_recipient_result {
+	const char *recipient;    /* as given */
+	const char *fingerprint;  /* SHA-256 (hex) of the certificate chosen, or NULL */
+	gs_binding binding;       /* how it is bound to the recipient */
+	const char *note;         /* how, when the certificate does not name the address; else NULL */
+	const char *failure;      /* why there is no usable certificate, or NULL */
+} gs_recipient_result;
+typedef struct gs_recipients gs_recipients;
+size_t gs_recipients_count(const gs_recipients *r);
+const gs_recipient_result *gs_recipients_get(const gs_recipients *r, size_t i);
+void gs_recipients_free(gs_recipients *r);
 
 /* Encrypt the message body in place to every recipient (and the sender
- * unless no_self), removing any Bcc header. Fails closed: when any
- * recipient has no usable certificate the message is untouched,
- * GS_E_NO_CERT is returned and *failures (if non-NULL) lists each
- * recipient with the reason. Also GS_E_USAGE (no recipients),
- * GS_E_NO_KEY / GS_E_PASSPHRASE (with sign), GS_E_INTERNAL. */
+ * unless no_self), removing any Bcc header. Each recipient is resolved
+ * with gs_resolve. Fails closed: when any recipient has no usable
+ * certificate the message is untouched and GS_E_NO_CERT is returned.
+ * *recipients (if non-NULL) gets what became of each recipient, on
+ * success and on GS_E_NO_CERT (gs_recipients_free; NULL otherwise).
+ * Also GS_E_USAGE (no recipients), GS_E_NO_KEY / GS_E_PASSPHRASE (with
+ * sign), GS_E_BUSY / GS_E_IO (the store), GS_E_INTERNAL. */
 gs_status gs_message_encrypt(gs_session *session, GMimeMessage *message,
-			     const gs_encrypt_opts *opts, gs_failures **failures,
+			     const gs_encrypt_opts *opts, gs_recipients **recipients,
 			     char **errmsg);
 
 /* Decrypt the message body in place: the outer headers stay, the body

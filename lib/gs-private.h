@@ -172,14 +172,43 @@ X509 *gs_store_cert_by_sha256(gs_store *s, const char *sha256hex);
 X509_STORE *gs_store_anchor_store(gs_store *s, char **errmsg);
 int gs_store_is_anchor(gs_store *s, X509 *x);
 
-/* Candidate rows for a recipient. The callback gets each certificate
- * with where it came from. */
-typedef int (*gs_store_cand_cb)(X509 *x, const char *source, const char *entry,
-				const char *attribute, void *data);
-gs_status gs_store_candidates(gs_store *s, const char *recipient,
-			      gs_store_cand_cb cb, void *data, char **errmsg);
-
 /* ---- the directory part of the store (store-gal.c) ---- */
+
+/* What the store says about a recipient: one certificate and where it
+ * came from. entry_id 0 (entry, kind NULL): the certificate names the
+ * address itself; `sources` then lists every source that brought it,
+ * comma-separated. Valid during the callback. */
+typedef struct gs_cand_row {
+	X509 *x;
+	const char *sources;
+	int64_t entry_id;
+	const char *entry;        /* the entry's name, else display name, else alias */
+	const char *kind;
+	const char *attribute;    /* userSMIMECertificate, userCertificate, certificate */
+} gs_cand_row;
+typedef int (*gs_cand_row_cb)(const gs_cand_row *row, void *data);
+/* The certificates that name `address` (lower case) themselves, then
+ * those of every directory entry listing it among its SMTP addresses.
+ * Never by name, alias or display name. */
+gs_status gs_store_address_candidates(gs_store *s, const char *address, gs_cand_row_cb cb,
+				      void *data, char **errmsg);
+/* The certificates of one directory entry. */
+gs_status gs_store_entry_candidates(gs_store *s, int64_t entry, gs_cand_row_cb cb, void *data,
+				    char **errmsg);
+/* A directory entry, as the resolver names it. */
+typedef struct gs_entry_row {
+	int64_t id;
+	const char *source, *label, *kind;
+	const char *primary;      /* its primary SMTP address, or NULL */
+	unsigned n_certs;
+} gs_entry_row;
+typedef int (*gs_entry_row_cb)(const gs_entry_row *row, void *data);
+/* The entries listing `address` (lower case) among their SMTP addresses. */
+gs_status gs_store_entries_by_address(gs_store *s, const char *address, gs_entry_row_cb cb,
+				      void *data, char **errmsg);
+/* The entries whose name, alias or display name is `name` (any case). */
+gs_status gs_store_entries_by_name(gs_store *s, const char *name, gs_entry_row_cb cb, void *data,
+				   char **errmsg);
 /* Remove what a source brought: its entries and its certificate links. */
 gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed,
 				char **errmsg);
@@ -383,6 +412,10 @@ GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
 /* ---- resolve.c ---- */
+/* The address a recipient string names: the one inside "Name <addr>",
+ * or the trimmed, lower-cased string itself when it holds an @; NULL
+ * for a name. */
+char *gs_recipient_address(const char *recipient);
 /* The chosen certificate (owned by the resolution), or NULL. */
 X509 *gs_resolution_chosen_cert(const gs_resolution *r);
 #endif /* GS_PRIVATE_H */

@@ -276,50 +276,52 @@ gs_message_sign(gs_session *s, GMimeMessage *m, const gs_sign_opts *opts, char *
 
 /* ---- encrypt ---- */
 
-struct gs_failures {
-	GArray *items;    /* of gs_recipient_failure, strings owned */
+struct gs_recipients {
+	GArray *items;    /* of gs_recipient_result, strings owned */
 };
 
 size_t
-gs_failures_count(const gs_failures *f)
+gs_recipients_count(const gs_recipients *r)
 {
-	return f ? f->items->len : 0;
+	return r ? r->items->len : 0;
 }
 
-const gs_recipient_failure *
-gs_failures_get(const gs_failures *f, size_t i)
+const gs_recipient_result *
+gs_recipients_get(const gs_recipients *r, size_t i)
 {
-	return f && i < f->items->len ? &g_array_index(f->items, gs_recipient_failure, i) : NULL;
+	return r && i < r->items->len ? &g_array_index(r->items, gs_recipient_result, i) : NULL;
 }
 
 void
-gs_failures_free(gs_failures *f)
+gs_recipients_free(gs_recipients *r)
 {
 	guint i;
 
-	if (!f)
+	if (!r)
 		return;
-	for (i = 0; i < f->items->len; i++) {
-		gs_recipient_failure *r = &g_array_index(f->items, gs_recipient_failure, i);
-		g_free((char *) r->recipient);
-		g_free((char *) r->reason);
+	for (i = 0; i < r->items->len; i++) {
+		gs_recipient_result *x = &g_array_index(r->items, gs_recipient_result, i);
+		g_free((char *) x->recipient);
+		g_free((char *) x->fingerprint);
+		g_free((char *) x->note);
+		g_free((char *) x->failure);
 	}
-	g_array_free(f->items, TRUE);
-	g_free(f);
+	g_array_free(r->items, TRUE);
+	g_free(r);
 }
 
 static void
-failure_add(gs_failures **f, const char *recipient, const char *reason)
+recipient_add(gs_recipients *r, const char *recipient, const char *fingerprint, gs_binding binding,
+	      const char *note, const char *failure)
 {
-	gs_recipient_failure r;
+	gs_recipient_result x;
 
-	if (!*f) {
-		*f = g_new0(gs_failures, 1);
-		(*f)->items = g_array_new(FALSE, FALSE, sizeof(gs_recipient_failure));
-	}
-	r.recipient = g_strdup(recipient);
-	r.reason = g_strdup(reason);
-	g_array_append_val((*f)->items, r);
+	x.recipient = g_strdup(recipient);
+	x.fingerprint = g_strdup(fingerprint);
+	x.binding = binding;
+	x.note = g_strdup(note);
+	x.failure = g_strdup(failure);
+	g_array_append_val(r->items, x);
 }
 
 /* Add `fp` (taking it) unless present: a person named twice (To and
@@ -350,11 +352,12 @@ supports_gcm(gs_session *s, const char *sha256)
 
 gs_status
 gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
-		   gs_failures **failures, char **errmsg)
+		   gs_recipients **recipients, char **errmsg)
 {
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 	GPtrArray *fps = g_ptr_array_new_with_free_func(g_free);
-	gs_failures *fails = NULL;
+	gs_recipients *results = g_new0(gs_recipients, 1);
+	unsigned nfail = 0;
 	GMimeObject *entity, *signed_obj = NULL;
 	STACK_OF(X509) *recips = sk_X509_new_null();
 	GMimeObject *p7 = NULL;
@@ -365,8 +368,9 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	gs_status st = GS_OK;
 	guint i;
 
-	if (failures)
-		*failures = NULL;
+	results->items = g_array_new(FALSE, FALSE, sizeof(gs_recipient_result));
+	if (recipients)
+		*recipients = NULL;
 	if (!s || !m || !opts) {
 		st = gs_fail(errmsg, GS_E_USAGE, "gs_message_encrypt: bad arguments");
 		goto out;
@@ -413,8 +417,12 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			}
 			if (!supports_gcm(s, c->cert.sha256))
 				all_gcm = 0;
+			recipient_add(results, names->pdata[i], c->cert.sha256, c->binding,
+				      gs_resolution_note(res), NULL);
 		} else {
-			failure_add(&fails, names->pdata[i], gs_resolution_failure(res));
+			recipient_add(results, names->pdata[i], NULL, GS_BIND_NONE, NULL,
+				      gs_resolution_failure(res));
+			nfail++;
 		}
 		gs_resolution_free(res);
 	}
@@ -422,10 +430,13 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	if (!opts->no_self) {
 		char *msg = NULL;
 		if ((st = gs_identity_for_address(s, sender, &self, &msg)) != GS_OK) {
-			failure_add(&fails, sender ? sender : "(no From)",
-				    "no identity of yours to keep a readable copy "
-				    "(import your key, or use --no-self)");
 			g_free(msg);
+			if (st == GS_E_BUSY || st == GS_E_IO || st == GS_E_INTERNAL)
+				goto out;
+			recipient_add(results, sender ? sender : "(no From)", NULL, GS_BIND_NONE, NULL,
+				      "no identity of yours to keep a readable copy "
+				      "(import your key, or use --no-self)");
+			nfail++;
 			st = GS_OK;
 		} else {
 			char *fp = gs_cert_sha256_hex(self->cert);
@@ -433,21 +444,19 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 				X509_up_ref(self->cert);
 				sk_X509_push(recips, self->cert);
 			}
+			recipient_add(results, sender ? sender : "(you)", fp, GS_BIND_CERTIFICATE, NULL, NULL);
 			g_free(fp);
 		}
 	}
-	if (fails) {
+	if (nfail) {
 		GString *g = g_string_new(NULL);
-		for (i = 0; i < gs_failures_count(fails); i++) {
-			const gs_recipient_failure *f = gs_failures_get(fails, i);
-			g_string_append_printf(g, "%s%s: %s", i ? "; " : "", f->recipient, f->reason);
+		for (i = 0; i < gs_recipients_count(results); i++) {
+			const gs_recipient_result *f = gs_recipients_get(results, i);
+			if (f->failure)
+				g_string_append_printf(g, "%s%s: %s", g->len ? "; " : "", f->recipient, f->failure);
 		}
 		st = gs_fail(errmsg, GS_E_NO_CERT, "cannot encrypt to %s", g->str);
 		g_string_free(g, TRUE);
-		if (failures) {
-			*failures = fails;
-			fails = NULL;
-		}
 		goto out;
 	}
 
@@ -472,7 +481,10 @@ out:
 	if (signed_obj)
 		g_object_unref(signed_obj);
 	gs_identity_free(self);
-	gs_failures_free(fails);
+	if (recipients && (st == GS_OK || st == GS_E_NO_CERT))
+		*recipients = results;
+	else
+		gs_recipients_free(results);
 	g_free(owned);
 	g_ptr_array_free(names, TRUE);
 	g_ptr_array_free(fps, TRUE);

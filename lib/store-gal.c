@@ -172,27 +172,33 @@ gs_status
 gs_gal_lookup(gs_store *s, const char *query, gs_gal_entry_cb cb, void *data,
 	      unsigned long *found, char **errmsg)
 {
-	static const char sql[] = ENTRY_SELECT
-		" WHERE e.id IN (SELECT entry FROM entry_address WHERE address = ?1"
-		" UNION SELECT id FROM entry WHERE name = ?2 COLLATE NOCASE"
-		" UNION SELECT id FROM entry WHERE alias = ?2 COLLATE NOCASE"
-		" UNION SELECT id FROM entry WHERE display_name = ?2)"
+	/* the resolver's rule: an address matches SMTP addresses only, a
+	 * name matches names, aliases and display names */
+	static const char by_address[] = ENTRY_SELECT
+		" WHERE e.id IN (SELECT entry FROM entry_address WHERE address = ?1) ORDER BY e.id";
+	static const char by_name[] = ENTRY_SELECT
+		" WHERE e.id IN (SELECT id FROM entry WHERE name = ?1 COLLATE NOCASE"
+		" UNION SELECT id FROM entry WHERE alias = ?1 COLLATE NOCASE"
+		" UNION SELECT id FROM entry WHERE display_name = ?1 COLLATE NOCASE)"
 		" ORDER BY e.id";
 	sqlite3_stmt *stmt;
-	char *addr, *q;
+	char *q;
 	gs_status st;
+	int address;
 
 	if (!s || !query)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_lookup: bad arguments");
-	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+	q = gs_recipient_address(query);
+	address = q != NULL;
+	if (!q)
+		q = g_strstrip(g_strdup(query));
+	if (!(stmt = gs_store_prepare(s, address ? by_address : by_name, errmsg, &st))) {
+		g_free(q);
 		return st;
-	addr = gs_address_normalize(query);
-	q = g_strstrip(g_strdup(query));
-	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, q, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_text(stmt, 1, q, -1, SQLITE_STATIC);
 	st = walk_entries(s, stmt, cb, data, found, errmsg);
 	sqlite3_finalize(stmt);
-	g_free(addr);
 	g_free(q);
 	return st;
 }
@@ -304,4 +310,150 @@ gs_store_cert_pem(gs_store *s, const char *sha256, char **pem, unsigned long *su
 	BIO_free(b);
 	X509_free(x);
 	return GS_OK;
+}
+
+/* ---- what the store says about one recipient (resolve.c) ---- */
+
+static gs_status
+walk_cand_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char **errmsg)
+{
+	gs_cand_row_cb cb = (gs_cand_row_cb) fn;
+	gs_status st = GS_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_cand_row row;
+		int stop;
+
+		row.x = gs_store_decode_cert(s, sqlite3_column_blob(stmt, 0), sqlite3_column_bytes(stmt, 0));
+		if (!row.x)
+			continue;
+		row.sources = (const char *) sqlite3_column_text(stmt, 1);
+		row.entry_id = sqlite3_column_int64(stmt, 2);
+		row.entry = (const char *) sqlite3_column_text(stmt, 3);
+		row.kind = (const char *) sqlite3_column_text(stmt, 4);
+		row.attribute = (const char *) sqlite3_column_text(stmt, 5);
+		stop = cb(&row, data);
+		X509_free(row.x);
+		if (stop)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: recipient lookup");
+	return st;
+}
+
+/* the label an entry is shown by: its name, else display name, else alias */
+#define ENTRY_LABEL "coalesce(e.name, e.display_name, e.alias)"
+
+/* Run one cached query with one parameter (text when `text` is not
+ * NULL, else `num`) and hand its rows to `walk`. */
+typedef gs_status (*row_walker)(gs_store *s, sqlite3_stmt *stmt, GCallback cb, void *data, char **errmsg);
+
+static gs_status
+run_query(gs_store *s, const char *sql, const char *text, int64_t num, row_walker walk, GCallback cb,
+	  void *data, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	if (text)
+		sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(stmt, 1, num);
+	st = walk(s, stmt, cb, data, errmsg);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return st;
+}
+
+gs_status
+gs_store_address_candidates(gs_store *s, const char *address, gs_cand_row_cb cb, void *data,
+			    char **errmsg)
+{
+	/* the certificates that name the address themselves (whatever
+	 * brought them), then those of the directory entries that list it
+	 * among their SMTP addresses: never by name, alias or display name */
+	static const char sql[] =
+		"SELECT c.der,"
+		" (SELECT group_concat(so.name, ',') FROM certificate_source cs"
+		"   JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id),"
+		" 0, NULL, NULL, 'certificate'"
+		" FROM certificate_address ca JOIN certificate c ON c.id = ca.certificate"
+		" WHERE ca.address = ?1 "
+		"UNION ALL "
+		"SELECT c.der, so.name, e.id, " ENTRY_LABEL ", e.kind, ec.attribute"
+		" FROM entry_address ea JOIN entry e ON e.id = ea.entry"
+		" JOIN entry_certificate ec ON ec.entry = e.id"
+		" JOIN certificate c ON c.id = ec.certificate JOIN source so ON so.id = e.source"
+		" WHERE ea.address = ?1";
+
+	return run_query(s, sql, address, 0, walk_cand_rows, G_CALLBACK(cb), data, errmsg);
+}
+
+gs_status
+gs_store_entry_candidates(gs_store *s, int64_t entry, gs_cand_row_cb cb, void *data, char **errmsg)
+{
+	static const char sql[] =
+		"SELECT c.der, so.name, e.id, " ENTRY_LABEL ", e.kind, ec.attribute"
+		" FROM entry e JOIN entry_certificate ec ON ec.entry = e.id"
+		" JOIN certificate c ON c.id = ec.certificate JOIN source so ON so.id = e.source"
+		" WHERE e.id = ?1";
+
+	return run_query(s, sql, NULL, entry, walk_cand_rows, G_CALLBACK(cb), data, errmsg);
+}
+
+static gs_status
+walk_entry_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char **errmsg)
+{
+	gs_entry_row_cb cb = (gs_entry_row_cb) fn;
+	gs_status st = GS_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_entry_row row;
+
+		row.id = sqlite3_column_int64(stmt, 0);
+		row.source = (const char *) sqlite3_column_text(stmt, 1);
+		row.label = (const char *) sqlite3_column_text(stmt, 2);
+		row.kind = (const char *) sqlite3_column_text(stmt, 3);
+		row.primary = (const char *) sqlite3_column_text(stmt, 4);
+		row.n_certs = (unsigned) sqlite3_column_int(stmt, 5);
+		if (cb(&row, data))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = gs_store_fail(s, rc, errmsg, "store: directory entries");
+	return st;
+}
+
+#define ENTRY_ROW_SELECT \
+	"SELECT e.id, so.name, " ENTRY_LABEL ", e.kind," \
+	" (SELECT address FROM entry_address WHERE entry = e.id ORDER BY is_primary DESC, address LIMIT 1)," \
+	" (SELECT count(*) FROM entry_certificate WHERE entry = e.id)" \
+	" FROM entry e JOIN source so ON so.id = e.source"
+
+gs_status
+gs_store_entries_by_address(gs_store *s, const char *address, gs_entry_row_cb cb, void *data,
+			    char **errmsg)
+{
+	static const char sql[] = ENTRY_ROW_SELECT
+		" WHERE e.id IN (SELECT entry FROM entry_address WHERE address = ?1) ORDER BY e.id";
+
+	return run_query(s, sql, address, 0, walk_entry_rows, G_CALLBACK(cb), data, errmsg);
+}
+
+gs_status
+gs_store_entries_by_name(gs_store *s, const char *name, gs_entry_row_cb cb, void *data,
+			 char **errmsg)
+{
+	static const char sql[] = ENTRY_ROW_SELECT
+		" WHERE e.id IN (SELECT id FROM entry WHERE name = ?1 COLLATE NOCASE"
+		"   UNION SELECT id FROM entry WHERE alias = ?1 COLLATE NOCASE"
+		"   UNION SELECT id FROM entry WHERE display_name = ?1 COLLATE NOCASE)"
+		" ORDER BY e.id";
+
+	return run_query(s, sql, name, 0, walk_entry_rows, G_CALLBACK(cb), data, errmsg);
 }

@@ -738,66 +738,6 @@ gs_store_is_anchor(gs_store *s, X509 *x)
 	return r;
 }
 
-gs_status
-gs_store_candidates(gs_store *s, const char *recipient, gs_store_cand_cb cb, void *data,
-		    char **errmsg)
-{
-	/* every certificate whose own address is the recipient, and every
-	 * certificate linked to a directory entry that the recipient names
-	 * by address, name, alias or display name */
-	static const char sql[] =
-		"SELECT c.der,"
-		" (SELECT group_concat(so.name, ',') FROM certificate_source cs"
-		"   JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id),"
-		" NULL, 'certificate'"
-		" FROM certificate_address ca JOIN certificate c ON c.id = ca.certificate"
-		" WHERE ca.address = ?1 "
-		"UNION ALL "
-		"SELECT c.der, so.name, coalesce(e.name, e.display_name, e.alias), ec.attribute"
-		" FROM entry e JOIN entry_certificate ec ON ec.entry = e.id"
-		" JOIN certificate c ON c.id = ec.certificate JOIN source so ON so.id = e.source"
-		" WHERE e.id IN ("
-		"   SELECT entry FROM entry_address WHERE address = ?1"
-		"   UNION SELECT id FROM entry WHERE name = ?2 COLLATE NOCASE"
-		"   UNION SELECT id FROM entry WHERE alias = ?2 COLLATE NOCASE"
-		"   UNION SELECT id FROM entry WHERE display_name = ?2)";
-	sqlite3_stmt *stmt;
-	char *addr = gs_address_normalize(recipient);
-	char *trimmed = g_strstrip(g_strdup(recipient));
-	gs_status st;
-	int rc;
-
-	/* cached: one lookup per recipient */
-	stmt = gs_store_stmt(s, sql, errmsg, &st);
-	if (!stmt)
-		goto out;
-	sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, trimmed, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		X509 *x = row_cert(s, stmt, 0);
-		int stop;
-
-		if (!x)
-			continue;
-		stop = cb(x, (const char *) sqlite3_column_text(stmt, 1),
-			  (const char *) sqlite3_column_text(stmt, 2),
-			  (const char *) sqlite3_column_text(stmt, 3), data);
-		X509_free(x);
-		if (stop)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: recipient lookup");
-out:
-	if (stmt) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-	}
-	g_free(addr);
-	g_free(trimmed);
-	return st;
-}
-
 /* ---- listing ---- */
 
 gs_status

@@ -98,6 +98,9 @@ gs_status cli_passphrase(cli *c, char **pass, size_t *len);
 /* Release everything, wiping the cached passphrase. */
 void cli_cleanup(cli *c);
 
+/* Say on stderr how each recipient whose certificate does not name its
+ * address was bound (unless --quiet) (plugin/report.c). */
+void cli_print_bindings(cli *c, const gs_recipients *r);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
 char *cli_time(int64_t t);

@@ -22,7 +22,7 @@ cmd_encrypt(cli *c, int argc, char **argv)
 	};
 	GPtrArray *to = g_ptr_array_new();
 	gs_encrypt_opts eo = { 0 };
-	gs_failures *fails = NULL;
+	gs_recipients *rcpts = NULL;
 	GMimeMessage *m = NULL;
 	char *msg = NULL;
 	gs_status st;
@@ -71,12 +71,13 @@ cmd_encrypt(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_parse_message(c, &m)) != 0)
 		goto out;
-	st = gs_message_encrypt(c->session, m, &eo, &fails, &msg);
-	if (st == GS_E_NO_CERT && fails) {
+	st = gs_message_encrypt(c->session, m, &eo, &rcpts, &msg);
+	if (st == GS_E_NO_CERT && rcpts) {
 		/* one line per recipient, so mutt shows each */
-		for (i = 0; i < gs_failures_count(fails); i++) {
-			const gs_recipient_failure *f = gs_failures_get(fails, i);
-			cli_error(c, "%s: %s", f->recipient, f->reason);
+		for (i = 0; i < gs_recipients_count(rcpts); i++) {
+			const gs_recipient_result *r = gs_recipients_get(rcpts, i);
+			if (r->failure)
+				cli_error(c, "%s: %s", r->recipient, r->failure);
 		}
 		cli_error(c, "nothing encrypted, nothing written");
 		g_free(msg);
@@ -84,10 +85,11 @@ cmd_encrypt(cli *c, int argc, char **argv)
 	} else if (st != GS_OK) {
 		rc = cli_fail(c, st, msg);
 	} else {
+		cli_print_bindings(c, rcpts);
 		rc = cli_write_message(c, m);
 	}
 out:
-	gs_failures_free(fails);
+	gs_recipients_free(rcpts);
 	if (m)
 		g_object_unref(m);
 	g_ptr_array_free(to, TRUE);

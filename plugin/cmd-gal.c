@@ -220,6 +220,8 @@ json_cert(GString *g, const gs_candidate *cand)
 	json_str(g, cand->entry);
 	g_string_append(g, ",\"attribute\":");
 	json_str(g, cand->attribute);
+	g_string_append(g, ",\"binding\":");
+	json_str(g, gs_binding_string(cand->binding));
 	g_string_append(g, ",\"verdict\":");
 	json_str(g, gs_verdict_string(cand->verdict));
 	g_string_append(g, ",\"reason\":");
@@ -271,8 +273,11 @@ gal_lookup(cli *c, int argc, char **argv)
 		cli_write(c, lo.g->str, lo.g->len);
 	} else if (gs_resolution_chosen(res)) {
 		const gs_candidate *ch = gs_resolution_chosen(res);
-		printf("encrypts to %s (%s)\n", ch->cert.sha256, ch->cert.subject);
-	} else if (found) {
+		printf("encrypts to %s (%s), bound by %s\n", ch->cert.sha256, ch->cert.subject,
+		       ch->binding == GS_BIND_CERTIFICATE ? "its own address"
+		       : ch->binding == GS_BIND_NAME	  ? "the entry's name"
+							  : "the directory");
+	} else if (found || gs_resolution_count(res)) {
 		printf("cannot encrypt: %s\n", gs_resolution_failure(res));
 	}
 	g_string_free(lo.g, TRUE);
@@ -292,7 +297,7 @@ gal_explain(cli *c, int argc, char **argv)
 	unsigned flags = 0;
 	char *msg = NULL;
 	gs_status st;
-	size_t i, n;
+	size_t i, j, n;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -316,11 +321,21 @@ gal_explain(cli *c, int argc, char **argv)
 		printf("    subject    %s\n    issuer     %s\n    valid      %s to %s\n", k->cert.subject,
 		       k->cert.issuer, nb, na);
 		printf("    addresses  %s%s\n", k->cert.emails && *k->cert.emails ? k->cert.emails : "(none)",
-		       k->address_match || !strchr(argv[optind], '@')
-			       ? "" : "  (warning: not the recipient's address; the directory vouches for it)");
-		printf("    from       source %s%s%s, attribute %s\n", k->source ? k->source : "?",
-		       k->entry ? ", entry " : "", k->entry ? k->entry : "",
-		       k->attribute ? k->attribute : "?");
+		       k->address_match || !gs_resolution_address(res)
+			       ? "" : "  (not the recipient's address: only the directory binds it)");
+		for (j = 0; j < k->n_sources; j++) {
+			const gs_cand_source *src = &k->sources[j];
+			if (src->entry)
+				printf("    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
+				       src->source ? src->source : "?", src->entry,
+				       src->attribute ? src->attribute : "?");
+			else
+				printf("    %s source %s, by its own address\n", j ? "          " : "from      ",
+				       src->source ? src->source : "?");
+		}
+		printf("    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
+					    : k->binding == GS_BIND_NAME       ? "the entry's name"
+										: "the directory only");
 		if (!strcmp(gs_verdict_string(k->verdict), k->reason))
 			printf("    verdict    %s\n", k->reason);
 		else
@@ -328,6 +343,10 @@ gal_explain(cli *c, int argc, char **argv)
 		g_free(nb);
 		g_free(na);
 	}
+	if (gs_resolution_conflict(res))
+		printf("\nconflict: %s\n", gs_resolution_conflict(res));
+	if (gs_resolution_note(res))
+		printf("\n%s\n", gs_resolution_note(res));
 	if (gs_resolution_chosen(res))
 		printf("\nchosen: %s\n", gs_resolution_chosen(res)->cert.sha256);
 	else

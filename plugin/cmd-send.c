@@ -337,34 +337,41 @@ cmd_send(cli *c, int argc, char **argv)
 		eo.header_recipients = 0;
 		for (k = 0; k < copies->len; k++) {
 			copy *cp = copies->pdata[k];
-			gs_failures *fails = NULL;
+			gs_recipients *rcpts = NULL;
 
 			if ((rc = parse_copy(c, &m)) != 0)
 				break;
 			g_ptr_array_add(cp->rcpts, NULL);
 			eo.extra = (const char *const *) cp->rcpts->pdata;
-			st = gs_message_encrypt(c->session, m, &eo, &fails, &msg);
+			st = gs_message_encrypt(c->session, m, &eo, &rcpts, &msg);
 			g_ptr_array_remove_index(cp->rcpts, cp->rcpts->len - 1);
 			if (st == GS_E_NO_CERT) {
-				size_t f;
-				for (f = 0; f < gs_failures_count(fails); f++) {
-					const gs_recipient_failure *rf = gs_failures_get(fails, f);
-					char *line = g_strdup_printf("%s: %s", rf->recipient, rf->reason);
+				size_t f, nbad = 0;
+				for (f = 0; f < gs_recipients_count(rcpts); f++) {
+					const gs_recipient_result *rr = gs_recipients_get(rcpts, f);
+					char *line;
+
+					if (!rr->failure)
+						continue;
+					nbad++;
+					line = g_strdup_printf("%s: %s", rr->recipient, rr->failure);
 					if (!in_list(bad, line))
 						g_ptr_array_add(bad, line);
 					else
 						g_free(line);
 				}
-				if (!fails || gs_failures_count(fails) == 0)
+				if (nbad == 0)
 					g_ptr_array_add(bad, g_strdup(msg ? msg : gs_status_string(st)));
-				gs_failures_free(fails);
+				gs_recipients_free(rcpts);
 				g_free(msg);
 				msg = NULL;
 			} else if (st != GS_OK) {
-				gs_failures_free(fails);
+				gs_recipients_free(rcpts);
 				rc = cli_fail(c, st, msg);
 				break;
 			} else {
+				cli_print_bindings(c, rcpts);
+				gs_recipients_free(rcpts);
 				/* the copy names no Bcc recipient */
 				while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 					;

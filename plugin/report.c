@@ -119,3 +119,15 @@ cli_print_report(cli *c, const gs_report *r)
 	if (n == 0)
 		fprintf(stderr, "galsmime %s: BAD: the signature has no signers\n", c->cmd);
 }
+
+void
+cli_print_bindings(cli *c, const gs_recipients *r)
+{
+	size_t i;
+
+	for (i = 0; i < gs_recipients_count(r) && !c->quiet; i++) {
+		const gs_recipient_result *x = gs_recipients_get(r, i);
+		if (x->note)
+			cli_error(c, "%s: %s", x->recipient, x->note);
+	}
+}

@@ -104,3 +104,27 @@ EOC
 			--import "$T_DIR/$1-gpgsm.p12" >/dev/null 2>&1
 	fi
 }
+
+# fp USER: the SHA-256 fingerprint of $PKI/USER.crt, lower-case hex
+fp() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+# chosen RECIPIENT: the fingerprint gal explain chooses, or nothing
+chosen() { gs gal explain "$1" 2>/dev/null | sed -n 's/^chosen: //p'; }
+# opens USER FILE: USER's key decrypts FILE (openssl cms) to bare_msg's text
+opens() {
+	openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2" 2>/dev/null |
+		grep -q 'this is a test message'
+}
+# bare_msg: a message from alice without recipients (they come from --to)
+bare_msg() {
+	cat <<EOM
+From: Alice Example <alice@example.org>
+Subject: for the directory
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+this is a test message
+EOM
+}
+# not CMD...: CMD fails (for check: check DESC not CMD...)
+not() { ! "$@"; }

@@ -10,7 +10,6 @@
 
 DB="$GALSMIME_HOME/galsmime.db"
 galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" json "$@"; }
-fp() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
 fp16() { fp "$1" | cut -c1-16; }
 # entries [SOURCE]: what the store holds for a source, one line per entry:
 # alias|kind|name|display name|addresses (primary first)|attribute=certificate ...
@@ -28,24 +27,9 @@ same_entries() {
 	entries "${3:-gal}" >got.txt 2>&1
 	if cmp -s got.txt "$2"; then pass "$1"; else fail "$1" "$(diff "$2" got.txt)"; fi
 }
-chosen() { gs gal explain "$1" 2>/dev/null | sed -n 's/^chosen: //p'; }
 # the "from" line of the candidate explain chooses
 chosen_from() { gs gal explain "$1" 2>/dev/null | awk '/^\* /{c=1} c && /from /{print; exit}'; }
-# a message without recipients: they come from --to
-cat >bare.eml <<EOM
-From: Alice Example <alice@example.org>
-Subject: for the directory
-Date: Sat, 28 Nov 2026 12:00:00 +0000
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-this is a test message
-EOM
-# opens USER FILE: USER's key decrypts FILE (openssl) to the message
-opens() {
-	openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2" 2>/dev/null |
-		grep -q 'this is a test message'
-}
+bare_msg >bare.eml
 
 cat >expected.txt <<EOF
 alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
@@ -101,7 +85,7 @@ check "henry's chosen certificate is not henry2's (newer, but in userCertificate
 	test "$(chosen henry@example.org)" != "$(fp henry2)"
 for c in "dave@example.org expired" "erin@example.org keyEncipherment" \
 	"frank@example.org emailProtection" "mallory@example.org trust anchor" \
-	"nora@example.org no certificate found"; do
+	"nora@example.org in the GAL as .Nora NoCert. \[gal\], with no certificate"; do
 	q=${c%% *} why=${c#* }
 	gs gal explain "$q" >explain.out 2>&1; rc=$?
 	check "explain $q: exit 1, cannot encrypt: $why" \

@@ -11,7 +11,6 @@
 
 DB="$GALSMIME_HOME/galsmime.db"
 galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" csv "$@"; }
-fp() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
 fp16() { fp "$1" | cut -c1-16; }
 # entries [SOURCE]: what the store holds for a source, one line per entry
 entries() {
@@ -27,20 +26,7 @@ same_entries() {
 	entries "${3:-gal}" >got.txt 2>&1
 	if cmp -s got.txt "$2"; then pass "$1"; else fail "$1" "$(diff "$2" got.txt)"; fi
 }
-chosen() { gs gal explain "$1" 2>/dev/null | sed -n 's/^chosen: //p'; }
-cat >bare.eml <<EOM
-From: Alice Example <alice@example.org>
-Subject: for the directory
-Date: Sat, 28 Nov 2026 12:00:00 +0000
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-this is a test message
-EOM
-opens() {
-	openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2" 2>/dev/null |
-		grep -q 'this is a test message'
-}
+bare_msg >bare.eml
 # row_line FILE ALIAS: the line where ALIAS's row starts (python's csv reader)
 row_line() {
 	python3 - "$1" "$2" <<'EOF'
@@ -102,7 +88,7 @@ for u in alice carol henry; do
 done
 for c in "dave@example.org expired" "erin@example.org keyEncipherment" \
 	"frank@example.org emailProtection" "mallory@example.org trust anchor" \
-	"nora@example.org no certificate found"; do
+	"nora@example.org in the GAL as .Nora NoCert. \[gal\], with no certificate"; do
 	q=${c%% *} why=${c#* }
 	gs gal explain "$q" >explain.out 2>&1; rc=$?
 	check "explain $q: exit 1, cannot encrypt: $why" \

@@ -104,7 +104,7 @@ check "... which the Grace_SMIME contact brings (the plain Grace contact has non
 	sh -c "grep -A5 '$(fpr grace)' explain.out | grep -q 'entry Grace_SMIME, attribute userCertificate'"
 gs gal explain ivan@example.org >explain.out 2>&1
 check "explain ivan: the directory vouches for a certificate with another address" \
-	contains explain.out 'warning: not the recipient.s address; the directory vouches for it'
+	contains explain.out 'not the recipient.s address: only the directory binds it'
 gs gal explain dave@example.org >explain.out 2>&1
 check "dave: expired" contains explain.out '^cannot encrypt to dave@example\.org: .*expired'
 gs gal explain erin@example.org >explain.out 2>&1

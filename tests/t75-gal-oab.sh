@@ -63,7 +63,7 @@ check "explain henry: henry2 is a candidate from userCertificate" \
 	sh -c "grep -A5 '^  $(fpr henry2)' explain.out | grep -q 'attribute userCertificate'"
 gs gal explain ivan@example.org >explain.out 2>&1
 check "explain ivan: the directory vouches for a certificate with another address" \
-	contains explain.out 'warning: not the recipient.s address; the directory vouches for it'
+	contains explain.out 'not the recipient.s address: only the directory binds it'
 check_exit 1 "explain dave exits 1" gs gal explain dave@example.org
 gs gal explain dave@example.org >explain.out 2>&1
 check "dave: expired" contains explain.out '^cannot encrypt to dave@example\.org: .*expired'

@@ -455,6 +455,14 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 		SHA256(p, len, digests[i]);
 		if ((results[i] = g_hash_table_lookup(st->values, digests[i])))
 			continue;
+		/* the same value twice in one record (UserCertificate and
+		 * UserSMIMECertificate set from the same bytes): decoded and
+		 * stored once, linked under each attribute */
+		for (k = 0; k < i; k++)
+			if (!memcmp(digests[k], digests[i], SHA256_DIGEST_LENGTH))
+				break;
+		if (k < i)
+			continue;
 		/* the common case, one DER certificate, without decoding its key */
 		if ((lites[i] = gs_certlite_parse(p, len)))
 			continue;
@@ -468,6 +476,15 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 	for (i = 0; i < n; i++) {
 		if (results[i])
 			continue;
+		if (!lites[i] && !decoded[i]) {
+			/* a repeat of an earlier value of this record */
+			results[i] = g_hash_table_lookup(st->values, digests[i]);
+			if (!results[i]) {
+				rc = gs_fail(errmsg, GS_E_INTERNAL, "%s: a repeated value was not stored", rec->where);
+				goto fail;
+			}
+			continue;
+		}
 		if (lites[i]) {
 			gsize len;
 			const unsigned char *p = g_bytes_get_data(((gs_record_cert *) rec->certs->pdata[i])->value, &len);
