@@ -22,6 +22,22 @@ gs_signer_data_free(gs_signer_data *sd)
 	g_free(sd);
 }
 
+void
+gs_cms_result_init(gs_cms_result *res)
+{
+	memset(res, 0, sizeof *res);
+	res->signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+}
+
+void
+gs_cms_result_clear(gs_cms_result *res)
+{
+	if (res->signers)
+		g_ptr_array_free(res->signers, TRUE);
+	g_free(res->cipher);
+	memset(res, 0, sizeof *res);
+}
+
 static CMS_ContentInfo *
 read_cms(const unsigned char *der, size_t len)
 {
@@ -323,7 +339,6 @@ gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO 
 	gs_status st = GS_OK;
 
 	*out_v = NULL;
-	gs_session_reset_results(s);
 	v = g_new0(gs_cms_verifier, 1);
 	v->s = s;
 	v->dig_ok = 1;
@@ -398,8 +413,44 @@ gs_cms_verifier_sink(gs_cms_verifier *v)
 	return v->chain ? v->chain : v->base;
 }
 
+/* The digest a signer used, by the digestAlgorithm and, for composite
+ * signature algorithms (sha1WithRSAEncryption...), the signatureAlgorithm:
+ * the weaker of the two counts. */
+static int
+signer_digest_nid(X509_ALGOR *dig, X509_ALGOR *sigalg)
+{
+	const ASN1_OBJECT *obj;
+	int nid = NID_undef, md = NID_undef, pk;
+
+	if (dig) {
+		X509_ALGOR_get0(&obj, NULL, NULL, dig);
+		nid = OBJ_obj2nid(obj);
+	}
+	if (sigalg) {
+		X509_ALGOR_get0(&obj, NULL, NULL, sigalg);
+		if (OBJ_find_sigid_algs(OBJ_obj2nid(obj), &md, &pk) &&
+		    (md == NID_md5 || md == NID_sha1 || md == NID_md2 || md == NID_md4))
+			nid = md;
+	}
+	return nid;
+}
+
+/* The digest policy: MD5 (and older) never good; SHA-1 not good unless
+ * the session allows it, then with a warning. */
+static void
+judge_digest(const gs_session *s, int nid, gs_signer_data *sd)
+{
+	if (nid == NID_md5 || nid == NID_md2 || nid == NID_md4 || (nid == NID_sha1 && !s->allow_sha1)) {
+		sd->pub.reasons |= GS_REASON_WEAK_DIGEST;
+		if (sd->pub.status == GS_SIG_GOOD)
+			sd->pub.status = GS_SIG_BAD;
+	} else if (nid == NID_sha1) {
+		sd->pub.reasons |= GS_REASON_SHA1_ALLOWED;
+	}
+}
+
 gs_status
-gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
+gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 {
 	gs_session *s = v->s;
 	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(v->cms);
@@ -418,11 +469,11 @@ gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
 		if (copy && mctx && EVP_MD_CTX_copy_ex(copy, mctx) && EVP_DigestFinal_ex(copy, a, &alen) &&
 		    EVP_Digest((*econt)->data, (size_t) (*econt)->length, b, &blen, EVP_sha256(), NULL) &&
 		    (alen != blen || memcmp(a, b, alen) != 0))
-			s->last_content_mismatch = 1;
+			res->content_mismatch = 1;
 		EVP_MD_CTX_free(copy);
 	}
 	if (n == 0)
-		s->last_no_signers = 1;
+		res->no_signers = 1;
 
 	for (i = 0; i < n; i++) {
 		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
@@ -431,7 +482,7 @@ gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
 		X509 *cert;
 		int r;
 
-		g_ptr_array_add(s->last_signers, sd);
+		g_ptr_array_add(res->signers, sd);
 		sd->pub.status = GS_SIG_GOOD;
 		CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, &sigalg);
 		if (dig) {
@@ -443,15 +494,15 @@ gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
 			label = digest_label(OBJ_obj2nid(obj));
 			OBJ_obj2txt(oid, sizeof oid, obj, 1);
 			sd->digest = g_strdup(label ? label : oid);
-			if (!s->last_digest_oid)
-				s->last_digest_oid = g_strdup(oid);
 		}
 		sd->pub.digest = sd->digest;
 		sd->pub.signing_time = signing_time(si);
 
+		judge_digest(s, signer_digest_nid(dig, sigalg), sd);
 		cert = signer_cert(s, si, v->msg_certs);
 		if (!cert) {
-			sd->pub.status = GS_SIG_ERROR;
+			if (sd->pub.status == GS_SIG_GOOD)
+				sd->pub.status = GS_SIG_ERROR;
 			sd->pub.reasons |= GS_REASON_MISSING_CERT;
 			continue;
 		}
@@ -512,12 +563,12 @@ gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
 
 gs_status
 gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content, BIO *out,
-	      char **errmsg)
+	      gs_cms_result *res, char **errmsg)
 {
 	gs_cms_verifier *v = NULL;
 	gs_status st = gs_cms_verifier_new(s, sig, siglen, content, 0, out, &v, errmsg);
 
-	return st == GS_OK ? gs_cms_verifier_finish(v, errmsg) : st;
+	return st == GS_OK ? gs_cms_verifier_finish(v, res, errmsg) : st;
 }
 
 /* ---- encrypt ---- */
@@ -652,7 +703,8 @@ gs_cms_encryptor_finish(gs_cms_encryptor *e, char **errmsg)
 
 /* ---- decrypt ---- */
 
-static gs_status decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg);
+static gs_status decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res,
+			     char **errmsg);
 
 static int
 ri_matches(CMS_RecipientInfo *ri, X509 *cert)
@@ -715,24 +767,25 @@ describe_recipients(STACK_OF(CMS_RecipientInfo) *ris)
 }
 
 gs_status
-gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, char **errmsg)
+gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, gs_cms_result *res,
+	       char **errmsg)
 {
-	return decrypt_cms(s, read_cms(der, len), out, errmsg);
+	return decrypt_cms(s, read_cms(der, len), out, res, errmsg);
 }
 
 gs_status
-gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, char **errmsg)
+gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, gs_cms_result *res, char **errmsg)
 {
 	CMS_ContentInfo *cms = read_cms(der->data, der->len);
 
 	/* the structure holds its own copy: the encoded bytes can go before
 	 * the plaintext comes */
 	g_byte_array_unref(der);
-	return decrypt_cms(s, cms, out, errmsg);
+	return decrypt_cms(s, cms, out, res, errmsg);
 }
 
 static gs_status
-decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg)
+decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, char **errmsg)
 {
 	STACK_OF(CMS_RecipientInfo) *ris;
 	GPtrArray *ids = NULL;
@@ -743,7 +796,6 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg)
 	int i, nid, r;
 	guint k;
 
-	gs_session_reset_results(s);
 	if (!cms)
 		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the encrypted part is not a CMS structure");
 	nid = OBJ_obj2nid(CMS_get0_type(cms));
@@ -795,9 +847,9 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg)
 	{
 		EVP_CIPHER_CTX *cctx = NULL;
 		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx && EVP_CIPHER_CTX_get0_cipher(cctx))
-			s->last_cipher = g_ascii_strdown(EVP_CIPHER_get0_name(EVP_CIPHER_CTX_get0_cipher(cctx)), -1);
+			res->cipher = g_ascii_strdown(EVP_CIPHER_get0_name(EVP_CIPHER_CTX_get0_cipher(cctx)), -1);
 	}
-	s->last_authenticated = nid == NID_id_smime_ct_authEnvelopedData;
+	res->authenticated = nid == NID_id_smime_ct_authEnvelopedData;
 	buf = g_malloc(COPY_CHUNK);
 	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0)
 		if (BIO_write(out, buf, r) != r) {
@@ -806,7 +858,7 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, char **errmsg)
 		}
 	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
 		st = gs_fail_ssl(errmsg, GS_E_MALFORMED,
-				 s->last_authenticated ? "the content fails its authentication tag"
+				 res->authenticated ? "the content fails its authentication tag"
 						       : "the content does not decrypt (bad padding)");
 		goto out;
 	}

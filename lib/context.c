@@ -127,13 +127,13 @@ ctx_sign(GMimeCryptoContext *ctx, gboolean detach, const char *userid, GMimeStre
 }
 
 static GMimeSignatureList *
-signature_list(gs_session *s)
+signature_list(const gs_cms_result *res)
 {
 	GMimeSignatureList *list = g_mime_signature_list_new();
 	guint i;
 
-	for (i = 0; i < s->last_signers->len; i++) {
-		gs_signer_data *sd = s->last_signers->pdata[i];
+	for (i = 0; i < res->signers->len; i++) {
+		gs_signer_data *sd = res->signers->pdata[i];
 		GMimeSignature *sig = g_mime_signature_new();
 		GMimeCertificate *c = g_mime_signature_get_certificate(sig);
 		GMimeSignatureStatus status = 0;
@@ -186,6 +186,8 @@ ctx_verify(GMimeCryptoContext *ctx, GMimeVerifyFlags flags, GMimeStream *istream
 	   GMimeStream *sigstream, GMimeStream *ostream, GError **err)
 {
 	gs_session *s = session_or_error(err);
+	GMimeSignatureList *list;
+	gs_cms_result res;
 	GByteArray *sig;
 	BIO *content = NULL, *out = NULL;
 	char *msg = NULL;
@@ -206,17 +208,21 @@ ctx_verify(GMimeCryptoContext *ctx, GMimeVerifyFlags flags, GMimeStream *istream
 		content = gs_bio_new_stream(istream);
 	if (ostream)
 		out = gs_bio_new_stream(ostream);
-	st = gs_cms_verify(s, sig->data, sig->len, content, out, &msg);
+	gs_cms_result_init(&res);
+	st = gs_cms_verify(s, sig->data, sig->len, content, out, &res, &msg);
 	if (out)
 		BIO_flush(out);
 	BIO_free(content);
 	BIO_free(out);
 	g_byte_array_unref(sig);
 	if (st != GS_OK) {
+		gs_cms_result_clear(&res);
 		set_error(err, st, msg);
 		return NULL;
 	}
-	return signature_list(s);
+	list = signature_list(&res);
+	gs_cms_result_clear(&res);
+	return list;
 }
 
 /* Recipients arrive as strings: a fingerprint ("sha256:HEX" or 64 hex
@@ -305,6 +311,7 @@ ctx_decrypt(GMimeCryptoContext *ctx, GMimeDecryptFlags flags, const char *sessio
 {
 	gs_session *s = session_or_error(err);
 	GMimeDecryptResult *res;
+	gs_cms_result cr;
 	GByteArray *der;
 	char *msg = NULL;
 	BIO *out;
@@ -326,19 +333,22 @@ ctx_decrypt(GMimeCryptoContext *ctx, GMimeDecryptFlags flags, const char *sessio
 		return NULL;
 	}
 	out = gs_bio_new_stream(ostream);
-	st = gs_cms_decrypt(s, der->data, der->len, out, &msg);
+	gs_cms_result_init(&cr);
+	st = gs_cms_decrypt(s, der->data, der->len, out, &cr, &msg);
 	BIO_flush(out);
 	BIO_free(out);
 	g_byte_array_unref(der);
 	if (st != GS_OK) {
+		gs_cms_result_clear(&cr);
 		set_error(err, st, msg);
 		return NULL;
 	}
 	res = g_mime_decrypt_result_new();
-	if (s->last_cipher && strstr(s->last_cipher, "aes-256"))
+	if (cr.cipher && strstr(cr.cipher, "aes-256"))
 		g_mime_decrypt_result_set_cipher(res, GMIME_CIPHER_ALGO_AES256);
-	else if (s->last_cipher && strstr(s->last_cipher, "aes-128"))
+	else if (cr.cipher && strstr(cr.cipher, "aes-128"))
 		g_mime_decrypt_result_set_cipher(res, GMIME_CIPHER_ALGO_AES);
+	gs_cms_result_clear(&cr);
 	return res;
 }
 

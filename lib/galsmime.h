@@ -350,6 +350,10 @@ void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void
  * decoded). The caller may then drop it from memory if it can bring it
  * back unchanged (a file mapping); the message still refers to it. */
 void gs_session_set_input_release(gs_session *session, void (*release)(void *data), void *data);
+/* Signature policy: MD5 signatures are never good; SHA-1 ones are not
+ * good by default (GS_REASON_WEAK_DIGEST), and with `allow` good with the
+ * warning GS_REASON_SHA1_ALLOWED (for old archives). */
+void gs_session_set_allow_sha1(gs_session *session, int allow);
 /* The time at which certificates are judged (default: now). */
 void gs_session_set_time(gs_session *session, time_t when);
 void gs_session_set_limits(gs_session *session, const gs_limits *limits);
@@ -484,9 +488,23 @@ enum {
 	/* a warning, not a failure: the CRL that covers a certificate of the
 	 * chain is past its nextUpdate (it was still checked against it) */
 	GS_REASON_CRL_STALE        = 1 << 15,
+	GS_REASON_WEAK_DIGEST      = 1 << 16, /* MD5, or SHA-1 unless allowed */
+	/* the MIME structure is ambiguous: a multipart/signed without exactly
+	 * two parts (RFC 1847), or a message or part with two Content-Type or
+	 * Content-Transfer-Encoding fields (readers disagree on what it is) */
+	GS_REASON_BAD_STRUCTURE    = 1 << 17,
+	/* warnings: a SHA-1 signature accepted because the caller allowed
+	 * it; a signature over encrypted content (a signing gateway's): it
+	 * says who sent the message, not who wrote what is inside */
+	GS_REASON_SHA1_ALLOWED     = 1 << 18,
+	GS_REASON_SIGNED_CIPHERTEXT = 1 << 19,
+	/* an inner layer (a signature inside encryption inside a signature,
+	 * RFC 2634 triple wrapping) is not good */
+	GS_REASON_INNER_LAYER      = 1 << 20,
 };
 /* The reasons that warn without making a signature bad. */
-#define GS_REASONS_WARNINGS (GS_REASON_CRL_STALE)
+#define GS_REASONS_WARNINGS \
+	(GS_REASON_CRL_STALE | GS_REASON_SHA1_ALLOWED | GS_REASON_SIGNED_CIPHERTEXT)
 /* The words for each reason bit set in `reasons`, comma-separated;
  * returns a new string (g_free). */
 char *gs_reasons_string(unsigned reasons);
@@ -510,13 +528,39 @@ typedef enum gs_report_kind {
 
 void gs_report_free(gs_report *report);
 gs_report_kind gs_report_kind_of(const gs_report *report);
-/* GS_SIG_GOOD only when there is at least one signer and every signer is good. */
+/* GS_SIG_GOOD only when every signed layer has at least one signer and
+ * every signer of every layer is good, and nothing about the message as a
+ * whole is wrong. */
 gs_sig_status gs_report_status(const gs_report *report);
-/* Reasons that concern the message as a whole (GS_REASON_NO_SIGNERS,
- * _PARTIAL, _MICALG_MISMATCH, _CONTENT_MISMATCH). */
+/* Reasons that concern the message as a whole or one of its layers
+ * (GS_REASON_NO_SIGNERS, _PARTIAL, _MICALG_MISMATCH, _CONTENT_MISMATCH,
+ * _BAD_STRUCTURE, _INNER_LAYER, _SIGNED_CIPHERTEXT), warnings included. */
 unsigned gs_report_reasons(const gs_report *report);
+/* The signers of the outermost signature: the one the From rule applies
+ * to (inner layers: gs_report_layer_signer). */
 size_t gs_report_signer_count(const gs_report *report);
 const gs_signer *gs_report_signer(const gs_report *report, size_t i);
+
+/* The layers a reader sees through, outermost first: each signature and
+ * each encryption that wraps the whole body (RFC 2634 triple wrapping,
+ * a gateway's signature over encrypted content, opaque signed-data
+ * inside enveloped-data...). */
+typedef enum gs_layer_kind {
+	GS_LAYER_SIGNED = 0,
+	GS_LAYER_ENCRYPTED,
+} gs_layer_kind;
+typedef struct gs_layer {
+	gs_layer_kind kind;
+	const char *path;         /* the part it is, IMAP style ("1", "1.1") */
+	const char *form;         /* signed: "detached" / "opaque" */
+	unsigned reasons;         /* signed: what is wrong with the layer itself */
+	size_t n_signers;
+	const char *cipher;       /* encrypted: "aes-256-cbc", ... */
+	int authenticated;        /* encrypted: AuthEnvelopedData */
+} gs_layer;
+size_t gs_report_layer_count(const gs_report *report);
+const gs_layer *gs_report_layer(const gs_report *report, size_t i);
+const gs_signer *gs_report_layer_signer(const gs_report *report, size_t layer, size_t i);
 /* The From: address the signers were compared with, or NULL. */
 const char *gs_report_from(const gs_report *report);
 /* "detached" / "opaque" for signed reports. */

@@ -249,8 +249,6 @@ void gs_secure_process(void);
 
 /* ---- sessions (session.c) ---- */
 
-typedef struct gs_sig_result gs_sig_result;
-
 struct gs_session {
 	gs_store *store;
 	gs_passphrase_cb pass_cb;
@@ -260,13 +258,7 @@ struct gs_session {
 	/* encrypt parameters for the context, set by the message layer */
 	gs_cipher cipher;
 	int oaep;
-	/* what the last context operation learnt, read by the message layer */
-	GPtrArray *last_signers;     /* of gs_signer_data* */
-	int last_no_signers;
-	int last_content_mismatch;   /* detached content differs from the encapsulated copy */
-	char *last_cipher;
-	int last_authenticated;
-	char *last_digest_oid;
+	int allow_sha1;              /* SHA-1 signatures may be good (with a warning) */
 	GPtrArray *identities;       /* unlocked identities kept for the run */
 	char *stream_error;          /* the first error of a streaming part (stream.c) */
 	void (*input_release)(void *data);
@@ -276,7 +268,6 @@ struct gs_session {
 
 gs_session *gs_session_active(void);
 time_t gs_session_now(const gs_session *s);
-void gs_session_reset_results(gs_session *s);
 
 /* ---- CMS work (cms.c) ---- */
 
@@ -289,6 +280,19 @@ typedef struct gs_signer_data {
 	char **emails;           /* the signer certificate's addresses */
 } gs_signer_data;
 void gs_signer_data_free(gs_signer_data *sd);
+
+/* What one CMS operation found, returned to its caller (never kept in
+ * the session). Verification fills signers and the flags; decryption the
+ * cipher facts. */
+typedef struct gs_cms_result {
+	GPtrArray *signers;      /* of gs_signer_data*, owned */
+	int no_signers;          /* the SignedData has no SignerInfo */
+	int content_mismatch;    /* detached content differs from the encapsulated copy */
+	char *cipher;            /* "aes-256-cbc", ... */
+	int authenticated;       /* AuthEnvelopedData */
+} gs_cms_result;
+void gs_cms_result_init(gs_cms_result *res);
+void gs_cms_result_clear(gs_cms_result *res);
 
 /* Streaming CMS. Each object takes content through its sink BIO and is
  * finished (or freed) once; nothing holds the content whole.
@@ -305,12 +309,13 @@ void gs_cms_signer_free(gs_cms_signer *sg);
 /* A verifier: with `push`, the detached content is written by the caller
  * into the sink; otherwise `content` (or the embedded content when NULL)
  * is read at once, and copied to `out` when non-NULL. finish judges
- * every signer into s->last_signers and frees. */
+ * every signer (signature, digest policy, chain; not the From rule) into
+ * *res (initialised by the caller) and frees the verifier. */
 typedef struct gs_cms_verifier gs_cms_verifier;
 gs_status gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO *content,
 			      int push, BIO *out, gs_cms_verifier **v, char **errmsg);
 BIO *gs_cms_verifier_sink(gs_cms_verifier *v);
-gs_status gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg);
+gs_status gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg);
 void gs_cms_verifier_free(gs_cms_verifier *v);
 /* An encryptor: BER enveloped-data (or AuthEnvelopedData) streamed to
  * `out` as the plaintext comes through the sink. */
@@ -327,19 +332,21 @@ gs_status gs_cms_sign(gs_session *s, gs_identity *id, BIO *in, BIO *out, int det
 		      char **errmsg);
 /* Verify a SignedData. `sig`: the DER/BER; `content`: the detached
  * content, or NULL for encapsulated content, then written to `out` when
- * non-NULL. Results go to s->last_signers (addresses not yet compared
- * with From). Returns GS_OK when the structure could be examined. */
+ * non-NULL. The signers go to *res (addresses not yet compared with
+ * From). Returns GS_OK when the structure could be examined. */
 gs_status gs_cms_verify(gs_session *s, const unsigned char *sig, size_t siglen,
-			BIO *content, BIO *out, char **errmsg);
+			BIO *content, BIO *out, gs_cms_result *res, char **errmsg);
 /* Encrypt `in` to the certificates `recips`. */
 gs_status gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
 			 BIO *in, BIO *out, char **errmsg);
-/* Decrypt with the identity matching a RecipientInfo. */
+/* Decrypt with the identity matching a RecipientInfo; the cipher facts
+ * go to *res. */
 gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out,
-			 char **errmsg);
+			 gs_cms_result *res, char **errmsg);
 /* The same, taking the encoded bytes and freeing them as soon as they
  * are parsed. */
-gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, char **errmsg);
+gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, gs_cms_result *res,
+			       char **errmsg);
 /* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
 int gs_cms_content_type(const unsigned char *der, size_t len);
 /* The SMIMECapabilities a signer announced, as comma-separated OIDs, or
@@ -352,15 +359,24 @@ char *gs_signer_caps(CMS_SignerInfo *si);
 GMimeCryptoContext *gs_context_new(void);
 
 /* ---- reports (report.c) ---- */
+/* One layer of a report: a signature (its signers) or an encryption. */
+typedef struct gs_layer_data {
+	gs_layer pub;
+	char *path;
+	char *cipher;
+	GPtrArray *signers;      /* of gs_signer_data*; NULL for encryption */
+} gs_layer_data;
+
 struct gs_report {
 	gs_report_kind kind;
-	GPtrArray *signers;      /* of gs_signer_data* */
+	GPtrArray *layers;       /* of gs_layer_data*, outermost first */
+	gs_layer_data *outer;    /* the outermost signed layer (the From rule's), or NULL */
 	char *from;
-	const char *form;
-	char *cipher;
+	const char *form;        /* the outermost signature's */
+	char *cipher;            /* the outermost encryption's */
 	int encrypted;
 	int authenticated;
-	unsigned reasons;        /* message-level GS_REASON_* bits */
+	unsigned reasons;        /* message-level and layer GS_REASON_* bits */
 	GPtrArray *parts;        /* of char* pairs: path, note */
 	int protected_headers;
 	GPtrArray *mismatches;   /* of char*, NULL-terminated when non-empty */
@@ -368,10 +384,17 @@ struct gs_report {
 void gs_report_note(gs_report *r, const char *path, const char *note);
 void gs_report_mismatch(gs_report *r, const char *header);
 gs_report *gs_report_new(void);
-/* Judge the session's last signers against `from` (the one From
- * address; NULL when there is none or several, which matches no signer)
- * unless !check_from, and move them into the report. */
-void gs_report_take_signers(gs_report *r, gs_session *s, const char *from, int check_from);
+/* Add a signed layer at `path` ("detached" / "opaque" form): the signers
+ * of *res move into it (res stays valid, empty). `reasons` are what is
+ * wrong with the layer itself; they apply to each signer. With
+ * from_rule, each signer's certificate must name `from` (the one From
+ * address; NULL when there is none or several, which matches nobody). */
+gs_layer_data *gs_report_add_signed(gs_report *r, const char *path, const char *form,
+				    gs_cms_result *res, unsigned reasons, const char *from,
+				    int from_rule);
+void gs_report_add_encrypted(gs_report *r, const char *path, const char *cipher, int authenticated);
+/* After the last layer: mark a bad inner layer (GS_REASON_INNER_LAYER). */
+void gs_report_finish(gs_report *r);
 
 /* ---- certificate containers (import/certfile.c) ---- */
 /* Every certificate in a PEM bundle, DER certificate, PKCS#7 (DER or

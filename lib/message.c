@@ -8,19 +8,6 @@
 #include <string.h>
 #include <openssl/err.h>
 
-static gs_status
-status_of(GError *err, char **errmsg, const char *what)
-{
-	gs_status st;
-
-	if (!err)
-		return gs_fail(errmsg, GS_E_INTERNAL, "%s failed", what);
-	st = err->domain == GS_ERROR ? (gs_status) err->code : GS_E_MALFORMED;
-	gs_fail(errmsg, st, "%s", err->message);
-	g_error_free(err);
-	return st;
-}
-
 /* ---- parsing and limits ---- */
 
 static gs_status
@@ -693,7 +680,8 @@ gs_entity_parse(GMimeStream *content, int *headerless)
  * soon as OpenSSL has parsed them; the plaintext goes through dos2unix
  * into the one buffer the entity is parsed from. */
 static gs_status
-decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless, char **errmsg)
+decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless,
+	     gs_cms_result *res, char **errmsg)
 {
 	GMimeStream *clear, *filtered;
 	GMimeFilter *d2u;
@@ -718,7 +706,7 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
 	g_object_unref(d2u);
 	out = gs_bio_new_stream(filtered);
-	st = gs_cms_decrypt_bytes(s, der, out, errmsg);
+	st = gs_cms_decrypt_bytes(s, der, out, res, errmsg);
 	BIO_free(out);
 	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
 		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory keeping the plaintext");
@@ -759,50 +747,51 @@ digest_key(const char *name)
 	return g_string_free(g, FALSE);
 }
 
-/* Opaque signed-data (application/pkcs7-mime, or application/octet-stream;
- * name=smime.p7m, which classify() takes for S/MIME as some clients send
- * it): what g_mime_application_pkcs7_mime_verify() does, except that
- * content without MIME headers (RFC 4134's examples) is given one part
- * (gs_entity_parse, *headerless set) instead of failing. */
-static GMimeSignatureList *
-verify_p7m_part(GMimePart *part, GMimeObject **inner, int *headerless, GError **err)
-{
-	GMimeCryptoContext *ctx = g_mime_crypto_context_new("application/pkcs7-mime");
-	GMimeStream *sig = g_mime_stream_mem_new(), *clear = g_mime_stream_mem_new();
-	GMimeStream *filtered = g_mime_stream_filter_new(clear);
-	GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
-	GMimeDataWrapper *w = g_mime_part_get_content(part);
-	GMimeSignatureList *sigs;
+/* ---- the structure a reader sees ---- */
 
-	*inner = NULL;
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
-	g_object_unref(d2u);
-	if (w)
-		g_mime_data_wrapper_write_to_stream(w, sig);
-	g_mime_stream_reset(sig);
-	sigs = g_mime_crypto_context_verify(ctx, GMIME_VERIFY_NONE, sig, NULL, filtered, err);
-	g_mime_stream_flush(filtered);
-	if (sigs) {
-		*inner = gs_entity_parse(clear, headerless);
-		if (!*inner) {
-			g_object_unref(sigs);
-			sigs = NULL;
-			g_set_error_literal(err, GS_ERROR, GS_E_MALFORMED, "the signed content is empty");
-		}
+/* Two Content-Type or Content-Transfer-Encoding fields on one entity (a
+ * message or a part, anywhere in the tree): readers disagree on what the
+ * entity is, so no signature over it can be shown as good. */
+static int
+ambiguous_entity(GMimeObject *o, unsigned depth)
+{
+	GMimeHeaderList *hl;
+	int i, n, ct = 0, cte = 0;
+
+	if (!o || depth > 64)
+		return 0;
+	hl = g_mime_object_get_header_list(o);
+	n = hl ? g_mime_header_list_get_count(hl) : 0;
+	for (i = 0; i < n; i++) {
+		const char *name = g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i));
+		if (!g_ascii_strcasecmp(name, "Content-Type"))
+			ct++;
+		else if (!g_ascii_strcasecmp(name, "Content-Transfer-Encoding"))
+			cte++;
 	}
-	g_object_unref(filtered);
-	g_object_unref(clear);
-	g_object_unref(sig);
-	g_object_unref(ctx);
-	return sigs;
+	if (ct > 1 || cte > 1)
+		return 1;
+	if (GMIME_IS_MESSAGE(o))
+		return ambiguous_entity(g_mime_message_get_mime_part(GMIME_MESSAGE(o)), depth + 1);
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		return m && ambiguous_entity(GMIME_OBJECT(m), depth + 1);
+	}
+	if (GMIME_IS_MULTIPART(o))
+		for (i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(o)); i++)
+			if (ambiguous_entity(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), depth + 1))
+				return 1;
+	return 0;
 }
+
+/* ---- one signature ---- */
 
 /* A multipart/signed, verified as GMime's multipart/signed code would
  * (the first part written with CRLF line ends is what the signature
  * covers) but streamed: the content goes straight into the digests, and
- * is never copied whole. Signers go to the session. */
+ * is never copied whole. */
 static gs_status
-verify_detached(gs_session *s, GMimeMultipart *mp, char **errmsg)
+verify_detached(gs_session *s, GMimeMultipart *mp, gs_cms_result *res, char **errmsg)
 {
 	GMimeObject *content, *sig;
 	GMimeContentType *ct;
@@ -833,91 +822,78 @@ verify_detached(gs_session *s, GMimeMultipart *mp, char **errmsg)
 		gs_cms_verifier_free(v);
 		return st;
 	}
-	return gs_cms_verifier_finish(v, errmsg);
+	return gs_cms_verifier_finish(v, res, errmsg);
 }
 
-/* Verify a signed entity. *payload (when non-NULL) gets what the
- * signature covers: the first part of a multipart/signed, the entity
- * inside opaque signed-data (a new reference), or NULL. */
+/* Opaque signed-data: verify it and parse the content it carries (LF
+ * line ends) into *inner. */
 static gs_status
-verify_entity(gs_session *s, GMimeObject *obj, part_kind kind, const char *from, gs_report *r,
-	      GMimeObject **payload, char **errmsg)
+verify_opaque(gs_session *s, GMimePart *part, GMimeObject **inner, int *headerless,
+	      gs_cms_result *res, char **errmsg)
 {
-	GMimeSignatureList *sigs = NULL;
-	GMimeObject *inner = NULL;
-	GError *err = NULL;
+	GMimeStream *clear = g_mime_stream_mem_new(), *filtered = g_mime_stream_filter_new(clear);
+	GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
+	GByteArray *der;
+	gs_status st;
+	int too_big;
+	BIO *out;
 
-	if (payload)
-		*payload = NULL;
-	if (kind == PART_SIGNED) {
-		gs_status st;
-
-		r->form = "detached";
-		st = verify_detached(s, GMIME_MULTIPART(obj), errmsg);
-		if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
-			/* a structure we cannot even parse is a bad signature */
-			r->kind = GS_REPORT_SIGNED;
-			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
-			if (errmsg) {
-				g_free(*errmsg);
-				*errmsg = NULL;
-			}
-			return GS_OK;
-		}
-		if (st != GS_OK)
-			return st;
-		if (payload) {
-			*payload = g_mime_multipart_get_part(GMIME_MULTIPART(obj), GMIME_MULTIPART_SIGNED_CONTENT);
-			g_object_ref(*payload);
-		}
-	} else {
-		r->form = "opaque";
-		int headerless = 0;
-
-		sigs = verify_p7m_part(GMIME_PART(obj), &inner, &headerless, &err);
-		if (headerless)
-			note_headerless(r, "1", "signed", inner);
-		if (inner && payload)
-			*payload = inner;
-		else if (inner)
-			g_object_unref(inner);
+	*inner = NULL;
+	*headerless = 0;
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
+	g_object_unref(d2u);
+	der = part_bytes(part, s->limits.max_message, &too_big);
+	if (too_big)
+		st = gs_fail(errmsg, GS_E_LIMIT, "signed-data larger than the message limit");
+	else {
+		out = gs_bio_new_stream(filtered);
+		st = gs_cms_verify(s, der->data, der->len, NULL, out, res, errmsg);
+		BIO_free(out);
 	}
-	if (kind != PART_SIGNED && !sigs) {
-		char *msg = NULL;
-		gs_status st = status_of(err, &msg, "verification");
-		/* opaque signed-data is the body itself: if it does not parse,
-		 * the message is malformed; an algorithm we do not support is
-		 * reported (and *errmsg left alone, as on every success) */
-		if (st == GS_E_UNSUPPORTED) {
-			r->kind = GS_REPORT_SIGNED;
-			r->reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
-			g_free(msg);
-			return GS_OK;
-		}
-		gs_fail(errmsg, st, "%s", msg);
-		g_free(msg);
-		return st;
-	}
-	if (sigs)
-		g_object_unref(sigs);
-	if (kind == PART_SIGNED) {
-		/* the digest must be the one micalg names ("sha256" and
-		 * "sha-256" name the same one) */
-		const char *micalg = g_mime_object_get_content_type_parameter(obj, "micalg");
-		char *want = micalg ? digest_key(micalg) : NULL;
-		guint i;
+	g_byte_array_unref(der);
+	g_mime_stream_flush(filtered);
+	if (st == GS_OK && !(*inner = gs_entity_parse(clear, headerless)))
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the signed content is empty");
+	g_object_unref(filtered);
+	g_object_unref(clear);
+	return st;
+}
 
-		for (i = 0; want && i < s->last_signers->len; i++) {
-			gs_signer_data *sd = s->last_signers->pdata[i];
-			char *got = sd->digest ? digest_key(sd->digest) : NULL;
-			if (got && strcmp(got, want) != 0)
-				r->reasons |= GS_REASON_MICALG_MISMATCH;
-			g_free(got);
-		}
-		g_free(want);
+/* The digest must be the one micalg names ("sha256" and "sha-256" name
+ * the same one). */
+static unsigned
+micalg_reasons(GMimeObject *mps, const gs_cms_result *res)
+{
+	const char *micalg = g_mime_object_get_content_type_parameter(mps, "micalg");
+	char *want = micalg ? digest_key(micalg) : NULL;
+	unsigned reasons = 0;
+	guint i;
+
+	for (i = 0; want && i < res->signers->len; i++) {
+		gs_signer_data *sd = res->signers->pdata[i];
+		char *got = sd->digest ? digest_key(sd->digest) : NULL;
+		if (got && strcmp(got, want) != 0)
+			reasons |= GS_REASON_MICALG_MISMATCH;
+		g_free(got);
 	}
-	gs_report_take_signers(r, s, from, 1);
-	return GS_OK;
+	g_free(want);
+	return reasons;
+}
+
+/* A structure that cannot even be parsed is a bad signature (an
+ * unsupported algorithm: unchecked); anything else is an error. Turns
+ * the first kind into layer reasons and forgets the message. */
+static int
+unparseable(gs_status st, unsigned *reasons, char **errmsg)
+{
+	if (st != GS_E_MALFORMED && st != GS_E_UNSUPPORTED)
+		return 0;
+	*reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+	if (errmsg) {
+		g_free(*errmsg);
+		*errmsg = NULL;
+	}
+	return 1;
 }
 
 /* ---- parts that are not the whole message ---- */
@@ -1062,60 +1038,376 @@ check_protected(GMimeObject *payload, GMimeMessage *outer, gs_report *r)
 	}
 }
 
-/* Decrypt one encrypted entity (at PATH, for the report) and check the
- * result against the limits. */
-static gs_status
-open_entity(gs_session *s, GMimeObject *entity, const char *path, int nid, GMimeObject **plain,
-	    gs_report *r, char **errmsg)
-{
-	gs_status st;
-	int headerless;
+/* ---- the layers a reader sees through ---- */
 
-	*plain = NULL;
+/* Walking the whole-body layers of a message: each signature and each
+ * encryption that wraps all of what lies under it, outermost first. */
+typedef struct walk {
+	gs_session *s;
+	gs_report *r;
+	const char *from;          /* the one From address, or NULL */
+	int decrypt;               /* the caller wants the plaintext (decrypt) */
+	int signed_above;          /* a signature was met: the From rule was applied */
+	unsigned layers;
+	GMimeObject *payload;      /* the innermost entity (a reference) */
+	GMimeObject *under;        /* what lies under the last encryption (a reference) */
+	char *under_path;
+	GPtrArray *protected;      /* entities that may carry protected headers */
+} walk;
+
+/* The most layers followed: more is an attack on the reader's patience. */
+#define MAX_LAYERS 8
+
+static gs_status walk_entity(walk *w, GMimeObject *obj, const char *path, char **errmsg);
+
+static gs_status
+walk_inner(walk *w, GMimeObject *inner, const char *path, char **errmsg)
+{
+	char *p = child_path(path, 1);
+	gs_status st = walk_entity(w, inner, p, errmsg);
+
+	g_free(p);
+	return st;
+}
+
+static gs_status
+walk_signed(walk *w, GMimeObject *obj, const char *path, char **errmsg)
+{
+	GMimeMultipart *mp = GMIME_MULTIPART(obj);
+	GMimeObject *content = NULL;
+	gs_cms_result res;
+	unsigned reasons = 0;
+	gs_status st;
+	int n = g_mime_multipart_get_count(mp), nid;
+
+	/* RFC 1847: the content and the signature, nothing else */
+	if (n != 2)
+		reasons |= GS_REASON_BAD_STRUCTURE;
+	gs_cms_result_init(&res);
+	st = verify_detached(w->s, mp, &res, errmsg);
+	if (st != GS_OK && !unparseable(st, &reasons, errmsg)) {
+		gs_cms_result_clear(&res);
+		return st;
+	}
+	reasons |= micalg_reasons(obj, &res);
+	if (n >= 1)
+		content = g_mime_multipart_get_part(mp, GMIME_MULTIPART_SIGNED_CONTENT);
+	/* a signing gateway's signature over ciphertext */
+	if (content && classify(content, &nid, w->s->limits.max_message) == PART_ENCRYPTED)
+		reasons |= GS_REASON_SIGNED_CIPHERTEXT;
+	gs_report_add_signed(w->r, path, "detached", &res, reasons, w->from, !w->signed_above);
+	gs_cms_result_clear(&res);
+	w->signed_above = 1;
+	return content ? walk_inner(w, content, path, errmsg) : GS_OK;
+}
+
+static gs_status
+walk_opaque(walk *w, GMimeObject *obj, const char *path, char **errmsg)
+{
+	GMimeObject *inner = NULL;
+	gs_cms_result res;
+	unsigned reasons = 0;
+	gs_status st;
+	int headerless = 0;
+
+	gs_cms_result_init(&res);
+	st = verify_opaque(w->s, GMIME_PART(obj), &inner, &headerless, &res, errmsg);
+	if (st != GS_OK) {
+		gs_cms_result_clear(&res);
+		/* decrypt looks for encryption: signed-data it cannot read is
+		 * not its business, and the message passes on as it is */
+		if (w->decrypt && !w->under && (st == GS_E_MALFORMED || st == GS_E_LIMIT)) {
+			if (errmsg) {
+				g_free(*errmsg);
+				*errmsg = NULL;
+			}
+			return GS_OK;
+		}
+		/* opaque signed-data is the body itself: if it does not parse,
+		 * the message is malformed; an unsupported algorithm is a
+		 * verdict */
+		if (st != GS_E_UNSUPPORTED)
+			return st;
+		unparseable(st, &reasons, errmsg);
+		gs_cms_result_init(&res);
+		gs_report_add_signed(w->r, path, "opaque", &res, reasons, w->from, !w->signed_above);
+		gs_cms_result_clear(&res);
+		return GS_OK;
+	}
+	if (headerless)
+		note_headerless(w->r, path, "signed", inner);
+	if (ambiguous_entity(inner, 0))
+		reasons |= GS_REASON_BAD_STRUCTURE;
+	gs_report_add_signed(w->r, path, "opaque", &res, reasons, w->from, !w->signed_above);
+	gs_cms_result_clear(&res);
+	w->signed_above = 1;
+	g_ptr_array_add(w->protected, g_object_ref(inner));
+	st = walk_inner(w, inner, path, errmsg);
+	g_object_unref(inner);
+	return st;
+}
+
+static gs_status
+walk_encrypted(walk *w, GMimeObject *obj, const char *path, int nid, char **errmsg)
+{
+	GMimeObject *plain = NULL;
+	gs_cms_result res;
+	gs_status st;
+	int headerless = 0;
+
 	if (nid == NID_undef)
 		return gs_fail(errmsg, GS_E_MALFORMED, "the S/MIME part does not hold a CMS structure");
 	/* never inflated: a few bytes of compressed-data can claim gigabytes */
 	if (nid == NID_id_smime_ct_compressedData)
 		return gs_fail(errmsg, GS_E_UNSUPPORTED, "compressed-data (RFC 3274) is not supported");
-	if ((st = decrypt_part(s, entity, plain, &headerless, errmsg)) != GS_OK)
-		return st;
-	if (headerless)
-		note_headerless(r, path, "decrypted", *plain);
-	if ((st = check_decrypted(s, *plain, errmsg)) != GS_OK) {
-		g_object_unref(*plain);
-		*plain = NULL;
+	gs_cms_result_init(&res);
+	st = decrypt_part(w->s, obj, &plain, &headerless, &res, errmsg);
+	if (st == GS_OK)
+		st = check_decrypted(w->s, plain, errmsg);
+	if (st != GS_OK) {
+		gs_cms_result_clear(&res);
+		if (plain)
+			g_object_unref(plain);
+		/* verify, under a signature: the signature is reported, the
+		 * content it covers stays closed */
+		if (!w->decrypt && w->signed_above && (st == GS_E_NO_KEY || st == GS_E_PASSPHRASE)) {
+			char *note = g_strdup_printf("encrypted content not opened: %s",
+						     errmsg && *errmsg ? *errmsg : gs_status_string(st));
+			gs_report_note(w->r, path, note);
+			g_free(note);
+			if (errmsg) {
+				g_free(*errmsg);
+				*errmsg = NULL;
+			}
+			return GS_OK;
+		}
 		return st;
 	}
-	r->encrypted = 1;
-	r->authenticated = s->last_authenticated;
-	g_free(r->cipher);
-	r->cipher = g_strdup(s->last_cipher);
-	return GS_OK;
+	if (headerless)
+		note_headerless(w->r, path, "decrypted", plain);
+	gs_report_add_encrypted(w->r, path, res.cipher, res.authenticated);
+	gs_cms_result_clear(&res);
+	/* what a reader sees inside must be as unambiguous as the outside */
+	if (ambiguous_entity(plain, 0))
+		w->r->reasons |= GS_REASON_BAD_STRUCTURE;
+	if (w->under)
+		g_object_unref(w->under);
+	w->under = g_object_ref(plain);
+	g_free(w->under_path);
+	w->under_path = g_strdup(path);
+	g_ptr_array_add(w->protected, g_object_ref(plain));
+	st = walk_inner(w, plain, path, errmsg);
+	g_object_unref(plain);
+	return st;
 }
 
-/* What the signature or encryption protects, for header protection:
- * the decrypted entity, or inside it the signed content. */
-static void
-check_payload(gs_session *s, GMimeObject *plain, GMimeObject *signed_payload, GMimeMessage *m,
-	      gs_report *r)
+static gs_status
+walk_entity(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 {
-	(void) s;
-	check_protected(plain, m, r);
-	if (signed_payload)
-		check_protected(signed_payload, m, r);
+	part_kind kind;
+	int nid;
+
+	kind = classify(obj, &nid, w->s->limits.max_message);
+	if (kind == PART_PLAIN) {
+		if (w->payload)
+			g_object_unref(w->payload);
+		w->payload = g_object_ref(obj);
+		return GS_OK;
+	}
+	if (++w->layers > MAX_LAYERS)
+		return gs_fail(errmsg, GS_E_LIMIT, "more than %d S/MIME layers", MAX_LAYERS);
+	switch (kind) {
+	case PART_SIGNED:
+		return walk_signed(w, obj, path, errmsg);
+	case PART_OPAQUE_SIGNED:
+		return walk_opaque(w, obj, path, errmsg);
+	default:
+		return walk_encrypted(w, obj, path, nid, errmsg);
+	}
 }
+
+static void
+walk_init(walk *w, gs_session *s, GMimeMessage *m, int decrypt)
+{
+	memset(w, 0, sizeof *w);
+	w->s = s;
+	w->r = gs_report_new();
+	w->from = from_address(m);
+	w->decrypt = decrypt;
+	w->protected = g_ptr_array_new_with_free_func(g_object_unref);
+	/* readers that disagree on the structure disagree on what is signed */
+	if (ambiguous_entity(GMIME_OBJECT(m), 0))
+		w->r->reasons |= GS_REASON_BAD_STRUCTURE;
+}
+
+static void
+walk_clear(walk *w)
+{
+	g_free((char *) w->from);
+	if (w->payload)
+		g_object_unref(w->payload);
+	if (w->under)
+		g_object_unref(w->under);
+	g_free(w->under_path);
+	g_ptr_array_free(w->protected, TRUE);
+	gs_report_free(w->r);
+}
+
+/* Header protection: the decrypted entities and the signed content of
+ * each layer may carry the message's own header fields. */
+static void
+walk_protected(walk *w, GMimeMessage *m)
+{
+	guint i;
+
+	for (i = 0; i < w->protected->len; i++)
+		check_protected(w->protected->pdata[i], m, w->r);
+	if (w->payload && (w->protected->len == 0 || w->protected->pdata[w->protected->len - 1] != w->payload))
+		check_protected(w->payload, m, w->r);
+}
+
+/* A signature on a part is not a signature on the message: it is
+ * reported, naming the part, and never good. */
+static gs_status
+walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char **errmsg)
+{
+	GPtrArray *found = g_ptr_array_new_with_free_func(secured_free);
+	gs_status st = GS_OK;
+	guint i;
+
+	find_secured(w->s, entity, "", NULL, 1, found);
+	for (i = 0; i < found->len && st == GS_OK; i++) {
+		secured *x = found->pdata[i];
+
+		if (x->kind == PART_ENCRYPTED) {
+			/* EFAIL: decrypt only what is a whole message body, here the
+			 * body of an attached message; an encrypted part beside parts
+			 * the sender controls stays encrypted, and is reported */
+			if (!decrypt_attached) {
+				gs_report_note(w->r, x->path, "encrypted part not opened: it is not the whole message");
+			} else if (!x->message || g_mime_message_get_mime_part(x->message) != x->obj) {
+				gs_report_note(w->r, x->path, "encrypted part left encrypted: it is not the whole message");
+			} else {
+				walk sub;
+				int nid;
+
+				walk_init(&sub, w->s, x->message, 1);
+				classify(x->obj, &nid, w->s->limits.max_message);
+				st = walk_encrypted(&sub, x->obj, x->path, nid, errmsg);
+				if (st == GS_OK) {
+					g_mime_message_set_mime_part(x->message, sub.under);
+					gs_report_note(w->r, x->path, "attached message decrypted");
+					*opened = 1;
+				}
+				walk_clear(&sub);
+			}
+			continue;
+		}
+		w->r->reasons |= GS_REASON_PARTIAL;
+		gs_report_note(w->r, x->path, x->message ? "signed, in an attached message: the signature "
+							   "covers only that part"
+							 : "signed: the signature covers only this part");
+		w->layers = 0;
+		w->signed_above = 0;
+		st = walk_entity(w, x->obj, x->path, errmsg);
+	}
+	g_ptr_array_free(found, TRUE);
+	return st;
+}
+
+/* ---- decrypt's output: what a MUA that knows no S/MIME can read ---- */
+
+/* Opaque signed-data as the equivalent multipart/signed: the content
+ * becomes the first part and the SignedData, its eContent detached, the
+ * second; the signature stays valid (it covers the content's bytes, not
+ * where they are carried). Checked by verifying the result; NULL when it
+ * would not verify the same. */
+static GMimeObject *
+opaque_to_detached(gs_session *s, GMimeObject *opaque, const gs_report *r, char **why)
+{
+	GMimeObject *inner = NULL, *sigpart = NULL;
+	GMimeMultipart *mps = NULL;
+	GMimeDataWrapper *w;
+	GMimeStream *mem;
+	CMS_ContentInfo *cms = NULL;
+	GByteArray *der = NULL, *detached = NULL;
+	gs_cms_result res, check;
+	const unsigned char *p;
+	unsigned char *out = NULL;
+	const char *micalg = "sha-256";
+	gs_status st;
+	int too_big = 0, headerless = 0, len, ok = 0;
+	guint i;
+
+	(void) r;
+	gs_cms_result_init(&res);
+	gs_cms_result_init(&check);
+	if (verify_opaque(s, GMIME_PART(opaque), &inner, &headerless, &res, why) != GS_OK || headerless)
+		goto out;
+	der = part_bytes(GMIME_PART(opaque), s->limits.max_message, &too_big);
+	p = der->data;
+	if (too_big || !(cms = d2i_CMS_ContentInfo(NULL, &p, (long) der->len)) || !CMS_set_detached(cms, 1) ||
+	    (len = i2d_CMS_ContentInfo(cms, &out)) <= 0)
+		goto out;
+	detached = g_byte_array_new();
+	g_byte_array_append(detached, out, (guint) len);
+	for (i = 0; i < res.signers->len; i++) {
+		gs_signer_data *sd = res.signers->pdata[i];
+		if (sd->digest && !g_str_has_prefix(sd->digest, "1."))
+			micalg = sd->digest;
+	}
+	mps = GMIME_MULTIPART(g_mime_multipart_signed_new());
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mps), "protocol", "application/pkcs7-signature");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mps), "micalg", micalg);
+	g_mime_multipart_set_boundary(mps, NULL);
+	g_mime_multipart_add(mps, inner);
+	sigpart = GMIME_OBJECT(g_mime_part_new_with_type("application", "pkcs7-signature"));
+	g_mime_part_set_filename(GMIME_PART(sigpart), "smime.p7s");
+	g_mime_object_set_header(sigpart, "Content-Description", "S/MIME Cryptographic Signature", NULL);
+	mem = g_mime_stream_mem_new_with_byte_array(detached);
+	detached = NULL;
+	w = g_mime_data_wrapper_new_with_stream(mem, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_object_unref(mem);
+	g_mime_part_set_content(GMIME_PART(sigpart), w);
+	g_object_unref(w);
+	g_mime_part_set_content_encoding(GMIME_PART(sigpart), GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_multipart_add(mps, sigpart);
+	/* it must verify as the opaque form did, signer for signer */
+	st = verify_detached(s, mps, &check, why);
+	ok = st == GS_OK && check.signers->len == res.signers->len && !check.content_mismatch;
+	for (i = 0; ok && i < check.signers->len; i++)
+		ok = ((gs_signer_data *) check.signers->pdata[i])->pub.status ==
+		     ((gs_signer_data *) res.signers->pdata[i])->pub.status;
+out:
+	gs_cms_result_clear(&res);
+	gs_cms_result_clear(&check);
+	if (der)
+		g_byte_array_unref(der);
+	if (detached)
+		g_byte_array_unref(detached);
+	OPENSSL_free(out);
+	CMS_ContentInfo_free(cms);
+	if (inner)
+		g_object_unref(inner);
+	if (sigpart)
+		g_object_unref(sigpart);
+	if (!ok && mps) {
+		g_object_unref(mps);
+		mps = NULL;
+	}
+	ERR_clear_error();
+	return mps ? GMIME_OBJECT(mps) : NULL;
+}
+
+/* ---- the operations ---- */
 
 gs_status
 gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
 {
-	GMimeObject *entity, *plain = NULL, *payload = NULL;
-	GPtrArray *found;
-	gs_report *r;
-	char *from;
+	GMimeObject *entity, *body;
 	gs_status st = GS_OK;
-	part_kind kind;
-	int nid, opened = 0;
-	guint i;
+	walk w;
+	int opened = 0;
 
 	if (report)
 		*report = NULL;
@@ -1123,122 +1415,73 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 		return gs_fail(errmsg, GS_E_USAGE, "gs_message_decrypt: bad arguments");
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
-	r = gs_report_new();
-	from = from_address(m);
-	kind = classify(entity, &nid, s->limits.max_message);
-	if (kind == PART_ENCRYPTED) {
-		if ((st = open_entity(s, entity, "1", nid, &plain, r, errmsg)) != GS_OK)
-			goto out;
-		kind = classify(plain, &nid, s->limits.max_message);
-		if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED)
-			st = verify_entity(s, plain, kind, from, r, &payload, errmsg);
-		if (st != GS_OK)
-			goto out;
-		check_payload(s, plain, payload, m, r);
-		g_mime_message_set_mime_part(m, plain);
-		opened = 1;
-		goto out;
-	}
-	/* EFAIL: decrypt only what is a whole message body, here the body of
-	 * an attached message; an encrypted part beside parts the sender
-	 * controls stays encrypted, and is reported */
-	found = g_ptr_array_new_with_free_func(secured_free);
-	find_secured(s, entity, "", NULL, 1, found);
-	for (i = 0; i < found->len && st == GS_OK; i++) {
-		secured *x = found->pdata[i];
-		GMimeObject *inner = NULL;
+	walk_init(&w, s, m, 1);
+	if (classify(entity, &(int){ 0 }, s->limits.max_message) != PART_PLAIN)
+		st = walk_entity(&w, entity, "1", errmsg);
+	if (st == GS_OK && w.under) {
+		/* the body becomes what lies under the last encryption; a
+		 * signature outside it covered the ciphertext and cannot stay */
+		body = w.under;
+		if (gs_report_layer_count(w.r) && gs_report_layer(w.r, 0)->kind == GS_LAYER_SIGNED)
+			gs_report_note(w.r, "1", "the signature over the encrypted content was checked and removed");
+		if (classify(body, &(int){ 0 }, s->limits.max_message) == PART_OPAQUE_SIGNED) {
+			char *why = NULL;
+			GMimeObject *mps = opaque_to_detached(s, body, w.r, &why);
 
-		if (x->kind != PART_ENCRYPTED)
-			continue;
-		if (!x->message || g_mime_message_get_mime_part(x->message) != x->obj) {
-			gs_report_note(r, x->path, "encrypted part left encrypted: it is not the whole message");
-			continue;
+			g_free(why);
+			if (mps) {
+				gs_report_note(w.r, w.under_path, "opaque signed-data written as multipart/signed");
+				g_mime_message_set_mime_part(m, mps);
+				g_object_unref(mps);
+			} else {
+				g_mime_message_set_mime_part(m, body);
+			}
+		} else {
+			g_mime_message_set_mime_part(m, body);
 		}
-		classify(x->obj, &nid, s->limits.max_message);
-		if ((st = open_entity(s, x->obj, x->path, nid, &inner, r, errmsg)) != GS_OK)
-			break;
-		g_mime_message_set_mime_part(x->message, inner);
-		g_object_unref(inner);
-		gs_report_note(r, x->path, "attached message decrypted");
 		opened = 1;
+	} else if (st == GS_OK && gs_report_layer_count(w.r) == 0) {
+		/* no whole-body layer: maybe an attached message's encryption */
+		st = walk_parts(&w, entity, 1, &opened, errmsg);
 	}
-	g_ptr_array_free(found, TRUE);
 	if (st == GS_OK && !opened)
 		st = gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");
-out:
-	g_free(from);
-	if (plain)
-		g_object_unref(plain);
-	if (payload)
-		g_object_unref(payload);
-	if ((st == GS_OK || st == GS_E_NOT_FOUND) && report)
-		*report = r;
-	else
-		gs_report_free(r);
+	if (st == GS_OK || st == GS_E_NOT_FOUND) {
+		walk_protected(&w, m);
+		gs_report_finish(w.r);
+		if (report) {
+			*report = w.r;
+			w.r = NULL;
+		}
+	}
+	walk_clear(&w);
 	return st;
 }
 
 gs_status
 gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
 {
-	GMimeObject *entity, *plain = NULL, *payload = NULL;
-	gs_report *r;
-	char *from;
-	gs_status st = GS_OK;
-	part_kind kind;
-	int nid;
+	GMimeObject *entity;
+	gs_status st;
+	walk w;
+	int opened = 0;
 
 	if (!s || !m || !report)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_message_verify: bad arguments");
 	*report = NULL;
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
-	r = gs_report_new();
-	from = from_address(m);
-	kind = classify(entity, &nid, s->limits.max_message);
-	if (kind == PART_ENCRYPTED) {
-		/* one encryption layer: look inside when we hold the key */
-		if ((st = open_entity(s, entity, "1", nid, &plain, r, errmsg)) != GS_OK)
-			goto out;
-		entity = plain;
-		kind = classify(entity, &nid, s->limits.max_message);
+	walk_init(&w, s, m, 0);
+	if (classify(entity, &(int){ 0 }, s->limits.max_message) != PART_PLAIN)
+		st = walk_entity(&w, entity, "1", errmsg);
+	else
+		st = walk_parts(&w, entity, 0, &opened, errmsg);
+	if (st == GS_OK) {
+		walk_protected(&w, m);
+		gs_report_finish(w.r);
+		*report = w.r;
+		w.r = NULL;
 	}
-	if (kind == PART_SIGNED || kind == PART_OPAQUE_SIGNED) {
-		/* the signature covers the whole body */
-		if ((st = verify_entity(s, entity, kind, from, r, &payload, errmsg)) == GS_OK)
-			check_payload(s, plain, payload, m, r);
-	} else {
-		/* a signature on a part is not a signature on the message: it is
-		 * reported, naming the part, and never good */
-		GPtrArray *found = g_ptr_array_new_with_free_func(secured_free);
-		guint i;
-
-		find_secured(s, entity, "", NULL, 1, found);
-		for (i = 0; i < found->len; i++) {
-			secured *x = found->pdata[i];
-			if (x->kind == PART_ENCRYPTED) {
-				gs_report_note(r, x->path, "encrypted part not opened: it is not the whole message");
-				continue;
-			}
-			r->reasons |= GS_REASON_PARTIAL;
-			gs_report_note(r, x->path, x->message ? "signed, in an attached message: the signature "
-								"covers only that part"
-							      : "signed: the signature covers only this part");
-			if ((st = verify_entity(s, x->obj, x->kind, from, r, NULL, errmsg)) != GS_OK)
-				break;
-		}
-		g_ptr_array_free(found, TRUE);
-	}
-out:
-	if (plain)
-		g_object_unref(plain);
-	if (payload)
-		g_object_unref(payload);
-	g_free(from);
-	if (st != GS_OK) {
-		gs_report_free(r);
-		return st;
-	}
-	*report = r;
-	return GS_OK;
+	walk_clear(&w);
+	return st;
 }

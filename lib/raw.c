@@ -48,6 +48,7 @@ gs_raw_verify(gs_session *s, const void *sig, size_t siglen, const void *content
 	      GByteArray **extracted, gs_report **report, char **errmsg)
 {
 	BIO *in = NULL, *out = NULL;
+	gs_cms_result res;
 	gs_report *r;
 	gs_status st;
 
@@ -60,15 +61,17 @@ gs_raw_verify(gs_session *s, const void *sig, size_t siglen, const void *content
 		in = BIO_new_mem_buf(content, (int) len);
 	else if (extracted)
 		out = BIO_new(BIO_s_mem());
-	st = gs_cms_verify(s, sig, siglen, in, out, errmsg);
+	gs_cms_result_init(&res);
+	st = gs_cms_verify(s, sig, siglen, in, out, &res, errmsg);
 	if (st == GS_OK) {
 		r = gs_report_new();
-		r->form = content ? "detached" : "opaque";
-		gs_report_take_signers(r, s, NULL, 0);
+		gs_report_add_signed(r, "1", content ? "detached" : "opaque", &res, 0, NULL, 0);
+		gs_report_finish(r);
 		*report = r;
 		if (out)
 			*extracted = bio_take(out);
 	}
+	gs_cms_result_clear(&res);
 	BIO_free(in);
 	BIO_free(out);
 	return st;
@@ -141,6 +144,7 @@ gs_status
 gs_raw_decrypt(gs_session *s, const void *der, size_t len, GByteArray **plain, gs_report **report,
 	       char **errmsg)
 {
+	gs_cms_result res;
 	BIO *out;
 	gs_status st;
 
@@ -150,17 +154,17 @@ gs_raw_decrypt(gs_session *s, const void *der, size_t len, GByteArray **plain, g
 	if (report)
 		*report = NULL;
 	out = BIO_new(BIO_s_mem());
-	st = gs_cms_decrypt(s, der, len, out, errmsg);
+	gs_cms_result_init(&res);
+	st = gs_cms_decrypt(s, der, len, out, &res, errmsg);
 	if (st == GS_OK) {
 		*plain = bio_take(out);
 		if (report) {
 			gs_report *r = gs_report_new();
-			r->encrypted = 1;
-			r->authenticated = s->last_authenticated;
-			r->cipher = g_strdup(s->last_cipher);
+			gs_report_add_encrypted(r, "1", res.cipher, res.authenticated);
 			*report = r;
 		}
 	}
+	gs_cms_result_clear(&res);
 	/* the plaintext copy inside the BIO is wiped with it */
 	{
 		char *p;

@@ -21,13 +21,30 @@ static const char *const reason_words[] = {
 	"signature covers only part of the message", /* GS_REASON_PARTIAL */
 	"signed content differs from the displayed content", /* GS_REASON_CONTENT_MISMATCH */
 	"revocation list out of date", /* GS_REASON_CRL_STALE */
+	"weak digest (MD5, or SHA-1 without --allow-sha1)", /* GS_REASON_WEAK_DIGEST */
+	"ambiguous MIME structure",    /* GS_REASON_BAD_STRUCTURE */
+	"SHA-1 digest, allowed by --allow-sha1", /* GS_REASON_SHA1_ALLOWED */
+	"the signature covers encrypted content: it says who sent it, not who wrote what is inside",
+				       /* GS_REASON_SIGNED_CIPHERTEXT */
+	"an inner signature is not good", /* GS_REASON_INNER_LAYER */
 };
+
+static void
+layer_free(gs_layer_data *l)
+{
+	g_free(l->path);
+	g_free(l->cipher);
+	if (l->signers)
+		g_ptr_array_free(l->signers, TRUE);
+	g_free(l);
+}
 
 static const char *const reason_keys[] = {
 	"digest-mismatch", "bad-signature", "untrusted", "expired", "not-yet-valid",
 	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
 	"revoked", "micalg-mismatch", "no-signers", "critical-extension", "partial",
-	"content-mismatch", "crl-stale",
+	"content-mismatch", "crl-stale", "weak-digest", "bad-structure", "sha1-allowed",
+	"signed-ciphertext", "inner-layer",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(reason_words) == G_N_ELEMENTS(reason_keys));
@@ -49,7 +66,7 @@ gs_report_new(void)
 {
 	gs_report *r = g_new0(gs_report, 1);
 
-	r->signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+	r->layers = g_ptr_array_new_with_free_func((GDestroyNotify) layer_free);
 	r->parts = g_ptr_array_new_with_free_func(g_free);
 	r->mismatches = g_ptr_array_new_with_free_func(g_free);
 	return r;
@@ -104,7 +121,7 @@ gs_report_free(gs_report *r)
 {
 	if (!r)
 		return;
-	g_ptr_array_free(r->signers, TRUE);
+	g_ptr_array_free(r->layers, TRUE);
 	g_ptr_array_free(r->parts, TRUE);
 	g_ptr_array_free(r->mismatches, TRUE);
 	g_free(r->from);
@@ -112,43 +129,110 @@ gs_report_free(gs_report *r)
 	g_free(r);
 }
 
-void
-gs_report_take_signers(gs_report *r, gs_session *s, const char *from, int check_from)
+/* The reasons a layer earned as a whole apply to each of its signers. */
+#define LAYER_REASONS \
+	(GS_REASON_MICALG_MISMATCH | GS_REASON_CONTENT_MISMATCH | GS_REASON_PARTIAL | \
+	 GS_REASON_BAD_STRUCTURE | GS_REASON_SIGNED_CIPHERTEXT)
+
+gs_layer_data *
+gs_report_add_signed(gs_report *r, const char *path, const char *form, gs_cms_result *res,
+		     unsigned reasons, const char *from, int from_rule)
 {
+	gs_layer_data *l = g_new0(gs_layer_data, 1);
 	guint i;
 
-	r->kind = GS_REPORT_SIGNED;
-	g_free(r->from);
-	r->from = g_strdup(from);
-	if (s->last_no_signers)
-		r->reasons |= GS_REASON_NO_SIGNERS;
-	if (s->last_content_mismatch)
-		r->reasons |= GS_REASON_CONTENT_MISMATCH;
-	for (i = 0; i < s->last_signers->len; i++) {
-		gs_signer_data *sd = s->last_signers->pdata[i];
+	l->pub.kind = GS_LAYER_SIGNED;
+	l->path = g_strdup(path);
+	l->pub.path = l->path;
+	l->pub.form = form;
+	if (res->no_signers)
+		reasons |= GS_REASON_NO_SIGNERS;
+	if (res->content_mismatch)
+		reasons |= GS_REASON_CONTENT_MISMATCH;
+	l->pub.reasons = reasons;
+	/* the signers move into the layer */
+	l->signers = res->signers;
+	res->signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
+	l->pub.n_signers = l->signers->len;
+	for (i = 0; i < l->signers->len; i++) {
+		gs_signer_data *sd = l->signers->pdata[i];
 		int match = 0;
 		char **e;
 
 		for (e = sd->emails; from && e && *e && !match; e++)
 			match = !g_ascii_strcasecmp(*e, from);
-		/* no From, or several, matches nobody; callers without a
-		 * message (mutt's verify command) do not check */
-		if (check_from && sd->pub.have_cert && !match) {
+		/* no From, or several, matches nobody */
+		if (from_rule && sd->pub.have_cert && !match) {
 			sd->pub.reasons |= GS_REASON_SIGNER_NOT_FROM;
 			if (sd->pub.status == GS_SIG_GOOD)
 				sd->pub.status = GS_SIG_BAD;
 		}
-		/* reasons the message as a whole earned apply to every signer */
-		if (r->reasons & (GS_REASON_MICALG_MISMATCH | GS_REASON_CONTENT_MISMATCH | GS_REASON_PARTIAL)) {
-			sd->pub.reasons |= r->reasons & (GS_REASON_MICALG_MISMATCH | GS_REASON_CONTENT_MISMATCH |
-							 GS_REASON_PARTIAL);
-			if (sd->pub.status == GS_SIG_GOOD)
+		if (reasons & LAYER_REASONS) {
+			sd->pub.reasons |= reasons & LAYER_REASONS;
+			if ((reasons & LAYER_REASONS & ~GS_REASONS_WARNINGS) && sd->pub.status == GS_SIG_GOOD)
 				sd->pub.status = GS_SIG_BAD;
 		}
 	}
-	/* move them: the session's array keeps no reference */
-	while (s->last_signers->len > 0)
-		g_ptr_array_add(r->signers, g_ptr_array_steal_index(s->last_signers, 0));
+	r->kind = GS_REPORT_SIGNED;
+	r->reasons |= reasons;
+	if (!r->outer) {
+		r->outer = l;
+		r->form = form;
+		g_free(r->from);
+		r->from = g_strdup(from);
+	}
+	g_ptr_array_add(r->layers, l);
+	return l;
+}
+
+void
+gs_report_add_encrypted(gs_report *r, const char *path, const char *cipher, int authenticated)
+{
+	gs_layer_data *l = g_new0(gs_layer_data, 1);
+
+	l->pub.kind = GS_LAYER_ENCRYPTED;
+	l->path = g_strdup(path);
+	l->pub.path = l->path;
+	l->cipher = g_strdup(cipher);
+	l->pub.cipher = l->cipher;
+	l->pub.authenticated = authenticated;
+	g_ptr_array_add(r->layers, l);
+	/* the report's encryption facts are the outermost encryption's */
+	if (!r->encrypted) {
+		r->encrypted = 1;
+		r->authenticated = authenticated;
+		r->cipher = g_strdup(cipher);
+	}
+}
+
+static gs_sig_status
+layer_status(const gs_layer_data *l)
+{
+	gs_sig_status worst = GS_SIG_GOOD;
+	guint i;
+
+	if (l->signers->len == 0 || (l->pub.reasons & ~GS_REASONS_WARNINGS))
+		return GS_SIG_BAD;
+	for (i = 0; i < l->signers->len; i++) {
+		gs_signer_data *sd = l->signers->pdata[i];
+		if (sd->pub.status == GS_SIG_BAD)
+			return GS_SIG_BAD;
+		if (sd->pub.status == GS_SIG_ERROR)
+			worst = GS_SIG_ERROR;
+	}
+	return worst;
+}
+
+void
+gs_report_finish(gs_report *r)
+{
+	guint i;
+
+	for (i = 0; i < r->layers->len; i++) {
+		gs_layer_data *l = r->layers->pdata[i];
+		if (l != r->outer && l->pub.kind == GS_LAYER_SIGNED && layer_status(l) != GS_SIG_GOOD)
+			r->reasons |= GS_REASON_INNER_LAYER;
+	}
 }
 
 gs_report_kind
@@ -163,15 +247,17 @@ gs_report_status(const gs_report *r)
 	gs_sig_status worst = GS_SIG_GOOD;
 	guint i;
 
-	if (r->kind != GS_REPORT_SIGNED || r->signers->len == 0 ||
-	    (r->reasons & (GS_REASON_NO_SIGNERS | GS_REASON_PARTIAL | GS_REASON_CONTENT_MISMATCH |
-			   GS_REASON_MICALG_MISMATCH)))
+	if (r->kind != GS_REPORT_SIGNED || !r->outer || (r->reasons & ~GS_REASONS_WARNINGS))
 		return GS_SIG_BAD;
-	for (i = 0; i < r->signers->len; i++) {
-		gs_signer_data *sd = r->signers->pdata[i];
-		if (sd->pub.status == GS_SIG_BAD)
+	for (i = 0; i < r->layers->len; i++) {
+		gs_layer_data *l = r->layers->pdata[i];
+		gs_sig_status st;
+
+		if (l->pub.kind != GS_LAYER_SIGNED)
+			continue;
+		if ((st = layer_status(l)) == GS_SIG_BAD)
 			return GS_SIG_BAD;
-		if (sd->pub.status == GS_SIG_ERROR)
+		if (st == GS_SIG_ERROR)
 			worst = GS_SIG_ERROR;
 	}
 	return worst;
@@ -186,13 +272,35 @@ gs_report_reasons(const gs_report *r)
 size_t
 gs_report_signer_count(const gs_report *r)
 {
-	return r->signers->len;
+	return r->outer ? r->outer->signers->len : 0;
 }
 
 const gs_signer *
 gs_report_signer(const gs_report *r, size_t i)
 {
-	return i < r->signers->len ? &((gs_signer_data *) r->signers->pdata[i])->pub : NULL;
+	return r->outer && i < r->outer->signers->len
+		       ? &((gs_signer_data *) r->outer->signers->pdata[i])->pub : NULL;
+}
+
+size_t
+gs_report_layer_count(const gs_report *r)
+{
+	return r->layers->len;
+}
+
+const gs_layer *
+gs_report_layer(const gs_report *r, size_t i)
+{
+	return i < r->layers->len ? &((gs_layer_data *) r->layers->pdata[i])->pub : NULL;
+}
+
+const gs_signer *
+gs_report_layer_signer(const gs_report *r, size_t layer, size_t i)
+{
+	gs_layer_data *l = layer < r->layers->len ? r->layers->pdata[layer] : NULL;
+
+	return l && l->signers && i < l->signers->len ? &((gs_signer_data *) l->signers->pdata[i])->pub
+						      : NULL;
 }
 
 const char *
@@ -326,6 +434,51 @@ json_emails(GString *g, const char *csv)
 	g_string_append_c(g, ']');
 }
 
+static void
+json_signers(GString *g, const GPtrArray *signers)
+{
+	guint i;
+
+	g_string_append_c(g, '[');
+	for (i = 0; signers && i < signers->len; i++) {
+		const gs_signer *sg = &((gs_signer_data *) signers->pdata[i])->pub;
+		const gs_cert_info *c = &sg->cert;
+
+		if (i)
+			g_string_append_c(g, ',');
+		g_string_append(g, "{\"status\":");
+		json_str(g, status_word(sg->status));
+		g_string_append(g, ",\"reasons\":");
+		json_reasons(g, sg->reasons);
+		g_string_append(g, ",\"detail\":");
+		json_str(g, sg->detail);
+		g_string_append(g, ",\"digest\":");
+		json_str(g, sg->digest);
+		g_string_append(g, ",\"signing_time\":");
+		json_time(g, sg->signing_time);
+		if (sg->have_cert) {
+			g_string_append(g, ",\"subject\":");
+			json_str(g, c->subject);
+			g_string_append(g, ",\"name\":");
+			json_str(g, c->common_name);
+			g_string_append(g, ",\"emails\":");
+			json_emails(g, c->emails);
+			g_string_append(g, ",\"fingerprint_sha256\":");
+			json_str(g, c->sha256);
+			g_string_append(g, ",\"issuer\":");
+			json_str(g, c->issuer);
+			g_string_append(g, ",\"serial\":");
+			json_str(g, c->serial);
+			g_string_append(g, ",\"not_before\":");
+			json_time(g, c->not_before);
+			g_string_append(g, ",\"not_after\":");
+			json_time(g, c->not_after);
+		}
+		g_string_append_c(g, '}');
+	}
+	g_string_append_c(g, ']');
+}
+
 char *
 gs_report_to_json(const gs_report *r)
 {
@@ -362,40 +515,31 @@ gs_report_to_json(const gs_report *r)
 		json_str(g, r->mismatches->pdata[i]);
 	}
 	g_string_append(g, "]");
-	g_string_append(g, ",\"signers\":[");
-	for (i = 0; i < r->signers->len; i++) {
-		const gs_signer *sg = &((gs_signer_data *) r->signers->pdata[i])->pub;
-		const gs_cert_info *c = &sg->cert;
+	g_string_append(g, ",\"signers\":");
+	json_signers(g, r->outer ? r->outer->signers : NULL);
+	g_string_append(g, ",\"layers\":[");
+	for (i = 0; i < r->layers->len; i++) {
+		const gs_layer_data *l = r->layers->pdata[i];
 
 		if (i)
 			g_string_append_c(g, ',');
-		g_string_append(g, "{\"status\":");
-		json_str(g, status_word(sg->status));
-		g_string_append(g, ",\"reasons\":");
-		json_reasons(g, sg->reasons);
-		g_string_append(g, ",\"detail\":");
-		json_str(g, sg->detail);
-		g_string_append(g, ",\"digest\":");
-		json_str(g, sg->digest);
-		g_string_append(g, ",\"signing_time\":");
-		json_time(g, sg->signing_time);
-		if (sg->have_cert) {
-			g_string_append(g, ",\"subject\":");
-			json_str(g, c->subject);
-			g_string_append(g, ",\"name\":");
-			json_str(g, c->common_name);
-			g_string_append(g, ",\"emails\":");
-			json_emails(g, c->emails);
-			g_string_append(g, ",\"fingerprint_sha256\":");
-			json_str(g, c->sha256);
-			g_string_append(g, ",\"issuer\":");
-			json_str(g, c->issuer);
-			g_string_append(g, ",\"serial\":");
-			json_str(g, c->serial);
-			g_string_append(g, ",\"not_before\":");
-			json_time(g, c->not_before);
-			g_string_append(g, ",\"not_after\":");
-			json_time(g, c->not_after);
+		g_string_append(g, "{\"kind\":");
+		json_str(g, l->pub.kind == GS_LAYER_SIGNED ? "signed" : "encrypted");
+		g_string_append(g, ",\"part\":");
+		json_str(g, l->path);
+		if (l->pub.kind == GS_LAYER_SIGNED) {
+			g_string_append(g, ",\"form\":");
+			json_str(g, l->pub.form);
+			g_string_append(g, ",\"status\":");
+			json_str(g, status_word(layer_status(l)));
+			g_string_append(g, ",\"reasons\":");
+			json_reasons(g, l->pub.reasons);
+			g_string_append(g, ",\"signers\":");
+			json_signers(g, l->signers);
+		} else {
+			g_string_append(g, ",\"cipher\":");
+			json_str(g, l->cipher);
+			g_string_append_printf(g, ",\"authenticated\":%s", l->pub.authenticated ? "true" : "false");
 		}
 		g_string_append_c(g, '}');
 	}
@@ -446,8 +590,13 @@ gs_report_to_auth_results(const gs_report *r, const char *authserv_id)
 	case GS_SIG_ERROR: result = "permerror"; break;
 	default: result = "fail"; break;
 	}
-	for (i = 0; i < r->signers->len; i++)
-		reasons |= ((gs_signer_data *) r->signers->pdata[i])->pub.reasons;
+	for (i = 0; i < r->layers->len; i++) {
+		const gs_layer_data *l = r->layers->pdata[i];
+		guint k;
+
+		for (k = 0; l->signers && k < l->signers->len; k++)
+			reasons |= ((gs_signer_data *) l->signers->pdata[k])->pub.reasons;
+	}
 	g_string_append_printf(g, "; smime=%s", result);
 	if (reasons) {
 		char *w = gs_reasons_string(reasons);

@@ -42,7 +42,6 @@ gs_session_new(gs_store *store, gs_session **out, char **errmsg)
 	s = g_new0(gs_session, 1);
 	s->store = store;
 	gs_limits_default(&s->limits);
-	s->last_signers = g_ptr_array_new_with_free_func((GDestroyNotify) gs_signer_data_free);
 	s->identities = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
 	active = s;
 	*out = s;
@@ -56,10 +55,7 @@ gs_session_free(gs_session *s)
 		return;
 	if (active == s)
 		active = NULL;
-	g_ptr_array_free(s->last_signers, TRUE);
 	g_ptr_array_free(s->identities, TRUE);
-	g_free(s->last_cipher);
-	g_free(s->last_digest_oid);
 	g_free(s->stream_error);
 	g_free(s);
 }
@@ -85,6 +81,12 @@ gs_session_set_input_release(gs_session *s, void (*release)(void *data), void *d
 }
 
 void
+gs_session_set_allow_sha1(gs_session *s, int allow)
+{
+	s->allow_sha1 = allow != 0;
+}
+
+void
 gs_session_set_time(gs_session *s, time_t when)
 {
 	s->when = when;
@@ -106,17 +108,4 @@ time_t
 gs_session_now(const gs_session *s)
 {
 	return s && s->when ? s->when : time(NULL);
-}
-
-void
-gs_session_reset_results(gs_session *s)
-{
-	g_ptr_array_set_size(s->last_signers, 0);
-	s->last_no_signers = 0;
-	s->last_content_mismatch = 0;
-	g_free(s->last_cipher);
-	s->last_cipher = NULL;
-	s->last_authenticated = 0;
-	g_free(s->last_digest_oid);
-	s->last_digest_oid = NULL;
 }

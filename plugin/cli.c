@@ -137,7 +137,7 @@ pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
 }
 
 int
-cli_pass_option(cli *c, int opt, const char *arg)
+cli_common_option(cli *c, int opt, const char *arg)
 {
 	char *end;
 
@@ -151,6 +151,9 @@ cli_pass_option(cli *c, int opt, const char *arg)
 		c->pass_fd = (int) strtol(arg, &end, 10);
 		if (errno || *end || c->pass_fd < 0)
 			c->pass_fd = -2;
+		return 1;
+	case 0x1003:
+		c->allow_sha1 = 1;
 		return 1;
 	}
 	return 0;
@@ -196,6 +199,7 @@ cli_open_session(cli *c, char **errmsg)
 		return GS_E_USAGE;
 	}
 	gs_session_set_passphrase_cb(c->session, pass_cb, c);
+	gs_session_set_allow_sha1(c->session, c->allow_sha1);
 	return GS_OK;
 }
 

@@ -60,6 +60,7 @@ struct cli {
 	void *raw_map;            /* when stdin is a mapped file */
 	size_t raw_map_len;
 	int quiet;
+	int allow_sha1;           /* --allow-sha1, or [verify] allow_sha1 in the configuration */
 	/* configuration (config.c) */
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */
 	char *sync_keys;          /* [mutt] sync_keys: mutt's $smime_keys */
@@ -87,12 +88,14 @@ int cli_write(cli *c, const void *p, size_t n);
 /* Flush stdout and check it: 0 or EXIT_IOERR. Call before exiting 0. */
 int cli_flush(cli *c);
 
-/* Passphrase options shared by every command that may open a key. */
-#define CLI_PASS_OPTIONS \
+/* Options shared by every command that may open a key or judge a
+ * signature: the passphrase sources, and --allow-sha1. */
+#define CLI_COMMON_OPTIONS \
 	{ "passphrase-file", required_argument, NULL, 0x1001 }, \
-	{ "passphrase-fd", required_argument, NULL, 0x1002 }
-/* Handle a passphrase option; returns 1 when `opt` was one. */
-int cli_pass_option(cli *c, int opt, const char *arg);
+	{ "passphrase-fd", required_argument, NULL, 0x1002 }, \
+	{ "allow-sha1", no_argument, NULL, 0x1003 }
+/* Handle a common option; returns 1 when `opt` was one. */
+int cli_common_option(cli *c, int opt, const char *arg);
 /* Read the passphrase now (NULL when no source is configured). */
 gs_status cli_passphrase(cli *c, char **pass, size_t *len);
 /* Release everything, wiping the cached passphrase. */

@@ -11,7 +11,7 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "passthrough", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	GMimeMessage *m = NULL;
@@ -25,7 +25,7 @@ cmd_decrypt(cli *c, int argc, char **argv)
 			passthrough = 1;
 		else if (opt == 'q')
 			c->quiet = 1;
-		else if (!cli_pass_option(c, opt, optarg))
+		else if (!cli_common_option(c, opt, optarg))
 			return cli_usage(c, "unknown option");
 	}
 	if (optind != argc)

@@ -17,7 +17,7 @@ cmd_encrypt(cli *c, int argc, char **argv)
 		{ "no-self", no_argument, NULL, 'n' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "allow-untrusted", no_argument, NULL, 'u' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	GPtrArray *to = g_ptr_array_new();
@@ -53,7 +53,7 @@ cmd_encrypt(cli *c, int argc, char **argv)
 			}
 			break;
 		default:
-			if (!cli_pass_option(c, opt, optarg)) {
+			if (!cli_common_option(c, opt, optarg)) {
 				g_ptr_array_free(to, TRUE);
 				return cli_usage(c, "unknown option");
 			}

@@ -10,7 +10,7 @@ cmd_harvest(cli *c, int argc, char **argv)
 		{ "decrypt", no_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	gs_harvest_result res;
@@ -27,7 +27,7 @@ cmd_harvest(cli *c, int argc, char **argv)
 			flags |= GS_HARVEST_FORCE;
 		else if (opt == 'q')
 			c->quiet = 1;
-		else if (!cli_pass_option(c, opt, optarg))
+		else if (!cli_common_option(c, opt, optarg))
 			return cli_usage(c, "unknown option");
 	}
 	if (optind != argc)

@@ -19,7 +19,7 @@ key_import(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "label", required_argument, NULL, 'l' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *label = NULL;
@@ -32,7 +32,7 @@ key_import(cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'l')
 			label = optarg;
-		else if (!cli_pass_option(c, opt, optarg))
+		else if (!cli_common_option(c, opt, optarg))
 			return cli_usage(c, "unknown option");
 	}
 	if (optind + 1 != argc)

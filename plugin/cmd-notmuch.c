@@ -145,7 +145,7 @@ cmd_notmuch(cli *c, int argc, char **argv)
 		{ "decrypt", no_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	notmuch_database_t *db = NULL;
@@ -169,7 +169,7 @@ cmd_notmuch(cli *c, int argc, char **argv)
 		case 'f': flags |= GS_HARVEST_FORCE; break;
 		case 'q': c->quiet = 1; break;
 		default:
-			if (!cli_pass_option(c, opt, optarg))
+			if (!cli_common_option(c, opt, optarg))
 				return cli_usage(c, "unknown option");
 		}
 	}

@@ -209,7 +209,7 @@ cmd_send(cli *c, int argc, char **argv)
 		{ "oaep", no_argument, NULL, 'o' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "allow-untrusted", no_argument, NULL, 'u' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	GPtrArray *envelope = g_ptr_array_new_with_free_func(g_free);
@@ -255,7 +255,7 @@ cmd_send(cli *c, int argc, char **argv)
 		case 'f': eo.from = optarg; break;
 		case 'u': eo.resolve_flags |= GS_RESOLVE_ALLOW_UNTRUSTED; break;
 		default:
-			if (!cli_pass_option(c, opt, optarg)) {
+			if (!cli_common_option(c, opt, optarg)) {
 				rc = cli_usage(c, "unknown option");
 				goto out;
 			}

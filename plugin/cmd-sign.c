@@ -7,7 +7,7 @@ cmd_sign(cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "opaque", no_argument, NULL, 'o' },
 		{ "from", required_argument, NULL, 'f' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	gs_sign_opts so = { 0 };
@@ -21,7 +21,7 @@ cmd_sign(cli *c, int argc, char **argv)
 			so.opaque = 1;
 		else if (opt == 'f')
 			so.from = optarg;
-		else if (!cli_pass_option(c, opt, optarg))
+		else if (!cli_common_option(c, opt, optarg))
 			return cli_usage(c, "unknown option");
 	}
 	if (optind != argc)

@@ -162,7 +162,7 @@ cmd_verify(cli *c, int argc, char **argv)
 		{ "at", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "passthrough", no_argument, NULL, 'p' },
-		CLI_PASS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *authserv = NULL;
@@ -185,7 +185,7 @@ cmd_verify(cli *c, int argc, char **argv)
 				return cli_usage(c, "--at takes YYYY-MM-DD, an ISO 8601 time or @SECONDS");
 			break;
 		default:
-			if (!cli_pass_option(c, opt, optarg))
+			if (!cli_common_option(c, opt, optarg))
 				return cli_usage(c, "unknown option");
 		}
 	}

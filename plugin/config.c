@@ -7,6 +7,10 @@
  *   # gal import, cert/trust import and harvest that changed something
  *   sync_index = ~/.local/share/galsmime/mutt/certificates
  *   sync_keys = ~/.local/share/galsmime/mutt/keys
+ *
+ *   [verify]
+ *   # SHA-1 signatures may be good (with a warning), for old archives
+ *   allow_sha1 = true
  */
 #include "cli.h"
 
@@ -36,6 +40,7 @@ cli_read_config(cli *c)
 	if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
 		c->sync_index = expand_home(g_key_file_get_string(kf, "mutt", "sync_index", NULL));
 		c->sync_keys = expand_home(g_key_file_get_string(kf, "mutt", "sync_keys", NULL));
+		c->allow_sha1 = g_key_file_get_boolean(kf, "verify", "allow_sha1", NULL);
 	} else if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		cli_error(c, "%s: %s (ignored)", path, err->message);
 	}

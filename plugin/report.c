@@ -52,72 +52,114 @@ who(const gs_signer *s)
 	return r;
 }
 
+/* One signer, on stderr; `which` names the layer when there are several. */
+static void
+print_signer(cli *c, const gs_signer *s, const char *which)
+{
+	char *name = who(s);
+
+	if (s->status == GS_SIG_GOOD) {
+		fprintf(stderr, "galsmime %s: %sgood signature from %s\n", c->cmd, which, name);
+		if (s->reasons & GS_REASONS_WARNINGS) {
+			char *w = gs_reasons_string(s->reasons & GS_REASONS_WARNINGS);
+			fprintf(stderr, "galsmime %s: WARNING: %s%s\n", c->cmd, w,
+				(s->reasons & GS_REASON_CRL_STALE) ? " (galsmime crl update)" : "");
+			g_free(w);
+		}
+	} else {
+		char *w = gs_reasons_string(s->reasons);
+		fprintf(stderr, "galsmime %s: %s%s signature from %s: %s%s%s%s\n", c->cmd, which,
+			s->status == GS_SIG_BAD ? "BAD" : "UNCHECKED", name, w, s->detail ? " (" : "",
+			s->detail ? s->detail : "", s->detail ? ")" : "");
+		g_free(w);
+	}
+	if (s->have_cert && !c->quiet) {
+		char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
+		char *st = cli_signed_at(s->signing_time);
+		fprintf(stderr, "  fingerprint (SHA-256) %s\n", s->cert.sha256);
+		fprintf(stderr, "  issuer %s, serial %s\n", s->cert.issuer, s->cert.serial);
+		fprintf(stderr, "  valid from %s to %s; %s with %s\n", nb, na, st,
+			s->digest ? s->digest : "an unknown digest");
+		g_free(nb);
+		g_free(na);
+		g_free(st);
+	}
+	g_free(name);
+}
+
+/* "signed (detached) > encrypted (aes-256-cbc) > signed (opaque)" */
+static char *
+layer_chain(const gs_report *r)
+{
+	GString *g = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < gs_report_layer_count(r); i++) {
+		const gs_layer *l = gs_report_layer(r, i);
+		g_string_append_printf(g, "%s%s (%s)", i ? " > " : "",
+				       l->kind == GS_LAYER_SIGNED ? "signed" : "encrypted",
+				       l->kind == GS_LAYER_SIGNED ? l->form : l->cipher ? l->cipher : "?");
+	}
+	return g_string_free(g, FALSE);
+}
+
 void
 cli_print_report(cli *c, const gs_report *r)
 {
-	size_t i, n = gs_report_signer_count(r);
+	size_t i, k, nsigned = 0, nlayers = gs_report_layer_count(r);
+	unsigned bad = gs_report_reasons(r) & ~GS_REASONS_WARNINGS;
+	unsigned warn = gs_report_reasons(r) & GS_REASONS_WARNINGS & ~GS_REASON_CRL_STALE;
+	const char *path, *note;
+	const char *const *h = gs_report_header_mismatches(r);
 
-	if (gs_report_encrypted(r))
-		fprintf(stderr, "galsmime %s: encrypted with %s (%s)\n", c->cmd,
-			gs_report_cipher(r) ? gs_report_cipher(r) : "an unknown cipher",
-			gs_report_authenticated(r) ? "authenticated" : "not authenticated");
-	{
-		const char *path, *note;
-		const char *const *h = gs_report_header_mismatches(r);
-		size_t k;
-
-		for (k = 0; gs_report_part(r, k, &path, &note); k++)
-			fprintf(stderr, "galsmime %s: part %s: %s\n", c->cmd, path, note);
-		if (gs_report_protected_headers(r) && !c->quiet)
-			fprintf(stderr, "galsmime %s: the message carries protected header fields\n", c->cmd);
-		for (; h && *h; h++)
-			fprintf(stderr, "galsmime %s: WARNING: the outer %s differs from the protected one\n",
-				c->cmd, *h);
+	for (i = 0; i < nlayers; i++)
+		nsigned += gs_report_layer(r, i)->kind == GS_LAYER_SIGNED;
+	if (nlayers > 1) {
+		char *chain = layer_chain(r);
+		fprintf(stderr, "galsmime %s: layers: %s\n", c->cmd, chain);
+		g_free(chain);
 	}
+	for (i = 0; i < nlayers; i++) {
+		const gs_layer *l = gs_report_layer(r, i);
+		if (l->kind == GS_LAYER_ENCRYPTED)
+			fprintf(stderr, "galsmime %s: encrypted with %s (%s)\n", c->cmd,
+				l->cipher ? l->cipher : "an unknown cipher",
+				l->authenticated ? "authenticated" : "not authenticated");
+	}
+	for (k = 0; gs_report_part(r, k, &path, &note); k++)
+		fprintf(stderr, "galsmime %s: part %s: %s\n", c->cmd, path, note);
+	if (gs_report_protected_headers(r) && !c->quiet)
+		fprintf(stderr, "galsmime %s: the message carries protected header fields\n", c->cmd);
+	for (; h && *h; h++)
+		fprintf(stderr, "galsmime %s: WARNING: the outer %s differs from the protected one\n", c->cmd, *h);
 	if (gs_report_kind_of(r) != GS_REPORT_SIGNED) {
 		if (!c->quiet)
 			fprintf(stderr, "galsmime %s: not signed\n", c->cmd);
 		return;
 	}
-	if (gs_report_reasons(r)) {
-		char *w = gs_reasons_string(gs_report_reasons(r));
+	if (bad) {
+		char *w = gs_reasons_string(bad);
 		fprintf(stderr, "galsmime %s: BAD: %s\n", c->cmd, w);
 		g_free(w);
 	}
-	for (i = 0; i < n; i++) {
-		const gs_signer *s = gs_report_signer(r, i);
-		char *name = who(s);
-
-		if (s->status == GS_SIG_GOOD) {
-			fprintf(stderr, "galsmime %s: good signature from %s\n", c->cmd, name);
-			if (s->reasons & GS_REASONS_WARNINGS) {
-				char *w = gs_reasons_string(s->reasons & GS_REASONS_WARNINGS);
-				fprintf(stderr, "galsmime %s: WARNING: %s%s\n", c->cmd, w,
-					(s->reasons & GS_REASON_CRL_STALE) ? " (galsmime crl update)" : "");
-				g_free(w);
-			}
-		} else {
-			char *w = gs_reasons_string(s->reasons);
-			fprintf(stderr, "galsmime %s: %s signature from %s: %s%s%s%s\n", c->cmd,
-				s->status == GS_SIG_BAD ? "BAD" : "UNCHECKED", name, w,
-				s->detail ? " (" : "", s->detail ? s->detail : "", s->detail ? ")" : "");
-			g_free(w);
-		}
-		if (s->have_cert && !c->quiet) {
-			char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
-			char *st = cli_signed_at(s->signing_time);
-			fprintf(stderr, "  fingerprint (SHA-256) %s\n", s->cert.sha256);
-			fprintf(stderr, "  issuer %s, serial %s\n", s->cert.issuer, s->cert.serial);
-			fprintf(stderr, "  valid from %s to %s; %s with %s\n", nb, na, st,
-				s->digest ? s->digest : "an unknown digest");
-			g_free(nb);
-			g_free(na);
-			g_free(st);
-		}
-		g_free(name);
+	if (warn) {
+		char *w = gs_reasons_string(warn);
+		fprintf(stderr, "galsmime %s: WARNING: %s\n", c->cmd, w);
+		g_free(w);
 	}
-	if (n == 0)
-		fprintf(stderr, "galsmime %s: BAD: the signature has no signers\n", c->cmd);
+	for (i = 0; i < nlayers; i++) {
+		const gs_layer *l = gs_report_layer(r, i);
+		char *which;
+
+		if (l->kind != GS_LAYER_SIGNED)
+			continue;
+		which = nsigned > 1 ? g_strdup_printf("signature at part %s: ", l->path) : g_strdup("");
+		for (k = 0; k < l->n_signers; k++)
+			print_signer(c, gs_report_layer_signer(r, i, k), which);
+		if (l->n_signers == 0)
+			fprintf(stderr, "galsmime %s: %sBAD: the signature has no signers\n", c->cmd, which);
+		g_free(which);
+	}
 }
 
 void

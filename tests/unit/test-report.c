@@ -241,6 +241,18 @@ signer_new(gs_sig_status status, unsigned reasons, X509 *x)
 	return sd;
 }
 
+/* Add a signed layer holding `sd` to the report. */
+static void
+add_signer(gs_report *r, gs_signer_data *sd, const char *form)
+{
+	gs_cms_result res;
+
+	gs_cms_result_init(&res);
+	g_ptr_array_add(res.signers, sd);
+	gs_report_add_signed(r, "1", form, &res, 0, NULL, 0);
+	gs_cms_result_clear(&res);
+}
+
 /* A signed report with one bad signer whose every string is hostile. */
 static gs_report *
 nasty_report(void)
@@ -254,9 +266,7 @@ nasty_report(void)
 
 	sd->detail = g_strdup(nasty);
 	sd->pub.detail = sd->detail;
-	g_ptr_array_add(r->signers, sd);
-	r->kind = GS_REPORT_SIGNED;
-	r->form = "detached";
+	add_signer(r, sd, "detached");
 	r->from = g_strdup("eve\"\\@example.org");
 	r->cipher = g_strdup("aes-256-cbc");
 	r->encrypted = 1;
@@ -398,8 +408,7 @@ test_json_raw_certificate_bytes(void)
 	gs_report *r = gs_report_new();
 	char *j;
 
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED, x));
-	r->kind = GS_REPORT_SIGNED;
+	add_signer(r, signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED, x), "detached");
 	j = gs_report_to_json(r);
 	g_assert_true(json_valid(j));
 	/* JSON is UTF-8 (RFC 8259 8.1): nothing from the certificate may break that */
@@ -424,9 +433,7 @@ test_json_signed_good(void)
 		return;
 	x = pki_cert("alice");
 	r = gs_report_new();
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_GOOD, 0, x));
-	r->kind = GS_REPORT_SIGNED;
-	r->form = "opaque";
+	add_signer(r, signer_new(GS_SIG_GOOD, 0, x), "opaque");
 	r->from = g_strdup("alice@example.org");
 	j = gs_report_to_json(r);
 	g_assert_true(json_valid(j));
@@ -466,8 +473,7 @@ test_auth_results_signed(void)
 		return;
 	x = pki_cert("alice");
 	r = gs_report_new();
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_GOOD, 0, x));
-	r->kind = GS_REPORT_SIGNED;
+	add_signer(r, signer_new(GS_SIG_GOOD, 0, x), "detached");
 	a = gs_report_to_auth_results(r, "mx.example.org");
 	g_assert_true(g_str_has_prefix(a, "mx.example.org; smime=pass"));
 	g_assert_nonnull(strstr(a, "body.smime-identifier=alice@example.org"));
