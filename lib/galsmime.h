@@ -52,6 +52,12 @@ typedef enum gs_status {
 /* A short constant name for a status ("malformed input", ...). */
 const char *gs_status_string(gs_status status);
 
+/* A copy of `s` safe to show a person on one line: C0 and C1 controls,
+ * DEL, bidirectional overrides, line separators and invalid UTF-8 as
+ * \xNN / \uNNNN, a backslash as \\; cut after `max` bytes with "..."
+ * (0: no limit). NULL for NULL. */
+char *gs_printable(const char *s, size_t max);
+
 /* Initialise the library: registers the OpenSSL-backed crypto context
  * for application/pkcs7-signature, application/x-pkcs7-signature,
  * application/pkcs7-mime, application/x-pkcs7-mime and

@@ -353,20 +353,39 @@ entry_name(const gs_resolution *r, int64_t id)
 	return "?";
 }
 
+/* Append a string from the directory or a certificate, made printable. */
+static void
+append_printable(GString *g, const char *s)
+{
+	char *p = gs_printable(s, 200);
+
+	g_string_append(g, p ? p : "?");
+	g_free(p);
+}
+
 static void
 describe_entry(GString *g, const entry_data *e)
 {
-	g_string_append_printf(g, "'%s' [%s]", e->label, e->source ? e->source : "?");
+	g_string_append_c(g, '\'');
+	append_printable(g, e->label);
+	g_string_append(g, "' [");
+	append_printable(g, e->source);
+	g_string_append_c(g, ']');
 }
 
 static void
 describe_cert(GString *g, const cand_data *c)
 {
 	g_string_append_printf(g, "%.16s", c->pub.cert.sha256 ? c->pub.cert.sha256 : "?");
-	if (c->pub.cert.emails && *c->pub.cert.emails)
-		g_string_append_printf(g, " (for %s)", c->pub.cert.emails);
-	else if (c->pub.cert.common_name)
-		g_string_append_printf(g, " (%s)", c->pub.cert.common_name);
+	if (c->pub.cert.emails && *c->pub.cert.emails) {
+		g_string_append(g, " (for ");
+		append_printable(g, c->pub.cert.emails);
+		g_string_append_c(g, ')');
+	} else if (c->pub.cert.common_name) {
+		g_string_append(g, " (");
+		append_printable(g, c->pub.cert.common_name);
+		g_string_append_c(g, ')');
+	}
 }
 
 /* The usable candidate an entry would choose on its own, or NULL. */
@@ -420,8 +439,9 @@ choose_for_address(gs_resolution *r)
 			agreed = pick;
 	}
 	if (disagree && offering > 1) {
-		g = g_string_new(NULL);
-		g_string_append_printf(g, "the directory entries listing %s disagree:", r->address);
+		g = g_string_new("the directory entries listing ");
+		append_printable(g, r->address);
+		g_string_append(g, " disagree:");
 		for (i = 0; i < r->entries->len; i++) {
 			entry_data *e = r->entries->pdata[i];
 			cand_data *pick;
@@ -454,13 +474,16 @@ choose_for_address(gs_resolution *r)
 	for (i = 0; i < agreed->entries->len; i++) {
 		if (i)
 			g_string_append(g, ", ");
-		g_string_append_printf(g, "'%s'", entry_name(r, g_array_index(agreed->entries, int64_t, i)));
+		g_string_append_c(g, '\'');
+		append_printable(g, entry_name(r, g_array_index(agreed->entries, int64_t, i)));
+		g_string_append_c(g, '\'');
 	}
-	g_string_append_printf(g, " list%s %s and offer%s it; the certificate itself names %s",
-			       agreed->entries->len == 1 ? "s" : "", r->address,
-			       agreed->entries->len == 1 ? "s" : "",
-			       agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
-										   : "no address");
+	g_string_append_printf(g, " list%s ", agreed->entries->len == 1 ? "s" : "");
+	append_printable(g, r->address);
+	g_string_append_printf(g, " and offer%s it; the certificate itself names ",
+			       agreed->entries->len == 1 ? "s" : "");
+	append_printable(g, agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
+										 : "no address");
 	r->note = g_string_free(g, FALSE);
 }
 
@@ -497,11 +520,12 @@ choose_for_name(gs_resolution *r)
 			g_string_append(g, ", ");
 		describe_entry(g, r->entries->pdata[i]);
 	}
-	g_string_append_printf(g, " %s named '%s'; the certificate names %s",
-			       r->entries->len == 1 ? "is the only directory entry" : "are the directory entries",
-			       r->recipient,
-			       agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
-										   : "no address");
+	g_string_append_printf(g, " %s named '",
+			       r->entries->len == 1 ? "is the only directory entry" : "are the directory entries");
+	append_printable(g, r->recipient);
+	g_string_append(g, "'; the certificate names ");
+	append_printable(g, agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
+										 : "no address");
 	r->note = g_string_free(g, FALSE);
 }
 
@@ -521,12 +545,15 @@ failure_text(const gs_resolution *r)
 
 	if (r->conflict) {
 		g_string_append_printf(g, "%s; no certificate names the address, so none is chosen "
-					  "(galsmime gal explain %s)", r->conflict, r->address);
+					  "(galsmime gal explain ", r->conflict);
+		append_printable(g, r->address);
+		g_string_append_c(g, ')');
 		return g_string_free(g, FALSE);
 	}
 	if (r->ambiguous) {
-		g_string_append_printf(g, "%u directory entries are named '%s':", r->entries->len,
-				       r->recipient);
+		g_string_append_printf(g, "%u directory entries are named '", r->entries->len);
+		append_printable(g, r->recipient);
+		g_string_append(g, "':");
 		for (i = 0; i < r->entries->len && i < 8; i++) {
 			g_string_append(g, i ? ", " : " ");
 			describe_entry(g, r->entries->pdata[i]);
@@ -556,16 +583,19 @@ failure_text(const gs_resolution *r)
 		} else if (r->address) {
 			g_string_append(g, "no certificate found (not in the GAL, not imported, not harvested)");
 		} else {
-			g_string_append_printf(g, "no directory entry is named '%s' (give the address)",
-					       r->recipient);
+			g_string_append(g, "no directory entry is named '");
+			append_printable(g, r->recipient);
+			g_string_append(g, "' (give the address)");
 		}
 		return g_string_free(g, FALSE);
 	}
 	g_string_append_printf(g, "no usable certificate among %u: ", r->cands->len);
 	for (i = 0; i < r->cands->len; i++) {
 		cand_data *c = r->cands->pdata[i];
-		if (!strstr(g->str, c->pub.reason))
-			g_string_append_printf(g, "%s%s", i ? "; " : "", c->pub.reason);
+		if (!strstr(g->str, c->pub.reason)) {
+			g_string_append(g, i ? "; " : "");
+			append_printable(g, c->pub.reason);
+		}
 	}
 	return g_string_free(g, FALSE);
 }

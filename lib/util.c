@@ -153,3 +153,44 @@ gs_pem_each(const unsigned char *data, size_t len, gs_pem_cb cb, void *user)
 	ERR_clear_error();
 	return n;
 }
+
+char *
+gs_printable(const char *s, size_t max)
+{
+	GString *g;
+	const char *p;
+
+	if (!s)
+		return NULL;
+	g = g_string_sized_new(strlen(s) + 8);
+	for (p = s; *p;) {
+		gunichar u = g_utf8_get_char_validated(p, -1);
+		const char *next;
+
+		if (max && g->len >= max) {
+			g_string_append(g, "...");
+			break;
+		}
+		if (u == (gunichar) -1 || u == (gunichar) -2) {
+			g_string_append_printf(g, "\\x%02x", (unsigned char) *p);
+			p++;
+			continue;
+		}
+		next = g_utf8_next_char(p);
+		/* C0 and C1 controls (CR, LF, ESC, BEL, CSI...), DEL, and the
+		 * backslash that introduces the escapes */
+		if (u < 0x20 || u == 0x7f || (u >= 0x80 && u < 0xa0) || u == '\\' ||
+		    u == 0x2028 || u == 0x2029 || (u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069)) {
+			if (u == '\\')
+				g_string_append(g, "\\\\");
+			else if (u < 0x80)
+				g_string_append_printf(g, "\\x%02x", (unsigned) u);
+			else
+				g_string_append_printf(g, "\\u%04x", (unsigned) u);
+		} else {
+			g_string_append_len(g, p, next - p);
+		}
+		p = next;
+	}
+	return g_string_free(g, FALSE);
+}

@@ -15,6 +15,20 @@
 static GMimeStream *out_stream;
 static void release_input(void *data);
 
+const char *
+cli_text(cli *c, const char *s, size_t max)
+{
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = gs_printable(s, max);
+	if (!c->texts)
+		c->texts = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(c->texts, p);
+	return p;
+}
+
 void
 cli_error(cli *c, const char *fmt, ...)
 {
@@ -373,4 +387,6 @@ cli_cleanup(cli *c)
 	g_free(c->pass_env_file);
 	g_free(c->sync_index);
 	g_free(c->sync_keys);
+	if (c->texts)
+		g_ptr_array_free(c->texts, TRUE);
 }

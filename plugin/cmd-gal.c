@@ -312,7 +312,7 @@ gal_explain(cli *c, int argc, char **argv)
 	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK)
 		return cli_fail(c, st, msg);
 	n = gs_resolution_count(res);
-	printf("%s: %zu candidate certificate%s\n", argv[optind], n, n == 1 ? "" : "s");
+	printf("%s: %zu candidate certificate%s\n", cli_text(c, argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
 		const gs_candidate *k = gs_resolution_candidate(res, i);
 		char *nb = cli_time(k->cert.not_before), *na = cli_time(k->cert.not_after);
@@ -350,7 +350,7 @@ gal_explain(cli *c, int argc, char **argv)
 	if (gs_resolution_chosen(res))
 		printf("\nchosen: %s\n", gs_resolution_chosen(res)->cert.sha256);
 	else
-		printf("\ncannot encrypt to %s: %s\n", argv[optind], gs_resolution_failure(res));
+		printf("\ncannot encrypt to %s: %s\n", cli_text(c, argv[optind], 200), gs_resolution_failure(res));
 	st = gs_resolution_chosen(res) ? GS_OK : GS_E_NOT_FOUND;
 	gs_resolution_free(res);
 	return st == GS_OK ? 0 : EXIT_VERIFY_BAD;

@@ -94,6 +94,18 @@ for f in "$regress"/*/*; do
 		survives "regress decrypt/$n: verify --json" "$f" fz verify --json --at "$FZ_AT" ;;
 	mutt)
 		mutt_reproducer "$f" "$n" ;;
+	resolve)
+		# a recipient string: gal explain and encrypt --to name it in one
+		# printable line, whatever it holds
+		q=$(cat "$f")
+		gs gal explain "$q" >res.out 2>&1
+		check "regress resolve/$n: gal explain writes the recipient on one line, escaped" \
+			sh -c "[ \$(wc -l <res.out) -le 3 ] && ! LC_ALL=C grep -q '[[:cntrl:]]' res.out"
+		printf 'From: alice@example.org\nSubject: x\n\nx\n' >res.eml
+		fz encrypt --no-self --to "$q" <res.eml >res.enc 2>res.err; rc=$?
+		check "regress resolve/$n: encrypt --to fails closed (67), one line per problem, escaped" \
+			sh -c "[ $rc = 67 ] && [ ! -s res.enc ] && [ \$(wc -l <res.err) = 2 ] &&
+			       ! LC_ALL=C grep -q '[[:cntrl:]]' res.err" ;;
 	csv|json|ldif|vcard|oab|sst)
 		# the importers' targets: the input as a GAL file of that format
 		survives "regress $target/$n: gal import --format $target" /dev/null \
