@@ -98,24 +98,25 @@ read_crls(const unsigned char *data, size_t len, STACK_OF(X509_CRL) **crls, char
 
 /* ---- storing ---- */
 
-/* The certificate in the store that signed `crl`, or NULL. */
-static X509 *
-crl_signer(gs_store *s, X509_CRL *crl)
+/* The certificate in the store that signed `crl` (*signer NULL when none). */
+static gs_status
+crl_signer(gs_store *s, X509_CRL *crl, X509 **signer, char **errmsg)
 {
-	STACK_OF(X509) *cands = gs_store_certs_by_subject(s, X509_CRL_get_issuer(crl));
-	X509 *found = NULL;
+	STACK_OF(X509) *cands = NULL;
+	gs_status st = gs_store_certs_by_subject(s, X509_CRL_get_issuer(crl), &cands, errmsg);
 	int i;
 
-	for (i = 0; cands && i < sk_X509_num(cands) && !found; i++) {
+	*signer = NULL;
+	for (i = 0; cands && i < sk_X509_num(cands) && !*signer; i++) {
 		X509 *x = sk_X509_value(cands, i);
 		EVP_PKEY *k = X509_get0_pubkey(x);
 
 		if (k && X509_CRL_verify(crl, k) == 1 && X509_up_ref(x))
-			found = x;
+			*signer = x;
 	}
 	sk_X509_pop_free(cands, X509_free);
 	ERR_clear_error();
-	return found;
+	return st;
 }
 
 static int
@@ -145,7 +146,9 @@ store_one(gs_store *s, X509_CRL *crl, const char *origin, time_t now, gs_crl_sta
 			     "CRL of %s is a delta CRL: not supported, import the base CRL", issuer);
 		goto out;
 	}
-	if (!(signer = crl_signer(s, crl))) {
+	if ((st = crl_signer(s, crl, &signer, errmsg)) != GS_OK)
+		goto out;
+	if (!signer) {
 		st = gs_fail(errmsg, GS_E_MALFORMED,
 			     "CRL of %s: no certificate in the store signed it "
 			     "(import its CA with galsmime trust import or cert import first)", issuer);
@@ -267,21 +270,26 @@ out:
 
 /* ---- reading them back ---- */
 
-int
-gs_store_has_crls(gs_store *s)
+gs_status
+gs_store_has_crls(gs_store *s, int *has, char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_status st;
+	int rc;
 
-	if (s->has_crls >= 0)
-		return s->has_crls;
-	s->has_crls = 0;
-	if ((stmt = gs_store_prepare(s, "SELECT EXISTS (SELECT 1 FROM crl)", NULL, &st))) {
-		if (sqlite3_step(stmt) == SQLITE_ROW)
-			s->has_crls = sqlite3_column_int(stmt, 0);
-		sqlite3_finalize(stmt);
+	*has = 0;
+	if (s->has_crls >= 0) {
+		*has = s->has_crls;
+		return GS_OK;
 	}
-	return s->has_crls;
+	if (!(stmt = gs_store_prepare(s, "SELECT EXISTS (SELECT 1 FROM crl)", errmsg, &st)))
+		return st;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*has = s->has_crls = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return gs_store_fail(s, rc, errmsg, "store: CRLs");
+	return GS_OK;
 }
 
 static void
@@ -290,31 +298,36 @@ crl_stack_free(gpointer p)
 	sk_X509_CRL_pop_free(p, X509_CRL_free);
 }
 
-STACK_OF(X509_CRL) *
-gs_store_crls_for(gs_store *s, const X509_NAME *issuer)
+gs_status
+gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls, char **errmsg)
 {
 	STACK_OF(X509_CRL) *cached, *out;
 	sqlite3_stmt *stmt;
 	int64_t h = gs_name_hash(issuer);
 	gs_status st;
-	int i;
+	int i, rc;
 
+	*crls = NULL;
 	if (!s->crls)
 		s->crls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, crl_stack_free);
 	if (!(cached = g_hash_table_lookup(s->crls, &h))) {
+		if (!(stmt = gs_store_prepare(s, "SELECT der FROM crl WHERE issuer_hash = ?", errmsg, &st)))
+			return st;
 		cached = sk_X509_CRL_new_null();
-		stmt = gs_store_prepare(s, "SELECT der FROM crl WHERE issuer_hash = ?", NULL, &st);
-		if (stmt) {
-			sqlite3_bind_int64(stmt, 1, h);
-			while (sqlite3_step(stmt) == SQLITE_ROW) {
-				const unsigned char *p = sqlite3_column_blob(stmt, 0);
-				X509_CRL *c = p ? d2i_X509_CRL(NULL, &p, sqlite3_column_bytes(stmt, 0)) : NULL;
-				if (c)
-					sk_X509_CRL_push(cached, c);
-			}
-			sqlite3_finalize(stmt);
+		sqlite3_bind_int64(stmt, 1, h);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			const unsigned char *p = sqlite3_column_blob(stmt, 0);
+			X509_CRL *c = p ? d2i_X509_CRL(NULL, &p, sqlite3_column_bytes(stmt, 0)) : NULL;
+			if (c)
+				sk_X509_CRL_push(cached, c);
 		}
+		sqlite3_finalize(stmt);
 		ERR_clear_error();
+		/* only a complete answer is kept: a failed read is not "no CRL" */
+		if (rc != SQLITE_DONE) {
+			crl_stack_free(cached);
+			return gs_store_fail(s, rc, errmsg, "store: CRLs");
+		}
 		g_hash_table_insert(s->crls, g_memdup2(&h, sizeof h), cached);
 	}
 	out = sk_X509_CRL_new_null();
@@ -323,7 +336,10 @@ gs_store_crls_for(gs_store *s, const X509_NAME *issuer)
 		if (!X509_NAME_cmp(X509_CRL_get_issuer(c), issuer) && X509_CRL_up_ref(c))
 			sk_X509_CRL_push(out, c);
 	}
-	return out;
+	if (!out)
+		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+	*crls = out;
+	return GS_OK;
 }
 
 gs_status

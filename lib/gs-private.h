@@ -94,16 +94,28 @@ unsigned char *gs_cert_to_der(X509 *x, int *len);
 /* Check `leaf`'s chain against the store's anchors with `purpose`
  * (X509_PURPOSE_SMIME_SIGN, or 0 for none) at `when`, pulling issuers
  * from `untrusted` and from the store, and checking every certificate
- * of the chain against the store's CRLs when it holds any. Returns the
- * GS_REASON_* bits of every problem found (0: trusted and valid; only
- * GS_REASONS_WARNINGS bits: trusted and valid, with a warning);
- * *first_err gets the first failure's X509_V_ERR_* code (else the first
- * warning's). */
-unsigned gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted,
-			int purpose, time_t when, int *first_err);
+ * of the chain against the store's CRLs when it holds any. An anchor
+ * may be an intermediate CA (the chain ends there). On GS_OK *reasons
+ * gets the GS_REASON_* bits of every problem found (0: trusted and
+ * valid; only GS_REASONS_WARNINGS bits: trusted and valid, with a
+ * warning) and *first_err (may be NULL) the first failure's
+ * X509_V_ERR_* code (else the first warning's). A store that cannot be
+ * read is a status, never a verdict: GS_E_BUSY, GS_E_IO, GS_E_MALFORMED,
+ * GS_E_INTERNAL (then *reasons is GS_REASON_UNTRUSTED, so that nobody
+ * who ignores the status trusts the chain). */
+gs_status gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+			 time_t when, unsigned *reasons, int *first_err, char **errmsg);
+/* The same check; when it finds no problem (warnings aside) *chain gets
+ * the chain OpenSSL validated, leaf first and the anchor last (new
+ * references: sk_X509_pop_free), else NULL. */
+gs_status gs_chain_verified(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+			    time_t when, STACK_OF(X509) **chain, char **errmsg);
+/* Does `leaf` chain to an anchor through the store's certificates, its
+ * signatures checked, whatever the dates, purposes and CRLs? */
+gs_status gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, char **errmsg);
 /* The issuers of `leaf` found in the store, nearest first, without
- * judging trust. */
-STACK_OF(X509) *gs_cert_issuers(gs_store *store, X509 *leaf);
+ * judging trust (a new stack, possibly empty). */
+gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers, char **errmsg);
 
 /* ---- the store (store.c) ---- */
 
@@ -139,9 +151,10 @@ gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
 /* Does the store hold any CRL? (cached per handle) */
-int gs_store_has_crls(gs_store *s);
+gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
 /* The stored CRLs issued by `issuer` (new references; empty when none). */
-STACK_OF(X509_CRL) *gs_store_crls_for(gs_store *s, const X509_NAME *issuer);
+gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
+			    char **errmsg);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
@@ -158,19 +171,23 @@ gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **
 /* Record the SMIMECapabilities (comma-separated OIDs) announced for a certificate. */
 gs_status gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids,
 				    char **errmsg);
-/* The capabilities recorded for the certificate with this SHA-256, or NULL. */
-char *gs_store_get_capabilities(gs_store *s, const char *sha256);
+/* The capabilities recorded for the certificate with this SHA-256
+ * (*oids NULL when none, else g_free). */
+gs_status gs_store_get_capabilities(gs_store *s, const char *sha256, char **oids, char **errmsg);
 
-/* Certificate lookups; each returns a new stack (possibly empty) or
- * NULL on a store error. */
-STACK_OF(X509) *gs_store_certs_by_subject(gs_store *s, const X509_NAME *name);
-X509 *gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer,
-				     const ASN1_INTEGER *serial);
-X509 *gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski);
-X509 *gs_store_cert_by_sha256(gs_store *s, const char *sha256hex);
+/* Certificate lookups. Each returns GS_OK with its answer (a new stack,
+ * possibly empty; a new reference, or NULL when nothing matches), or the
+ * store's failure (GS_E_BUSY, GS_E_IO, GS_E_MALFORMED, GS_E_INTERNAL):
+ * "none" and "could not look" are never the same answer. */
+gs_status gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs,
+				    char **errmsg);
+gs_status gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer,
+					 const ASN1_INTEGER *serial, X509 **found, char **errmsg);
+gs_status gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 **found,
+			       char **errmsg);
+gs_status gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char **errmsg);
 /* The anchors as an X509_STORE (owned by the store, built once). */
-X509_STORE *gs_store_anchor_store(gs_store *s, char **errmsg);
-int gs_store_is_anchor(gs_store *s, X509 *x);
+gs_status gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg);
 
 /* Candidate rows for a recipient. The callback gets each certificate
  * with where it came from. */

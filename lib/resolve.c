@@ -76,6 +76,8 @@ typedef struct collect {
 	gs_session *s;
 	gs_resolution *r;
 	unsigned flags;
+	gs_status st;            /* a store failure: the lookup stops */
+	char **errmsg;
 } collect;
 
 static int
@@ -122,8 +124,14 @@ collect_cb(X509 *x, const char *source, const char *entry, const char *attribute
 	c->pub.verdict = gs_cert_recipient_verdict(x, gs_session_now(co->s), &c->pub.reason);
 	if (c->pub.verdict == GS_VERDICT_USABLE) {
 		int first = X509_V_OK;
-		unsigned rs = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), &first);
-		if (rs & GS_REASON_REVOKED) {
+		unsigned rs = 0;
+
+		co->st = gs_chain_check(co->s->store, x, NULL, 0, gs_session_now(co->s), &rs, &first,
+					co->errmsg);
+		if (co->st != GS_OK) {
+			cand_free(c);
+			return 1;
+		} else if (rs & GS_REASON_REVOKED) {
 			c->pub.verdict = GS_VERDICT_REVOKED;
 			c->pub.reason = "revoked (the revocation list of its CA lists it)";
 		} else if (rs & (GS_REASON_EXPIRED | GS_REASON_NOT_YET_VALID)) {
@@ -193,7 +201,11 @@ gs_resolve(gs_session *s, const char *recipient, unsigned flags, gs_resolution *
 	co.s = s;
 	co.r = r;
 	co.flags = flags;
+	co.st = GS_OK;
+	co.errmsg = errmsg;
 	st = gs_store_candidates(s->store, r->address ? r->address : recipient, collect_cb, &co, errmsg);
+	if (st == GS_OK)
+		st = co.st;
 	if (st != GS_OK) {
 		gs_resolution_free(r);
 		return st;
