@@ -506,6 +506,34 @@ collect_cb(int ok, X509_STORE_CTX *ctx)
 	return ok;
 }
 
+/* An anchor Microsoft limits to certificates issued before a date
+ * (NotBefore in an .sst): a chain through it that holds a certificate
+ * issued on or after that date is not trusted. */
+static void
+check_anchor_limit(chain_run *cr, X509_STORE_CTX *ctx)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	int i, n = chain ? sk_X509_num(chain) : 0;
+	int64_t limit = n > 1 ? gs_store_anchor_limit(cr->store, sk_X509_value(chain, n - 1)) : 0;
+
+	for (i = 0; limit && i < n - 1; i++) {
+		if (gs_asn1_time_unix(X509_get0_notBefore(sk_X509_value(chain, i))) < limit)
+			continue;
+		if (!(cr->reasons & ~GS_REASONS_WARNINGS))
+			cr->first = GS_X509_ERR_ANCHOR_LIMIT;
+		cr->reasons |= GS_REASON_UNTRUSTED;
+		break;
+	}
+}
+
+const char *
+gs_chain_error_string(int err)
+{
+	if (err == GS_X509_ERR_ANCHOR_LIMIT)
+		return "issued after the date its trust anchor is limited to (Microsoft's NotBefore)";
+	return X509_verify_cert_error_string(err);
+}
+
 static gs_status
 chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_chain,
 		char **errmsg)
@@ -566,7 +594,9 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 	param = X509_STORE_CTX_get0_param(ctx);
 	if (cr->purpose)
 		X509_STORE_CTX_set_purpose(ctx, cr->purpose);
-	vflags = 0;
+	/* the X509_STORE holds the anchors and nothing else, so any of them
+	 * ends a chain: an issuing CA imported alone is an anchor */
+	vflags = X509_V_FLAG_PARTIAL_CHAIN;
 	if (cr->any_time)
 		vflags |= X509_V_FLAG_NO_CHECK_TIME;
 	else
@@ -584,6 +614,7 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 		gs_fail(errmsg, st, "%s", cr->errmsg ? cr->errmsg : gs_status_string(st));
 		goto out;
 	}
+	check_anchor_limit(cr, ctx);
 	if (want_chain && !(cr->reasons & ~GS_REASONS_WARNINGS))
 		cr->chain = X509_STORE_CTX_get1_chain(ctx);
 out:

@@ -507,7 +507,7 @@ gs_cms_verifier_finish(gs_cms_verifier *v, char **errmsg)
 				/* warnings (a stale CRL) leave a good signature good */
 				if ((rs & ~GS_REASONS_WARNINGS) && sd->pub.status == GS_SIG_GOOD)
 					sd->pub.status = GS_SIG_BAD;
-				sd->detail = g_strdup(X509_verify_cert_error_string(first));
+				sd->detail = g_strdup(gs_chain_error_string(first));
 				sd->pub.detail = sd->detail;
 			}
 		}

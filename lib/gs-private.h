@@ -105,6 +105,11 @@ unsigned char *gs_cert_to_der(X509 *x, int *len);
  * who ignores the status trusts the chain). */
 gs_status gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
 			 time_t when, unsigned *reasons, int *first_err, char **errmsg);
+/* The first_err of a chain through an anchor limited to certificates
+ * issued before a date, when one of them was issued later. */
+#define GS_X509_ERR_ANCHOR_LIMIT X509_V_ERR_APPLICATION_VERIFICATION
+/* What a first_err means, in words (static string). */
+const char *gs_chain_error_string(int err);
 /* The same check; when it finds no problem (warnings aside) *chain gets
  * the chain OpenSSL validated, leaf first and the anchor last (new
  * references: sk_X509_pop_free), else NULL. */
@@ -125,6 +130,7 @@ struct gs_store {
 	char *path;
 	unsigned flags;
 	X509_STORE *anchors;     /* loaded lazily */
+	GPtrArray *anchor_limits;/* with it: the anchors that have an issued_before limit */
 	GHashTable *stmts;       /* cached statements, by SQL text pointer */
 	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
 	GHashTable *crls;        /* CRLs decoded, by issuer hash: STACK_OF(X509_CRL) */
@@ -167,7 +173,13 @@ gs_status gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t l
 /* Find or create the source row named `name` of `kind`. */
 gs_status gs_store_source(gs_store *s, const char *name, const char *kind,
 			  int64_t *id, char **errmsg);
-gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg);
+/* Make a certificate an anchor; `issued_before` (0: none) limits it to
+ * certificates issued (notBefore) before that time, and narrows the
+ * limit of an existing anchor, never widens it. */
+gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int64_t issued_before, int *is_new,
+			      char **errmsg);
+/* Drop the handle's anchors so that the next check reads them again. */
+void gs_store_forget_anchors(gs_store *s);
 /* Record the SMIMECapabilities (comma-separated OIDs) announced for a certificate. */
 gs_status gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids,
 				    char **errmsg);
@@ -188,6 +200,8 @@ gs_status gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 *
 gs_status gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char **errmsg);
 /* The anchors as an X509_STORE (owned by the store, built once). */
 gs_status gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg);
+/* The issued_before limit of an anchor of that X509_STORE, or 0. */
+int64_t gs_store_anchor_limit(gs_store *s, X509 *anchor);
 
 /* Candidate rows for a recipient. The callback gets each certificate
  * with where it came from. */
@@ -369,6 +383,25 @@ gs_status gs_read_certificates(const unsigned char *data, size_t len,
 /* Parse a Microsoft serialized certificate store (.sst). */
 gs_status gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
 		      char **errmsg);
+/* Microsoft's trust properties of one certificate in an .sst (see
+ * certfile.c for what each means). */
+enum {
+	GS_SST_EKU = 1 << 0,            /* 9: the usages it is trusted for */
+	GS_SST_DISALLOWED = 1 << 1,     /* 104: disallowed since a date */
+	GS_SST_DISALLOWED_EKU = 1 << 2, /* 122: the usages disallowed */
+	GS_SST_NOT_BEFORE = 1 << 3,     /* 126: certificates issued from a date on are not trusted */
+	GS_SST_NOT_BEFORE_EKU = 1 << 4, /* 127: the usages 126 limits */
+};
+typedef struct gs_sst_trust {
+	unsigned present;          /* GS_SST_* properties present */
+	unsigned email;            /* GS_SST_* usage lists naming emailProtection or anyExtendedKeyUsage */
+	int64_t disallowed_since;  /* 104, Unix time; -1 when unreadable */
+	int64_t not_before;        /* 126, Unix time; -1 when unreadable */
+} gs_sst_trust;
+/* The same, with each certificate's properties: *trust (when non-NULL)
+ * gets a GArray of gs_sst_trust parallel to *certs (g_array_unref). */
+gs_status gs_read_sst_trust(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
+			    GArray **trust, char **errmsg);
 
 
 

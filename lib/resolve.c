@@ -55,7 +55,7 @@ untrusted_reason(int err, char **buf)
 	case X509_V_OK:
 		return "its chain does not reach a trust anchor (galsmime trust import CA-FILE)";
 	default:
-		*buf = g_strdup_printf("its chain does not verify: %s", X509_verify_cert_error_string(err));
+		*buf = g_strdup_printf("its chain does not verify: %s", gs_chain_error_string(err));
 		return *buf;
 	}
 }

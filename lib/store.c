@@ -79,6 +79,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX crl_issuer ON crl(issuer_hash);"
 	"CREATE TABLE harvested ("
 	"  message_id TEXT PRIMARY KEY, verdict TEXT, at INTEGER);",
+	/* 2: an anchor trusted only for certificates issued (notBefore)
+	 * before a time: Microsoft's NotBefore property in an .sst */
+	"ALTER TABLE anchor ADD COLUMN issued_before INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))
@@ -293,6 +296,8 @@ gs_store_close(gs_store *s)
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	X509_STORE_free(s->anchors);
+	if (s->anchor_limits)
+		g_ptr_array_free(s->anchor_limits, TRUE);
 	g_free(s->dir);
 	g_free(s->path);
 	g_free(s);
@@ -497,26 +502,48 @@ gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len,
 }
 
 gs_status
-gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg)
+gs_store_add_anchor(gs_store *s, int64_t cert_id, int64_t issued_before, int *is_new,
+		    char **errmsg)
 {
+	static const char insert[] = "INSERT OR IGNORE INTO anchor(certificate, added_at, issued_before)"
+				     " VALUES (?1, ?2, nullif(?3, 0))";
+	/* a limit never widens: the earliest one stays */
+	static const char limit[] = "UPDATE anchor SET issued_before = min(coalesce(issued_before, ?2), ?2)"
+				    " WHERE certificate = ?1";
 	sqlite3_stmt *stmt;
 	gs_status st;
 	int rc;
 
-	stmt = gs_store_prepare(s, "INSERT OR IGNORE INTO anchor(certificate, added_at) VALUES (?,?)",
-				errmsg, &st);
-	if (!stmt)
+	if (!(stmt = gs_store_stmt(s, insert, errmsg, &st)))
 		return st;
 	sqlite3_bind_int64(stmt, 1, cert_id);
 	sqlite3_bind_int64(stmt, 2, (int64_t) time(NULL));
+	sqlite3_bind_int64(stmt, 3, issued_before);
 	rc = sqlite3_step(stmt);
 	*is_new = sqlite3_changes(s->db) > 0;
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE && !*is_new && issued_before > 0 &&
+	    (stmt = gs_store_stmt(s, limit, errmsg, &st))) {
+		sqlite3_bind_int64(stmt, 1, cert_id);
+		sqlite3_bind_int64(stmt, 2, issued_before);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	if (!stmt)
+		return st;
 	if (rc != SQLITE_DONE)
 		return gs_store_fail(s, rc, errmsg, "store: anchor");
+	gs_store_forget_anchors(s);
+	return GS_OK;
+}
+
+void
+gs_store_forget_anchors(gs_store *s)
+{
 	X509_STORE_free(s->anchors);
 	s->anchors = NULL;
-	return GS_OK;
+	if (s->anchor_limits)
+		g_ptr_array_set_size(s->anchor_limits, 0);
 }
 
 gs_status
@@ -739,35 +766,87 @@ gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char *
 	return first_cert(s, sql, NULL, sha256hex, found, errmsg, bind_text);
 }
 
+typedef struct anchor_limit {
+	X509 *anchor;
+	int64_t issued_before;
+} anchor_limit;
+
+static void
+anchor_limit_free(gpointer p)
+{
+	anchor_limit *l = p;
+
+	X509_free(l->anchor);
+	g_free(l);
+}
+
 gs_status
 gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg)
 {
-	static const char sql[] = "SELECT c.der FROM anchor a JOIN certificate c ON c.id = a.certificate";
-	STACK_OF(X509) *certs;
+	static const char sql[] = "SELECT c.der, a.issued_before FROM anchor a"
+				  " JOIN certificate c ON c.id = a.certificate";
+	GPtrArray *limits = g_ptr_array_new_with_free_func(anchor_limit_free);
 	sqlite3_stmt *stmt;
 	X509_STORE *xs;
 	gs_status st;
-	int i;
+	int rc = SQLITE_DONE;
 
 	*anchors = s->anchors;
-	if (s->anchors)
+	if (s->anchors) {
+		g_ptr_array_free(limits, TRUE);
 		return GS_OK;
-	if (!(certs = sk_X509_new_null()))
-		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
-	if ((stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		st = collect_certs(s, stmt, NULL, NULL, 0, certs, errmsg);
+	}
+	if (!(xs = X509_STORE_new())) {
+		g_ptr_array_free(limits, TRUE);
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "out of memory");
+	}
+	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			X509 *x = row_cert(s, stmt, 0);
+			int64_t before = sqlite3_column_int64(stmt, 1);
+
+			if (!x)
+				continue;
+			X509_STORE_add_cert(xs, x);
+			if (before > 0) {
+				anchor_limit *l = g_new(anchor_limit, 1);
+				l->anchor = x;
+				l->issued_before = before;
+				g_ptr_array_add(limits, l);
+			} else {
+				X509_free(x);
+			}
+		}
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE)
+			st = gs_store_fail(s, rc, errmsg, "store: trust anchors");
+	}
+	ERR_clear_error();
 	/* only a whole set of anchors is kept: a lookup that failed half
 	 * way is never taken for "these are all the anchors" */
-	if (st == GS_OK && !(xs = X509_STORE_new()))
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "out of memory");
-	if (st == GS_OK) {
-		for (i = 0; i < sk_X509_num(certs); i++)
-			X509_STORE_add_cert(xs, sk_X509_value(certs, i));
-		ERR_clear_error();
-		*anchors = s->anchors = xs;
+	if (st != GS_OK) {
+		X509_STORE_free(xs);
+		g_ptr_array_free(limits, TRUE);
+		return st;
 	}
-	sk_X509_pop_free(certs, X509_free);
-	return st;
+	if (s->anchor_limits)
+		g_ptr_array_free(s->anchor_limits, TRUE);
+	s->anchor_limits = limits;
+	*anchors = s->anchors = xs;
+	return GS_OK;
+}
+
+int64_t
+gs_store_anchor_limit(gs_store *s, X509 *anchor)
+{
+	guint i;
+
+	for (i = 0; s->anchor_limits && i < s->anchor_limits->len; i++) {
+		anchor_limit *l = s->anchor_limits->pdata[i];
+		if (!X509_cmp(l->anchor, anchor))
+			return l->issued_before;
+	}
+	return 0;
 }
 
 gs_status
@@ -851,7 +930,8 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 			" AND c.id NOT IN (SELECT certificate FROM identity)";
 	sql = g_strdup_printf(
 		"SELECT c.der, (SELECT group_concat(so.name, ',') FROM certificate_source cs"
-		" JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id)"
+		" JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id),"
+		" (SELECT issued_before FROM anchor WHERE certificate = c.id)"
 		" FROM certificate c%s ORDER BY c.subject, c.not_before", where);
 	stmt = gs_store_prepare(s, sql, errmsg, &st);
 	g_free(sql);
@@ -865,6 +945,7 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 		if (!x)
 			continue;
 		gs_certdata_fill(&cd, x);
+		cd.info.issued_before = sqlite3_column_int64(stmt, 2);
 		stop = cb(&cd.info, (const char *) sqlite3_column_text(stmt, 1), data);
 		gs_certdata_clear(&cd);
 		X509_free(x);
@@ -892,30 +973,17 @@ gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const 
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);
+	if (role == GS_ROLE_ANCHOR)
+		return gs_store_import_anchors(s, data, len, source, NULL, NULL, stats, errmsg);
 	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
 		return st;
-	if (role == GS_ROLE_ANCHOR) {
-		for (i = 0; i < sk_X509_num(certs); i++) {
-			X509 *x = sk_X509_value(certs, i);
-			if (!gs_cert_is_ca(x) && X509_check_issued(x, x) != X509_V_OK) {
-				gs_certdata cd;
-				gs_certdata_fill(&cd, x);
-				st = gs_fail(errmsg, GS_E_USAGE,
-					     "certificate %d (%s) is neither a CA nor self-signed: "
-					     "not a trust anchor", i + 1, cd.info.subject);
-				gs_certdata_clear(&cd);
-				goto out;
-			}
-		}
-	}
 	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
 		goto out;
-	if ((st = gs_store_source(s, source ? source : "manual",
-				  role == GS_ROLE_ANCHOR ? "trust" : "cert", &src, errmsg)) != GS_OK)
+	if ((st = gs_store_source(s, source ? source : "manual", "cert", &src, errmsg)) != GS_OK)
 		goto fail;
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		int64_t id;
-		int is_new, anchor_new;
+		int is_new;
 
 		if ((st = gs_store_put_cert(s, sk_X509_value(certs, i), src, &id, &is_new, errmsg)) != GS_OK)
 			goto fail;
@@ -923,11 +991,6 @@ gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const 
 			stats->certs_new++;
 		else
 			stats->certs_known++;
-		if (role == GS_ROLE_ANCHOR) {
-			if ((st = gs_store_add_anchor(s, id, &anchor_new, errmsg)) != GS_OK)
-				goto fail;
-			stats->anchors_new += anchor_new;
-		}
 	}
 	st = gs_store_commit(s, errmsg);
 	goto out;

@@ -286,6 +286,24 @@ test_chain_intermediate_from_message(void)
 	unit_store_close(&u);
 }
 
+/* An issuing CA imported alone is an anchor: the chain ends there. */
+static void
+test_chain_intermediate_anchor(void)
+{
+	unit_store u;
+	int first = -1;
+
+	if (!need_pki())
+		return;
+	unit_store_open(&u);
+	unit_import(&u, "inter.crt", GS_ROLE_ANCHOR);
+	g_assert_cmpuint(chain_of(&u, "alice", X509_PURPOSE_SMIME_SIGN, &first), ==, 0);
+	g_assert_cmpint(first, ==, X509_V_OK);
+	/* and only the chains it issued */
+	g_assert_cmpuint(chain_of(&u, "mallory", X509_PURPOSE_SMIME_SIGN, NULL), ==, GS_REASON_UNTRUSTED);
+	unit_store_close(&u);
+}
+
 static void
 test_chain_mallory_untrusted(void)
 {
@@ -492,5 +510,6 @@ main(int argc, char **argv)
 	g_test_add_func("/cert/chain/dave-expired", test_chain_dave_expired);
 	g_test_add_func("/cert/chain/frank-bad-purpose", test_chain_frank_bad_purpose);
 	g_test_add_func("/cert/issuers/alice", test_issuers_alice);
+	g_test_add_func("/cert/chain/intermediate-anchor", test_chain_intermediate_anchor);
 	return UNIT_RUN();
 }
