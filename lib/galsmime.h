@@ -625,10 +625,10 @@ enum {
 
 /* Verify the message (decrypting one layer first with
  * GS_HARVEST_DECRYPT) and, when every signature is good (trusted signer
- * who matches From), store each signer's certificate, the CA
- * certificates the signature carries, and the signer's SMIMECapabilities
- * under the source "harvest", the way Outlook and Thunderbird learn
- * certificates. `message_id` (may be NULL) is remembered so that a
+ * who matches From), store each signer's certificate, the chain that
+ * validated it (its issuers below the anchor: never other certificates
+ * the message carries), and the signer's SMIMECapabilities under the
+ * source "harvest", the way Outlook and Thunderbird learn certificates. `message_id` (may be NULL) is remembered so that a
  * second harvest skips the message. Bad signatures store nothing. May
  * modify the message (decryption). Returns GS_OK whatever the outcome;
  * GS_E_BUSY, GS_E_IO on store failures; GS_E_MALFORMED for input that is
