@@ -655,12 +655,14 @@ gs_chain_verified(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int pu
 }
 
 gs_status
-gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, char **errmsg)
+gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, int *first_err, char **errmsg)
 {
 	chain_run cr = { .store = store, .any_time = 1 };
 	gs_status st = chain_run_check(&cr, leaf, NULL, 0, errmsg);
 
 	*reaches = st == GS_OK && !(cr.reasons & GS_REASON_UNTRUSTED);
+	if (first_err)
+		*first_err = cr.first;
 	return st;
 }
 

@@ -204,9 +204,14 @@ typedef int (*gs_crl_cb)(const gs_crl_info *info, void *data);
 gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *data,
 			     char **errmsg);
 
-/* The distinct CRL distribution point URIs (any scheme) of the store's
- * certificates, CA certificates first: a NULL-terminated vector
- * (g_strfreev). Points that name another CRL issuer are left out. */
+/* The distinct CRL distribution point URIs (any scheme) of the trust
+ * anchors and of the stored certificates whose chain reaches an anchor
+ * (signatures checked; dates, purposes and revocation do not matter):
+ * never a point only an untrusted certificate names. Anchors first, then
+ * CA certificates: a NULL-terminated vector (g_strfreev). Points that
+ * name another CRL issuer are left out. One chain check per point not
+ * yet accepted (and per issuer without a path to an anchor), not per
+ * certificate. */
 gs_status gs_store_crl_urls(gs_store *store, char ***urls, char **errmsg);
 
 /* Fetch an http:// or https:// URL (libcurl, loaded when first used):

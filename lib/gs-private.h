@@ -116,8 +116,10 @@ const char *gs_chain_error_string(int err);
 gs_status gs_chain_verified(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
 			    time_t when, STACK_OF(X509) **chain, char **errmsg);
 /* Does `leaf` chain to an anchor through the store's certificates, its
- * signatures checked, whatever the dates, purposes and CRLs? */
-gs_status gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, char **errmsg);
+ * signatures checked, whatever the dates, purposes and CRLs? *first_err
+ * (may be NULL) as gs_chain_check's. */
+gs_status gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, int *first_err,
+				  char **errmsg);
 /* The issuers of `leaf` found in the store, nearest first, without
  * judging trust (a new stack, possibly empty). */
 gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers, char **errmsg);
