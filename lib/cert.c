@@ -396,10 +396,11 @@ gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason)
 }
 
 /* Add to `pool` the store's certificates that may issue `x`. */
-static void
-add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool)
+static gs_status
+add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool, char **errmsg)
 {
-	STACK_OF(X509) *found = gs_store_certs_by_subject(store, X509_get_issuer_name(x));
+	STACK_OF(X509) *found = NULL;
+	gs_status st = gs_store_certs_by_subject(store, X509_get_issuer_name(x), &found, errmsg);
 	int i;
 
 	for (i = 0; found && i < sk_X509_num(found); i++) {
@@ -412,15 +413,23 @@ add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool)
 			sk_X509_push(pool, c);
 	}
 	sk_X509_pop_free(found, X509_free);
+	return st;
 }
 
-typedef struct chain_errs {
+/* One chain check: what it is asked, what it found. */
+typedef struct chain_run {
+	gs_store *store;
+	int purpose;
+	time_t when;
+	int any_time;            /* signatures only: no dates, purpose or CRLs */
 	unsigned reasons;
 	int first;
-	gs_store *store;
-} chain_errs;
+	gs_status st;            /* a store failure met while OpenSSL asked for CRLs */
+	char *errmsg;
+	STACK_OF(X509) *chain;   /* the validated chain, when asked for and trusted */
+} chain_run;
 
-static int chain_errs_idx = -1;
+static int chain_run_idx = -1;
 
 static unsigned
 reason_of(int err)
@@ -460,13 +469,20 @@ reason_of(int err)
 	}
 }
 
-/* OpenSSL asks for the CRLs of an issuer: the store's (crl.c). */
+/* OpenSSL asks for the CRLs of an issuer: the store's (crl.c). A store
+ * that cannot answer stops the check with its status (the run's `st`),
+ * so that "could not read the CRLs" never passes for "none". */
 static STACK_OF(X509_CRL) *
 lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *issuer)
 {
-	chain_errs *ce = X509_STORE_CTX_get_ex_data((X509_STORE_CTX *) ctx, chain_errs_idx);
+	chain_run *cr = X509_STORE_CTX_get_ex_data((X509_STORE_CTX *) ctx, chain_run_idx);
+	STACK_OF(X509_CRL) *crls = NULL;
 
-	return ce && ce->store ? gs_store_crls_for(ce->store, issuer) : sk_X509_CRL_new_null();
+	if (!cr || !cr->store)
+		return sk_X509_CRL_new_null();
+	if (cr->st == GS_OK)
+		cr->st = gs_store_crls_for(cr->store, issuer, &crls, &cr->errmsg);
+	return crls;
 }
 
 /* Record every problem and go on, so that an expired certificate from
@@ -474,38 +490,74 @@ lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *issuer)
 static int
 collect_cb(int ok, X509_STORE_CTX *ctx)
 {
-	chain_errs *ce = X509_STORE_CTX_get_ex_data(ctx, chain_errs_idx);
+	chain_run *cr = X509_STORE_CTX_get_ex_data(ctx, chain_run_idx);
 
-	if (!ok && ce) {
+	if (!ok && cr) {
 		int err = X509_STORE_CTX_get_error(ctx);
 		unsigned r = reason_of(err);
-		/* first_err: the first failure, else the first warning */
-		if ((r & ~GS_REASONS_WARNINGS) && !(ce->reasons & ~GS_REASONS_WARNINGS))
-			ce->first = err;
-		else if (r && !ce->reasons)
-			ce->first = err;
-		ce->reasons |= r;
+		/* first: the first failure, else the first warning */
+		if ((r & ~GS_REASONS_WARNINGS) && !(cr->reasons & ~GS_REASONS_WARNINGS))
+			cr->first = err;
+		else if (r && !cr->reasons)
+			cr->first = err;
+		cr->reasons |= r;
 		return 1;
 	}
 	return ok;
 }
 
-unsigned
-gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
-	       time_t when, int *first_err)
+/* An anchor Microsoft limits to certificates issued before a date
+ * (NotBefore in an .sst): a chain through it that holds a certificate
+ * issued on or after that date is not trusted. */
+static void
+check_anchor_limit(chain_run *cr, X509_STORE_CTX *ctx)
 {
-	X509_STORE *anchors = gs_store_anchor_store(store, NULL);
-	STACK_OF(X509) *pool = sk_X509_new_null();
-	X509_STORE_CTX *ctx = NULL;
-	chain_errs ce = { 0, X509_V_OK, store };
-	X509 *cur = leaf;
-	int i, depth;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	int i, n = chain ? sk_X509_num(chain) : 0;
+	int64_t limit = n > 1 ? gs_store_anchor_limit(cr->store, sk_X509_value(chain, n - 1)) : 0;
 
-	if (chain_errs_idx < 0)
-		chain_errs_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	if (!anchors || !pool) {
-		ce.reasons = GS_REASON_UNTRUSTED;
-		ce.first = X509_V_ERR_UNSPECIFIED;
+	for (i = 0; limit && i < n - 1; i++) {
+		if (gs_asn1_time_unix(X509_get0_notBefore(sk_X509_value(chain, i))) < limit)
+			continue;
+		if (!(cr->reasons & ~GS_REASONS_WARNINGS))
+			cr->first = GS_X509_ERR_ANCHOR_LIMIT;
+		cr->reasons |= GS_REASON_UNTRUSTED;
+		break;
+	}
+}
+
+const char *
+gs_chain_error_string(int err)
+{
+	if (err == GS_X509_ERR_ANCHOR_LIMIT)
+		return "issued after the date its trust anchor is limited to (Microsoft's NotBefore)";
+	return X509_verify_cert_error_string(err);
+}
+
+static gs_status
+chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_chain,
+		char **errmsg)
+{
+	gs_store *store = cr->store;
+	X509_STORE *anchors = NULL;
+	STACK_OF(X509) *pool = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *param;
+	unsigned long vflags;
+	X509 *cur = leaf;
+	gs_status st;
+	int i, depth, has_crls = 0;
+
+	cr->reasons = 0;
+	cr->first = X509_V_OK;
+	cr->st = GS_OK;
+	if (chain_run_idx < 0)
+		chain_run_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if ((st = gs_store_anchor_store(store, &anchors, errmsg)) != GS_OK ||
+	    (!cr->any_time && (st = gs_store_has_crls(store, &has_crls, errmsg)) != GS_OK))
+		goto out;
+	if (!(pool = sk_X509_new_null())) {
+		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (i = 0; untrusted && i < sk_X509_num(untrusted); i++)
@@ -518,7 +570,8 @@ gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpo
 
 		if (X509_check_issued(cur, cur) == X509_V_OK)
 			break;
-		add_store_issuers(store, cur, pool);
+		if ((st = add_store_issuers(store, cur, pool, errmsg)) != GS_OK)
+			goto out;
 		for (i = 0; i < sk_X509_num(pool); i++) {
 			X509 *c = sk_X509_value(pool, i);
 			if (c != cur && X509_check_issued(c, cur) == X509_V_OK) {
@@ -535,48 +588,105 @@ gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpo
 	X509_STORE_set_lookup_crls(anchors, lookup_crls);
 	ctx = X509_STORE_CTX_new();
 	if (!ctx || !X509_STORE_CTX_init(ctx, anchors, leaf, pool)) {
-		ce.reasons = GS_REASON_UNTRUSTED;
-		ce.first = X509_V_ERR_UNSPECIFIED;
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start a chain check");
 		goto out;
 	}
-	if (purpose)
-		X509_STORE_CTX_set_purpose(ctx, purpose);
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), when);
-	if (gs_store_has_crls(store)) {
-		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
-					    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	X509_STORE_CTX_set_ex_data(ctx, chain_errs_idx, &ce);
+	param = X509_STORE_CTX_get0_param(ctx);
+	if (cr->purpose)
+		X509_STORE_CTX_set_purpose(ctx, cr->purpose);
+	/* the X509_STORE holds the anchors and nothing else, so any of them
+	 * ends a chain: an issuing CA imported alone is an anchor */
+	vflags = X509_V_FLAG_PARTIAL_CHAIN;
+	if (cr->any_time)
+		vflags |= X509_V_FLAG_NO_CHECK_TIME;
+	else
+		X509_VERIFY_PARAM_set_time(param, cr->when);
+	if (has_crls)
+		vflags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+	X509_VERIFY_PARAM_set_flags(param, vflags);
+	X509_STORE_CTX_set_ex_data(ctx, chain_run_idx, cr);
 	X509_STORE_CTX_set_verify_cb(ctx, collect_cb);
-	if (X509_verify_cert(ctx) != 1 && !(ce.reasons & ~GS_REASONS_WARNINGS)) {
-		ce.first = X509_STORE_CTX_get_error(ctx);
-		ce.reasons = reason_of(ce.first);
+	if (X509_verify_cert(ctx) != 1 && !(cr->reasons & ~GS_REASONS_WARNINGS)) {
+		cr->first = X509_STORE_CTX_get_error(ctx);
+		cr->reasons = reason_of(cr->first);
 	}
+	if ((st = cr->st) != GS_OK) {
+		gs_fail(errmsg, st, "%s", cr->errmsg ? cr->errmsg : gs_status_string(st));
+		goto out;
+	}
+	check_anchor_limit(cr, ctx);
+	if (want_chain && !(cr->reasons & ~GS_REASONS_WARNINGS))
+		cr->chain = X509_STORE_CTX_get1_chain(ctx);
 out:
-	if (first_err)
-		*first_err = ce.first;
+	if (st != GS_OK) {
+		cr->reasons = GS_REASON_UNTRUSTED;
+		cr->first = X509_V_ERR_UNSPECIFIED;
+	}
+	g_free(cr->errmsg);
+	cr->errmsg = NULL;
 	X509_STORE_CTX_free(ctx);
 	sk_X509_pop_free(pool, X509_free);
 	ERR_clear_error();
-	return ce.reasons;
+	return st;
 }
 
-STACK_OF(X509) *
-gs_cert_issuers(gs_store *store, X509 *leaf)
+gs_status
+gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose, time_t when,
+	       unsigned *reasons, int *first_err, char **errmsg)
+{
+	chain_run cr = { .store = store, .purpose = purpose, .when = when };
+	gs_status st = chain_run_check(&cr, leaf, untrusted, 0, errmsg);
+
+	*reasons = cr.reasons;
+	if (first_err)
+		*first_err = cr.first;
+	return st;
+}
+
+gs_status
+gs_chain_verified(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+		  time_t when, STACK_OF(X509) **chain, char **errmsg)
+{
+	chain_run cr = { .store = store, .purpose = purpose, .when = when };
+	gs_status st = chain_run_check(&cr, leaf, untrusted, 1, errmsg);
+
+	*chain = cr.chain;
+	return st;
+}
+
+gs_status
+gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, int *first_err, char **errmsg)
+{
+	chain_run cr = { .store = store, .any_time = 1 };
+	gs_status st = chain_run_check(&cr, leaf, NULL, 0, errmsg);
+
+	*reaches = st == GS_OK && !(cr.reasons & GS_REASON_UNTRUSTED);
+	if (first_err)
+		*first_err = cr.first;
+	return st;
+}
+
+gs_status
+gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers, char **errmsg)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
+	gs_status st = GS_OK;
 	X509 *cur = leaf;
 	int depth;
 
-	for (depth = 0; out && depth < 10; depth++) {
-		STACK_OF(X509) *found;
+	*issuers = NULL;
+	if (!out)
+		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+	for (depth = 0; depth < 10; depth++) {
+		STACK_OF(X509) *found = NULL;
 		X509 *next = NULL;
 		int i;
 
 		if (X509_check_issued(cur, cur) == X509_V_OK)
 			break;
-		found = gs_store_certs_by_subject(store, X509_get_issuer_name(cur));
-		for (i = 0; found && i < sk_X509_num(found) && !next; i++)
+		if ((st = gs_store_certs_by_subject(store, X509_get_issuer_name(cur), &found, errmsg)) != GS_OK)
+			break;
+		for (i = 0; i < sk_X509_num(found) && !next; i++)
 			if (X509_check_issued(sk_X509_value(found, i), cur) == X509_V_OK)
 				next = sk_X509_value(found, i);
 		if (next && X509_up_ref(next))
@@ -587,5 +697,10 @@ gs_cert_issuers(gs_store *store, X509 *leaf)
 		cur = next;
 	}
 	ERR_clear_error();
-	return out;
+	if (st != GS_OK) {
+		sk_X509_pop_free(out, X509_free);
+		return st;
+	}
+	*issuers = out;
+	return GS_OK;
 }

@@ -127,8 +127,9 @@ gs_cms_signer_new(gs_session *s, gs_identity *id, BIO *out, gs_cms_signer **out_
 		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot add SMIMECapabilities");
 		goto out;
 	}
-	chain = gs_cert_issuers(s->store, id->cert);
-	for (i = 0; chain && i < sk_X509_num(chain); i++)
+	if ((st = gs_cert_issuers(s->store, id->cert, &chain, errmsg)) != GS_OK)
+		goto out;
+	for (i = 0; i < sk_X509_num(chain); i++)
 		CMS_add1_cert(sg->cms, sk_X509_value(chain, i));
 	if (sg->detached) {
 		/* the content only feeds the digests */
@@ -264,29 +265,33 @@ signing_time(CMS_SignerInfo *si)
 	return (int64_t) timegm(&tm);
 }
 
-/* Find the signer's certificate: in the message, else in the store. */
-static X509 *
-signer_cert(gs_session *s, CMS_SignerInfo *si, STACK_OF(X509) *msg_certs)
+/* Find the signer's certificate: in the message, else in the store
+ * (*cert NULL when it is in neither). */
+static gs_status
+signer_cert(gs_session *s, CMS_SignerInfo *si, STACK_OF(X509) *msg_certs, X509 **cert,
+	    char **errmsg)
 {
 	ASN1_OCTET_STRING *keyid = NULL;
 	X509_NAME *issuer = NULL;
 	ASN1_INTEGER *serial = NULL;
 	int i;
 
+	*cert = NULL;
 	for (i = 0; msg_certs && i < sk_X509_num(msg_certs); i++) {
 		X509 *x = sk_X509_value(msg_certs, i);
 		if (CMS_SignerInfo_cert_cmp(si, x) == 0) {
 			X509_up_ref(x);
-			return x;
+			*cert = x;
+			return GS_OK;
 		}
 	}
 	if (!CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &serial))
-		return NULL;
+		return GS_OK;
 	if (keyid)
-		return gs_store_cert_by_ski(s->store, keyid);
+		return gs_store_cert_by_ski(s->store, keyid, cert, errmsg);
 	if (issuer && serial)
-		return gs_store_cert_by_issuer_serial(s->store, issuer, serial);
-	return NULL;
+		return gs_store_cert_by_issuer_serial(s->store, issuer, serial, cert, errmsg);
+	return GS_OK;
 }
 
 static int
@@ -455,9 +460,9 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 	gs_session *s = v->s;
 	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(v->cms);
 	time_t when = gs_session_now(s);
+	gs_status st = GS_OK;
 	int i, n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
 
-	(void) errmsg;
 	if (v->check_shown) {
 		ASN1_OCTET_STRING **econt = CMS_get0_content(v->cms);
 		EVP_MD_CTX *mctx = NULL;
@@ -475,7 +480,7 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 	if (n == 0)
 		res->no_signers = 1;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && st == GS_OK; i++) {
 		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
 		gs_signer_data *sd = g_new0(gs_signer_data, 1);
 		X509_ALGOR *dig = NULL, *sigalg = NULL;
@@ -499,7 +504,8 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 		sd->pub.signing_time = signing_time(si);
 
 		judge_digest(s, signer_digest_nid(dig, sigalg), sd);
-		cert = signer_cert(s, si, v->msg_certs);
+		if ((st = signer_cert(s, si, v->msg_certs, &cert, errmsg)) != GS_OK)
+			break;
 		if (!cert) {
 			if (sd->pub.status == GS_SIG_GOOD)
 				sd->pub.status = GS_SIG_ERROR;
@@ -543,14 +549,16 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 		/* the certificate: chain, purpose, validity */
 		{
 			int first = 0;
-			unsigned rs = gs_chain_check(s->store, cert, v->msg_certs, X509_PURPOSE_SMIME_SIGN,
-						     when, &first);
-			if (rs) {
+			unsigned rs = 0;
+
+			st = gs_chain_check(s->store, cert, v->msg_certs, X509_PURPOSE_SMIME_SIGN, when,
+					    &rs, &first, errmsg);
+			if (st == GS_OK && rs) {
 				sd->pub.reasons |= rs;
 				/* warnings (a stale CRL) leave a good signature good */
 				if ((rs & ~GS_REASONS_WARNINGS) && sd->pub.status == GS_SIG_GOOD)
 					sd->pub.status = GS_SIG_BAD;
-				sd->detail = g_strdup(X509_verify_cert_error_string(first));
+				sd->detail = g_strdup(gs_chain_error_string(first));
 				sd->pub.detail = sd->detail;
 			}
 		}
@@ -558,7 +566,8 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 	}
 	ERR_clear_error();
 	gs_cms_verifier_free(v);
-	return GS_OK;
+	/* a store that could not be read is no verdict on any signer */
+	return st;
 }
 
 gs_status

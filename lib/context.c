@@ -226,28 +226,31 @@ ctx_verify(GMimeCryptoContext *ctx, GMimeVerifyFlags flags, GMimeStream *istream
 }
 
 /* Recipients arrive as strings: a fingerprint ("sha256:HEX" or 64 hex
- * digits) names a stored certificate; anything else is resolved. */
-static X509 *
-recipient_cert(gs_session *s, const char *r, char **why)
+ * digits) names a stored certificate; anything else is resolved. GS_OK
+ * with *x NULL and *why when there is no usable certificate; another
+ * status when the store could not be read. */
+static gs_status
+recipient_cert(gs_session *s, const char *r, X509 **x, char **why)
 {
 	const char *hex = g_str_has_prefix(r, "sha256:") ? r + 7 : r;
 	gs_resolution *res = NULL;
-	X509 *x = NULL;
+	gs_status st;
 
+	*x = NULL;
 	if (strlen(hex) == 64 && strspn(hex, "0123456789abcdefABCDEF") == 64) {
-		if (!(x = gs_store_cert_by_sha256(s->store, hex)))
+		if ((st = gs_store_cert_by_sha256(s->store, hex, x, why)) == GS_OK && !*x)
 			*why = g_strdup("no stored certificate has that fingerprint");
-		return x;
+		return st;
 	}
-	if (gs_resolve(s, r, 0, &res, why) != GS_OK)
-		return NULL;
-	x = gs_resolution_chosen_cert(res);
-	if (x)
-		X509_up_ref(x);
+	if ((st = gs_resolve(s, r, 0, &res, why)) != GS_OK)
+		return st;
+	*x = gs_resolution_chosen_cert(res);
+	if (*x)
+		X509_up_ref(*x);
 	else
 		*why = g_strdup(gs_resolution_failure(res));
 	gs_resolution_free(res);
-	return x;
+	return GS_OK;
 }
 
 static int
@@ -275,8 +278,15 @@ ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEnc
 	certs = sk_X509_new_null();
 	for (i = 0; recipients && i < recipients->len; i++) {
 		char *why = NULL;
-		X509 *x = recipient_cert(s, recipients->pdata[i], &why);
+		X509 *x = NULL;
 
+		if ((st = recipient_cert(s, recipients->pdata[i], &x, &why)) != GS_OK) {
+			sk_X509_pop_free(certs, X509_free);
+			if (bad)
+				g_string_free(bad, TRUE);
+			set_error(err, st, why);
+			return -1;
+		}
 		if (x) {
 			sk_X509_push(certs, x);
 		} else {
@@ -388,10 +398,15 @@ ctx_export_keys(GMimeCryptoContext *ctx, const char *keys[], GMimeStream *ostrea
 		return -1;
 	for (i = 0; keys && keys[i]; i++) {
 		char *why = NULL;
-		X509 *x = recipient_cert(s, keys[i], &why);
+		X509 *x = NULL;
 		unsigned char *der;
 		int len;
+		gs_status st = recipient_cert(s, keys[i], &x, &why);
 
+		if (st != GS_OK) {
+			set_error(err, st, why);
+			return -1;
+		}
 		g_free(why);
 		if (!x)
 			continue;

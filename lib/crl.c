@@ -98,24 +98,25 @@ read_crls(const unsigned char *data, size_t len, STACK_OF(X509_CRL) **crls, char
 
 /* ---- storing ---- */
 
-/* The certificate in the store that signed `crl`, or NULL. */
-static X509 *
-crl_signer(gs_store *s, X509_CRL *crl)
+/* The certificate in the store that signed `crl` (*signer NULL when none). */
+static gs_status
+crl_signer(gs_store *s, X509_CRL *crl, X509 **signer, char **errmsg)
 {
-	STACK_OF(X509) *cands = gs_store_certs_by_subject(s, X509_CRL_get_issuer(crl));
-	X509 *found = NULL;
+	STACK_OF(X509) *cands = NULL;
+	gs_status st = gs_store_certs_by_subject(s, X509_CRL_get_issuer(crl), &cands, errmsg);
 	int i;
 
-	for (i = 0; cands && i < sk_X509_num(cands) && !found; i++) {
+	*signer = NULL;
+	for (i = 0; cands && i < sk_X509_num(cands) && !*signer; i++) {
 		X509 *x = sk_X509_value(cands, i);
 		EVP_PKEY *k = X509_get0_pubkey(x);
 
 		if (k && X509_CRL_verify(crl, k) == 1 && X509_up_ref(x))
-			found = x;
+			*signer = x;
 	}
 	sk_X509_pop_free(cands, X509_free);
 	ERR_clear_error();
-	return found;
+	return st;
 }
 
 static int
@@ -145,7 +146,9 @@ store_one(gs_store *s, X509_CRL *crl, const char *origin, time_t now, gs_crl_sta
 			     "CRL of %s is a delta CRL: not supported, import the base CRL", issuer);
 		goto out;
 	}
-	if (!(signer = crl_signer(s, crl))) {
+	if ((st = crl_signer(s, crl, &signer, errmsg)) != GS_OK)
+		goto out;
+	if (!signer) {
 		st = gs_fail(errmsg, GS_E_MALFORMED,
 			     "CRL of %s: no certificate in the store signed it "
 			     "(import its CA with galsmime trust import or cert import first)", issuer);
@@ -267,21 +270,26 @@ out:
 
 /* ---- reading them back ---- */
 
-int
-gs_store_has_crls(gs_store *s)
+gs_status
+gs_store_has_crls(gs_store *s, int *has, char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_status st;
+	int rc;
 
-	if (s->has_crls >= 0)
-		return s->has_crls;
-	s->has_crls = 0;
-	if ((stmt = gs_store_prepare(s, "SELECT EXISTS (SELECT 1 FROM crl)", NULL, &st))) {
-		if (sqlite3_step(stmt) == SQLITE_ROW)
-			s->has_crls = sqlite3_column_int(stmt, 0);
-		sqlite3_finalize(stmt);
+	*has = 0;
+	if (s->has_crls >= 0) {
+		*has = s->has_crls;
+		return GS_OK;
 	}
-	return s->has_crls;
+	if (!(stmt = gs_store_prepare(s, "SELECT EXISTS (SELECT 1 FROM crl)", errmsg, &st)))
+		return st;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*has = s->has_crls = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return gs_store_fail(s, rc, errmsg, "store: CRLs");
+	return GS_OK;
 }
 
 static void
@@ -290,31 +298,36 @@ crl_stack_free(gpointer p)
 	sk_X509_CRL_pop_free(p, X509_CRL_free);
 }
 
-STACK_OF(X509_CRL) *
-gs_store_crls_for(gs_store *s, const X509_NAME *issuer)
+gs_status
+gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls, char **errmsg)
 {
 	STACK_OF(X509_CRL) *cached, *out;
 	sqlite3_stmt *stmt;
 	int64_t h = gs_name_hash(issuer);
 	gs_status st;
-	int i;
+	int i, rc;
 
+	*crls = NULL;
 	if (!s->crls)
 		s->crls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, crl_stack_free);
 	if (!(cached = g_hash_table_lookup(s->crls, &h))) {
+		if (!(stmt = gs_store_prepare(s, "SELECT der FROM crl WHERE issuer_hash = ?", errmsg, &st)))
+			return st;
 		cached = sk_X509_CRL_new_null();
-		stmt = gs_store_prepare(s, "SELECT der FROM crl WHERE issuer_hash = ?", NULL, &st);
-		if (stmt) {
-			sqlite3_bind_int64(stmt, 1, h);
-			while (sqlite3_step(stmt) == SQLITE_ROW) {
-				const unsigned char *p = sqlite3_column_blob(stmt, 0);
-				X509_CRL *c = p ? d2i_X509_CRL(NULL, &p, sqlite3_column_bytes(stmt, 0)) : NULL;
-				if (c)
-					sk_X509_CRL_push(cached, c);
-			}
-			sqlite3_finalize(stmt);
+		sqlite3_bind_int64(stmt, 1, h);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			const unsigned char *p = sqlite3_column_blob(stmt, 0);
+			X509_CRL *c = p ? d2i_X509_CRL(NULL, &p, sqlite3_column_bytes(stmt, 0)) : NULL;
+			if (c)
+				sk_X509_CRL_push(cached, c);
 		}
+		sqlite3_finalize(stmt);
 		ERR_clear_error();
+		/* only a complete answer is kept: a failed read is not "no CRL" */
+		if (rc != SQLITE_DONE) {
+			crl_stack_free(cached);
+			return gs_store_fail(s, rc, errmsg, "store: CRLs");
+		}
 		g_hash_table_insert(s->crls, g_memdup2(&h, sizeof h), cached);
 	}
 	out = sk_X509_CRL_new_null();
@@ -323,7 +336,10 @@ gs_store_crls_for(gs_store *s, const X509_NAME *issuer)
 		if (!X509_NAME_cmp(X509_CRL_get_issuer(c), issuer) && X509_CRL_up_ref(c))
 			sk_X509_CRL_push(out, c);
 	}
-	return out;
+	if (!out)
+		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+	*crls = out;
+	return GS_OK;
 }
 
 gs_status
@@ -368,8 +384,11 @@ gs_store_list_crls(gs_store *s, time_t now, gs_crl_cb cb, void *data, char **err
 
 /* ---- where to fetch them ---- */
 
+/* The distribution point URIs of a certificate (any scheme; points
+ * that name another CRL issuer, indirect CRLs, are not supported and
+ * left out), appended to `urls` (g_free each). */
 static void
-add_cdp_urls(const STACK_OF(X509_EXTENSION) *exts, GPtrArray *urls, GHashTable *seen)
+cdp_urls(const STACK_OF(X509_EXTENSION) *exts, GPtrArray *urls)
 {
 	CRL_DIST_POINTS *dps = exts ? X509V3_get_d2i(exts, NID_crl_distribution_points, NULL, NULL) : NULL;
 	int i, j;
@@ -377,14 +396,11 @@ add_cdp_urls(const STACK_OF(X509_EXTENSION) *exts, GPtrArray *urls, GHashTable *
 	for (i = 0; dps && i < sk_DIST_POINT_num(dps); i++) {
 		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
 
-		/* a CRL issued by someone else than the certificate's issuer
-		 * (an indirect CRL) is not supported: skip its point */
 		if (!dp->distpoint || dp->distpoint->type != 0 || dp->CRLissuer)
 			continue;
 		for (j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
 			GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
 			const ASN1_IA5STRING *uri;
-			char *u;
 
 			if (gn->type != GEN_URI)
 				continue;
@@ -392,56 +408,108 @@ add_cdp_urls(const STACK_OF(X509_EXTENSION) *exts, GPtrArray *urls, GHashTable *
 			if (uri->length <= 0 || uri->length > 2048 ||
 			    memchr(uri->data, 0, (size_t) uri->length))
 				continue;
-			u = g_strndup((const char *) uri->data, (gsize) uri->length);
-			if (g_hash_table_contains(seen, u)) {
-				g_free(u);
-				continue;
-			}
-			g_hash_table_add(seen, u);
-			g_ptr_array_add(urls, g_strdup(u));
+			g_ptr_array_add(urls, g_strndup((const char *) uri->data, (gsize) uri->length));
 		}
 	}
 	CRL_DIST_POINTS_free(dps);
 }
 
+/* Where a certificate's chain leads: its issuer's name and key id. Two
+ * certificates with the same ones meet the same issuers in the store. */
+static char *
+issuer_key(const gs_cert_view *v)
+{
+	AUTHORITY_KEYID *akid = v->extensions ? X509V3_get_d2i(v->extensions, NID_authority_key_identifier,
+							       NULL, NULL)
+					      : NULL;
+	char *kid = akid && akid->keyid ? gs_hex(akid->keyid->data, (size_t) akid->keyid->length) : NULL;
+	char *k = g_strdup_printf("%" G_GINT64_FORMAT ":%s", gs_name_hash(v->issuer), kid ? kid : "");
+
+	AUTHORITY_KEYID_free(akid);
+	g_free(kid);
+	return k;
+}
+
+/* An issuer for which the store has no path to an anchor: every
+ * certificate it issued fails the same way, whatever its signature. */
+static int
+no_path(int err)
+{
+	return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	       err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	       err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || err == X509_V_ERR_CERT_UNTRUSTED;
+}
+
 gs_status
 gs_store_crl_urls(gs_store *s, char ***out, char **errmsg)
 {
-	GPtrArray *urls = g_ptr_array_new();
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	/* the anchors first (their own points), then CA certificates, whose
+	 * points name the CRLs that cover the certificates below them, then
+	 * every other certificate's, which a large GAL shares by the thousand */
+	static const char sql[] =
+		"SELECT c.der, c.id IN (SELECT certificate FROM anchor) AS anchor FROM certificate c"
+		" ORDER BY anchor DESC, c.is_ca DESC, c.id";
+	GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
+	GHashTable *accepted = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTable *dead_ends = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *stmt;
 	gs_status st;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = NULL;
-	/* CA certificates first: their points name the CRLs that cover the
-	 * certificates below them; then every other certificate's, which a
-	 * large GAL shares by the thousand */
-	stmt = gs_store_prepare(s, "SELECT der FROM certificate ORDER BY is_ca DESC, id", errmsg, &st);
-	if (!stmt)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		gs_certlite *l = gs_certlite_parse(sqlite3_column_blob(stmt, 0),
-						   (size_t) sqlite3_column_bytes(stmt, 0));
+	stmt = gs_store_prepare(s, sql, errmsg, &st);
+	while (stmt && st == GS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const void *der = sqlite3_column_blob(stmt, 0);
+		int derlen = sqlite3_column_bytes(stmt, 0);
+		gs_certlite *l = gs_certlite_parse(der, (size_t) derlen);
+		GPtrArray *mine = g_ptr_array_new_with_free_func(g_free);
+		int reaches = sqlite3_column_int(stmt, 1), first = X509_V_OK;
+		char *key = NULL;
 		gs_cert_view v;
+		guint i, pending = 0;
 
-		if (!l)
-			continue;
-		gs_certlite_view(l, &v);
-		add_cdp_urls(v.extensions, urls, seen);
+		if (l) {
+			gs_certlite_view(l, &v);
+			cdp_urls(v.extensions, mine);
+		}
+		for (i = 0; i < mine->len; i++)
+			pending += !g_hash_table_contains(accepted, mine->pdata[i]);
+		/* only a point not yet accepted costs a chain check: one
+		 * certificate per point (and per dead-end issuer), never every
+		 * certificate of a 50,000-entry GAL */
+		if (pending && !reaches && !g_hash_table_contains(dead_ends, (key = issuer_key(&v)))) {
+			X509 *x = gs_store_decode_cert(s, der, derlen);
+
+			if (x)
+				st = gs_chain_reaches_anchor(s, x, &reaches, &first, errmsg);
+			if (st == GS_OK && !reaches && no_path(first)) {
+				g_hash_table_add(dead_ends, key);
+				key = NULL;
+			}
+			X509_free(x);
+		}
+		for (i = 0; pending && reaches && i < mine->len; i++) {
+			char *u = mine->pdata[i];
+			if (g_hash_table_contains(accepted, u))
+				continue;
+			g_ptr_array_add(urls, g_strdup(u));
+			g_hash_table_add(accepted, urls->pdata[urls->len - 1]);
+		}
+		g_free(key);
+		g_ptr_array_free(mine, TRUE);
 		gs_certlite_free(l);
 	}
-	if (rc != SQLITE_DONE)
+	if (stmt && st == GS_OK && rc != SQLITE_DONE)
 		st = gs_store_fail(s, rc, errmsg, "store: CRL distribution points");
 	sqlite3_finalize(stmt);
 	ERR_clear_error();
-out:
-	g_hash_table_destroy(seen);
-	g_ptr_array_add(urls, NULL);
+	g_hash_table_destroy(accepted);
+	g_hash_table_destroy(dead_ends);
 	if (st == GS_OK) {
+		g_ptr_array_set_free_func(urls, NULL);
+		g_ptr_array_add(urls, NULL);
 		*out = (char **) g_ptr_array_free(urls, FALSE);
 	} else {
-		g_ptr_array_set_free_func(urls, g_free);
 		g_ptr_array_free(urls, TRUE);
 	}
 	return st;

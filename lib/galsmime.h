@@ -85,6 +85,8 @@ typedef struct gs_cert_info {
 	int is_ca;
 	const char *key_usage;    /* comma-separated names, or NULL when the extension is absent */
 	const char *ext_key_usage;/* comma-separated names/OIDs, or NULL when absent */
+	int64_t issued_before;    /* listings of anchors: trusted only for certificates
+				   * issued before this time (Microsoft's NotBefore); 0: no limit */
 } gs_cert_info;
 
 /* ------------------------------------------------------------------ */
@@ -119,17 +121,45 @@ typedef enum gs_cert_role {
 typedef struct gs_import_stats {
 	unsigned certs_new, certs_known, skipped;
 	unsigned anchors_new;
+	/* trust imports */
+	unsigned anchors_known;   /* already trust anchors */
+	unsigned refused;         /* certificates that cannot be anchors, each reported; of them: */
+	unsigned disallowed;      /*   .sst: disallowed by Microsoft (for e-mail or for all) */
+	unsigned not_for_email;   /*   .sst: trusted by Microsoft for other usages only */
+	unsigned limited;         /* anchors for certificates issued before a date only (.sst) */
 } gs_import_stats;
 
 /* Import every certificate in `data` (a PEM bundle, DER, PKCS#7
  * .p7b/.p7c in DER or PEM, or a Microsoft serialized store .sst) under
- * the source name `source`. Anchors must be CA certificates or
- * self-signed; others are refused with GS_E_USAGE. One transaction.
- * Returns GS_OK, GS_E_MALFORMED (nothing usable in the data), GS_E_LIMIT
- * (over 2 GiB), GS_E_USAGE, GS_E_BUSY, GS_E_IO. */
+ * the source name `source`, in one transaction. As correspondents'
+ * certificates, or, with GS_ROLE_ANCHOR, as gs_store_import_anchors
+ * without a callback. Returns GS_OK, GS_E_MALFORMED (nothing usable in
+ * the data), GS_E_LIMIT (over 2 GiB), GS_E_USAGE, GS_E_BUSY, GS_E_IO. */
 gs_status gs_store_import_certs(gs_store *store, const unsigned char *data, size_t len,
 				const char *source, gs_cert_role role,
 				gs_import_stats *stats, char **errmsg);
+
+/* Called for each certificate a trust import refuses: its place in the
+ * file (from 1), its subject (RFC 2253) and why; valid during the call. */
+typedef void (*gs_refuse_cb)(void *data, unsigned index, const char *subject, const char *reason);
+
+/* Make the certificates in `data` trust anchors: each that can work as
+ * one for S/MIME, that is valid now; a CA (basicConstraints cA) whose
+ * keyUsage, when present, has keyCertSign, or a self-signed certificate
+ * (an anchor for itself only); whose extendedKeyUsage, when present,
+ * has emailProtection or anyExtendedKeyUsage; and, from an .sst, that
+ * Microsoft neither disallows (properties 104, 122) nor trusts for other
+ * usages only (9, 127). Microsoft's NotBefore (126, with 127 naming
+ * e-mail or absent) is kept with the anchor: chains through it are
+ * trusted only for certificates issued before that date. Every other
+ * certificate is refused and reported through `on_refuse` (may be
+ * NULL); the others are imported in one transaction. Returns GS_OK when
+ * at least one certificate is an anchor (new or already); GS_E_USAGE
+ * when none can be (the message names the first refusal); as
+ * gs_store_import_certs otherwise. */
+gs_status gs_store_import_anchors(gs_store *store, const unsigned char *data, size_t len,
+				  const char *source, gs_refuse_cb on_refuse, void *cb_data,
+				  gs_import_stats *stats, char **errmsg);
 
 /* Listing. The callback receives each certificate; returning non-zero
  * stops the walk. `info` is valid only during the call. */
@@ -180,9 +210,14 @@ typedef int (*gs_crl_cb)(const gs_crl_info *info, void *data);
 gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *data,
 			     char **errmsg);
 
-/* The distinct CRL distribution point URIs (any scheme) of the store's
- * certificates, CA certificates first: a NULL-terminated vector
- * (g_strfreev). Points that name another CRL issuer are left out. */
+/* The distinct CRL distribution point URIs (any scheme) of the trust
+ * anchors and of the stored certificates whose chain reaches an anchor
+ * (signatures checked; dates, purposes and revocation do not matter):
+ * never a point only an untrusted certificate names. Anchors first, then
+ * CA certificates: a NULL-terminated vector (g_strfreev). Points that
+ * name another CRL issuer are left out. One chain check per point not
+ * yet accepted (and per issuer without a path to an anchor), not per
+ * certificate. */
 gs_status gs_store_crl_urls(gs_store *store, char ***urls, char **errmsg);
 
 /* Fetch an http:// or https:// URL (libcurl, loaded when first used):
@@ -704,10 +739,10 @@ enum {
 
 /* Verify the message (decrypting one layer first with
  * GS_HARVEST_DECRYPT) and, when every signature is good (trusted signer
- * who matches From), store each signer's certificate, the CA
- * certificates the signature carries, and the signer's SMIMECapabilities
- * under the source "harvest", the way Outlook and Thunderbird learn
- * certificates. `message_id` (may be NULL) is remembered so that a
+ * who matches From), store each signer's certificate, the chain that
+ * validated it (its issuers below the anchor: never other certificates
+ * the message carries), and the signer's SMIMECapabilities under the
+ * source "harvest", the way Outlook and Thunderbird learn certificates. `message_id` (may be NULL) is remembered so that a
  * second harvest skips the message. Bad signatures store nothing. May
  * modify the message (decryption). Returns GS_OK whatever the outcome;
  * GS_E_BUSY, GS_E_IO on store failures; GS_E_MALFORMED for input that is

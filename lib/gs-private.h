@@ -94,16 +94,35 @@ unsigned char *gs_cert_to_der(X509 *x, int *len);
 /* Check `leaf`'s chain against the store's anchors with `purpose`
  * (X509_PURPOSE_SMIME_SIGN, or 0 for none) at `when`, pulling issuers
  * from `untrusted` and from the store, and checking every certificate
- * of the chain against the store's CRLs when it holds any. Returns the
- * GS_REASON_* bits of every problem found (0: trusted and valid; only
- * GS_REASONS_WARNINGS bits: trusted and valid, with a warning);
- * *first_err gets the first failure's X509_V_ERR_* code (else the first
- * warning's). */
-unsigned gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted,
-			int purpose, time_t when, int *first_err);
+ * of the chain against the store's CRLs when it holds any. An anchor
+ * may be an intermediate CA (the chain ends there). On GS_OK *reasons
+ * gets the GS_REASON_* bits of every problem found (0: trusted and
+ * valid; only GS_REASONS_WARNINGS bits: trusted and valid, with a
+ * warning) and *first_err (may be NULL) the first failure's
+ * X509_V_ERR_* code (else the first warning's). A store that cannot be
+ * read is a status, never a verdict: GS_E_BUSY, GS_E_IO, GS_E_MALFORMED,
+ * GS_E_INTERNAL (then *reasons is GS_REASON_UNTRUSTED, so that nobody
+ * who ignores the status trusts the chain). */
+gs_status gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+			 time_t when, unsigned *reasons, int *first_err, char **errmsg);
+/* The first_err of a chain through an anchor limited to certificates
+ * issued before a date, when one of them was issued later. */
+#define GS_X509_ERR_ANCHOR_LIMIT X509_V_ERR_APPLICATION_VERIFICATION
+/* What a first_err means, in words (static string). */
+const char *gs_chain_error_string(int err);
+/* The same check; when it finds no problem (warnings aside) *chain gets
+ * the chain OpenSSL validated, leaf first and the anchor last (new
+ * references: sk_X509_pop_free), else NULL. */
+gs_status gs_chain_verified(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted, int purpose,
+			    time_t when, STACK_OF(X509) **chain, char **errmsg);
+/* Does `leaf` chain to an anchor through the store's certificates, its
+ * signatures checked, whatever the dates, purposes and CRLs? *first_err
+ * (may be NULL) as gs_chain_check's. */
+gs_status gs_chain_reaches_anchor(gs_store *store, X509 *leaf, int *reaches, int *first_err,
+				  char **errmsg);
 /* The issuers of `leaf` found in the store, nearest first, without
- * judging trust. */
-STACK_OF(X509) *gs_cert_issuers(gs_store *store, X509 *leaf);
+ * judging trust (a new stack, possibly empty). */
+gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers, char **errmsg);
 
 /* ---- the store (store.c) ---- */
 
@@ -113,6 +132,7 @@ struct gs_store {
 	char *path;
 	unsigned flags;
 	X509_STORE *anchors;     /* loaded lazily */
+	GPtrArray *anchor_limits;/* with it: the anchors that have an issued_before limit */
 	GHashTable *stmts;       /* cached statements, by SQL text pointer */
 	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
 	GHashTable *crls;        /* CRLs decoded, by issuer hash: STACK_OF(X509_CRL) */
@@ -139,9 +159,10 @@ gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
 /* Does the store hold any CRL? (cached per handle) */
-int gs_store_has_crls(gs_store *s);
+gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
 /* The stored CRLs issued by `issuer` (new references; empty when none). */
-STACK_OF(X509_CRL) *gs_store_crls_for(gs_store *s, const X509_NAME *issuer);
+gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
+			    char **errmsg);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
@@ -154,23 +175,35 @@ gs_status gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t l
 /* Find or create the source row named `name` of `kind`. */
 gs_status gs_store_source(gs_store *s, const char *name, const char *kind,
 			  int64_t *id, char **errmsg);
-gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg);
+/* Make a certificate an anchor; `issued_before` (0: none) limits it to
+ * certificates issued (notBefore) before that time, and narrows the
+ * limit of an existing anchor, never widens it. */
+gs_status gs_store_add_anchor(gs_store *s, int64_t cert_id, int64_t issued_before, int *is_new,
+			      char **errmsg);
+/* Drop the handle's anchors so that the next check reads them again. */
+void gs_store_forget_anchors(gs_store *s);
 /* Record the SMIMECapabilities (comma-separated OIDs) announced for a certificate. */
 gs_status gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids,
 				    char **errmsg);
-/* The capabilities recorded for the certificate with this SHA-256, or NULL. */
-char *gs_store_get_capabilities(gs_store *s, const char *sha256);
+/* The capabilities recorded for the certificate with this SHA-256
+ * (*oids NULL when none, else g_free). */
+gs_status gs_store_get_capabilities(gs_store *s, const char *sha256, char **oids, char **errmsg);
 
-/* Certificate lookups; each returns a new stack (possibly empty) or
- * NULL on a store error. */
-STACK_OF(X509) *gs_store_certs_by_subject(gs_store *s, const X509_NAME *name);
-X509 *gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer,
-				     const ASN1_INTEGER *serial);
-X509 *gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski);
-X509 *gs_store_cert_by_sha256(gs_store *s, const char *sha256hex);
+/* Certificate lookups. Each returns GS_OK with its answer (a new stack,
+ * possibly empty; a new reference, or NULL when nothing matches), or the
+ * store's failure (GS_E_BUSY, GS_E_IO, GS_E_MALFORMED, GS_E_INTERNAL):
+ * "none" and "could not look" are never the same answer. */
+gs_status gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs,
+				    char **errmsg);
+gs_status gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer,
+					 const ASN1_INTEGER *serial, X509 **found, char **errmsg);
+gs_status gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 **found,
+			       char **errmsg);
+gs_status gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char **errmsg);
 /* The anchors as an X509_STORE (owned by the store, built once). */
-X509_STORE *gs_store_anchor_store(gs_store *s, char **errmsg);
-int gs_store_is_anchor(gs_store *s, X509 *x);
+gs_status gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg);
+/* The issued_before limit of an anchor of that X509_STORE, or 0. */
+int64_t gs_store_anchor_limit(gs_store *s, X509 *anchor);
 
 /* ---- the directory part of the store (store-gal.c) ---- */
 
@@ -404,6 +437,25 @@ gs_status gs_read_certificates(const unsigned char *data, size_t len,
 /* Parse a Microsoft serialized certificate store (.sst). */
 gs_status gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
 		      char **errmsg);
+/* Microsoft's trust properties of one certificate in an .sst (see
+ * certfile.c for what each means). */
+enum {
+	GS_SST_EKU = 1 << 0,            /* 9: the usages it is trusted for */
+	GS_SST_DISALLOWED = 1 << 1,     /* 104: disallowed since a date */
+	GS_SST_DISALLOWED_EKU = 1 << 2, /* 122: the usages disallowed */
+	GS_SST_NOT_BEFORE = 1 << 3,     /* 126: certificates issued from a date on are not trusted */
+	GS_SST_NOT_BEFORE_EKU = 1 << 4, /* 127: the usages 126 limits */
+};
+typedef struct gs_sst_trust {
+	unsigned present;          /* GS_SST_* properties present */
+	unsigned email;            /* GS_SST_* usage lists naming emailProtection or anyExtendedKeyUsage */
+	int64_t disallowed_since;  /* 104, Unix time; -1 when unreadable */
+	int64_t not_before;        /* 126, Unix time; -1 when unreadable */
+} gs_sst_trust;
+/* The same, with each certificate's properties: *trust (when non-NULL)
+ * gets a GArray of gs_sst_trust parallel to *certs (g_array_unref). */
+gs_status gs_read_sst_trust(const unsigned char *data, size_t len, STACK_OF(X509) **certs,
+			    GArray **trust, char **errmsg);
 
 
 

@@ -1,6 +1,8 @@
 /* harvest.c: learn certificates from good signatures, as Outlook and
- * Thunderbird do: the signer's certificate, its chain from the message,
- * and the SMIMECapabilities it announced. */
+ * Thunderbird do: the signer's certificate, the chain that validated it,
+ * and the SMIMECapabilities it announced. Nothing else the sender put
+ * in the message: a stranger's CA (with a CRL URL of their choosing)
+ * rides along in any signature. */
 #include "gs-private.h"
 
 #include <string.h>
@@ -53,7 +55,42 @@ remember(gs_store *s, const char *message_id, const char *verdict, char **errmsg
 	return GS_OK;
 }
 
-/* Store the signers' certificates of a verified SignedData. */
+/* Store one signer's certificate and the chain that validated it now:
+ * the leaf, then its issuers up to (not including) the anchor, which
+ * the store has already. */
+static gs_status
+store_signer(gs_session *s, CMS_SignerInfo *si, X509 *x, STACK_OF(X509) *msg_certs,
+	     int64_t source, gs_harvest_result *res, char **errmsg)
+{
+	STACK_OF(X509) *chain = NULL;
+	char *caps = NULL;
+	gs_status st;
+	int64_t id;
+	int i, n, is_new;
+
+	st = gs_chain_verified(s->store, x, msg_certs, X509_PURPOSE_SMIME_SIGN, gs_session_now(s),
+			       &chain, errmsg);
+	if (st != GS_OK || !chain)
+		return st; /* judged good a moment ago; not now: learn nothing */
+	n = sk_X509_num(chain);
+	for (i = 0; st == GS_OK && i < (n > 1 ? n - 1 : n); i++) {
+		st = gs_store_put_cert(s->store, sk_X509_value(chain, i), source, &id, &is_new, errmsg);
+		if (st != GS_OK || i > 0)
+			continue;
+		if (is_new)
+			res->certs_new++;
+		else
+			res->certs_known++;
+		if ((caps = gs_signer_caps(si)))
+			st = gs_store_put_capabilities(s->store, id, caps, errmsg);
+		g_free(caps);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	return st;
+}
+
+/* Store the signers of a verified SignedData whose certificates the
+ * message carries (one found in the store is known already). */
 static gs_status
 store_signers(gs_session *s, const GByteArray *der, int64_t source, gs_harvest_result *res,
 	      char **errmsg)
@@ -69,31 +106,14 @@ store_signers(gs_session *s, const GByteArray *der, int64_t source, gs_harvest_r
 		return gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not CMS");
 	certs = CMS_get1_certs(cms);
 	sis = CMS_get0_SignerInfos(cms);
-	for (j = 0; st == GS_OK && certs && j < sk_X509_num(certs); j++) {
-		X509 *x = sk_X509_value(certs, j);
-		int is_signer = 0, is_new;
-		int64_t id;
-		char *caps = NULL;
+	for (i = 0; st == GS_OK && sis && i < sk_CMS_SignerInfo_num(sis); i++) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
 
-		for (i = 0; sis && i < sk_CMS_SignerInfo_num(sis) && !is_signer; i++)
-			if (!CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i), x)) {
-				is_signer = 1;
-				caps = gs_signer_caps(sk_CMS_SignerInfo_value(sis, i));
-			}
-		/* the signer, and the CAs that help chain it; nothing else the
-		 * sender chose to put in */
-		if (is_signer || gs_cert_is_ca(x)) {
-			st = gs_store_put_cert(s->store, x, source, &id, &is_new, errmsg);
-			if (st == GS_OK && is_signer) {
-				if (is_new)
-					res->certs_new++;
-				else
-					res->certs_known++;
-				if (caps)
-					st = gs_store_put_capabilities(s->store, id, caps, errmsg);
-			}
-		}
-		g_free(caps);
+		for (j = 0; certs && j < sk_X509_num(certs); j++)
+			if (!CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs, j)))
+				break;
+		if (certs && j < sk_X509_num(certs))
+			st = store_signer(s, si, sk_X509_value(certs, j), certs, source, res, errmsg);
 	}
 	sk_X509_pop_free(certs, X509_free);
 	CMS_ContentInfo_free(cms);

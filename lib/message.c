@@ -330,8 +330,13 @@ add_unique(GPtrArray *a, char *fp)
 static int
 supports_gcm(gs_session *s, const char *sha256)
 {
-	char *caps = gs_store_get_capabilities(s->store, sha256);
-	int r = caps && strstr(caps, GS_OID_AES256_GCM) != NULL;
+	char *caps = NULL;
+	int r;
+
+	/* a failed lookup means AES-CBC, which every recipient reads; not a
+	 * verdict (the recipient's resolution has read the store already) */
+	gs_store_get_capabilities(s->store, sha256, &caps, NULL);
+	r = caps && strstr(caps, GS_OID_AES256_GCM) != NULL;
 
 	g_free(caps);
 	return r;

@@ -85,7 +85,7 @@ untrusted_reason(int err, char **buf)
 	case X509_V_OK:
 		return "its chain does not reach a trust anchor (galsmime trust import CA-FILE)";
 	default:
-		*buf = g_strdup_printf("its chain does not verify: %s", X509_verify_cert_error_string(err));
+		*buf = g_strdup_printf("its chain does not verify: %s", gs_chain_error_string(err));
 		return *buf;
 	}
 }
@@ -179,16 +179,20 @@ typedef struct collect {
 	char **errmsg;
 } collect;
 
-static void
+/* The verdict on a candidate; a store that cannot be read is a status
+ * (in co->st), never a verdict. */
+static gs_status
 judge(collect *co, cand_data *c)
 {
 	int first = X509_V_OK;
-	unsigned rs;
+	unsigned rs = 0;
 
 	c->pub.verdict = gs_cert_recipient_verdict(c->x, gs_session_now(co->s), &c->pub.reason);
 	if (c->pub.verdict != GS_VERDICT_USABLE)
-		return;
-	rs = gs_chain_check(co->s->store, c->x, NULL, 0, gs_session_now(co->s), &first);
+		return GS_OK;
+	if ((co->st = gs_chain_check(co->s->store, c->x, NULL, 0, gs_session_now(co->s), &rs, &first,
+				     co->errmsg)) != GS_OK)
+		return co->st;
 	if (rs & GS_REASON_REVOKED) {
 		c->pub.verdict = GS_VERDICT_REVOKED;
 		c->pub.reason = "revoked (the revocation list of its CA lists it)";
@@ -202,6 +206,7 @@ judge(collect *co, cand_data *c)
 		c->pub.reason = "usable, but the revocation list of its CA is out of date "
 				"(galsmime crl update)";
 	}
+	return GS_OK;
 }
 
 static void
@@ -284,8 +289,9 @@ collect_cb(const gs_cand_row *row, void *data)
 		gs_certdata_fill(&c->cd, row->x);
 		c->pub.cert = c->cd.info;
 		c->pub.address_match = co->r->address && gs_cert_has_email(row->x, co->r->address);
-		judge(co, c);
 		g_ptr_array_add(co->r->cands, c);
+		if (judge(co, c) != GS_OK)
+			return 1; /* the store failed: stop */
 	}
 	if (row->entry_id && !offered_by(c, row->entry_id))
 		g_array_append_val(c->entries, row->entry_id);
@@ -621,6 +627,8 @@ gs_resolve(gs_session *s, const char *recipient, unsigned flags, gs_resolution *
 	co.s = s;
 	co.r = r;
 	co.flags = flags;
+	co.st = GS_OK;
+	co.errmsg = errmsg;
 	if (r->address) {
 		st = gs_store_entries_by_address(s->store, r->address, collect_entry, r->entries, errmsg);
 		if (st == GS_OK)
@@ -636,6 +644,8 @@ gs_resolve(gs_session *s, const char *recipient, unsigned flags, gs_resolution *
 		if (r->entries->len > MAX_NAMED)
 			r->ambiguous = 1;
 	}
+	if (st == GS_OK)
+		st = co.st;
 	if (st != GS_OK) {
 		gs_resolution_free(r);
 		return st;

@@ -289,7 +289,8 @@ gs_status
 gs_store_cert_pem(gs_store *s, const char *sha256, char **pem, unsigned long *subject_hash,
 		  unsigned long *issuer_hash, char **errmsg)
 {
-	X509 *x;
+	X509 *x = NULL;
+	gs_status st;
 	BIO *b;
 	char *p;
 	long n;
@@ -297,7 +298,9 @@ gs_store_cert_pem(gs_store *s, const char *sha256, char **pem, unsigned long *su
 	if (!s || !sha256 || !pem)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_store_cert_pem: bad arguments");
 	*pem = NULL;
-	if (!(x = gs_store_cert_by_sha256(s, sha256)))
+	if ((st = gs_store_cert_by_sha256(s, sha256, &x, errmsg)) != GS_OK)
+		return st;
+	if (!x)
 		return gs_fail(errmsg, GS_E_NOT_FOUND, "no stored certificate %s", sha256);
 	b = BIO_new(BIO_s_mem());
 	PEM_write_bio_X509(b, x);

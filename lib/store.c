@@ -79,6 +79,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX crl_issuer ON crl(issuer_hash);"
 	"CREATE TABLE harvested ("
 	"  message_id TEXT PRIMARY KEY, verdict TEXT, at INTEGER);",
+	/* 2: an anchor trusted only for certificates issued (notBefore)
+	 * before a time: Microsoft's NotBefore property in an .sst */
+	"ALTER TABLE anchor ADD COLUMN issued_before INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))
@@ -293,6 +296,8 @@ gs_store_close(gs_store *s)
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	X509_STORE_free(s->anchors);
+	if (s->anchor_limits)
+		g_ptr_array_free(s->anchor_limits, TRUE);
 	g_free(s->dir);
 	g_free(s->path);
 	g_free(s);
@@ -497,26 +502,48 @@ gs_store_put_cert_lite(gs_store *s, const unsigned char *der, size_t len,
 }
 
 gs_status
-gs_store_add_anchor(gs_store *s, int64_t cert_id, int *is_new, char **errmsg)
+gs_store_add_anchor(gs_store *s, int64_t cert_id, int64_t issued_before, int *is_new,
+		    char **errmsg)
 {
+	static const char insert[] = "INSERT OR IGNORE INTO anchor(certificate, added_at, issued_before)"
+				     " VALUES (?1, ?2, nullif(?3, 0))";
+	/* a limit never widens: the earliest one stays */
+	static const char limit[] = "UPDATE anchor SET issued_before = min(coalesce(issued_before, ?2), ?2)"
+				    " WHERE certificate = ?1";
 	sqlite3_stmt *stmt;
 	gs_status st;
 	int rc;
 
-	stmt = gs_store_prepare(s, "INSERT OR IGNORE INTO anchor(certificate, added_at) VALUES (?,?)",
-				errmsg, &st);
-	if (!stmt)
+	if (!(stmt = gs_store_stmt(s, insert, errmsg, &st)))
 		return st;
 	sqlite3_bind_int64(stmt, 1, cert_id);
 	sqlite3_bind_int64(stmt, 2, (int64_t) time(NULL));
+	sqlite3_bind_int64(stmt, 3, issued_before);
 	rc = sqlite3_step(stmt);
 	*is_new = sqlite3_changes(s->db) > 0;
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE && !*is_new && issued_before > 0 &&
+	    (stmt = gs_store_stmt(s, limit, errmsg, &st))) {
+		sqlite3_bind_int64(stmt, 1, cert_id);
+		sqlite3_bind_int64(stmt, 2, issued_before);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	if (!stmt)
+		return st;
 	if (rc != SQLITE_DONE)
 		return gs_store_fail(s, rc, errmsg, "store: anchor");
+	gs_store_forget_anchors(s);
+	return GS_OK;
+}
+
+void
+gs_store_forget_anchors(gs_store *s)
+{
 	X509_STORE_free(s->anchors);
 	s->anchors = NULL;
-	return GS_OK;
+	if (s->anchor_limits)
+		g_ptr_array_set_size(s->anchor_limits, 0);
 }
 
 gs_status
@@ -542,23 +569,26 @@ gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids, char *
 	return GS_OK;
 }
 
-char *
-gs_store_get_capabilities(gs_store *s, const char *sha256)
+gs_status
+gs_store_get_capabilities(gs_store *s, const char *sha256, char **oids, char **errmsg)
 {
+	static const char sql[] =
+		"SELECT oids FROM capability JOIN certificate c ON c.id = capability.certificate "
+		"WHERE c.sha256 = ?";
 	sqlite3_stmt *stmt;
 	gs_status st;
-	char *r = NULL;
+	int rc;
 
-	stmt = gs_store_prepare(s,
-		"SELECT oids FROM capability JOIN certificate c ON c.id = capability.certificate "
-		"WHERE c.sha256 = ?", NULL, &st);
-	if (!stmt)
-		return NULL;
+	*oids = NULL;
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
 	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		r = g_strdup((const char *) sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
-	return r;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*oids = g_strdup((const char *) sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return gs_store_fail(s, rc, errmsg, "store: capabilities");
+	return GS_OK;
 }
 
 /* Decoding a certificate costs ~190 us with OpenSSL 3.0 (the public key
@@ -600,142 +630,223 @@ row_cert(gs_store *s, sqlite3_stmt *stmt, int col)
 	return gs_store_decode_cert(s, sqlite3_column_blob(stmt, col), sqlite3_column_bytes(stmt, col));
 }
 
-STACK_OF(X509) *
-gs_store_certs_by_subject(gs_store *s, const X509_NAME *name)
+/* Step `stmt` to its end (or until `max` certificates are kept, 0: no
+ * limit), decoding column 0 of each row and keeping the certificates
+ * `keep` accepts (all when NULL) in `out`. A row that is not one
+ * certificate is passed over; a failed step is the store's failure. */
+static gs_status
+collect_certs(gs_store *s, sqlite3_stmt *stmt, int (*keep)(X509 *x, const void *arg),
+	      const void *arg, int max, STACK_OF(X509) *out, char **errmsg)
+{
+	int rc;
+
+	while ((max == 0 || sk_X509_num(out) < max) && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		X509 *x = row_cert(s, stmt, 0);
+
+		if (x && (!keep || keep(x, arg)) && sk_X509_push(out, x) > 0)
+			continue;
+		X509_free(x);
+	}
+	if (max && sk_X509_num(out) >= max)
+		rc = SQLITE_DONE;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? GS_OK : gs_store_fail(s, rc, errmsg, "store: certificate lookup");
+}
+
+/* Run a cached one-parameter certificate query; *found gets the first
+ * certificate (or NULL). */
+static gs_status
+first_cert(gs_store *s, const char *sql, int (*keep)(X509 *x, const void *arg), const void *arg,
+	   X509 **found, char **errmsg, void (*bind)(sqlite3_stmt *stmt, const void *arg))
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 	sqlite3_stmt *stmt;
 	gs_status st;
 
+	*found = NULL;
+	if (!out)
+		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
+		bind(stmt, arg);
+		st = collect_certs(s, stmt, keep, arg, 1, out, errmsg);
+	}
+	if (st == GS_OK && sk_X509_num(out) > 0)
+		*found = sk_X509_shift(out);
+	sk_X509_pop_free(out, X509_free);
+	return st;
+}
+
+static int
+subject_is(X509 *x, const void *name)
+{
+	return X509_NAME_cmp(X509_get_subject_name(x), name) == 0;
+}
+
+gs_status
+gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs, char **errmsg)
+{
 	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+	STACK_OF(X509) *out = sk_X509_new_null();
+	sqlite3_stmt *stmt;
+	gs_status st;
 
+	*certs = NULL;
+	if (!out)
+		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 	/* cached: every recipient's chain asks for its CA */
-	stmt = gs_store_stmt(s, sql, NULL, &st);
-	if (!stmt || !out) {
-		sk_X509_free(out);
-		return NULL;
+	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
+		sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
+		st = collect_certs(s, stmt, subject_is, name, 0, out, errmsg);
 	}
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(s, stmt, 0);
-		if (!x)
-			continue;
-		if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0)
-			sk_X509_push(out, x);
-		else
-			X509_free(x);
+	if (st != GS_OK) {
+		sk_X509_pop_free(out, X509_free);
+		return st;
 	}
-	sqlite3_reset(stmt);
-	return out;
+	*certs = out;
+	return GS_OK;
 }
 
-X509 *
-gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_INTEGER *serial)
-{
-	sqlite3_stmt *stmt;
-	gs_status st;
-	X509 *found = NULL;
+typedef struct issuer_serial {
+	const X509_NAME *issuer;
+	const ASN1_INTEGER *serial;
+} issuer_serial;
 
-	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE issuer_hash = ?", NULL, &st);
-	if (!stmt)
-		return NULL;
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(issuer));
-	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(s, stmt, 0);
-		if (x && !X509_NAME_cmp(X509_get_issuer_name(x), issuer) &&
-		    !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), serial))
-			found = x;
-		else
-			X509_free(x);
-	}
-	sqlite3_finalize(stmt);
-	return found;
+static int
+issuer_serial_is(X509 *x, const void *arg)
+{
+	const issuer_serial *is = arg;
+
+	return !X509_NAME_cmp(X509_get_issuer_name(x), is->issuer) &&
+	       !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), is->serial);
 }
 
-X509 *
-gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski)
+static void
+bind_issuer(sqlite3_stmt *stmt, const void *arg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	X509 *found = NULL;
+	sqlite3_bind_int64(stmt, 1, gs_name_hash(((const issuer_serial *) arg)->issuer));
+}
 
-	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE ski = ? LIMIT 1", NULL, &st);
-	if (!stmt)
-		return NULL;
+gs_status
+gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+			       X509 **found, char **errmsg)
+{
+	static const char sql[] = "SELECT der FROM certificate WHERE issuer_hash = ?";
+	issuer_serial is = { issuer, serial };
+
+	return first_cert(s, sql, issuer_serial_is, &is, found, errmsg, bind_issuer);
+}
+
+static void
+bind_ski(sqlite3_stmt *stmt, const void *arg)
+{
+	const ASN1_OCTET_STRING *ski = arg;
+
 	sqlite3_bind_blob(stmt, 1, ski->data, ski->length, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		found = row_cert(s, stmt, 0);
-	sqlite3_finalize(stmt);
-	return found;
 }
 
-X509 *
-gs_store_cert_by_sha256(gs_store *s, const char *sha256hex)
+gs_status
+gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 **found, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	X509 *found = NULL;
+	static const char sql[] = "SELECT der FROM certificate WHERE ski = ?";
 
-	stmt = gs_store_prepare(s, "SELECT der FROM certificate WHERE sha256 = lower(?)", NULL, &st);
-	if (!stmt)
-		return NULL;
-	sqlite3_bind_text(stmt, 1, sha256hex, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		found = row_cert(s, stmt, 0);
-	sqlite3_finalize(stmt);
-	return found;
+	return first_cert(s, sql, NULL, ski, found, errmsg, bind_ski);
 }
 
-X509_STORE *
-gs_store_anchor_store(gs_store *s, char **errmsg)
+static void
+bind_text(sqlite3_stmt *stmt, const void *arg)
 {
+	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+}
+
+gs_status
+gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char **errmsg)
+{
+	static const char sql[] = "SELECT der FROM certificate WHERE sha256 = lower(?)";
+
+	return first_cert(s, sql, NULL, sha256hex, found, errmsg, bind_text);
+}
+
+typedef struct anchor_limit {
+	X509 *anchor;
+	int64_t issued_before;
+} anchor_limit;
+
+static void
+anchor_limit_free(gpointer p)
+{
+	anchor_limit *l = p;
+
+	X509_free(l->anchor);
+	g_free(l);
+}
+
+gs_status
+gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg)
+{
+	static const char sql[] = "SELECT c.der, a.issued_before FROM anchor a"
+				  " JOIN certificate c ON c.id = a.certificate";
+	GPtrArray *limits = g_ptr_array_new_with_free_func(anchor_limit_free);
 	sqlite3_stmt *stmt;
 	X509_STORE *xs;
 	gs_status st;
+	int rc = SQLITE_DONE;
 
-	if (s->anchors)
-		return s->anchors;
+	*anchors = s->anchors;
+	if (s->anchors) {
+		g_ptr_array_free(limits, TRUE);
+		return GS_OK;
+	}
 	if (!(xs = X509_STORE_new())) {
-		gs_fail_ssl(errmsg, GS_E_INTERNAL, "out of memory");
-		return NULL;
+		g_ptr_array_free(limits, TRUE);
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "out of memory");
 	}
-	stmt = gs_store_prepare(s,
-		"SELECT c.der FROM anchor a JOIN certificate c ON c.id = a.certificate", errmsg, &st);
-	if (!stmt) {
-		X509_STORE_free(xs);
-		return NULL;
-	}
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		X509 *x = row_cert(s, stmt, 0);
-		if (x) {
+	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			X509 *x = row_cert(s, stmt, 0);
+			int64_t before = sqlite3_column_int64(stmt, 1);
+
+			if (!x)
+				continue;
 			X509_STORE_add_cert(xs, x);
-			X509_free(x);
+			if (before > 0) {
+				anchor_limit *l = g_new(anchor_limit, 1);
+				l->anchor = x;
+				l->issued_before = before;
+				g_ptr_array_add(limits, l);
+			} else {
+				X509_free(x);
+			}
 		}
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE)
+			st = gs_store_fail(s, rc, errmsg, "store: trust anchors");
 	}
-	sqlite3_finalize(stmt);
 	ERR_clear_error();
-	s->anchors = xs;
-	return xs;
+	/* only a whole set of anchors is kept: a lookup that failed half
+	 * way is never taken for "these are all the anchors" */
+	if (st != GS_OK) {
+		X509_STORE_free(xs);
+		g_ptr_array_free(limits, TRUE);
+		return st;
+	}
+	if (s->anchor_limits)
+		g_ptr_array_free(s->anchor_limits, TRUE);
+	s->anchor_limits = limits;
+	*anchors = s->anchors = xs;
+	return GS_OK;
 }
 
-int
-gs_store_is_anchor(gs_store *s, X509 *x)
+int64_t
+gs_store_anchor_limit(gs_store *s, X509 *anchor)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	char *fp = gs_cert_sha256_hex(x);
-	int r = 0;
+	guint i;
 
-	stmt = gs_store_prepare(s,
-		"SELECT 1 FROM anchor a JOIN certificate c ON c.id = a.certificate WHERE c.sha256 = ?",
-		NULL, &st);
-	if (stmt && fp) {
-		sqlite3_bind_text(stmt, 1, fp, -1, SQLITE_STATIC);
-		r = sqlite3_step(stmt) == SQLITE_ROW;
+	for (i = 0; s->anchor_limits && i < s->anchor_limits->len; i++) {
+		anchor_limit *l = s->anchor_limits->pdata[i];
+		if (!X509_cmp(l->anchor, anchor))
+			return l->issued_before;
 	}
-	sqlite3_finalize(stmt);
-	g_free(fp);
-	return r;
+	return 0;
 }
 
 /* ---- listing ---- */
@@ -759,7 +870,8 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 			" AND c.id NOT IN (SELECT certificate FROM identity)";
 	sql = g_strdup_printf(
 		"SELECT c.der, (SELECT group_concat(so.name, ',') FROM certificate_source cs"
-		" JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id)"
+		" JOIN source so ON so.id = cs.source WHERE cs.certificate = c.id),"
+		" (SELECT issued_before FROM anchor WHERE certificate = c.id)"
 		" FROM certificate c%s ORDER BY c.subject, c.not_before", where);
 	stmt = gs_store_prepare(s, sql, errmsg, &st);
 	g_free(sql);
@@ -773,6 +885,7 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 		if (!x)
 			continue;
 		gs_certdata_fill(&cd, x);
+		cd.info.issued_before = sqlite3_column_int64(stmt, 2);
 		stop = cb(&cd.info, (const char *) sqlite3_column_text(stmt, 1), data);
 		gs_certdata_clear(&cd);
 		X509_free(x);
@@ -800,30 +913,17 @@ gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const 
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);
+	if (role == GS_ROLE_ANCHOR)
+		return gs_store_import_anchors(s, data, len, source, NULL, NULL, stats, errmsg);
 	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
 		return st;
-	if (role == GS_ROLE_ANCHOR) {
-		for (i = 0; i < sk_X509_num(certs); i++) {
-			X509 *x = sk_X509_value(certs, i);
-			if (!gs_cert_is_ca(x) && X509_check_issued(x, x) != X509_V_OK) {
-				gs_certdata cd;
-				gs_certdata_fill(&cd, x);
-				st = gs_fail(errmsg, GS_E_USAGE,
-					     "certificate %d (%s) is neither a CA nor self-signed: "
-					     "not a trust anchor", i + 1, cd.info.subject);
-				gs_certdata_clear(&cd);
-				goto out;
-			}
-		}
-	}
 	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
 		goto out;
-	if ((st = gs_store_source(s, source ? source : "manual",
-				  role == GS_ROLE_ANCHOR ? "trust" : "cert", &src, errmsg)) != GS_OK)
+	if ((st = gs_store_source(s, source ? source : "manual", "cert", &src, errmsg)) != GS_OK)
 		goto fail;
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		int64_t id;
-		int is_new, anchor_new;
+		int is_new;
 
 		if ((st = gs_store_put_cert(s, sk_X509_value(certs, i), src, &id, &is_new, errmsg)) != GS_OK)
 			goto fail;
@@ -831,11 +931,6 @@ gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const 
 			stats->certs_new++;
 		else
 			stats->certs_known++;
-		if (role == GS_ROLE_ANCHOR) {
-			if ((st = gs_store_add_anchor(s, id, &anchor_new, errmsg)) != GS_OK)
-				goto fail;
-			stats->anchors_new += anchor_new;
-		}
 	}
 	st = gs_store_commit(s, errmsg);
 	goto out;

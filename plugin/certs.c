@@ -35,6 +35,11 @@ print_cert(const gs_cert_info *ci, const char *sources, void *data)
 	printf("  key      %s %d%s%s%s%s\n", ci->key_type, ci->key_bits,
 	       ci->key_usage ? ", " : "", ci->key_usage ? ci->key_usage : "",
 	       ci->ext_key_usage ? "; eku " : "", ci->ext_key_usage ? ci->ext_key_usage : "");
+	if (ci->issued_before) {
+		char *ib = cli_time(ci->issued_before);
+		printf("  trusted  only for certificates issued before %s (Microsoft's NotBefore)\n", ib);
+		g_free(ib);
+	}
 	if (sources)
 		printf("  from     %s\n", sources);
 	g_free(nb);
@@ -57,6 +62,34 @@ certs_list(cli *c, gs_cert_filter filter)
 	return st == GS_OK ? 0 : cli_fail(c, st, msg);
 }
 
+typedef struct refusal_ctx {
+	cli *c;
+	const char *file;
+} refusal_ctx;
+
+static void
+print_refusal(void *data, unsigned index, const char *subject, const char *reason)
+{
+	refusal_ctx *rc = data;
+
+	cli_error(rc->c, "%s: certificate %u (%s) refused: %s", rc->file, index, subject, reason);
+}
+
+static void
+print_anchor_stats(const char *file, const gs_import_stats *s)
+{
+	printf("%s: %u trust anchors added, %u already there", file, s->anchors_new, s->anchors_known);
+	if (s->refused)
+		printf(", %u refused", s->refused);
+	if (s->disallowed || s->not_for_email)
+		printf(" (%u disallowed by Microsoft, %u not trusted for e-mail by Microsoft)",
+		       s->disallowed, s->not_for_email);
+	if (s->limited)
+		printf("; %u only for certificates issued before a date (Microsoft's NotBefore)",
+		       s->limited);
+	printf("\n");
+}
+
 int
 certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 {
@@ -76,7 +109,8 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 	if (optind >= argc)
 		return cli_usage(c, "import needs at least one FILE");
 	for (i = optind; i < argc; i++) {
-		gs_import_stats stats;
+		gs_import_stats stats = { 0 };
+		refusal_ctx rctx = { c, argv[i] };
 		unsigned char *data;
 		size_t len;
 		char *msg = NULL, *src;
@@ -85,17 +119,26 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 		if ((rc = certs_read_file(c, argv[i], &data, &len)) != 0)
 			return rc;
 		src = g_strdup(source ? source : argv[i]);
-		st = gs_store_import_certs(c->store, data, len, src, role, &stats, &msg);
+		if (role == GS_ROLE_ANCHOR)
+			st = gs_store_import_anchors(c->store, data, len, src, print_refusal, &rctx, &stats,
+						     &msg);
+		else
+			st = gs_store_import_certs(c->store, data, len, src, role, &stats, &msg);
 		g_free(data);
 		g_free(src);
+		if (st == GS_E_USAGE && stats.refused) {
+			/* each refusal is on its own line already */
+			g_free(msg);
+			msg = g_strdup_printf("no trust anchor added: %u certificate%s refused", stats.refused,
+					      stats.refused == 1 ? "" : "s");
+		}
 		if (st != GS_OK) {
 			char *full = g_strdup_printf("%s: %s", argv[i], msg);
 			g_free(msg);
 			return cli_fail(c, st, full);
 		}
 		if (role == GS_ROLE_ANCHOR)
-			printf("%s: %u trust anchors added, %u already there\n", argv[i],
-			       stats.anchors_new, stats.certs_new + stats.certs_known - stats.anchors_new);
+			print_anchor_stats(argv[i], &stats);
 		else
 			printf("%s: %u certificates new, %u known\n", argv[i], stats.certs_new,
 			       stats.certs_known);

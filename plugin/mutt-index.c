@@ -23,7 +23,7 @@ typedef struct index_state {
 	GString *index;
 	GPtrArray *files;      /* file names written */
 	GHashTable *seen;      /* "address keyid" already listed */
-	int failed;
+	int failed;            /* the exit status of the first failure, or 0 */
 	unsigned long lines;
 } index_state;
 
@@ -34,13 +34,13 @@ keyid_for(index_state *st, const char *sha256)
 	unsigned long sh = 0, ih = 0;
 	char *pem = NULL, *msg = NULL, hash[16], *keyid, *path;
 	GError *err = NULL;
+	gs_status s;
 	int n;
 
 	if (k)
 		return k;
-	if (gs_store_cert_pem(st->c->store, sha256, &pem, &sh, &ih, &msg) != GS_OK) {
-		cli_fail(st->c, GS_E_INTERNAL, msg);
-		st->failed = 1;
+	if ((s = gs_store_cert_pem(st->c->store, sha256, &pem, &sh, &ih, &msg)) != GS_OK) {
+		st->failed = cli_fail(st->c, s, msg);
 		return NULL;
 	}
 	g_snprintf(hash, sizeof hash, "%08lx", sh);
@@ -51,7 +51,7 @@ keyid_for(index_state *st, const char *sha256)
 	if (!g_file_set_contents(path, pem, -1, &err)) {
 		cli_error(st->c, "%s: %s", path, err->message);
 		g_error_free(err);
-		st->failed = 1;
+		st->failed = EXIT_IOERR;
 	}
 	g_ptr_array_add(st->files, g_strdup(keyid));
 	g_free(path);
@@ -107,14 +107,15 @@ on_address(const char *address, void *data)
 	index_state *st = data;
 	gs_resolution *res = NULL;
 	char *msg = NULL;
+	gs_status s;
 	size_t i;
 
 	/* mutt splits .index lines on white space */
 	if (strpbrk(address, " \t\n"))
 		return 0;
-	if (gs_resolve(st->c->session, address, 0, &res, &msg) != GS_OK) {
-		cli_fail(st->c, GS_E_INTERNAL, msg);
-		st->failed = 1;
+	/* a busy store is "try again" (75), not an internal error */
+	if ((s = gs_resolve(st->c->session, address, 0, &res, &msg)) != GS_OK) {
+		st->failed = cli_fail(st->c, s, msg);
 		return 1;
 	}
 	for (i = 0; i < gs_resolution_count(res); i++) {
@@ -280,7 +281,7 @@ cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int quiet)
 			rc = write_index(c, keydir, ks.index);
 	}
 	if (rc == 0 && st.failed)
-		rc = EXIT_SOFTWARE;
+		rc = st.failed;
 	if (rc == 0)
 		rc = write_index(c, certdir, st.index);
 	if (rc == 0) {

@@ -217,3 +217,58 @@ check "... saying it timed out" grep -qi 'timeout\|timed out' upd.err
 check_exit 64 "crl update --timeout 0: usage error" gs crl update --timeout 0
 check_exit 64 "crl with no subcommand: usage error" gs crl
 check "the store is sound after all this" sh -c "echo 'PRAGMA integrity_check;' | sqlite3 '$GALSMIME_HOME/galsmime.db' | grep -qx ok"
+
+# ---- crl update fetches only the points of anchors and of certificates
+# whose chain reaches one: a stranger's certificate (cert import, gal
+# import) must not make galsmime call a URL of the stranger's choosing ----
+# evilleaf NAME URI: a certificate for NAME from the untrusted evil CA
+# (with FAKE=1 from a fake intermediate: the real one's name, the evil
+# key; with CA=1 a CA certificate) with this CRL distribution point
+evilleaf() {
+	{
+		echo "[ v3_cdp ]"
+		if [ -n "${CA:-}" ]; then echo "basicConstraints = critical, CA:TRUE"; else echo "basicConstraints = CA:FALSE"; fi
+		echo "subjectKeyIdentifier = hash"
+		echo "authorityKeyIdentifier = keyid"
+		echo "subjectAltName = email:copy"
+		echo "crlDistributionPoints = URI:$2"
+	} >evilleaf.cnf
+	cat evilca/ca.cnf evilleaf.cnf >evilca/leaf.cnf
+	cacert=$PKI/evil.crt
+	[ -z "${FAKE:-}" ] || cacert=fakeinter.crt
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -subj "/CN=$1/emailAddress=$1@example.org" \
+		-out "$1.csr" 2>/dev/null &&
+	openssl ca -batch -config evilca/leaf.cnf -cert "$cacert" \
+		-keyfile "$PKI/evil.key" -in "$1.csr" -extensions v3_cdp -startdate 20250101000000Z \
+		-enddate 20351231000000Z -notext -out "$1.crt" 2>/dev/null
+}
+check "eve: a certificate from the untrusted evil CA, CRL point /eve.crl" evilleaf eve "http://127.0.0.1:$PORT/eve.crl"
+check "gus: another one, brought by gal import, CRL point /gus.crl" evilleaf gus "http://127.0.0.1:$PORT/gus.crl"
+fake_leaf() { FAKE=1 evilleaf "$@"; }
+ca_leaf() { CA=1 evilleaf "$@"; }
+check "fay: the intermediate's name, the evil key, CRL point /fay.crl" fake_leaf fay "http://127.0.0.1:$PORT/fay.crl"
+check "ivy: a CA certificate from the evil CA, CRL point /ivy.crl" ca_leaf ivy "http://127.0.0.1:$PORT/ivy.crl"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout own.key -subj "/O=galsmime test/CN=t93 anchor with a CRL point" \
+	-days 3650 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	-addext "crlDistributionPoints=URI:http://127.0.0.1:$PORT/anchor.crl" -out own.crt 2>/dev/null
+check "an anchor of our own with a CRL point /anchor.crl" test -s own.crt
+rm -rf "$GALSMIME_HOME"
+store_setup >/dev/null
+gs trust import own.crt >/dev/null
+check "eve, fay and ivy by cert import; rita (trusted) too" gs cert import eve.crt fay.crt ivy.crt rita.crt
+check "gus by gal import" gs gal import gus.crt
+check "the store holds the strangers' certificates" \
+	test "$(sqlite3 "$GALSMIME_HOME/galsmime.db" "SELECT count(*) FROM certificate WHERE subject LIKE '%CN=eve%' OR subject LIKE '%CN=gus%' OR subject LIKE '%CN=fay%' OR subject LIKE '%CN=ivy%'")" = 4
+: >requests.log
+gs crl update --timeout 5 >upd.out 2>upd.err
+check "crl update fetched the trusted certificate's point" grep -q '^/inter.crl$' requests.log
+check "... and the anchor's own point" grep -q '^/anchor.crl$' requests.log
+check "... no request for eve's point (untrusted CA, cert import)" sh -c "! grep -q eve.crl requests.log"
+check "... none for gus's (untrusted CA, gal import)" sh -c "! grep -q gus.crl requests.log"
+check "... none for fay's (the intermediate's name, another key)" sh -c "! grep -q fay.crl requests.log"
+check "... none for ivy's (a CA certificate from the untrusted CA)" sh -c "! grep -q ivy.crl requests.log"
+check "... nor does its output name them" sh -c "! grep -q 'eve\|gus\|fay\|ivy' upd.out upd.err"
+check "... the summary counts the trusted points only (inter, ldap, anchor)" \
+	grep -q '^3 distribution points:' upd.out
+check "the trusted anchor's untrusted twin stays untrusted: trusting eve's CA fetches eve's point" \
+	sh -c "'$GALSMIME' trust import '$PKI/evil.crt' >/dev/null && : >requests.log && '$GALSMIME' crl update --timeout 5 >/dev/null 2>&1; grep -q eve.crl requests.log"

@@ -22,23 +22,121 @@ le32(const unsigned char *p)
 	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
 }
 
+/* Microsoft's per-certificate trust properties (CryptoAPI property ids,
+ * wincrypt.h), as `certutil -generateSSTFromWU` and the root program
+ * write them before each certificate element:
+ *
+ *   9   CERT_ENHKEY_USAGE_PROP_ID: DER SEQUENCE OF OID, the usages the
+ *       certificate is trusted for (present and empty: none).
+ *   104 CERT_DISALLOWED_FILETIME_PROP_ID: FILETIME since when it is
+ *       disallowed; alone, for every usage.
+ *   122 CERT_DISALLOWED_ENHKEY_USAGE_PROP_ID: the usages disallowed (from
+ *       104's date when 104 is there, else always).
+ *   126 CERT_NOT_BEFORE_FILETIME_PROP_ID: certificates issued (notBefore)
+ *       on or after this FILETIME under this root are not trusted; earlier
+ *       ones still are. Alone, for every usage.
+ *   127 CERT_NOT_BEFORE_ENHKEY_USAGE_PROP_ID: the usages 126 limits (with
+ *       no 126, those usages are not trusted at all).
+ *
+ * Microsoft documents the ids and the root program's "Disable" and
+ * "NotBefore" actions, not their encoding; the rules above are how the
+ * root program's CTL attributes are read by those who have taken them
+ * apart (the signify project's authroot handling agrees) and how Wine's
+ * crypt32 serializes properties: {u32 id, u32 1, u32 length, bytes}. A
+ * FILETIME counts 100 ns ticks since 1601-01-01 UTC, little-endian. */
+#define SST_PROP_EKU 9
+#define SST_PROP_DISALLOWED 104
+#define SST_PROP_DISALLOWED_EKU 122
+#define SST_PROP_NOT_BEFORE 126
+#define SST_PROP_NOT_BEFORE_EKU 127
+/* seconds from 1601-01-01 to 1970-01-01 */
+#define FILETIME_UNIX_OFFSET 11644473600LL
+
+/* Does this DER SEQUENCE OF OID name emailProtection or
+ * anyExtendedKeyUsage? Unreadable bytes name nothing. */
+static int
+eku_names_email(const unsigned char *p, uint32_t len)
+{
+	const unsigned char *q = p;
+	EXTENDED_KEY_USAGE *eku = d2i_EXTENDED_KEY_USAGE(NULL, &q, (long) len);
+	int i, found = 0;
+
+	for (i = 0; eku && q == p + len && i < sk_ASN1_OBJECT_num(eku) && !found; i++) {
+		int nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i));
+		found = nid == NID_email_protect || nid == NID_anyExtendedKeyUsage;
+	}
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	ERR_clear_error();
+	return found;
+}
+
+/* A FILETIME as Unix time; -1 when it is not 8 bytes (or before 1970). */
+static int64_t
+filetime_unix(const unsigned char *p, uint32_t len)
+{
+	uint64_t ticks;
+
+	if (len != 8)
+		return -1;
+	ticks = (uint64_t) le32(p) | (uint64_t) le32(p + 4) << 32;
+	if (ticks / 10000000 < (uint64_t) FILETIME_UNIX_OFFSET)
+		return -1;
+	return (int64_t) (ticks / 10000000) - FILETIME_UNIX_OFFSET;
+}
+
+static const struct {
+	uint32_t id;
+	unsigned bit;
+	int filetime;            /* a FILETIME, else a usage list */
+} sst_props[] = {
+	{ SST_PROP_EKU, GS_SST_EKU, 0 },
+	{ SST_PROP_DISALLOWED, GS_SST_DISALLOWED, 1 },
+	{ SST_PROP_DISALLOWED_EKU, GS_SST_DISALLOWED_EKU, 0 },
+	{ SST_PROP_NOT_BEFORE, GS_SST_NOT_BEFORE, 1 },
+	{ SST_PROP_NOT_BEFORE_EKU, GS_SST_NOT_BEFORE_EKU, 0 },
+};
+
+static void
+sst_prop(gs_sst_trust *t, uint32_t id, const unsigned char *p, uint32_t len)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(sst_props); i++) {
+		if (sst_props[i].id != id)
+			continue;
+		t->present |= sst_props[i].bit;
+		if (sst_props[i].filetime)
+			*(id == SST_PROP_DISALLOWED ? &t->disallowed_since : &t->not_before) =
+				filetime_unix(p, len);
+		else if (eku_names_email(p, len))
+			t->email |= sst_props[i].bit;
+	}
+}
+
 gs_status
-gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs, char **errmsg)
+gs_read_sst_trust(const unsigned char *data, size_t len, STACK_OF(X509) **certs, GArray **trust,
+		  char **errmsg)
 {
 	STACK_OF(X509) *out;
+	GArray *props;
+	gs_sst_trust cur = { 0 };
+	gs_status st = GS_OK;
 	size_t off = 8;
 
 	*certs = NULL;
+	if (trust)
+		*trust = NULL;
 	if (len < 8 || le32(data) != 0 || le32(data + 4) != SST_MAGIC)
 		return gs_fail(errmsg, GS_E_MALFORMED, "not a serialized certificate store (no CERT magic)");
 	out = sk_X509_new_null();
-	while (off < len) {
+	props = g_array_new(FALSE, TRUE, sizeof(gs_sst_trust));
+	while (off < len && st == GS_OK) {
 		uint32_t id, elen;
 
 		if (len - off < 12) {
-			sk_X509_pop_free(out, X509_free);
-			return gs_fail(errmsg, GS_E_MALFORMED,
-				       "serialized store: truncated element header at byte %zu", off);
+			st = gs_fail(errmsg, GS_E_MALFORMED,
+				     "serialized store: truncated element header at byte %zu", off);
+			break;
 		}
 		id = le32(data + off);
 		elen = le32(data + off + 8);
@@ -46,29 +144,49 @@ gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs, char 
 		if (id == 0 && elen == 0)
 			break; /* end marker */
 		if (elen > len - off) {
-			sk_X509_pop_free(out, X509_free);
-			return gs_fail(errmsg, GS_E_MALFORMED,
-				       "serialized store: element at byte %zu claims %u bytes, %zu left",
-				       off - 12, elen, len - off);
+			st = gs_fail(errmsg, GS_E_MALFORMED,
+				     "serialized store: element at byte %zu claims %u bytes, %zu left",
+				     off - 12, elen, len - off);
+			break;
 		}
 		if (id == SST_ID_CERT) {
 			X509 *x = gs_cert_from_der(data + off, elen);
 			if (!x) {
-				sk_X509_pop_free(out, X509_free);
 				ERR_clear_error();
-				return gs_fail(errmsg, GS_E_MALFORMED,
-					       "serialized store: bad certificate at byte %zu", off);
+				st = gs_fail(errmsg, GS_E_MALFORMED,
+					     "serialized store: bad certificate at byte %zu", off);
+				break;
 			}
 			sk_X509_push(out, x);
+			g_array_append_val(props, cur);
+			memset(&cur, 0, sizeof cur);
+		} else if (id == SST_ID_CRL || id == SST_ID_CTL) {
+			/* a CRL or CTL element ends what properties came before */
+			memset(&cur, 0, sizeof cur);
+		} else {
+			sst_prop(&cur, id, data + off, elen);
 		}
 		off += elen;
 	}
-	if (sk_X509_num(out) == 0) {
-		sk_X509_free(out);
-		return gs_fail(errmsg, GS_E_MALFORMED, "serialized store holds no certificate");
+	if (st == GS_OK && sk_X509_num(out) == 0)
+		st = gs_fail(errmsg, GS_E_MALFORMED, "serialized store holds no certificate");
+	if (st != GS_OK) {
+		sk_X509_pop_free(out, X509_free);
+		g_array_unref(props);
+		return st;
 	}
 	*certs = out;
+	if (trust)
+		*trust = props;
+	else
+		g_array_unref(props);
 	return GS_OK;
+}
+
+gs_status
+gs_read_sst(const unsigned char *data, size_t len, STACK_OF(X509) **certs, char **errmsg)
+{
+	return gs_read_sst_trust(data, len, certs, NULL, errmsg);
 }
 
 static int

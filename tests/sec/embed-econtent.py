@@ -9,6 +9,8 @@ A tiny DER walker for this one test; the project itself never parses
 ASN.1 by hand."""
 import sys
 
+from der import tlv
+
 
 def tl(b, i):
     """tag, header length, value length at offset i"""
@@ -18,17 +20,6 @@ def tl(b, i):
         return tag, 2, n
     k = n & 0x7f
     return tag, 2 + k, int.from_bytes(b[i + 2:i + 2 + k], 'big')
-
-
-def enc_len(n):
-    if n < 0x80:
-        return bytes([n])
-    s = n.to_bytes((n.bit_length() + 7) // 8, 'big')
-    return bytes([0x80 | len(s)]) + s
-
-
-def tlv(tag, value):
-    return bytes([tag]) + enc_len(len(value)) + value
 
 
 def children(b, i):

@@ -220,7 +220,9 @@ static unsigned
 chain_of(unit_store *u, const char *user, int purpose, int *first)
 {
 	X509 *x = pki_cert(user);
-	unsigned r = gs_chain_check(u->store, x, NULL, purpose, UNIT_NOW, first);
+	unsigned r = 0;
+
+	g_assert_cmpint(gs_chain_check(u->store, x, NULL, purpose, UNIT_NOW, &r, first, NULL), ==, GS_OK);
 
 	X509_free(x);
 	return r;
@@ -263,6 +265,7 @@ test_chain_intermediate_from_message(void)
 	unit_store u;
 	STACK_OF(X509) *extra = sk_X509_new_null();
 	X509 *x, *inter;
+	unsigned r = 0;
 
 	if (!need_pki()) {
 		sk_X509_free(extra);
@@ -273,11 +276,31 @@ test_chain_intermediate_from_message(void)
 	unit_import(&u, "root.crt", GS_ROLE_ANCHOR);
 	x = pki_cert("alice");
 	inter = pki_cert("inter");
-	g_assert_cmpuint(gs_chain_check(u.store, x, extra, 0, UNIT_NOW, NULL), ==, GS_REASON_UNTRUSTED);
+	g_assert_cmpint(gs_chain_check(u.store, x, extra, 0, UNIT_NOW, &r, NULL, NULL), ==, GS_OK);
+	g_assert_cmpuint(r, ==, GS_REASON_UNTRUSTED);
 	sk_X509_push(extra, inter);
-	g_assert_cmpuint(gs_chain_check(u.store, x, extra, 0, UNIT_NOW, NULL), ==, 0);
+	g_assert_cmpint(gs_chain_check(u.store, x, extra, 0, UNIT_NOW, &r, NULL, NULL), ==, GS_OK);
+	g_assert_cmpuint(r, ==, 0);
 	sk_X509_pop_free(extra, X509_free);
 	X509_free(x);
+	unit_store_close(&u);
+}
+
+/* An issuing CA imported alone is an anchor: the chain ends there. */
+static void
+test_chain_intermediate_anchor(void)
+{
+	unit_store u;
+	int first = -1;
+
+	if (!need_pki())
+		return;
+	unit_store_open(&u);
+	unit_import(&u, "inter.crt", GS_ROLE_ANCHOR);
+	g_assert_cmpuint(chain_of(&u, "alice", X509_PURPOSE_SMIME_SIGN, &first), ==, 0);
+	g_assert_cmpint(first, ==, X509_V_OK);
+	/* and only the chains it issued */
+	g_assert_cmpuint(chain_of(&u, "mallory", X509_PURPOSE_SMIME_SIGN, NULL), ==, GS_REASON_UNTRUSTED);
 	unit_store_close(&u);
 }
 
@@ -341,7 +364,7 @@ test_issuers_alice(void)
 		return;
 	unit_store_trusting_root(&u);
 	x = pki_cert("alice");
-	chain = gs_cert_issuers(u.store, x);
+	g_assert_cmpint(gs_cert_issuers(u.store, x, &chain, NULL), ==, GS_OK);
 	g_assert_cmpint(sk_X509_num(chain), ==, 2);
 	gs_certdata_fill(&cd, sk_X509_value(chain, 0));
 	g_assert_cmpstr(cd.info.common_name, ==, "galsmime test intermediate CA");
@@ -487,5 +510,6 @@ main(int argc, char **argv)
 	g_test_add_func("/cert/chain/dave-expired", test_chain_dave_expired);
 	g_test_add_func("/cert/chain/frank-bad-purpose", test_chain_frank_bad_purpose);
 	g_test_add_func("/cert/issuers/alice", test_issuers_alice);
+	g_test_add_func("/cert/chain/intermediate-anchor", test_chain_intermediate_anchor);
 	return UNIT_RUN();
 }

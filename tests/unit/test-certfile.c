@@ -539,6 +539,54 @@ test_oversized_length(void)
 	g_free(msg);
 }
 
+/* Microsoft's trust properties before each certificate element: read
+ * for that certificate only; FILETIMEs become Unix time. */
+static void
+test_sst_trust_properties(void)
+{
+	/* FILETIME of 2025-06-01T00:00:00Z: (1748736000 + 11644473600) * 10^7 */
+	static const guint8 nb[8] = { 0x00, 0x80, 0x1a, 0x1e, 0x88, 0xd2, 0xdb, 0x01 };
+	/* SEQUENCE { serverAuth } and SEQUENCE { emailProtection } */
+	static const guint8 tls[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+	static const guint8 email[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04 };
+	GByteArray *a;
+	GArray *trust = NULL;
+	STACK_OF(X509) *certs = NULL;
+	X509 *b, *r;
+	gs_sst_trust *t;
+
+	if (!need_pki())
+		return;
+	a = sst_begin();
+	b = pki_cert("bob");
+	r = pki_cert("root");
+	sst_element(a, 9, tls, sizeof tls);
+	sst_element(a, 104, nb, sizeof nb);
+	sst_add_cert(a, b, "Bob Example");
+	sst_element(a, 126, nb, sizeof nb);
+	sst_element(a, 127, email, sizeof email);
+	sst_element(a, 122, "garbage", 7);
+	sst_add_cert(a, r, "Root");
+	sst_end(a);
+	g_assert_cmpint(gs_read_sst_trust(a->data, a->len, &certs, &trust, NULL), ==, GS_OK);
+	g_assert_cmpint(sk_X509_num(certs), ==, 2);
+	g_assert_cmpuint(trust->len, ==, 2);
+	t = &g_array_index(trust, gs_sst_trust, 0);
+	g_assert_cmpuint(t->present, ==, GS_SST_EKU | GS_SST_DISALLOWED);
+	g_assert_cmpuint(t->email, ==, 0);
+	g_assert_cmpint(t->disallowed_since, ==, 1748736000);
+	t = &g_array_index(trust, gs_sst_trust, 1);
+	g_assert_cmpuint(t->present, ==, GS_SST_NOT_BEFORE | GS_SST_NOT_BEFORE_EKU | GS_SST_DISALLOWED_EKU);
+	/* an unreadable usage list names nothing */
+	g_assert_cmpuint(t->email, ==, GS_SST_NOT_BEFORE_EKU);
+	g_assert_cmpint(t->not_before, ==, 1748736000);
+	sk_X509_pop_free(certs, X509_free);
+	g_array_unref(trust);
+	g_byte_array_unref(a);
+	X509_free(b);
+	X509_free(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -561,5 +609,6 @@ main(int argc, char **argv)
 	g_test_add_func("/certfile/sst-hostile/store-untouched", test_sst_hostile_store_untouched);
 	g_test_add_func("/certfile/garbage", test_garbage);
 	g_test_add_func("/certfile/oversized-length", test_oversized_length);
+	g_test_add_func("/certfile/sst/trust-properties", test_sst_trust_properties);
 	return UNIT_RUN();
 }

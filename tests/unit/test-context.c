@@ -4,40 +4,17 @@
 #include "galsmime.h"
 #include "unit.h"
 
-static gs_status
-pass_secret(void *data, const char *what, char *buf, size_t size, size_t *len)
-{
-	(void) data;
-	(void) what;
-	(void) size;
-	memcpy(buf, "secret", 6);
-	*len = 6;
-	return GS_OK;
-}
-
 /* A store with the root trusted, the intermediate known, bob's
  * certificate, and alice's and bob's identities. */
 static void
 setup(unit_store *u)
 {
-	size_t len;
-	unsigned char *p12;
-	char *msg = NULL;
-	int plain;
-
 	unit_store_open(u);
 	unit_import(u, "root.crt", GS_ROLE_ANCHOR);
 	unit_import(u, "inter.crt", GS_ROLE_CORRESPONDENT);
 	unit_import(u, "bob.crt", GS_ROLE_CORRESPONDENT);
-	p12 = pki_read("alice.p12", &len);
-	if (gs_identity_import(u->store, p12, len, "secret", 6, NULL, NULL, &plain, &msg) != GS_OK)
-		g_error("alice: %s", msg);
-	g_free(p12);
-	p12 = pki_read("bob.p12", &len);
-	if (gs_identity_import(u->store, p12, len, "secret", 6, NULL, NULL, &plain, &msg) != GS_OK)
-		g_error("bob: %s", msg);
-	g_free(p12);
-	gs_session_set_passphrase_cb(unit_session(u), pass_secret, NULL);
+	unit_import_identity(u, "alice.p12");
+	unit_import_identity(u, "bob.p12");
 }
 
 static GMimeObject *

@@ -207,6 +207,34 @@ unit_import_x509(unit_store *u, X509 *x, const char *source)
 	OPENSSL_free(der);
 }
 
+/* The passphrase of the PKI's PKCS#12 files, as a session callback. */
+static G_GNUC_UNUSED gs_status
+unit_pass_secret(void *data, const char *what, char *buf, size_t size, size_t *len)
+{
+	(void) data;
+	(void) what;
+	(void) size;
+	memcpy(buf, "secret", 6);
+	*len = 6;
+	return GS_OK;
+}
+
+/* Import a PKI PKCS#12 file ("alice.p12") as an identity, and have the
+ * session answer with its passphrase. */
+static G_GNUC_UNUSED void
+unit_import_identity(unit_store *u, const char *file)
+{
+	size_t len;
+	unsigned char *p12 = pki_read(file, &len);
+	char *msg = NULL;
+	int plain;
+
+	if (gs_identity_import(u->store, p12, len, "secret", 6, NULL, NULL, &plain, &msg) != GS_OK)
+		g_error("%s: %s", file, msg);
+	g_free(p12);
+	gs_session_set_passphrase_cb(unit_session(u), unit_pass_secret, NULL);
+}
+
 /* The usual setup: the test root trusted, the intermediate known. */
 static G_GNUC_UNUSED void
 unit_store_trusting_root(unit_store *u)
