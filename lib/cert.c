@@ -8,7 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/sha.h>
 
-enum { S_SHA, S_SUBJ, S_ISS, S_SER, S_CN, S_MAIL, S_KT, S_KU, S_EKU };
+enum { S_SHA, S_SUBJ, S_ISS, S_SER, S_CN, S_KT, S_KU, S_EKU };
 
 char *
 gs_name_string(const X509_NAME *name)
@@ -274,8 +274,7 @@ gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 			cd->strings[S_CN] = g_strndup((char *) u, n);
 		OPENSSL_free(u);
 	}
-	cd->strings[S_MAIL] = g_strjoinv(",", emails);
-	g_strfreev(emails);
+	cd->emails = emails;
 	cd->strings[S_KT] = g_strdup(v->key_type ? v->key_type : "unknown");
 	cd->strings[S_KU] = key_usage_string(v);
 	cd->strings[S_EKU] = eku_string(v);
@@ -285,7 +284,7 @@ gs_certdata_fill_view(gs_certdata *cd, const gs_cert_view *v)
 	in->issuer = cd->strings[S_ISS];
 	in->serial = cd->strings[S_SER];
 	in->common_name = cd->strings[S_CN];
-	in->emails = cd->strings[S_MAIL];
+	in->emails = (const char *const *) cd->emails;
 	in->key_type = cd->strings[S_KT];
 	in->key_bits = v->key_bits;
 	in->not_before = gs_asn1_time_unix(v->not_before);
@@ -315,6 +314,7 @@ gs_certdata_clear(gs_certdata *cd)
 
 	for (i = 0; i < G_N_ELEMENTS(cd->strings); i++)
 		g_free(cd->strings[i]);
+	g_strfreev(cd->emails);
 	memset(cd, 0, sizeof *cd);
 }
 
@@ -703,4 +703,21 @@ gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers, char **er
 	}
 	*issuers = out;
 	return GS_OK;
+}
+
+char *
+gs_cert_info_addresses(const gs_cert_info *ci)
+{
+	const char *const *e;
+	GString *g;
+
+	if (!ci || !ci->emails || !ci->emails[0])
+		return NULL;
+	g = g_string_new(NULL);
+	for (e = ci->emails; *e; e++) {
+		char *p = gs_printable(*e, 256);
+		g_string_append_printf(g, "%s%s", g->len ? ", " : "", p);
+		g_free(p);
+	}
+	return g_string_free(g, FALSE);
 }

@@ -78,7 +78,11 @@ typedef struct gs_cert_info {
 	const char *issuer;       /* RFC 2253 */
 	const char *serial;       /* hex, upper case */
 	const char *common_name;  /* subject CN, or NULL */
-	const char *emails;       /* comma-separated, lower case: rfc822Name SANs, else subject emailAddress */
+	/* the certificate's own addresses, lower case: rfc822Name SANs, else
+	 * subject emailAddress. A NULL-terminated list (empty, never NULL):
+	 * never joined and split again, since a quoted local part may hold
+	 * commas ("x,ceo@a,y"@b is one address) */
+	const char *const *emails;
 	const char *key_type;     /* "rsa", "ec", "dsa", "ed25519", ... */
 	int key_bits;
 	int64_t not_before, not_after;
@@ -88,6 +92,10 @@ typedef struct gs_cert_info {
 	int64_t issued_before;    /* listings of anchors: trusted only for certificates
 				   * issued before this time (Microsoft's NotBefore); 0: no limit */
 } gs_cert_info;
+
+/* The certificate's addresses for a person: each made printable
+ * (gs_printable), joined with ", "; NULL when it has none. New string. */
+char *gs_cert_info_addresses(const gs_cert_info *info);
 
 /* ------------------------------------------------------------------ */
 /* The store                                                           */

@@ -40,6 +40,7 @@ char *gs_address_normalize(const char *addr);
 typedef struct gs_certdata {
 	gs_cert_info info;       /* pointers into the owned strings below */
 	char *strings[10];
+	char **emails;           /* info.emails */
 } gs_certdata;
 
 /* What the facts are computed from: an X509, or a certificate read

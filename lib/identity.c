@@ -380,8 +380,12 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 				       "the private key is encrypted and no passphrase was given");
 		}
 		gs_certdata_fill(&cd, id->cert);
-		what = g_strdup_printf("%s (%s)", cd.info.common_name ? cd.info.common_name : cd.info.subject,
-				       cd.info.emails && *cd.info.emails ? cd.info.emails : "no address");
+		{
+			char *addrs = gs_cert_info_addresses(&cd.info);
+			what = g_strdup_printf("%s (%s)", cd.info.common_name ? cd.info.common_name : cd.info.subject,
+					       addrs ? addrs : "no address");
+			g_free(addrs);
+		}
 		gs_certdata_clear(&cd);
 		buf = g_malloc0(PASS_MAX);
 		st = session->pass_cb(session->pass_data, what, buf, PASS_MAX, &plen);

@@ -106,9 +106,12 @@ gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_s
 			if (gs_cert_is_ca(x))
 				continue; /* a chain file may come along */
 			if (gs_cert_recipient_verdict(x, gs_session_now(s), &why) != GS_VERDICT_USABLE) {
+				char *addrs;
+
 				gs_certdata_fill(&cd, x);
-				st = gs_fail(errmsg, GS_E_NO_CERT, "%s: %s",
-					     cd.info.emails && *cd.info.emails ? cd.info.emails : cd.info.subject, why);
+				addrs = gs_cert_info_addresses(&cd.info);
+				st = gs_fail(errmsg, GS_E_NO_CERT, "%s: %s", addrs ? addrs : cd.info.subject, why);
+				g_free(addrs);
 				gs_certdata_clear(&cd);
 				sk_X509_pop_free(certs, X509_free);
 				goto out;

@@ -417,19 +417,18 @@ status_word(gs_sig_status st)
 }
 
 static void
-json_emails(GString *g, const char *csv)
+json_emails(GString *g, const char *const *emails)
 {
-	char **v, **p;
+	const char *const *v, *const *p;
 
 	g_string_append_c(g, '[');
-	if (csv && *csv) {
-		v = g_strsplit(csv, ",", -1);
+	if (emails && *emails) {
+		v = emails;
 		for (p = v; *p; p++) {
 			if (p != v)
 				g_string_append_c(g, ',');
 			json_str(g, *p);
 		}
-		g_strfreev(v);
 	}
 	g_string_append_c(g, ']');
 }
@@ -605,11 +604,10 @@ gs_report_to_auth_results(const gs_report *r, const char *authserv_id)
 		g_free(w);
 	}
 	if (first && first->have_cert) {
-		const char *id = first->cert.emails && *first->cert.emails ? first->cert.emails : first->cert.subject;
-		char *one = g_strndup(id, strcspn(id, ","));
+		const char *id = first->cert.emails && first->cert.emails[0] ? first->cert.emails[0]
+									       : first->cert.subject;
 		g_string_append(g, " body.smime-identifier=");
-		ar_value(g, one);
-		g_free(one);
+		ar_value(g, id);
 		g_string_append(g, " body.smime-serial=");
 		ar_value(g, first->cert.serial);
 		g_string_append(g, " body.smime-issuer=");

@@ -369,6 +369,16 @@ append_printable(GString *g, const char *s)
 	g_free(p);
 }
 
+/* A certificate's addresses, or "no address". */
+static void
+append_addresses(GString *g, const gs_cert_info *ci)
+{
+	char *addrs = gs_cert_info_addresses(ci);
+
+	g_string_append(g, addrs ? addrs : "no address");
+	g_free(addrs);
+}
+
 static void
 describe_entry(GString *g, const entry_data *e)
 {
@@ -383,10 +393,10 @@ static void
 describe_cert(GString *g, const cand_data *c)
 {
 	g_string_append_printf(g, "%.16s", c->pub.cert.sha256 ? c->pub.cert.sha256 : "?");
-	if (c->pub.cert.emails && *c->pub.cert.emails) {
-		g_string_append(g, " (for ");
-		append_printable(g, c->pub.cert.emails);
-		g_string_append_c(g, ')');
+	if (c->pub.cert.emails[0]) {
+		char *addrs = gs_cert_info_addresses(&c->pub.cert);
+		g_string_append_printf(g, " (for %s)", addrs);
+		g_free(addrs);
 	} else if (c->pub.cert.common_name) {
 		g_string_append(g, " (");
 		append_printable(g, c->pub.cert.common_name);
@@ -488,8 +498,7 @@ choose_for_address(gs_resolution *r)
 	append_printable(g, r->address);
 	g_string_append_printf(g, " and offer%s it; the certificate itself names ",
 			       agreed->entries->len == 1 ? "s" : "");
-	append_printable(g, agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
-										 : "no address");
+	append_addresses(g, &agreed->pub.cert);
 	r->note = g_string_free(g, FALSE);
 }
 
@@ -530,8 +539,7 @@ choose_for_name(gs_resolution *r)
 			       r->entries->len == 1 ? "is the only directory entry" : "are the directory entries");
 	append_printable(g, r->recipient);
 	g_string_append(g, "'; the certificate names ");
-	append_printable(g, agreed->pub.cert.emails && *agreed->pub.cert.emails ? agreed->pub.cert.emails
-										 : "no address");
+	append_addresses(g, &agreed->pub.cert);
 	r->note = g_string_free(g, FALSE);
 }
 

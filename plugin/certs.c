@@ -30,8 +30,11 @@ print_cert(const gs_cert_info *ci, const char *sources, void *data)
 	(void) data;
 	printf("%s\n  subject  %s\n  issuer   %s\n  serial   %s\n  valid    %s to %s\n",
 	       ci->sha256, ci->subject, ci->issuer, ci->serial, nb, na);
-	if (ci->emails && *ci->emails)
-		printf("  email    %s\n", ci->emails);
+	if (ci->emails[0]) {
+		char *addrs = gs_cert_info_addresses(ci);
+		printf("  email    %s\n", addrs);
+		g_free(addrs);
+	}
 	printf("  key      %s %d%s%s%s%s\n", ci->key_type, ci->key_bits,
 	       ci->key_usage ? ", " : "", ci->key_usage ? ci->key_usage : "",
 	       ci->ext_key_usage ? "; eku " : "", ci->ext_key_usage ? ci->ext_key_usage : "");

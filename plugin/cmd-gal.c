@@ -315,12 +315,13 @@ gal_explain(cli *c, int argc, char **argv)
 	printf("%s: %zu candidate certificate%s\n", cli_text(c, argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
 		const gs_candidate *k = gs_resolution_candidate(res, i);
-		char *nb = cli_time(k->cert.not_before), *na = cli_time(k->cert.not_after);
+		char *nb = cli_time(k->cert.not_before), *na = cli_time(k->cert.not_after), *addrs;
 
 		printf("\n%s %s\n", k == gs_resolution_chosen(res) ? "*" : " ", k->cert.sha256);
 		printf("    subject    %s\n    issuer     %s\n    valid      %s to %s\n", k->cert.subject,
 		       k->cert.issuer, nb, na);
-		printf("    addresses  %s%s\n", k->cert.emails && *k->cert.emails ? k->cert.emails : "(none)",
+		addrs = gs_cert_info_addresses(&k->cert);
+		printf("    addresses  %s%s\n", addrs ? addrs : "(none)",
 		       k->address_match || !gs_resolution_address(res)
 			       ? "" : "  (not the recipient's address: only the directory binds it)");
 		for (j = 0; j < k->n_sources; j++) {
@@ -341,6 +342,7 @@ gal_explain(cli *c, int argc, char **argv)
 		else
 			printf("    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);
 		g_free(nb);
+		g_free(addrs);
 		g_free(na);
 	}
 	if (gs_resolution_conflict(res))

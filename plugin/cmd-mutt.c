@@ -156,7 +156,7 @@ print_signers(cli *c, const gs_report *r)
 			fprintf(stderr, "%s signature from %s <%s>\n",
 				s->status == GS_SIG_GOOD ? "Good" : "BAD",
 				s->cert.common_name ? s->cert.common_name : s->cert.subject,
-				s->cert.emails && *s->cert.emails ? s->cert.emails : "no address");
+				s->cert.emails[0] ? s->cert.emails[0] : "no address");
 			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; %s\n",
 				s->cert.sha256, s->cert.issuer, nb, na, st);
 		}

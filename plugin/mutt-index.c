@@ -158,20 +158,18 @@ on_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data
 {
 	key_state *ks = data;
 	const char *keyid = keyid_for(ks->st, ci->sha256);
-	char **emails, **e;
+	const char *const *e;
 	char *lab;
 
 	(void) encrypted;
 	if (!keyid)
 		return 1;
 	lab = label_of(label && *label ? label : ci->common_name);
-	emails = g_strsplit(ci->emails ? ci->emails : "", ",", -1);
-	for (e = emails; *e; e++)
+	for (e = ci->emails; *e; e++)
 		if (**e) {
 			g_string_append_printf(ks->index, "%s %s %s ? t %s\n", *e, keyid, lab, purpose(ci));
 			g_string_append_printf(ks->summary, "set smime_default_key=\"%s\"  # %s\n", keyid, *e);
 		}
-	g_strfreev(emails);
 	g_free(lab);
 	return 0;
 }

@@ -41,7 +41,7 @@ who(const gs_signer *s)
 
 	if (!s->have_cert)
 		return g_strdup("an unknown signer (certificate not in the message or the store)");
-	mail = c->emails && *c->emails ? g_strndup(c->emails, strcspn(c->emails, ",")) : NULL;
+	mail = c->emails[0] ? g_strdup(c->emails[0]) : NULL;
 	if (c->common_name && mail)
 		r = g_strdup_printf("%s <%s>", c->common_name, mail);
 	else if (mail)

@@ -40,6 +40,30 @@ test_emails_san_first(void)
 	EVP_PKEY_free(k);
 }
 
+/* A quoted local part may hold commas: it is one address, everywhere it
+ * travels (the list in gs_cert_info, the JSON report), never three. */
+static void
+test_emails_quoted_commas(void)
+{
+	static const char *const sans[] = { "\"x,ceo@contoso.com,y\"@evil.example", NULL };
+	cert_spec sp = { .cn = "Commas", .sans = sans };
+	EVP_PKEY *k = ec_key_new();
+	X509 *x = cert_make(&sp, k, NULL, NULL);
+	gs_certdata cd;
+	char *addrs;
+
+	gs_certdata_fill(&cd, x);
+	g_assert_cmpstr(cd.info.emails[0], ==, "\"x,ceo@contoso.com,y\"@evil.example");
+	g_assert_null(cd.info.emails[1]);
+	g_assert_false(gs_cert_has_email(x, "ceo@contoso.com"));
+	addrs = gs_cert_info_addresses(&cd.info);
+	g_assert_cmpstr(addrs, ==, "\"x,ceo@contoso.com,y\"@evil.example");
+	g_free(addrs);
+	gs_certdata_clear(&cd);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
 static void
 test_emails_subject_fallback(void)
 {
@@ -157,7 +181,8 @@ test_certdata_alice(void)
 	gs_certdata_fill(&cd, x);
 	g_assert_cmpuint(strlen(cd.info.sha256), ==, 64);
 	g_assert_cmpstr(cd.info.common_name, ==, "Alice Example");
-	g_assert_cmpstr(cd.info.emails, ==, "alice@example.org");
+	g_assert_cmpstr(cd.info.emails[0], ==, "alice@example.org");
+	g_assert_null(cd.info.emails[1]);
 	g_assert_cmpstr(cd.info.key_type, ==, "rsa");
 	g_assert_cmpint(cd.info.key_bits, ==, 2048);
 	g_assert_cmpstr(cd.info.serial, ==, "1000");
@@ -401,7 +426,7 @@ check_lite_agrees(X509 *x)
 	g_assert_cmpstr(lite.info.issuer, ==, full.info.issuer);
 	g_assert_cmpstr(lite.info.serial, ==, full.info.serial);
 	g_assert_cmpstr(lite.info.common_name, ==, full.info.common_name);
-	g_assert_cmpstr(lite.info.emails, ==, full.info.emails);
+	g_assert_true(g_strv_equal((const gchar *const *) lite.info.emails, (const gchar *const *) full.info.emails));
 	g_assert_cmpstr(lite.info.key_type, ==, full.info.key_type);
 	g_assert_cmpstr(lite.info.key_usage, ==, full.info.key_usage);
 	g_assert_cmpstr(lite.info.ext_key_usage, ==, full.info.ext_key_usage);
@@ -487,6 +512,7 @@ main(int argc, char **argv)
 	g_test_add_func("/cert/emails/pki-alice", test_emails_pki);
 	g_test_add_func("/cert/emails/san-first", test_emails_san_first);
 	g_test_add_func("/cert/emails/subject-fallback", test_emails_subject_fallback);
+	g_test_add_func("/cert/emails/quoted-commas", test_emails_quoted_commas);
 	g_test_add_func("/cert/emails/none", test_emails_none);
 	g_test_add_func("/cert/emails/lower-case", test_emails_lower_case);
 	g_test_add_func("/cert/emails/embedded-nul-refused", test_emails_embedded_nul);
