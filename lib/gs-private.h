@@ -488,6 +488,12 @@ GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
 /* ---- resolve.c ---- */
+/* The one verdict on a certificate as an encryption recipient, for every
+ * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the
+ * chain to an anchor and revocation. *reason is static or *buf (set to a
+ * new string, or NULL). A store that cannot be read is a status. */
+gs_status gs_judge_recipient(gs_session *s, X509 *x, unsigned flags, gs_verdict *verdict,
+			     const char **reason, char **buf, char **errmsg);
 /* The address a recipient string names: the one inside "Name <addr>",
  * or the trimmed, lower-cased string itself when it holds an @; NULL
  * for a name. */

@@ -179,34 +179,43 @@ typedef struct collect {
 	char **errmsg;
 } collect;
 
+gs_status
+gs_judge_recipient(gs_session *s, X509 *x, unsigned flags, gs_verdict *verdict, const char **reason,
+		   char **buf, char **errmsg)
+{
+	int first = X509_V_OK;
+	unsigned rs = 0;
+	gs_status st;
+
+	*buf = NULL;
+	*verdict = gs_cert_recipient_verdict(x, gs_session_now(s), reason);
+	if (*verdict != GS_VERDICT_USABLE)
+		return GS_OK;
+	if ((st = gs_chain_check(s->store, x, NULL, 0, gs_session_now(s), &rs, &first, errmsg)) != GS_OK)
+		return st;
+	if (rs & GS_REASON_REVOKED) {
+		*verdict = GS_VERDICT_REVOKED;
+		*reason = "revoked (the revocation list of its CA lists it)";
+	} else if (rs & (GS_REASON_EXPIRED | GS_REASON_NOT_YET_VALID)) {
+		*verdict = GS_VERDICT_EXPIRED;
+		*reason = "a certificate in its chain is expired or not yet valid";
+	} else if ((rs & ~GS_REASONS_WARNINGS) && !(flags & GS_RESOLVE_ALLOW_UNTRUSTED)) {
+		*verdict = GS_VERDICT_UNTRUSTED;
+		*reason = untrusted_reason(first, buf);
+	} else if (rs & GS_REASON_CRL_STALE) {
+		*reason = "usable, but the revocation list of its CA is out of date "
+			  "(galsmime crl update)";
+	}
+	return GS_OK;
+}
+
 /* The verdict on a candidate; a store that cannot be read is a status
  * (in co->st), never a verdict. */
 static gs_status
 judge(collect *co, cand_data *c)
 {
-	int first = X509_V_OK;
-	unsigned rs = 0;
-
-	c->pub.verdict = gs_cert_recipient_verdict(c->x, gs_session_now(co->s), &c->pub.reason);
-	if (c->pub.verdict != GS_VERDICT_USABLE)
-		return GS_OK;
-	if ((co->st = gs_chain_check(co->s->store, c->x, NULL, 0, gs_session_now(co->s), &rs, &first,
-				     co->errmsg)) != GS_OK)
-		return co->st;
-	if (rs & GS_REASON_REVOKED) {
-		c->pub.verdict = GS_VERDICT_REVOKED;
-		c->pub.reason = "revoked (the revocation list of its CA lists it)";
-	} else if (rs & (GS_REASON_EXPIRED | GS_REASON_NOT_YET_VALID)) {
-		c->pub.verdict = GS_VERDICT_EXPIRED;
-		c->pub.reason = "a certificate in its chain is expired or not yet valid";
-	} else if ((rs & ~GS_REASONS_WARNINGS) && !(co->flags & GS_RESOLVE_ALLOW_UNTRUSTED)) {
-		c->pub.verdict = GS_VERDICT_UNTRUSTED;
-		c->pub.reason = untrusted_reason(first, &c->reason);
-	} else if (rs & GS_REASON_CRL_STALE) {
-		c->pub.reason = "usable, but the revocation list of its CA is out of date "
-				"(galsmime crl update)";
-	}
-	return GS_OK;
+	return co->st = gs_judge_recipient(co->s, c->x, co->flags, &c->pub.verdict, &c->pub.reason,
+					   &c->reason, co->errmsg);
 }
 
 static void
