@@ -47,6 +47,7 @@ typedef enum gs_status {
 	GS_E_BUSY,         /* the store stayed locked past the busy timeout */
 	GS_E_IO,           /* reading or writing a file or the store failed */
 	GS_E_INTERNAL,     /* a bug or an out-of-memory condition */
+	GS_E_UNSAFE,       /* the store is not private: another user owns it or can write it */
 } gs_status;
 
 /* A short constant name for a status ("malformed input", ...). */
@@ -108,13 +109,20 @@ enum {
 	GS_STORE_READ_WRITE = 1 << 0,
 };
 
-/* Open (creating it when missing) the store in folder `dir`: the folder
- * is made 0700 and the database file 0600 whatever the umask. The store
- * is an SQLite database in WAL mode with a busy timeout, so concurrent
- * readers and a writer never corrupt it; a lock held longer than
- * `busy_timeout_ms` gives GS_E_BUSY. Schema migrations run on open.
- * Returns GS_OK, GS_E_IO, GS_E_BUSY, GS_E_MALFORMED (not a galsmime
- * store, or a newer schema). */
+/* Open (creating it when missing) the store in folder `dir`. The store
+ * must be private, as ssh's StrictModes wants a user's keys: the folder
+ * and the database (and its -wal and -shm files) owned by the user (or
+ * root), not writable by group or others, and every folder above it
+ * owned by the user or root and not writable by others unless sticky
+ * (/tmp); otherwise GS_E_UNSAFE, whose message says what to fix: a store
+ * someone else could have written (a rogue trust anchor) or could read
+ * (your keys) is never used. Opened read-write, the folder is made 0700
+ * and the database file 0600 whatever the umask; a failure to do so is
+ * an error. The store is an SQLite database in WAL mode with a busy
+ * timeout, so concurrent readers and a writer never corrupt it; a lock
+ * held longer than `busy_timeout_ms` gives GS_E_BUSY. Schema migrations
+ * run on open. Returns GS_OK, GS_E_UNSAFE, GS_E_IO, GS_E_BUSY,
+ * GS_E_MALFORMED (not a galsmime store, or a newer schema). */
 gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 			gs_store **store, char **errmsg);
 void gs_store_close(gs_store *store);

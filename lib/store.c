@@ -234,6 +234,85 @@ fail:
 	return st;
 }
 
+/* Is `sb` (of `path`, a `what`) safe to trust? Owned by us or root, not
+ * writable by group or others (unless `sticky_ok` and sticky). */
+static gs_status
+check_owner_mode(const char *path, const char *what, const struct stat *sb, int sticky_ok,
+		 char **errmsg)
+{
+	if (sb->st_uid != geteuid() && sb->st_uid != 0)
+		return gs_fail(errmsg, GS_E_UNSAFE,
+			       "%s: the %s belongs to another user (uid %lu): galsmime uses only a "
+			       "store that is yours (--home DIR, or $GALSMIME_HOME)",
+			       path, what, (unsigned long) sb->st_uid);
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && (sb->st_mode & S_ISVTX)))
+		return gs_fail(errmsg, GS_E_UNSAFE,
+			       "%s: the %s is writable by %s (mode %04o), so anyone could have changed "
+			       "the store: check it, then chmod go-w '%s'",
+			       path, what, (sb->st_mode & S_IWOTH) ? "others" : "its group",
+			       (unsigned) (sb->st_mode & 07777), path);
+	return GS_OK;
+}
+
+/* The store folder and every folder above it. */
+static gs_status
+check_folders(const char *dir, char **errmsg)
+{
+	char *abs = realpath(dir, NULL), *p;
+	struct stat sb;
+	gs_status st = GS_OK;
+
+	if (!abs)
+		return gs_fail(errmsg, GS_E_IO, "%s: %s", dir, g_strerror(errno));
+	if (stat(abs, &sb) != 0) {
+		st = gs_fail(errmsg, GS_E_IO, "%s: %s", abs, g_strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		st = gs_fail(errmsg, GS_E_IO, "%s: the store is not a folder", abs);
+		goto out;
+	}
+	if ((st = check_owner_mode(abs, "store folder", &sb, 0, errmsg)) != GS_OK)
+		goto out;
+	/* an ancestor someone else can write could swap the store for theirs */
+	while ((p = strrchr(abs, '/')) && p != abs) {
+		*p = 0;
+		if (stat(abs, &sb) != 0) {
+			st = gs_fail(errmsg, GS_E_IO, "%s: %s", abs, g_strerror(errno));
+			goto out;
+		}
+		if ((st = check_owner_mode(abs, "folder above the store", &sb, 1, errmsg)) != GS_OK)
+			goto out;
+	}
+out:
+	free(abs);
+	return st;
+}
+
+/* The database's -wal and -shm files, when they exist: SQLite would read
+ * what is in them. */
+static gs_status
+check_sidecars(const char *path, char **errmsg)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	gs_status st = GS_OK;
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(suffix) && st == GS_OK; i++) {
+		char *f = g_strconcat(path, suffix[i], NULL);
+		struct stat sb;
+
+		if (lstat(f, &sb) == 0) {
+			if (!S_ISREG(sb.st_mode))
+				st = gs_fail(errmsg, GS_E_UNSAFE, "%s: not a regular file", f);
+			else
+				st = check_owner_mode(f, "database file", &sb, 0, errmsg);
+		}
+		g_free(f);
+	}
+	return st;
+}
+
 gs_status
 gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	      gs_store **store, char **errmsg)
@@ -248,6 +327,8 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	if (g_mkdir_with_parents(dir, 0700) != 0)
 		return gs_fail(errmsg, GS_E_IO, "%s: cannot create the store folder: %s", dir,
 			       g_strerror(errno));
+	if ((st = check_folders(dir, errmsg)) != GS_OK)
+		return st;
 	s = g_new0(gs_store, 1);
 	s->has_crls = -1;
 	s->dir = g_strdup(dir);
@@ -255,16 +336,38 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	s->flags = flags;
 	/* the folder and the database file are private whatever the umask;
 	 * SQLite gives the -wal and -shm files the database file's mode */
-	if (flags & GS_STORE_READ_WRITE)
-		chmod(dir, 0700);
-	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		st = gs_fail(errmsg, GS_E_IO, "%s: %s", s->path, g_strerror(errno));
+	if ((flags & GS_STORE_READ_WRITE) && chmod(dir, 0700) != 0) {
+		st = gs_fail(errmsg, GS_E_UNSAFE, "%s: cannot make the store folder private: %s", dir,
+			     g_strerror(errno));
 		gs_store_close(s);
 		return st;
 	}
-	fchmod(fd, 0600);
-	close(fd);
+	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		st = gs_fail(errmsg, errno == ELOOP ? GS_E_UNSAFE : GS_E_IO, "%s: %s", s->path,
+			     errno == ELOOP ? "the database is a symbolic link" : g_strerror(errno));
+		gs_store_close(s);
+		return st;
+	}
+	{
+		struct stat sb;
+
+		if (fstat(fd, &sb) != 0)
+			st = gs_fail(errmsg, GS_E_IO, "%s: %s", s->path, g_strerror(errno));
+		else if (!S_ISREG(sb.st_mode))
+			st = gs_fail(errmsg, GS_E_UNSAFE, "%s: not a regular file", s->path);
+		else if ((st = check_owner_mode(s->path, "database file", &sb, 0, errmsg)) == GS_OK &&
+			 (sb.st_mode & 077) && fchmod(fd, 0600) != 0)
+			st = gs_fail(errmsg, GS_E_UNSAFE, "%s: cannot make the database private: %s", s->path,
+				     g_strerror(errno));
+		close(fd);
+		if (st == GS_OK)
+			st = check_sidecars(s->path, errmsg);
+		if (st != GS_OK) {
+			gs_store_close(s);
+			return st;
+		}
+	}
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		st = gs_store_fail(s, rc, errmsg, s->path);

@@ -23,6 +23,7 @@ gs_status_string(gs_status status)
 	case GS_E_BUSY: return "store busy";
 	case GS_E_IO: return "I/O error";
 	case GS_E_INTERNAL: return "internal error";
+	case GS_E_UNSAFE: return "store not private";
 	}
 	return "unknown status";
 }

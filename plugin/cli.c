@@ -60,6 +60,7 @@ cli_exit_code(gs_status st)
 	case GS_E_BUSY: return EXIT_TEMPFAIL;
 	case GS_E_IO: return EXIT_IOERR;
 	case GS_E_INTERNAL: return EXIT_SOFTWARE;
+	case GS_E_UNSAFE: return EXIT_NOPERM;
 	}
 	return EXIT_SOFTWARE;
 }
