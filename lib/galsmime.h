@@ -53,10 +53,10 @@ typedef enum gs_status {
 /* A short constant name for a status ("malformed input", ...). */
 const char *gs_status_string(gs_status status);
 
-/* A copy of `s` safe to show a person on one line: C0 and C1 controls,
- * DEL, bidirectional overrides, line separators and invalid UTF-8 as
- * \xNN / \uNNNN, a backslash as \\; cut after `max` bytes with "..."
- * (0: no limit). NULL for NULL. */
+/* A copy of `s` safe to show a person on one line: C0 and C1 controls
+ * (CR, LF, ESC, BEL, CSI...), DEL, line separators, bidirectional
+ * overrides and invalid UTF-8 as \xNN / \uNNNN; cut after `max` bytes
+ * with "..." (0: no limit). Idempotent. NULL for NULL. */
 char *gs_printable(const char *s, size_t max);
 
 /* Initialise the library: registers the OpenSSL-backed crypto context

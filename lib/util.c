@@ -178,13 +178,12 @@ gs_printable(const char *s, size_t max)
 			continue;
 		}
 		next = g_utf8_next_char(p);
-		/* C0 and C1 controls (CR, LF, ESC, BEL, CSI...), DEL, and the
-		 * backslash that introduces the escapes */
-		if (u < 0x20 || u == 0x7f || (u >= 0x80 && u < 0xa0) || u == '\\' ||
-		    u == 0x2028 || u == 0x2029 || (u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069)) {
-			if (u == '\\')
-				g_string_append(g, "\\\\");
-			else if (u < 0x80)
+		/* C0 and C1 controls (CR, LF, ESC, BEL, CSI...), DEL, line
+		 * separators and bidirectional overrides; a backslash stays, so
+		 * that text made printable twice reads the same */
+		if (u < 0x20 || u == 0x7f || (u >= 0x80 && u < 0xa0) || u == 0x2028 || u == 0x2029 ||
+		    (u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069)) {
+			if (u < 0x80)
 				g_string_append_printf(g, "\\x%02x", (unsigned) u);
 			else
 				g_string_append_printf(g, "\\u%04x", (unsigned) u);

@@ -29,7 +29,7 @@ print_cert(const gs_cert_info *ci, const char *sources, void *data)
 
 	(void) data;
 	printf("%s\n  subject  %s\n  issuer   %s\n  serial   %s\n  valid    %s to %s\n",
-	       ci->sha256, ci->subject, ci->issuer, ci->serial, nb, na);
+	       ci->sha256, cli_text(ci->subject, 0), cli_text(ci->issuer, 0), ci->serial, nb, na);
 	if (ci->emails[0]) {
 		char *addrs = gs_cert_info_addresses(ci);
 		printf("  email    %s\n", addrs);
@@ -44,7 +44,7 @@ print_cert(const gs_cert_info *ci, const char *sources, void *data)
 		g_free(ib);
 	}
 	if (sources)
-		printf("  from     %s\n", sources);
+		printf("  from     %s\n", cli_text(sources, 0));
 	g_free(nb);
 	g_free(na);
 	return 0;

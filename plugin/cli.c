@@ -15,17 +15,20 @@
 static GMimeStream *out_stream;
 static void release_input(void *data);
 
+/* cli_text's copies: they live as long as the run */
+static GPtrArray *texts;
+
 const char *
-cli_text(cli *c, const char *s, size_t max)
+cli_text(const char *s, size_t max)
 {
 	char *p;
 
 	if (!s)
 		return NULL;
 	p = gs_printable(s, max);
-	if (!c->texts)
-		c->texts = g_ptr_array_new_with_free_func(g_free);
-	g_ptr_array_add(c->texts, p);
+	if (!texts)
+		texts = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(texts, p);
 	return p;
 }
 
@@ -33,14 +36,18 @@ void
 cli_error(cli *c, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
+	char *msg, *safe;
 
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	/* one line: newlines inside a message would break mutt's display and MDA logs */
+	/* one line: newlines inside a message would break mutt's display and
+	 * MDA logs; and whatever a certificate, a message or the GAL put in
+	 * it, no escape sequence reaches the terminal */
 	g_strdelimit(msg, "\r\n", ' ');
-	fprintf(stderr, "galsmime%s%s: %s\n", c && c->cmd ? " " : "", c && c->cmd ? c->cmd : "", msg);
+	safe = gs_printable(msg, 0);
+	fprintf(stderr, "galsmime%s%s: %s\n", c && c->cmd ? " " : "", c && c->cmd ? c->cmd : "", safe);
+	g_free(safe);
 	g_free(msg);
 }
 
@@ -388,6 +395,8 @@ cli_cleanup(cli *c)
 	g_free(c->pass_env_file);
 	g_free(c->sync_index);
 	g_free(c->sync_keys);
-	if (c->texts)
-		g_ptr_array_free(c->texts, TRUE);
+	if (texts) {
+		g_ptr_array_free(texts, TRUE);
+		texts = NULL;
+	}
 }

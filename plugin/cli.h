@@ -61,7 +61,6 @@ struct cli {
 	size_t raw_map_len;
 	int quiet;
 	int allow_sha1;           /* --allow-sha1, or [verify] allow_sha1 in the configuration */
-	GPtrArray *texts;         /* cli_text's copies */
 	/* configuration (config.c) */
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */
 	char *sync_keys;          /* [mutt] sync_keys: mutt's $smime_keys */
@@ -71,7 +70,7 @@ struct cli {
  * safe to show a person: control characters and escapes as \xNN (see
  * gs_printable), at most `max` bytes (0: no limit). The copy lives until
  * cli_cleanup. NULL stays NULL. */
-const char *cli_text(cli *c, const char *s, size_t max);
+const char *cli_text(const char *s, size_t max);
 /* Print "galsmime CMD: message" on stderr (one line). */
 void cli_error(cli *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* The exit code for a library status: the only such mapping. */

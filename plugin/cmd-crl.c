@@ -11,7 +11,7 @@
 static void
 print_stats(const char *what, const gs_crl_stats *s)
 {
-	printf("%s: %u new, %u replaced an older one, %u unchanged\n", what, s->crls_new,
+	printf("%s: %u new, %u replaced an older one, %u unchanged\n", cli_text(what, 0), s->crls_new,
 	       s->crls_replaced, s->crls_known);
 }
 
@@ -76,7 +76,7 @@ crl_update(cli *c, int argc, char **argv)
 
 		if (g_ascii_strncasecmp(urls[i], "http://", 7) && g_ascii_strncasecmp(urls[i], "https://", 8)) {
 			if (!c->quiet)
-				printf("%s: skipped (only http and https are fetched)\n", urls[i]);
+				printf("%s: skipped (only http and https are fetched)\n", cli_text(urls[i], 0));
 			skipped++;
 			continue;
 		}
@@ -119,9 +119,9 @@ print_crl(const gs_crl_info *ci, void *data)
 	char *tu = cli_time(ci->this_update), *nu = cli_time(ci->next_update), *fa = cli_time(ci->fetched_at);
 
 	printf("%s\n  issued   %s\n  next     %s%s\n  revoked  %ld certificates\n  from     %s (%s)\n",
-	       ci->issuer, tu, ci->next_update ? nu : "none given",
+	       cli_text(ci->issuer, 0), tu, ci->next_update ? nu : "none given",
 	       ci->stale ? "  STALE: past its next update, run galsmime crl update" : "",
-	       ci->revoked, ci->origin ? ci->origin : "?", fa);
+	       ci->revoked, ci->origin ? cli_text(ci->origin, 0) : "?", fa);
 	lc->n++;
 	lc->stale += ci->stale != 0;
 	g_free(tu);

@@ -195,11 +195,13 @@ print_entry(const gs_gal_entry *e, void *data)
 		g_string_append_printf(g, "],\"certificates\":%u}", e->n_certs);
 		return 0;
 	}
-	printf("%s\t%s\t%s\t%s\t", e->display_name ? e->display_name : "-", e->name ? e->name : "-",
-	       e->alias ? e->alias : "-", e->kind ? e->kind : "-");
+	/* tab-separated: no field may hold a tab or a line end */
+	printf("%s\t%s\t%s\t%s\t", e->display_name ? cli_text(e->display_name, 0) : "-",
+	       e->name ? cli_text(e->name, 0) : "-", e->alias ? cli_text(e->alias, 0) : "-",
+	       e->kind ? cli_text(e->kind, 0) : "-");
 	for (a = e->addresses; *a && **a; a++)
-		printf("%s%s", a == e->addresses ? "" : ",", *a);
-	printf("\t%u certificate%s\t[%s]\n", e->n_certs, e->n_certs == 1 ? "" : "s", e->source);
+		printf("%s%s", a == e->addresses ? "" : ",", cli_text(*a, 0));
+	printf("\t%u certificate%s\t[%s]\n", e->n_certs, e->n_certs == 1 ? "" : "s", cli_text(e->source, 0));
 	return 0;
 }
 
@@ -273,7 +275,7 @@ gal_lookup(cli *c, int argc, char **argv)
 		cli_write(c, lo.g->str, lo.g->len);
 	} else if (gs_resolution_chosen(res)) {
 		const gs_candidate *ch = gs_resolution_chosen(res);
-		printf("encrypts to %s (%s), bound by %s\n", ch->cert.sha256, ch->cert.subject,
+		printf("encrypts to %s (%s), bound by %s\n", ch->cert.sha256, cli_text(ch->cert.subject, 0),
 		       ch->binding == GS_BIND_CERTIFICATE ? "its own address"
 		       : ch->binding == GS_BIND_NAME	  ? "the entry's name"
 							  : "the directory");
@@ -312,14 +314,14 @@ gal_explain(cli *c, int argc, char **argv)
 	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK)
 		return cli_fail(c, st, msg);
 	n = gs_resolution_count(res);
-	printf("%s: %zu candidate certificate%s\n", cli_text(c, argv[optind], 200), n, n == 1 ? "" : "s");
+	printf("%s: %zu candidate certificate%s\n", cli_text(argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
 		const gs_candidate *k = gs_resolution_candidate(res, i);
 		char *nb = cli_time(k->cert.not_before), *na = cli_time(k->cert.not_after), *addrs;
 
 		printf("\n%s %s\n", k == gs_resolution_chosen(res) ? "*" : " ", k->cert.sha256);
-		printf("    subject    %s\n    issuer     %s\n    valid      %s to %s\n", k->cert.subject,
-		       k->cert.issuer, nb, na);
+		printf("    subject    %s\n    issuer     %s\n    valid      %s to %s\n",
+		       cli_text(k->cert.subject, 0), cli_text(k->cert.issuer, 0), nb, na);
 		addrs = gs_cert_info_addresses(&k->cert);
 		printf("    addresses  %s%s\n", addrs ? addrs : "(none)",
 		       k->address_match || !gs_resolution_address(res)
@@ -328,11 +330,11 @@ gal_explain(cli *c, int argc, char **argv)
 			const gs_cand_source *src = &k->sources[j];
 			if (src->entry)
 				printf("    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
-				       src->source ? src->source : "?", src->entry,
-				       src->attribute ? src->attribute : "?");
+				       src->source ? cli_text(src->source, 0) : "?", cli_text(src->entry, 0),
+				       src->attribute ? cli_text(src->attribute, 0) : "?");
 			else
 				printf("    %s source %s, by its own address\n", j ? "          " : "from      ",
-				       src->source ? src->source : "?");
+				       src->source ? cli_text(src->source, 0) : "?");
 		}
 		printf("    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
 					    : k->binding == GS_BIND_NAME       ? "the entry's name"
@@ -352,7 +354,7 @@ gal_explain(cli *c, int argc, char **argv)
 	if (gs_resolution_chosen(res))
 		printf("\nchosen: %s\n", gs_resolution_chosen(res)->cert.sha256);
 	else
-		printf("\ncannot encrypt to %s: %s\n", cli_text(c, argv[optind], 200), gs_resolution_failure(res));
+		printf("\ncannot encrypt to %s: %s\n", cli_text(argv[optind], 200), gs_resolution_failure(res));
 	st = gs_resolution_chosen(res) ? GS_OK : GS_E_NOT_FOUND;
 	gs_resolution_free(res);
 	return st == GS_OK ? 0 : EXIT_VERIFY_BAD;
@@ -365,7 +367,7 @@ print_source(const gs_gal_source_info *in, void *data)
 
 	(void) data;
 	printf("%-24s %-8s %8lu entries %8lu addresses %8lu certificates %8lu entries with certificates  imported %s\n",
-	       in->name, in->kind ? in->kind : "-", in->entries, in->addresses, in->certificates,
+	       cli_text(in->name, 0), in->kind ? cli_text(in->kind, 0) : "-", in->entries, in->addresses, in->certificates,
 	       in->entries_with_certs, t);
 	g_free(t);
 	return 0;

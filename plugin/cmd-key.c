@@ -9,7 +9,7 @@ print_identity(const gs_cert_info *ci, const char *label, int encrypted, void *d
 {
 	(void) data;
 	certs_print(ci, NULL);
-	printf("  label    %s\n  private  %s\n", label ? label : "-",
+	printf("  label    %s\n  private  %s\n", label ? cli_text(label, 0) : "-",
 	       encrypted ? "encrypted" : "NOT ENCRYPTED (imported without a passphrase)");
 	return 0;
 }

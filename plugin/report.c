@@ -43,11 +43,11 @@ who(const gs_signer *s)
 		return g_strdup("an unknown signer (certificate not in the message or the store)");
 	mail = c->emails[0] ? g_strdup(c->emails[0]) : NULL;
 	if (c->common_name && mail)
-		r = g_strdup_printf("%s <%s>", c->common_name, mail);
+		r = g_strdup_printf("%s <%s>", cli_text(c->common_name, 200), cli_text(mail, 256));
 	else if (mail)
-		r = g_strdup_printf("<%s>", mail);
+		r = g_strdup_printf("<%s>", cli_text(mail, 256));
 	else
-		r = g_strdup(c->subject);
+		r = g_strdup(cli_text(c->subject, 400));
 	g_free(mail);
 	return r;
 }
@@ -70,14 +70,14 @@ print_signer(cli *c, const gs_signer *s, const char *which)
 		char *w = gs_reasons_string(s->reasons);
 		fprintf(stderr, "galsmime %s: %s%s signature from %s: %s%s%s%s\n", c->cmd, which,
 			s->status == GS_SIG_BAD ? "BAD" : "UNCHECKED", name, w, s->detail ? " (" : "",
-			s->detail ? s->detail : "", s->detail ? ")" : "");
+			s->detail ? cli_text(s->detail, 400) : "", s->detail ? ")" : "");
 		g_free(w);
 	}
 	if (s->have_cert && !c->quiet) {
 		char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
 		char *st = cli_signed_at(s->signing_time);
 		fprintf(stderr, "  fingerprint (SHA-256) %s\n", s->cert.sha256);
-		fprintf(stderr, "  issuer %s, serial %s\n", s->cert.issuer, s->cert.serial);
+		fprintf(stderr, "  issuer %s, serial %s\n", cli_text(s->cert.issuer, 400), s->cert.serial);
 		fprintf(stderr, "  valid from %s to %s; %s with %s\n", nb, na, st,
 			s->digest ? s->digest : "an unknown digest");
 		g_free(nb);
@@ -123,11 +123,11 @@ cli_print_report(cli *c, const gs_report *r)
 		const gs_layer *l = gs_report_layer(r, i);
 		if (l->kind == GS_LAYER_ENCRYPTED)
 			fprintf(stderr, "galsmime %s: encrypted with %s (%s)\n", c->cmd,
-				l->cipher ? l->cipher : "an unknown cipher",
+				l->cipher ? cli_text(l->cipher, 80) : "an unknown cipher",
 				l->authenticated ? "authenticated" : "not authenticated");
 	}
 	for (k = 0; gs_report_part(r, k, &path, &note); k++)
-		fprintf(stderr, "galsmime %s: part %s: %s\n", c->cmd, path, note);
+		fprintf(stderr, "galsmime %s: part %s: %s\n", c->cmd, path, cli_text(note, 400));
 	if (gs_report_protected_headers(r) && !c->quiet)
 		fprintf(stderr, "galsmime %s: the message carries protected header fields\n", c->cmd);
 	for (; h && *h; h++)

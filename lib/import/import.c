@@ -175,6 +175,7 @@ gs_record_clear(gs_record *rec)
 	g_ptr_array_set_size(rec->certs, 0);
 	rec->where[0] = 0;
 	rec->overflow = 0;
+	rec->bad_text = NULL;
 }
 
 void
@@ -193,6 +194,19 @@ gs_record_set(char **field, const char *value, ssize_t len)
 		return;
 	}
 	*field = v;
+}
+
+/* A C0 or C1 control character, or DEL: what no name or address holds,
+ * and what rewrites a terminal. */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) s; p && *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0))
+			return 1;
+	return 0;
 }
 
 void
@@ -230,6 +244,13 @@ gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary)
 		char *norm = gs_address_normalize(a);
 		const char *at = strchr(norm, '@');
 
+		if (has_control(norm)) {
+			/* not an address: an attack on whoever reads it */
+			rec->bad_text = "an address";
+			g_free(norm);
+			g_free(s);
+			return;
+		}
 		/* one @, something on each side, no spaces or controls */
 		if (!at || at == norm || !at[1] || strchr(at + 1, '@') || strpbrk(norm, " \t<>\"") ||
 		    !g_utf8_validate(norm, -1, NULL)) {
@@ -443,6 +464,18 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 	if (rec->overflow) {
 		rc = gs_import_bad(st, rec->where, errmsg, "more than %d addresses or certificate values",
 				   GS_MAX_RECORD_VALUES);
+		goto out;
+	}
+	/* names and addresses reach people: a control character in one
+	 * (CR, LF, ESC, BEL) is an attack on their terminal */
+	if (!rec->bad_text)
+		rec->bad_text = has_control(rec->name)	       ? "the name"
+				: has_control(rec->alias)      ? "the alias"
+				: has_control(rec->display_name) ? "the display name"
+				: has_control(rec->kind)       ? "the kind"
+							       : NULL;
+	if (rec->bad_text) {
+		rc = gs_import_bad(st, rec->where, errmsg, "a control character in %s", rec->bad_text);
 		goto out;
 	}
 	/* first decode every value, so that a bad one skips the record whole */

@@ -69,6 +69,7 @@ typedef struct gs_record {
 	GPtrArray *certs;          /* gs_record_cert* */
 	char where[128];           /* "file:line" or "file: byte N", for messages */
 	int overflow;              /* more than GS_MAX_RECORD_VALUES were added */
+	const char *bad_text;      /* what held a control character ("an address"), or NULL */
 } gs_record;
 
 void gs_record_init(gs_record *rec);
