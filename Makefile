@@ -1,28 +1,38 @@
-# galsmime: one Makefile. `make`, `make check`, `make install PREFIX=DIR`,
-# `make check SANITIZE=1`, `make demo`, `make bench`, `make fuzz`,
-# `make valgrind`, `make check-corpus`.
+# galsmime: one Makefile. `make`, `make check`, `make install PREFIX=DIR`
+# (and DESTDIR=), `make uninstall`, `make check SANITIZE=1`, `make demo`,
+# `make bench`, `make fuzz`, `make valgrind`, `make check-corpus`,
+# `make deps` (install the Debian packages the build and tests need).
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3 yajl
+# pkg-config modules the build needs; libnotmuch and libcsv have no .pc
+# file on Debian and are checked by scripts/sonames and the link
+PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3 yajl ldap libcurl
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Ilib
-# libldap and libnotmuch are loaded with dlopen by the commands that need
-# them (LDIF import, notmuch harvest): compiled against, never linked, so
-# that a filter run, once per message, does not pay for loading them
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) ldap 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldl
 
 ifeq ($(SANITIZE),1)
-CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+# override: a CFLAGS given on the command line keeps the sanitizers
+override CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 BUILD = build-san
 else
 BUILD = build
 endif
 
+# Evaluated when first used, after `make deps` may have installed what
+# was missing; a module pkg-config does not know stops the build naming it.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg,--cflags))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg,--libs) -lcsv -ldl)$(PKG_LIBS)
+pkg = $(foreach m,$(PKGS),$(if $(shell pkg-config --exists $(m) && echo y),,$(error pkg-config knows no module '$(m)': run `make deps` (or install its -dev package))))$(shell pkg-config $(1) $(PKGS))
+
+# libldap, libcurl and libnotmuch are loaded with dlopen by the commands
+# that need them (lib/dl.c): compiled against, loaded by the SONAME the
+# build finds, never linked, so that a filter run does not pay for them.
+CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(BUILD)
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11
+# header dependencies, tracked
+DEPFLAGS = -MMD -MP
 
 LIB_SRC = $(wildcard lib/*.c) $(wildcard lib/import/*.c)
 PLUGIN_SRC = $(wildcard plugin/*.c)
@@ -30,19 +40,26 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 PLUGIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SONAMES = $(BUILD)/gs-sonames.h
 
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
 
-.PHONY: all deps check unit e2e install demo bench fuzz clean check-corpus valgrind
+.PHONY: all deps check unit e2e install uninstall demo bench fuzz clean check-corpus valgrind
 all: $(BIN)
 
 deps:
 	@scripts/install-deps
 
-$(BUILD)/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard lib/import/*.h) $(wildcard plugin/*.h)
+$(SONAMES): scripts/sonames
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@CC="$(CC)" scripts/sonames $@
+
+$(BUILD)/%.o: %.c | $(SONAMES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+-include $(LIB_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
@@ -51,14 +68,15 @@ $(LIBA): $(LIB_OBJ)
 $(BIN): $(PLUGIN_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBA)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(PKG_LIBS) -lpthread
 
-# The tests install their own dependencies, build, then run every suite
-# against the installed binary in a throw-away prefix and HOME.
-# Each run installs into a prefix of its own, so that runs side by side
-# never see each other's half-installed files.
+# The tests install their own dependencies (only what is missing: when
+# everything is there, scripts/install-deps asks dpkg once and changes
+# nothing), build, then run every suite against the installed binary in
+# a throw-away prefix and HOME. Each run installs into a prefix of its
+# own, so that runs side by side never see each other's files.
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/gen-gal $(BUILD)/tests/failwrite.so
 	@prefix=$$(mktemp -d $(CURDIR)/$(BUILD)/inst.XXXXXX) && \
@@ -66,17 +84,28 @@ check: deps
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
 	rc=$$?; rm -rf $$prefix; exit $$rc
 
+INTEGRATION = mutt notmuch procmail
+
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/galsmime
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/galsmime
 	install -m 0644 plugin/galsmime.1 $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
-	@for d in mutt notmuch procmail; do \
-		if [ -d plugin/$$d ]; then \
-			install -d $(DESTDIR)$(PREFIX)/share/galsmime/$$d; \
-			for f in plugin/$$d/*; do install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/; done; \
-		fi; \
+	@for d in $(INTEGRATION); do \
+		install -d $(DESTDIR)$(PREFIX)/share/galsmime/$$d; \
+		for f in plugin/$$d/*; do \
+			mode=0644; [ -x "$$f" ] && mode=0755; \
+			install -m $$mode $$f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/; \
+		done; \
 	done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/galsmime $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
+	@for d in $(INTEGRATION); do \
+		for f in plugin/$$d/*; do rm -f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/$$(basename $$f); done; \
+		rmdir $(DESTDIR)$(PREFIX)/share/galsmime/$$d 2>/dev/null || true; \
+	done
+	-rmdir $(DESTDIR)$(PREFIX)/share/galsmime 2>/dev/null
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -117,13 +146,20 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-
 FUZZ_SRC = $(wildcard fuzz/fuzz-*.c)
 FUZZ_BIN = $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_LIB_OBJ = $(patsubst %.c,build-fuzz/%.o,$(LIB_SRC))
+FUZZ_SONAMES = build-fuzz/gs-sonames.h
 
-build-fuzz/%.o: %.c lib/galsmime.h lib/gs-private.h $(wildcard lib/import/*.h)
+$(FUZZ_SONAMES): scripts/sonames
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -std=gnu11 -c -o $@ $<
+	@CC="$(CC)" scripts/sonames $@
+
+build-fuzz/%.o: %.c | $(FUZZ_SONAMES)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -D_GNU_SOURCE -Ilib -Ibuild-fuzz $(FUZZ_FLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -std=gnu11 -c -o $@ $<
+
+-include $(FUZZ_LIB_OBJ:.o=.d)
 
 build-fuzz/fuzz-%: fuzz/fuzz-%.c $(FUZZ_LIB_OBJ) fuzz/fuzz.h
-	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -std=gnu11 \
+	$(FUZZ_CC) -D_GNU_SOURCE -Ilib -Ibuild-fuzz -Ifuzz $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -std=gnu11 \
 		-o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS)
 
 .PHONY: fuzz-build

@@ -6,14 +6,11 @@
  */
 #include "gs-private.h"
 
-#include <dlfcn.h>
+#include <stddef.h>
 #include <string.h>
 #include <curl/curl.h>
 
-#define CURL_SONAME "libcurl.so.4"
-
 static struct {
-	void *handle;
 	__typeof__(curl_global_init) *global_init;
 	__typeof__(curl_easy_init) *init;
 	CURLcode (*setopt)(CURL *, CURLoption, ...);
@@ -23,31 +20,25 @@ static struct {
 	__typeof__(curl_easy_strerror) *strerror;
 } cu;
 
-static const char *
-load_curl(void)
+static gs_status
+load_curl(char **errmsg)
 {
-	if (cu.handle)
-		return NULL;
-	if (!(cu.handle = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL)))
-		return dlerror();
-	if (!(*(void **) &cu.global_init = dlsym(cu.handle, "curl_global_init")) ||
-	    !(*(void **) &cu.init = dlsym(cu.handle, "curl_easy_init")) ||
-	    !(*(void **) &cu.setopt = dlsym(cu.handle, "curl_easy_setopt")) ||
-	    !(*(void **) &cu.perform = dlsym(cu.handle, "curl_easy_perform")) ||
-	    !(*(void **) &cu.getinfo = dlsym(cu.handle, "curl_easy_getinfo")) ||
-	    !(*(void **) &cu.cleanup = dlsym(cu.handle, "curl_easy_cleanup")) ||
-	    !(*(void **) &cu.strerror = dlsym(cu.handle, "curl_easy_strerror"))) {
-		const char *why = dlerror();
-		dlclose(cu.handle);
-		cu.handle = NULL;
-		return why ? why : "missing symbol";
+	static const gs_symbol syms[] = {
+		GS_SYMBOL(cu, global_init, curl_global_init), GS_SYMBOL(cu, init, curl_easy_init),
+		GS_SYMBOL(cu, setopt, curl_easy_setopt), GS_SYMBOL(cu, perform, curl_easy_perform),
+		GS_SYMBOL(cu, getinfo, curl_easy_getinfo), GS_SYMBOL(cu, cleanup, curl_easy_cleanup),
+		GS_SYMBOL(cu, strerror, curl_easy_strerror),
+	};
+	static gsize inited;
+	gs_status st = gs_library_load(GS_LIB_CURL, &cu, syms, G_N_ELEMENTS(syms), errmsg);
+
+	if (st != GS_OK)
+		return st;
+	if (g_once_init_enter(&inited)) {
+		CURLcode rc = cu.global_init(CURL_GLOBAL_DEFAULT);
+		g_once_init_leave(&inited, rc == CURLE_OK ? 1 : 2);
 	}
-	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		dlclose(cu.handle);
-		cu.handle = NULL;
-		return "curl_global_init failed";
-	}
-	return NULL;
+	return inited == 1 ? GS_OK : gs_fail(errmsg, GS_E_INTERNAL, "curl_global_init failed");
 }
 
 typedef struct sink {
@@ -74,7 +65,6 @@ gs_status
 gs_fetch(const char *url, long timeout_s, size_t max_bytes, GBytes **body, char **errmsg)
 {
 	sink k = { NULL, max_bytes, 0 };
-	const char *why;
 	CURL *h;
 	CURLcode rc;
 	long code = 0;
@@ -85,9 +75,8 @@ gs_fetch(const char *url, long timeout_s, size_t max_bytes, GBytes **body, char 
 	*body = NULL;
 	if (g_ascii_strncasecmp(url, "http://", 7) && g_ascii_strncasecmp(url, "https://", 8))
 		return gs_fail(errmsg, GS_E_USAGE, "%s: only http:// and https:// are fetched", url);
-	if ((why = load_curl()))
-		return gs_fail(errmsg, GS_E_UNSUPPORTED, "cannot load %s (install libcurl4): %s",
-			       CURL_SONAME, why);
+	if ((st = load_curl(errmsg)) != GS_OK)
+		return st;
 	if (!(h = cu.init()))
 		return gs_fail(errmsg, GS_E_INTERNAL, "curl_easy_init failed");
 	k.buf = g_byte_array_new();

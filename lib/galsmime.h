@@ -59,6 +59,31 @@ const char *gs_status_string(gs_status status);
  * with "..." (0: no limit). Idempotent. NULL for NULL. */
 char *gs_printable(const char *s, size_t max);
 
+/* Libraries loaded only when a command needs them (dl.c), by the SONAME
+ * the build found: libldap (LDIF), libcurl (crl update), libnotmuch
+ * (notmuch harvest). */
+typedef enum gs_library {
+	GS_LIB_LDAP = 0,
+	GS_LIB_CURL,
+	GS_LIB_NOTMUCH,
+} gs_library;
+/* One function pointer to fill: the symbol's name, and where the pointer
+ * goes in the caller's table (offsetof). */
+typedef struct gs_symbol {
+	const char *name;
+	size_t offset;
+} gs_symbol;
+/* The gs_symbol for function `name`, stored in field `field` of the
+ * table variable `table`. */
+#define GS_SYMBOL(table, field, name) { #name, offsetof(__typeof__(table), field) }
+/* Load `lib` (once per process; thread-safe) and store the address of
+ * each of the `n` symbols into `table`. Returns GS_OK; GS_E_UNSUPPORTED
+ * (not installed, or a symbol missing: *errmsg says which). */
+gs_status gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n,
+			  char **errmsg);
+/* The SONAME loaded for `lib` ("libldap-2.5.so.0", "libldap.so.2", ...). */
+const char *gs_library_soname(gs_library lib);
+
 /* Initialise the library: registers the OpenSSL-backed crypto context
  * for application/pkcs7-signature, application/x-pkcs7-signature,
  * application/pkcs7-mime, application/x-pkcs7-mime and

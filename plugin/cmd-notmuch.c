@@ -10,13 +10,11 @@
 #include <string.h>
 #include <stddef.h>
 #include <unistd.h>
-#include <dlfcn.h>
 #include <notmuch.h>
 
 /* libnotmuch (and Xapian behind it) is loaded only by this command: the
  * filters, which run once per message, must not pay for loading it. */
 static struct {
-	void *handle;
 	__typeof__(notmuch_database_open_with_config) *open_with_config;
 	__typeof__(notmuch_database_destroy) *database_destroy;
 	__typeof__(notmuch_query_create) *query_create;
@@ -37,49 +35,30 @@ static struct {
 	__typeof__(notmuch_status_to_string) *status_to_string;
 } nm;
 
-#define NM_SONAME "libnotmuch.so.5"
-
-static const char *
-load_notmuch(void)
+static gs_status
+load_notmuch(char **errmsg)
 {
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
-#define SYM(field, name) { #name, offsetof(__typeof__(nm), field) }
-		SYM(open_with_config, notmuch_database_open_with_config),
-		SYM(database_destroy, notmuch_database_destroy),
-		SYM(query_create, notmuch_query_create),
-		SYM(query_destroy, notmuch_query_destroy),
-		SYM(query_count_messages, notmuch_query_count_messages),
-		SYM(query_search_messages, notmuch_query_search_messages),
-		SYM(messages_valid, notmuch_messages_valid),
-		SYM(messages_get, notmuch_messages_get),
-		SYM(messages_move_to_next, notmuch_messages_move_to_next),
-		SYM(messages_destroy, notmuch_messages_destroy),
-		SYM(message_get_message_id, notmuch_message_get_message_id),
-		SYM(message_get_filename, notmuch_message_get_filename),
-		SYM(message_add_tag, notmuch_message_add_tag),
-		SYM(message_remove_tag, notmuch_message_remove_tag),
-		SYM(message_freeze, notmuch_message_freeze),
-		SYM(message_thaw, notmuch_message_thaw),
-		SYM(message_destroy, notmuch_message_destroy),
-		SYM(status_to_string, notmuch_status_to_string),
-#undef SYM
+	static const gs_symbol syms[] = {
+		GS_SYMBOL(nm, open_with_config, notmuch_database_open_with_config),
+		GS_SYMBOL(nm, database_destroy, notmuch_database_destroy),
+		GS_SYMBOL(nm, query_create, notmuch_query_create),
+		GS_SYMBOL(nm, query_destroy, notmuch_query_destroy),
+		GS_SYMBOL(nm, query_count_messages, notmuch_query_count_messages),
+		GS_SYMBOL(nm, query_search_messages, notmuch_query_search_messages),
+		GS_SYMBOL(nm, messages_valid, notmuch_messages_valid),
+		GS_SYMBOL(nm, messages_get, notmuch_messages_get),
+		GS_SYMBOL(nm, messages_move_to_next, notmuch_messages_move_to_next),
+		GS_SYMBOL(nm, messages_destroy, notmuch_messages_destroy),
+		GS_SYMBOL(nm, message_get_message_id, notmuch_message_get_message_id),
+		GS_SYMBOL(nm, message_get_filename, notmuch_message_get_filename),
+		GS_SYMBOL(nm, message_add_tag, notmuch_message_add_tag),
+		GS_SYMBOL(nm, message_remove_tag, notmuch_message_remove_tag),
+		GS_SYMBOL(nm, message_freeze, notmuch_message_freeze),
+		GS_SYMBOL(nm, message_thaw, notmuch_message_thaw),
+		GS_SYMBOL(nm, message_destroy, notmuch_message_destroy),
+		GS_SYMBOL(nm, status_to_string, notmuch_status_to_string),
 	};
-	size_t i;
-
-	if (nm.handle)
-		return NULL;
-	if (!(nm.handle = dlopen(NM_SONAME, RTLD_NOW | RTLD_LOCAL)))
-		return dlerror();
-	for (i = 0; i < G_N_ELEMENTS(syms); i++) {
-		void *f = dlsym(nm.handle, syms[i].name);
-		if (!f)
-			return dlerror();
-		memcpy((char *) &nm + syms[i].offset, &f, sizeof f);
-	}
-	return NULL;
+	return gs_library_load(GS_LIB_NOTMUCH, &nm, syms, G_N_ELEMENTS(syms), errmsg);
 }
 
 #define DEFAULT_QUERY                                                                          \
@@ -174,13 +153,9 @@ cmd_notmuch(cli *c, int argc, char **argv)
 		}
 	}
 	query = optind < argc ? g_strjoinv(" ", argv + optind) : g_strdup(DEFAULT_QUERY);
-	{
-		const char *why = load_notmuch();
-		if (why) {
-			cli_error(c, "cannot load %s: %s", NM_SONAME, why);
-			rc = EXIT_SOFTWARE;
-			goto out;
-		}
+	if ((st = load_notmuch(&msg)) != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		goto out;
 	}
 	if ((st = cli_open_session(c, &msg)) != GS_OK) {
 		rc = cli_fail(c, st, msg);

@@ -25,17 +25,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <dlfcn.h>
+#include <stddef.h>
 #include <lber.h>
 #include <ldap.h>
 #include <ldif.h>
 
 /* libldap (and GnuTLS, SASL behind it) is loaded when an LDIF file is
- * read, not when a filter starts: every mail filter run would pay for
- * its constructors otherwise. */
-#define LDAP_SONAME "libldap-2.5.so.0"
+ * read, not when a filter starts (dl.c). */
 static struct {
-	void *handle;
 	__typeof__(ldif_read_record) *read_record;
 	__typeof__(ldif_parse_line2) *parse_line2;
 	__typeof__(ber_memfree) *memfree;
@@ -44,27 +41,15 @@ static struct {
 	__typeof__(ldap_dnfree) *dnfree;
 } ld;
 
-static const char *
-load_ldap(void)
+static gs_status
+load_ldap(char **errmsg)
 {
-	if (ld.handle)
-		return NULL;
-	if (!(ld.handle = dlopen(LDAP_SONAME, RTLD_NOW | RTLD_LOCAL)))
-		return dlerror();
-	/* ber_* live in liblber, which libldap brings: RTLD_DEFAULT would not
-	 * see them in a local namespace, the handle does */
-	if (!(*(void **) &ld.read_record = dlsym(ld.handle, "ldif_read_record")) ||
-	    !(*(void **) &ld.parse_line2 = dlsym(ld.handle, "ldif_parse_line2")) ||
-	    !(*(void **) &ld.memfree = dlsym(ld.handle, "ber_memfree")) ||
-	    !(*(void **) &ld.memrealloc = dlsym(ld.handle, "ber_memrealloc")) ||
-	    !(*(void **) &ld.str2dn = dlsym(ld.handle, "ldap_str2dn")) ||
-	    !(*(void **) &ld.dnfree = dlsym(ld.handle, "ldap_dnfree"))) {
-		const char *why = dlerror();
-		dlclose(ld.handle);
-		ld.handle = NULL;
-		return why ? why : "missing symbol";
-	}
-	return NULL;
+	static const gs_symbol syms[] = {
+		GS_SYMBOL(ld, read_record, ldif_read_record), GS_SYMBOL(ld, parse_line2, ldif_parse_line2),
+		GS_SYMBOL(ld, memfree, ber_memfree), GS_SYMBOL(ld, memrealloc, ber_memrealloc),
+		GS_SYMBOL(ld, str2dn, ldap_str2dn), GS_SYMBOL(ld, dnfree, ldap_dnfree),
+	};
+	return gs_library_load(GS_LIB_LDAP, &ld, syms, G_N_ELEMENTS(syms), errmsg);
 }
 
 /* ldif_parse_line2 deletes this byte from values: libldap's
@@ -678,10 +663,13 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	gs_status rc = GS_OK;
 
 	{
-		const char *why = load_ldap();
-		if (why)
-			return gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: LDIF needs %s: %s", gs_reader_name(r),
-				       LDAP_SONAME, why);
+		char *why = NULL;
+		if (load_ldap(&why) != GS_OK) {
+			gs_status st = gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: LDIF needs libldap: %s",
+					       gs_reader_name(r), why);
+			g_free(why);
+			return st;
+		}
 	}
 	in.r = r;
 	in.bufp = &buf;
