@@ -59,12 +59,16 @@ test_modes_existing_folder(void)
 	mode_t old = umask(0);
 	int fd;
 
-	/* a folder and a file made too open beforehand are made private */
+	/* a folder and a file others can read are made private; a file others
+	 * can write is refused (t12: anyone could have planted it) */
 	g_assert_cmpint(g_mkdir(home, 0755), ==, 0);
 	db = g_build_filename(home, "galsmime.db", NULL);
 	fd = open(db, O_CREAT | O_WRONLY, 0666);
 	g_assert_cmpint(fd, >=, 0);
 	close(fd);
+	g_assert_cmpint(gs_store_open(home, GS_STORE_READ_WRITE, 1000, &s, NULL), ==, GS_E_UNSAFE);
+	g_assert_null(s);
+	g_assert_cmpint(chmod(db, 0644), ==, 0);
 	g_assert_cmpint(gs_store_open(home, GS_STORE_READ_WRITE, 1000, &s, NULL), ==, GS_OK);
 	umask(old);
 	g_assert_cmpint(file_mode(home), ==, 0700);
