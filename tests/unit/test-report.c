@@ -222,25 +222,6 @@ need_python(void)
 /* What a hostile certificate and message can put into a report. */
 static const char nasty[] = "say \"hi\" \\ C:\\dir\\ line\nnext\ttab\r\x01\x1f\x7f end";
 
-static gs_signer_data *
-signer_new(gs_sig_status status, unsigned reasons, X509 *x)
-{
-	gs_signer_data *sd = g_new0(gs_signer_data, 1);
-
-	sd->pub.status = status;
-	sd->pub.reasons = reasons;
-	sd->digest = g_strdup("sha-256");
-	sd->pub.digest = sd->digest;
-	sd->pub.signing_time = 1780272000;
-	if (x) {
-		sd->pub.have_cert = 1;
-		gs_certdata_fill(&sd->cd, x);
-		sd->pub.cert = sd->cd.info;
-		sd->emails = gs_cert_emails(x);
-	}
-	return sd;
-}
-
 /* A signed report with one bad signer whose every string is hostile. */
 static gs_report *
 nasty_report(void)
@@ -250,7 +231,7 @@ nasty_report(void)
 	EVP_PKEY *k = ec_key_new();
 	X509 *x = cert_make(&sp, k, NULL, NULL);
 	gs_report *r = gs_report_new();
-	gs_signer_data *sd = signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED | GS_REASON_SIGNER_NOT_FROM, x);
+	gs_signer_data *sd = unit_signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED | GS_REASON_SIGNER_NOT_FROM, x);
 
 	sd->detail = g_strdup(nasty);
 	sd->pub.detail = sd->detail;
@@ -395,11 +376,9 @@ test_json_raw_certificate_bytes(void)
 {
 	EVP_PKEY *k = ec_key_new();
 	X509 *x = cert_with_raw_bytes(k);
-	gs_report *r = gs_report_new();
+	gs_report *r = unit_signed_report(x, GS_SIG_BAD, GS_REASON_UNTRUSTED);
 	char *j;
 
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED, x));
-	r->kind = GS_REPORT_SIGNED;
 	j = gs_report_to_json(r);
 	g_assert_true(json_valid(j));
 	/* JSON is UTF-8 (RFC 8259 8.1): nothing from the certificate may break that */
@@ -423,9 +402,7 @@ test_json_signed_good(void)
 	if (!need_pki())
 		return;
 	x = pki_cert("alice");
-	r = gs_report_new();
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_GOOD, 0, x));
-	r->kind = GS_REPORT_SIGNED;
+	r = unit_signed_report(x, GS_SIG_GOOD, 0);
 	r->form = "opaque";
 	r->from = g_strdup("alice@example.org");
 	j = gs_report_to_json(r);
@@ -465,9 +442,7 @@ test_auth_results_signed(void)
 	if (!need_pki())
 		return;
 	x = pki_cert("alice");
-	r = gs_report_new();
-	g_ptr_array_add(r->signers, signer_new(GS_SIG_GOOD, 0, x));
-	r->kind = GS_REPORT_SIGNED;
+	r = unit_signed_report(x, GS_SIG_GOOD, 0);
 	a = gs_report_to_auth_results(r, "mx.example.org");
 	g_assert_true(g_str_has_prefix(a, "mx.example.org; smime=pass"));
 	g_assert_nonnull(strstr(a, "body.smime-identifier=alice@example.org"));
