@@ -125,11 +125,11 @@ after_semicolon(const unsigned char *p, const unsigned char *end)
 	while ((p = skip_cfws(p, end)) < end) {
 		if (*p == ';')
 			return p + 1;
-		if (*p++ == '"')
-			for (; p < end && *p != '"'; p++)
+		if (*p == '"')
+			for (p++; p < end && *p != '"'; p++)
 				if (*p == '\\' && p + 1 < end)
 					p++;
-		if (p < end && *p == '"')
+		if (p < end)
 			p++;
 	}
 	return NULL;
@@ -481,13 +481,15 @@ gs_status
 gs_auth_results_annotate(const void *raw, size_t len, const gs_report *report, const char *authserv_id,
 			 GByteArray **head, size_t *rest, unsigned *removed, char **errmsg)
 {
-	const unsigned char *nl = raw ? memchr(raw, '\n', len) : NULL;
+	const unsigned char *p = raw;
+	size_t from = p ? from_lines(p, len) : 0;
+	const unsigned char *nl = p ? memchr(p + from, '\n', len - from) : NULL;
 	char *field = NULL;
 	gs_status st;
 
-	/* our field ends its lines as the message's first line does */
-	st = gs_auth_results_field(report, authserv_id, nl && nl > (const unsigned char *) raw && nl[-1] == '\r',
-				   &field, errmsg);
+	/* our field ends its lines as the first header line does (procmail's
+	 * From line ends in LF whatever the message's line ends) */
+	st = gs_auth_results_field(report, authserv_id, nl && nl > p + from && nl[-1] == '\r', &field, errmsg);
 	if (st == GS_OK)
 		st = rewrite(raw, len, authserv_id, field, head, rest, removed, errmsg);
 	g_free(field);

@@ -555,7 +555,7 @@ gs_status gs_auth_results_strip(const void *raw, size_t len, const char *authser
 
 /* gs_auth_results_strip, with the field of gs_auth_results_field
  * inserted first among the header fields (after the From lines), its
- * line ends those of the message's first line. Same pieces, same
+ * line ends those of the first header line. Same pieces, same
  * statuses. */
 gs_status gs_auth_results_annotate(const void *raw, size_t len, const gs_report *report,
 				   const char *authserv_id, GByteArray **head, size_t *rest,

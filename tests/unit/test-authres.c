@@ -84,6 +84,7 @@ test_strip_spellings(void)
 		"Authentication-Results : mx.test; smime=pass\n",
 		"Authentication-Results: mx.test; smime=pass\r\n",
 		"ARC-Authentication-Results: i=1; mx.test; smime=pass\n",
+		"ARC-Authentication-Results: i=1 (x;y\\)); mx.test; smime=pass\n",
 		"arc-authentication-results: i = 2 (hop) ; \"MX.TEST.\"; smime=pass\n",
 		"ARC-Authentication-Results: I=1;\n mx.test; smime=pass\n",
 		"ARC-Authentication-Results: mx.test; smime=pass\n",
@@ -108,6 +109,7 @@ test_strip_keeps_others(void)
 		"Authentication-Results:   other.example  ;  spf=pass   \n",
 		"ARC-Authentication-Results: i=1; other.example; smime=pass\n",
 		"ARC-Authentication-Results: i=1; other.example; mx.test=pass\n",
+		"ARC-Authentication-Results: i=1 (;mx.test;); other.example; smime=pass\n",
 		"X-Authentication-Results: mx.test; smime=pass\n",
 		"Authentication-Results-Original: mx.test; smime=pass\n",
 		"Comments: Authentication-Results: mx.test; smime=pass\n",
@@ -549,7 +551,8 @@ test_annotate(void)
 	static const char msg[] = "From alice@example.org Sat Nov 28 12:00:00 2026\n"
 				  "Authentication-Results: \"MX.TEST.\"; smime=pass\n"
 				  "From: a@example.org\n\nbody\n";
-	static const char crlf[] = "From: a@example.org\r\nAuthentication-Results: mx.test; smime=pass\r\n\r\nbody\r\n";
+	static const char crlf[] = "From alice@example.org Sat Nov 28 12:00:00 2026\n"
+				   "From: a@example.org\r\nAuthentication-Results: mx.test; smime=pass\r\n\r\nbody\r\n";
 	gs_report *r = gs_report_new();
 	unsigned removed = 0;
 	char *got = rewritten(msg, sizeof msg - 1, r, ID, &removed), *again;
@@ -564,7 +567,8 @@ test_annotate(void)
 	g_free(again);
 	g_free(got);
 	got = rewritten(crlf, sizeof crlf - 1, r, ID, &removed);
-	g_assert_cmpstr(got, ==, "Authentication-Results: mx.test; smime=none\r\nFrom: a@example.org\r\n\r\nbody\r\n");
+	g_assert_cmpstr(got, ==, "From alice@example.org Sat Nov 28 12:00:00 2026\n"
+				 "Authentication-Results: mx.test; smime=none\r\nFrom: a@example.org\r\n\r\nbody\r\n");
 	g_free(got);
 	gs_report_free(r);
 }
