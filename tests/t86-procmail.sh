@@ -170,6 +170,7 @@ check "the signed, plain and forged messages were annotated" test "$(grep -c '^a
 check "the others passed byte for byte" test "$(grep -c '^same' cmp-galsmime)" -ge 80
 check "good signatures say smime=pass" sh -c 'for f in out-galsmime/*.good; do sed -n 1,3p "$f" | grep -q "smime=pass" || exit 1; done'
 check "tampered signatures say smime=fail" sh -c 'for f in out-galsmime/*.bad; do head -1 "$f" | grep -q "smime=fail" || exit 1; done'
+check "plain mail leaves no line in procmail's log (--quiet)" sh -c '! grep -q "not signed" pm-galsmime.log'
 check "plain messages say smime=none" sh -c "for f in out-galsmime/*.plain; do head -1 \"\$f\" | grep -qx 'Authentication-Results: $H; smime=none' || exit 1; done"
 check "the harvest recipe learnt alice's certificate" gs gal explain alice@example.org
 
