@@ -233,7 +233,7 @@ fz_auth_results(const uint8_t *data, size_t size)
 		fz_status("gs_auth_results_strip, again", st, &msg);
 		/* (without the forged field, the first line may be one that
 		 * is not a field: then no reader sees a header at all) */
-		if (st == GS_OK && (removed2 || again->len != rest2 || memcmp(again->data, head->data, rest2) != 0))
+		if (st == GS_OK && (removed2 || again->len != rest2 || (rest2 && memcmp(again->data, head->data, rest2))))
 			fz_die("gs_auth_results_strip: a second pass changes the message", NULL);
 		st = gs_auth_results_annotate(data, size, none, "mx.example", &ann, &rest2, &removed2, &msg);
 		fz_status("gs_auth_results_annotate", st, &msg);

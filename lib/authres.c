@@ -288,10 +288,12 @@ rewrite(const void *data, size_t len, const char *authserv_id, const char *field
 
 	if ((!raw && len) || !head || !rest || !gs_auth_results_id_valid(authserv_id))
 		return gs_fail(errmsg, GS_E_USAGE, "Authentication-Results: bad arguments");
+	if (!len)
+		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
 	from = from_lines(raw, len);
 	hend = header_end(raw, from, len);
 	if (from == len)
-		return gs_fail(errmsg, GS_E_MALFORMED, len ? "no header after the From line" : "empty input");
+		return gs_fail(errmsg, GS_E_MALFORMED, "no header after the From line");
 	m = NULL;
 	if (hend > from) {
 		/* the header alone: the body is never parsed */
@@ -482,8 +484,8 @@ gs_auth_results_annotate(const void *raw, size_t len, const gs_report *report, c
 			 GByteArray **head, size_t *rest, unsigned *removed, char **errmsg)
 {
 	const unsigned char *p = raw;
-	size_t from = p ? from_lines(p, len) : 0;
-	const unsigned char *nl = p ? memchr(p + from, '\n', len - from) : NULL;
+	size_t from = p && len ? from_lines(p, len) : 0;
+	const unsigned char *nl = p && len ? memchr(p + from, '\n', len - from) : NULL;
 	char *field = NULL;
 	gs_status st;
 

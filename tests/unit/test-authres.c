@@ -21,7 +21,8 @@ rewritten(const char *msg, size_t len, const gs_report *r, const char *id, unsig
 		g_error("%s: %s", gs_status_string(st), errmsg);
 	g_assert_cmpuint(rest, <=, len);
 	out = g_malloc(head->len + (len - rest) + 1);
-	memcpy(out, head->data, head->len);
+	if (head->len) /* (an empty GByteArray has no data) */
+		memcpy(out, head->data, head->len);
 	memcpy(out + head->len, msg + rest, len - rest);
 	out[head->len + (len - rest)] = 0;
 	g_byte_array_unref(head);
