@@ -670,9 +670,70 @@ const char *const *gs_report_header_mismatches(const gs_report *report);
 /* Renderings. Each returns a new string (g_free). */
 /* A versioned JSON document ({"version":1,...}). */
 char *gs_report_to_json(const gs_report *report);
-/* The value of an Authentication-Results header (RFC 8601) with the
- * "smime" method (RFC 7281), e.g. "mx.example; smime=pass smime.signer=..." */
-char *gs_report_to_auth_results(const gs_report *report, const char *authserv_id);
+
+/* ------------------------------------------------------------------ */
+/* Authentication-Results in a message's header (authres.c)            */
+/* ------------------------------------------------------------------ */
+
+/* 1 when `authserv_id` can name this host in Authentication-Results:
+ * 1 to 255 octets of printable ASCII without white space (it is written
+ * as a quoted-string when it is not an RFC 2045 token). */
+int gs_auth_results_id_valid(const char *authserv_id);
+
+/* The Authentication-Results header field (RFC 8601) for `report`, with
+ * the smime method of RFC 7281: "Authentication-Results: ID;
+ * smime=pass|fail|permerror|none", the reasons in a comment, and the
+ * first signer's body.smime-identifier (its first address, else the first
+ * part of its subject), body.smime-serial and body.smime-issuer. Folded
+ * at white space so that no line passes 78 columns unless one word
+ * does, and no line passes 998 octets: a property value longer than 256
+ * octets, not UTF-8, or holding a character that is not printable
+ * (control characters, which would end the field, or format characters)
+ * is left out, never cut short; values that are neither a token nor
+ * local-part@domain are quoted. Lines end in "\r\n" with `crlf`, else
+ * "\n", the last one too. *field is new (g_free). Returns GS_OK, or
+ * GS_E_USAGE (NULL, or an authserv_id that gs_auth_results_id_valid
+ * refuses). The result can go into a message as it is. */
+gs_status gs_auth_results_field(const gs_report *report, const char *authserv_id, int crlf,
+				char **field, char **errmsg);
+
+/* Remove from the message raw[0..len) every header field that claims to
+ * come from `authserv_id` (RFC 8601 section 5: only this host may say
+ * so, so such a field in arriving mail is a forgery). These are the
+ * Authentication-Results and ARC-Authentication-Results (RFC 8617, after
+ * its "i=N;") fields, whatever the case of their names, whose
+ * authserv-id is `authserv_id` however it is spelt: compared without
+ * regard to ASCII case, as a token or a quoted-string (quoted-pairs
+ * undone, white space inside the quotes aside), with or without trailing
+ * dots, after comments and folding white space, followed by a version
+ * or not, as an RFC 2047 encoded-word; on every line of a folded field
+ * and in every copy of a repeated one. Other fields stay byte for byte,
+ * other hosts' Authentication-Results included.
+ *
+ * `raw` is a whole message, LF or CRLF line ends, after any number of
+ * mbox "From " lines (procmail hands one over). GMime's parser finds the
+ * header fields (lines it cannot read as a field are kept as they are);
+ * a field ends where its last folded line does. The body is not parsed.
+ *
+ * The result comes in two pieces: *head (new: g_byte_array_unref) takes
+ * the place of raw[0..*rest), so the message without those fields is
+ * *head followed by raw[*rest..len) (the empty line and the body, never
+ * touched). *head holds the bytes of raw[0..*rest) in order, less the
+ * removed fields; *removed (may be NULL) counts them. Returns GS_OK;
+ * GS_E_MALFORMED when there is no header to read (empty input, only From
+ * lines, or a first line that is not a header field: a mail reader sees
+ * no header field in such a message either); GS_E_USAGE (NULL, or an
+ * authserv_id that gs_auth_results_id_valid refuses). */
+gs_status gs_auth_results_strip(const void *raw, size_t len, const char *authserv_id,
+				GByteArray **head, size_t *rest, unsigned *removed, char **errmsg);
+
+/* gs_auth_results_strip, with the field of gs_auth_results_field
+ * inserted first among the header fields (after the From lines), its
+ * line ends those of the first header line. Same pieces, same
+ * statuses. */
+gs_status gs_auth_results_annotate(const void *raw, size_t len, const gs_report *report,
+				   const char *authserv_id, GByteArray **head, size_t *rest,
+				   unsigned *removed, char **errmsg);
 
 /* ------------------------------------------------------------------ */
 /* Whole-message operations                                            */

@@ -1,9 +1,11 @@
 #!/bin/sh
 # procmail: 200 messages (signed, tampered, untrusted, encrypted, plain,
-# malformed, hostile) through the real procmail with galsmime's recipes:
-# every one delivered, each byte-identical to what procmail delivers
-# without galsmime unless it was meant to be annotated or decrypted; the
-# same again while another process imports a GAL into the store.
+# malformed, hostile, carrying forged Authentication-Results) through the
+# real procmail with galsmime's recipes: every one delivered, each
+# byte-identical to what procmail delivers without galsmime unless it
+# was meant to be annotated or decrypted; forged fields gone and nothing
+# else; the same again while another process imports a GAL into the
+# store.
 . "$TESTS_TOP/tests/lib.sh"
 
 if ! have procmail; then
@@ -36,10 +38,43 @@ add() {
 body() { # i: a message body with an id
 	msg alice@example.org bob@example.org "test $1" | sed "s/^Message-ID: <\(.*\)>/Message-ID: <$1.\1>/"
 }
+# forged: a plain and a multipart/mixed message carrying this host's
+# Authentication-Results (the recipes' authserv-id is the host name) in
+# several spellings among other hosts' fields. Each line is tagged F
+# (forged) or K (kept); the message's twin, its K lines alone, goes
+# through procmail without galsmime.
+H=$(hostname)
+HQ=$(printf %s "$H" | sed 's/./\\&/g') # every character a quoted-pair
+HU=$(printf %s "$H" | tr a-z A-Z)
+mkdir -p twin
+forged_lines() { # KIND I
+	printf 'F Authentication-Results: %s; smime=pass body.smime-identifier=ceo@example.org\n' "$H"
+	printf 'K Authentication-Results: other.example; smime=pass (kept)\n'
+	printf 'F Authentication-Results: "%s"; smime=pass\n' "$HQ"
+	printf 'F AUTHENTICATION-RESULTS: (forged) %s.;\nF \tsmime=pass\n' "$HU"
+	printf 'K Received: from mx.example.net by %s; Sat, 28 Nov 2026 12:00:00 +0000\n' "$H"
+	printf 'F Authentication-Results:\nF  "%s." 1; smime=pass\n' "$H"
+	printf 'F ARC-Authentication-Results: i=1; %s; smime=pass\n' "$H"
+	printf 'K Authentication-Results: %s.example.net; dkim=pass\n' "$H"
+	if [ "$1" = forgedmix ]; then
+		printf 'From: alice <alice@example.org>\nTo: bob@example.org\nSubject: mixed %s\nMIME-Version: 1.0\n' "$2"
+		printf 'Content-Type: multipart/mixed; boundary="mix"\n\n--mix\nContent-Type: text/plain\n\nsee the file\n'
+		printf -- '--mix\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--mix--\n'
+	else
+		body "f$2"
+	fi | sed 's/^/K /'
+}
+add_forged() { # KIND I
+	forged_lines "$1" "$2" >tagged
+	sed -n 's/^K //p' tagged >"twin/$(printf %03d $(($(cat count) + 1))).$1"
+	sed 's/^[FK] //' tagged | add "$1"
+}
 i=0
 while [ "$(cat count)" -lt 200 ]; do
 	i=$((i + 1))
 	body "p$i" | add plain
+	add_forged forged "$i"
+	add_forged forgedmix "$i"
 	body "s$i" | gs --home "$A" sign --passphrase-file "$PKI/pass" | add good
 	body "o$i" | gs --home "$A" sign --opaque --passphrase-file "$PKI/pass" | add good
 	body "t$i" | gs --home "$A" sign --passphrase-file "$PKI/pass" | sed 's/this is a test/this is a fake/' | add bad
@@ -57,9 +92,9 @@ done
 check "200 test messages made" test "$(ls in | wc -l)" -ge 200
 
 # deliver every message with an rcfile; outputs go to out-NAME/FILE
-deliver_all() { # name rcfile
+deliver_all() { # name rcfile [folder]
 	mkdir -p "out-$1" "md-$1"
-	for f in in/*; do
+	for f in "${3:-in}"/*; do
 		procmail -m "$2" <"$f" >>"pm-$1.out" 2>&1 || echo "procmail exit $? on $f" >>"pm-$1.fail"
 		got=$(find "md-$1/new" -type f 2>/dev/null | head -2)
 		if [ "$(echo "$got" | grep -c .)" = 1 ]; then
@@ -84,6 +119,7 @@ rcfile() { # name extra-recipes...
 sed -e 's/^| \$GALSMIME .*/| cat/' -e 's/^#| \$GALSMIME .*/#| cat/' "$RECIPES" >recipes-cat
 check "the baseline recipes run cat where galsmime ran" sh -c '! grep -q "^| \$GALSMIME" recipes-cat && grep -q "^| cat" recipes-cat'
 rcfile plain "INCLUDERC=$T_DIR/recipes-cat"
+rcfile twin "INCLUDERC=$T_DIR/recipes-cat"
 rcfile galsmime "INCLUDERC=$RECIPES"
 rcfile decrypt "GALSMIME_PASSPHRASE_FILE=$PKI/pass" ':0 fw' '* ^Content-Type:.*application/(x-)?pkcs7-mime' \
 	'| galsmime decrypt --passthrough --quiet' "INCLUDERC=$RECIPES"
@@ -91,8 +127,10 @@ rcfile plain2 "GALSMIME_PASSPHRASE_FILE=$PKI/pass" ':0 fw' '* ^Content-Type:.*ap
 	'| cat' "INCLUDERC=$T_DIR/recipes-cat"
 
 deliver_all plain rc-plain
+deliver_all twin rc-twin twin
 deliver_all galsmime rc-galsmime
 check "without galsmime: every message delivered" test ! -f pm-plain.fail
+check "without galsmime: every twin delivered" test ! -f pm-twin.fail
 check "with galsmime's recipes: every message delivered, exactly once" test ! -f pm-galsmime.fail
 
 # compare, kind by kind
@@ -100,28 +138,54 @@ strip_ar() { # a delivered message without the first Authentication-Results fiel
 	awk 'BEGIN { s = 0 } s == 0 && /^Authentication-Results:/ { s = 1; next }
 	     s == 1 && /^[ \t]/ { next } { if (s == 1) s = 2; print }' "$1"
 }
-same=0 annotated=0 wrong=""
-for f in in/*; do
-	b=$(basename "$f")
-	case "$b" in
-	*.good|*.bad)
-		if head -1 "out-galsmime/$b" | grep -q '^Authentication-Results:' &&
-		   strip_ar "out-galsmime/$b" | cmp -s - "out-plain/$b"; then
-			annotated=$((annotated + 1))
-		else
-			wrong="$wrong $b"
-		fi;;
-	*)
-		if cmp -s "out-galsmime/$b" "out-plain/$b"; then same=$((same + 1)); else wrong="$wrong $b"; fi;;
-	esac
-done
-check "every message is byte-identical or annotated and otherwise identical" test -z "$wrong"
-[ -n "$wrong" ] && echo "# differ:$wrong" | head -c 2000
-check "the signed messages were annotated" test "$annotated" -ge 50
-check "the others passed byte for byte" test "$same" -ge 100
+annotated() { # GOT WANT: GOT is WANT with our field first
+	head -1 "$1" | grep -q "^Authentication-Results: $H; smime=" && strip_ar "$1" | cmp -s - "$2"
+}
+# compare NAME: a line "same FILE", "annotated FILE" or "wrong FILE" for
+# each message delivered to out-NAME: signed, plain and forged messages
+# annotated and otherwise what procmail delivers without galsmime (for
+# the forged, their twins); the others byte for byte (random bytes may
+# now and then read as a header: then annotated)
+compare() {
+	for f in in/*; do
+		b=$(basename "$f")
+		got="out-$1/$b" want="out-plain/$b"
+		case "$b" in *.forged|*.forgedmix) want="out-twin/$b";; esac
+		case "$b" in
+		*.good|*.bad|*.plain|*.forged|*.forgedmix)
+			if annotated "$got" "$want"; then echo "annotated $b"; else echo "wrong $b"; fi;;
+		*.garbage)
+			if cmp -s "$got" "$want"; then echo "same $b"
+			elif annotated "$got" "$want"; then echo "annotated $b"
+			else echo "wrong $b"; fi;;
+		*)
+			if cmp -s "$got" "$want"; then echo "same $b"; else echo "wrong $b"; fi;;
+		esac
+	done
+}
+compare galsmime >cmp-galsmime
+check "every message is byte-identical or annotated and otherwise identical" sh -c '! grep -q "^wrong" cmp-galsmime'
+grep '^wrong' cmp-galsmime | head -20 | sed 's/^/# /'
+check "the signed, plain and forged messages were annotated" test "$(grep -c '^annotated' cmp-galsmime)" -ge 100
+check "the others passed byte for byte" test "$(grep -c '^same' cmp-galsmime)" -ge 80
 check "good signatures say smime=pass" sh -c 'for f in out-galsmime/*.good; do sed -n 1,3p "$f" | grep -q "smime=pass" || exit 1; done'
 check "tampered signatures say smime=fail" sh -c 'for f in out-galsmime/*.bad; do head -1 "$f" | grep -q "smime=fail" || exit 1; done'
+check "plain mail leaves no line in procmail's log (--quiet)" sh -c '! grep -q "not signed" pm-galsmime.log'
+check "plain messages say smime=none" sh -c "for f in out-galsmime/*.plain; do head -1 \"\$f\" | grep -qx 'Authentication-Results: $H; smime=none' || exit 1; done"
 check "the harvest recipe learnt alice's certificate" gs gal explain alice@example.org
+
+# the forged fields: in what procmail delivers without galsmime, gone
+# with it (every spelling), our smime=none in their place, other hosts'
+# fields kept
+check "the test sent forged fields: procmail alone delivers all six smime=pass" \
+	sh -c 'for f in out-plain/*.forged out-plain/*.forgedmix; do test $(grep -c "smime=pass" "$f") = 6 || exit 1; done'
+check "forged plain and multipart/mixed messages: every forged field removed, smime=none added" \
+	sh -c "for f in out-galsmime/*.forged out-galsmime/*.forgedmix; do
+		test \$(grep -c 'smime=pass' \"\$f\") = 1 && grep -q 'other.example; smime=pass (kept)' \"\$f\" &&
+		head -1 \"\$f\" | grep -qx 'Authentication-Results: $H; smime=none' || exit 1; done"
+check "forged messages: other hosts' fields stay" \
+	sh -c "for f in out-galsmime/*.forged out-galsmime/*.forgedmix; do grep -q '^Authentication-Results: $H.example.net; dkim=pass$' \"\$f\" || exit 1; done"
+check "forged messages: at least 30 of them" test "$(ls out-galsmime | grep -c '\.forged')" -ge 30
 
 # opt-in decryption
 deliver_all decrypt rc-decrypt
@@ -135,9 +199,9 @@ check "messages encrypted to bob arrive decrypted, their inner signature good" t
 bad=""
 for f in in/*.other in/*.cut in/*.plain in/*.garbage; do
 	b=$(basename "$f")
-	cmp -s "out-decrypt/$b" "out-plain2/$b" || bad="$bad $b"
+	cmp -s "out-decrypt/$b" "out-plain2/$b" || annotated "out-decrypt/$b" "out-plain2/$b" || bad="$bad $b"
 done
-check "messages galsmime cannot decrypt pass through untouched" test -z "$bad"
+check "messages galsmime cannot decrypt pass through untouched (but annotated)" test -z "$bad"
 
 # the same while another process imports a GAL into the store
 python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" json gal.json --repeat 150 >/dev/null 2>&1
@@ -148,15 +212,9 @@ deliver_all galsmime rc-galsmime
 touch stop
 wait "$loader"
 check "during an import: every message delivered, exactly once" test ! -f pm-galsmime.fail
-wrong=""
-for f in in/*; do
-	b=$(basename "$f")
-	case "$b" in
-	*.good|*.bad) strip_ar "out-galsmime/$b" | cmp -s - "out-plain/$b" || wrong="$wrong $b";;
-	*) cmp -s "out-galsmime/$b" "out-plain/$b" || wrong="$wrong $b";;
-	esac
-done
-check "during an import: byte-identical or annotated as before" test -z "$wrong"
+compare galsmime >cmp-import
+check "during an import: byte-identical or annotated as before" sh -c '! grep -q "^wrong" cmp-import'
+grep '^wrong' cmp-import | head -20 | sed 's/^/# /'
 check "the imports themselves all succeeded (or said busy)" sh -c '! grep -qv "exit 75" import.fail 2>/dev/null'
 check "the store passes SQLite's integrity check afterwards" \
 	sh -c "echo 'PRAGMA integrity_check;' | sqlite3 '$GALSMIME_HOME/galsmime.db' | grep -qx ok"

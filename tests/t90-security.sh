@@ -219,7 +219,10 @@ check "GCM: the report says the encryption was authenticated" contains gcm.json 
 check "CBC: the report says it was not" contains cbc.json '"encrypted":true,"authenticated":false,"cipher":"aes-256-cbc"'
 check "and that the decrypted content was signed" contains cbc.json '"signed":true'
 
-# ---- Authentication-Results forgery ----
+# ---- Authentication-Results forgery (RFC 8601 section 5) ----
+# Only this host may write a field with its authserv-id: one in arriving
+# mail is forged, whatever its spelling, signed mail or not. Other
+# hosts' fields, and every other byte, stay as they were.
 { printf 'Authentication-Results: mx.test; smime=pass body.smime-identifier=ceo@example.org\n'; cat partial.eml; } >forged.eml
 gs verify --annotate --authserv-id mx.test <forged.eml >forged.out 2>/dev/null
 check "a forged Authentication-Results with our authserv-id is removed" \
@@ -228,6 +231,98 @@ check "our own header says fail" contains forged.out "^Authentication-Results: m
 { printf 'Authentication-Results: other.example; smime=pass\n'; cat whole.eml; } >other.eml
 gs verify --annotate --authserv-id mx.test <other.eml >other.out 2>/dev/null
 check "another host's Authentication-Results stays" contains other.out "^Authentication-Results: other.example; smime=pass"
+{ printf 'Authentication-Results: "MX.TEST."; smime=fail\n'; cat whole.eml; } >forged-good.eml
+gs verify --annotate --authserv-id mx.test <forged-good.eml >forged-good.out 2>/dev/null
+check "a good signature: the forged field (quoted, upper case, trailing dot) goes, ours says pass" \
+	sh -c "head -1 forged-good.out | grep -q '^Authentication-Results: mx.test; smime=pass' &&
+	       test \$(grep -ci 'mx.test' forged-good.out) = 1"
+
+# each spelling in a plain message: `DESC|FIELD` (printf %b escapes), the
+# field between From/To and the rest; the output must be our field, then
+# the message without it, byte for byte, exit 2 (not signed)
+msg alice@example.org bob@example.org "forged" >ar-msg.eml
+head -2 ar-msg.eml >ar-top
+tail -n +3 ar-msg.eml >ar-rest
+while IFS='|' read -r desc field; do
+	printf '%b' "$field" >ar-field
+	cat ar-top ar-field ar-rest >ar-in.eml
+	{ echo 'Authentication-Results: mx.test; smime=none'; cat ar-top ar-rest; } >ar-want
+	gs verify --annotate --authserv-id mx.test <ar-in.eml >ar-out 2>ar-err
+	rc=$?
+	if [ "$rc" = 2 ] && cmp -s ar-out ar-want; then
+		pass "forged Authentication-Results removed: $desc"
+	else
+		fail "forged Authentication-Results removed: $desc" "exit $rc; $(cat ar-out ar-err)"
+	fi
+done <<'EOF'
+as it is|Authentication-Results: mx.test; smime=pass\n
+in upper case|Authentication-Results: MX.TEST; smime=pass\n
+in mixed case|Authentication-Results: Mx.Test; smime=pass\n
+as a quoted-string|Authentication-Results: "mx.test"; smime=pass\n
+with quoted-pairs|Authentication-Results: "mx\\.t\\est"; smime=pass\n
+with a trailing dot|Authentication-Results: mx.test.; smime=pass\n
+quoted, mixed case, trailing dot|Authentication-Results: "Mx.Test."; smime=pass\n
+after a comment|Authentication-Results: (trust me (really)) mx.test; smime=pass\n
+after folding white space|Authentication-Results:\n\t  mx.test; smime=pass\n
+with a version|Authentication-Results: mx.test 1; smime=pass\n
+folded over three lines|Authentication-Results: mx.test;\n smime=pass\n body.smime-identifier=ceo@example.org\n
+field name in upper case|AUTHENTICATION-RESULTS: mx.test; smime=pass\n
+field name in lower case, a blank before the colon|authentication-results : mx.test; smime=pass\n
+twice, two spellings|Authentication-Results: mx.test; smime=pass\nAuthentication-Results: "MX.TEST."; smime=pass\n
+as an encoded-word|Authentication-Results: =?us-ascii?q?mx.test?=; smime=pass\n
+in ARC-Authentication-Results|ARC-Authentication-Results: i=1; mx.test; smime=pass\n
+in ARC-Authentication-Results, spaced, quoted, lower-case name|arc-authentication-results: i = 2; "mx.test."; smime=pass\n
+EOF
+
+# other hosts' fields: kept byte for byte, ours added
+while IFS='|' read -r desc field; do
+	printf '%b' "$field" >ar-field
+	cat ar-top ar-field ar-rest >ar-in.eml
+	{ echo 'Authentication-Results: mx.test; smime=none'; cat ar-in.eml; } >ar-want
+	gs verify --annotate --authserv-id mx.test <ar-in.eml >ar-out 2>ar-err
+	if cmp -s ar-out ar-want; then pass "kept: $desc"; else fail "kept: $desc" "$(cat ar-out ar-err)"; fi
+done <<'EOF'
+another host's field|Authentication-Results: other.example; smime=pass\n
+a host whose name starts with ours|Authentication-Results: mx.test.example; smime=pass\n
+our name in a comment only|Authentication-Results: (mx.test) other.example; smime=pass\n
+another host's ARC field|ARC-Authentication-Results: i=1; other.example; smime=pass\n
+a field of another name|X-Authentication-Results: mx.test; smime=pass\n
+EOF
+
+# a message verify cannot examine (a header field over the 1 MiB limit):
+# with --passthrough it goes on unannotated, without the forged field
+{ cat ar-top; printf 'Authentication-Results: "mx.test."; smime=pass\nX-Huge: '
+  head -c 1100000 /dev/zero | tr '\0' a; printf '\n'; cat ar-rest; } >ar-huge.eml
+sed '/^Authentication-Results:/d' ar-huge.eml >ar-huge.want
+check_exit 0 "--passthrough: a message over a limit is passed on" \
+	sh -c "'$GALSMIME' verify --annotate --passthrough --authserv-id mx.test <ar-huge.eml >ar-huge.out"
+check "--passthrough: passed on without the forged field, every other byte as it was" cmp ar-huge.out ar-huge.want
+# without --annotate the message is written as it came
+printf 'Authentication-Results: mx.test; smime=pass\n' | cat ar-top - ar-rest >ar-in.eml
+gs verify --authserv-id mx.test <ar-in.eml >ar-out 2>/dev/null
+check "verify without --annotate writes the message as it came" cmp ar-out ar-in.eml
+check_exit 64 "an authserv-id with a space is a usage error" \
+	sh -c "'$GALSMIME' verify --annotate --authserv-id 'mx test' <ar-in.eml"
+
+# our field whatever the certificate's names: a 3000-character name
+# (no address: the identifier would be the name, and the issuer is the
+# same name) is left out, and the field stays within 78 columns
+L=$(head -c 3000 /dev/zero | tr '\0' A)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout long.key \
+	-subj "/O=galsmime test/name=$L" -days 2 -out long.crt 2>/dev/null
+check "the test made a certificate with a 3000-character name" \
+	sh -c "openssl x509 -in long.crt -noout -subject | grep -q '$L'"
+msg alice@example.org bob@example.org "long name" >long.eml
+openssl cms -sign -in long.eml -signer long.crt -inkey long.key >long.sig 2>/dev/null
+{ grep -E '^(From|To|Subject|Date|Message-ID):' long.eml; cat long.sig; } >long.signed
+gs verify --annotate --authserv-id mx.test <long.signed >long.out 2>/dev/null
+awk '/^$/ { exit } { print }' long.out >long.head
+awk 'NR == 1 || /^[ \t]/ { print; next } { exit }' long.out >long.ar
+check "a 3000-character signer name: our field says fail" contains long.ar '^Authentication-Results: mx.test; smime=fail'
+check "a 3000-character signer name: left out, every line of our field within 78 columns" \
+	sh -c "! grep -q AAAA long.ar && test \$(awk '{ if (length(\$0) > m) m = length(\$0) } END { print m }' long.ar) -le 78"
+check "a 3000-character signer name: no header line over 998 octets" \
+	test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' long.head)" -le 998
 
 # ---- compressed-data is never inflated ----
 python3 "$TESTS_TOP/tests/sec/compressed.py" bomb.der 512

@@ -1,7 +1,6 @@
 /* test-report.c: lib/report.c: the JSON report is valid JSON whatever
  * the strings hold (checked by hand here, and by Python's json module
- * when python3 is installed), and Authentication-Results starts with
- * the authserv-id. */
+ * when python3 is installed). Authentication-Results: test-authres.c. */
 #include "unit.h"
 
 #include <sys/wait.h>
@@ -222,37 +221,6 @@ need_python(void)
 /* What a hostile certificate and message can put into a report. */
 static const char nasty[] = "say \"hi\" \\ C:\\dir\\ line\nnext\ttab\r\x01\x1f\x7f end";
 
-static gs_signer_data *
-signer_new(gs_sig_status status, unsigned reasons, X509 *x)
-{
-	gs_signer_data *sd = g_new0(gs_signer_data, 1);
-
-	sd->pub.status = status;
-	sd->pub.reasons = reasons;
-	sd->digest = g_strdup("sha-256");
-	sd->pub.digest = sd->digest;
-	sd->pub.signing_time = 1780272000;
-	if (x) {
-		sd->pub.have_cert = 1;
-		gs_certdata_fill(&sd->cd, x);
-		sd->pub.cert = sd->cd.info;
-		sd->emails = gs_cert_emails(x);
-	}
-	return sd;
-}
-
-/* Add a signed layer holding `sd` to the report. */
-static void
-add_signer(gs_report *r, gs_signer_data *sd, const char *form)
-{
-	gs_cms_result res;
-
-	gs_cms_result_init(&res);
-	g_ptr_array_add(res.signers, sd);
-	gs_report_add_signed(r, "1", form, &res, 0, NULL, 0);
-	gs_cms_result_clear(&res);
-}
-
 /* A signed report with one bad signer whose every string is hostile. */
 static gs_report *
 nasty_report(void)
@@ -262,11 +230,11 @@ nasty_report(void)
 	EVP_PKEY *k = ec_key_new();
 	X509 *x = cert_make(&sp, k, NULL, NULL);
 	gs_report *r = gs_report_new();
-	gs_signer_data *sd = signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED | GS_REASON_SIGNER_NOT_FROM, x);
+	gs_signer_data *sd = unit_signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED | GS_REASON_SIGNER_NOT_FROM, x);
 
 	sd->detail = g_strdup(nasty);
 	sd->pub.detail = sd->detail;
-	add_signer(r, sd, "detached");
+	unit_add_signer(r, sd, "detached");
 	r->from = g_strdup("eve\"\\@example.org");
 	r->cipher = g_strdup("aes-256-cbc");
 	r->encrypted = 1;
@@ -405,10 +373,9 @@ test_json_raw_certificate_bytes(void)
 {
 	EVP_PKEY *k = ec_key_new();
 	X509 *x = cert_with_raw_bytes(k);
-	gs_report *r = gs_report_new();
+	gs_report *r = unit_signed_report(x, GS_SIG_BAD, GS_REASON_UNTRUSTED);
 	char *j;
 
-	add_signer(r, signer_new(GS_SIG_BAD, GS_REASON_UNTRUSTED, x), "detached");
 	j = gs_report_to_json(r);
 	g_assert_true(json_valid(j));
 	/* JSON is UTF-8 (RFC 8259 8.1): nothing from the certificate may break that */
@@ -433,7 +400,7 @@ test_json_signed_good(void)
 		return;
 	x = pki_cert("alice");
 	r = gs_report_new();
-	add_signer(r, signer_new(GS_SIG_GOOD, 0, x), "opaque");
+	unit_add_signer(r, unit_signer_new(GS_SIG_GOOD, 0, x), "opaque");
 	r->from = g_strdup("alice@example.org");
 	j = gs_report_to_json(r);
 	g_assert_true(json_valid(j));
@@ -447,57 +414,6 @@ test_json_signed_good(void)
 	X509_free(x);
 }
 
-/* ---- Authentication-Results ---- */
-
-static void
-test_auth_results_unsigned(void)
-{
-	gs_report *r = gs_report_new();
-	char *a = gs_report_to_auth_results(r, "mx.example.org");
-
-	g_assert_true(g_str_has_prefix(a, "mx.example.org;"));
-	g_assert_nonnull(strstr(a, "smime=none"));
-	g_assert_null(strchr(a, '\n'));
-	g_free(a);
-	gs_report_free(r);
-}
-
-static void
-test_auth_results_signed(void)
-{
-	gs_report *r;
-	X509 *x;
-	char *a;
-
-	if (!need_pki())
-		return;
-	x = pki_cert("alice");
-	r = gs_report_new();
-	add_signer(r, signer_new(GS_SIG_GOOD, 0, x), "detached");
-	a = gs_report_to_auth_results(r, "mx.example.org");
-	g_assert_true(g_str_has_prefix(a, "mx.example.org; smime=pass"));
-	g_assert_nonnull(strstr(a, "body.smime-identifier=alice@example.org"));
-	g_assert_nonnull(strstr(a, "body.smime-serial=1000"));
-	g_free(a);
-	gs_report_free(r);
-	X509_free(x);
-}
-
-static void
-test_auth_results_hostile(void)
-{
-	gs_report *r = nasty_report();
-	char *a = gs_report_to_auth_results(r, "mx.example.org");
-	const char *p;
-
-	g_assert_true(g_str_has_prefix(a, "mx.example.org; smime=fail"));
-	/* one header value: no control characters at all */
-	for (p = a; *p; p++)
-		g_assert_cmpint((unsigned char) *p, >=, 0x20);
-	g_free(a);
-	gs_report_free(r);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -509,8 +425,5 @@ main(int argc, char **argv)
 	g_test_add_func("/report/json/python-round-trip", test_json_python_round_trip);
 	g_test_add_func("/report/json/signed-good", test_json_signed_good);
 	g_test_add_func("/report/json/raw-certificate-bytes", test_json_raw_certificate_bytes);
-	g_test_add_func("/report/auth-results/unsigned", test_auth_results_unsigned);
-	g_test_add_func("/report/auth-results/signed-good", test_auth_results_signed);
-	g_test_add_func("/report/auth-results/hostile-strings", test_auth_results_hostile);
 	return UNIT_RUN();
 }

@@ -344,6 +344,51 @@ cert_make(const cert_spec *sp, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey)
 	return x;
 }
 
+/* ---- reports made by hand ---- */
+
+/* A signer for a report (gs_report_new, then add it to r->signers), its
+ * certificate `x` (or none), signed at UNIT_NOW. */
+static G_GNUC_UNUSED gs_signer_data *
+unit_signer_new(gs_sig_status status, unsigned reasons, X509 *x)
+{
+	gs_signer_data *sd = g_new0(gs_signer_data, 1);
+
+	sd->pub.status = status;
+	sd->pub.reasons = reasons;
+	sd->digest = g_strdup("sha-256");
+	sd->pub.digest = sd->digest;
+	sd->pub.signing_time = UNIT_NOW;
+	if (x) {
+		sd->pub.have_cert = 1;
+		gs_certdata_fill(&sd->cd, x);
+		sd->pub.cert = sd->cd.info;
+		sd->emails = gs_cert_emails(x);
+	}
+	return sd;
+}
+
+/* Add a signed layer holding `sd` to the report. */
+static G_GNUC_UNUSED void
+unit_add_signer(gs_report *r, gs_signer_data *sd, const char *form)
+{
+	gs_cms_result res;
+
+	gs_cms_result_init(&res);
+	g_ptr_array_add(res.signers, sd);
+	gs_report_add_signed(r, "1", form, &res, 0, NULL, 0);
+	gs_cms_result_clear(&res);
+}
+
+/* A signed report with one signer (unit_signer_new), detached. */
+static G_GNUC_UNUSED gs_report *
+unit_signed_report(X509 *x, gs_sig_status status, unsigned reasons)
+{
+	gs_report *r = gs_report_new();
+
+	unit_add_signer(r, unit_signer_new(status, reasons, x), "detached");
+	return r;
+}
+
 /* ---- small checks ---- */
 
 static G_GNUC_UNUSED int
