@@ -51,7 +51,7 @@ all: $(BIN)
 deps:
 	@scripts/install-deps
 
-$(SONAMES): scripts/sonames
+%/gs-sonames.h: scripts/sonames
 	@mkdir -p $(dir $@)
 	@CC="$(CC)" scripts/sonames $@
 
@@ -148,10 +148,6 @@ FUZZ_BIN = $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_LIB_OBJ = $(patsubst %.c,build-fuzz/%.o,$(LIB_SRC))
 FUZZ_SONAMES = build-fuzz/gs-sonames.h
 
-$(FUZZ_SONAMES): scripts/sonames
-	@mkdir -p $(dir $@)
-	@CC="$(CC)" scripts/sonames $@
-
 build-fuzz/%.o: %.c | $(FUZZ_SONAMES)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -D_GNU_SOURCE -Ilib -Ibuild-fuzz $(FUZZ_FLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -std=gnu11 -c -o $@ $<
@@ -169,5 +165,23 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
 
+# the re-entrancy test (two sessions on two threads) under
+# ThreadSanitizer: `make tsan` builds it, tests/t98-threads.sh runs it
+TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+TSAN_LIB_OBJ = $(patsubst %.c,build-tsan/%.o,$(LIB_SRC))
+
+build-tsan/%.o: %.c | build-tsan/gs-sonames.h
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -Ilib -Ibuild-tsan $(TSAN_FLAGS) $(WARN) $(PKG_CFLAGS) $(DEPFLAGS) -std=gnu11 -c -o $@ $<
+
+-include $(TSAN_LIB_OBJ:.o=.d)
+
+build-tsan/test-threads: tests/unit/test-threads.c tests/unit/unit.h $(TSAN_LIB_OBJ)
+	$(CC) -D_GNU_SOURCE -Ilib -Ibuild-tsan $(TSAN_FLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11 \
+		-o $@ $< $(TSAN_LIB_OBJ) $(PKG_LIBS) -lpthread
+
+.PHONY: tsan
+tsan: build-tsan/test-threads
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-tsan

@@ -102,10 +102,12 @@ stream_create(BIO *b)
 BIO *
 gs_bio_new_stream(GMimeStream *stream)
 {
+	static gsize once;
 	stream_data *d;
 	BIO *b;
 
-	if (!method) {
+	/* once per process, whatever the threads */
+	if (g_once_init_enter(&once)) {
 		method_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
 		method = BIO_meth_new(method_type, "gmime-stream");
 		BIO_meth_set_write(method, stream_write);
@@ -113,6 +115,7 @@ gs_bio_new_stream(GMimeStream *stream)
 		BIO_meth_set_ctrl(method, stream_ctrl);
 		BIO_meth_set_create(method, stream_create);
 		BIO_meth_set_destroy(method, stream_destroy);
+		g_once_init_leave(&once, 1);
 	}
 	if (!(b = BIO_new(method)))
 		return NULL;

@@ -551,8 +551,15 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 	cr->reasons = 0;
 	cr->first = X509_V_OK;
 	cr->st = GS_OK;
-	if (chain_run_idx < 0)
-		chain_run_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	{
+		static gsize once;
+
+		/* once per process, whatever the threads */
+		if (g_once_init_enter(&once)) {
+			chain_run_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+			g_once_init_leave(&once, 1);
+		}
+	}
 	if ((st = gs_store_anchor_store(store, &anchors, errmsg)) != GS_OK ||
 	    (!cr->any_time && (st = gs_store_has_crls(store, &has_crls, errmsg)) != GS_OK))
 		goto out;

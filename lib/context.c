@@ -1,7 +1,10 @@
-/* context.c: the GMimeCryptoContext subclass backed by OpenSSL CMS.
- * GObject boilerplate, the vtable, and the translation between GMime
- * streams and OpenSSL BIOs. The work itself is in cms.c; the context
- * works on the process's active session (session.c). */
+/* context.c: the GMimeCryptoContext subclass backed by OpenSSL CMS, for
+ * hosts that use GMime's own multipart/signed and application/pkcs7-mime
+ * functions (galsmime's message layer streams instead: stream.c,
+ * message.c). GObject boilerplate, the vtable, and the translation
+ * between GMime streams and OpenSSL BIOs; the work itself is in cms.c.
+ * Each context holds its session; GMime's registry (gs_gmime_register)
+ * gives contexts of the session the host registered. */
 #include "gs-private.h"
 
 #include <string.h>
@@ -10,6 +13,9 @@ G_DEFINE_QUARK(galsmime-error-quark, gs_error)
 
 typedef struct _GsContext {
 	GMimeCryptoContext parent;
+	gs_session *session;     /* not owned: it outlives the context */
+	gs_cipher cipher;        /* what encrypt() uses */
+	int oaep;
 } GsContext;
 
 typedef struct _GsContextClass {
@@ -27,12 +33,12 @@ set_error(GError **err, gs_status st, char *msg)
 }
 
 static gs_session *
-session_or_error(GError **err)
+session_of(GMimeCryptoContext *ctx, GError **err)
 {
-	gs_session *s = gs_session_active();
+	gs_session *s = ((GsContext *) ctx)->session;
 
 	if (!s)
-		set_error(err, GS_E_USAGE, g_strdup("galsmime: no active session"));
+		set_error(err, GS_E_USAGE, g_strdup("galsmime: the crypto context has no session"));
 	return s;
 }
 
@@ -96,7 +102,7 @@ static int
 ctx_sign(GMimeCryptoContext *ctx, gboolean detach, const char *userid, GMimeStream *istream,
 	 GMimeStream *ostream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	gs_identity *id = NULL;
 	char *msg = NULL;
 	BIO *in, *out;
@@ -185,7 +191,7 @@ static GMimeSignatureList *
 ctx_verify(GMimeCryptoContext *ctx, GMimeVerifyFlags flags, GMimeStream *istream,
 	   GMimeStream *sigstream, GMimeStream *ostream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	GMimeSignatureList *list;
 	gs_cms_result res;
 	GByteArray *sig;
@@ -257,7 +263,7 @@ static int
 ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEncryptFlags flags,
 	    GPtrArray *recipients, GMimeStream *istream, GMimeStream *ostream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	STACK_OF(X509) *certs;
 	GString *bad = NULL;
 	char *msg = NULL;
@@ -304,7 +310,7 @@ ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEnc
 	}
 	in = gs_bio_new_stream(istream);
 	out = gs_bio_new_stream(ostream);
-	st = gs_cms_encrypt(s, certs, s->cipher, s->oaep, in, out, &msg);
+	st = gs_cms_encrypt(s, certs, ((GsContext *) ctx)->cipher, ((GsContext *) ctx)->oaep, in, out, &msg);
 	BIO_free(in);
 	BIO_free(out);
 	sk_X509_pop_free(certs, X509_free);
@@ -319,7 +325,7 @@ static GMimeDecryptResult *
 ctx_decrypt(GMimeCryptoContext *ctx, GMimeDecryptFlags flags, const char *session_key,
 	    GMimeStream *istream, GMimeStream *ostream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	GMimeDecryptResult *res;
 	gs_cms_result cr;
 	GByteArray *der;
@@ -365,7 +371,7 @@ ctx_decrypt(GMimeCryptoContext *ctx, GMimeDecryptFlags flags, const char *sessio
 static int
 ctx_import_keys(GMimeCryptoContext *ctx, GMimeStream *istream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	gs_import_stats stats;
 	GByteArray *data;
 	char *msg = NULL;
@@ -390,7 +396,7 @@ ctx_import_keys(GMimeCryptoContext *ctx, GMimeStream *istream, GError **err)
 static int
 ctx_export_keys(GMimeCryptoContext *ctx, const char *keys[], GMimeStream *ostream, GError **err)
 {
-	gs_session *s = session_or_error(err);
+	gs_session *s = session_of(ctx, err);
 	int i, n = 0;
 
 	(void) ctx;
@@ -449,7 +455,54 @@ gs_context_init(GsContext *self)
 }
 
 GMimeCryptoContext *
-gs_context_new(void)
+gs_context_new(gs_session *session)
 {
-	return g_object_new(gs_context_get_type(), NULL);
+	GsContext *c = g_object_new(gs_context_get_type(), NULL);
+
+	c->session = session;
+	c->cipher = GS_CIPHER_AES256_CBC;
+	return GMIME_CRYPTO_CONTEXT(c);
+}
+
+void
+gs_context_set_cipher(GMimeCryptoContext *ctx, gs_cipher cipher, int oaep)
+{
+	GsContext *c = (GsContext *) ctx;
+
+	if (!G_TYPE_CHECK_INSTANCE_TYPE(ctx, gs_context_get_type()))
+		return;
+	c->cipher = cipher == GS_CIPHER_AES256_GCM ? GS_CIPHER_AES256_GCM : GS_CIPHER_AES256_CBC;
+	c->oaep = oaep != 0;
+}
+
+/* ---- GMime's registry: the host's explicit choice ---- */
+
+static gs_session *registered;
+static GMutex registered_lock;
+
+static GMimeCryptoContext *
+registered_context(void)
+{
+	gs_session *s;
+
+	g_mutex_lock(&registered_lock);
+	s = registered;
+	g_mutex_unlock(&registered_lock);
+	return gs_context_new(s);
+}
+
+void
+gs_gmime_register(gs_session *session)
+{
+	static const char *const protocols[] = {
+		"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pkcs7-mime",
+		"application/x-pkcs7-mime", "application/pkcs7-keys",
+	};
+	size_t i;
+
+	g_mutex_lock(&registered_lock);
+	registered = session;
+	g_mutex_unlock(&registered_lock);
+	for (i = 0; i < G_N_ELEMENTS(protocols); i++)
+		g_mime_crypto_context_register(protocols[i], registered_context);
 }

@@ -84,11 +84,11 @@ gs_status gs_library_load(gs_library lib, void *table, const gs_symbol *syms, si
 /* The SONAME loaded for `lib` ("libldap-2.5.so.0", "libldap.so.2", ...). */
 const char *gs_library_soname(gs_library lib);
 
-/* Initialise the library: registers the OpenSSL-backed crypto context
- * for application/pkcs7-signature, application/x-pkcs7-signature,
- * application/pkcs7-mime, application/x-pkcs7-mime and
- * application/pkcs7-keys, replacing GMime's gpgsm-based one. Call after
- * g_mime_init(). Idempotent. */
+/* Initialise the library (OpenSSL without the system's configuration
+ * file). Call after g_mime_init(). Idempotent and thread-safe; it changes
+ * nothing else in the process: GMime's crypto registry and the
+ * process's dumpable flag are the host's to change (gs_gmime_register,
+ * gs_process_harden). */
 void gs_init(void);
 
 /* ------------------------------------------------------------------ */
@@ -420,10 +420,11 @@ typedef struct gs_limits {
 void gs_limits_default(gs_limits *limits);
 
 /* A session binds a store, the caller's passphrase source and options.
- * The crypto context GMime creates for the pkcs7 types works on the
- * session that is active (the most recent gs_session_new not yet
- * freed): one active session per process. The store stays owned by the
- * caller and must outlive the session. */
+ * The store stays owned by the caller and must outlive the session.
+ * Sessions are independent: every operation returns its results, none is
+ * kept in the session, and two sessions on two stores may be used on two
+ * threads at once. One session (and its store) is used by one thread at
+ * a time. */
 gs_status gs_session_new(gs_store *store, gs_session **session, char **errmsg);
 void gs_session_free(gs_session *session);
 void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void *data);
@@ -432,6 +433,27 @@ void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void
  * decoded). The caller may then drop it from memory if it can bring it
  * back unchanged (a file mapping); the message still refers to it. */
 void gs_session_set_input_release(gs_session *session, void (*release)(void *data), void *data);
+/* The GMime crypto context for S/MIME backed by `session` (which must
+ * outlive it), for hosts that call GMime's own multipart/signed and
+ * application/pkcs7-mime functions: sign, verify (GMime's signature
+ * list), encrypt (recipients resolved with gs_resolve, or "sha256:HEX"
+ * fingerprints), decrypt, import and export keys. A new reference. */
+GMimeCryptoContext *gs_context_new(gs_session *session);
+/* What encrypt() through such a context uses (default AES-256-CBC with
+ * RSA PKCS#1 v1.5). */
+void gs_context_set_cipher(GMimeCryptoContext *ctx, gs_cipher cipher, int oaep);
+/* Register galsmime's context with GMime for application/pkcs7-signature,
+ * application/x-pkcs7-signature, application/pkcs7-mime,
+ * application/x-pkcs7-mime and application/pkcs7-keys (replacing GMime's
+ * gpgsm-based one), so that GMime's lookups by protocol give contexts of
+ * `session`. Process-wide, for a host that asks; NULL gives contexts that
+ * fail with "no session". Call after g_mime_init(). */
+void gs_gmime_register(gs_session *session);
+/* Make the process not dumpable (no core file, no ptrace by processes of
+ * the same user), for a command-line host that will hold private keys.
+ * Process-wide: the library never does it by itself. */
+void gs_process_harden(void);
+
 /* Signature policy: MD5 signatures are never good; SHA-1 ones are not
  * good by default (GS_REASON_WEAK_DIGEST), and with `allow` good with the
  * warning GS_REASON_SHA1_ALLOWED (for old archives). */

@@ -278,8 +278,6 @@ gs_status gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg
 /* The identity for signing as `address` (NULL: the only identity). */
 gs_status gs_identity_for_address(gs_session *session, const char *address,
 				  gs_identity **id, char **errmsg);
-/* Make the process non-dumpable while a private key is in memory. */
-void gs_secure_process(void);
 
 /* ---- sessions (session.c) ---- */
 
@@ -289,18 +287,12 @@ struct gs_session {
 	void *pass_data;
 	time_t when;             /* 0: now */
 	gs_limits limits;
-	/* encrypt parameters for the context, set by the message layer */
-	gs_cipher cipher;
-	int oaep;
 	int allow_sha1;              /* SHA-1 signatures may be good (with a warning) */
 	GPtrArray *identities;       /* unlocked identities kept for the run */
-	char *stream_error;          /* the first error of a streaming part (stream.c) */
 	void (*input_release)(void *data);
 	void *input_release_data;
-	gs_status stream_status;
 };
 
-gs_session *gs_session_active(void);
 time_t gs_session_now(const gs_session *s);
 
 /* ---- CMS work (cms.c) ---- */
@@ -389,8 +381,6 @@ char *gs_signer_caps(CMS_SignerInfo *si);
 /* SMIMECapabilities OID for AES-256-GCM. */
 #define GS_OID_AES256_GCM "2.16.840.1.101.3.4.1.46"
 
-/* ---- the GMime crypto context (context.c) ---- */
-GMimeCryptoContext *gs_context_new(void);
 
 /* ---- reports (report.c) ---- */
 /* One layer of a report: a signature (its signers) or an encryption. */
@@ -474,6 +464,10 @@ gs_status gs_stream_multipart_signed(gs_session *s, gs_identity *id, GMimeObject
  * (taken) when written. */
 GMimeObject *gs_stream_enveloped(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher, int oaep,
 				 GMimeObject *entity);
+/* After writing `root` (a message or entity built of the parts above)
+ * failed: the first error a streaming part met, as a status with its
+ * message; GS_OK when no part failed (then the stream did). */
+gs_status gs_stream_error(GMimeObject *root, char **errmsg);
 /* application/pkcs7-mime signed-data of `entity`, signed when written. */
 GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity);
 

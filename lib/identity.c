@@ -20,7 +20,7 @@
 #define PASS_MAX 1024
 
 void
-gs_secure_process(void)
+gs_process_harden(void)
 {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
@@ -360,7 +360,6 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 
 	if (id->key)
 		return GS_OK;
-	gs_secure_process();
 	if (!id->encrypted) {
 		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long) id->blob_len);
 		if (p8)

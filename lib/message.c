@@ -160,8 +160,6 @@ gs_message_write(gs_session *s, GMimeMessage *m, GMimeStream *stream, char **err
 		return gs_fail(errmsg, GS_E_USAGE, "gs_message_write: bad arguments");
 	fo = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-	g_free(s->stream_error);
-	s->stream_error = NULL;
 	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stream);
 	if (n >= 0 && g_mime_stream_flush(stream) != 0)
 		n = -1;
@@ -169,9 +167,14 @@ gs_message_write(gs_session *s, GMimeMessage *m, GMimeStream *stream, char **err
 	if (n >= 0)
 		return GS_OK;
 	/* a streaming part that failed says why; else the stream did */
-	if (s->stream_error)
-		return gs_fail(errmsg, s->stream_status, "%s", s->stream_error);
-	return gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(errno ? errno : EIO));
+	{
+		int e = errno;
+		gs_status st = gs_stream_error(GMIME_OBJECT(m), errmsg);
+
+		if (st != GS_OK)
+			return st;
+		return gs_fail(errmsg, GS_E_IO, "write error: %s", g_strerror(e ? e : EIO));
+	}
 }
 
 /* The one From mailbox, lower-cased; NULL when there is none or several. */
@@ -457,11 +460,12 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			goto out;
 		entity = signed_obj;
 	}
-	s->cipher = opts->cipher == GS_CIPHER_AUTO ? (all_gcm ? GS_CIPHER_AES256_GCM : GS_CIPHER_AES256_CBC)
-						   : opts->cipher;
-	s->oaep = opts->oaep;
 	/* encrypted while written (stream.c): the recipients go with it */
-	p7 = gs_stream_enveloped(s, recips, s->cipher, s->oaep, entity);
+	p7 = gs_stream_enveloped(s, recips,
+				 opts->cipher == GS_CIPHER_AUTO
+					 ? (all_gcm ? GS_CIPHER_AES256_GCM : GS_CIPHER_AES256_CBC)
+					 : opts->cipher,
+				 opts->oaep, entity);
 	recips = NULL;
 	g_mime_message_set_mime_part(m, p7);
 	while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))

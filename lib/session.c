@@ -1,10 +1,10 @@
-/* session.c: what one run works with (store, passphrase source, limits,
- * time) and what the crypto context learnt during the last operation. */
+/* session.c: what one run works with: the store, the passphrase
+ * source, limits, the time certificates are judged at, the signature
+ * policy, and the identities unlocked so far. Results are never kept
+ * here: every operation returns its own. */
 #include "gs-private.h"
 
 #include <openssl/crypto.h>
-
-static gs_session *active;
 
 void
 gs_limits_default(gs_limits *l)
@@ -18,17 +18,14 @@ gs_limits_default(gs_limits *l)
 void
 gs_init(void)
 {
-	static int done;
+	static gsize done;
 
-	if (done)
-		return;
-	done = 1;
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-	g_mime_crypto_context_register("application/pkcs7-signature", gs_context_new);
-	g_mime_crypto_context_register("application/x-pkcs7-signature", gs_context_new);
-	g_mime_crypto_context_register("application/pkcs7-mime", gs_context_new);
-	g_mime_crypto_context_register("application/x-pkcs7-mime", gs_context_new);
-	g_mime_crypto_context_register("application/pkcs7-keys", gs_context_new);
+	if (g_once_init_enter(&done)) {
+		/* OpenSSL's configuration file is the system's, not ours: a
+		 * provider it loads could change what a signature means */
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+		g_once_init_leave(&done, 1);
+	}
 }
 
 gs_status
@@ -43,7 +40,6 @@ gs_session_new(gs_store *store, gs_session **out, char **errmsg)
 	s->store = store;
 	gs_limits_default(&s->limits);
 	s->identities = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
-	active = s;
 	*out = s;
 	return GS_OK;
 }
@@ -53,17 +49,8 @@ gs_session_free(gs_session *s)
 {
 	if (!s)
 		return;
-	if (active == s)
-		active = NULL;
 	g_ptr_array_free(s->identities, TRUE);
-	g_free(s->stream_error);
 	g_free(s);
-}
-
-gs_session *
-gs_session_active(void)
-{
-	return active;
 }
 
 void

@@ -17,7 +17,8 @@
  *    encapsulating signer, base64.
  *
  * Each may be written once; a second write is an error. Errors are kept
- * in the object (gs_stream_part_error) for the message layer.
+ * in the part that met them; gs_stream_error finds the first one in a
+ * message that failed to write (nothing is kept in the session).
  */
 #include "gs-private.h"
 
@@ -273,17 +274,17 @@ typedef struct stream_job {
 	gs_cipher cipher;
 	int oaep;
 	gs_identity *id;         /* borrowed from the session */
+	char *error;             /* the first error met while written */
+	gs_status status;
 } stream_job;
 
 static void
 job_fail(stream_job *j, gs_status st, char *msg)
 {
-	gs_session *s = j->s;
-
 	/* the first error is the one worth telling */
-	if (s && !s->stream_error) {
-		s->stream_error = msg;
-		s->stream_status = st;
+	if (!j->error) {
+		j->error = msg;
+		j->status = st;
 	} else {
 		g_free(msg);
 	}
@@ -298,6 +299,7 @@ job_free(stream_job *j)
 		g_object_unref(j->entity);
 	gs_cms_signer_free(j->signer);
 	sk_X509_pop_free(j->recips, X509_free);
+	g_free(j->error);
 	g_free(j);
 }
 
@@ -703,4 +705,44 @@ gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity)
 	j->id = id;
 	j->entity = g_object_ref(entity);
 	return cms_part_new(j, "signed-data");
+}
+
+/* ---- what went wrong ---- */
+
+static const stream_job *
+find_error(GMimeObject *o, unsigned depth)
+{
+	const stream_job *j = NULL, *inner;
+	int i;
+
+	if (!o || depth > 64)
+		return NULL;
+	if (G_TYPE_CHECK_INSTANCE_TYPE(o, gs_cms_part_get_type()))
+		j = ((GsCmsPart *) o)->job;
+	else if (G_TYPE_CHECK_INSTANCE_TYPE(o, gs_signature_part_get_type()))
+		j = ((GsSignaturePart *) o)->job;
+	else if (G_TYPE_CHECK_INSTANCE_TYPE(o, gs_signed_content_get_type()))
+		j = ((GsSignedContent *) o)->sig->job;
+	/* an inner part fails first: the outer one only saw its failure */
+	if (j && j->entity && (inner = find_error(j->entity, depth + 1)))
+		return inner;
+	if (j && j->error)
+		return j;
+	if (GMIME_IS_MULTIPART(o))
+		for (i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(o)); i++)
+			if ((inner = find_error(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), depth + 1)))
+				return inner;
+	if (GMIME_IS_MESSAGE(o))
+		return find_error(g_mime_message_get_mime_part(GMIME_MESSAGE(o)), depth + 1);
+	return NULL;
+}
+
+gs_status
+gs_stream_error(GMimeObject *root, char **errmsg)
+{
+	const stream_job *j = find_error(root, 0);
+
+	if (!j)
+		return GS_OK;
+	return gs_fail(errmsg, j->status, "%s", j->error);
 }

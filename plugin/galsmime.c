@@ -127,6 +127,8 @@ main(int argc, char **argv)
 
 	g_mime_init();
 	gs_init();
+	/* the command line will hold private keys: no core file, no ptrace */
+	gs_process_harden();
 	if (k->needs & (NEEDS_STORE | NEEDS_SESSION)) {
 		char *msg = NULL;
 		gs_status st = cli_open_store(&c, &msg);

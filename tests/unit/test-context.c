@@ -1,6 +1,7 @@
 /* test-context.c: GMime's own multipart/signed and application/pkcs7-mime
- * APIs, with the crypto context galsmime registers for the pkcs7 types
- * (the message layer streams instead; other GMime users get this). */
+ * APIs, with galsmime's crypto context, registered for the pkcs7 types
+ * by the host (gs_gmime_register) and bound to its session (the message
+ * layer streams instead; other GMime users get this). */
 #include "galsmime.h"
 #include "unit.h"
 
@@ -15,6 +16,7 @@ setup(unit_store *u)
 	unit_import(u, "bob.crt", GS_ROLE_CORRESPONDENT);
 	unit_import_identity(u, "alice.p12");
 	unit_import_identity(u, "bob.p12");
+	gs_gmime_register(unit_session(u));
 }
 
 static GMimeObject *
@@ -40,6 +42,7 @@ test_registered(void)
 				    "application/pkcs7-keys", NULL };
 	const char **p;
 
+	gs_gmime_register(NULL);
 	for (p = protocols; *p; p++) {
 		GMimeCryptoContext *ctx = g_mime_crypto_context_new(*p);
 		g_assert_nonnull(ctx);
@@ -154,6 +157,32 @@ test_pkcs7_mime(void)
 	unit_store_close(&u);
 }
 
+/* A context without a session says so, and the registry's contexts
+ * follow what the host registered. */
+static void
+test_no_session(void)
+{
+	GMimeCryptoContext *ctx = gs_context_new(NULL);
+	GMimeObject *entity = text_part("x\n");
+	GMimeMultipartSigned *mps;
+	GError *err = NULL;
+
+	mps = g_mime_multipart_signed_sign(ctx, entity, "alice@example.org", &err);
+	g_assert_null(mps);
+	g_assert_nonnull(err);
+	g_assert_nonnull(strstr(err->message, "no session"));
+	g_clear_error(&err);
+	g_object_unref(ctx);
+	gs_gmime_register(NULL);
+	ctx = g_mime_crypto_context_new("application/pkcs7-mime");
+	mps = g_mime_multipart_signed_sign(ctx, entity, "alice@example.org", &err);
+	g_assert_null(mps);
+	g_assert_nonnull(strstr(err->message, "no session"));
+	g_clear_error(&err);
+	g_object_unref(ctx);
+	g_object_unref(entity);
+}
+
 /* gs_entity_parse: an entity as GMime parses it; content without MIME
  * headers in one part holding its bytes (text/plain for ASCII, else
  * application/octet-stream); nothing for nothing; any stream, not only
@@ -237,6 +266,7 @@ main(int argc, char **argv)
 	g_mime_init();
 	gs_init();
 	g_test_add_func("/context/registered", test_registered);
+	g_test_add_func("/context/no-session", test_no_session);
 	g_test_add_func("/context/entity-parse", test_entity_parse);
 	g_test_add_func("/context/multipart-signed", test_multipart_signed);
 	g_test_add_func("/context/pkcs7-mime", test_pkcs7_mime);
