@@ -15,19 +15,6 @@ static const char plain_message[] =
 	"\n"
 	"a good signature, whatever the store's mood\n";
 
-static GMimeMessage *
-parse(gs_session *s, const char *text, size_t len)
-{
-	GMimeStream *in = g_mime_stream_mem_new_with_buffer(text, len);
-	GMimeMessage *m = NULL;
-	char *msg = NULL;
-
-	if (gs_message_parse(s, in, &m, &msg) != GS_OK)
-		g_error("parse: %s", msg);
-	g_object_unref(in);
-	return m;
-}
-
 /* The test root trusted, bob's certificate known, alice's identity; and
  * a message alice signed, as written out. */
 static GByteArray *
@@ -42,7 +29,7 @@ setup(unit_store *u)
 	unit_store_trusting_root(u);
 	unit_import(u, "bob.crt", GS_ROLE_CORRESPONDENT);
 	unit_import_identity(u, "alice.p12");
-	m = parse(unit_session(u), plain_message, sizeof plain_message - 1);
+	m = unit_parse(unit_session(u), plain_message, sizeof plain_message - 1);
 	if (gs_message_sign(unit_session(u), m, &so, &msg) != GS_OK ||
 	    gs_message_write(unit_session(u), m, out, &msg) != GS_OK)
 		g_error("sign: %s", msg);
@@ -117,7 +104,7 @@ unlock_store(sqlite3 *db)
 static gs_status
 verify_bytes(gs_session *s, const GByteArray *bytes, gs_sig_status *verdict, char **msg)
 {
-	GMimeMessage *m = parse(s, (const char *) bytes->data, bytes->len);
+	GMimeMessage *m = unit_parse(s, (const char *) bytes->data, bytes->len);
 	gs_report *r = NULL;
 	gs_status st = gs_message_verify(s, m, &r, msg);
 

@@ -34,19 +34,6 @@ worker_fail(worker *w, const char *fmt, ...)
 	va_end(ap);
 }
 
-static GMimeMessage *
-parse(gs_session *s, const char *text)
-{
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer(text, strlen(text));
-	GMimeMessage *m = NULL;
-	char *msg = NULL;
-
-	if (gs_message_parse(s, st, &m, &msg) != GS_OK)
-		g_error("parse: %s", msg);
-	g_object_unref(st);
-	return m;
-}
-
 static char *
 write_out(gs_session *s, GMimeMessage *m, gs_status *st, char **msg)
 {
@@ -71,7 +58,7 @@ round_trip(worker *w)
 				     "MIME-Version: 1.0\nContent-Type: text/plain\n\nfrom %s's thread\n",
 				     w->user, w->other, w->user);
 	char *self = g_strdup_printf("%s@example.org", w->user), *otheraddr;
-	GMimeMessage *m = parse(s, text);
+	GMimeMessage *m = unit_parse(s, text, -1);
 	gs_resolution *res = NULL;
 	gs_report *r = NULL;
 	gs_recipients *rc = NULL;
@@ -90,7 +77,7 @@ round_trip(worker *w)
 	}
 	signed_text = write_out(s, m, &st, &msg);
 	g_object_unref(m);
-	m = parse(s, signed_text);
+	m = unit_parse(s, signed_text, -1);
 	g_free(signed_text);
 	if ((st = gs_message_verify(s, m, &r, &msg)) != GS_OK) {
 		worker_fail(w, "verify: %s", msg);
@@ -104,7 +91,7 @@ round_trip(worker *w)
 	g_object_unref(m);
 
 	/* encrypt to oneself only, decrypt: the plaintext is one's own */
-	m = parse(s, text);
+	m = unit_parse(s, text, -1);
 	to[0] = self;
 	eo.extra = to;
 	eo.no_self = 1;
@@ -115,7 +102,7 @@ round_trip(worker *w)
 	}
 	enc_text = write_out(s, m, &st, &msg);
 	g_object_unref(m);
-	m = parse(s, enc_text);
+	m = unit_parse(s, enc_text, -1);
 	g_free(enc_text);
 	if ((st = gs_message_decrypt(s, m, &r, &msg)) != GS_OK) {
 		worker_fail(w, "decrypt: %s", msg);

@@ -389,6 +389,21 @@ unit_signed_report(X509 *x, gs_sig_status status, unsigned reasons)
 	return r;
 }
 
+/* A message from `len` bytes of text (-1: up to its NUL), or the test
+ * stops. */
+static G_GNUC_UNUSED GMimeMessage *
+unit_parse(gs_session *s, const char *text, gssize len)
+{
+	GMimeStream *in = g_mime_stream_mem_new_with_buffer(text, len < 0 ? strlen(text) : (size_t) len);
+	GMimeMessage *m = NULL;
+	char *msg = NULL;
+
+	if (gs_message_parse(s, in, &m, &msg) != GS_OK)
+		g_error("parse: %s", msg);
+	g_object_unref(in);
+	return m;
+}
+
 /* ---- small checks ---- */
 
 static G_GNUC_UNUSED int
