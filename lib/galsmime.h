@@ -379,8 +379,9 @@ gs_status gs_gal_sources(gs_store *store, gs_gal_source_cb cb, void *data, char 
 typedef gs_status (*gs_passphrase_cb)(void *data, const char *what,
 				      char *buf, size_t size, size_t *len);
 
-/* Import a PKCS#12 file (also legacy RC2-40 / 3DES ones) or PEM
- * (certificate + private key, the key possibly encrypted) as an
+/* Import a PKCS#12 file (also legacy RC2-40 / 3DES ones, and gpgsm's
+ * armoured export: a PEM block labelled PKCS12, after a text header) or
+ * PEM (certificate + private key, the key possibly encrypted) as an
  * identity. The passphrase opens the file; the key is stored encrypted
  * again under the same passphrase (PKCS#8, AES-256-CBC, PBKDF2-SHA256),
  * and stored unencrypted only if it came unencrypted (then

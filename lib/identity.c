@@ -151,6 +151,19 @@ encrypt_key(EVP_PKEY *key, const char *pass, size_t passlen, int *len)
 	return *len > 0 ? der : NULL;
 }
 
+/* gpgsm's `--export-secret-key-p12 --armor`: a PKCS#12 in a PEM block
+ * labelled PKCS12, after lines about the key ("Issuer ...:"). */
+static void
+armoured_p12(const char *label, const unsigned char *der, long len, void *user)
+{
+	GByteArray **out = user;
+
+	if (!*out && !strcmp(label, "PKCS12") && len > 0) {
+		*out = g_byte_array_sized_new((guint) len);
+		g_byte_array_append(*out, der, (guint) len);
+	}
+}
+
 gs_status
 gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		   const char *passphrase, size_t passlen, const char *label,
@@ -177,6 +190,17 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		pass = g_strndup(passphrase, passlen);
 
 	p12 = d2i_PKCS12(NULL, &p, (long) len);
+	if (!p12 && g_strstr_len((const char *) data, (gssize) MIN(len, (size_t) 1 << 20), "-----BEGIN PKCS12-----")) {
+		GByteArray *der = NULL;
+
+		ERR_clear_error();
+		gs_pem_each(data, len, armoured_p12, &der);
+		if (der) {
+			p = der->data;
+			p12 = d2i_PKCS12(NULL, &p, (long) der->len);
+			g_byte_array_unref(der);
+		}
+	}
 	if (p12) {
 		/* a PKCS#12 with an empty password is an unencrypted key */
 		if (PKCS12_verify_mac(p12, NULL, 0) || PKCS12_verify_mac(p12, "", 0)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 
@@ -128,6 +129,26 @@ read_secret_fd(int fd, char **out, size_t *len)
 	return GS_OK;
 }
 
+/* A passphrase file is a secret, as ssh's private keys: one that others
+ * can read (or write) is refused, with the fix. */
+static int
+private_file(cli *c, int fd, const char *file)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0) {
+		cli_error(c, "%s: %s", file, g_strerror(errno));
+		return 0;
+	}
+	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
+		cli_error(c, "%s: the passphrase file can be %s by others (mode %04o): chmod 600 '%s'", file,
+			  (sb.st_mode & (S_IRGRP | S_IROTH)) ? "read" : "changed",
+			  (unsigned) (sb.st_mode & 07777), file);
+		return 0;
+	}
+	return 1;
+}
+
 static gs_status
 pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
 {
@@ -143,6 +164,10 @@ pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
 			fd = open(file, O_RDONLY | O_CLOEXEC);
 			if (fd < 0) {
 				cli_error(c, "%s: %s", file, g_strerror(errno));
+				return GS_E_PASSPHRASE;
+			}
+			if (!private_file(c, fd, file)) {
+				close(fd);
 				return GS_E_PASSPHRASE;
 			}
 			read_secret_fd(fd, &c->pass_cache, &c->pass_cache_len);
@@ -179,6 +204,43 @@ cli_common_option(cli *c, int opt, const char *arg)
 		return 1;
 	}
 	return 0;
+}
+
+int
+cli_pass_configured(const cli *c)
+{
+	return c->pass_file || c->pass_fd >= 0 || c->pass_env_file;
+}
+
+gs_status
+cli_prompt_secret(cli *c, const char *prompt, char **pass, size_t *len)
+{
+	struct termios old, quiet;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), echo_off = 0;
+	gs_status st;
+
+	(void) c;
+	*pass = NULL;
+	*len = 0;
+	if (fd < 0)
+		return GS_E_PASSPHRASE;
+	if (tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		echo_off = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	if (write(fd, prompt, strlen(prompt)) < 0) {
+		/* the prompt is a courtesy: reading goes on */
+	}
+	st = read_secret_fd(fd, pass, len);
+	if (echo_off)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0) {
+		/* as above */
+	}
+	close(fd);
+	return st;
 }
 
 /* The passphrase for commands that read it eagerly (key import). */

@@ -101,6 +101,10 @@ int cli_flush(cli *c);
 	{ "allow-sha1", no_argument, NULL, 0x1003 }
 /* Handle a common option; returns 1 when `opt` was one. */
 int cli_common_option(cli *c, int opt, const char *arg);
+/* Is a passphrase source (file, descriptor, environment) configured? */
+int cli_pass_configured(const cli *c);
+/* Ask for a secret on the terminal (/dev/tty), without echo. */
+gs_status cli_prompt_secret(cli *c, const char *prompt, char **pass, size_t *len);
 /* Read the passphrase now (NULL when no source is configured). */
 gs_status cli_passphrase(cli *c, char **pass, size_t *len);
 /* Release everything, wiping the cached passphrase. */

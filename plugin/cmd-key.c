@@ -2,6 +2,7 @@
 #include "certs.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 
 static int
@@ -43,6 +44,25 @@ key_import(cli *c, int argc, char **argv)
 		return rc;
 	if ((st = cli_passphrase(c, &pass, &plen)) == GS_OK)
 		st = gs_identity_import(c->store, data, len, pass, plen, label, &fp, &plain, &msg);
+	/* encrypted, and no source given: ask on the terminal, as openssl and
+	 * gpgsm do; without one, say how to give it */
+	if (st == GS_E_PASSPHRASE && !cli_pass_configured(c)) {
+		if (isatty(STDIN_FILENO)) {
+			char *prompt = g_strdup_printf("Passphrase for %s: ", cli_text(argv[optind], 200));
+
+			g_clear_pointer(&msg, g_free);
+			st = cli_prompt_secret(c, prompt, &pass, &plen);
+			g_free(prompt);
+			if (st == GS_OK)
+				st = gs_identity_import(c->store, data, len, pass, plen, label, &fp, &plain, &msg);
+		} else {
+			char *m = g_strdup_printf("%s (--passphrase-file FILE, --passphrase-fd N, "
+						  "$GALSMIME_PASSPHRASE_FILE, or run it on a terminal to be asked)",
+						  msg ? msg : gs_status_string(st));
+			g_free(msg);
+			msg = m;
+		}
+	}
 	OPENSSL_cleanse(data, len);
 	g_free(data);
 	if (pass) {
