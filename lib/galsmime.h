@@ -13,7 +13,8 @@
  *    object they came from and stay valid until it is freed. Strings
  *    returned as `char *` belong to the caller (g_free).
  *  - Passing NULL where an object is required is a programmer error:
- *    the function returns GS_E_USAGE.
+ *    the function returns GS_E_PROGRAMMER (GS_E_USAGE is for what a
+ *    user asked that cannot be done: no recipients, an unknown format).
  *
  * MIME objects are GMime's (GMimeMessage, GMimeObject): galsmime is a
  * GMime extension. Call gs_init() once, after g_mime_init().
@@ -48,6 +49,7 @@ typedef enum gs_status {
 	GS_E_IO,           /* reading or writing a file or the store failed */
 	GS_E_INTERNAL,     /* a bug or an out-of-memory condition */
 	GS_E_UNSAFE,       /* the store is not private: another user owns it or can write it */
+	GS_E_PROGRAMMER,   /* the caller broke a contract (NULL where an object is required) */
 } gs_status;
 
 /* A short constant name for a status ("malformed input", ...). */
@@ -819,6 +821,61 @@ void gs_recipients_free(gs_recipients *r);
 gs_status gs_message_encrypt(gs_session *session, GMimeMessage *message,
 			     const gs_encrypt_opts *opts, gs_recipients **recipients,
 			     char **errmsg);
+
+/* ---- Sending: what a sendmail wrapper hands on ---- */
+
+typedef enum gs_send_encrypt {
+	GS_SEND_PLAIN = 0,        /* not encrypted (signed with `sign`) */
+	GS_SEND_ENCRYPT,          /* every copy encrypted, or nothing sent */
+	GS_SEND_ENCRYPT_AUTO,     /* encrypted when every recipient has a certificate */
+} gs_send_encrypt;
+
+typedef struct gs_send_opts {
+	int sign;
+	gs_send_encrypt encrypt;
+	/* with GS_SEND_ENCRYPT_AUTO: the first attempt that would go out
+	 * unencrypted fails (GS_E_NO_CERT, gs_send_plan_confirm_needed) and
+	 * is remembered in the store; the same message (recipients, From,
+	 * Subject) sent again within 10 minutes goes, signed only: mutt's
+	 * user sees why before it goes out in the clear */
+	int confirm_unencrypted;
+	const char *const *envelope;  /* the recipients sendmail was given (NULL-terminated), or NULL */
+	int header_mode;              /* sendmail -t: the header fields name the recipients too */
+	gs_encrypt_opts encrypt_opts; /* cipher, oaep, from, resolve_flags (recipients come from the copies) */
+} gs_send_opts;
+
+/* One copy to hand to sendmail. */
+typedef struct gs_send_copy {
+	const char *const *recipients; /* NULL-terminated, lower case */
+	int bcc;                      /* a Bcc recipient's own copy */
+	GBytes *data;                 /* the message as it goes (LF line ends) */
+} gs_send_copy;
+typedef struct gs_send_plan gs_send_plan;
+
+/* Prepare the copies of the message read from `in` (a seekable stream:
+ * it is parsed once per copy). Encrypted, the message forks as OWA forks
+ * Bcc: one copy for the To and Cc recipients, then one per Bcc recipient
+ * (an envelope recipient not in To or Cc), each encrypted to its
+ * recipients and the sender alone, no Bcc field in any; every copy is
+ * prepared before any is sent. Not encrypted (or --encrypt=auto when
+ * someone has no usable certificate): one copy to every recipient, the
+ * Bcc field removed unless header_mode. *plan is always set (free it);
+ * on GS_E_NO_CERT its recipients say who has no certificate and why.
+ * Returns GS_OK, GS_E_NO_CERT, GS_E_USAGE (no recipients),
+ * GS_E_NO_KEY / GS_E_PASSPHRASE (signing), GS_E_MALFORMED, GS_E_BUSY,
+ * GS_E_IO, GS_E_INTERNAL. */
+gs_status gs_send_prepare(gs_session *session, GMimeStream *in, const gs_send_opts *opts,
+			  gs_send_plan **plan, char **errmsg);
+size_t gs_send_plan_copies(const gs_send_plan *plan);
+const gs_send_copy *gs_send_plan_copy(const gs_send_plan *plan, size_t i);
+/* What became of each recipient (once each), or NULL when not encrypting. */
+const gs_recipients *gs_send_plan_recipients(const gs_send_plan *plan);
+/* The copies are encrypted; they went unencrypted under --encrypt=auto;
+ * the user must confirm sending unencrypted (see confirm_unencrypted). */
+int gs_send_plan_encrypted(const gs_send_plan *plan);
+int gs_send_plan_downgraded(const gs_send_plan *plan);
+int gs_send_plan_confirm_needed(const gs_send_plan *plan);
+void gs_send_plan_free(gs_send_plan *plan);
 
 /* Decrypt the message body in place: the outer headers stay, the body
  * becomes the decrypted entity. When that entity is signed it is

@@ -481,6 +481,12 @@ int gs_bio_stream_errno(BIO *b);
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
+/* ---- what became of each recipient (message.c) ---- */
+gs_recipients *gs_recipients_new(void);
+/* Add one (the strings are copied). */
+void gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerprint,
+		       gs_binding binding, const char *note, const char *failure);
+
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

@@ -300,9 +300,18 @@ gs_recipients_free(gs_recipients *r)
 	g_free(r);
 }
 
-static void
-recipient_add(gs_recipients *r, const char *recipient, const char *fingerprint, gs_binding binding,
-	      const char *note, const char *failure)
+gs_recipients *
+gs_recipients_new(void)
+{
+	gs_recipients *r = g_new0(gs_recipients, 1);
+
+	r->items = g_array_new(FALSE, FALSE, sizeof(gs_recipient_result));
+	return r;
+}
+
+void
+gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerprint, gs_binding binding,
+		  const char *note, const char *failure)
 {
 	gs_recipient_result x;
 
@@ -351,7 +360,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 {
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 	GPtrArray *fps = g_ptr_array_new_with_free_func(g_free);
-	gs_recipients *results = g_new0(gs_recipients, 1);
+	gs_recipients *results = gs_recipients_new();
 	unsigned nfail = 0;
 	GMimeObject *entity, *signed_obj = NULL;
 	STACK_OF(X509) *recips = sk_X509_new_null();
@@ -363,7 +372,6 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	gs_status st = GS_OK;
 	guint i;
 
-	results->items = g_array_new(FALSE, FALSE, sizeof(gs_recipient_result));
 	if (recipients)
 		*recipients = NULL;
 	if (!s || !m || !opts) {
@@ -412,10 +420,10 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			}
 			if (!supports_gcm(s, c->cert.sha256))
 				all_gcm = 0;
-			recipient_add(results, names->pdata[i], c->cert.sha256, c->binding,
+			gs_recipients_add(results, names->pdata[i], c->cert.sha256, c->binding,
 				      gs_resolution_note(res), NULL);
 		} else {
-			recipient_add(results, names->pdata[i], NULL, GS_BIND_NONE, NULL,
+			gs_recipients_add(results, names->pdata[i], NULL, GS_BIND_NONE, NULL,
 				      gs_resolution_failure(res));
 			nfail++;
 		}
@@ -428,7 +436,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			g_free(msg);
 			if (st == GS_E_BUSY || st == GS_E_IO || st == GS_E_INTERNAL)
 				goto out;
-			recipient_add(results, sender ? sender : "(no From)", NULL, GS_BIND_NONE, NULL,
+			gs_recipients_add(results, sender ? sender : "(no From)", NULL, GS_BIND_NONE, NULL,
 				      "no identity of yours to keep a readable copy "
 				      "(import your key, or use --no-self)");
 			nfail++;
@@ -439,7 +447,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 				X509_up_ref(self->cert);
 				sk_X509_push(recips, self->cert);
 			}
-			recipient_add(results, sender ? sender : "(you)", fp, GS_BIND_CERTIFICATE, NULL, NULL);
+			gs_recipients_add(results, sender ? sender : "(you)", fp, GS_BIND_CERTIFICATE, NULL, NULL);
 			g_free(fp);
 		}
 	}

@@ -82,6 +82,8 @@ static const char *const migrations[] = {
 	/* 2: an anchor trusted only for certificates issued (notBefore)
 	 * before a time: Microsoft's NotBefore property in an .sst */
 	"ALTER TABLE anchor ADD COLUMN issued_before INTEGER;",
+	/* 3: "send it unencrypted" answers (send.c), for a few minutes */
+	"CREATE TABLE confirmation (key TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))

@@ -24,6 +24,7 @@ gs_status_string(gs_status status)
 	case GS_E_IO: return "I/O error";
 	case GS_E_INTERNAL: return "internal error";
 	case GS_E_UNSAFE: return "store not private";
+	case GS_E_PROGRAMMER: return "programming error";
 	}
 	return "unknown status";
 }

@@ -69,6 +69,7 @@ cli_exit_code(gs_status st)
 	case GS_E_IO: return EXIT_IOERR;
 	case GS_E_INTERNAL: return EXIT_SOFTWARE;
 	case GS_E_UNSAFE: return EXIT_NOPERM;
+	case GS_E_PROGRAMMER: return EXIT_SOFTWARE;
 	}
 	return EXIT_SOFTWARE;
 }

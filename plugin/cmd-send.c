@@ -27,35 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum { ENC_NO, ENC_YES, ENC_AUTO } enc_mode;
-
-typedef struct copy {
-	GPtrArray *rcpts;      /* envelope recipients of this copy (char*) */
-	GByteArray *data;      /* the message as it goes to SENDMAIL */
-	int bcc;
-} copy;
-
-static copy *
-copy_new(int bcc)
-{
-	copy *k = g_new0(copy, 1);
-
-	k->rcpts = g_ptr_array_new_with_free_func(g_free);
-	k->bcc = bcc;
-	return k;
-}
-
-static void
-copy_free(gpointer p)
-{
-	copy *k = p;
-
-	g_ptr_array_free(k->rcpts, TRUE);
-	if (k->data)
-		g_byte_array_unref(k->data);
-	g_free(k);
-}
-
 /* sendmail options that take an argument, so that it is not taken for a
  * recipient when there is no "--" */
 static int
@@ -68,65 +39,6 @@ takes_arg(const char *opt)
 	for (w = with_arg; *w; w++)
 		if (!strcmp(opt, *w))
 			return 1;
-	return 0;
-}
-
-static int
-in_list(GPtrArray *a, const char *s)
-{
-	guint i;
-
-	for (i = 0; i < a->len; i++)
-		if (!g_ascii_strcasecmp(a->pdata[i], s))
-			return 1;
-	return 0;
-}
-
-static void
-add_addresses(GPtrArray *out, InternetAddressList *l)
-{
-	int i, n = l ? internet_address_list_length(l) : 0;
-
-	for (i = 0; i < n; i++) {
-		InternetAddress *ia = internet_address_list_get_address(l, i);
-		if (INTERNET_ADDRESS_IS_GROUP(ia))
-			add_addresses(out, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
-		else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-			char *a = g_ascii_strdown(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), -1);
-			if (*a && !in_list(out, a))
-				g_ptr_array_add(out, a);
-			else
-				g_free(a);
-		}
-	}
-}
-
-/* The copy as it goes to SENDMAIL (signed and encrypted while written). */
-static GByteArray *
-serialize(cli *c, GMimeMessage *m, char **errmsg, gs_status *st)
-{
-	GMimeStream *mem = g_mime_stream_mem_new();
-	GByteArray *a = NULL;
-
-	*st = gs_message_write(c->session, m, mem, errmsg);
-	if (*st == GS_OK) {
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-		a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	}
-	g_object_unref(mem);
-	return a;
-}
-
-/* A fresh parse of the message on stdin, for one copy. */
-static int
-parse_copy(cli *c, GMimeMessage **m)
-{
-	char *msg = NULL;
-	gs_status st;
-
-	g_mime_stream_reset(c->in);
-	if ((st = gs_message_parse(c->session, c->in, m, &msg)) != GS_OK)
-		return cli_fail(c, st, msg);
 	return 0;
 }
 
@@ -199,41 +111,122 @@ run_sendmail(cli *c, char **argv, const GByteArray *data)
 	return EXIT_SOFTWARE;
 }
 
+/* "a, b, c" */
+static char *
+joined(const char *const *v)
+{
+	GString *g = g_string_new(NULL);
+
+	for (; v && *v; v++)
+		g_string_append_printf(g, "%s%s", g->len ? ", " : "", cli_text(*v, 256));
+	return g_string_free(g, FALSE);
+}
+
+/* Hand each copy to SENDMAIL. The To/Cc copy goes first: when it fails
+ * nothing else goes (a retry then duplicates nothing); a Bcc copy that
+ * fails does not stop the others. Says who got a copy and who did not. */
+static int
+send_copies(cli *c, const gs_send_plan *plan, GPtrArray *fixed, int header_mode)
+{
+	GString *sent = g_string_new(NULL), *unsent = g_string_new(NULL);
+	int rc = 0;
+	size_t k;
+
+	for (k = 0; k < gs_send_plan_copies(plan); k++) {
+		const gs_send_copy *cp = gs_send_plan_copy(plan, k);
+		GPtrArray *args = g_ptr_array_new();
+		const char *const *r;
+		GByteArray view = { 0 };
+		gsize len;
+		guint j;
+		int one;
+		char *who;
+
+		for (j = 0; j < fixed->len; j++) {
+			/* a Bcc copy goes to its recipient alone, never to the headers' */
+			if (cp->bcc && !strcmp(fixed->pdata[j], "-t"))
+				continue;
+			g_ptr_array_add(args, fixed->pdata[j]);
+		}
+		if (!header_mode || cp->bcc) {
+			g_ptr_array_add(args, "--");
+			for (r = cp->recipients; *r; r++)
+				g_ptr_array_add(args, (char *) *r);
+		}
+		g_ptr_array_add(args, NULL);
+		view.data = (guint8 *) g_bytes_get_data(cp->data, &len);
+		view.len = (guint) len;
+		one = run_sendmail(c, (char **) args->pdata, &view);
+		g_ptr_array_free(args, TRUE);
+		who = joined(cp->recipients);
+		if (one == 0) {
+			g_string_append_printf(sent, "%s%s", sent->len ? ", " : "", who);
+		} else {
+			cli_error(c, "%s failed (exit %d): NOT sent to %s", (char *) fixed->pdata[0], one, who);
+			g_string_append_printf(unsent, "%s%s", unsent->len ? ", " : "", who);
+			if (!rc)
+				rc = one;
+		}
+		g_free(who);
+		if (one != 0 && !cp->bcc) {
+			/* the copy everyone in To and Cc reads: nothing more goes */
+			for (k++; k < gs_send_plan_copies(plan); k++) {
+				char *w = joined(gs_send_plan_copy(plan, k)->recipients);
+				cli_error(c, "not tried either: NOT sent to %s", w);
+				g_string_append_printf(unsent, ", %s", w);
+				g_free(w);
+			}
+			break;
+		}
+	}
+	if (rc && sent->len) {
+		cli_error(c, "sent to %s; NOT sent to %s", sent->str, unsent->str);
+		cli_error(c, "to send it to those only, send it again to them alone "
+			     "(in mutt: remove from the recipients those it was sent to)");
+	} else if (rc) {
+		cli_error(c, "nothing was sent: send it again");
+	}
+	g_string_free(sent, TRUE);
+	g_string_free(unsent, TRUE);
+	return rc;
+}
+
 int
 cmd_send(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "sign", no_argument, NULL, 's' },
 		{ "encrypt", optional_argument, NULL, 'e' },
+		{ "confirm-unencrypted", no_argument, NULL, 'C' },
 		{ "cipher", required_argument, NULL, 'c' },
 		{ "oaep", no_argument, NULL, 'o' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "allow-untrusted", no_argument, NULL, 'u' },
+		{ "quiet", no_argument, NULL, 'q' },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	GPtrArray *envelope = g_ptr_array_new_with_free_func(g_free);
-	GPtrArray *visible = g_ptr_array_new_with_free_func(g_free);
-	GPtrArray *copies = g_ptr_array_new_with_free_func(copy_free);
 	GPtrArray *fixed = g_ptr_array_new();  /* SENDMAIL and its options */
-	gs_encrypt_opts eo = { 0 };
-	enc_mode enc = ENC_NO;
-	int sign = 0, header_mode = 0, opt, rc = 0, i, sm, after_dd = 0;
-	GMimeMessage *m = NULL;
+	gs_send_opts so = { 0 };
+	gs_send_plan *plan = NULL;
+	int opt, rc = 0, i, sm, after_dd = 0;
 	char *msg = NULL;
 	gs_status st;
-	guint k;
+	size_t k;
 
-	eo.cipher = GS_CIPHER_AES256_CBC;
+	so.encrypt_opts.cipher = GS_CIPHER_AES256_CBC;
 	/* "+": stop at the first non-option, SENDMAIL */
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
 		switch (opt) {
-		case 's': sign = 1; break;
+		case 's': so.sign = 1; break;
+		case 'q': c->quiet = 1; break;
+		case 'C': so.confirm_unencrypted = 1; break;
 		case 'e':
 			if (!optarg)
-				enc = ENC_YES;
+				so.encrypt = GS_SEND_ENCRYPT;
 			else if (!strcmp(optarg, "auto"))
-				enc = ENC_AUTO;
+				so.encrypt = GS_SEND_ENCRYPT_AUTO;
 			else {
 				rc = cli_usage(c, "--encrypt takes no value, or =auto");
 				goto out;
@@ -241,19 +234,19 @@ cmd_send(cli *c, int argc, char **argv)
 			break;
 		case 'c':
 			if (!strcmp(optarg, "aes256-cbc"))
-				eo.cipher = GS_CIPHER_AES256_CBC;
+				so.encrypt_opts.cipher = GS_CIPHER_AES256_CBC;
 			else if (!strcmp(optarg, "aes256-gcm"))
-				eo.cipher = GS_CIPHER_AES256_GCM;
+				so.encrypt_opts.cipher = GS_CIPHER_AES256_GCM;
 			else if (!strcmp(optarg, "auto"))
-				eo.cipher = GS_CIPHER_AUTO;
+				so.encrypt_opts.cipher = GS_CIPHER_AUTO;
 			else {
 				rc = cli_usage(c, "--cipher is aes256-cbc, aes256-gcm or auto");
 				goto out;
 			}
 			break;
-		case 'o': eo.oaep = 1; break;
-		case 'f': eo.from = optarg; break;
-		case 'u': eo.resolve_flags |= GS_RESOLVE_ALLOW_UNTRUSTED; break;
+		case 'o': so.encrypt_opts.oaep = 1; break;
+		case 'f': so.encrypt_opts.from = optarg; break;
+		case 'u': so.encrypt_opts.resolve_flags |= GS_RESOLVE_ALLOW_UNTRUSTED; break;
 		default:
 			if (!cli_common_option(c, opt, optarg)) {
 				rc = cli_usage(c, "unknown option");
@@ -270,206 +263,58 @@ cmd_send(cli *c, int argc, char **argv)
 	g_ptr_array_add(fixed, argv[sm]);
 	for (i = sm + 1; i < argc; i++) {
 		if (after_dd) {
-			char *a = g_ascii_strdown(argv[i], -1);
-			if (!in_list(envelope, a))
-				g_ptr_array_add(envelope, a);
-			else
-				g_free(a);
+			g_ptr_array_add(envelope, g_strdup(argv[i]));
 		} else if (!strcmp(argv[i], "--")) {
 			after_dd = 1;
 		} else if (argv[i][0] == '-') {
 			if (!strcmp(argv[i], "-t"))
-				header_mode = 1;
+				so.header_mode = 1;
 			g_ptr_array_add(fixed, argv[i]);
 			if (takes_arg(argv[i]) && i + 1 < argc)
 				g_ptr_array_add(fixed, argv[++i]);
 		} else {
-			g_ptr_array_add(envelope, g_ascii_strdown(argv[i], -1));
+			g_ptr_array_add(envelope, g_strdup(argv[i]));
 		}
 	}
+	g_ptr_array_add(envelope, NULL);
+	so.envelope = (const char *const *) envelope->pdata;
 	if ((st = cli_open_session(c, &msg)) != GS_OK) {
 		rc = cli_fail(c, st, msg);
 		goto out;
 	}
-	if ((rc = cli_parse_message(c, &m)) != 0)
+	if ((rc = cli_read_stdin(c)) != 0)
 		goto out;
-	add_addresses(visible, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_TO));
-	add_addresses(visible, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_CC));
-	if (header_mode) {
-		/* sendmail -t: the headers name the recipients */
-		for (k = 0; k < visible->len; k++)
-			if (!in_list(envelope, visible->pdata[k]))
-				g_ptr_array_add(envelope, g_strdup(visible->pdata[k]));
-		add_addresses(envelope, g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_BCC));
+	st = gs_send_prepare(c->session, c->in, &so, &plan, &msg);
+	if (st == GS_OK || st == GS_E_NO_CERT) {
+		const gs_recipients *rs = gs_send_plan_recipients(plan);
+
+		for (k = 0; k < gs_recipients_count(rs); k++) {
+			const gs_recipient_result *r = gs_recipients_get(rs, k);
+			if (r->failure)
+				cli_error(c, "%s%s: %s", gs_send_plan_downgraded(plan)
+							? (so.sign ? "not encrypted (sent signed): " : "not encrypted: ")
+							: "",
+					  r->recipient, r->failure);
+		}
+		if (st == GS_OK && gs_send_plan_encrypted(plan))
+			cli_print_bindings(c, rs);
 	}
-	g_object_unref(m);
-	m = NULL;
-	if (envelope->len == 0) {
-		rc = cli_usage(c, "no recipients: give them after \"--\" or use SENDMAIL -t");
+	if (st == GS_E_NO_CERT && !gs_send_plan_confirm_needed(plan)) {
+		/* fail closed: the recipients are named above, one line each */
+		g_free(msg);
+		rc = cli_exit_code(st);
 		goto out;
 	}
-
-	/* the copies: one for To/Cc (if any), one per Bcc recipient */
-	{
-		copy *main_copy = copy_new(0);
-		for (k = 0; k < envelope->len; k++) {
-			const char *r = envelope->pdata[k];
-			if (in_list(visible, r)) {
-				g_ptr_array_add(main_copy->rcpts, g_strdup(r));
-			} else {
-				copy *b = copy_new(1);
-				g_ptr_array_add(b->rcpts, g_strdup(r));
-				g_ptr_array_add(copies, b);
-			}
-		}
-		if (main_copy->rcpts->len)
-			g_ptr_array_insert(copies, 0, main_copy);
-		else
-			copy_free(main_copy);
-	}
-
-	/* prepare every encrypted copy before sending any; collect the
-	 * recipients without a usable certificate over all copies */
-	if (enc != ENC_NO) {
-		GPtrArray *bad = g_ptr_array_new_with_free_func(g_free);
-
-		eo.sign = sign;
-		eo.header_recipients = 0;
-		for (k = 0; k < copies->len; k++) {
-			copy *cp = copies->pdata[k];
-			gs_recipients *rcpts = NULL;
-
-			if ((rc = parse_copy(c, &m)) != 0)
-				break;
-			g_ptr_array_add(cp->rcpts, NULL);
-			eo.extra = (const char *const *) cp->rcpts->pdata;
-			st = gs_message_encrypt(c->session, m, &eo, &rcpts, &msg);
-			g_ptr_array_remove_index(cp->rcpts, cp->rcpts->len - 1);
-			if (st == GS_E_NO_CERT) {
-				size_t f, nbad = 0;
-				for (f = 0; f < gs_recipients_count(rcpts); f++) {
-					const gs_recipient_result *rr = gs_recipients_get(rcpts, f);
-					char *line;
-
-					if (!rr->failure)
-						continue;
-					nbad++;
-					line = g_strdup_printf("%s: %s", rr->recipient, rr->failure);
-					if (!in_list(bad, line))
-						g_ptr_array_add(bad, line);
-					else
-						g_free(line);
-				}
-				if (nbad == 0)
-					g_ptr_array_add(bad, g_strdup(msg ? msg : gs_status_string(st)));
-				gs_recipients_free(rcpts);
-				g_free(msg);
-				msg = NULL;
-			} else if (st != GS_OK) {
-				gs_recipients_free(rcpts);
-				rc = cli_fail(c, st, msg);
-				break;
-			} else {
-				cli_print_bindings(c, rcpts);
-				gs_recipients_free(rcpts);
-				/* the copy names no Bcc recipient */
-				while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
-					;
-				cp->data = serialize(c, m, &msg, &st);
-				if (!cp->data) {
-					rc = cli_fail(c, st, msg);
-					msg = NULL;
-				}
-			}
-			g_object_unref(m);
-			m = NULL;
-			if (rc)
-				break;
-		}
-		if (rc == 0 && bad->len && enc == ENC_YES) {
-			/* fail closed: one line per recipient, nothing sent */
-			for (k = 0; k < bad->len; k++)
-				cli_error(c, "%s", (char *) bad->pdata[k]);
-			rc = cli_exit_code(GS_E_NO_CERT);
-		} else if (rc == 0 && bad->len) {
-			/* --encrypt=auto: someone cannot read it, so nobody gets it
-			 * encrypted: one copy as without --encrypt */
-			for (k = 0; k < bad->len; k++)
-				cli_error(c, "not encrypted%s: %s", sign ? " (sent signed)" : "",
-					  (char *) bad->pdata[k]);
-			enc = ENC_NO;
-		}
-		g_ptr_array_free(bad, TRUE);
-		if (rc != 0)
-			goto out;
-	}
-	if (enc == ENC_NO) {
-		/* one copy reaches everyone: sendmail keeps Bcc secret */
-		copy *all = copy_new(0);
-
-		for (k = 0; k < envelope->len; k++)
-			g_ptr_array_add(all->rcpts, g_strdup(envelope->pdata[k]));
-		g_ptr_array_set_size(copies, 0);
-		g_ptr_array_add(copies, all);
-		if ((rc = parse_copy(c, &m)) != 0)
-			goto out;
-		if (sign) {
-			gs_sign_opts so = { 0 };
-			so.from = eo.from;
-			if ((st = gs_message_sign(c->session, m, &so, &msg)) != GS_OK) {
-				rc = cli_fail(c, st, msg);
-				cli_error(c, "not sent");
-				goto out;
-			}
-		}
-		/* SENDMAIL gets every recipient as an argument, so a Bcc field
-		 * ($write_bcc) would only show the Bcc recipients to everyone
-		 * if it did not strip it. With -t it names recipients: kept. */
-		if (!header_mode)
-			while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
-				;
-		all->data = serialize(c, m, &msg, &st);
-		g_object_unref(m);
-		m = NULL;
-		if (!all->data) {
-			rc = cli_fail(c, st, msg);
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		if (st != GS_E_NO_CERT)
 			cli_error(c, "not sent");
-			goto out;
-		}
+		goto out;
 	}
-
-	/* hand each copy to SENDMAIL */
-	for (k = 0; k < copies->len; k++) {
-		copy *cp = copies->pdata[k];
-		GPtrArray *args = g_ptr_array_new();
-		guint j;
-
-		for (j = 0; j < fixed->len; j++) {
-			/* a Bcc copy goes to its recipient alone, never to the headers' */
-			if (cp->bcc && !strcmp(fixed->pdata[j], "-t"))
-				continue;
-			g_ptr_array_add(args, fixed->pdata[j]);
-		}
-		if (!header_mode || cp->bcc) {
-			g_ptr_array_add(args, "--");
-			for (j = 0; j < cp->rcpts->len; j++)
-				g_ptr_array_add(args, cp->rcpts->pdata[j]);
-		}
-		g_ptr_array_add(args, NULL);
-		rc = run_sendmail(c, (char **) args->pdata, cp->data);
-		g_ptr_array_free(args, TRUE);
-		if (rc != 0) {
-			cli_error(c, "%s failed (exit %d)%s", (char *) fixed->pdata[0], rc,
-				  k ? "; earlier copies were sent" : "; nothing was sent");
-			goto out;
-		}
-	}
+	rc = send_copies(c, plan, fixed, so.header_mode);
 out:
-	if (m)
-		g_object_unref(m);
-	g_ptr_array_free(copies, TRUE);
+	gs_send_plan_free(plan);
 	g_ptr_array_free(envelope, TRUE);
-	g_ptr_array_free(visible, TRUE);
 	g_ptr_array_free(fixed, TRUE);
 	return rc;
 }
