@@ -778,10 +778,15 @@ gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, con
 			size_t len, GByteArray **extracted, gs_report **report, char **errmsg);
 /* Encrypt `content` to the given certificates (DER or PEM, one or more
  * each) and, unless no_self, to the identity `self` (fingerprint or
- * address; NULL: the only identity). Every certificate must be usable
- * for encryption now (GS_E_NO_CERT with the reason otherwise). */
+ * address; NULL: the only identity). CA certificates in a file are
+ * skipped (a chain may come along); every other certificate must pass
+ * the verdict gs_resolve gives (dates, key usage, purpose, a chain to a
+ * trust anchor unless `flags` has GS_RESOLVE_ALLOW_UNTRUSTED, not
+ * revoked), and each file must hold one: otherwise GS_E_NO_CERT naming
+ * the certificate's addresses (printable) and why. GS_E_BUSY, GS_E_IO:
+ * the store. */
 gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
-			 const char *self, int no_self, gs_cipher cipher, int oaep,
+			 const char *self, int no_self, unsigned flags, gs_cipher cipher, int oaep,
 			 const void *content, size_t len, GByteArray **der, char **errmsg);
 /* Decrypt DER (auth)enveloped-data with the identity whose certificate
  * matches a RecipientInfo. */
@@ -806,6 +811,17 @@ gs_status gs_raw_cert_emails(const void *data, size_t len, char ***emails, char 
  * multipart/signed, or an opaque signed-data body. GS_E_NOT_FOUND when
  * the message is not signed. */
 gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **errmsg);
+/* The signers' certificates of a signed message as a PEM bundle (new
+ * string), for mutt's sender check, only when the From rule of
+ * gs_message_verify holds exactly: the message has one From field
+ * holding one mailbox (no group), spelled out in the field (no comment
+ * inside it), and every signer's certificate is in the signature and
+ * names that address (rfc822Name, else emailAddress; any case). mutt
+ * then compares the certificate's addresses with From only as prefixes
+ * (lib/mutt.c), which is why nothing less may pass. GS_E_NOT_FOUND (not
+ * signed, or the rule does not hold: errmsg says why, printable),
+ * GS_E_MALFORMED. */
+gs_status gs_message_signer_certs(GMimeMessage *message, char **pem, char **errmsg);
 
 /* Every address the store knows (directory entries and certificates),
  * lower case, each once. */

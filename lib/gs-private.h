@@ -487,6 +487,10 @@ int gs_bio_stream_errno(BIO *b);
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
+/* ---- message.c ---- */
+/* The one From mailbox of `m`, lower-cased, as the From rule compares
+ * it; NULL when there is none or several. New string. */
+char *gs_message_from_address(GMimeMessage *m);
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

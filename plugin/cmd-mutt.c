@@ -430,7 +430,7 @@ m_encrypt(cli *c, int argc, char **argv)
 	 * -encrypt in mutt's smime.rc writes it; mutt adds your own
 	 * certificate itself ($smime_self_encrypt) */
 	canon = to_crlf(in);
-	st = gs_raw_encrypt(c->session, files, NULL, 1, GS_CIPHER_AES256_CBC, 0, canon->data, canon->len,
+	st = gs_raw_encrypt(c->session, files, NULL, 1, 0, GS_CIPHER_AES256_CBC, 0, canon->data, canon->len,
 			    &der, &msg);
 	OPENSSL_cleanse(canon->data, canon->len);
 	g_byte_array_unref(canon);
