@@ -273,6 +273,11 @@ gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, ch
 /* The identity whose certificate has this SHA-256 fingerprint. */
 gs_status gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **id,
 				     char **errmsg);
+/* The identity for signing as `address` (as gs_identity_for_address),
+ * kept by the session (the copy it holds already, if any) and unlocked.
+ * *id belongs to the session. */
+gs_status gs_session_signing_identity(gs_session *session, const char *address, gs_identity **id,
+				      char **errmsg);
 /* Decrypt the identity's key with the session's passphrase callback. */
 gs_status gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg);
 /* The identity for signing as `address` (NULL: the only identity). */

@@ -28,10 +28,7 @@ gs_raw_sign(gs_session *s, const char *signer, const void *content, size_t len, 
 	if (!s || !der || (!content && len))
 		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_sign: bad arguments");
 	*der = NULL;
-	if ((st = gs_identity_for_address(s, signer, &id, errmsg)) != GS_OK)
-		return st;
-	g_ptr_array_add(s->identities, id);
-	if ((st = gs_identity_unlock(s, id, errmsg)) != GS_OK)
+	if ((st = gs_session_signing_identity(s, signer, &id, errmsg)) != GS_OK)
 		return st;
 	in = BIO_new_mem_buf(content, (int) len);
 	out = BIO_new(BIO_s_mem());
