@@ -12,13 +12,14 @@
  *    of a thousand characters ending in ceo@... became a line for ceo@.
  *  - smime_parse_key splits fields on space, tab or newline (not CR),
  *    collapsing runs; fewer than three fields: the line is skipped.
- *  - smime_get_key_by_addr keeps the lines whose first field equals the
- *    recipient's mailbox (case-insensitively). In opportunistic mode
- *    (crypt_opportunistic_encrypt: crypt.c crypt_get_keys(msg, .., 1) ->
- *    smime_findKeys -> smime_get_key_by_addr(.., oppenc_mode 1)) the
- *    last 't' line wins, else a 'u'/'v' one unless
- *    crypt_opportunistic_encrypt_strong_keys; when sending, two 't'
- *    lines with different hashes open a picker (smime_select_key).
+ *  - smime_get_key_by_addr (mutt smime.c 674-744) keeps the lines whose
+ *    first field equals the recipient's mailbox (case-insensitively). In
+ *    opportunistic mode (crypt_opportunistic_encrypt: crypt.c 1001
+ *    crypt_get_keys(msg, .., 1) -> 963 smime_findKeys -> smime_get_key_by_addr
+ *    with oppenc_mode 1) the last 't' line wins, else a 'u'/'v' one unless
+ *    crypt_opportunistic_encrypt_strong_keys (smime.c 722-730); when
+ *    sending, two 't' lines with different hashes open a picker (707,
+ *    738: smime_select_key).
  * Hence every line written here is short (GS_MUTT_LINE_MAX), its first
  * field a plain mailbox, and only gs_resolve's choice is 't'. */
 #include "gs-private.h"

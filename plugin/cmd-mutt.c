@@ -547,7 +547,7 @@ m_get_cert(cli *c, int argc, char **argv)
  * neomutt ncrypt/smime.c) runs this on the message (headers and all),
  * then get-cert-email on %c, and calls the signature verified when a
  * line it prints begins with the From address: strncasecmp over From's
- * length (mutt smime.c 985-989 smime_handle_cert_email; neomutt
+ * length (mutt smime.c 985-990 smime_handle_cert_email; neomutt
  * mutt_istr_startswith, 2026 smime.c 752). A certificate for
  * bob@example.org.evil.example would pass as bob@example.org. So %c is
  * written only when every signer's certificate names the From address
