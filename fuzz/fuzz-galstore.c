@@ -16,6 +16,7 @@
  * sanitizer report, a committed import or a one-line error, and
  * fuzz-gal.h's binding rules on every resolution. */
 #include "fuzz-gal.h"
+#include "fuzz-reader.h"
 
 #include <sys/mman.h>
 
@@ -26,23 +27,6 @@ static const char *const vocab[] = {
 };
 static const char *const prefixes[] = { "SMTP:", "smtp:", "", "X500:", "mailto:", "SIP:" };
 static const char *const kinds[] = { "UserMailbox", "MailContact", "MailUser", "MailUniversalDistributionGroup" };
-
-typedef struct reader {
-	const uint8_t *p;
-	size_t n;
-} reader;
-
-static unsigned
-next(reader *r, unsigned mod)
-{
-	unsigned v = 0;
-
-	if (r->n) {
-		v = *r->p++;
-		r->n--;
-	}
-	return mod ? v % mod : v;
-}
 
 static void
 json_str(GString *g, const char *s)

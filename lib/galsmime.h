@@ -952,10 +952,15 @@ gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, con
 			size_t len, GByteArray **extracted, gs_report **report, char **errmsg);
 /* Encrypt `content` to the given certificates (DER or PEM, one or more
  * each) and, unless no_self, to the identity `self` (fingerprint or
- * address; NULL: the only identity). Every certificate must be usable
- * for encryption now (GS_E_NO_CERT with the reason otherwise). */
+ * address; NULL: the only identity). CA certificates in a file are
+ * skipped (a chain may come along); every other certificate must pass
+ * the verdict gs_resolve gives (dates, key usage, purpose, a chain to a
+ * trust anchor unless `flags` has GS_RESOLVE_ALLOW_UNTRUSTED, not
+ * revoked), and each file must hold one: otherwise GS_E_NO_CERT naming
+ * the certificate's addresses (printable) and why. GS_E_BUSY, GS_E_IO:
+ * the store. */
 gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
-			 const char *self, int no_self, gs_cipher cipher, int oaep,
+			 const char *self, int no_self, unsigned flags, gs_cipher cipher, int oaep,
 			 const void *content, size_t len, GByteArray **der, char **errmsg);
 /* Decrypt DER (auth)enveloped-data with the identity whose certificate
  * matches a RecipientInfo. */
@@ -980,6 +985,17 @@ gs_status gs_raw_cert_emails(const void *data, size_t len, char ***emails, char 
  * multipart/signed, or an opaque signed-data body. GS_E_NOT_FOUND when
  * the message is not signed. */
 gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **errmsg);
+/* The signers' certificates of a signed message as a PEM bundle (new
+ * string), for mutt's sender check, only when the From rule of
+ * gs_message_verify holds exactly: the message has one From field
+ * holding one mailbox (no group), spelled out in the field (no comment
+ * inside it), and every signer's certificate is in the signature and
+ * names that address (rfc822Name, else emailAddress; any case). mutt
+ * then compares the certificate's addresses with From only as prefixes
+ * (lib/mutt.c), which is why nothing less may pass. GS_E_NOT_FOUND (not
+ * signed, or the rule does not hold: errmsg says why, printable),
+ * GS_E_MALFORMED. */
+gs_status gs_message_signer_certs(GMimeMessage *message, char **pem, char **errmsg);
 
 /* Every address the store knows (directory entries and certificates),
  * lower case, each once. */
@@ -989,6 +1005,62 @@ gs_status gs_store_addresses(gs_store *store, int (*cb)(const char *address, voi
  * and issuer name hashes (`openssl x509 -hash` / `-issuer_hash`). */
 gs_status gs_store_cert_pem(gs_store *store, const char *sha256, char **pem,
 			    unsigned long *subject_hash, unsigned long *issuer_hash, char **errmsg);
+
+/* ------------------------------------------------------------------ */
+/* mutt's classic S/MIME index ($smime_certificates, $smime_keys)      */
+/* ------------------------------------------------------------------ */
+
+/* mutt and neomutt read each .index line into a 1024-byte buffer and
+ * take the rest of a longer one as a line of its own; they split fields
+ * on blanks (lib/mutt.c says where). What galsmime writes for them: */
+#define GS_MUTT_MAILBOX_MAX 254   /* RFC 5321's path limit less the brackets */
+#define GS_MUTT_LABEL_MAX 64
+#define GS_MUTT_LINE_MAX 512      /* half of mutt's buffer */
+
+/* Is `address` a plain RFC 5321 mailbox mutt reads whole: a dot-atom
+ * local part of at most 64 octets (no quoted string), "@", a domain of
+ * letters, digits and inner hyphens (no address literal), at most
+ * GS_MUTT_MAILBOX_MAX octets in all; so no white space, control
+ * character or non-ASCII byte. */
+int gs_mutt_mailbox_ok(const char *address);
+/* `name` as one word for mutt's label field: letters and digits (any
+ * script), '.', '-', '_'; anything else becomes '_'; at most
+ * GS_MUTT_LABEL_MAX bytes; "-" for NULL or "". New string (g_free). */
+char *gs_mutt_label(const char *name);
+
+/* One line of an .index, valid during the callback. */
+typedef struct gs_mutt_line {
+	int keys;                 /* 0: $smime_certificates/.index, 1: $smime_keys/.index */
+	const char *mailbox;      /* gs_mutt_mailbox_ok */
+	const char *keyid;        /* the certificate file's name, "hash.N" */
+	const char *label;        /* gs_mutt_label */
+	char trust;               /* 't' (usable), 'e' expired, 'r' revoked, 'i' otherwise */
+	const char *purpose;      /* "se", "s", "e" or "-" */
+	const char *text;         /* the whole line, newline included: at most GS_MUTT_LINE_MAX */
+} gs_mutt_line;
+typedef struct gs_mutt_index_cbs {
+	/* each certificate file, once, before the first line naming it:
+	 * its name and PEM */
+	int (*file)(void *data, const char *name, const char *pem);
+	int (*line)(void *data, const gs_mutt_line *line);
+	void *data;
+} gs_mutt_index_cbs;
+typedef struct gs_mutt_index_stats {
+	unsigned long lines, key_lines, files;
+	unsigned long left_out;      /* store addresses mutt could not read whole */
+	unsigned long key_left_out;  /* the same among your identities' addresses */
+} gs_mutt_index_stats;
+
+/* mutt's .index lines from the store: every address it knows, each
+ * resolved with gs_resolve; the certificate gs_resolve chooses is the
+ * one 't' line of its address, the certificates it finds unusable are
+ * listed as 'e', 'r' or 'i', usable ones it did not choose never. With
+ * `keys`, then a line per address of each identity. An address that is
+ * not gs_mutt_mailbox_ok is left out and counted. A callback returning
+ * non-zero stops the walk (GS_OK: the caller knows why). Returns GS_OK,
+ * GS_E_BUSY, GS_E_IO. */
+gs_status gs_mutt_index(gs_session *session, int keys, const gs_mutt_index_cbs *cbs,
+			gs_mutt_index_stats *stats, char **errmsg);
 
 /* Write the message (LF line ends) to `stream` and flush it. Signed and
  * encrypted bodies made by gs_message_sign / gs_message_encrypt are

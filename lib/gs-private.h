@@ -273,6 +273,11 @@ gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, ch
 /* The identity whose certificate has this SHA-256 fingerprint. */
 gs_status gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **id,
 				     char **errmsg);
+/* The identity for signing as `address` (as gs_identity_for_address),
+ * kept by the session (the copy it holds already, if any) and unlocked.
+ * *id belongs to the session. */
+gs_status gs_session_signing_identity(gs_session *session, const char *address, gs_identity **id,
+				      char **errmsg);
 /* Decrypt the identity's key with the session's passphrase callback. */
 gs_status gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg);
 /* The identity for signing as `address` (NULL: the only identity). */
@@ -487,6 +492,10 @@ gs_recipients *gs_recipients_new(void);
 void gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerprint,
 		       gs_binding binding, const char *note, const char *failure);
 
+/* ---- message.c ---- */
+/* The one From mailbox of `m`, lower-cased, as the From rule compares
+ * it; NULL when there is none or several. New string. */
+char *gs_message_from_address(GMimeMessage *m);
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

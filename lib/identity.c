@@ -495,6 +495,35 @@ out:
 }
 
 gs_status
+gs_session_signing_identity(gs_session *session, const char *address, gs_identity **out,
+			    char **errmsg)
+{
+	gs_identity *id = NULL;
+	gs_status st;
+	guint i;
+
+	*out = NULL;
+	if ((st = gs_identity_for_address(session, address, &id, errmsg)) != GS_OK)
+		return st;
+	/* one copy of each key per session, unlocked once, however many
+	 * messages it signs (as decryption keeps them, cms.c) */
+	for (i = 0; i < session->identities->len; i++) {
+		gs_identity *kept = session->identities->pdata[i];
+		if (!X509_cmp(kept->cert, id->cert)) {
+			gs_identity_free(id);
+			id = kept;
+			break;
+		}
+	}
+	if (i == session->identities->len)
+		g_ptr_array_add(session->identities, id);
+	if ((st = gs_identity_unlock(session, id, errmsg)) != GS_OK)
+		return st;
+	*out = id;
+	return GS_OK;
+}
+
+gs_status
 gs_store_list_identities(gs_store *s, gs_identity_cb cb, void *data, char **errmsg)
 {
 	GPtrArray *ids = NULL;

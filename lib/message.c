@@ -192,6 +192,12 @@ from_address(GMimeMessage *m)
 	return r;
 }
 
+char *
+gs_message_from_address(GMimeMessage *m)
+{
+	return from_address(m);
+}
+
 /* ---- sign ---- */
 
 /* The identity to sign as, unlocked (the session keeps it). */

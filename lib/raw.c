@@ -28,10 +28,7 @@ gs_raw_sign(gs_session *s, const char *signer, const void *content, size_t len, 
 	if (!s || !der || (!content && len))
 		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_sign: bad arguments");
 	*der = NULL;
-	if ((st = gs_identity_for_address(s, signer, &id, errmsg)) != GS_OK)
-		return st;
-	g_ptr_array_add(s->identities, id);
-	if ((st = gs_identity_unlock(s, id, errmsg)) != GS_OK)
+	if ((st = gs_session_signing_identity(s, signer, &id, errmsg)) != GS_OK)
 		return st;
 	in = BIO_new_mem_buf(content, (int) len);
 	out = BIO_new(BIO_s_mem());
@@ -77,8 +74,37 @@ gs_raw_verify(gs_session *s, const void *sig, size_t siglen, const void *content
 	return st;
 }
 
+/* The one verdict on a recipient (gs_judge_recipient, as `galsmime
+ * encrypt` judges): dates, key usage, purpose, chain, revocation.
+ * GS_E_NO_CERT naming the certificate's addresses (else its subject),
+ * printable, and why. */
+static gs_status
+judge_recipient(gs_session *s, X509 *x, unsigned flags, char **errmsg)
+{
+	const char *why = NULL;
+	char *buf = NULL, *who;
+	gs_verdict v;
+	gs_certdata cd;
+	gs_status st;
+
+	if ((st = gs_judge_recipient(s, x, flags, &v, &why, &buf, errmsg)) != GS_OK ||
+	    v == GS_VERDICT_USABLE) {
+		g_free(buf);
+		return st;
+	}
+	gs_certdata_fill(&cd, x);
+	who = gs_cert_info_addresses(&cd.info);
+	if (!who)
+		who = gs_printable(cd.info.subject, 256);
+	st = gs_fail(errmsg, GS_E_NO_CERT, "%s: %s", who, why);
+	g_free(who);
+	g_free(buf);
+	gs_certdata_clear(&cd);
+	return st;
+}
+
 gs_status
-gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_self,
+gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_self, unsigned flags,
 	       gs_cipher cipher, int oaep, const void *content, size_t len, GByteArray **der,
 	       char **errmsg)
 {
@@ -92,35 +118,31 @@ gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_s
 	if (!s || !files || !der)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_encrypt: bad arguments");
 	*der = NULL;
-	for (i = 0; i < files->len; i++) {
+	for (i = 0; i < files->len && st == GS_OK; i++) {
 		GByteArray *a = files->pdata[i];
 		STACK_OF(X509) *certs = NULL;
+		int people = 0;
 
 		if ((st = gs_read_certificates(a->data, a->len, &certs, errmsg)) != GS_OK)
 			goto out;
-		for (k = 0; k < sk_X509_num(certs); k++) {
+		for (k = 0; k < sk_X509_num(certs) && st == GS_OK; k++) {
 			X509 *x = sk_X509_value(certs, k);
-			const char *why;
-			gs_certdata cd;
 
 			if (gs_cert_is_ca(x))
 				continue; /* a chain file may come along */
-			if (gs_cert_recipient_verdict(x, gs_session_now(s), &why) != GS_VERDICT_USABLE) {
-				char *addrs;
-
-				gs_certdata_fill(&cd, x);
-				addrs = gs_cert_info_addresses(&cd.info);
-				st = gs_fail(errmsg, GS_E_NO_CERT, "%s: %s", addrs ? addrs : cd.info.subject, why);
-				g_free(addrs);
-				gs_certdata_clear(&cd);
-				sk_X509_pop_free(certs, X509_free);
-				goto out;
+			people++;
+			if ((st = judge_recipient(s, x, flags, errmsg)) == GS_OK) {
+				X509_up_ref(x);
+				sk_X509_push(recips, x);
 			}
-			X509_up_ref(x);
-			sk_X509_push(recips, x);
 		}
+		if (st == GS_OK && !people)
+			st = gs_fail(errmsg, GS_E_NO_CERT,
+				     "certificate file %u holds CA certificates only, no recipient's", i + 1);
 		sk_X509_pop_free(certs, X509_free);
 	}
+	if (st != GS_OK)
+		goto out;
 	if (!no_self) {
 		if ((st = gs_identity_for_address(s, self, &me, errmsg)) != GS_OK)
 			goto out;
@@ -179,8 +201,11 @@ gs_raw_decrypt(gs_session *s, const void *der, size_t len, GByteArray **plain, g
 	return st;
 }
 
+/* The certificates of a PKCS#7 / CMS structure, or only its signers'
+ * (then *unmatched, when not NULL, counts the SignerInfos whose
+ * certificate is not there). NULL when it is no such structure. */
 static STACK_OF(X509) *
-structure_certs(const unsigned char *p, size_t len, int signers_only)
+structure_certs(const unsigned char *p, size_t len, int signers_only, int *unmatched)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(X509) *out = NULL;
@@ -213,14 +238,17 @@ structure_certs(const unsigned char *p, size_t len, int signers_only)
 		int i, j;
 
 		out = sk_X509_new_null();
-		for (i = 0; sis && all && i < sk_CMS_SignerInfo_num(sis); i++)
-			for (j = 0; j < sk_X509_num(all); j++)
+		for (i = 0; sis && i < sk_CMS_SignerInfo_num(sis); i++) {
+			for (j = 0; all && j < sk_X509_num(all); j++)
 				if (!CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i),
 							     sk_X509_value(all, j))) {
 					X509_up_ref(sk_X509_value(all, j));
 					sk_X509_push(out, sk_X509_value(all, j));
 					break;
 				}
+			if (unmatched && (!all || j == sk_X509_num(all)))
+				(*unmatched)++;
+		}
 		sk_X509_pop_free(all, X509_free);
 	} else {
 		out = CMS_get1_certs(cms);
@@ -229,18 +257,15 @@ structure_certs(const unsigned char *p, size_t len, int signers_only)
 	return out;
 }
 
-gs_status
-gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg)
+/* `certs` (taken) as a PEM bundle; none is GS_E_NOT_FOUND, NULL (no
+ * structure) GS_E_MALFORMED. */
+static gs_status
+certs_pem(STACK_OF(X509) *certs, char **pem, char **errmsg)
 {
-	STACK_OF(X509) *certs;
 	BIO *out;
 	gs_status st = GS_OK;
 	int i;
 
-	if (!data || !pem)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_certs: bad arguments");
-	*pem = NULL;
-	certs = structure_certs(data, len, signers_only);
 	ERR_clear_error();
 	if (!certs || sk_X509_num(certs) == 0) {
 		sk_X509_pop_free(certs, X509_free);
@@ -259,6 +284,113 @@ gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **
 	BIO_free(out);
 	sk_X509_pop_free(certs, X509_free);
 	return st;
+}
+
+gs_status
+gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg)
+{
+	if (!data || !pem)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_certs: bad arguments");
+	*pem = NULL;
+	return certs_pem(structure_certs(data, len, signers_only, NULL), pem, errmsg);
+}
+
+/* The From address mutt's sender check may compare: the one mailbox of
+ * the one From field (no group: mutt would compare the group's name),
+ * spelled in the field as it is (no comment or folding inside it, where
+ * mutt's parser and GMime's could read two addresses). NULL otherwise,
+ * with *why. */
+static char *
+plain_from(GMimeMessage *m, const char **why)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	InternetAddressList *l = g_mime_message_get_from(m);
+	const char *raw = NULL;
+	char *from, *lraw;
+	int i, fields = 0;
+
+	for (i = 0; i < g_mime_header_list_get_count(hl); i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		if (!g_ascii_strcasecmp(g_mime_header_get_name(h), "From")) {
+			fields++;
+			raw = g_mime_header_get_raw_value(h);
+		}
+	}
+	*why = "the message has no From address";
+	if (fields > 1)
+		*why = "the message has several From fields";
+	if (fields != 1 || !raw)
+		return NULL;
+	for (i = 0; l && i < internet_address_list_length(l); i++)
+		if (INTERNET_ADDRESS_IS_GROUP(internet_address_list_get_address(l, i))) {
+			*why = "the From field holds a group";
+			return NULL;
+		}
+	if (!(from = gs_message_from_address(m))) {
+		*why = "the From field does not hold exactly one address";
+		return NULL;
+	}
+	lraw = g_ascii_strdown(raw, -1);
+	if (!strstr(lraw, from)) {
+		*why = "the From address is not spelled out in the From field";
+		g_free(from);
+		from = NULL;
+	}
+	g_free(lraw);
+	return from;
+}
+
+gs_status
+gs_message_signer_certs(GMimeMessage *m, char **pem, char **errmsg)
+{
+	STACK_OF(X509) *signers;
+	GByteArray *der = NULL;
+	const char *why;
+	char *from;
+	gs_status st;
+	int i, unmatched = 0;
+
+	if (!m || !pem)
+		return gs_fail(errmsg, GS_E_USAGE, "gs_message_signer_certs: bad arguments");
+	*pem = NULL;
+	if ((st = gs_message_signature(m, &der, errmsg)) != GS_OK)
+		return st;
+	signers = structure_certs(der->data, der->len, 1, &unmatched);
+	g_byte_array_unref(der);
+	if (!(from = plain_from(m, &why))) {
+		sk_X509_pop_free(signers, X509_free);
+		return gs_fail(errmsg, GS_E_NOT_FOUND, "%s: no signer can be shown as its sender", why);
+	}
+	if (unmatched) {
+		sk_X509_pop_free(signers, X509_free);
+		g_free(from);
+		return gs_fail(errmsg, GS_E_NOT_FOUND, "a signer's certificate is not in the signature");
+	}
+	/* the From rule of gs_message_verify: every signer names From */
+	for (i = 0; signers && i < sk_X509_num(signers); i++) {
+		X509 *x = sk_X509_value(signers, i);
+		gs_certdata cd;
+		char *names, *pfrom;
+
+		if (gs_cert_has_email(x, from))
+			continue;
+		gs_certdata_fill(&cd, x);
+		names = gs_cert_info_addresses(&cd.info);
+		pfrom = gs_printable(from, 256);
+		st = gs_fail(errmsg, GS_E_NOT_FOUND,
+			     "the signer's certificate does not name the From address %s (it names %s)",
+			     pfrom, names ? names : "no address");
+		g_free(names);
+		g_free(pfrom);
+		gs_certdata_clear(&cd);
+		break;
+	}
+	g_free(from);
+	if (st != GS_OK) {
+		sk_X509_pop_free(signers, X509_free);
+		return st;
+	}
+	return certs_pem(signers, pem, errmsg);
 }
 
 gs_status

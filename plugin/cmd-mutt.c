@@ -35,6 +35,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+static int m_usage(cli *c);
+
 static int
 read_file(cli *c, const char *path, GByteArray **out)
 {
@@ -152,25 +154,29 @@ print_signers(cli *c, const gs_report *r)
 		char *nb = cli_time(s->cert.not_before), *na = cli_time(s->cert.not_after);
 		char *st = cli_signed_at(s->signing_time);
 
+		/* names and addresses come from the sender's certificate:
+		 * printable, so that no CR or escape sequence can redraw the
+		 * verdict line on mutt's screen or a terminal */
 		if (s->have_cert) {
+			char *who = gs_cert_info_addresses(&s->cert);
 			fprintf(stderr, "%s signature from %s <%s>\n",
 				s->status == GS_SIG_GOOD ? "Good" : "BAD",
-				s->cert.common_name ? s->cert.common_name : s->cert.subject,
-				s->cert.emails[0] ? s->cert.emails[0] : "no address");
+				cli_text(c, s->cert.common_name ? s->cert.common_name : s->cert.subject, 256),
+				who ? who : "no address");
 			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; %s\n",
-				s->cert.sha256, s->cert.issuer, nb, na, st);
+				s->cert.sha256, cli_text(c, s->cert.issuer, 512), nb, na, st);
+			g_free(who);
 		}
 		if (s->status != GS_SIG_GOOD) {
 			char *w = gs_reasons_string(s->reasons);
 			fprintf(stderr, "  problem: %s%s%s%s\n", w, s->detail ? " (" : "",
-				s->detail ? s->detail : "", s->detail ? ")" : "");
+				s->detail ? cli_text(c, s->detail, 512) : "", s->detail ? ")" : "");
 			g_free(w);
 		}
 		g_free(nb);
 		g_free(na);
 		g_free(st);
 	}
-	(void) c;
 }
 
 /* mutt's verdict is the first line of stderr */
@@ -196,6 +202,15 @@ verdict(cli *c, const gs_report *r)
 	return good ? 0 : EXIT_VERIFY_BAD;
 }
 
+/* A signature that could not be examined: mutt's "not good" line */
+static int
+verify_failed(cli *c, gs_status st, char *msg)
+{
+	fprintf(stderr, "Verification FAILED: %s\n", msg ? cli_text(c, msg, 1024) : gs_status_string(st));
+	g_free(msg);
+	return EXIT_VERIFY_BAD;
+}
+
 static int
 m_verify(cli *c, int argc, char **argv)
 {
@@ -206,7 +221,7 @@ m_verify(cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 3)
-		return cli_usage(c, "mutt verify SIGFILE CONTENTFILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &sig)) || (rc = read_file(c, argv[2], &content)))
 		goto out;
 	/* the signature covers the canonical (CRLF) form: mutt writes it so,
@@ -216,9 +231,7 @@ m_verify(cli *c, int argc, char **argv)
 	content = canon;
 	st = gs_raw_verify(c->session, sig->data, sig->len, content->data, content->len, NULL, &r, &msg);
 	if (st != GS_OK) {
-		fprintf(stderr, "Verification FAILED: %s\n", msg ? msg : gs_status_string(st));
-		g_free(msg);
-		rc = EXIT_VERIFY_BAD;
+		rc = verify_failed(c, st, msg);
 		goto out;
 	}
 	rc = verdict(c, r);
@@ -242,16 +255,13 @@ m_verify_opaque(cli *c, int argc, char **argv)
 
 	take_stdin(c, 0);
 	if (argc != 2)
-		return cli_usage(c, "mutt verify-opaque SIGFILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &sig)))
 		return rc;
 	st = gs_raw_verify(c->session, sig->data, sig->len, NULL, 0, &inner, &r, &msg);
 	g_byte_array_unref(sig);
-	if (st != GS_OK) {
-		fprintf(stderr, "Verification FAILED: %s\n", msg ? msg : gs_status_string(st));
-		g_free(msg);
-		return EXIT_VERIFY_BAD;
-	}
+	if (st != GS_OK)
+		return verify_failed(c, st, msg);
 	/* the content is shown whatever the verdict, as openssl does: the
 	 * verdict line tells mutt and the reader what it is worth */
 	lf = to_lf(inner);
@@ -276,7 +286,7 @@ m_decrypt(cli *c, int argc, char **argv)
 
 	take_stdin(c, 1);
 	if (argc < 2)
-		return cli_usage(c, "mutt decrypt DERFILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &der)))
 		return rc;
 	st = gs_raw_decrypt(c->session, der->data, der->len, &plain, NULL, &msg);
@@ -377,7 +387,7 @@ m_sign(cli *c, int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc != 3)
-		return cli_usage(c, "mutt sign [--digest ALG] CERTFILE CONTENTFILE");
+		return m_usage(c);
 	/* mutt writes micalg from $smime_sign_digest_alg: it must be true */
 	if (digest && g_ascii_strcasecmp(digest, "sha256") && g_ascii_strcasecmp(digest, "sha-256")) {
 		cli_error(c, "galsmime signs with SHA-256: set smime_sign_digest_alg=\"sha256\" (not %s)",
@@ -410,13 +420,19 @@ m_encrypt(cli *c, int argc, char **argv)
 {
 	GPtrArray *files = g_ptr_array_new_with_free_func((GDestroyNotify) g_byte_array_unref);
 	GByteArray *in = NULL, *der = NULL, *canon;
+	unsigned flags = 0;
 	char *msg = NULL;
 	gs_status st;
 	int rc, i;
 
+	if (argc > 1 && !strcmp(argv[1], "--allow-untrusted")) {
+		flags |= GS_RESOLVE_ALLOW_UNTRUSTED;
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
 		g_ptr_array_free(files, TRUE);
-		return cli_usage(c, "mutt encrypt CONTENTFILE CERTFILE...");
+		return m_usage(c);
 	}
 	if ((rc = read_file(c, argv[1], &in)))
 		goto out;
@@ -428,10 +444,13 @@ m_encrypt(cli *c, int argc, char **argv)
 	}
 	/* the entity goes out in canonical form (CRLF), as openssl cms
 	 * -encrypt in mutt's smime.rc writes it; mutt adds your own
-	 * certificate itself ($smime_self_encrypt) */
+	 * certificate itself ($smime_self_encrypt). mutt chose the
+	 * certificates from its .index, which may be older than the store
+	 * or written by hand: each is judged again, as galsmime encrypt
+	 * judges (revoked, untrusted, expired, wrong purpose: exit 67) */
 	canon = to_crlf(in);
-	st = gs_raw_encrypt(c->session, files, NULL, 1, GS_CIPHER_AES256_CBC, 0, canon->data, canon->len,
-			    &der, &msg);
+	st = gs_raw_encrypt(c->session, files, NULL, 1, flags, GS_CIPHER_AES256_CBC, 0, canon->data,
+			    canon->len, &der, &msg);
 	OPENSSL_cleanse(canon->data, canon->len);
 	g_byte_array_unref(canon);
 	if (st != GS_OK) {
@@ -449,12 +468,9 @@ out:
 }
 
 static int
-message_signature(cli *c, const char *path, GByteArray **der)
+parse_message_file(cli *c, const char *path, GMimeMessage **m)
 {
-	GMimeMessage *m = NULL;
-	char *msg = NULL;
-	gs_status st;
-	int fd, rc;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		cli_error(c, "%s: %s", path, g_strerror(errno));
@@ -462,7 +478,18 @@ message_signature(cli *c, const char *path, GByteArray **der)
 	}
 	dup2(fd, STDIN_FILENO);
 	close(fd);
-	if ((rc = cli_parse_message(c, &m)) != 0)
+	return cli_parse_message(c, m);
+}
+
+static int
+message_signature(cli *c, const char *path, GByteArray **der)
+{
+	GMimeMessage *m = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int rc;
+
+	if ((rc = parse_message_file(c, path, &m)) != 0)
 		return rc;
 	st = gs_message_signature(m, der, &msg);
 	g_object_unref(m);
@@ -478,7 +505,7 @@ m_pk7out(cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 2)
-		return cli_usage(c, "mutt pk7out MESSAGEFILE");
+		return m_usage(c);
 	if ((rc = message_signature(c, argv[1], &der)))
 		return rc;
 	b64 = g_base64_encode(der->data, der->len);
@@ -504,7 +531,7 @@ m_get_cert(cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 2)
-		return cli_usage(c, "mutt get-cert PKCS7FILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &a)))
 		return rc;
 	st = gs_raw_certs(a->data, a->len, 0, &pem, &msg);
@@ -516,20 +543,30 @@ m_get_cert(cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* mutt's sender check (smime_verify_sender: mutt 2.2.12 smime.c 1292,
+ * neomutt ncrypt/smime.c) runs this on the message (headers and all),
+ * then get-cert-email on %c, and calls the signature verified when a
+ * line it prints begins with the From address: strncasecmp over From's
+ * length (mutt smime.c 985-990 smime_handle_cert_email; neomutt
+ * mutt_istr_startswith, 2026 smime.c 752). A certificate for
+ * bob@example.org.evil.example would pass as bob@example.org. So %c is
+ * written only when every signer's certificate names the From address
+ * exactly (gs_message_signer_certs); otherwise it stays empty, mutt
+ * shows this line and "certificate owner does not match sender". */
 static int
 m_get_signer_cert(cli *c, int argc, char **argv)
 {
-	GByteArray *der = NULL;
+	GMimeMessage *m = NULL;
 	char *pem = NULL, *msg = NULL;
 	gs_status st;
 	int rc;
 
 	if (argc != 3)
-		return cli_usage(c, "mutt get-signer-cert MESSAGEFILE OUTFILE");
-	if ((rc = message_signature(c, argv[1], &der)))
+		return m_usage(c);
+	if ((rc = parse_message_file(c, argv[1], &m)))
 		return rc;
-	st = gs_raw_certs(der->data, der->len, 1, &pem, &msg);
-	g_byte_array_unref(der);
+	st = gs_message_signer_certs(m, &pem, &msg);
+	g_object_unref(m);
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
 	rc = write_in_place(c, argv[2], pem, strlen(pem));
@@ -543,22 +580,33 @@ m_get_cert_email(cli *c, int argc, char **argv)
 	GByteArray *a = NULL;
 	char **emails = NULL, **e, *msg = NULL;
 	gs_status st;
-	int rc;
+	int rc, printed = 0;
 
 	if (argc != 2)
-		return cli_usage(c, "mutt get-cert-email CERTFILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &a)))
 		return rc;
 	st = gs_raw_cert_emails(a->data, a->len, &emails, &msg);
 	g_byte_array_unref(a);
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
+	/* mutt reads each line into 256 bytes (mutt smime.c 940, neomutt
+	 * `char email[256]`) and compares every piece with From as a prefix:
+	 * only plain mailboxes of at most 254 octets, whole on one line */
 	for (e = emails; rc == 0 && *e; e++) {
+		if (!gs_mutt_mailbox_ok(*e))
+			continue;
+		printed++;
 		rc = cli_write(c, *e, strlen(*e));
 		if (rc == 0)
 			rc = cli_write(c, "\n", 1);
 	}
 	g_strfreev(emails);
+	if (rc == 0 && !printed) {
+		cli_error(c, "%s: no address mutt can compare (none, or none a plain mailbox)",
+			  cli_text(c, argv[1], 256));
+		rc = EXIT_VERIFY_BAD;
+	}
 	return rc;
 }
 
@@ -573,7 +621,7 @@ m_import_cert(cli *c, int argc, char **argv)
 
 	take_stdin(c, 0); /* the label, with $smime_ask_cert_label */
 	if (argc != 2)
-		return cli_usage(c, "mutt import-cert CERTFILE");
+		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &a)))
 		return rc;
 	st = gs_store_import_certs(c->store, a->data, a->len, "mutt", GS_ROLE_CORRESPONDENT, &stats, &msg);
@@ -593,20 +641,40 @@ m_sync_index(cli *c, int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[2], "--keys"))
 		keydir = argv[3];
 	else if (argc != 2)
-		return cli_usage(c, "mutt sync-index CERTDIR [--keys KEYDIR]");
+		return m_usage(c);
 	return cli_mutt_sync_index(c, argv[1], keydir, 0);
 }
 
 static const struct {
 	const char *name;
+	const char *cmd;          /* for messages: "galsmime mutt encrypt: ..." */
+	const char *synopsis;
 	int (*run)(cli *c, int argc, char **argv);
 } mutt_commands[] = {
-	{ "decrypt", m_decrypt }, { "verify", m_verify }, { "verify-opaque", m_verify_opaque },
-	{ "sign", m_sign }, { "encrypt", m_encrypt }, { "pk7out", m_pk7out },
-	{ "get-cert", m_get_cert }, { "get-signer-cert", m_get_signer_cert },
-	{ "get-cert-email", m_get_cert_email }, { "import-cert", m_import_cert },
-	{ "sync-index", m_sync_index },
+	{ "decrypt", "mutt decrypt", "DERFILE", m_decrypt },
+	{ "verify", "mutt verify", "SIGFILE CONTENTFILE", m_verify },
+	{ "verify-opaque", "mutt verify-opaque", "SIGFILE", m_verify_opaque },
+	{ "sign", "mutt sign", "[--digest ALG] CERTFILE CONTENTFILE", m_sign },
+	{ "encrypt", "mutt encrypt", "[--allow-untrusted] CONTENTFILE CERTFILE...", m_encrypt },
+	{ "pk7out", "mutt pk7out", "MESSAGEFILE", m_pk7out },
+	{ "get-cert", "mutt get-cert", "PKCS7FILE", m_get_cert },
+	{ "get-signer-cert", "mutt get-signer-cert", "MESSAGEFILE OUTFILE", m_get_signer_cert },
+	{ "get-cert-email", "mutt get-cert-email", "CERTFILE", m_get_cert_email },
+	{ "import-cert", "mutt import-cert", "CERTFILE", m_import_cert },
+	{ "sync-index", "mutt sync-index", "CERTDIR [--keys KEYDIR]", m_sync_index },
 };
+
+/* The synopsis of the running subcommand, as a usage error. */
+static int
+m_usage(cli *c)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(mutt_commands); i++)
+		if (c->cmd == mutt_commands[i].cmd)
+			return cli_usage(c, "arguments: %s", mutt_commands[i].synopsis);
+	return cli_usage(c, "mutt needs a subcommand");
+}
 
 int
 cmd_mutt(cli *c, int argc, char **argv)
@@ -619,6 +687,11 @@ cmd_mutt(cli *c, int argc, char **argv)
 		return cli_usage(c, "mutt needs a subcommand");
 	for (i = 0; i < G_N_ELEMENTS(mutt_commands); i++)
 		if (!strcmp(argv[1], mutt_commands[i].name)) {
+			c->cmd = mutt_commands[i].cmd;
+			if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+				printf("usage: galsmime %s %s\n", c->cmd, mutt_commands[i].synopsis);
+				return cli_flush(c);
+			}
 			if ((st = cli_open_session(c, &msg)) != GS_OK)
 				return cli_fail(c, st, msg);
 			return mutt_commands[i].run(c, argc - 1, argv + 1);

@@ -11,28 +11,8 @@ store_setup
 gs trust import "$PKI/partner.crt" >/dev/null
 bare_msg >bare.eml
 
-# gal.py OUT ENTRY...: a JSON array of Exchange recipients; each ENTRY is
-# kind|Name|Alias|DisplayName|Primary|proxy,proxy|ucert,ucert|smimecert
-# (certificates by test PKI name, base64 of the DER as the export writes)
-cat >gal.py <<'EOF'
-import base64, json, subprocess, sys
-pki = sys.argv[1]
-def b64(n):
-    return base64.b64encode(subprocess.run(['openssl', 'x509', '-in', '%s/%s.crt' % (pki, n),
-        '-outform', 'DER'], check=True, capture_output=True).stdout).decode()
-out = []
-for spec in sys.argv[3:]:
-    kind, name, alias, disp, primary, proxies, ucert, smime = spec.split('|')
-    e = {'Name': name, 'Alias': alias, 'DisplayName': disp, 'RecipientType': kind,
-         'PrimarySmtpAddress': primary,
-         'ExternalEmailAddress': 'SMTP:' + primary if kind == 'MailContact' else None,
-         'EmailAddresses': ['SMTP:' + primary] + [p for p in proxies.split(',') if p],
-         'UserCertificate': [b64(c) for c in ucert.split(',') if c],
-         'UserSMIMECertificate': [b64(c) for c in smime.split(',') if c]}
-    out.append(e)
-json.dump(out, open(sys.argv[2], 'w'))
-EOF
-gal() { python3 gal.py "$PKI" "$@"; }
+# gal OUT ENTRY...: a JSON array of Exchange recipients (tests/gal/exchange_json.py)
+gal() { python3 "$TESTS_TOP/tests/gal/exchange_json.py" "$PKI" "$@"; }
 BOB='UserMailbox|Bob Example|bob|Bob Example|bob@example.org|smtp:robert@example.org|bob|'
 
 # ---- 1. a contact whose display name is bob's address ----

@@ -12,78 +12,7 @@
 # and crypt_opportunistic_encrypt in batch mode (send.c: "we are in batch
 # mode" is one of the cases where the message's security is not set).
 . "$TESTS_TOP/tests/lib.sh"
-
-PATH="$GALSMIME_PREFIX/bin:$PATH"
-export PATH
-if ! have tmux; then
-	skip "mutt and neomutt driven in tmux" "tmux is not installed"
-	exit 0
-fi
-MUTTS=
-for m in mutt neomutt; do have $m && MUTTS="$MUTTS $m"; done
-if [ -z "$MUTTS" ]; then
-	skip "mutt and neomutt driven in tmux" "neither mutt nor neomutt is installed"
-	exit 0
-fi
-
-# a tmux server of our own, killed at the end whatever happens; it stays
-# up between sessions (exit-empty off), so that a new session never meets
-# a server still shutting down after the previous one ended
-TMUX_SOCK="$T_DIR/tmux.sock"
-printf 'set -s exit-empty off\n' >tmux.conf
-tm() { tmux -S "$TMUX_SOCK" -f "$T_DIR/tmux.conf" "$@"; }
-trap 'tm kill-server >/dev/null 2>&1; t_finish' EXIT
-unset TMUX || true
-tm start-server
-mkdir -p tmp
-export CAP="$T_DIR/cap"
-
-# start NAME COMMAND: a 200x50 session running COMMAND
-start() {
-	stop "$1"
-	# the server's environment is the one it started with: pass ours
-	e="env TERM=screen LANG=C LC_ALL=C TZ=UTC HOME=$HOME PATH=$PATH CAP=$CAP GALSMIME_HOME=$GALSMIME_HOME"
-	e="$e GALSMIME_PASSPHRASE_FILE=${GALSMIME_PASSPHRASE_FILE:-} TMPDIR=$T_DIR/tmp"
-	tm new-session -d -s "$1" -x 200 -y 50 "$e $2" ||
-		{ sleep 0.5; tm new-session -d -s "$1" -x 200 -y 50 "$e $2"; }
-}
-# screen NAME: the visible pane (also into screen.NAME)
-screen() { tm capture-pane -p -t "$1" 2>/dev/null | tee "screen.$1"; }
-# wait_for NAME REGEX [SECONDS]: poll the pane until REGEX shows up
-wait_for() {
-	n=$(( ${3:-15} * 10 ))
-	while [ "$n" -gt 0 ]; do
-		screen "$1" | grep -Eq -- "$2" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-keys() { s=$1; shift; tm send-keys -t "$s" "$@"; }
-# settle NAME: wait (up to 3 s) until two captures 0.3 s apart agree
-settle() {
-	n=10 prev=
-	while [ "$n" -gt 0 ]; do
-		cur=$(tm capture-pane -p -t "$1" 2>/dev/null)
-		[ -n "$prev" ] && [ "$cur" = "$prev" ] && return 0
-		prev=$cur
-		sleep 0.3
-		n=$((n - 1))
-	done
-}
-# stop NAME: end the session (mutt may have ended it already)
-stop() { tm kill-session -t "$1" >/dev/null 2>&1 || :; }
-# wait_file FILE [SECONDS]
-wait_file() {
-	n=$(( ${2:-15} * 10 ))
-	while [ "$n" -gt 0 ] && [ ! -s "$1" ]; do sleep 0.1; n=$((n - 1)); done
-	[ -s "$1" ]
-}
-# check_screen DESC NAME REGEX: the last captured screen of NAME shows REGEX
-check_screen() {
-	if grep -Eq -- "$3" "screen.$2"; then pass "$1"; else fail "$1" "$(grep -v '^$' "screen.$2")"; fi
-}
-fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
+. "$TESTS_TOP/tests/mutt-tmux.sh"
 
 check "store setup: trust the root, alice's identity" store_setup
 check "the test GAL (galfix oab) imported" sh -c "python3 '$TESTS_TOP/tests/gal/galfix.py' '$PKI' oab gal.oab &&
@@ -92,59 +21,8 @@ check "the test GAL (galfix oab) imported" sh -c "python3 '$TESTS_TOP/tests/gal/
 check "sync-index for mutt's own lookup" test $? = 0
 KEYID=$(awk '$1 == "alice@example.org" { print $2; exit }' smime/keys/.index)
 
-mkdir -p mail tmp cap
-cat >capture <<'EOS'
-#!/bin/sh
-: "${CAP:?}"
-n=1
-while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
-printf '%s\n' "$@" >"$CAP/$n.args"
-cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
-EOS
-chmod +x capture
-
-# the muttrc: nothing outside $T_DIR, smime.rc as installed, paths adjusted
-SMIMERC="$GALSMIME_PREFIX/share/galsmime/mutt/smime.rc"
-cat >read.rc <<EOR
-set folder="$T_DIR/mail"
-set spoolfile="$T_DIR/mail/inbox"
-set mbox_type=mbox
-set record=""
-set postponed="$T_DIR/mail/postponed"
-set tmpdir="$T_DIR/tmp"
-set header_cache=""
-set message_cachedir=""
-set certificate_file="$T_DIR/certificates"
-set alias_file="$T_DIR/aliases"
-set mailcap_path=""
-set hostname=example.org
-set from="Alice Example <alice@example.org>"
-set use_from=yes
-set sendmail="$T_DIR/capture"
-set move=no
-set mark_old=no
-set wait_key=no
-set sleep_time=0
-set pager_stop=yes
-set pager_index_lines=0
-set help=no
-set abort_unmodified=no
-set edit_headers=yes
-set autoedit=yes
-set editor="$T_DIR/editor"
-ignore *
-unignore from: to: subject:
-source $SMIMERC
-set smime_certificates="$T_DIR/smime/certificates"
-set smime_keys="$T_DIR/smime/keys"
-set smime_default_key="$KEYID"
-EOR
+write_muttrc "$KEYID"
 check "the test muttrc sources the installed smime.rc" test -f "$SMIMERC"
-cat >editor <<'EOS'
-#!/bin/sh
-printf 'Hello Bob,\nthe eagle lands at noon.\n' >>"$1"
-EOS
-chmod +x editor
 
 # ---- the messages: bob signs with openssl, then encrypts to alice ----
 printf 'Content-Type: text/plain; charset=us-ascii\n\nThe eagle lands at noon.\nBring the map.\n' >inner.txt
@@ -175,33 +53,6 @@ mbox mail/tampered "tampered-plans" tampered.ent
 } >mail/signed
 check "the test mailboxes exist" sh -c "grep -q enveloped-data mail/plans && grep -q enveloped-data mail/tampered"
 BOBFPR=$(fpr "$PKI/bob.crt")
-
-# read M NAME MBOX SUBJECT PASSPHRASE?: open the first message of MBOX in M
-read_msg() {
-	m=$1 s=$2 box=$3 subj=$4 ask=$5
-	start "$s" "$m -n -F $T_DIR/read.rc -f $T_DIR/mail/$box"
-	if ! wait_for "$s" "$subj"; then
-		fail "$m: the index of $box shows $subj" "$(screen "$s")"
-		return 1
-	fi
-	settle "$s"
-	keys "$s" Enter
-	if [ "$ask" = yes ]; then
-		if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
-			fail "$m: opening $subj asks for the S/MIME passphrase" "$(screen "$s")"
-			return 1
-		fi
-		pass "$m: opening $subj asks for the S/MIME passphrase"
-		keys "$s" secret Enter
-	fi
-	if ! wait_for "$s" 'S/MIME signature (successfully verified|could NOT be verified)|certificate owner does not match|no certfile|Press any key'; then
-		fail "$m: $subj is shown with mutt's verdict on the status line" "$(screen "$s")"
-		return 1
-	fi
-	sleep 0.2
-	screen "$s" >/dev/null
-	return 0
-}
 
 for M in $MUTTS; do
 	S=$M-read
@@ -240,46 +91,6 @@ for M in $MUTTS; do
 done
 
 # ---- mutt's compose path with its own S/MIME (smime.rc) ----
-# compose M NAME RC-LINES RECIPIENT SECURITY-REGEX: compose to RECIPIENT,
-# check the compose menu's Security line, send, answer the passphrase
-compose() {
-	m=$1 s=$2 extra=$3 to=$4 sec=$5
-	cp read.rc compose.rc
-	printf '%s\n' "$extra" >>compose.rc
-	rm -f "$CAP"/*
-	start "$s" "$m -n -F $T_DIR/compose.rc -s composed-$s $to"
-	if ! wait_for "$s" '^ *Security: '; then
-		fail "$m: the compose menu shows up ($s)" "$(screen "$s")"
-		return 1
-	fi
-	sleep 0.2
-	if screen "$s" | grep -Eq -- "$sec"; then
-		pass "$m: compose to $to: the Security line matches /$sec/"
-	else
-		fail "$m: compose to $to: the Security line matches /$sec/" "$(grep Security "screen.$s")"
-	fi
-	# mutt may still be busy with the menu (opportunistic encryption
-	# looks the recipients up as it draws) and drop typeahead: send
-	# once the screen is still, and again if the menu is still all
-	# there is after a while
-	settle "$s"
-	keys "$s" y
-	if ! wait_for "$s" 'Enter S/MIME passphrase:' 5 &&
-	   screen "$s" | grep -q '^ *Security: ' && ! screen "$s" | grep -Eq 'passphrase|Sending'; then
-		keys "$s" y
-	fi
-	if ! wait_for "$s" 'Enter S/MIME passphrase:'; then
-		fail "$m: sending asks for the S/MIME passphrase ($s)" "$(screen "$s")"
-		return 1
-	fi
-	keys "$s" secret Enter
-	if ! wait_file "$CAP/1.eml"; then
-		fail "$m: the message reaches \$sendmail ($s)" "$(screen "$s" 2>/dev/null)"
-		return 1
-	fi
-	pass "$m: the message reaches \$sendmail ($s)"
-	return 0
-}
 ocdecrypt() { openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2"; }
 # signed_by_alice FILE: openssl smime -verify accepts FILE, signed by alice
 signed_by_alice() {
