@@ -161,16 +161,16 @@ print_signers(cli *c, const gs_report *r)
 			char *who = gs_cert_info_addresses(&s->cert);
 			fprintf(stderr, "%s signature from %s <%s>\n",
 				s->status == GS_SIG_GOOD ? "Good" : "BAD",
-				cli_text(c, s->cert.common_name ? s->cert.common_name : s->cert.subject, 256),
+				cli_text(s->cert.common_name ? s->cert.common_name : s->cert.subject, 256),
 				who ? who : "no address");
 			fprintf(stderr, "  fingerprint (SHA-256): %s\n  issuer: %s\n  valid %s to %s; %s\n",
-				s->cert.sha256, cli_text(c, s->cert.issuer, 512), nb, na, st);
+				s->cert.sha256, cli_text(s->cert.issuer, 512), nb, na, st);
 			g_free(who);
 		}
 		if (s->status != GS_SIG_GOOD) {
 			char *w = gs_reasons_string(s->reasons);
 			fprintf(stderr, "  problem: %s%s%s%s\n", w, s->detail ? " (" : "",
-				s->detail ? cli_text(c, s->detail, 512) : "", s->detail ? ")" : "");
+				s->detail ? cli_text(s->detail, 512) : "", s->detail ? ")" : "");
 			g_free(w);
 		}
 		g_free(nb);
@@ -206,7 +206,7 @@ verdict(cli *c, const gs_report *r)
 static int
 verify_failed(cli *c, gs_status st, char *msg)
 {
-	fprintf(stderr, "Verification FAILED: %s\n", msg ? cli_text(c, msg, 1024) : gs_status_string(st));
+	fprintf(stderr, "Verification FAILED: %s\n", msg ? cli_text(msg, 1024) : gs_status_string(st));
 	g_free(msg);
 	return EXIT_VERIFY_BAD;
 }
@@ -604,7 +604,7 @@ m_get_cert_email(cli *c, int argc, char **argv)
 	g_strfreev(emails);
 	if (rc == 0 && !printed) {
 		cli_error(c, "%s: no address mutt can compare (none, or none a plain mailbox)",
-			  cli_text(c, argv[1], 256));
+			  cli_text(argv[1], 256));
 		rc = EXIT_VERIFY_BAD;
 	}
 	return rc;
