@@ -187,7 +187,10 @@ for M in $MUTTS; do
 	ocdecrypt bob "$CAP/1.eml" >gm.inner 2>/dev/null
 	check "$M: galsmime.muttrc default policy: signed inside" signed_ok gm.inner
 	send "$M" gm.rc -s "default policy, nora" -- bob@example.org nora@example.org
-	check "$M: galsmime.muttrc default policy: with nora, signed only" \
+	check "$M: galsmime.muttrc default policy: with nora, the first send stops and says why" \
+		sh -c "[ $sent_rc != 0 ] && [ -z \"\$(ls '$CAP')\" ] && grep -q 'send it again within 10 minutes' send.out"
+	send "$M" gm.rc -s "default policy, nora" -- bob@example.org nora@example.org
+	check "$M: galsmime.muttrc default policy: with nora, sent again: signed only" \
 		sh -c "[ $sent_rc = 0 ] && sed '/^\$/q' '$CAP/1.eml' | grep -qi multipart/signed"
 	# the policies, exactly as the file's comments spell them
 	check "galsmime.muttrc puts no \"--\" in \$sendmail" sh -c "! grep 'sendmail=' '$GMRC' | grep -q ' -- '"
