@@ -148,8 +148,10 @@ enum {
  * an error. The store is an SQLite database in WAL mode with a busy
  * timeout, so concurrent readers and a writer never corrupt it; a lock
  * held longer than `busy_timeout_ms` gives GS_E_BUSY. Schema migrations
- * run on open. Returns GS_OK, GS_E_UNSAFE, GS_E_IO, GS_E_BUSY,
- * GS_E_MALFORMED (not a galsmime store, or a newer schema). */
+ * run on open. GS_STORE_READ_ONLY: the handle then refuses every write
+ * (SQLite's query_only: a write gives GS_E_IO), whoever asks. Returns
+ * GS_OK, GS_E_UNSAFE, GS_E_IO, GS_E_BUSY, GS_E_MALFORMED (not a galsmime
+ * store, or a newer schema). */
 gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 			gs_store **store, char **errmsg);
 void gs_store_close(gs_store *store);

@@ -379,7 +379,9 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
 	sqlite3_extended_result_codes(s->db, 1);
 	if ((st = exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", errmsg)) != GS_OK ||
-	    (st = migrate(s, errmsg)) != GS_OK) {
+	    (st = migrate(s, errmsg)) != GS_OK ||
+	    /* read-only: this handle writes nothing, whatever asks it to */
+	    (!(flags & GS_STORE_READ_WRITE) && (st = exec(s, "PRAGMA query_only=ON", errmsg)) != GS_OK)) {
 		gs_store_close(s);
 		return st;
 	}

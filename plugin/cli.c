@@ -101,7 +101,8 @@ cli_open_store(cli *c, char **errmsg)
 {
 	if (c->store)
 		return GS_OK;
-	return gs_store_open(c->home, GS_STORE_READ_WRITE, c->busy_ms, &c->store, errmsg);
+	return gs_store_open(c->home, c->write ? GS_STORE_READ_WRITE : GS_STORE_READ_ONLY, c->busy_ms,
+			     &c->store, errmsg);
 }
 
 /* ---- passphrases ---- */

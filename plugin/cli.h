@@ -25,19 +25,24 @@ enum {
 
 typedef struct cli cli;
 
-/* What a command needs before it runs. */
+/* The access to the store a command needs: read-only unless it writes
+ * (the store is opened when the command first asks: cli_open_store). */
 typedef enum {
-	NEEDS_NOTHING = 0,
-	NEEDS_STORE = 1 << 0,     /* the store, opened read-write */
-	NEEDS_SESSION = 1 << 1,   /* a session on it (implies the store) */
+	NEEDS_STORE_READ = 0,
+	NEEDS_STORE_WRITE = 1 << 0,
+	/* the command opens the store itself, once it has read stdin, so
+	 * that a store it cannot open still lets the message pass through */
+	NEEDS_STORE_LATE = 1 << 1,
 } cli_needs;
 
 typedef struct cli_command {
 	const char *name;
 	int (*run)(cli *c, int argc, char **argv);
 	cli_needs needs;
+	const char *writes;       /* subcommands that write the store (space-separated), or NULL */
 	const char *synopsis;     /* after "galsmime NAME " */
 	const char *summary;      /* one line for --help */
+	const char *options;      /* every option, one a line, for galsmime NAME --help */
 } cli_command;
 
 struct cli {
@@ -60,6 +65,7 @@ struct cli {
 	void *raw_map;            /* when stdin is a mapped file */
 	size_t raw_map_len;
 	int quiet;
+	int write;                /* the store is opened read-write (the table says so) */
 	int allow_sha1;           /* --allow-sha1, or [verify] allow_sha1 in the configuration */
 	/* configuration (config.c) */
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */

@@ -80,6 +80,37 @@ test_modes_existing_folder(void)
 	g_free(dir);
 }
 
+/* A store opened read-only writes nothing, whoever asks: an import
+ * through it fails (GS_E_IO) and leaves the store as it was. */
+static void
+test_read_only(void)
+{
+	unit_store u;
+	gs_store *ro = NULL;
+	gs_import_stats stats;
+	unsigned char *der;
+	size_t len;
+	char *msg = NULL;
+
+	if (!need_pki())
+		return;
+	unit_store_trusting_root(&u);
+	g_assert_cmpint(gs_store_open(u.home, GS_STORE_READ_ONLY, 1000, &ro, &msg), ==, GS_OK);
+	g_assert_cmpint(count(ro, "SELECT count(*) FROM certificate"), ==, 2);
+	der = pki_read("bob.crt", &len);
+	g_assert_cmpint(gs_store_import_certs(ro, der, len, "ro", GS_ROLE_CORRESPONDENT, &stats, &msg), ==,
+			GS_E_IO);
+	g_assert_nonnull(msg);
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(count(u.store, "SELECT count(*) FROM certificate"), ==, 2);
+	/* the read-write handle still writes */
+	g_assert_cmpint(gs_store_import_certs(u.store, der, len, "rw", GS_ROLE_CORRESPONDENT, &stats, &msg), ==,
+			GS_OK);
+	g_free(der);
+	gs_store_close(ro);
+	unit_store_close(&u);
+}
+
 static void
 test_reopen_idempotent(void)
 {
@@ -389,6 +420,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/open/modes-under-umask-0", test_modes_umask_0);
 	g_test_add_func("/store/open/modes-of-existing-files", test_modes_existing_folder);
 	g_test_add_func("/store/open/reopen-idempotent", test_reopen_idempotent);
+	g_test_add_func("/store/open/read-only", test_read_only);
 	g_test_add_func("/store/open/wal-mode", test_wal_mode);
 	g_test_add_func("/store/open/newer-schema-refused", test_newer_schema_refused);
 	g_test_add_func("/store/open/not-a-store", test_not_a_store);
