@@ -414,6 +414,9 @@ struct gs_report {
 	GPtrArray *parts;        /* of char* pairs: path, note */
 	int protected_headers;
 	GPtrArray *mismatches;   /* of char*, NULL-terminated when non-empty */
+	int finished;            /* gs_report_finish ran: the layers inside were looked at */
+	char *unauthenticated;   /* gs_report_unauthenticated, once finished */
+	int withheld;            /* delivery: the message was left encrypted */
 };
 void gs_report_note(gs_report *r, const char *path, const char *note);
 void gs_report_mismatch(gs_report *r, const char *header);
@@ -427,8 +430,12 @@ gs_layer_data *gs_report_add_signed(gs_report *r, const char *path, const char *
 				    gs_cms_result *res, unsigned reasons, const char *from,
 				    int from_rule);
 void gs_report_add_encrypted(gs_report *r, const char *path, const char *cipher, int authenticated);
-/* After the last layer: mark a bad inner layer (GS_REASON_INNER_LAYER). */
+/* After the last layer: mark a bad inner layer (GS_REASON_INNER_LAYER)
+ * and judge whether the content is authenticated. Idempotent. */
 void gs_report_finish(gs_report *r);
+/* An attached message decrypted without authentication (its own
+ * report's gs_report_unauthenticated), at `path`: before finishing. */
+void gs_report_unauthenticated_part(gs_report *r, const char *path, const char *why);
 
 /* ---- certificate containers (import/certfile.c) ---- */
 /* Every certificate in a PEM bundle, DER certificate, PKCS#7 (DER or

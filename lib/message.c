@@ -1052,6 +1052,7 @@ typedef struct walk {
 	gs_report *r;
 	const char *from;          /* the one From address, or NULL */
 	int decrypt;               /* the caller wants the plaintext (decrypt) */
+	int delivery;              /* ... unattended: only what is authenticated (gs_decrypt_opts) */
 	int signed_above;          /* a signature was met: the From rule was applied */
 	unsigned layers;
 	GMimeObject *payload;      /* the innermost entity (a reference) */
@@ -1288,7 +1289,10 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 			/* EFAIL: decrypt only what is a whole message body, here the
 			 * body of an attached message; an encrypted part beside parts
 			 * the sender controls stays encrypted, and is reported */
-			if (!decrypt_attached) {
+			if (w->delivery && x->message) {
+				gs_report_note(w->r, x->path, "encrypted attached message not opened: on delivery "
+							      "only the message's own body is decrypted");
+			} else if (!decrypt_attached) {
 				gs_report_note(w->r, x->path, "encrypted part not opened: it is not the whole message");
 			} else if (!x->message || g_mime_message_get_mime_part(x->message) != x->obj) {
 				gs_report_note(w->r, x->path, "encrypted part left encrypted: it is not the whole message");
@@ -1300,8 +1304,13 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 				classify(x->obj, &nid, w->s->limits.max_message);
 				st = walk_encrypted(&sub, x->obj, x->path, nid, errmsg);
 				if (st == GS_OK) {
+					const char *why;
+
 					g_mime_message_set_mime_part(x->message, sub.under);
 					gs_report_note(w->r, x->path, "attached message decrypted");
+					gs_report_finish(sub.r);
+					if ((why = gs_report_unauthenticated(sub.r)))
+						gs_report_unauthenticated_part(w->r, x->path, why);
 					*opened = 1;
 				}
 				walk_clear(&sub);
@@ -1406,10 +1415,33 @@ out:
 
 /* ---- the operations ---- */
 
-gs_status
-gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
+/* The body becomes what lies under the last encryption; a signature
+ * outside it covered the ciphertext and cannot stay. */
+static void
+write_plaintext(gs_session *s, GMimeMessage *m, walk *w)
 {
-	GMimeObject *entity, *body;
+	GMimeObject *body = w->under, *mps = NULL;
+
+	if (gs_report_layer_count(w->r) && gs_report_layer(w->r, 0)->kind == GS_LAYER_SIGNED)
+		gs_report_note(w->r, "1", "the signature over the encrypted content was checked and removed");
+	if (classify(body, &(int){ 0 }, s->limits.max_message) == PART_OPAQUE_SIGNED) {
+		char *why = NULL;
+
+		mps = opaque_to_detached(s, body, w->r, &why);
+		g_free(why);
+		if (mps)
+			gs_report_note(w->r, w->under_path, "opaque signed-data written as multipart/signed");
+	}
+	g_mime_message_set_mime_part(m, mps ? mps : body);
+	if (mps)
+		g_object_unref(mps);
+}
+
+gs_status
+gs_message_decrypt(gs_session *s, GMimeMessage *m, const gs_decrypt_opts *opts, gs_report **report,
+		   char **errmsg)
+{
+	GMimeObject *entity;
 	gs_status st = GS_OK;
 	walk w;
 	int opened = 0;
@@ -1421,33 +1453,22 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
 	walk_init(&w, s, m, 1);
+	w.delivery = opts && opts->delivery;
 	if (classify(entity, &(int){ 0 }, s->limits.max_message) != PART_PLAIN)
 		st = walk_entity(&w, entity, "1", errmsg);
 	if (st == GS_OK && w.under) {
-		/* the body becomes what lies under the last encryption; a
-		 * signature outside it covered the ciphertext and cannot stay */
-		body = w.under;
-		if (gs_report_layer_count(w.r) && gs_report_layer(w.r, 0)->kind == GS_LAYER_SIGNED)
-			gs_report_note(w.r, "1", "the signature over the encrypted content was checked and removed");
-		if (classify(body, &(int){ 0 }, s->limits.max_message) == PART_OPAQUE_SIGNED) {
-			char *why = NULL;
-			GMimeObject *mps = opaque_to_detached(s, body, w.r, &why);
-
-			g_free(why);
-			if (mps) {
-				gs_report_note(w.r, w.under_path, "opaque signed-data written as multipart/signed");
-				g_mime_message_set_mime_part(m, mps);
-				g_object_unref(mps);
-			} else {
-				g_mime_message_set_mime_part(m, body);
-			}
-		} else {
-			g_mime_message_set_mime_part(m, body);
-		}
+		/* judged before anything is written: on delivery, content that
+		 * is not authenticated stays as it came */
+		gs_report_finish(w.r);
+		if (w.delivery && gs_report_unauthenticated(w.r))
+			w.r->withheld = 1;
+		else
+			write_plaintext(s, m, &w);
 		opened = 1;
 	} else if (st == GS_OK && gs_report_layer_count(w.r) == 0) {
-		/* no whole-body layer: maybe an attached message's encryption */
-		st = walk_parts(&w, entity, 1, &opened, errmsg);
+		/* no whole-body layer: maybe an attached message's encryption
+		 * (never on delivery: it sits beside parts the sender chose) */
+		st = walk_parts(&w, entity, !w.delivery, &opened, errmsg);
 	}
 	if (st == GS_OK && !opened)
 		st = gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");
