@@ -550,6 +550,14 @@ enum {
 	/* an inner layer (a signature inside encryption inside a signature,
 	 * RFC 2634 triple wrapping) is not good */
 	GS_REASON_INNER_LAYER      = 1 << 20,
+	/* not checked: over a cost cap (SECURITY.md, "Hostile input and
+	 * limits"): a SignedData with too many signers, certificates, CRLs
+	 * or digest algorithms, too many signers in one message (a note
+	 * names the part), a key no CA issues (an RSA exponent over 2^32 or
+	 * even, a modulus over 8192 bits, an EC key without a named curve),
+	 * a chain longer than 8 intermediates (the signer's detail says
+	 * which) */
+	GS_REASON_LIMIT            = 1 << 21,
 };
 /* The reasons that warn without making a signature bad. */
 #define GS_REASONS_WARNINGS \

@@ -27,6 +27,7 @@ static const char *const reason_words[] = {
 	"the signature covers encrypted content: it says who sent it, not who wrote what is inside",
 				       /* GS_REASON_SIGNED_CIPHERTEXT */
 	"an inner signature is not good", /* GS_REASON_INNER_LAYER */
+	"not checked: over a safety limit", /* GS_REASON_LIMIT */
 };
 
 static void
@@ -44,7 +45,7 @@ static const char *const reason_keys[] = {
 	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
 	"revoked", "micalg-mismatch", "no-signers", "critical-extension", "partial",
 	"content-mismatch", "crl-stale", "weak-digest", "bad-structure", "sha1-allowed",
-	"signed-ciphertext", "inner-layer",
+	"signed-ciphertext", "inner-layer", "limit",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(reason_words) == G_N_ELEMENTS(reason_keys));
