@@ -886,14 +886,23 @@ micalg_reasons(GMimeObject *mps, const gs_cms_result *res)
 }
 
 /* A structure that cannot even be parsed is a bad signature (an
- * unsupported algorithm: unchecked); anything else is an error. Turns
- * the first kind into layer reasons and forgets the message. */
+ * unsupported algorithm: unchecked; one over a cost cap: not checked,
+ * and a note at `path` says which cap); anything else is an error.
+ * Turns the first kind into layer reasons and forgets the message. */
 static int
-unparseable(gs_status st, unsigned *reasons, char **errmsg)
+unparseable(gs_report *r, const char *path, gs_status st, unsigned *reasons, char **errmsg)
 {
-	if (st != GS_E_MALFORMED && st != GS_E_UNSUPPORTED)
+	if (st == GS_E_LIMIT) {
+		char *note = g_strdup_printf("signature not checked: %s",
+					     errmsg && *errmsg ? *errmsg : gs_status_string(st));
+		gs_report_note(r, path, note);
+		g_free(note);
+		*reasons |= GS_REASON_LIMIT;
+	} else if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
+		*reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+	} else {
 		return 0;
-	*reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+	}
 	if (errmsg) {
 		g_free(*errmsg);
 		*errmsg = NULL;
@@ -1055,6 +1064,7 @@ typedef struct walk {
 	int delivery;              /* ... unattended: only what is authenticated (gs_decrypt_opts) */
 	int signed_above;          /* a signature was met: the From rule was applied */
 	unsigned layers;
+	unsigned checked;          /* signers checked so far (GS_MAX_SIGNER_CHECKS) */
 	GMimeObject *payload;      /* the innermost entity (a reference) */
 	GMimeObject *under;        /* what lies under the last encryption (a reference) */
 	char *under_path;
@@ -1065,6 +1075,16 @@ typedef struct walk {
 #define MAX_LAYERS 8
 
 static gs_status walk_entity(walk *w, GMimeObject *obj, const char *path, char **errmsg);
+
+/* One message checks at most GS_MAX_SIGNER_CHECKS signers, over all its
+ * layers and parts: GS_E_LIMIT once they are spent. */
+static gs_status
+budget(walk *w, char **errmsg)
+{
+	if (w->checked < GS_MAX_SIGNER_CHECKS)
+		return GS_OK;
+	return gs_fail(errmsg, GS_E_LIMIT, "more than %d signers in one message", GS_MAX_SIGNER_CHECKS);
+}
 
 static gs_status
 walk_inner(walk *w, GMimeObject *inner, const char *path, char **errmsg)
@@ -1090,8 +1110,10 @@ walk_signed(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 	if (n != 2)
 		reasons |= GS_REASON_BAD_STRUCTURE;
 	gs_cms_result_init(&res);
-	st = verify_detached(w->s, mp, &res, errmsg);
-	if (st != GS_OK && !unparseable(st, &reasons, errmsg)) {
+	if ((st = budget(w, errmsg)) == GS_OK)
+		st = verify_detached(w->s, mp, &res, errmsg);
+	w->checked += res.signers->len;
+	if (st != GS_OK && !unparseable(w->r, path, st, &reasons, errmsg)) {
 		gs_cms_result_clear(&res);
 		return st;
 	}
@@ -1117,7 +1139,9 @@ walk_opaque(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 	int headerless = 0;
 
 	gs_cms_result_init(&res);
-	st = verify_opaque(w->s, GMIME_PART(obj), &inner, &headerless, &res, errmsg);
+	if ((st = budget(w, errmsg)) == GS_OK)
+		st = verify_opaque(w->s, GMIME_PART(obj), &inner, &headerless, &res, errmsg);
+	w->checked += res.signers->len;
 	if (st != GS_OK) {
 		gs_cms_result_clear(&res);
 		/* decrypt looks for encryption: signed-data it cannot read is
@@ -1130,11 +1154,11 @@ walk_opaque(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 			return GS_OK;
 		}
 		/* opaque signed-data is the body itself: if it does not parse,
-		 * the message is malformed; an unsupported algorithm is a
-		 * verdict */
-		if (st != GS_E_UNSUPPORTED)
+		 * the message is malformed; an unsupported algorithm or a cost
+		 * cap is a verdict */
+		if (st != GS_E_UNSUPPORTED && st != GS_E_LIMIT)
 			return st;
-		unparseable(st, &reasons, errmsg);
+		unparseable(w->r, path, st, &reasons, errmsg);
 		gs_cms_result_init(&res);
 		gs_report_add_signed(w->r, path, "opaque", &res, reasons, w->from, !w->signed_above);
 		gs_cms_result_clear(&res);
@@ -1279,6 +1303,7 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 {
 	GPtrArray *found = g_ptr_array_new_with_free_func(secured_free);
 	gs_status st = GS_OK;
+	unsigned skipped = 0;
 	guint i;
 
 	find_secured(w->s, entity, "", NULL, 1, found);
@@ -1318,6 +1343,14 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 			continue;
 		}
 		w->r->reasons |= GS_REASON_PARTIAL;
+		if (w->checked >= GS_MAX_SIGNER_CHECKS) {
+			/* once: the parts after it are not looked at either */
+			if (!skipped++)
+				gs_report_note(w->r, x->path, "signed: not checked, nor any signed part after it "
+							      "(over the limit of signers in one message)");
+			w->r->reasons |= GS_REASON_LIMIT;
+			continue;
+		}
 		gs_report_note(w->r, x->path, x->message ? "signed, in an attached message: the signature "
 							   "covers only that part"
 							 : "signed: the signature covers only this part");
