@@ -121,12 +121,15 @@ count_certs_crls(const unsigned char *p, const unsigned char *end, cms_counts *n
 static int
 cms_count(const unsigned char *der, size_t len, cms_counts *n)
 {
-	const unsigned char *end = der + len, *cs, *ce, *p, *next;
+	const unsigned char *end, *cs, *ce, *p, *next;
 	ASN1_OBJECT *oid = NULL;
 	int tag, cls, nid, ok = 0;
 
 	memset(n, 0, sizeof *n);
-	if (len > LONG_MAX || !ber_element(der, end, &tag, &cls, &cs, &ce, 0) || tag != V_ASN1_SEQUENCE)
+	if (!der || len == 0 || len > LONG_MAX)
+		return 0;
+	end = der + len;
+	if (!ber_element(der, end, &tag, &cls, &cs, &ce, 0) || tag != V_ASN1_SEQUENCE)
 		goto out;
 	/* ContentInfo { contentType, [0] EXPLICIT content } */
 	p = cs;
