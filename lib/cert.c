@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/sha.h>
 
@@ -352,6 +353,40 @@ gs_cert_to_der(X509 *x, int *len)
 	return der;
 }
 
+const char *
+gs_key_refused(EVP_PKEY *pk)
+{
+	BIGNUM *e = NULL;
+	const char *why = NULL;
+	int dec = 0;
+
+	if (!pk)
+		return NULL;
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		if (EVP_PKEY_get_bits(pk) > GS_MAX_RSA_BITS)
+			why = "RSA modulus over 8192 bits";
+		else if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) || !BN_is_odd(e) ||
+			 BN_num_bits(e) > 32 || BN_is_word(e, 1))
+			why = "RSA public exponent that is even, 1, or over 2^32";
+		BN_free(e);
+		break;
+	case EVP_PKEY_DSA:
+		if (EVP_PKEY_get_bits(pk) > GS_MAX_DSA_BITS)
+			why = "DSA key over 3072 bits";
+		break;
+	case EVP_PKEY_EC:
+		/* a named curve, not explicit parameters (even ones that match one) */
+		if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0, NULL) ||
+		    (EVP_PKEY_get_int_param(pk, OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, &dec) && dec))
+			why = "EC key without a named curve";
+		break;
+	}
+	ERR_clear_error();
+	return why;
+}
+
 gs_verdict
 gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason)
 {
@@ -395,25 +430,46 @@ gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason)
 	return GS_VERDICT_USABLE;
 }
 
-/* Add to `pool` the store's certificates that may issue `x`. */
+/* Add `c` to `pool` (once), or to `refused` when its key is one no CA
+ * issues: no signature is ever checked with it. */
+static void
+add_candidate(STACK_OF(X509) *pool, STACK_OF(X509) *refused, X509 *c)
+{
+	STACK_OF(X509) *to = gs_key_refused(X509_get0_pubkey(c)) ? refused : pool;
+	int j;
+
+	for (j = 0; j < sk_X509_num(to); j++)
+		if (!X509_cmp(c, sk_X509_value(to, j)))
+			return;
+	if (X509_up_ref(c))
+		sk_X509_push(to, c);
+}
+
+/* Add to `pool` (or `refused`) the store's certificates that may issue `x`. */
 static gs_status
-add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool, char **errmsg)
+add_store_issuers(gs_store *store, X509 *x, STACK_OF(X509) *pool, STACK_OF(X509) *refused,
+		  char **errmsg)
 {
 	STACK_OF(X509) *found = NULL;
 	gs_status st = gs_store_certs_by_subject(store, X509_get_issuer_name(x), &found, errmsg);
 	int i;
 
-	for (i = 0; found && i < sk_X509_num(found); i++) {
-		X509 *c = sk_X509_value(found, i);
-		int j, dup = 0;
-
-		for (j = 0; j < sk_X509_num(pool) && !dup; j++)
-			dup = !X509_cmp(c, sk_X509_value(pool, j));
-		if (!dup && X509_up_ref(c))
-			sk_X509_push(pool, c);
-	}
+	for (i = 0; found && i < sk_X509_num(found); i++)
+		add_candidate(pool, refused, sk_X509_value(found, i));
 	sk_X509_pop_free(found, X509_free);
 	return st;
+}
+
+/* The first certificate of `certs` that issued `x`, or NULL. */
+static X509 *
+issuer_in(STACK_OF(X509) *certs, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (sk_X509_value(certs, i) != x && X509_check_issued(sk_X509_value(certs, i), x) == X509_V_OK)
+			return sk_X509_value(certs, i);
+	return NULL;
 }
 
 /* One chain check: what it is asked, what it found. */
@@ -445,6 +501,9 @@ reason_of(int err)
 		return GS_REASON_REVOKED;
 	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
 		return GS_REASON_CRITICAL_ATTR;
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+	case GS_X509_ERR_KEY_REFUSED:
+		return GS_REASON_LIMIT;
 	/* revocation: no CRL for an issuer is the common case and not an
 	 * error (nothing was fetched for it); a CRL past its nextUpdate is
 	 * still used, with a warning; a CRL that cannot be used at all
@@ -531,6 +590,11 @@ gs_chain_error_string(int err)
 {
 	if (err == GS_X509_ERR_ANCHOR_LIMIT)
 		return "issued after the date its trust anchor is limited to (Microsoft's NotBefore)";
+	if (err == GS_X509_ERR_KEY_REFUSED)
+		return "an issuer's key is refused (an RSA exponent even or over 2^32, RSA over 8192 bits, "
+		       "or EC without a named curve)";
+	if (err == X509_V_ERR_CERT_CHAIN_TOO_LONG)
+		return "certificate chain longer than 8 intermediates";
 	return X509_verify_cert_error_string(err);
 }
 
@@ -540,7 +604,7 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 {
 	gs_store *store = cr->store;
 	X509_STORE *anchors = NULL;
-	STACK_OF(X509) *pool = NULL;
+	STACK_OF(X509) *pool = NULL, *refused = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
 	unsigned long vflags;
@@ -563,31 +627,30 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 	if ((st = gs_store_anchor_store(store, &anchors, errmsg)) != GS_OK ||
 	    (!cr->any_time && (st = gs_store_has_crls(store, &has_crls, errmsg)) != GS_OK))
 		goto out;
-	if (!(pool = sk_X509_new_null())) {
+	if (!(pool = sk_X509_new_null()) || !(refused = sk_X509_new_null())) {
 		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (i = 0; untrusted && i < sk_X509_num(untrusted); i++)
-		if (X509_up_ref(sk_X509_value(untrusted, i)))
-			sk_X509_push(pool, sk_X509_value(untrusted, i));
+		add_candidate(pool, refused, sk_X509_value(untrusted, i));
 
-	/* walk issuers up from the leaf, pulling candidates from the store */
-	for (depth = 0; depth < 10; depth++) {
-		X509 *next = NULL;
+	/* walk issuers up from the leaf, pulling candidates from the store;
+	 * the walk and OpenSSL's chain end one certificate past the limit */
+	for (depth = 0; depth <= GS_MAX_CHAIN_DEPTH; depth++) {
+		X509 *next;
 
 		if (X509_check_issued(cur, cur) == X509_V_OK)
 			break;
-		if ((st = add_store_issuers(store, cur, pool, errmsg)) != GS_OK)
+		if ((st = add_store_issuers(store, cur, pool, refused, errmsg)) != GS_OK)
 			goto out;
-		for (i = 0; i < sk_X509_num(pool); i++) {
-			X509 *c = sk_X509_value(pool, i);
-			if (c != cur && X509_check_issued(c, cur) == X509_V_OK) {
-				next = c;
-				break;
+		if (!(next = issuer_in(pool, cur))) {
+			/* the chain would go on through a key no CA issues */
+			if (issuer_in(refused, cur)) {
+				cr->reasons |= GS_REASON_LIMIT;
+				cr->first = GS_X509_ERR_KEY_REFUSED;
 			}
-		}
-		if (!next)
 			break;
+		}
 		cur = next;
 	}
 
@@ -599,6 +662,7 @@ chain_run_check(chain_run *cr, X509 *leaf, STACK_OF(X509) *untrusted, int want_c
 		goto out;
 	}
 	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_depth(param, GS_MAX_CHAIN_DEPTH);
 	if (cr->purpose)
 		X509_STORE_CTX_set_purpose(ctx, cr->purpose);
 	/* the X509_STORE holds the anchors and nothing else, so any of them
@@ -633,6 +697,7 @@ out:
 	cr->errmsg = NULL;
 	X509_STORE_CTX_free(ctx);
 	sk_X509_pop_free(pool, X509_free);
+	sk_X509_pop_free(refused, X509_free);
 	ERR_clear_error();
 	return st;
 }

@@ -48,6 +48,155 @@ read_cms(const unsigned char *der, size_t len)
 	return d2i_CMS_ContentInfo(NULL, &p, (long) len);
 }
 
+/* ---- counted before OpenSSL decodes them ---- */
+
+/* The BER element at p (definite or indefinite length) and the end of
+ * its contents (*ce: where its children stop); returns where the element
+ * ends, or NULL when it is not well formed. */
+static const unsigned char *
+ber_element(const unsigned char *p, const unsigned char *end, int *tag, int *cls,
+	    const unsigned char **cs, const unsigned char **ce, int depth)
+{
+	const unsigned char *q = p, *a, *b;
+	long len;
+	int r, t, c;
+
+	if (depth > 64 || p >= end)
+		return NULL;
+	r = ASN1_get_object(&q, &len, tag, cls, end - p);
+	if (r & 0x80)
+		return NULL;
+	*cs = q;
+	if (r != 0x21)
+		return *ce = q + len;
+	/* constructed, indefinite: its elements up to the end-of-contents octets */
+	while (q < end && !(end - q >= 2 && q[0] == 0 && q[1] == 0))
+		if (!(q = ber_element(q, end, &t, &c, &a, &b, depth + 1)))
+			return NULL;
+	if (q >= end)
+		return NULL;
+	*ce = q;
+	return q + 2;
+}
+
+/* How many elements lie in [p, end), or -1. */
+static long
+ber_count(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *a, *b;
+	long n = 0;
+	int t, c;
+
+	while (p < end && n >= 0)
+		n = (p = ber_element(p, end, &t, &c, &a, &b, 1)) ? n + 1 : -1;
+	return n;
+}
+
+typedef struct cms_counts {
+	long digests, certs, crls, signers, recipients;
+} cms_counts;
+
+/* CertificateSet [0] and RevocationInfoChoices [1], when they come next */
+static const unsigned char *
+count_certs_crls(const unsigned char *p, const unsigned char *end, cms_counts *n)
+{
+	const unsigned char *cs, *ce, *next;
+	int tag, cls;
+
+	while (p < end && (next = ber_element(p, end, &tag, &cls, &cs, &ce, 1)) &&
+	       cls == V_ASN1_CONTEXT_SPECIFIC && (tag == 0 || tag == 1)) {
+		if (tag == 0)
+			n->certs = ber_count(cs, ce);
+		else
+			n->crls = ber_count(cs, ce);
+		p = next;
+	}
+	return p;
+}
+
+/* What a SignedData or (Auth)EnvelopedData holds, from its encoding
+ * alone: OpenSSL decodes every certificate it carries (about 0.1 ms each
+ * with 3.0), and one message can carry thousands. 0 when the structure
+ * is not what it should be (then d2i says so). */
+static int
+cms_count(const unsigned char *der, size_t len, cms_counts *n)
+{
+	const unsigned char *end, *cs, *ce, *p, *next;
+	ASN1_OBJECT *oid = NULL;
+	int tag, cls, nid, ok = 0;
+
+	memset(n, 0, sizeof *n);
+	if (!der || len == 0 || len > LONG_MAX)
+		return 0;
+	end = der + len;
+	if (!ber_element(der, end, &tag, &cls, &cs, &ce, 0) || tag != V_ASN1_SEQUENCE)
+		goto out;
+	/* ContentInfo { contentType, [0] EXPLICIT content } */
+	p = cs;
+	if (!(oid = d2i_ASN1_OBJECT(NULL, &p, ce - cs)))
+		goto out;
+	nid = OBJ_obj2nid(oid);
+	if (!ber_element(p, ce, &tag, &cls, &cs, &ce, 0) || !ber_element(cs, ce, &tag, &cls, &cs, &ce, 0) ||
+	    tag != V_ASN1_SEQUENCE)
+		goto out;
+	/* version */
+	if (!(p = ber_element(cs, ce, &tag, &cls, &cs, &end, 1)))
+		goto out;
+	if (nid == NID_pkcs7_signed) {
+		/* digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos */
+		if (!(next = ber_element(p, ce, &tag, &cls, &cs, &end, 1)))
+			goto out;
+		n->digests = ber_count(cs, end);
+		if (!(p = ber_element(next, ce, &tag, &cls, &cs, &end, 1)))
+			goto out;
+		p = count_certs_crls(p, ce, n);
+		if (!ber_element(p, ce, &tag, &cls, &cs, &end, 1))
+			goto out;
+		n->signers = ber_count(cs, end);
+	} else if (nid == NID_pkcs7_enveloped || nid == NID_id_smime_ct_authEnvelopedData) {
+		/* [0] originatorInfo { [0] certs, [1] crls }, recipientInfos */
+		if (!(next = ber_element(p, ce, &tag, &cls, &cs, &end, 1)))
+			goto out;
+		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+			count_certs_crls(cs, end, n);
+			if (!ber_element(next, ce, &tag, &cls, &cs, &end, 1))
+				goto out;
+		}
+		n->recipients = ber_count(cs, end);
+	}
+	ok = 1;
+out:
+	ASN1_OBJECT_free(oid);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The cost caps on one CMS object: GS_E_LIMIT, saying which, before
+ * OpenSSL decodes it. */
+static gs_status
+check_counts(const unsigned char *der, size_t len, char **errmsg)
+{
+	cms_counts n;
+	size_t i;
+
+	if (!cms_count(der, len, &n))
+		return GS_OK;
+	{
+		const struct { const char *what; long n, max; } caps[] = {
+			{ "signers", n.signers, GS_MAX_SIGNERS },
+			{ "digest algorithms", n.digests, GS_MAX_DIGEST_ALGS },
+			{ "certificates", n.certs, GS_MAX_CMS_CERTS },
+			{ "CRLs", n.crls, GS_MAX_CMS_CRLS },
+			{ "recipients", n.recipients, GS_MAX_RECIPIENTS },
+		};
+		for (i = 0; i < G_N_ELEMENTS(caps); i++)
+			if (caps[i].n > caps[i].max)
+				return gs_fail(errmsg, GS_E_LIMIT, "%ld %s in one CMS structure (at most %ld)",
+					       caps[i].n, caps[i].what, caps[i].max);
+	}
+	return GS_OK;
+}
+
 int
 gs_cms_content_type(const unsigned char *der, size_t len)
 {
@@ -344,6 +493,8 @@ gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO 
 	gs_status st = GS_OK;
 
 	*out_v = NULL;
+	if ((st = check_counts(sig, siglen, errmsg)) != GS_OK)
+		return st;
 	v = g_new0(gs_cms_verifier, 1);
 	v->s = s;
 	v->dig_ok = 1;
@@ -484,6 +635,7 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
 		gs_signer_data *sd = g_new0(gs_signer_data, 1);
 		X509_ALGOR *dig = NULL, *sigalg = NULL;
+		const char *why;
 		X509 *cert;
 		int r;
 
@@ -517,6 +669,15 @@ gs_cms_verifier_finish(gs_cms_verifier *v, gs_cms_result *res, char **errmsg)
 		gs_certdata_fill(&sd->cd, cert);
 		sd->pub.cert = sd->cd.info;
 		sd->emails = gs_cert_emails(cert);
+		/* no check with a key no CA issues: it would cost seconds */
+		if ((why = gs_key_refused(X509_get0_pubkey(cert)))) {
+			sd->pub.status = GS_SIG_ERROR;
+			sd->pub.reasons |= GS_REASON_LIMIT;
+			sd->detail = g_strdup_printf("the signer's key is refused: %s", why);
+			sd->pub.detail = sd->detail;
+			X509_free(cert);
+			continue;
+		}
 
 		/* the signature over the signed attributes, then the digest */
 		ERR_clear_error();
@@ -779,18 +940,21 @@ gs_status
 gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, gs_cms_result *res,
 	       char **errmsg)
 {
-	return decrypt_cms(s, read_cms(der, len), out, res, errmsg);
+	gs_status st = check_counts(der, len, errmsg);
+
+	return st == GS_OK ? decrypt_cms(s, read_cms(der, len), out, res, errmsg) : st;
 }
 
 gs_status
 gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, gs_cms_result *res, char **errmsg)
 {
-	CMS_ContentInfo *cms = read_cms(der->data, der->len);
+	gs_status st = check_counts(der->data, der->len, errmsg);
+	CMS_ContentInfo *cms = st == GS_OK ? read_cms(der->data, der->len) : NULL;
 
 	/* the structure holds its own copy: the encoded bytes can go before
 	 * the plaintext comes */
 	g_byte_array_unref(der);
-	return decrypt_cms(s, cms, out, res, errmsg);
+	return st == GS_OK ? decrypt_cms(s, cms, out, res, errmsg) : st;
 }
 
 static gs_status

@@ -610,6 +610,14 @@ enum {
 	/* an inner layer (a signature inside encryption inside a signature,
 	 * RFC 2634 triple wrapping) is not good */
 	GS_REASON_INNER_LAYER      = 1 << 20,
+	/* not checked: over a cost cap (SECURITY.md, "Hostile input and
+	 * limits"): a SignedData with too many signers, certificates, CRLs
+	 * or digest algorithms, too many signers in one message (a note
+	 * names the part), a key no CA issues (an RSA exponent over 2^32 or
+	 * even, a modulus over 8192 bits, an EC key without a named curve),
+	 * a chain longer than 8 intermediates (the signer's detail says
+	 * which) */
+	GS_REASON_LIMIT            = 1 << 21,
 };
 /* The reasons that warn without making a signature bad. */
 #define GS_REASONS_WARNINGS \
@@ -680,6 +688,20 @@ const char *gs_report_signature_form(const gs_report *report);
 const char *gs_report_cipher(const gs_report *report);
 int gs_report_encrypted(const gs_report *report);
 int gs_report_authenticated(const gs_report *report);
+/* Why the decrypted content cannot be taken for what its sender wrote
+ * (one line), or NULL. NULL when every encryption layer is
+ * AuthEnvelopedData, or when the verdict is good and each CBC
+ * (enveloped-data) layer has a signature by the From address inside it:
+ * anyone who captured CBC ciphertext can rewrite its blocks (the EFAIL
+ * gadgets) and only such a signature would show it. Also set for an
+ * attached message decrypted that way, naming its part. For a report
+ * that never looked inside (gs_raw_decrypt), set for every CBC layer.
+ * The string belongs to the report. */
+const char *gs_report_unauthenticated(const gs_report *report);
+/* Delivery mode (gs_decrypt_opts.delivery): why the message was left
+ * encrypted, unchanged (as gs_report_unauthenticated), or NULL when it
+ * was not. */
+const char *gs_report_withheld(const gs_report *report);
 
 /* Notes about parts of the message, in order: a signature that covers
  * only one part ("signed"), an encrypted part left encrypted because it
@@ -879,16 +901,36 @@ int gs_send_plan_downgraded(const gs_send_plan *plan);
 int gs_send_plan_confirm_needed(const gs_send_plan *plan);
 void gs_send_plan_free(gs_send_plan *plan);
 
+/* What gs_message_decrypt may write. */
+typedef struct gs_decrypt_opts {
+	/* Delivery (procmail's `decrypt --passthrough`): what is stored
+	 * unattended must be what its sender wrote, never an oracle for
+	 * whoever captured the ciphertext (EFAIL). Content under CBC
+	 * encryption (enveloped-data, which protects no integrity) is
+	 * written only when each such layer has, inside it, a signature by
+	 * the From address and the whole verdict is good; otherwise the
+	 * message is left exactly as it came and gs_report_withheld() says
+	 * why. AuthEnvelopedData (AES-GCM, its tag checked) is written.
+	 * Only the message's own body is decrypted: never an attached
+	 * message (message/rfc822) or any other part. */
+	int delivery;
+} gs_decrypt_opts;
+
 /* Decrypt the message body in place: the outer headers stay, the body
- * becomes the decrypted entity. When that entity is signed it is
- * verified too and *report (if non-NULL) says so; otherwise the report
- * is of kind NOT_SIGNED with the encryption facts. If the message is not
- * encrypted, returns GS_E_NOT_FOUND and leaves it untouched. Returns
- * GS_E_NO_KEY (no identity matches a recipient), GS_E_PASSPHRASE,
- * GS_E_MALFORMED (not CMS, or the content fails to decrypt),
- * GS_E_UNSUPPORTED. */
+ * becomes the decrypted entity. `opts` may be NULL (interactive: CBC
+ * content is written, the report says it is not authenticated, and the
+ * body of an attached message is decrypted when nothing else is). When
+ * that entity is signed it is verified too and *report (if non-NULL)
+ * says so; otherwise the report is of kind NOT_SIGNED with the
+ * encryption facts. If the message is not encrypted, returns
+ * GS_E_NOT_FOUND and leaves it untouched. In delivery mode a message
+ * whose content is not authenticated is decrypted and judged, then left
+ * untouched: GS_OK with gs_report_withheld() set. Returns GS_E_NO_KEY
+ * (no identity matches a recipient), GS_E_PASSPHRASE, GS_E_MALFORMED
+ * (not CMS, or the content fails to decrypt), GS_E_UNSUPPORTED,
+ * GS_E_LIMIT. */
 gs_status gs_message_decrypt(gs_session *session, GMimeMessage *message,
-			     gs_report **report, char **errmsg);
+			     const gs_decrypt_opts *opts, gs_report **report, char **errmsg);
 
 /* Verify the message's signature (multipart/signed or opaque, also
  * inside one encryption layer when a key is available). Does not

@@ -85,6 +85,23 @@ char *gs_cert_sha256_hex(X509 *x);
  * emailAddress), lower-cased. NULL-terminated; g_strfreev. */
 char **gs_cert_emails(X509 *x);
 int gs_cert_has_email(X509 *x, const char *address);
+/* ---- cost caps: what no sane signer or CA produces (SECURITY.md) ---- */
+#define GS_MAX_RSA_BITS 8192      /* RSA modulus; the exponent: odd, 3 ... 2^32 */
+#define GS_MAX_DSA_BITS 3072
+#define GS_MAX_CHAIN_DEPTH 8      /* intermediates between a certificate and its anchor */
+#define GS_MAX_SIGNERS 8          /* SignerInfos in one SignedData */
+#define GS_MAX_DIGEST_ALGS 4      /* its digestAlgorithms: OpenSSL hashes the content once per entry */
+#define GS_MAX_CMS_CERTS 64       /* certificates one CMS object carries */
+#define GS_MAX_CMS_CRLS 16        /* CRLs one CMS object carries (decoded, never used) */
+#define GS_MAX_RECIPIENTS 1024    /* RecipientInfos of one (Auth)EnvelopedData */
+#define GS_MAX_SIGNER_CHECKS 16   /* signers checked in one message, all layers and parts */
+/* Why a public key is refused before any signature is checked with it
+ * (a static string), or NULL: an RSA modulus over GS_MAX_RSA_BITS, an
+ * exponent that is even, below 3 or over 2^32 (one check with a
+ * 3070-bit exponent costs as much as a private-key operation), DSA over
+ * GS_MAX_DSA_BITS, an EC key on explicit curve parameters. */
+const char *gs_key_refused(EVP_PKEY *pk);
+
 /* Verdict of x as an encryption recipient at `now` (no chain check). */
 gs_verdict gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason);
 /* Key-usage bits as OpenSSL's X509_get_key_usage, or UINT32_MAX if absent. */
@@ -109,6 +126,9 @@ gs_status gs_chain_check(gs_store *store, X509 *leaf, STACK_OF(X509) *untrusted,
 /* The first_err of a chain through an anchor limited to certificates
  * issued before a date, when one of them was issued later. */
 #define GS_X509_ERR_ANCHOR_LIMIT X509_V_ERR_APPLICATION_VERIFICATION
+/* ... of a chain whose next issuer has a key gs_key_refused refuses
+ * (GS_REASON_LIMIT); such certificates never take part in a chain. */
+#define GS_X509_ERR_KEY_REFUSED (-1000)
 /* What a first_err means, in words (static string). */
 const char *gs_chain_error_string(int err);
 /* The same check; when it finds no problem (warnings aside) *chain gets
@@ -409,6 +429,9 @@ struct gs_report {
 	GPtrArray *parts;        /* of char* pairs: path, note */
 	int protected_headers;
 	GPtrArray *mismatches;   /* of char*, NULL-terminated when non-empty */
+	int finished;            /* gs_report_finish ran: the layers inside were looked at */
+	char *unauthenticated;   /* gs_report_unauthenticated, once finished */
+	int withheld;            /* delivery: the message was left encrypted */
 };
 void gs_report_note(gs_report *r, const char *path, const char *note);
 void gs_report_mismatch(gs_report *r, const char *header);
@@ -422,8 +445,12 @@ gs_layer_data *gs_report_add_signed(gs_report *r, const char *path, const char *
 				    gs_cms_result *res, unsigned reasons, const char *from,
 				    int from_rule);
 void gs_report_add_encrypted(gs_report *r, const char *path, const char *cipher, int authenticated);
-/* After the last layer: mark a bad inner layer (GS_REASON_INNER_LAYER). */
+/* After the last layer: mark a bad inner layer (GS_REASON_INNER_LAYER)
+ * and judge whether the content is authenticated. Idempotent. */
 void gs_report_finish(gs_report *r);
+/* An attached message decrypted without authentication (its own
+ * report's gs_report_unauthenticated), at `path`: before finishing. */
+void gs_report_unauthenticated_part(gs_report *r, const char *path, const char *why);
 
 /* ---- certificate containers (import/certfile.c) ---- */
 /* Every certificate in a PEM bundle, DER certificate, PKCS#7 (DER or

@@ -155,7 +155,7 @@ gs_harvest(gs_session *s, GMimeMessage *m, const char *message_id, unsigned flag
 	}
 	if (is_encrypted(m)) {
 		char *why = NULL;
-		if (!(flags & GS_HARVEST_DECRYPT) || gs_message_decrypt(s, m, NULL, &why) != GS_OK) {
+		if (!(flags & GS_HARVEST_DECRYPT) || gs_message_decrypt(s, m, NULL, NULL, &why) != GS_OK) {
 			/* not remembered: with the key at hand a later run can look inside */
 			g_free(why);
 			res->outcome = GS_HARVEST_ENCRYPTED;

@@ -904,14 +904,23 @@ micalg_reasons(GMimeObject *mps, const gs_cms_result *res)
 }
 
 /* A structure that cannot even be parsed is a bad signature (an
- * unsupported algorithm: unchecked); anything else is an error. Turns
- * the first kind into layer reasons and forgets the message. */
+ * unsupported algorithm: unchecked; one over a cost cap: not checked,
+ * and a note at `path` says which cap); anything else is an error.
+ * Turns the first kind into layer reasons and forgets the message. */
 static int
-unparseable(gs_status st, unsigned *reasons, char **errmsg)
+unparseable(gs_report *r, const char *path, gs_status st, unsigned *reasons, char **errmsg)
 {
-	if (st != GS_E_MALFORMED && st != GS_E_UNSUPPORTED)
+	if (st == GS_E_LIMIT) {
+		char *note = g_strdup_printf("signature not checked: %s",
+					     errmsg && *errmsg ? *errmsg : gs_status_string(st));
+		gs_report_note(r, path, note);
+		g_free(note);
+		*reasons |= GS_REASON_LIMIT;
+	} else if (st == GS_E_MALFORMED || st == GS_E_UNSUPPORTED) {
+		*reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+	} else {
 		return 0;
-	*reasons |= st == GS_E_UNSUPPORTED ? GS_REASON_UNSUPPORTED_ALGO : GS_REASON_BAD_SIGNATURE;
+	}
 	if (errmsg) {
 		g_free(*errmsg);
 		*errmsg = NULL;
@@ -1070,8 +1079,10 @@ typedef struct walk {
 	gs_report *r;
 	const char *from;          /* the one From address, or NULL */
 	int decrypt;               /* the caller wants the plaintext (decrypt) */
+	int delivery;              /* ... unattended: only what is authenticated (gs_decrypt_opts) */
 	int signed_above;          /* a signature was met: the From rule was applied */
 	unsigned layers;
+	unsigned checked;          /* signers checked so far (GS_MAX_SIGNER_CHECKS) */
 	GMimeObject *payload;      /* the innermost entity (a reference) */
 	GMimeObject *under;        /* what lies under the last encryption (a reference) */
 	char *under_path;
@@ -1082,6 +1093,16 @@ typedef struct walk {
 #define MAX_LAYERS 8
 
 static gs_status walk_entity(walk *w, GMimeObject *obj, const char *path, char **errmsg);
+
+/* One message checks at most GS_MAX_SIGNER_CHECKS signers, over all its
+ * layers and parts: GS_E_LIMIT once they are spent. */
+static gs_status
+budget(walk *w, char **errmsg)
+{
+	if (w->checked < GS_MAX_SIGNER_CHECKS)
+		return GS_OK;
+	return gs_fail(errmsg, GS_E_LIMIT, "more than %d signers in one message", GS_MAX_SIGNER_CHECKS);
+}
 
 static gs_status
 walk_inner(walk *w, GMimeObject *inner, const char *path, char **errmsg)
@@ -1107,8 +1128,10 @@ walk_signed(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 	if (n != 2)
 		reasons |= GS_REASON_BAD_STRUCTURE;
 	gs_cms_result_init(&res);
-	st = verify_detached(w->s, mp, &res, errmsg);
-	if (st != GS_OK && !unparseable(st, &reasons, errmsg)) {
+	if ((st = budget(w, errmsg)) == GS_OK)
+		st = verify_detached(w->s, mp, &res, errmsg);
+	w->checked += res.signers->len;
+	if (st != GS_OK && !unparseable(w->r, path, st, &reasons, errmsg)) {
 		gs_cms_result_clear(&res);
 		return st;
 	}
@@ -1134,7 +1157,9 @@ walk_opaque(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 	int headerless = 0;
 
 	gs_cms_result_init(&res);
-	st = verify_opaque(w->s, GMIME_PART(obj), &inner, &headerless, &res, errmsg);
+	if ((st = budget(w, errmsg)) == GS_OK)
+		st = verify_opaque(w->s, GMIME_PART(obj), &inner, &headerless, &res, errmsg);
+	w->checked += res.signers->len;
 	if (st != GS_OK) {
 		gs_cms_result_clear(&res);
 		/* decrypt looks for encryption: signed-data it cannot read is
@@ -1147,11 +1172,11 @@ walk_opaque(walk *w, GMimeObject *obj, const char *path, char **errmsg)
 			return GS_OK;
 		}
 		/* opaque signed-data is the body itself: if it does not parse,
-		 * the message is malformed; an unsupported algorithm is a
-		 * verdict */
-		if (st != GS_E_UNSUPPORTED)
+		 * the message is malformed; an unsupported algorithm or a cost
+		 * cap is a verdict */
+		if (st != GS_E_UNSUPPORTED && st != GS_E_LIMIT)
 			return st;
-		unparseable(st, &reasons, errmsg);
+		unparseable(w->r, path, st, &reasons, errmsg);
 		gs_cms_result_init(&res);
 		gs_report_add_signed(w->r, path, "opaque", &res, reasons, w->from, !w->signed_above);
 		gs_cms_result_clear(&res);
@@ -1296,6 +1321,7 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 {
 	GPtrArray *found = g_ptr_array_new_with_free_func(secured_free);
 	gs_status st = GS_OK;
+	unsigned skipped = 0;
 	guint i;
 
 	find_secured(w->s, entity, "", NULL, 1, found);
@@ -1306,7 +1332,10 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 			/* EFAIL: decrypt only what is a whole message body, here the
 			 * body of an attached message; an encrypted part beside parts
 			 * the sender controls stays encrypted, and is reported */
-			if (!decrypt_attached) {
+			if (w->delivery && x->message) {
+				gs_report_note(w->r, x->path, "encrypted attached message not opened: on delivery "
+							      "only the message's own body is decrypted");
+			} else if (!decrypt_attached) {
 				gs_report_note(w->r, x->path, "encrypted part not opened: it is not the whole message");
 			} else if (!x->message || g_mime_message_get_mime_part(x->message) != x->obj) {
 				gs_report_note(w->r, x->path, "encrypted part left encrypted: it is not the whole message");
@@ -1318,8 +1347,13 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 				classify(x->obj, &nid, w->s->limits.max_message);
 				st = walk_encrypted(&sub, x->obj, x->path, nid, errmsg);
 				if (st == GS_OK) {
+					const char *why;
+
 					g_mime_message_set_mime_part(x->message, sub.under);
 					gs_report_note(w->r, x->path, "attached message decrypted");
+					gs_report_finish(sub.r);
+					if ((why = gs_report_unauthenticated(sub.r)))
+						gs_report_unauthenticated_part(w->r, x->path, why);
 					*opened = 1;
 				}
 				walk_clear(&sub);
@@ -1327,6 +1361,14 @@ walk_parts(walk *w, GMimeObject *entity, int decrypt_attached, int *opened, char
 			continue;
 		}
 		w->r->reasons |= GS_REASON_PARTIAL;
+		if (w->checked >= GS_MAX_SIGNER_CHECKS) {
+			/* once: the parts after it are not looked at either */
+			if (!skipped++)
+				gs_report_note(w->r, x->path, "signed: not checked, nor any signed part after it "
+							      "(over the limit of signers in one message)");
+			w->r->reasons |= GS_REASON_LIMIT;
+			continue;
+		}
 		gs_report_note(w->r, x->path, x->message ? "signed, in an attached message: the signature "
 							   "covers only that part"
 							 : "signed: the signature covers only this part");
@@ -1424,10 +1466,33 @@ out:
 
 /* ---- the operations ---- */
 
-gs_status
-gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **errmsg)
+/* The body becomes what lies under the last encryption; a signature
+ * outside it covered the ciphertext and cannot stay. */
+static void
+write_plaintext(gs_session *s, GMimeMessage *m, walk *w)
 {
-	GMimeObject *entity, *body;
+	GMimeObject *body = w->under, *mps = NULL;
+
+	if (gs_report_layer_count(w->r) && gs_report_layer(w->r, 0)->kind == GS_LAYER_SIGNED)
+		gs_report_note(w->r, "1", "the signature over the encrypted content was checked and removed");
+	if (classify(body, &(int){ 0 }, s->limits.max_message) == PART_OPAQUE_SIGNED) {
+		char *why = NULL;
+
+		mps = opaque_to_detached(s, body, w->r, &why);
+		g_free(why);
+		if (mps)
+			gs_report_note(w->r, w->under_path, "opaque signed-data written as multipart/signed");
+	}
+	g_mime_message_set_mime_part(m, mps ? mps : body);
+	if (mps)
+		g_object_unref(mps);
+}
+
+gs_status
+gs_message_decrypt(gs_session *s, GMimeMessage *m, const gs_decrypt_opts *opts, gs_report **report,
+		   char **errmsg)
+{
+	GMimeObject *entity;
 	gs_status st = GS_OK;
 	walk w;
 	int opened = 0;
@@ -1439,33 +1504,22 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, gs_report **report, char **er
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
 	walk_init(&w, s, m, 1);
+	w.delivery = opts && opts->delivery;
 	if (classify(entity, &(int){ 0 }, s->limits.max_message) != PART_PLAIN)
 		st = walk_entity(&w, entity, "1", errmsg);
 	if (st == GS_OK && w.under) {
-		/* the body becomes what lies under the last encryption; a
-		 * signature outside it covered the ciphertext and cannot stay */
-		body = w.under;
-		if (gs_report_layer_count(w.r) && gs_report_layer(w.r, 0)->kind == GS_LAYER_SIGNED)
-			gs_report_note(w.r, "1", "the signature over the encrypted content was checked and removed");
-		if (classify(body, &(int){ 0 }, s->limits.max_message) == PART_OPAQUE_SIGNED) {
-			char *why = NULL;
-			GMimeObject *mps = opaque_to_detached(s, body, w.r, &why);
-
-			g_free(why);
-			if (mps) {
-				gs_report_note(w.r, w.under_path, "opaque signed-data written as multipart/signed");
-				g_mime_message_set_mime_part(m, mps);
-				g_object_unref(mps);
-			} else {
-				g_mime_message_set_mime_part(m, body);
-			}
-		} else {
-			g_mime_message_set_mime_part(m, body);
-		}
+		/* judged before anything is written: on delivery, content that
+		 * is not authenticated stays as it came */
+		gs_report_finish(w.r);
+		if (w.delivery && gs_report_unauthenticated(w.r))
+			w.r->withheld = 1;
+		else
+			write_plaintext(s, m, &w);
 		opened = 1;
 	} else if (st == GS_OK && gs_report_layer_count(w.r) == 0) {
-		/* no whole-body layer: maybe an attached message's encryption */
-		st = walk_parts(&w, entity, 1, &opened, errmsg);
+		/* no whole-body layer: maybe an attached message's encryption
+		 * (never on delivery: it sits beside parts the sender chose) */
+		st = walk_parts(&w, entity, !w.delivery, &opened, errmsg);
 	}
 	if (st == GS_OK && !opened)
 		st = gs_fail(errmsg, GS_E_NOT_FOUND, "the message is not encrypted");

@@ -27,6 +27,7 @@ static const char *const reason_words[] = {
 	"the signature covers encrypted content: it says who sent it, not who wrote what is inside",
 				       /* GS_REASON_SIGNED_CIPHERTEXT */
 	"an inner signature is not good", /* GS_REASON_INNER_LAYER */
+	"not checked: over a safety limit", /* GS_REASON_LIMIT */
 };
 
 static void
@@ -44,7 +45,7 @@ static const char *const reason_keys[] = {
 	"missing-certificate", "signer-not-from", "unsupported-algorithm", "bad-purpose",
 	"revoked", "micalg-mismatch", "no-signers", "critical-extension", "partial",
 	"content-mismatch", "crl-stale", "weak-digest", "bad-structure", "sha1-allowed",
-	"signed-ciphertext", "inner-layer",
+	"signed-ciphertext", "inner-layer", "limit",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(reason_words) == G_N_ELEMENTS(reason_keys));
@@ -126,6 +127,7 @@ gs_report_free(gs_report *r)
 	g_ptr_array_free(r->mismatches, TRUE);
 	g_free(r->from);
 	g_free(r->cipher);
+	g_free(r->unauthenticated);
 	g_free(r);
 }
 
@@ -223,9 +225,61 @@ layer_status(const gs_layer_data *l)
 	return worst;
 }
 
+/* Does every signer of a signed layer name the From address? */
+static int
+layer_by_from(const gs_report *r, const gs_layer_data *l)
+{
+	guint i;
+
+	if (!r->from || l->signers->len == 0)
+		return 0;
+	for (i = 0; i < l->signers->len; i++) {
+		const gs_signer_data *sd = l->signers->pdata[i];
+		char **e;
+		int match = 0;
+
+		for (e = sd->emails; e && *e && !match; e++)
+			match = !g_ascii_strcasecmp(*e, r->from);
+		if (!match)
+			return 0;
+	}
+	return 1;
+}
+
+#define CBC_UNAUTHENTICATED "CBC encryption (enveloped-data) is not authenticated"
+
+/* CBC lets anyone who captured the ciphertext rewrite it block by block
+ * (EFAIL): only a good signature by the sender inside each such layer
+ * shows that the content is what they wrote. */
+static const char *
+unauthenticated(const gs_report *r)
+{
+	guint i, j;
+
+	for (i = 0; i < r->layers->len; i++) {
+		const gs_layer_data *l = r->layers->pdata[i], *inside = NULL;
+
+		if (l->pub.kind != GS_LAYER_ENCRYPTED || l->pub.authenticated)
+			continue;
+		for (j = i + 1; j < r->layers->len && !inside; j++)
+			if (((gs_layer_data *) r->layers->pdata[j])->pub.kind == GS_LAYER_SIGNED)
+				inside = r->layers->pdata[j];
+		if (!inside)
+			return CBC_UNAUTHENTICATED ", and nothing inside it is signed";
+		if (!layer_by_from(r, inside))
+			return CBC_UNAUTHENTICATED ", and the signature inside it is not by the From address";
+		if (layer_status(inside) != GS_SIG_GOOD)
+			return CBC_UNAUTHENTICATED ", and the signature inside it is not good";
+		if (gs_report_status(r) != GS_SIG_GOOD)
+			return CBC_UNAUTHENTICATED ", and the message's signatures are not all good";
+	}
+	return NULL;
+}
+
 void
 gs_report_finish(gs_report *r)
 {
+	const char *why;
 	guint i;
 
 	for (i = 0; i < r->layers->len; i++) {
@@ -233,6 +287,34 @@ gs_report_finish(gs_report *r)
 		if (l != r->outer && l->pub.kind == GS_LAYER_SIGNED && layer_status(l) != GS_SIG_GOOD)
 			r->reasons |= GS_REASON_INNER_LAYER;
 	}
+	r->finished = 1;
+	if (!r->unauthenticated && (why = unauthenticated(r)))
+		r->unauthenticated = g_strdup(why);
+}
+
+void
+gs_report_unauthenticated_part(gs_report *r, const char *path, const char *why)
+{
+	if (!r->unauthenticated)
+		r->unauthenticated = g_strdup_printf("the attached message at part %s: %s", path, why);
+}
+
+const char *
+gs_report_unauthenticated(const gs_report *r)
+{
+	if (r->finished)
+		return r->unauthenticated;
+	/* nothing inside was looked at (gs_raw_decrypt) */
+	return r->encrypted && !r->authenticated
+		       ? CBC_UNAUTHENTICATED ": only a good signature by the sender inside it shows "
+					     "that the content is theirs"
+		       : NULL;
+}
+
+const char *
+gs_report_withheld(const gs_report *r)
+{
+	return r->withheld ? r->unauthenticated : NULL;
 }
 
 gs_report_kind

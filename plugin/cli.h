@@ -121,6 +121,10 @@ void cli_cleanup(cli *c);
 void cli_print_bindings(cli *c, const gs_recipients *r);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
+/* The warning that decrypted content is not authenticated, when it is
+ * not (gs_report_unauthenticated), whatever --quiet says
+ * (cmd-decrypt.c; also mutt decrypt). */
+void cli_warn_unauthenticated(cli *c, const gs_report *r);
 char *cli_time(int64_t t);
 char *cli_signed_at(int64_t t);
 

@@ -1,9 +1,21 @@
 /* cmd-decrypt.c: galsmime decrypt [--passthrough] < MSG > DECRYPTED.
  * The outer headers stay; the body becomes the decrypted entity. A
  * message that is not encrypted passes through unchanged. With
- * --passthrough (for procmail) any failure writes the original message
- * byte for byte and exits 0. */
+ * --passthrough (procmail's delivery mode, gs_decrypt_opts.delivery)
+ * content that is not authenticated is not written: the original
+ * message goes on byte for byte, as it does on any failure, with exit 0.
+ * --quiet drops the report, never a warning or the reason a message was
+ * left encrypted. */
 #include "cli.h"
+
+void
+cli_warn_unauthenticated(cli *c, const gs_report *r)
+{
+	const char *why = r ? gs_report_unauthenticated(r) : NULL;
+
+	if (why)
+		cli_error(c, "WARNING: the content may have been altered: %s", cli_text(why, 0));
+}
 
 int
 cmd_decrypt(cli *c, int argc, char **argv)
@@ -14,8 +26,10 @@ cmd_decrypt(cli *c, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
+	gs_decrypt_opts dopts = { 0 };
 	GMimeMessage *m = NULL;
 	gs_report *r = NULL;
+	const char *why;
 	char *msg = NULL;
 	int opt, rc, passthrough = 0;
 	gs_status st;
@@ -30,6 +44,7 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	dopts.delivery = passthrough;
 	/* stdin first: whatever happens next, the original can pass through */
 	if ((rc = cli_read_stdin(c)) != 0)
 		goto fail;
@@ -39,10 +54,13 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_parse_message(c, &m)) != 0)
 		goto fail;
-	st = gs_message_decrypt(c->session, m, &r, &msg);
-	if (st == GS_E_NOT_FOUND) {
-		/* not encrypted as a whole: nothing to do, pass it on as it is
-		 * (saying so when an encrypted part was left alone) */
+	st = gs_message_decrypt(c->session, m, &dopts, &r, &msg);
+	if (st == GS_E_NOT_FOUND || (st == GS_OK && (why = gs_report_withheld(r)))) {
+		/* not encrypted as a whole, or not to be stored decrypted: pass
+		 * it on as it is, saying why (and which encrypted part was left
+		 * alone) */
+		if (st == GS_OK)
+			cli_error(c, "left encrypted: %s", cli_text(why, 0));
 		g_free(msg);
 		g_object_unref(m);
 		if (r) {
@@ -62,8 +80,10 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	/* the report only when the message got out: else the write error alone */
 	if (rc == 0)
 		rc = cli_flush(c);
-	if (rc == 0 && r && (gs_report_kind_of(r) == GS_REPORT_SIGNED || !c->quiet))
+	if (rc == 0 && (gs_report_kind_of(r) == GS_REPORT_SIGNED || !c->quiet))
 		cli_print_report(c, r);
+	if (rc == 0)
+		cli_warn_unauthenticated(c, r);
 	gs_report_free(r);
 	g_object_unref(m);
 	return rc;

@@ -280,6 +280,7 @@ static int
 m_decrypt(cli *c, int argc, char **argv)
 {
 	GByteArray *der = NULL, *plain = NULL, *lf = NULL;
+	gs_report *r = NULL;
 	char *msg = NULL;
 	gs_status st;
 	int rc;
@@ -289,10 +290,13 @@ m_decrypt(cli *c, int argc, char **argv)
 		return m_usage(c);
 	if ((rc = read_file(c, argv[1], &der)))
 		return rc;
-	st = gs_raw_decrypt(c->session, der->data, der->len, &plain, NULL, &msg);
+	st = gs_raw_decrypt(c->session, der->data, der->len, &plain, &r, &msg);
 	g_byte_array_unref(der);
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
+	if (plain->len)
+		cli_warn_unauthenticated(c, r);
+	gs_report_free(r);
 	lf = to_lf(plain);
 	OPENSSL_cleanse(plain->data, plain->len);
 	g_byte_array_unref(plain);

@@ -156,7 +156,7 @@ cli_print_report(cli *c, const gs_report *r)
 		which = nsigned > 1 ? g_strdup_printf("signature at part %s: ", l->path) : g_strdup("");
 		for (k = 0; k < l->n_signers; k++)
 			print_signer(c, gs_report_layer_signer(r, i, k), which);
-		if (l->n_signers == 0)
+		if (l->n_signers == 0 && !(l->reasons & GS_REASON_LIMIT))
 			fprintf(stderr, "galsmime %s: %sBAD: the signature has no signers\n", c->cmd, which);
 		g_free(which);
 	}

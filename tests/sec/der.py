@@ -1,5 +1,6 @@
 """der.py: the few DER encoders the test fixtures share (lengths, a
-tag-length-value, object identifiers)."""
+tag-length-value, object identifiers), and a tiny walker for the
+fixtures that rewrite a structure (single-byte tags, definite lengths)."""
 
 
 def enc_len(n):
@@ -24,3 +25,24 @@ def oid(dotted):
             p >>= 7
         body += bytes(chunk)
     return tlv(0x06, body)
+
+
+def tl(b, i):
+    """tag, header length, value length at offset i"""
+    tag = b[i]
+    n = b[i + 1]
+    if n < 0x80:
+        return tag, 2, n
+    k = n & 0x7f
+    return tag, 2 + k, int.from_bytes(b[i + 2:i + 2 + k], 'big')
+
+
+def children(b, i):
+    """(offset, length) of each element inside the one at offset i"""
+    tag, h, n = tl(b, i)
+    j, end, out = i + h, i + h + n, []
+    while j < end:
+        t, hh, nn = tl(b, j)
+        out.append((j, hh + nn))
+        j += hh + nn
+    return out

@@ -5,31 +5,11 @@ Take a DETACHED CMS SignedData (no eContent) and put CONTENT into its
 EncapsulatedContentInfo as eContent, without touching the signature: the
 "hidden content" trap of multipart/signed (a client that shows eContent
 shows CONTENT, while the detached check covers the displayed part).
-A tiny DER walker for this one test; the project itself never parses
-ASN.1 by hand."""
+The DER walker is der.py's; the project itself never parses ASN.1 by
+hand."""
 import sys
 
-from der import tlv
-
-
-def tl(b, i):
-    """tag, header length, value length at offset i"""
-    tag = b[i]
-    n = b[i + 1]
-    if n < 0x80:
-        return tag, 2, n
-    k = n & 0x7f
-    return tag, 2 + k, int.from_bytes(b[i + 2:i + 2 + k], 'big')
-
-
-def children(b, i):
-    tag, h, n = tl(b, i)
-    j, end, out = i + h, i + h + n, []
-    while j < end:
-        t, hh, nn = tl(b, j)
-        out.append((j, hh + nn))
-        j += hh + nn
-    return out
+from der import children, tlv
 
 
 sig = open(sys.argv[1], 'rb').read()

@@ -104,7 +104,7 @@ round_trip(worker *w)
 	g_object_unref(m);
 	m = unit_parse(s, enc_text, -1);
 	g_free(enc_text);
-	if ((st = gs_message_decrypt(s, m, &r, &msg)) != GS_OK) {
+	if ((st = gs_message_decrypt(s, m, NULL, &r, &msg)) != GS_OK) {
 		worker_fail(w, "decrypt: %s", msg);
 		goto out;
 	}
