@@ -64,25 +64,34 @@ static gs_status
 check_message(const gs_limits *l, GMimeMessage *m, char **errmsg)
 {
 	GMimeObject *top = GMIME_OBJECT(m);
-	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	GMimeObject *body = g_mime_message_get_mime_part(m);
+	/* GMime files the Content-* fields of the top entity under its body,
+	 * not the message: a bare MIME entity (what mutt pipes, a part saved
+	 * from a message) has header fields, only none of RFC 5322's */
+	GMimeHeaderList *lists[2] = { g_mime_object_get_header_list(top),
+				      body ? g_mime_object_get_header_list(body) : NULL };
 	unsigned parts = 0;
-	int i, n = hl ? g_mime_header_list_get_count(hl) : 0;
+	int i, k, n, seen = 0;
 
-	if (n == 0)
-		return gs_fail(errmsg, GS_E_MALFORMED, "not a mail message (no header fields)");
-	for (i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *raw = g_mime_header_get_raw_value(h);
-		if (!valid_field_name(g_mime_header_get_name(h)))
-			return gs_fail(errmsg, GS_E_MALFORMED,
-				       "not a mail message (header field %d has an invalid name)", i + 1);
-		if (raw && strlen(raw) > l->max_header)
-			return gs_fail(errmsg, GS_E_LIMIT, "header %s longer than %zu bytes",
-				       g_mime_header_get_name(h), l->max_header);
+	for (k = 0; k < 2; k++) {
+		n = lists[k] ? g_mime_header_list_get_count(lists[k]) : 0;
+		for (i = 0; i < n; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(lists[k], i);
+			const char *raw = g_mime_header_get_raw_value(h);
+			seen++;
+			if (!valid_field_name(g_mime_header_get_name(h)))
+				return gs_fail(errmsg, GS_E_MALFORMED,
+					       "not a mail message (header field %d has an invalid name)", seen);
+			if (raw && strlen(raw) > l->max_header)
+				return gs_fail(errmsg, GS_E_LIMIT, "header %s longer than %zu bytes",
+					       g_mime_header_get_name(h), l->max_header);
+		}
 	}
-	if (!g_mime_message_get_mime_part(m))
+	if (seen == 0)
+		return gs_fail(errmsg, GS_E_MALFORMED, "not a mail message (no header fields)");
+	if (!body)
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
-	return check_limits(l, g_mime_message_get_mime_part(m), 1, &parts, errmsg);
+	return check_limits(l, body, 1, &parts, errmsg);
 }
 
 gs_status

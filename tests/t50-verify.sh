@@ -224,6 +224,13 @@ verify_is 1 "garbage instead of the signature: signed but not good, exit 1" garb
 verify_is 2 "a plain message: exit 2" plain.eml
 check "plain: written unchanged" unchanged plain.eml
 check "plain: stderr says not signed" contains v.err 'not signed'
+# a bare MIME entity: Content-* fields only (a part saved from a message,
+# what a filter is handed); GMime files them under the body, not the message
+verify_is 2 "a bare MIME entity, not signed: exit 2" entity.txt
+check "bare entity: stderr says not signed (not 'no header fields')" contains v.err 'not signed'
+check "bare entity: written unchanged" unchanged entity.txt
+verify_is 1 "a bare signed entity: signed, but no From: to bind the signer to, exit 1" smime-detached.eml.part
+check "bare signed entity: stderr names From" contains v.err 'From'
 
 # ---- --annotate ----
 # annotated IN: v.out is one Authentication-Results field followed by IN, byte for byte
