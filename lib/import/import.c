@@ -293,37 +293,75 @@ gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size
 int
 gs_record_add_cert_b64(gs_record *rec, const char *attribute, const char *b64, size_t len)
 {
-	char *clean = g_malloc(len + 1);
-	size_t i, n = 0;
-	guchar *der;
-	gsize dlen;
+	size_t n;
+	guchar *der = gs_base64_decode(b64, len, 0, &n);
+
+	if (!der)
+		return 0;
+	gs_record_add_cert(rec, attribute, der, n);
+	g_free(der);
+	return 1;
+}
+
+size_t
+gs_base64_size(const char *s, size_t len, int unpadded_ok)
+{
+	size_t i, n = 0, pad = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (g_ascii_isspace(c))
+			continue;
+		if (c == '=')
+			pad++;
+		else if (pad || !(g_ascii_isalnum(c) || c == '+' || c == '/'))
+			return 0;
+		else
+			n++;
+	}
+	if (n == 0 || pad > 2 || (pad ? (n + pad) % 4 != 0 : n % 4 == 1 || (!unpadded_ok && n % 4)))
+		return 0;
+	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+}
+
+guchar *
+gs_base64_decode(const char *s, size_t len, int unpadded_ok, size_t *out_len)
+{
+	size_t size = gs_base64_size(s, len, unpadded_ok), n;
+	guchar *out;
 	gint state = 0;
 	guint save = 0;
 
-	for (i = 0; i < len; i++) {
-		char ch = b64[i];
-		if (g_ascii_isspace(ch))
-			continue;
-		if (!g_ascii_isalnum(ch) && ch != '+' && ch != '/' && ch != '=') {
-			g_free(clean);
-			return 0;
-		}
-		clean[n++] = ch;
+	if (size == 0)
+		return NULL;
+	/* GLib's decoder skips the white space; a last group without its
+	 * padding is completed by a second step */
+	out = g_malloc(size + 4);
+	n = g_base64_decode_step(s, len, out, &state, &save);
+	if (state > 0)
+		n += g_base64_decode_step("==", (gsize) (4 - state), out + n, &state, &save);
+	out[n] = 0;
+	*out_len = n;
+	return out;
+}
+
+char *
+gs_excerpt(const char *s, size_t len)
+{
+	GString *g = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < len && i < 48; i++) {
+		unsigned char c = (unsigned char) s[i];
+		if (c >= 0x20 && c < 0x7f)
+			g_string_append_c(g, (char) c);
+		else
+			g_string_append_printf(g, "\\x%02x", c);
 	}
-	if (n == 0 || n % 4 != 0) {
-		g_free(clean);
-		return 0;
-	}
-	der = g_malloc(n / 4 * 3 + 3);
-	dlen = g_base64_decode_step(clean, n, der, &state, &save);
-	g_free(clean);
-	if (dlen == 0) {
-		g_free(der);
-		return 0;
-	}
-	gs_record_add_cert(rec, attribute, der, dlen);
-	g_free(der);
-	return 1;
+	if (i < len)
+		g_string_append(g, "...");
+	return g_string_free(g, FALSE);
 }
 
 void

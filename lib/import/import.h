@@ -80,10 +80,30 @@ void gs_record_set(char **field, const char *value, ssize_t len);
  * EUM: ...) are ignored. `primary` forces it first. */
 void gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary);
 void gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size_t len);
-/* Same, with base64 text (whitespace ignored). Returns 0 on bad base64. */
+/* Same, with base64 text (gs_base64_decode, padding required). Returns 0
+ * when it is not base64. */
 int gs_record_add_cert_b64(gs_record *rec, const char *attribute, const char *b64, size_t len);
 /* Set rec->where. */
 void gs_record_where(gs_record *rec, const gs_reader *r, unsigned long line);
+
+/* ---- text values, for every parser ---- */
+
+/* Base64 as directories and vCards write it: letters, digits, '+' and
+ * '/'; white space (space, tab, CR, LF, FF, VT) anywhere is ignored; '='
+ * pads the end only, at most twice. The characters and the padding come
+ * in groups of four; with `unpadded_ok`, a last group of two or three
+ * characters may also stand without its padding (vCard writers leave it
+ * out). gs_base64_size returns how many bytes the text decodes to, or 0
+ * when it is not base64 or holds nothing; gs_base64_decode returns them
+ * (a new buffer of *len bytes, followed by a NUL byte it does not
+ * count; g_free), or NULL where gs_base64_size says 0. */
+size_t gs_base64_size(const char *s, size_t len, int unpadded_ok);
+guchar *gs_base64_decode(const char *s, size_t len, int unpadded_ok, size_t *out_len);
+
+/* The start of hostile text for a one-line message: its first 48 bytes,
+ * each byte outside printable ASCII as \xNN, then "..." when there was
+ * more. A new string (g_free). */
+char *gs_excerpt(const char *s, size_t len);
 
 /* ---- the import, as the parsers see it ---- */
 
