@@ -593,10 +593,8 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 	 * whenever it comes, so the order in goes: mail, targets, proxies. */
 	for (i = 0; i < e.mail->len; i++)
 		gs_record_add_address(rec, e.mail->pdata[i], -1, i == 0);
-	for (i = 0; i < e.targets->len; i++) {
-		const char *t = e.targets->pdata[i];
-		gs_record_add_address(rec, g_ascii_strncasecmp(t, "smtp:", 5) ? t : t + 5, -1, 0);
-	}
+	for (i = 0; i < e.targets->len; i++)
+		gs_record_add_external(rec, e.targets->pdata[i]);
 	for (i = 0; i < e.proxies->len; i++)
 		gs_record_add_address(rec, e.proxies->pdata[i], -1, 0);
 	/* containers, groups without mail...: nobody to encrypt to */
@@ -687,8 +685,6 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	g_free(in.why);
 	g_free(in.chunk);
 	g_byte_array_unref(in.buf);
-	gs_record_clear(&rec);
-	g_ptr_array_unref(rec.addresses);
-	g_ptr_array_unref(rec.certs);
+	gs_record_dispose(&rec);
 	return rc;
 }

@@ -304,6 +304,16 @@ gs_reader_error(const gs_reader *r)
 	return r->error;
 }
 
+gs_status
+gs_reader_status(const gs_reader *r, char **errmsg)
+{
+	if (!r->error)
+		return GS_OK;
+	if (r->error == EILSEQ)
+		return gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", r->name);
+	return gs_fail(errmsg, GS_E_IO, "%s: %s", r->name, g_strerror(r->error));
+}
+
 static ssize_t
 cookie_read(void *c, char *buf, size_t n)
 {

@@ -725,7 +725,6 @@ gs_parse_vcard(gs_import_state *st, gs_reader *r, char **errmsg)
 	card_reset(&v);
 	g_string_free(v.prop, TRUE);
 	g_array_free(v.emails, TRUE);
-	g_ptr_array_unref(v.rec.addresses);
-	g_ptr_array_unref(v.rec.certs);
+	gs_record_dispose(&v.rec);
 	return rc;
 }
