@@ -145,11 +145,49 @@ gs_status gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what);
 gs_status gs_store_begin(gs_store *s, char **errmsg);
 gs_status gs_store_commit(gs_store *s, char **errmsg);
 void gs_store_rollback(gs_store *s);
+/* A statement of its own (sqlite3_finalize it), for a walk whose
+ * callback may use the store again; NULL with *st set on failure. */
 sqlite3_stmt *gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st);
 /* A cached statement for a static SQL string (keyed by its address),
  * reset and with bindings cleared. Do not finalize it; reset it after
- * use; never use the same one in two nested loops. */
+ * use; never use the same one in two nested loops. NULL with *st set
+ * on failure. */
 sqlite3_stmt *gs_store_stmt(gs_store *s, const char *sql, char **errmsg, gs_status *st);
+/* An argument of a statement, bound by reference (SQLITE_STATIC): it
+ * must stay valid until the statement is reset. */
+typedef struct gs_sql_arg {
+	char type;               /* 'i' integer, 't' text (NULL: SQL NULL), 'b' blob */
+	int64_t i;
+	const void *p;
+	int len;
+} gs_sql_arg;
+#define GS_INT(v) ((gs_sql_arg) { 'i', (int64_t) (v), NULL, 0 })
+#define GS_TEXT(v) ((gs_sql_arg) { 't', 0, (v), -1 })
+#define GS_BLOB(v, n) ((gs_sql_arg) { 'b', 0, (v), (int) (n) })
+/* Run the cached statement for `sql` (gs_store_stmt) once with the
+ * arguments bound in order, for a statement that changes the store
+ * (INSERT, UPDATE, DELETE), and reset it. GS_OK, or the store's failure
+ * (gs_store_fail with `what`); sqlite3_changes() and
+ * sqlite3_last_insert_rowid() tell what it did. gs_store_exec takes the
+ * arguments as a list: gs_store_exec(s, sql, "store: entry", errmsg,
+ * GS_INT(id), GS_TEXT(name)). */
+gs_status gs_store_exec_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n,
+			  const char *what, char **errmsg);
+#define gs_store_exec(s, sql, what, errmsg, ...) \
+	gs_store_exec_v((s), (sql), (const gs_sql_arg[]) { __VA_ARGS__ }, \
+			sizeof((const gs_sql_arg[]) { __VA_ARGS__ }) / sizeof(gs_sql_arg), (what), (errmsg))
+/* The same for a query: *found (may be NULL) says whether it gave a
+ * row, and *value is then its first column as an integer (else 0). */
+gs_status gs_store_int64_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n,
+			   int64_t *value, int *found, const char *what, char **errmsg);
+#define gs_store_int64(s, sql, value, found, what, errmsg, ...) \
+	gs_store_int64_v((s), (sql), (const gs_sql_arg[]) { __VA_ARGS__ }, \
+			 sizeof((const gs_sql_arg[]) { __VA_ARGS__ }) / sizeof(gs_sql_arg), (value), (found), \
+			 (what), (errmsg))
+/* How a walk through a statement's rows ended: `rc` is the last
+ * sqlite3_step() result (SQLITE_ROW when the walk stopped early). GS_OK,
+ * or the store's failure. */
+gs_status gs_store_walked(gs_store *s, int rc, const char *what, char **errmsg);
 
 /* Insert x (if absent) with its addresses and link it to `source_id`.
  * *id receives its row id; *is_new whether it was added. */

@@ -151,6 +151,10 @@ encrypt_key(EVP_PKEY *key, const char *pass, size_t passlen, int *len)
 	return *len > 0 ? der : NULL;
 }
 
+static const char sql_identity[] =
+	"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at) VALUES (?1,?2,?3,?4,?5)"
+	" ON CONFLICT(certificate) DO UPDATE SET label = coalesce(?2, label), key_blob = ?3, encrypted = ?4";
+
 gs_status
 gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		   const char *passphrase, size_t passlen, const char *label,
@@ -160,11 +164,10 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
 	unsigned char *blob = NULL;
-	sqlite3_stmt *stmt = NULL;
 	const unsigned char *p = data;
 	PKCS12 *p12 = NULL;
 	char *pass = NULL;
-	int encrypted = 0, bloblen = 0, i, rc, is_new;
+	int encrypted = 0, bloblen = 0, i, is_new;
 	int64_t src, cert_id, other_id;
 	gs_status st;
 
@@ -237,23 +240,10 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		if ((st = gs_store_put_cert(s, sk_X509_value(ca, i), src, &other_id, &is_new,
 					    errmsg)) != GS_OK)
 			goto fail;
-	stmt = gs_store_prepare(s,
-		"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at)"
-		" VALUES (?1,?2,?3,?4,?5) ON CONFLICT(certificate) DO UPDATE SET"
-		" label = coalesce(?2, label), key_blob = ?3, encrypted = ?4", errmsg, &st);
-	if (!stmt)
+	st = gs_store_exec(s, sql_identity, "store: identity", errmsg, GS_INT(cert_id), GS_TEXT(label),
+			   GS_BLOB(blob, bloblen), GS_INT(encrypted), GS_INT(time(NULL)));
+	if (st != GS_OK)
 		goto fail;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	if (label)
-		sqlite3_bind_text(stmt, 2, label, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, blob, bloblen, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 4, encrypted);
-	sqlite3_bind_int64(stmt, 5, (int64_t) time(NULL));
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE) {
-		st = gs_store_fail(s, rc, errmsg, "store: identity");
-		goto fail;
-	}
 	if ((st = gs_store_commit(s, errmsg)) != GS_OK)
 		goto out;
 	if (fingerprint)
@@ -264,7 +254,6 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 fail:
 	gs_store_rollback(s);
 out:
-	sqlite3_finalize(stmt);
 	if (blob) {
 		OPENSSL_cleanse(blob, bloblen);
 		OPENSSL_free(blob);
@@ -321,8 +310,7 @@ gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errms
 		else
 			g_ptr_array_add(*ids, id);
 	}
-	if (rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: identities");
+	st = gs_store_walked(s, rc, "store: identities", errmsg);
 	sqlite3_finalize(stmt);
 	return st;
 }
@@ -339,11 +327,9 @@ gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, c
 	if (!stmt)
 		return st;
 	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*out = row_identity(s, stmt);
-	else if (rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: identity");
+	st = gs_store_walked(s, rc, "store: identity", errmsg);
 	sqlite3_finalize(stmt);
 	if (st == GS_OK && !*out)
 		st = gs_fail(errmsg, GS_E_NO_KEY, "no identity with fingerprint %s", sha256);
