@@ -335,6 +335,12 @@ gs_status gs_gal_import_commit(gs_gal_import *import, gs_gal_stats *stats, char 
 /* Roll back and free. NULL is fine. */
 void gs_gal_import_abort(gs_gal_import *import);
 
+/* A certificate linked to a directory entry. */
+typedef struct gs_gal_link {
+	const char *attribute;       /* where the entry holds it: userSMIMECertificate, userCertificate */
+	const char *sha256;          /* its SHA-256 fingerprint, hex, lower case */
+} gs_gal_link;
+
 /* One directory entry, as listings show it. Read-only; valid during the
  * callback. */
 typedef struct gs_gal_entry {
@@ -346,6 +352,7 @@ typedef struct gs_gal_entry {
 	const char *display_name;
 	const char *const *addresses;/* NULL-terminated, lower case, primary first */
 	unsigned n_certs;            /* certificates linked to the entry */
+	const gs_gal_link *links;    /* the n_certs links, by attribute, then fingerprint */
 } gs_gal_entry;
 typedef int (*gs_gal_entry_cb)(const gs_gal_entry *entry, void *data);
 

@@ -74,7 +74,9 @@ gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *at
 	"SELECT e.id, so.name, e.kind, e.name, e.alias, e.display_name," \
 	" (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address" \
 	"   WHERE entry = e.id ORDER BY is_primary DESC, address))," \
-	" (SELECT count(*) FROM entry_certificate WHERE entry = e.id)" \
+	" (SELECT group_concat(attribute || ' ' || sha256, ' ') FROM (SELECT ec.attribute, c.sha256" \
+	"   FROM entry_certificate ec JOIN certificate c ON c.id = ec.certificate" \
+	"   WHERE ec.entry = e.id ORDER BY ec.attribute, c.sha256))" \
 	" FROM entry e JOIN source so ON so.id = e.source"
 
 static gs_status
@@ -88,8 +90,19 @@ walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gs_gal_entry e;
 		const char *addrs = (const char *) sqlite3_column_text(stmt, 6);
+		const char *certs = (const char *) sqlite3_column_text(stmt, 7);
 		char **v = g_strsplit(addrs ? addrs : "", " ", -1);
+		/* attribute and fingerprint, pair after pair (an attribute is
+		 * one word: the importers name it) */
+		char **c = g_strsplit(certs ? certs : "", " ", -1);
+		guint i, n = g_strv_length(c) / 2;
+		gs_gal_link *links = g_new0(gs_gal_link, n + 1);
 		int stop;
+
+		for (i = 0; i < n; i++) {
+			links[i].attribute = c[2 * i];
+			links[i].sha256 = c[2 * i + 1];
+		}
 
 		e.id = sqlite3_column_int64(stmt, 0);
 		e.source = (const char *) sqlite3_column_text(stmt, 1);
@@ -98,11 +111,14 @@ walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
 		e.alias = (const char *) sqlite3_column_text(stmt, 4);
 		e.display_name = (const char *) sqlite3_column_text(stmt, 5);
 		e.addresses = (const char *const *) v;
-		e.n_certs = (unsigned) sqlite3_column_int(stmt, 7);
+		e.n_certs = n;
+		e.links = links;
 		if (found)
 			(*found)++;
 		stop = cb ? cb(&e, data) : 0;
 		g_strfreev(v);
+		g_strfreev(c);
+		g_free(links);
 		if (stop)
 			break;
 	}

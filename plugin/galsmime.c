@@ -28,7 +28,7 @@ const cli_command cli_commands[] = {
 	  "learn certificates from the signed mail in the notmuch database" },
 	{ "gal", cmd_gal, NEEDS_STORE,
 	  "import FILE... [--format F] [--source NAME] [--skip-bad] | lookup QUERY [--json] |"
-	  " explain RECIPIENT | list [--source NAME] | stats",
+	  " explain RECIPIENT | list [--source NAME] [--json] | stats",
 	  "the Global Address List export: import it, ask it who is who" },
 	{ "key", cmd_key, NEEDS_STORE, "import FILE [--label L] [PASSPHRASE OPTIONS] | list",
 	  "your own certificates and private keys (PKCS#12 or PEM)" },
