@@ -1,0 +1,67 @@
+# tests/gal/lib.sh: what the GAL import suites (t71-t76) share, on top
+# of tests/lib.sh: the fixtures galfix.py writes, and the store as the
+# command line shows it (gal list --json, gal stats, cert list, trust
+# list), never its tables: the suites test what a user can see.
+. "$TESTS_TOP/tests/lib.sh"
+
+# galfix FORMAT OUT [OPTIONS] [--then OUT [OPTIONS]]...: the test
+# directory (tests/gal/galfix.py) exported as FORMAT
+galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" "$@"; }
+# galfix_many FORMAT OUT 'OPTIONS' [OUT 'OPTIONS']...: several files
+# from one model (the model runs openssl a dozen times)
+galfix_many() {
+	python3 - "$PKI" "$@" <<'EOF'
+import os, shlex, sys
+sys.path.insert(0, os.path.join(os.environ['TESTS_TOP'], 'tests', 'gal'))
+import galfix
+model = galfix.entries(sys.argv[1])
+writer = galfix.load_writer(sys.argv[2])
+for out, opts in zip(sys.argv[3::2], sys.argv[4::2]):
+    writer.write(model, out, shlex.split(opts))
+EOF
+}
+
+# fp16 USER: the first 16 hex digits of the SHA-256 of $PKI/USER.crt
+fp16() { fp "$1" | cut -c1-16; }
+
+# entries SOURCE: the source's entries as `gal list --json` shows them,
+# in the order they were imported, one a line:
+#   alias|kind|name|display name|addresses, primary first|attribute=FP16 ...
+# (an empty field where the entry has none; FP16 as fp16 prints it)
+entries() {
+	gs gal list --json --source "$1" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["entries"]:
+    print("|".join([e["alias"] or "", e["kind"] or "", e["name"] or "", e["display_name"] or "",
+                    " ".join(e["addresses"]),
+                    " ".join("%s=%s" % (l["attribute"], l["fingerprint_sha256"][:16])
+                             for l in e["certificate_links"])]))'
+}
+# same_entries SOURCE EXPECTED: the source holds exactly the entries of
+# the file EXPECTED (for check: the difference is shown when it fails)
+same_entries() {
+	entries "$1" >entries.out 2>&1
+	diff "$2" entries.out
+}
+# without FILE ALIAS...: a copy of the expected entries FILE without
+# those aliases; prints its name
+without() {
+	f=$1; shift
+	out=$f-without-$(echo "$*" | tr ' ' -)
+	cp "$f" "$out"
+	for a; do grep -v "^$a|" "$out" >"$out.tmp"; mv "$out.tmp" "$out"; done
+	echo "$out"
+}
+
+# store_state: everything the command line shows of the store: the
+# sources, every entry with its addresses and certificate links, every
+# certificate with its sources, the trust anchors. Equal before and after
+# a failed import: nothing changed that anybody could see.
+store_state() {
+	gs gal stats && gs gal list --json && gs cert list && gs trust list
+}
+
+# can_read USER FILE: USER's key decrypts FILE (openssl cms) to msg's
+# text; cannot_read USER FILE: it does not
+can_read() { opens "$1" "$2"; }
+cannot_read() { ! openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2" >/dev/null 2>&1; }
