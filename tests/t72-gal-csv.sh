@@ -27,20 +27,7 @@ with open(sys.argv[1], newline='') as f:
 EOF
 }
 
-cat >expected.txt <<EOF
-alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
-bob|MailUser|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
-carol|MailContact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
-dave|UserMailbox|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
-erin|UserMailbox|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
-frank|UserMailbox|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
-mallory|MailContact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
-henry|UserMailbox|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
-grace|MailContact|Grace Example|Grace Example|grace@example.org|
-Grace_SMIME|MailContact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
-ivan|UserMailbox|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
-nora|UserMailbox|Nora NoCert|Nora NoCert|nora@example.org|
-EOF
+expected_entries exchange >expected.txt
 
 # every small fixture in one run
 galfix csv gal.csv --then var-semicolon.csv --sep ';' --then var-tab.csv --sep tab \

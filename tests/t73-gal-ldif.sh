@@ -8,20 +8,7 @@
 # memory on a 100 MB file.
 . "$TESTS_TOP/tests/gal/lib.sh"
 
-cat >expected.txt <<EOF
-alice|user|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
-bob|user|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
-carol|contact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
-dave|user|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
-erin|user|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
-frank|user|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
-mallory|contact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
-henry|user|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
-grace|contact|Grace Example|Grace Example|grace@example.org|
-Grace_SMIME|contact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
-ivan|user|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
-nora|user|Nora NoCert|Nora NoCert|nora@example.org|
-EOF
+expected_entries ad >expected.txt
 
 check "store setup: trust the root, alice's identity" store_setup
 VARIANTS="--crlf|--utf16|--utf16 --crlf|--fold 0|--fold 12|--binary-option|--comments|--version|--b64-text|--no-cn|--crlf --utf16 --fold 30 --binary-option --comments --version --b64-text --no-cn"

@@ -9,20 +9,7 @@
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 b64() { openssl x509 -in "$PKI/$1.crt" -outform DER | base64 -w0; }
-cat >expected.txt <<EOF
-alice|vcard|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
-bob|vcard|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
-carol|vcard|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
-dave|vcard|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
-erin|vcard|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
-frank|vcard|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
-mallory|vcard|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
-henry|vcard|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
-grace|vcard|Grace Example|Grace Example|grace@example.org|
-Grace_SMIME|vcard|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
-ivan|vcard|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
-nora|vcard|Nora NoCert|Nora NoCert|nora@example.org|
-EOF
+expected_entries vcard >expected.txt
 # without FN the display name is N's "Given Family"
 sed 's/^Grace_SMIME|vcard|Grace_SMIME|Grace Example (S\/MIME)|/Grace_SMIME|vcard|Grace_SMIME|Grace_SMIME|/' \
 	expected.txt >expected-nofn.txt

@@ -37,6 +37,32 @@ for e in json.load(sys.stdin)["entries"]:
                     " ".join("%s=%s" % (l["attribute"], l["fingerprint_sha256"][:16])
                              for l in e["certificate_links"])]))'
 }
+# expected_entries KINDS: the test directory as `entries` shows it once
+# imported, its kinds as the format spells them: exchange (RecipientType:
+# UserMailbox, MailUser, MailContact), ad (objectClass: user, contact) or
+# vcard
+expected_entries() {
+	while IFS='|' read -r alias kind rest; do
+		case $1 in
+		ad) case $kind in MailContact) kind=contact ;; *) kind=user ;; esac ;;
+		vcard) kind=vcard ;;
+		esac
+		echo "$alias|$kind|$rest"
+	done <<EOF
+alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
+bob|MailUser|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
+carol|MailContact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
+dave|UserMailbox|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
+erin|UserMailbox|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
+frank|UserMailbox|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
+mallory|MailContact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
+henry|UserMailbox|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
+grace|MailContact|Grace Example|Grace Example|grace@example.org|
+Grace_SMIME|MailContact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
+ivan|UserMailbox|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
+nora|UserMailbox|Nora NoCert|Nora NoCert|nora@example.org|
+EOF
+}
 # same_entries SOURCE EXPECTED: the source holds exactly the entries of
 # the file EXPECTED (for check: the difference is shown when it fails)
 same_entries() {
