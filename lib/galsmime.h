@@ -81,8 +81,6 @@ typedef struct gs_symbol {
  * (not installed, or a symbol missing: *errmsg says which). */
 gs_status gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n,
 			  char **errmsg);
-/* The SONAME loaded for `lib` ("libldap-2.5.so.0", "libldap.so.2", ...). */
-const char *gs_library_soname(gs_library lib);
 
 /* Initialise the library: registers the OpenSSL-backed crypto context
  * for application/pkcs7-signature, application/x-pkcs7-signature,
@@ -289,7 +287,6 @@ typedef enum gs_gal_format {
 
 /* "json", "csv", ... Returns GS_E_USAGE for an unknown name. */
 gs_status gs_gal_format_from_name(const char *name, gs_gal_format *format);
-const char *gs_gal_format_name(gs_gal_format format);
 
 typedef struct gs_gal_stats {
 	unsigned long entries;       /* directory entries stored */

@@ -73,17 +73,6 @@ gs_gal_format_from_name(const char *name, gs_gal_format *format)
 	return GS_E_USAGE;
 }
 
-const char *
-gs_gal_format_name(gs_gal_format format)
-{
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(format_names); i++)
-		if (format_names[i].format == format)
-			return format_names[i].name;
-	return "unknown";
-}
-
 /* ---- the properties of Exchange's recipients ---- */
 
 static const struct {

@@ -35,8 +35,6 @@ void gs_reader_free(gs_reader *r);
 const char *gs_reader_name(const gs_reader *r);
 /* Read up to n bytes; returns bytes read, 0 at end, -1 on error (errno). */
 ssize_t gs_reader_read(gs_reader *r, void *buf, size_t n);
-/* Read exactly n bytes: 1, or 0 when the input ends first, -1 on error. */
-int gs_reader_read_exact(gs_reader *r, void *buf, size_t n);
 /* The next line without its LF or CRLF, valid until the next call;
  * NULL at end. *len gets its length. Lines longer than GS_MAX_RECORD give
  * NULL with *too_long set. */
