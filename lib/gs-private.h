@@ -75,8 +75,6 @@ void gs_certlite_free(gs_certlite *l);
 void gs_certdata_clear(gs_certdata *cd);
 /* A name in RFC 2253 form (new string). */
 char *gs_name_string(const X509_NAME *name);
-/* OpenSSL's hash of a name, as the store's subject_hash / issuer_hash. */
-int64_t gs_name_hash(const X509_NAME *name);
 /* An ASN1_TIME as Unix time; 0 when absent or unreadable. */
 int64_t gs_asn1_time_unix(const ASN1_TIME *t);
 /* SHA-256 of the DER certificate, hex. */
@@ -87,9 +85,12 @@ char **gs_cert_emails(X509 *x);
 int gs_cert_has_email(X509 *x, const char *address);
 /* Verdict of x as an encryption recipient at `now` (no chain check). */
 gs_verdict gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason);
-/* Key-usage bits as OpenSSL's X509_get_key_usage, or UINT32_MAX if absent. */
+/* Is x a CA certificate (basicConstraints cA, as OpenSSL checks it)? */
 int gs_cert_is_ca(X509 *x);
+/* The certificate that is exactly `der` (nothing after it), or NULL. */
 X509 *gs_cert_from_der(const unsigned char *der, size_t len);
+/* x's DER encoding (OPENSSL_free), its length in *len; NULL when it
+ * cannot be encoded. */
 unsigned char *gs_cert_to_der(X509 *x, int *len);
 
 /* Check `leaf`'s chain against the store's anchors with `purpose`
@@ -127,6 +128,10 @@ gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers,
 
 /* ---- the store (store.c) ---- */
 
+/* OpenSSL's hash of a name, as the store's subject_hash / issuer_hash;
+ * -1 when it cannot be computed. */
+int64_t gs_name_hash(const X509_NAME *name);
+
 struct gs_store {
 	sqlite3 *db;
 	char *dir;
@@ -140,8 +145,13 @@ struct gs_store {
 	int has_crls;            /* -1 unknown, else whether the store holds any */
 };
 
-/* Map an SQLite result code to a status with a message. */
+/* Map an SQLite result code to a status with a message ("WHAT: why"):
+ * GS_E_BUSY (locked), GS_E_IO (disk full, read-only, I/O, permissions),
+ * GS_E_MALFORMED (not a database, corrupt), else GS_E_INTERNAL. */
 gs_status gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what);
+/* A write transaction (BEGIN IMMEDIATE: it waits for the lock, up to the
+ * busy timeout); its commit (rolled back when the commit fails); its
+ * rollback (a no-op outside a transaction). */
 gs_status gs_store_begin(gs_store *s, char **errmsg);
 gs_status gs_store_commit(gs_store *s, char **errmsg);
 void gs_store_rollback(gs_store *s);
@@ -197,11 +207,6 @@ gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
  * shared: a new reference, or NULL when the bytes are not one
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
-/* Does the store hold any CRL? (cached per handle) */
-gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
-/* The stored CRLs issued by `issuer` (new references; empty when none). */
-gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
-			    char **errmsg);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
@@ -243,6 +248,15 @@ gs_status gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **fou
 gs_status gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg);
 /* The issued_before limit of an anchor of that X509_STORE, or 0. */
 int64_t gs_store_anchor_limit(gs_store *s, X509 *anchor);
+
+/* ---- CRLs in the store (crl.c) ---- */
+
+/* Does the store hold any CRL? (cached per handle until an import) */
+gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
+/* The stored CRLs issued by `issuer` (a new stack of new references;
+ * empty when none), decoded once per handle. */
+gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
+			    char **errmsg);
 
 /* ---- the directory part of the store (store-gal.c) ---- */
 
@@ -286,6 +300,9 @@ gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *r
 				char **errmsg);
 /* Delete certificates nothing refers to any more. */
 gs_status gs_store_gc(gs_store *s, char **errmsg);
+/* Add a directory entry to a source (*id: its row id), an SMTP address
+ * to an entry (once; `primary` marks the primary), a certificate to an
+ * entry under an attribute (once per attribute). */
 gs_status gs_store_put_entry(gs_store *s, int64_t source_id, const char *kind, const char *name,
 			     const char *alias, const char *display, int64_t *id, char **errmsg);
 gs_status gs_store_put_entry_address(gs_store *s, int64_t entry, const char *address, int primary,
@@ -305,6 +322,7 @@ typedef struct gs_identity {
 	int encrypted;
 } gs_identity;
 
+/* Free an identity (its stored key blob wiped); NULL is fine. */
 void gs_identity_free(gs_identity *id);
 /* Identities whose certificate carries `address` (all when NULL). */
 gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg);
@@ -515,7 +533,7 @@ GMimeObject *gs_stream_enveloped(gs_session *s, STACK_OF(X509) *recips, gs_ciphe
 /* application/pkcs7-mime signed-data of `entity`, signed when written. */
 GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity);
 
-/* ---- BIO over GMimeStream (bio.c) ---- */
+/* ---- BIO over GMimeStream, and reading streams (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */
 BIO *gs_bio_new_stream(GMimeStream *stream);
 /* The error (errno) of the first failed write or flush of a stream BIO
@@ -523,9 +541,11 @@ BIO *gs_bio_new_stream(GMimeStream *stream);
 int gs_bio_stream_errno(BIO *b);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
+/* The GError domain the crypto context (context.c) reports in; the codes
+ * are gs_status values. */
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
-/* ---- resolve.c ---- */
+/* ---- recipients (resolve.c) ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the
  * chain to an anchor and revocation. *reason is static or *buf (set to a
