@@ -290,17 +290,21 @@ row_identity(gs_store *s, sqlite3_stmt *stmt)
 	"SELECT i.id, c.der, i.label, i.key_blob, i.encrypted FROM identity i" \
 	" JOIN certificate c ON c.id = i.certificate"
 
-gs_status
-gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg)
+/* The identities of `sql` (IDENTITY_SELECT ..., with `sha256` bound to
+ * its parameter when not NULL) whose certificate carries `address` (all
+ * when NULL), added to `ids`. */
+static gs_status
+query_identities(gs_store *s, const char *sql, const char *sha256, const char *address,
+		 GPtrArray *ids, char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_status st;
 	int rc;
 
-	*ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
-	stmt = gs_store_prepare(s, IDENTITY_SELECT " ORDER BY c.not_before DESC", errmsg, &st);
-	if (!stmt)
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
 		return st;
+	if (sha256)
+		sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gs_identity *id = row_identity(s, stmt);
 		if (!id)
@@ -308,7 +312,7 @@ gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errms
 		if (address && !gs_cert_has_email(id->cert, address))
 			gs_identity_free(id);
 		else
-			g_ptr_array_add(*ids, id);
+			g_ptr_array_add(ids, id);
 	}
 	st = gs_store_walked(s, rc, "store: identities", errmsg);
 	sqlite3_finalize(stmt);
@@ -316,21 +320,22 @@ gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errms
 }
 
 gs_status
+gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg)
+{
+	*ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	return query_identities(s, IDENTITY_SELECT " ORDER BY c.not_before DESC", NULL, address, *ids,
+				errmsg);
+}
+
+gs_status
 gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
+	GPtrArray *ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	gs_status st = query_identities(s, IDENTITY_SELECT " WHERE c.sha256 = lower(?)", sha256, NULL,
+					ids, errmsg);
 
-	*out = NULL;
-	stmt = gs_store_prepare(s, IDENTITY_SELECT " WHERE c.sha256 = lower(?)", errmsg, &st);
-	if (!stmt)
-		return st;
-	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		*out = row_identity(s, stmt);
-	st = gs_store_walked(s, rc, "store: identity", errmsg);
-	sqlite3_finalize(stmt);
+	*out = st == GS_OK && ids->len ? g_ptr_array_steal_index(ids, 0) : NULL;
+	g_ptr_array_free(ids, TRUE);
 	if (st == GS_OK && !*out)
 		st = gs_fail(errmsg, GS_E_NO_KEY, "no identity with fingerprint %s", sha256);
 	return st;

@@ -732,26 +732,43 @@ collect_certs(gs_store *s, sqlite3_stmt *stmt, int (*keep)(X509 *x, const void *
 	return gs_store_walked(s, rc, "store: certificate lookup", errmsg);
 }
 
-/* Run a cached one-parameter certificate query; *found gets the first
- * certificate (or NULL). */
+/* The certificates of a cached query with one parameter `arg` (column
+ * 0: DER) that `keep` accepts (all when NULL), at most `max` (0: no
+ * limit), as a new stack. */
 static gs_status
-first_cert(gs_store *s, const char *sql, int (*keep)(X509 *x, const void *arg), const void *arg,
-	   X509 **found, char **errmsg, void (*bind)(sqlite3_stmt *stmt, const void *arg))
+query_certs(gs_store *s, const char *sql, gs_sql_arg arg, int (*keep)(X509 *x, const void *karg),
+	    const void *karg, int max, STACK_OF(X509) **certs, char **errmsg)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 	sqlite3_stmt *stmt;
 	gs_status st;
 
-	*found = NULL;
+	*certs = NULL;
 	if (!out)
 		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
-		bind(stmt, arg);
-		st = collect_certs(s, stmt, keep, arg, 1, out, errmsg);
+		bind_args(stmt, &arg, 1);
+		st = collect_certs(s, stmt, keep, karg, max, out, errmsg);
+		sqlite3_clear_bindings(stmt);
 	}
-	if (st == GS_OK && sk_X509_num(out) > 0)
-		*found = sk_X509_shift(out);
-	sk_X509_pop_free(out, X509_free);
+	if (st != GS_OK) {
+		sk_X509_pop_free(out, X509_free);
+		return st;
+	}
+	*certs = out;
+	return GS_OK;
+}
+
+/* The first certificate of such a query, or NULL. */
+static gs_status
+first_cert(gs_store *s, const char *sql, gs_sql_arg arg, int (*keep)(X509 *x, const void *karg),
+	   const void *karg, X509 **found, char **errmsg)
+{
+	STACK_OF(X509) *certs;
+	gs_status st = query_certs(s, sql, arg, keep, karg, 1, &certs, errmsg);
+
+	*found = st == GS_OK ? sk_X509_shift(certs) : NULL;
+	sk_X509_pop_free(certs, X509_free);
 	return st;
 }
 
@@ -764,25 +781,10 @@ subject_is(X509 *x, const void *name)
 gs_status
 gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs, char **errmsg)
 {
-	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
-	STACK_OF(X509) *out = sk_X509_new_null();
-	sqlite3_stmt *stmt;
-	gs_status st;
-
-	*certs = NULL;
-	if (!out)
-		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 	/* cached: every recipient's chain asks for its CA */
-	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
-		sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
-		st = collect_certs(s, stmt, subject_is, name, 0, out, errmsg);
-	}
-	if (st != GS_OK) {
-		sk_X509_pop_free(out, X509_free);
-		return st;
-	}
-	*certs = out;
-	return GS_OK;
+	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+
+	return query_certs(s, sql, GS_INT(gs_name_hash(name)), subject_is, name, 0, certs, errmsg);
 }
 
 typedef struct issuer_serial {
@@ -799,12 +801,6 @@ issuer_serial_is(X509 *x, const void *arg)
 	       !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), is->serial);
 }
 
-static void
-bind_issuer(sqlite3_stmt *stmt, const void *arg)
-{
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(((const issuer_serial *) arg)->issuer));
-}
-
 gs_status
 gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 			       X509 **found, char **errmsg)
@@ -812,15 +808,7 @@ gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_
 	static const char sql[] = "SELECT der FROM certificate WHERE issuer_hash = ?";
 	issuer_serial is = { issuer, serial };
 
-	return first_cert(s, sql, issuer_serial_is, &is, found, errmsg, bind_issuer);
-}
-
-static void
-bind_ski(sqlite3_stmt *stmt, const void *arg)
-{
-	const ASN1_OCTET_STRING *ski = arg;
-
-	sqlite3_bind_blob(stmt, 1, ski->data, ski->length, SQLITE_STATIC);
+	return first_cert(s, sql, GS_INT(gs_name_hash(issuer)), issuer_serial_is, &is, found, errmsg);
 }
 
 gs_status
@@ -828,13 +816,7 @@ gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 **found, ch
 {
 	static const char sql[] = "SELECT der FROM certificate WHERE ski = ?";
 
-	return first_cert(s, sql, NULL, ski, found, errmsg, bind_ski);
-}
-
-static void
-bind_text(sqlite3_stmt *stmt, const void *arg)
-{
-	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+	return first_cert(s, sql, GS_BLOB(ski->data, ski->length), NULL, NULL, found, errmsg);
 }
 
 gs_status
@@ -842,7 +824,7 @@ gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char *
 {
 	static const char sql[] = "SELECT der FROM certificate WHERE sha256 = lower(?)";
 
-	return first_cert(s, sql, NULL, sha256hex, found, errmsg, bind_text);
+	return first_cert(s, sql, GS_TEXT(sha256hex), NULL, NULL, found, errmsg);
 }
 
 typedef struct anchor_limit {
