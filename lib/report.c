@@ -362,6 +362,14 @@ json_key(yajl_gen g, const char *key)
 	yajl_gen_string(g, (const unsigned char *) key, strlen(key));
 }
 
+/* A member whose value is a string (or null). */
+static void
+json_field(yajl_gen g, const char *key, const char *value)
+{
+	json_key(g, key);
+	json_str(g, value);
+}
+
 static void
 json_time(yajl_gen g, int64_t t)
 {
@@ -404,32 +412,24 @@ json_signers(yajl_gen g, const GPtrArray *signers)
 		const gs_cert_info *c = &sg->cert;
 
 		yajl_gen_map_open(g);
-		json_key(g, "status");
-		json_str(g, status_word(sg->status));
+		json_field(g, "status", status_word(sg->status));
 		json_key(g, "reasons");
 		json_reasons(g, sg->reasons);
-		json_key(g, "detail");
-		json_str(g, sg->detail);
-		json_key(g, "digest");
-		json_str(g, sg->digest);
+		json_field(g, "detail", sg->detail);
+		json_field(g, "digest", sg->digest);
 		json_key(g, "signing_time");
 		json_time(g, sg->signing_time);
 		if (sg->have_cert) {
-			json_key(g, "subject");
-			json_str(g, c->subject);
-			json_key(g, "name");
-			json_str(g, c->common_name);
+			json_field(g, "subject", c->subject);
+			json_field(g, "name", c->common_name);
 			json_key(g, "emails");
 			yajl_gen_array_open(g);
 			for (e = c->emails; e && *e; e++)
 				json_str(g, *e);
 			yajl_gen_array_close(g);
-			json_key(g, "fingerprint_sha256");
-			json_str(g, c->sha256);
-			json_key(g, "issuer");
-			json_str(g, c->issuer);
-			json_key(g, "serial");
-			json_str(g, c->serial);
+			json_field(g, "fingerprint_sha256", c->sha256);
+			json_field(g, "issuer", c->issuer);
+			json_field(g, "serial", c->serial);
 			json_key(g, "not_before");
 			json_time(g, c->not_before);
 			json_key(g, "not_after");
@@ -455,28 +455,22 @@ gs_report_to_json(const gs_report *r)
 	yajl_gen_integer(g, 1);
 	json_key(g, "signed");
 	yajl_gen_bool(g, r->kind == GS_REPORT_SIGNED);
-	json_key(g, "status");
-	json_str(g, r->kind == GS_REPORT_SIGNED ? status_word(gs_report_status(r)) : "none");
+	json_field(g, "status", r->kind == GS_REPORT_SIGNED ? status_word(gs_report_status(r)) : "none");
 	json_key(g, "reasons");
 	json_reasons(g, r->reasons);
-	json_key(g, "form");
-	json_str(g, r->form);
-	json_key(g, "from");
-	json_str(g, r->from);
+	json_field(g, "form", r->form);
+	json_field(g, "from", r->from);
 	json_key(g, "encrypted");
 	yajl_gen_bool(g, r->encrypted);
 	json_key(g, "authenticated");
 	yajl_gen_bool(g, r->authenticated);
-	json_key(g, "cipher");
-	json_str(g, r->cipher);
+	json_field(g, "cipher", r->cipher);
 	json_key(g, "parts");
 	yajl_gen_array_open(g);
 	for (i = 0; 2 * i + 1 < r->parts->len; i++) {
 		yajl_gen_map_open(g);
-		json_key(g, "part");
-		json_str(g, r->parts->pdata[2 * i]);
-		json_key(g, "note");
-		json_str(g, r->parts->pdata[2 * i + 1]);
+		json_field(g, "part", r->parts->pdata[2 * i]);
+		json_field(g, "note", r->parts->pdata[2 * i + 1]);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
@@ -495,22 +489,17 @@ gs_report_to_json(const gs_report *r)
 		const gs_layer_data *l = r->layers->pdata[i];
 
 		yajl_gen_map_open(g);
-		json_key(g, "kind");
-		json_str(g, l->pub.kind == GS_LAYER_SIGNED ? "signed" : "encrypted");
-		json_key(g, "part");
-		json_str(g, l->path);
+		json_field(g, "kind", l->pub.kind == GS_LAYER_SIGNED ? "signed" : "encrypted");
+		json_field(g, "part", l->path);
 		if (l->pub.kind == GS_LAYER_SIGNED) {
-			json_key(g, "form");
-			json_str(g, l->pub.form);
-			json_key(g, "status");
-			json_str(g, status_word(layer_status(l)));
+			json_field(g, "form", l->pub.form);
+			json_field(g, "status", status_word(layer_status(l)));
 			json_key(g, "reasons");
 			json_reasons(g, l->pub.reasons);
 			json_key(g, "signers");
 			json_signers(g, l->signers);
 		} else {
-			json_key(g, "cipher");
-			json_str(g, l->cipher);
+			json_field(g, "cipher", l->cipher);
 			json_key(g, "authenticated");
 			yajl_gen_bool(g, l->pub.authenticated);
 		}

@@ -164,6 +164,14 @@ json_key(yajl_gen g, const char *key)
 	yajl_gen_string(g, (const unsigned char *) key, strlen(key));
 }
 
+/* A member whose value is a string (or null). */
+static void
+json_field(yajl_gen g, const char *key, const char *value)
+{
+	json_key(g, key);
+	json_str(g, value);
+}
+
 static yajl_gen
 json_new(void)
 {
@@ -201,16 +209,11 @@ json_entry(yajl_gen g, const gs_gal_entry *e, int links)
 	unsigned i;
 
 	yajl_gen_map_open(g);
-	json_key(g, "source");
-	json_str(g, e->source);
-	json_key(g, "kind");
-	json_str(g, e->kind);
-	json_key(g, "name");
-	json_str(g, e->name);
-	json_key(g, "alias");
-	json_str(g, e->alias);
-	json_key(g, "display_name");
-	json_str(g, e->display_name);
+	json_field(g, "source", e->source);
+	json_field(g, "kind", e->kind);
+	json_field(g, "name", e->name);
+	json_field(g, "alias", e->alias);
+	json_field(g, "display_name", e->display_name);
 	json_key(g, "addresses");
 	yajl_gen_array_open(g);
 	for (a = e->addresses; *a && **a; a++)
@@ -223,10 +226,8 @@ json_entry(yajl_gen g, const gs_gal_entry *e, int links)
 		yajl_gen_array_open(g);
 		for (i = 0; i < e->n_certs; i++) {
 			yajl_gen_map_open(g);
-			json_key(g, "attribute");
-			json_str(g, e->links[i].attribute);
-			json_key(g, "fingerprint_sha256");
-			json_str(g, e->links[i].sha256);
+			json_field(g, "attribute", e->links[i].attribute);
+			json_field(g, "fingerprint_sha256", e->links[i].sha256);
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);
@@ -261,28 +262,19 @@ static void
 json_cert(yajl_gen g, const gs_candidate *cand)
 {
 	yajl_gen_map_open(g);
-	json_key(g, "fingerprint_sha256");
-	json_str(g, cand->cert.sha256);
-	json_key(g, "subject");
-	json_str(g, cand->cert.subject);
-	json_key(g, "issuer");
-	json_str(g, cand->cert.issuer);
+	json_field(g, "fingerprint_sha256", cand->cert.sha256);
+	json_field(g, "subject", cand->cert.subject);
+	json_field(g, "issuer", cand->cert.issuer);
 	json_key(g, "not_before");
 	yajl_gen_integer(g, cand->cert.not_before);
 	json_key(g, "not_after");
 	yajl_gen_integer(g, cand->cert.not_after);
-	json_key(g, "source");
-	json_str(g, cand->source);
-	json_key(g, "entry");
-	json_str(g, cand->entry);
-	json_key(g, "attribute");
-	json_str(g, cand->attribute);
-	json_key(g, "binding");
-	json_str(g, gs_binding_string(cand->binding));
-	json_key(g, "verdict");
-	json_str(g, gs_verdict_string(cand->verdict));
-	json_key(g, "reason");
-	json_str(g, cand->reason);
+	json_field(g, "source", cand->source);
+	json_field(g, "entry", cand->entry);
+	json_field(g, "attribute", cand->attribute);
+	json_field(g, "binding", gs_binding_string(cand->binding));
+	json_field(g, "verdict", gs_verdict_string(cand->verdict));
+	json_field(g, "reason", cand->reason);
 	yajl_gen_map_close(g);
 }
 
