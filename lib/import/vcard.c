@@ -373,9 +373,17 @@ key(vcard *v, const prop *p, unsigned long line)
 		if (b64) {
 			der = gs_base64_decode(comma + 1, (size_t) (end - comma - 1), 1, &len);
 		} else {
-			/* %XX escapes; NUL bytes are data here */
+			/* %XX escapes; NUL bytes are data here, and an empty
+			 * value is no error (nothing to add) */
 			GBytes *b = g_uri_unescape_bytes(comma + 1, end - comma - 1, NULL, NULL);
-			der = b ? g_bytes_unref_to_data(b, &len) : NULL;
+
+			if (b) {
+				len = g_bytes_get_size(b);
+				der = g_malloc(len + 1);
+				if (len)
+					memcpy(der, g_bytes_get_data(b, NULL), len);
+				g_bytes_unref(b);
+			}
 		}
 		if (!der) {
 			card_bad(v, line, "KEY: bad %s in a data: URI", b64 ? "base64" : "%-escape");
