@@ -125,18 +125,6 @@ check "property names in any case, an address object, enums as numbers, unknown 
 # ---- hostile input: 65, one line naming the place and why, the store unchanged ----
 gs gal import gal.json --source gal >/dev/null 2>&1
 store_state >before.txt 2>&1
-# hostile DESC FILE REGEX [ARGS]: the first line of stderr matches REGEX
-hostile() {
-	desc=$1 file=$2 re=$3; shift 3
-	gs gal import "$file" --source gal "$@" >out.txt 2>err.txt; rc=$?
-	store_state >after.txt 2>&1
-	if [ "$rc" = 65 ] && head -1 err.txt | grep -Eq -- "$re" && lacks out.txt . && cmp -s before.txt after.txt; then
-		pass "$desc"
-	else
-		fail "$desc" "exit $rc (wanted 65), stderr: $(cat err.txt)$(cmp -s before.txt after.txt || echo '
-the store changed')"
-	fi
-}
 head -c 12345 pretty.json >trunc.json
 hostile "truncated: the last line, premature EOF" trunc.json \
 	"^galsmime gal: trunc\.json:$(wc -l <trunc.json | awk '{print $1 + 1}')( \(byte 12345\))?: invalid JSON: .*premature EOF"

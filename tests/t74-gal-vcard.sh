@@ -67,11 +67,6 @@ check "mallory: untrusted" contains explain.out '^cannot encrypt to mallory@exam
 check_exit 1 "explain dave exits 1" gs gal explain dave@example.org
 
 msg alice@example.org alice@example.org "vcard" >m.eml
-# enc FILE QUERY USER: encrypt to QUERY, USER decrypts it with openssl cms
-enc() {
-	check_exit 0 "encrypt --to '$2' exits 0" sh -c "'$GALSMIME' encrypt --no-self --to '$2' <m.eml >$1"
-	check "$3 decrypts what was encrypted to '$2' (openssl cms)" can_read "$3" "$1"
-}
 enc bob.p7m bob@example.org bob
 enc alice.p7m alice@example.org alice
 enc carol.p7m carol@example.org carol
@@ -167,33 +162,6 @@ check "... an untyped DER key is a certificate (bob's)" contains explain.out "$(
 # ---- hostile files ----
 gs gal import --source corp corp.vcf >/dev/null 2>&1
 store_state >before.txt 2>&1
-# bad DESC FILE PATTERN [IMPORT OPTIONS]: the import over the good
-# snapshot "corp" fails with 65, stderr says "galsmime gal: PATTERN" and
-# that nothing was imported, and the store is exactly as it was
-bad() {
-	d=$1 f=$2 pat=$3
-	shift 3
-	"$GALSMIME" gal import --source corp "$@" "$f" >bad.out 2>bad.err
-	rc=$?
-	if [ "$rc" = 65 ]; then pass "$d: exit 65"; else fail "$d: exit 65" "exit $rc: $(cat bad.err)"; fi
-	if head -1 bad.err | grep -Eq -- "^galsmime gal: $pat" && [ "$(wc -l <bad.err)" = 2 ] &&
-		sed -n 2p bad.err | grep -q 'nothing imported'; then
-		pass "$d: one line says where and why"
-	else
-		fail "$d: one line says where and why" "$(cat bad.err)"
-	fi
-	store_state >after.txt 2>&1
-	if cmp -s before.txt after.txt; then pass "$d: the store is unchanged"; else
-		fail "$d: the store is unchanged" "$(diff before.txt after.txt | head -20)"; fi
-}
-# edit IN OUT PYTHON: OUT is IN's text after the python statements (on `s`)
-edit() {
-	python3 -c "
-import base64, sys
-s = open(sys.argv[1], 'rb').read().decode()
-$3
-open(sys.argv[2], 'wb').write(s.encode() if isinstance(s, str) else s)" "$1" "$2"
-}
 # begin_of FILE NAME: the line of BEGIN:VCARD of the card with FN:NAME
 begin_of() { awk -v fn="FN:$2" '/^BEGIN:VCARD/ { b = NR } index($0, fn) == 1 { print b; exit }' "$1"; }
 bob=$(begin_of corp.vcf 'Bob Example')

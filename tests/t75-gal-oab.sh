@@ -64,19 +64,14 @@ gs gal explain mallory@example.org >explain.out 2>&1
 check "mallory: untrusted" contains explain.out '^cannot encrypt to mallory@example\.org: .*does not reach a trust anchor'
 
 msg alice@example.org alice@example.org "oab" >m.eml
-# enc NAME QUERY USER: encrypt to QUERY, USER decrypts it with openssl cms
-enc() {
-	check_exit 0 "encrypt --to '$2' exits 0" sh -c "'$GALSMIME' encrypt --no-self --to '$2' <m.eml >$1.p7m"
-	check "$3 decrypts what was encrypted to '$2' (openssl cms)" can_read "$3" "$1.p7m"
-}
-enc bob bob@example.org bob
-enc alice alice@example.org alice
-enc carol carol@example.org carol
-enc grace grace@example.org grace
-enc alias bob bob
-enc name Grace_SMIME grace
-enc display 'Grace Example (S/MIME)' grace
-enc henry henry@example.org henry
+enc bob.p7m bob@example.org bob
+enc alice.p7m alice@example.org alice
+enc carol.p7m carol@example.org carol
+enc grace.p7m grace@example.org grace
+enc alias.p7m bob bob
+enc name.p7m Grace_SMIME grace
+enc display.p7m 'Grace Example (S/MIME)' grace
+enc henry.p7m henry@example.org henry
 check "henry2 cannot decrypt it" cannot_read henry2 henry.p7m
 check "carol cannot decrypt bob's" cannot_read carol bob.p7m
 check_exit 67 "encrypt to nora (no certificate) exits 67" \

@@ -87,6 +87,59 @@ store_state() {
 	gs gal stats && gs gal list --json && gs cert list && gs trust list
 }
 
+# ---- hostile input: exit 65, one line saying where and why, the store as it was ----
+# (both compare with the suite's `store_state >before.txt`)
+
+# hostile DESC FILE REGEX [ARGS]: gal import FILE into the snapshot "gal"
+# fails with 65, the first line of stderr matches REGEX, nothing comes on
+# stdout, the store is unchanged: one check
+hostile() {
+	desc=$1 file=$2 re=$3; shift 3
+	gs gal import "$file" --source gal "$@" >out.txt 2>err.txt; rc=$?
+	store_state >after.txt 2>&1
+	if [ "$rc" = 65 ] && head -1 err.txt | grep -Eq -- "$re" && lacks out.txt . && cmp -s before.txt after.txt; then
+		pass "$desc"
+	else
+		fail "$desc" "exit $rc (wanted 65), stderr: $(cat err.txt)$(cmp -s before.txt after.txt || echo '
+the store changed')"
+	fi
+}
+# bad DESC FILE PATTERN [IMPORT OPTIONS]: the import over the good
+# snapshot "corp" fails with 65, stderr says "galsmime gal: PATTERN" and
+# that nothing was imported, and the store is exactly as it was
+bad() {
+	d=$1 f=$2 pat=$3
+	shift 3
+	"$GALSMIME" gal import --source corp "$@" "$f" >bad.out 2>bad.err
+	rc=$?
+	if [ "$rc" = 65 ]; then pass "$d: exit 65"; else fail "$d: exit 65" "exit $rc: $(cat bad.err)"; fi
+	if head -1 bad.err | grep -Eq -- "^galsmime gal: $pat" && [ "$(wc -l <bad.err)" = 2 ] &&
+		sed -n 2p bad.err | grep -q 'nothing imported'; then
+		pass "$d: one line says where and why"
+	else
+		fail "$d: one line says where and why" "$(cat bad.err)"
+	fi
+	store_state >after.txt 2>&1
+	if cmp -s before.txt after.txt; then pass "$d: the store is unchanged"; else
+		fail "$d: the store is unchanged" "$(diff before.txt after.txt | head -20)"; fi
+}
+
+# ---- fixtures and encryption ----
+
+# edit IN OUT PYTHON: OUT is IN's text after the python statements (on `s`)
+edit() {
+	python3 -c "
+import base64, sys
+s = open(sys.argv[1], 'rb').read().decode()
+$3
+open(sys.argv[2], 'wb').write(s.encode() if isinstance(s, str) else s)" "$1" "$2"
+}
+# enc FILE QUERY USER: encrypt to QUERY, USER decrypts it with openssl cms
+enc() {
+	check_exit 0 "encrypt --to '$2' exits 0" sh -c "'$GALSMIME' encrypt --no-self --to '$2' <m.eml >$1"
+	check "$3 decrypts what was encrypted to '$2' (openssl cms)" can_read "$3" "$1"
+}
+
 # can_read USER FILE: USER's key decrypts FILE (openssl cms) to msg's
 # text; cannot_read USER FILE: it does not
 can_read() { opens "$1" "$2"; }
