@@ -65,15 +65,7 @@ gs gal explain mallory@example.org >explain.out 2>&1
 check "mallory: untrusted" contains explain.out '^cannot encrypt to mallory@example\.org: .*does not reach a trust anchor'
 check_exit 1 "explain dave exits 1" gs gal explain dave@example.org
 
-msg alice@example.org alice@example.org "ldif" >m.eml
-enc bob.p7m bob@example.org bob
-enc alice.p7m alice@example.org alice
-enc carol.p7m carol@example.org carol
-enc grace.p7m grace@example.org grace
-enc alias.p7m bob bob
-enc name.p7m Grace_SMIME grace
-enc display.p7m 'Grace Example (S/MIME)' grace
-enc henry.p7m henry@example.org henry
+enc_directory ldif
 check "henry2's key does not open it: the older userSMIMECertificate won" cannot_read henry2 henry.p7m
 check "bob's key does not open what went to carol" cannot_read bob carol.p7m
 check_exit 67 "encrypt to nora (no certificate) exits 67" \

@@ -63,15 +63,7 @@ check "frank: no emailProtection" contains explain.out '^cannot encrypt to frank
 gs gal explain mallory@example.org >explain.out 2>&1
 check "mallory: untrusted" contains explain.out '^cannot encrypt to mallory@example\.org: .*does not reach a trust anchor'
 
-msg alice@example.org alice@example.org "oab" >m.eml
-enc bob.p7m bob@example.org bob
-enc alice.p7m alice@example.org alice
-enc carol.p7m carol@example.org carol
-enc grace.p7m grace@example.org grace
-enc alias.p7m bob bob
-enc name.p7m Grace_SMIME grace
-enc display.p7m 'Grace Example (S/MIME)' grace
-enc henry.p7m henry@example.org henry
+enc_directory oab
 check "henry2 cannot decrypt it" cannot_read henry2 henry.p7m
 check "carol cannot decrypt bob's" cannot_read carol bob.p7m
 check_exit 67 "encrypt to nora (no certificate) exits 67" \

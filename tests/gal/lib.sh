@@ -139,6 +139,20 @@ enc() {
 	check_exit 0 "encrypt --to '$2' exits 0" sh -c "'$GALSMIME' encrypt --no-self --to '$2' <m.eml >$1"
 	check "$3 decrypts what was encrypted to '$2' (openssl cms)" can_read "$3" "$1"
 }
+# enc_directory SUBJECT: m.eml, then enc to the test directory's people
+# as a sender names them (address, alias, name, display name), each
+# into USER.p7m, alias.p7m, name.p7m or display.p7m
+enc_directory() {
+	msg alice@example.org alice@example.org "$1" >m.eml
+	enc bob.p7m bob@example.org bob
+	enc alice.p7m alice@example.org alice
+	enc carol.p7m carol@example.org carol
+	enc grace.p7m grace@example.org grace
+	enc alias.p7m bob bob
+	enc name.p7m Grace_SMIME grace
+	enc display.p7m 'Grace Example (S/MIME)' grace
+	enc henry.p7m henry@example.org henry
+}
 
 # can_read USER FILE: USER's key decrypts FILE (openssl cms) to msg's
 # text; cannot_read USER FILE: it does not
