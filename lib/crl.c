@@ -133,13 +133,19 @@ store_one(gs_store *s, X509_CRL *crl, const char *origin, time_t now, gs_crl_sta
 	char *issuer = gs_name_string(iss);
 	int64_t this_update = gs_asn1_time_unix(X509_CRL_get0_lastUpdate(crl));
 	int64_t next_update = gs_asn1_time_unix(X509_CRL_get0_nextUpdate(crl));
+	static const char sql_latest[] = "SELECT max(this_update) FROM crl WHERE issuer_hash = ?"
+					 " AND issuer = ? HAVING count(*) > 0";
+	static const char sql_seen[] = "UPDATE crl SET fetched_at = ? WHERE issuer_hash = ? AND issuer = ?"
+				       " AND this_update = ?";
+	static const char sql_delete[] = "DELETE FROM crl WHERE issuer_hash = ? AND issuer = ?";
+	static const char sql_insert[] = "INSERT INTO crl(issuer_hash, issuer, der, this_update,"
+					 " next_update, url, fetched_at) VALUES (?,?,?,?,nullif(?,0),?,?)";
 	unsigned char *der = NULL;
 	int derlen;
-	sqlite3_stmt *stmt;
 	X509 *signer = NULL;
 	gs_status st = GS_OK;
-	int64_t old_id = 0, old_this = 0;
-	int rc;
+	int64_t old_this = 0;
+	int have_old = 0;
 
 	if (has_ext(crl, NID_delta_crl)) {
 		st = gs_fail(errmsg, GS_E_UNSUPPORTED,
@@ -164,67 +170,32 @@ store_one(gs_store *s, X509_CRL *crl, const char *origin, time_t now, gs_crl_sta
 		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "CRL of %s cannot be encoded", issuer);
 		goto out;
 	}
-	stmt = gs_store_prepare(s, "SELECT id, this_update FROM crl WHERE issuer_hash = ? AND issuer = ?"
-				   " ORDER BY this_update DESC LIMIT 1", errmsg, &st);
-	if (!stmt)
+	/* the one kept for this issuer (one per issuer: see below) */
+	st = gs_store_int64(s, sql_latest, &old_this, &have_old, "store: CRL", errmsg,
+			    GS_INT(gs_name_hash(iss)), GS_TEXT(issuer));
+	if (st != GS_OK)
 		goto out;
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(iss));
-	sqlite3_bind_text(stmt, 2, issuer, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		old_id = sqlite3_column_int64(stmt, 0);
-		old_this = sqlite3_column_int64(stmt, 1);
-	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		st = gs_store_fail(s, rc, errmsg, "store: CRL");
-		goto out;
-	}
-	if (old_id && old_this >= this_update) {
+	if (have_old && old_this >= this_update) {
 		/* the same or an older one: keep what we have; the same one
 		 * again records when it was last seen */
 		stats->crls_known++;
-		if (old_this == this_update &&
-		    (stmt = gs_store_prepare(s, "UPDATE crl SET fetched_at = ? WHERE id = ?", errmsg, &st))) {
-			sqlite3_bind_int64(stmt, 1, (int64_t) now);
-			sqlite3_bind_int64(stmt, 2, old_id);
-			if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
-				st = gs_store_fail(s, rc, errmsg, "store: CRL");
-			sqlite3_finalize(stmt);
-		}
+		if (old_this == this_update)
+			st = gs_store_exec(s, sql_seen, "store: CRL", errmsg, GS_INT(now),
+					   GS_INT(gs_name_hash(iss)), GS_TEXT(issuer), GS_INT(old_this));
 		goto out;
 	}
-	if (old_id) {
-		stmt = gs_store_prepare(s, "DELETE FROM crl WHERE issuer_hash = ? AND issuer = ?", errmsg, &st);
-		if (!stmt)
+	if (have_old) {
+		st = gs_store_exec(s, sql_delete, "store: CRL", errmsg, GS_INT(gs_name_hash(iss)),
+				   GS_TEXT(issuer));
+		if (st != GS_OK)
 			goto out;
-		sqlite3_bind_int64(stmt, 1, gs_name_hash(iss));
-		sqlite3_bind_text(stmt, 2, issuer, -1, SQLITE_STATIC);
-		rc = sqlite3_step(stmt);
-		sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE) {
-			st = gs_store_fail(s, rc, errmsg, "store: CRL");
-			goto out;
-		}
 		stats->crls_replaced++;
 	} else {
 		stats->crls_new++;
 	}
-	stmt = gs_store_prepare(s, "INSERT INTO crl(issuer_hash, issuer, der, this_update, next_update,"
-				   " url, fetched_at) VALUES (?,?,?,?,?,?,?)", errmsg, &st);
-	if (!stmt)
-		goto out;
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(iss));
-	sqlite3_bind_text(stmt, 2, issuer, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, der, derlen, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, this_update);
-	if (next_update)
-		sqlite3_bind_int64(stmt, 5, next_update);
-	sqlite3_bind_text(stmt, 6, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 7, (int64_t) now);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: CRL");
+	st = gs_store_exec(s, sql_insert, "store: CRL", errmsg, GS_INT(gs_name_hash(iss)), GS_TEXT(issuer),
+			   GS_BLOB(der, derlen), GS_INT(this_update), GS_INT(next_update), GS_TEXT(origin),
+			   GS_INT(now));
 out:
 	X509_free(signer);
 	OPENSSL_free(der);
@@ -273,23 +244,18 @@ out:
 gs_status
 gs_store_has_crls(gs_store *s, int *has, char **errmsg)
 {
-	sqlite3_stmt *stmt;
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM crl)";
 	gs_status st;
-	int rc;
+	int64_t any;
 
 	*has = 0;
 	if (s->has_crls >= 0) {
 		*has = s->has_crls;
 		return GS_OK;
 	}
-	if (!(stmt = gs_store_prepare(s, "SELECT EXISTS (SELECT 1 FROM crl)", errmsg, &st)))
-		return st;
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		*has = s->has_crls = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return gs_store_fail(s, rc, errmsg, "store: CRLs");
-	return GS_OK;
+	if ((st = gs_store_int64_v(s, sql, NULL, 0, &any, NULL, "store: CRLs", errmsg)) == GS_OK)
+		*has = s->has_crls = any != 0;
+	return st;
 }
 
 static void
@@ -324,9 +290,9 @@ gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crl
 		sqlite3_finalize(stmt);
 		ERR_clear_error();
 		/* only a complete answer is kept: a failed read is not "no CRL" */
-		if (rc != SQLITE_DONE) {
+		if ((st = gs_store_walked(s, rc, "store: CRLs", errmsg)) != GS_OK) {
 			crl_stack_free(cached);
-			return gs_store_fail(s, rc, errmsg, "store: CRLs");
+			return st;
 		}
 		g_hash_table_insert(s->crls, g_memdup2(&h, sizeof h), cached);
 	}
@@ -375,8 +341,7 @@ gs_store_list_crls(gs_store *s, time_t now, gs_crl_cb cb, void *data, char **err
 		if (stop)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: CRLs");
+	st = gs_store_walked(s, rc, "store: CRLs", errmsg);
 	sqlite3_finalize(stmt);
 	ERR_clear_error();
 	return st;
@@ -499,8 +464,8 @@ gs_store_crl_urls(gs_store *s, char ***out, char **errmsg)
 		g_ptr_array_free(mine, TRUE);
 		gs_certlite_free(l);
 	}
-	if (stmt && st == GS_OK && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: CRL distribution points");
+	if (stmt && st == GS_OK)
+		st = gs_store_walked(s, rc, "store: CRL distribution points", errmsg);
 	sqlite3_finalize(stmt);
 	ERR_clear_error();
 	g_hash_table_destroy(accepted);

@@ -19,12 +19,6 @@ static const char *const sonames[] = {
 static void *handles[G_N_ELEMENTS(sonames)];
 static GMutex lock;
 
-const char *
-gs_library_soname(gs_library lib)
-{
-	return (unsigned) lib < G_N_ELEMENTS(sonames) ? sonames[lib] : NULL;
-}
-
 gs_status
 gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n, char **errmsg)
 {

@@ -15,6 +15,14 @@
  *  - Passing NULL where an object is required is a programmer error:
  *    the function returns GS_E_PROGRAMMER (GS_E_USAGE is for what a
  *    user asked that cannot be done: no recipients, an unknown format).
+ *  - "A store failure" below means GS_E_BUSY (another process held the
+ *    store's lock past the busy timeout), GS_E_IO (disk full, read-only,
+ *    an I/O error), GS_E_MALFORMED (the file is not a galsmime store, or
+ *    is damaged) or GS_E_INTERNAL: the store could not answer, which is
+ *    never the same as an empty answer.
+ *  - Callbacks: what they receive is valid during the call only;
+ *    returning non-zero stops the walk, and the function then returns
+ *    GS_OK.
  *
  * MIME objects are GMime's (GMimeMessage, GMimeObject): galsmime is a
  * GMime extension. Call gs_init() once, after g_mime_init().
@@ -52,7 +60,8 @@ typedef enum gs_status {
 	GS_E_PROGRAMMER,   /* the caller broke a contract (NULL where an object is required) */
 } gs_status;
 
-/* A short constant name for a status ("malformed input", ...). */
+/* A short constant name for a status ("malformed input", ...): a static
+ * string. */
 const char *gs_status_string(gs_status status);
 
 /* A copy of `s` safe to show a person on one line: C0 and C1 controls
@@ -80,11 +89,10 @@ typedef struct gs_symbol {
 #define GS_SYMBOL(table, field, name) { #name, offsetof(__typeof__(table), field) }
 /* Load `lib` (once per process; thread-safe) and store the address of
  * each of the `n` symbols into `table`. Returns GS_OK; GS_E_UNSUPPORTED
- * (not installed, or a symbol missing: *errmsg says which). */
+ * (not installed, or a symbol missing: *errmsg says which); GS_E_USAGE
+ * (an unknown library, no table). The library stays loaded. */
 gs_status gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n,
 			  char **errmsg);
-/* The SONAME loaded for `lib` ("libldap-2.5.so.0", "libldap.so.2", ...). */
-const char *gs_library_soname(gs_library lib);
 
 /* Initialise the library (OpenSSL without the system's configuration
  * file). Call after g_mime_init(). Idempotent and thread-safe; it changes
@@ -154,7 +162,10 @@ enum {
  * store, or a newer schema). */
 gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 			gs_store **store, char **errmsg);
+/* Close the store (NULL is fine), finalizing its statements; a
+ * transaction still open is rolled back. */
 void gs_store_close(gs_store *store);
+/* The database file's path (owned by the store), or NULL for NULL. */
 const char *gs_store_path(const gs_store *store);
 
 /* The role a certificate import gives the certificates it brings. */
@@ -206,14 +217,18 @@ gs_status gs_store_import_anchors(gs_store *store, const unsigned char *data, si
 				  const char *source, gs_refuse_cb on_refuse, void *cb_data,
 				  gs_import_stats *stats, char **errmsg);
 
-/* Listing. The callback receives each certificate; returning non-zero
- * stops the walk. `info` is valid only during the call. */
+/* A certificate of a listing: its facts, and the names of the sources
+ * that brought it, comma-separated (NULL when no source refers to it). */
 typedef int (*gs_cert_cb)(const gs_cert_info *info, const char *sources, void *data);
 typedef enum gs_cert_filter {
 	GS_LIST_ALL,
 	GS_LIST_ANCHORS,
 	GS_LIST_CORRESPONDENTS, /* certificates that are neither anchors nor CAs */
 } gs_cert_filter;
+/* Call `cb` for each stored certificate the filter selects, ordered by
+ * subject, then notBefore; an anchor's info carries its issued_before
+ * limit. A row that is not one certificate is passed over. Returns
+ * GS_OK, GS_E_USAGE (no store or callback), or a store failure. */
 gs_status gs_store_list_certs(gs_store *store, gs_cert_filter filter,
 			      gs_cert_cb cb, void *data, char **errmsg);
 
@@ -251,7 +266,9 @@ typedef struct gs_crl_info {
 	int stale;                /* next_update is past at the time given */
 } gs_crl_info;
 typedef int (*gs_crl_cb)(const gs_crl_info *info, void *data);
-/* Each stored CRL, by issuer; non-zero from the callback stops. */
+/* Call `cb` for each stored CRL, ordered by issuer; `now` decides
+ * `stale`. Returns GS_OK, GS_E_USAGE (no store or callback), or a store
+ * failure. */
 gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *data,
 			     char **errmsg);
 
@@ -262,7 +279,8 @@ gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *da
  * CA certificates: a NULL-terminated vector (g_strfreev). Points that
  * name another CRL issuer are left out. One chain check per point not
  * yet accepted (and per issuer without a path to an anchor), not per
- * certificate. */
+ * certificate. Returns GS_OK (an empty vector when there is none), or a
+ * store failure. */
 gs_status gs_store_crl_urls(gs_store *store, char ***urls, char **errmsg);
 
 /* Fetch an http:// or https:// URL (libcurl, loaded when first used):
@@ -291,9 +309,10 @@ typedef enum gs_gal_format {
 	GS_GAL_DER,        /* one DER certificate */
 } gs_gal_format;
 
-/* "json", "csv", ... Returns GS_E_USAGE for an unknown name. */
+/* The format named `name` ("auto", "json", "csv", "ldif", "vcard",
+ * "oab", "sst", "p7b", "pem", "der"; any case) into *format. Returns
+ * GS_OK, or GS_E_USAGE for an unknown name (or NULL). */
 gs_status gs_gal_format_from_name(const char *name, gs_gal_format *format);
-const char *gs_gal_format_name(gs_gal_format format);
 
 typedef struct gs_gal_stats {
 	unsigned long entries;       /* directory entries stored */
@@ -325,19 +344,41 @@ typedef struct gs_gal_import gs_gal_import;
  * runs in one transaction: readers never see half an import, and
  * anything short of a successful commit leaves the store exactly as it
  * was. The commit replaces everything the source brought before.
- * Returns GS_OK, GS_E_BUSY, GS_E_IO. */
+ * *import is new: end it with gs_gal_import_commit or
+ * gs_gal_import_abort; the store is in a write transaction until then.
+ * Returns
+ * GS_OK, GS_E_USAGE (no store, no source name), or a store failure
+ * (GS_E_BUSY: another import holds the store). */
 gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_import_opts *opts,
 			      gs_gal_import **import, char **errmsg);
-/* Read one file from `fd` (named `name` in messages) in `format`. Input
- * is hostile: every length is checked, memory grows with the largest
- * record, not the file. A malformed record gives GS_E_MALFORMED with
- * "name:line: reason" (or "name: byte N: reason") unless skip_bad.
- * After a failure the import can only be aborted. */
+/* Read one file from `fd` (named `name` in messages; not closed) in
+ * `format` (GS_GAL_AUTO: told by the content). Input is hostile: every
+ * length is checked, memory grows with the largest record, not the
+ * file. A malformed record gives GS_E_MALFORMED with "name:line: reason"
+ * (or "name: byte N: reason") unless skip_bad, when it is counted,
+ * reported through on_skip and passed over; a file in which no entry is
+ * left is malformed all the same (a snapshot must not empty its source
+ * by mistake). Returns GS_OK; GS_E_MALFORMED (the file, a record, or
+ * the format cannot be told); GS_E_LIMIT (a record or file over a
+ * limit); GS_E_UNSUPPORTED (LDIF without libldap); GS_E_IO (reading);
+ * GS_E_USAGE (the import failed before); a store failure. After a
+ * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
+/* Remove the certificates nothing refers to any more and commit the
+ * snapshot; *stats (may be NULL) says what it did. Frees the import
+ * whatever happens (a failed commit is rolled back). Returns GS_OK,
+ * GS_E_USAGE (no import, or one that failed: nothing is changed), or a
+ * store failure. */
 gs_status gs_gal_import_commit(gs_gal_import *import, gs_gal_stats *stats, char **errmsg);
 /* Roll back and free. NULL is fine. */
 void gs_gal_import_abort(gs_gal_import *import);
+
+/* A certificate linked to a directory entry. */
+typedef struct gs_gal_link {
+	const char *attribute;       /* where the entry holds it: userSMIMECertificate, userCertificate */
+	const char *sha256;          /* its SHA-256 fingerprint, hex, lower case */
+} gs_gal_link;
 
 /* One directory entry, as listings show it. Read-only; valid during the
  * callback. */
@@ -350,16 +391,21 @@ typedef struct gs_gal_entry {
 	const char *display_name;
 	const char *const *addresses;/* NULL-terminated, lower case, primary first */
 	unsigned n_certs;            /* certificates linked to the entry */
+	const gs_gal_link *links;    /* the n_certs links, by attribute, then fingerprint */
 } gs_gal_entry;
 typedef int (*gs_gal_entry_cb)(const gs_gal_entry *entry, void *data);
 
 /* Entries named by `query` as gs_resolve matches them: a query holding
  * an @ by their SMTP addresses only (case-insensitive); any other by
- * their name, alias or display name (case-insensitive). Returns GS_OK
- * (also when nothing matched: see *found). */
+ * their name, alias or display name (case-insensitive). Calls `cb` (may
+ * be NULL) for each, in import order; *found (may be NULL) counts them.
+ * Returns GS_OK (also when nothing matched), GS_E_USAGE (no store or
+ * query), or a store failure. */
 gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, void *data,
 			unsigned long *found, char **errmsg);
-/* Every entry, or those of one source. */
+/* Call `cb` for every entry, or for those of the source named `source`
+ * (NULL: all, by source name), in import order. Returns GS_OK,
+ * GS_E_USAGE (no store), or a store failure. */
 gs_status gs_gal_list(gs_store *store, const char *source, gs_gal_entry_cb cb, void *data,
 		      char **errmsg);
 
@@ -370,6 +416,10 @@ typedef struct gs_gal_source_info {
 	unsigned long entries, addresses, certificates, entries_with_certs;
 } gs_gal_source_info;
 typedef int (*gs_gal_source_cb)(const gs_gal_source_info *info, void *data);
+/* Call `cb` for every source of certificates and entries (GAL
+ * snapshots, certificate imports, "harvest", "identity"), by name, with
+ * what it holds. Returns GS_OK, GS_E_USAGE (no store or callback), or a
+ * store failure. */
 gs_status gs_gal_sources(gs_store *store, gs_gal_source_cb cb, void *data, char **errmsg);
 
 /* ------------------------------------------------------------------ */
@@ -398,8 +448,13 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
 			     const char *passphrase, size_t passlen, const char *label,
 			     char **fingerprint, int *stored_plain, char **errmsg);
 
+/* One identity of a listing: its certificate, its label (or NULL), and
+ * whether its key is stored encrypted. */
 typedef int (*gs_identity_cb)(const gs_cert_info *info, const char *label,
 			      int key_encrypted, void *data);
+/* Call `cb` for every identity, the newest certificate (notBefore)
+ * first. Keys are not opened. Returns GS_OK, GS_E_USAGE (no store or
+ * callback), or a store failure. */
 gs_status gs_store_list_identities(gs_store *store, gs_identity_cb cb, void *data,
 				   char **errmsg);
 
@@ -422,6 +477,9 @@ typedef struct gs_limits {
 	unsigned max_depth;      /* MIME nesting depth */
 	unsigned max_parts;      /* MIME parts in one message */
 } gs_limits;
+/* Fill `limits` with the defaults every new session has: 512 MiB of
+ * input, 1 MiB for a header field, 32 levels of MIME nesting, 10000
+ * parts. */
 void gs_limits_default(gs_limits *limits);
 
 /* A session binds a store, the caller's passphrase source and options.
@@ -429,9 +487,13 @@ void gs_limits_default(gs_limits *limits);
  * Sessions are independent: every operation returns its results, none is
  * kept in the session, and two sessions on two stores may be used on two
  * threads at once. One session (and its store) is used by one thread at
- * a time. */
+ * a time. *session is new (gs_session_free). Returns GS_OK, or
+ * GS_E_PROGRAMMER (no store). */
 gs_status gs_session_new(gs_store *store, gs_session **session, char **errmsg);
+/* Free the session (NULL is fine) and the keys it unlocked. */
 void gs_session_free(gs_session *session);
+/* Where the session asks for a passphrase when it must open a key
+ * (none: GS_E_PASSPHRASE whenever one is needed). */
 void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void *data);
 /* Tell the caller when the raw input it parsed the message from has been
  * decoded and need not stay in memory (a large encrypted body, once
@@ -465,6 +527,8 @@ void gs_process_harden(void);
 void gs_session_set_allow_sha1(gs_session *session, int allow);
 /* The time at which certificates are judged (default: now). */
 void gs_session_set_time(gs_session *session, time_t when);
+/* The limits messages are parsed under (copied), and the session's own
+ * (owned by the session). */
 void gs_session_set_limits(gs_session *session, const gs_limits *limits);
 const gs_limits *gs_session_limits(const gs_session *session);
 
@@ -483,6 +547,7 @@ typedef enum gs_verdict {
 	GS_VERDICT_UNSUPPORTED_KEY,  /* key type that cannot receive mail */
 	GS_VERDICT_CA,               /* a CA certificate, not an end entity */
 } gs_verdict;
+/* "usable", "expired", ...: a static string. */
 const char *gs_verdict_string(gs_verdict verdict);
 
 /* How a certificate is bound to the recipient it was found for. */
@@ -495,7 +560,7 @@ typedef enum gs_binding {
 	GS_BIND_NAME,         /* the recipient was a name that named exactly
 			       * one directory entry, and the entry offers it */
 } gs_binding;
-/* "certificate", "directory", "name" ("none"). */
+/* "certificate", "directory", "name" ("none"): a static string. */
 const char *gs_binding_string(gs_binding binding);
 
 /* One place a candidate certificate came from. */
@@ -545,13 +610,18 @@ enum {
  *    over userCertificate, then the newest (notBefore).
  *
  * Returns GS_OK with a resolution even when nothing is usable: check
- * gs_resolution_chosen(). Returns GS_E_BUSY, GS_E_IO on store failures. */
+ * gs_resolution_chosen(). *resolution is new (gs_resolution_free);
+ * every string and candidate it hands out belongs to it. Returns
+ * GS_E_USAGE (NULL arguments), or a store failure. */
 gs_status gs_resolve(gs_session *session, const char *recipient, unsigned flags,
 		     gs_resolution **resolution, char **errmsg);
+/* Free a resolution (NULL is fine). */
 void gs_resolution_free(gs_resolution *resolution);
+/* The recipient as given. */
 const char *gs_resolution_recipient(const gs_resolution *r);
 /* The address the recipient was resolved as, or NULL for a name. */
 const char *gs_resolution_address(const gs_resolution *r);
+/* The candidates, in the order they were found; NULL past the end. */
 size_t gs_resolution_count(const gs_resolution *r);
 const gs_candidate *gs_resolution_candidate(const gs_resolution *r, size_t i);
 /* The chosen candidate, or NULL when none is usable. */
@@ -643,7 +713,12 @@ typedef enum gs_report_kind {
 	GS_REPORT_SIGNED,
 } gs_report_kind;
 
+/* A report (from verification, decryption, harvest) is the caller's:
+ * free it (NULL is fine). Every string and struct it hands out belongs
+ * to it. */
 void gs_report_free(gs_report *report);
+/* Was anything signed? GS_REPORT_NOT_SIGNED for an unsigned (perhaps
+ * decrypted) message. */
 gs_report_kind gs_report_kind_of(const gs_report *report);
 /* GS_SIG_GOOD only when every signed layer has at least one signer and
  * every signer of every layer is good, and nothing about the message as a
@@ -656,6 +731,7 @@ unsigned gs_report_reasons(const gs_report *report);
 /* The signers of the outermost signature: the one the From rule applies
  * to (inner layers: gs_report_layer_signer). */
 size_t gs_report_signer_count(const gs_report *report);
+/* Signer i of the outermost signature, or NULL past the end. */
 const gs_signer *gs_report_signer(const gs_report *report, size_t i);
 
 /* The layers a reader sees through, outermost first: each signature and
@@ -675,6 +751,8 @@ typedef struct gs_layer {
 	const char *cipher;       /* encrypted: "aes-256-cbc", ... */
 	int authenticated;        /* encrypted: AuthEnvelopedData */
 } gs_layer;
+/* Layer i (NULL past the end), and signer i of a signed layer (NULL
+ * past the end, or for an encryption). */
 size_t gs_report_layer_count(const gs_report *report);
 const gs_layer *gs_report_layer(const gs_report *report, size_t i);
 const gs_signer *gs_report_layer_signer(const gs_report *report, size_t layer, size_t i);
@@ -716,8 +794,14 @@ int gs_report_part(const gs_report *report, size_t i, const char **path, const c
 int gs_report_protected_headers(const gs_report *report);
 const char *const *gs_report_header_mismatches(const gs_report *report);
 
-/* Renderings. Each returns a new string (g_free). */
-/* A versioned JSON document ({"version":1,...}). */
+/* The report as a versioned JSON document (galsmime verify --json,
+ * whose version says its shape): {"version":1, "signed", "status", "reasons",
+ * "form", "from", "encrypted", "authenticated", "cipher", "parts",
+ * "protected_headers", "header_mismatches", "signers", "layers"}, one
+ * line without a line end. Written with yajl_gen: always valid UTF-8
+ * JSON, whatever a certificate or message holds: each byte of a string
+ * that is not part of a UTF-8 character becomes U+FFFD, control
+ * characters are escaped. A new string (g_free). */
 char *gs_report_to_json(const gs_report *report);
 
 /* ------------------------------------------------------------------ */
@@ -789,8 +873,9 @@ gs_status gs_auth_results_annotate(const void *raw, size_t len, const gs_report 
 /* ------------------------------------------------------------------ */
 
 /* Parse a whole RFC 5322 message from `stream` under the session's
- * limits. Returns GS_OK, GS_E_MALFORMED (empty input, no headers, not a
- * message), GS_E_LIMIT. */
+ * limits. *message is new (g_object_unref). Returns GS_OK,
+ * GS_E_MALFORMED (empty input, no headers, not a message), GS_E_LIMIT,
+ * GS_E_USAGE. */
 gs_status gs_message_parse(gs_session *session, GMimeStream *stream,
 			   GMimeMessage **message, char **errmsg);
 
@@ -802,8 +887,10 @@ typedef struct gs_sign_opts {
 /* Sign the message body in place: its MIME part becomes multipart/signed
  * (or opaque signed-data). SHA-256, micalg "sha-256", smime.p7s, the
  * signer's chain, signingTime and modern SMIMECapabilities.
- * Returns GS_OK, GS_E_NO_KEY (no identity for the address),
- * GS_E_PASSPHRASE, GS_E_MALFORMED, GS_E_INTERNAL. */
+ * The signature itself is made when the message is written
+ * (gs_message_write). Returns GS_OK, GS_E_NO_KEY (no identity for the
+ * address), GS_E_PASSPHRASE, GS_E_MALFORMED, GS_E_USAGE, GS_E_INTERNAL,
+ * or a store failure. */
 gs_status gs_message_sign(gs_session *session, GMimeMessage *message,
 			  const gs_sign_opts *opts, char **errmsg);
 
@@ -830,6 +917,8 @@ typedef struct gs_recipient_result {
 	const char *failure;      /* why there is no usable certificate, or NULL */
 } gs_recipient_result;
 typedef struct gs_recipients gs_recipients;
+/* How many recipients; the result for recipient i (NULL past the end);
+ * free them all (NULL is fine). */
 size_t gs_recipients_count(const gs_recipients *r);
 const gs_recipient_result *gs_recipients_get(const gs_recipients *r, size_t i);
 void gs_recipients_free(gs_recipients *r);
@@ -928,15 +1017,18 @@ typedef struct gs_decrypt_opts {
  * untouched: GS_OK with gs_report_withheld() set. Returns GS_E_NO_KEY
  * (no identity matches a recipient), GS_E_PASSPHRASE, GS_E_MALFORMED
  * (not CMS, or the content fails to decrypt), GS_E_UNSUPPORTED,
- * GS_E_LIMIT. */
+ * GS_E_LIMIT. *report, when set, is new
+ * (gs_report_free). */
 gs_status gs_message_decrypt(gs_session *session, GMimeMessage *message,
 			     const gs_decrypt_opts *opts, gs_report **report, char **errmsg);
 
 /* Verify the message's signature (multipart/signed or opaque, also
  * inside one encryption layer when a key is available). Does not
  * modify the message. Returns GS_OK with a report whenever the message
- * could be examined, whatever the verdict; GS_E_MALFORMED when it
- * cannot be parsed as S/MIME at all. */
+ * could be examined, whatever the verdict (*report is new:
+ * gs_report_free); GS_E_MALFORMED when it cannot be parsed as S/MIME at
+ * all; GS_E_USAGE; GS_E_INTERNAL; a store failure (a chain could not be
+ * checked: never reported as a verdict). */
 gs_status gs_message_verify(gs_session *session, GMimeMessage *message,
 			    gs_report **report, char **errmsg);
 
@@ -970,12 +1062,14 @@ enum {
  * the message carries), and the signer's SMIMECapabilities under the
  * source "harvest", the way Outlook and Thunderbird learn certificates. `message_id` (may be NULL) is remembered so that a
  * second harvest skips the message. Bad signatures store nothing. May
- * modify the message (decryption). Returns GS_OK whatever the outcome;
- * GS_E_BUSY, GS_E_IO on store failures; GS_E_MALFORMED for input that is
- * not a message. */
+ * modify the message (decryption). Returns GS_OK whatever the outcome
+ * (result->report, when set, is new: gs_report_free); GS_E_USAGE; a
+ * store failure; GS_E_MALFORMED for input that is not a message. */
 gs_status gs_harvest(gs_session *session, GMimeMessage *message, const char *message_id,
 		     unsigned flags, gs_harvest_result *result, char **errmsg);
-/* Has this message id been harvested already? */
+/* Has this message id been harvested already (whatever the outcome then)?
+ * *seen gets 1 or 0. Returns GS_OK, GS_E_USAGE (no store or id), or a
+ * store failure. */
 gs_status gs_harvest_seen(gs_store *store, const char *message_id, int *seen, char **errmsg);
 
 /* ------------------------------------------------------------------ */
@@ -988,10 +1082,13 @@ gs_status gs_harvest_seen(gs_store *store, const char *message_id, int *seen, ch
  * *der is new (g_byte_array_unref). Returns as gs_message_sign. */
 gs_status gs_raw_sign(gs_session *session, const char *signer, const void *content, size_t len,
 		      int detached, GByteArray **der, char **errmsg);
-/* Verify a SignedData: detached over `content`, or encapsulated when
- * content is NULL (then *extracted, if non-NULL, gets the content).
- * Signers are not compared with any From address. Returns GS_OK with a
- * report whenever the structure could be examined. */
+/* Verify a SignedData (DER): detached over `content`, or encapsulated
+ * when content is NULL (then *extracted, if non-NULL, gets the content:
+ * new, g_byte_array_unref). Signers are not compared with any From
+ * address. Returns GS_OK with a report (new: gs_report_free) whenever
+ * the structure could be examined, whatever the verdict; GS_E_MALFORMED
+ * (not CMS signed-data, or detached without its content); GS_E_USAGE;
+ * GS_E_INTERNAL; a store failure (the chain could not be checked). */
 gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, const void *content,
 			size_t len, GByteArray **extracted, gs_report **report, char **errmsg);
 /* Encrypt `content` to the given certificates (DER or PEM, one or more
@@ -1002,32 +1099,49 @@ gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, con
  * trust anchor unless `flags` has GS_RESOLVE_ALLOW_UNTRUSTED, not
  * revoked), and each file must hold one: otherwise GS_E_NO_CERT naming
  * the certificate's addresses (printable) and why. GS_E_BUSY, GS_E_IO:
- * the store. */
+ * the store.
+ * *der is new (g_byte_array_unref). Also GS_E_MALFORMED (a file holds
+ * no certificate), GS_E_USAGE (no recipient at all), GS_E_NO_KEY (no
+ * such identity), GS_E_UNSUPPORTED (a key that cannot receive mail),
+ * GS_E_INTERNAL. */
 gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
 			 const char *self, int no_self, unsigned flags, gs_cipher cipher, int oaep,
 			 const void *content, size_t len, GByteArray **der, char **errmsg);
 /* Decrypt DER (auth)enveloped-data with the identity whose certificate
- * matches a RecipientInfo. */
+ * matches a RecipientInfo, opening its key with the session's
+ * passphrase callback. *plain is new (g_byte_array_unref); *report (may
+ * be NULL) a new report of kind NOT_SIGNED with the cipher facts (the
+ * content is not looked into). Returns GS_OK; GS_E_NO_KEY (not
+ * encrypted to any identity, or the key does not open it);
+ * GS_E_PASSPHRASE; GS_E_MALFORMED (not enveloped-data, or the content
+ * fails to decrypt: a wrong or tampered message); GS_E_UNSUPPORTED (the
+ * content cipher); GS_E_USAGE; GS_E_INTERNAL; a store failure. */
 gs_status gs_raw_decrypt(gs_session *session, const void *der, size_t len, GByteArray **plain,
 			 gs_report **report, char **errmsg);
 /* Decrypted or signed content (LF line ends) as a MIME entity. Content
  * that does not begin with MIME headers (RFC 4134's examples; RFC 8551
  * wants an entity) becomes one part holding it byte for byte:
  * text/plain; charset=us-ascii when it is plain ASCII text, else
- * application/octet-stream in base64; *headerless is then set. NULL
- * when the content is empty. */
+ * application/octet-stream in base64; *headerless is then
+ * set (it must not be NULL). A new object (g_object_unref); NULL when
+ * the content is empty. */
 GMimeObject *gs_entity_parse(GMimeStream *content, int *headerless);
 
 /* Every certificate in a PKCS#7 / CMS structure (DER or PEM), or only
  * the signers' certificates, as a PEM bundle (new string, g_free).
- * Returns GS_E_NOT_FOUND when there is none. */
+ * Returns GS_OK; GS_E_NOT_FOUND when there is none; GS_E_MALFORMED (not
+ * a CMS structure); GS_E_USAGE; GS_E_INTERNAL. */
 gs_status gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg);
 /* The addresses of the certificate(s) in a PEM/DER/PKCS#7 file:
- * NULL-terminated, lower case (g_strfreev). */
+ * NULL-terminated, lower case, certificate after certificate (new:
+ * g_strfreev). Returns
+ * GS_OK, GS_E_MALFORMED (no certificate in it), GS_E_LIMIT, GS_E_USAGE. */
 gs_status gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg);
 /* The DER SignedData of a signed message: the signature part of a
- * multipart/signed, or an opaque signed-data body. GS_E_NOT_FOUND when
- * the message is not signed. */
+ * multipart/signed, or an opaque signed-data body (new:
+ * g_byte_array_unref). Returns GS_OK; GS_E_NOT_FOUND when the message is
+ * not signed; GS_E_MALFORMED (a multipart/signed without its signature);
+ * GS_E_USAGE. */
 gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **errmsg);
 /* The signers' certificates of a signed message as a PEM bundle (new
  * string), for mutt's sender check, only when the From rule of
@@ -1041,12 +1155,16 @@ gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **e
  * GS_E_MALFORMED. */
 gs_status gs_message_signer_certs(GMimeMessage *message, char **pem, char **errmsg);
 
-/* Every address the store knows (directory entries and certificates),
- * lower case, each once. */
+/* Call `cb` with every address the store knows (directory entries and
+ * certificates), lower case, each once, sorted. Returns GS_OK,
+ * GS_E_USAGE (no store or callback), or a store failure. */
 gs_status gs_store_addresses(gs_store *store, int (*cb)(const char *address, void *data), void *data,
 			     char **errmsg);
-/* One stored certificate as PEM (new string), with the OpenSSL subject
- * and issuer name hashes (`openssl x509 -hash` / `-issuer_hash`). */
+/* The stored certificate whose SHA-256 is `sha256` (hex, any case) as
+ * PEM (new string, g_free), with the OpenSSL subject and issuer name
+ * hashes (`openssl x509 -hash` / `-issuer_hash`; each may be NULL).
+ * Returns GS_OK; GS_E_NOT_FOUND (no such certificate); GS_E_USAGE; a
+ * store failure. */
 gs_status gs_store_cert_pem(gs_store *store, const char *sha256, char **pem,
 			    unsigned long *subject_hash, unsigned long *issuer_hash, char **errmsg);
 
@@ -1115,7 +1233,8 @@ gs_status gs_message_write(gs_session *session, GMimeMessage *message, GMimeStre
 			   char **errmsg);
 
 /* Addresses (lower-cased) of the message's To, Cc and Bcc, in order,
- * without duplicates. Returns a NULL-terminated array (g_strfreev). */
+ * without duplicates (group members included). Returns a new
+ * NULL-terminated array (g_strfreev), empty when there is none. */
 char **gs_message_recipients(GMimeMessage *message);
 
 G_END_DECLS

@@ -75,8 +75,6 @@ void gs_certlite_free(gs_certlite *l);
 void gs_certdata_clear(gs_certdata *cd);
 /* A name in RFC 2253 form (new string). */
 char *gs_name_string(const X509_NAME *name);
-/* OpenSSL's hash of a name, as the store's subject_hash / issuer_hash. */
-int64_t gs_name_hash(const X509_NAME *name);
 /* An ASN1_TIME as Unix time; 0 when absent or unreadable. */
 int64_t gs_asn1_time_unix(const ASN1_TIME *t);
 /* SHA-256 of the DER certificate, hex. */
@@ -104,9 +102,12 @@ const char *gs_key_refused(EVP_PKEY *pk);
 
 /* Verdict of x as an encryption recipient at `now` (no chain check). */
 gs_verdict gs_cert_recipient_verdict(X509 *x, time_t now, const char **reason);
-/* Key-usage bits as OpenSSL's X509_get_key_usage, or UINT32_MAX if absent. */
+/* Is x a CA certificate (basicConstraints cA, as OpenSSL checks it)? */
 int gs_cert_is_ca(X509 *x);
+/* The certificate that is exactly `der` (nothing after it), or NULL. */
 X509 *gs_cert_from_der(const unsigned char *der, size_t len);
+/* x's DER encoding (OPENSSL_free), its length in *len; NULL when it
+ * cannot be encoded. */
 unsigned char *gs_cert_to_der(X509 *x, int *len);
 
 /* Check `leaf`'s chain against the store's anchors with `purpose`
@@ -147,6 +148,10 @@ gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers,
 
 /* ---- the store (store.c) ---- */
 
+/* OpenSSL's hash of a name, as the store's subject_hash / issuer_hash;
+ * -1 when it cannot be computed. */
+int64_t gs_name_hash(const X509_NAME *name);
+
 struct gs_store {
 	sqlite3 *db;
 	char *dir;
@@ -160,16 +165,59 @@ struct gs_store {
 	int has_crls;            /* -1 unknown, else whether the store holds any */
 };
 
-/* Map an SQLite result code to a status with a message. */
+/* Map an SQLite result code to a status with a message ("WHAT: why"):
+ * GS_E_BUSY (locked), GS_E_IO (disk full, read-only, I/O, permissions),
+ * GS_E_MALFORMED (not a database, corrupt), else GS_E_INTERNAL. */
 gs_status gs_store_fail(gs_store *s, int rc, char **errmsg, const char *what);
+/* A write transaction (BEGIN IMMEDIATE: it waits for the lock, up to the
+ * busy timeout); its commit (rolled back when the commit fails); its
+ * rollback (a no-op outside a transaction). */
 gs_status gs_store_begin(gs_store *s, char **errmsg);
 gs_status gs_store_commit(gs_store *s, char **errmsg);
 void gs_store_rollback(gs_store *s);
+/* A statement of its own (sqlite3_finalize it), for a walk whose
+ * callback may use the store again; NULL with *st set on failure. */
 sqlite3_stmt *gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st);
 /* A cached statement for a static SQL string (keyed by its address),
  * reset and with bindings cleared. Do not finalize it; reset it after
- * use; never use the same one in two nested loops. */
+ * use; never use the same one in two nested loops. NULL with *st set
+ * on failure. */
 sqlite3_stmt *gs_store_stmt(gs_store *s, const char *sql, char **errmsg, gs_status *st);
+/* An argument of a statement, bound by reference (SQLITE_STATIC): it
+ * must stay valid until the statement is reset. */
+typedef struct gs_sql_arg {
+	char type;               /* 'i' integer, 't' text (NULL: SQL NULL), 'b' blob */
+	int64_t i;
+	const void *p;
+	int len;
+} gs_sql_arg;
+#define GS_INT(v) ((gs_sql_arg) { 'i', (int64_t) (v), NULL, 0 })
+#define GS_TEXT(v) ((gs_sql_arg) { 't', 0, (v), -1 })
+#define GS_BLOB(v, n) ((gs_sql_arg) { 'b', 0, (v), (int) (n) })
+/* Run the cached statement for `sql` (gs_store_stmt) once with the
+ * arguments bound in order, for a statement that changes the store
+ * (INSERT, UPDATE, DELETE), and reset it. GS_OK, or the store's failure
+ * (gs_store_fail with `what`); sqlite3_changes() and
+ * sqlite3_last_insert_rowid() tell what it did. gs_store_exec takes the
+ * arguments as a list: gs_store_exec(s, sql, "store: entry", errmsg,
+ * GS_INT(id), GS_TEXT(name)). */
+gs_status gs_store_exec_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n,
+			  const char *what, char **errmsg);
+#define gs_store_exec(s, sql, what, errmsg, ...) \
+	gs_store_exec_v((s), (sql), (const gs_sql_arg[]) { __VA_ARGS__ }, \
+			sizeof((const gs_sql_arg[]) { __VA_ARGS__ }) / sizeof(gs_sql_arg), (what), (errmsg))
+/* The same for a query: *found (may be NULL) says whether it gave a
+ * row, and *value is then its first column as an integer (else 0). */
+gs_status gs_store_int64_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n,
+			   int64_t *value, int *found, const char *what, char **errmsg);
+#define gs_store_int64(s, sql, value, found, what, errmsg, ...) \
+	gs_store_int64_v((s), (sql), (const gs_sql_arg[]) { __VA_ARGS__ }, \
+			 sizeof((const gs_sql_arg[]) { __VA_ARGS__ }) / sizeof(gs_sql_arg), (value), (found), \
+			 (what), (errmsg))
+/* How a walk through a statement's rows ended: `rc` is the last
+ * sqlite3_step() result (SQLITE_ROW when the walk stopped early). GS_OK,
+ * or the store's failure. */
+gs_status gs_store_walked(gs_store *s, int rc, const char *what, char **errmsg);
 
 /* Insert x (if absent) with its addresses and link it to `source_id`.
  * *id receives its row id; *is_new whether it was added. */
@@ -179,11 +227,6 @@ gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
  * shared: a new reference, or NULL when the bytes are not one
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
-/* Does the store hold any CRL? (cached per handle) */
-gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
-/* The stored CRLs issued by `issuer` (new references; empty when none). */
-gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
-			    char **errmsg);
 /* The id of the certificate with this SHA-256 (hex), or 0. */
 gs_status gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg);
 gs_status gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id,
@@ -225,6 +268,15 @@ gs_status gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **fou
 gs_status gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg);
 /* The issued_before limit of an anchor of that X509_STORE, or 0. */
 int64_t gs_store_anchor_limit(gs_store *s, X509 *anchor);
+
+/* ---- CRLs in the store (crl.c) ---- */
+
+/* Does the store hold any CRL? (cached per handle until an import) */
+gs_status gs_store_has_crls(gs_store *s, int *has, char **errmsg);
+/* The stored CRLs issued by `issuer` (a new stack of new references;
+ * empty when none), decoded once per handle. */
+gs_status gs_store_crls_for(gs_store *s, const X509_NAME *issuer, STACK_OF(X509_CRL) **crls,
+			    char **errmsg);
 
 /* ---- the directory part of the store (store-gal.c) ---- */
 
@@ -268,6 +320,9 @@ gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *r
 				char **errmsg);
 /* Delete certificates nothing refers to any more. */
 gs_status gs_store_gc(gs_store *s, char **errmsg);
+/* Add a directory entry to a source (*id: its row id), an SMTP address
+ * to an entry (once; `primary` marks the primary), a certificate to an
+ * entry under an attribute (once per attribute). */
 gs_status gs_store_put_entry(gs_store *s, int64_t source_id, const char *kind, const char *name,
 			     const char *alias, const char *display, int64_t *id, char **errmsg);
 gs_status gs_store_put_entry_address(gs_store *s, int64_t entry, const char *address, int primary,
@@ -287,6 +342,7 @@ typedef struct gs_identity {
 	int encrypted;
 } gs_identity;
 
+/* Free an identity (its stored key blob wiped); NULL is fine. */
 void gs_identity_free(gs_identity *id);
 /* Identities whose certificate carries `address` (all when NULL). */
 gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg);
@@ -503,7 +559,7 @@ gs_status gs_stream_error(GMimeObject *root, char **errmsg);
 /* application/pkcs7-mime signed-data of `entity`, signed when written. */
 GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity);
 
-/* ---- BIO over GMimeStream (bio.c) ---- */
+/* ---- BIO over GMimeStream, and reading streams (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */
 BIO *gs_bio_new_stream(GMimeStream *stream);
 /* The error (errno) of the first failed write or flush of a stream BIO
@@ -511,6 +567,8 @@ BIO *gs_bio_new_stream(GMimeStream *stream);
 int gs_bio_stream_errno(BIO *b);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
+/* The GError domain the crypto context (context.c) reports in; the codes
+ * are gs_status values. */
 GQuark gs_error_quark(void);
 #define GS_ERROR (gs_error_quark())
 /* ---- what became of each recipient (message.c) ---- */

@@ -12,23 +12,12 @@ gs_status
 gs_harvest_seen(gs_store *s, const char *message_id, int *seen, char **errmsg)
 {
 	static const char sql[] = "SELECT 1 FROM harvested WHERE message_id = ?";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
+	int64_t one;
 
 	*seen = 0;
 	if (!s || !message_id)
 		return gs_fail(errmsg, GS_E_USAGE, "gs_harvest_seen: bad arguments");
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		*seen = 1;
-	else if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: harvested messages");
-	return GS_OK;
+	return gs_store_int64(s, sql, &one, seen, "store: harvested messages", errmsg, GS_TEXT(message_id));
 }
 
 static gs_status
@@ -37,22 +26,10 @@ remember(gs_store *s, const char *message_id, const char *verdict, char **errmsg
 	static const char sql[] =
 		"INSERT INTO harvested(message_id, verdict, at) VALUES (?1,?2,?3)"
 		" ON CONFLICT(message_id) DO UPDATE SET verdict = ?2, at = ?3";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
-
 	if (!message_id)
 		return GS_OK;
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, verdict, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: harvested messages");
-	return GS_OK;
+	return gs_store_exec(s, sql, "store: harvested messages", errmsg, GS_TEXT(message_id),
+			     GS_TEXT(verdict), GS_INT(time(NULL)));
 }
 
 /* Store one signer's certificate and the chain that validated it now:

@@ -164,6 +164,10 @@ armoured_p12(const char *label, const unsigned char *der, long len, void *user)
 	}
 }
 
+static const char sql_identity[] =
+	"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at) VALUES (?1,?2,?3,?4,?5)"
+	" ON CONFLICT(certificate) DO UPDATE SET label = coalesce(?2, label), key_blob = ?3, encrypted = ?4";
+
 gs_status
 gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		   const char *passphrase, size_t passlen, const char *label,
@@ -173,11 +177,10 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
 	unsigned char *blob = NULL;
-	sqlite3_stmt *stmt = NULL;
 	const unsigned char *p = data;
 	PKCS12 *p12 = NULL;
 	char *pass = NULL;
-	int encrypted = 0, bloblen = 0, i, rc, is_new;
+	int encrypted = 0, bloblen = 0, i, is_new;
 	int64_t src, cert_id, other_id;
 	gs_status st;
 
@@ -261,23 +264,10 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		if ((st = gs_store_put_cert(s, sk_X509_value(ca, i), src, &other_id, &is_new,
 					    errmsg)) != GS_OK)
 			goto fail;
-	stmt = gs_store_prepare(s,
-		"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at)"
-		" VALUES (?1,?2,?3,?4,?5) ON CONFLICT(certificate) DO UPDATE SET"
-		" label = coalesce(?2, label), key_blob = ?3, encrypted = ?4", errmsg, &st);
-	if (!stmt)
+	st = gs_store_exec(s, sql_identity, "store: identity", errmsg, GS_INT(cert_id), GS_TEXT(label),
+			   GS_BLOB(blob, bloblen), GS_INT(encrypted), GS_INT(time(NULL)));
+	if (st != GS_OK)
 		goto fail;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	if (label)
-		sqlite3_bind_text(stmt, 2, label, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, blob, bloblen, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 4, encrypted);
-	sqlite3_bind_int64(stmt, 5, (int64_t) time(NULL));
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE) {
-		st = gs_store_fail(s, rc, errmsg, "store: identity");
-		goto fail;
-	}
 	if ((st = gs_store_commit(s, errmsg)) != GS_OK)
 		goto out;
 	if (fingerprint)
@@ -288,7 +278,6 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 fail:
 	gs_store_rollback(s);
 out:
-	sqlite3_finalize(stmt);
 	if (blob) {
 		OPENSSL_cleanse(blob, bloblen);
 		OPENSSL_free(blob);
@@ -325,17 +314,21 @@ row_identity(gs_store *s, sqlite3_stmt *stmt)
 	"SELECT i.id, c.der, i.label, i.key_blob, i.encrypted FROM identity i" \
 	" JOIN certificate c ON c.id = i.certificate"
 
-gs_status
-gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg)
+/* The identities of `sql` (IDENTITY_SELECT ..., with `sha256` bound to
+ * its parameter when not NULL) whose certificate carries `address` (all
+ * when NULL), added to `ids`. */
+static gs_status
+query_identities(gs_store *s, const char *sql, const char *sha256, const char *address,
+		 GPtrArray *ids, char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_status st;
 	int rc;
 
-	*ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
-	stmt = gs_store_prepare(s, IDENTITY_SELECT " ORDER BY c.not_before DESC", errmsg, &st);
-	if (!stmt)
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
 		return st;
+	if (sha256)
+		sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gs_identity *id = row_identity(s, stmt);
 		if (!id)
@@ -343,32 +336,30 @@ gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errms
 		if (address && !gs_cert_has_email(id->cert, address))
 			gs_identity_free(id);
 		else
-			g_ptr_array_add(*ids, id);
+			g_ptr_array_add(ids, id);
 	}
-	if (rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: identities");
+	st = gs_store_walked(s, rc, "store: identities", errmsg);
 	sqlite3_finalize(stmt);
 	return st;
 }
 
 gs_status
+gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg)
+{
+	*ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	return query_identities(s, IDENTITY_SELECT " ORDER BY c.not_before DESC", NULL, address, *ids,
+				errmsg);
+}
+
+gs_status
 gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
+	GPtrArray *ids = g_ptr_array_new_with_free_func((GDestroyNotify) gs_identity_free);
+	gs_status st = query_identities(s, IDENTITY_SELECT " WHERE c.sha256 = lower(?)", sha256, NULL,
+					ids, errmsg);
 
-	*out = NULL;
-	stmt = gs_store_prepare(s, IDENTITY_SELECT " WHERE c.sha256 = lower(?)", errmsg, &st);
-	if (!stmt)
-		return st;
-	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*out = row_identity(s, stmt);
-	else if (rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: identity");
-	sqlite3_finalize(stmt);
+	*out = st == GS_OK && ids->len ? g_ptr_array_steal_index(ids, 0) : NULL;
+	g_ptr_array_free(ids, TRUE);
 	if (st == GS_OK && !*out)
 		st = gs_fail(errmsg, GS_E_NO_KEY, "no identity with fingerprint %s", sha256);
 	return st;

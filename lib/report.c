@@ -1,8 +1,9 @@
 /* report.c: the verdict on a message's signatures and encryption, and
- * its renderings: JSON, Authentication-Results. */
+ * its JSON rendering (Authentication-Results: authres.c). */
 #include "gs-private.h"
 
 #include <string.h>
+#include <yajl/yajl_gen.h>
 
 static const char *const reason_words[] = {
 	"digest mismatch",             /* GS_REASON_DIGEST_MISMATCH */
@@ -417,58 +418,46 @@ gs_report_authenticated(const gs_report *r)
 
 /* ---- JSON ---- */
 
+/* A string, or null. yajl_gen refuses bytes that are not UTF-8 (and
+ * would leave an unfinished document): each such byte becomes U+FFFD,
+ * so that the report says what it can of a certificate's broken names
+ * and stays valid JSON whatever they hold. */
 static void
-json_str(GString *g, const char *s)
+json_str(yajl_gen g, const char *s)
 {
-	const unsigned char *p;
+	char *valid;
 
 	if (!s) {
-		g_string_append(g, "null");
+		yajl_gen_null(g);
 		return;
 	}
-	g_string_append_c(g, '"');
-	for (p = (const unsigned char *) s; *p; p++) {
-		switch (*p) {
-		case '"': g_string_append(g, "\\\""); break;
-		case '\\': g_string_append(g, "\\\\"); break;
-		case '\n': g_string_append(g, "\\n"); break;
-		case '\r': g_string_append(g, "\\r"); break;
-		case '\t': g_string_append(g, "\\t"); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				g_string_append_printf(g, "\\u%04x", *p);
-			} else if (*p >= 0x80) {
-				/* JSON is UTF-8: a stray byte becomes U+FFFD */
-				gunichar u = g_utf8_get_char_validated((const char *) p, -1);
-				const char *next;
-
-				if (u == (gunichar) -1 || u == (gunichar) -2) {
-					g_string_append(g, "\\ufffd");
-					continue;
-				}
-				next = g_utf8_next_char((const char *) p);
-				g_string_append_len(g, (const char *) p, next - (const char *) p);
-				p = (const unsigned char *) next - 1;
-			} else {
-				g_string_append_c(g, (char) *p);
-			}
-		}
-	}
-	g_string_append_c(g, '"');
+	valid = g_utf8_validate(s, -1, NULL) ? NULL : g_utf8_make_valid(s, -1);
+	if (valid)
+		s = valid;
+	yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+	g_free(valid);
 }
 
 static void
-json_time(GString *g, int64_t t)
+json_key(yajl_gen g, const char *key)
 {
-	GDateTime *dt;
-	char *s;
+	yajl_gen_string(g, (const unsigned char *) key, strlen(key));
+}
 
-	if (t == 0) {
-		g_string_append(g, "null");
-		return;
-	}
-	dt = g_date_time_new_from_unix_utc(t);
-	s = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+/* A member whose value is a string (or null). */
+static void
+json_field(yajl_gen g, const char *key, const char *value)
+{
+	json_key(g, key);
+	json_str(g, value);
+}
+
+static void
+json_time(yajl_gen g, int64_t t)
+{
+	GDateTime *dt = t ? g_date_time_new_from_unix_utc(t) : NULL;
+	char *s = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+
 	json_str(g, s);
 	g_free(s);
 	if (dt)
@@ -476,20 +465,15 @@ json_time(GString *g, int64_t t)
 }
 
 static void
-json_reasons(GString *g, unsigned reasons)
+json_reasons(yajl_gen g, unsigned reasons)
 {
 	size_t i;
-	int first = 1;
 
-	g_string_append_c(g, '[');
+	yajl_gen_array_open(g);
 	for (i = 0; i < G_N_ELEMENTS(reason_keys); i++)
-		if (reasons & (1u << i)) {
-			if (!first)
-				g_string_append_c(g, ',');
+		if (reasons & (1u << i))
 			json_str(g, reason_keys[i]);
-			first = 0;
-		}
-	g_string_append_c(g, ']');
+	yajl_gen_array_close(g);
 }
 
 static const char *
@@ -499,131 +483,114 @@ status_word(gs_sig_status st)
 }
 
 static void
-json_emails(GString *g, const char *const *emails)
+json_signers(yajl_gen g, const GPtrArray *signers)
 {
-	const char *const *v, *const *p;
-
-	g_string_append_c(g, '[');
-	if (emails && *emails) {
-		v = emails;
-		for (p = v; *p; p++) {
-			if (p != v)
-				g_string_append_c(g, ',');
-			json_str(g, *p);
-		}
-	}
-	g_string_append_c(g, ']');
-}
-
-static void
-json_signers(GString *g, const GPtrArray *signers)
-{
+	const char *const *e;
 	guint i;
 
-	g_string_append_c(g, '[');
+	yajl_gen_array_open(g);
 	for (i = 0; signers && i < signers->len; i++) {
 		const gs_signer *sg = &((gs_signer_data *) signers->pdata[i])->pub;
 		const gs_cert_info *c = &sg->cert;
 
-		if (i)
-			g_string_append_c(g, ',');
-		g_string_append(g, "{\"status\":");
-		json_str(g, status_word(sg->status));
-		g_string_append(g, ",\"reasons\":");
+		yajl_gen_map_open(g);
+		json_field(g, "status", status_word(sg->status));
+		json_key(g, "reasons");
 		json_reasons(g, sg->reasons);
-		g_string_append(g, ",\"detail\":");
-		json_str(g, sg->detail);
-		g_string_append(g, ",\"digest\":");
-		json_str(g, sg->digest);
-		g_string_append(g, ",\"signing_time\":");
+		json_field(g, "detail", sg->detail);
+		json_field(g, "digest", sg->digest);
+		json_key(g, "signing_time");
 		json_time(g, sg->signing_time);
 		if (sg->have_cert) {
-			g_string_append(g, ",\"subject\":");
-			json_str(g, c->subject);
-			g_string_append(g, ",\"name\":");
-			json_str(g, c->common_name);
-			g_string_append(g, ",\"emails\":");
-			json_emails(g, c->emails);
-			g_string_append(g, ",\"fingerprint_sha256\":");
-			json_str(g, c->sha256);
-			g_string_append(g, ",\"issuer\":");
-			json_str(g, c->issuer);
-			g_string_append(g, ",\"serial\":");
-			json_str(g, c->serial);
-			g_string_append(g, ",\"not_before\":");
+			json_field(g, "subject", c->subject);
+			json_field(g, "name", c->common_name);
+			json_key(g, "emails");
+			yajl_gen_array_open(g);
+			for (e = c->emails; e && *e; e++)
+				json_str(g, *e);
+			yajl_gen_array_close(g);
+			json_field(g, "fingerprint_sha256", c->sha256);
+			json_field(g, "issuer", c->issuer);
+			json_field(g, "serial", c->serial);
+			json_key(g, "not_before");
 			json_time(g, c->not_before);
-			g_string_append(g, ",\"not_after\":");
+			json_key(g, "not_after");
 			json_time(g, c->not_after);
 		}
-		g_string_append_c(g, '}');
+		yajl_gen_map_close(g);
 	}
-	g_string_append_c(g, ']');
+	yajl_gen_array_close(g);
 }
 
 char *
 gs_report_to_json(const gs_report *r)
 {
-	GString *g = g_string_new("{\"version\":1");
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+	char *out;
 	guint i;
 
-	g_string_append_printf(g, ",\"signed\":%s", r->kind == GS_REPORT_SIGNED ? "true" : "false");
-	g_string_append(g, ",\"status\":");
-	json_str(g, r->kind == GS_REPORT_SIGNED ? status_word(gs_report_status(r)) : "none");
-	g_string_append(g, ",\"reasons\":");
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	yajl_gen_map_open(g);
+	json_key(g, "version");
+	yajl_gen_integer(g, 1);
+	json_key(g, "signed");
+	yajl_gen_bool(g, r->kind == GS_REPORT_SIGNED);
+	json_field(g, "status", r->kind == GS_REPORT_SIGNED ? status_word(gs_report_status(r)) : "none");
+	json_key(g, "reasons");
 	json_reasons(g, r->reasons);
-	g_string_append(g, ",\"form\":");
-	json_str(g, r->form);
-	g_string_append(g, ",\"from\":");
-	json_str(g, r->from);
-	g_string_append_printf(g, ",\"encrypted\":%s,\"authenticated\":%s,\"cipher\":",
-			       r->encrypted ? "true" : "false", r->authenticated ? "true" : "false");
-	json_str(g, r->cipher);
-	g_string_append(g, ",\"parts\":[");
+	json_field(g, "form", r->form);
+	json_field(g, "from", r->from);
+	json_key(g, "encrypted");
+	yajl_gen_bool(g, r->encrypted);
+	json_key(g, "authenticated");
+	yajl_gen_bool(g, r->authenticated);
+	json_field(g, "cipher", r->cipher);
+	json_key(g, "parts");
+	yajl_gen_array_open(g);
 	for (i = 0; 2 * i + 1 < r->parts->len; i++) {
-		if (i)
-			g_string_append_c(g, ',');
-		g_string_append(g, "{\"part\":");
-		json_str(g, r->parts->pdata[2 * i]);
-		g_string_append(g, ",\"note\":");
-		json_str(g, r->parts->pdata[2 * i + 1]);
-		g_string_append_c(g, '}');
+		yajl_gen_map_open(g);
+		json_field(g, "part", r->parts->pdata[2 * i]);
+		json_field(g, "note", r->parts->pdata[2 * i + 1]);
+		yajl_gen_map_close(g);
 	}
-	g_string_append_printf(g, "],\"protected_headers\":%s,\"header_mismatches\":[",
-			       r->protected_headers ? "true" : "false");
-	for (i = 0; i < r->mismatches->len && r->mismatches->pdata[i]; i++) {
-		if (i)
-			g_string_append_c(g, ',');
+	yajl_gen_array_close(g);
+	json_key(g, "protected_headers");
+	yajl_gen_bool(g, r->protected_headers);
+	json_key(g, "header_mismatches");
+	yajl_gen_array_open(g);
+	for (i = 0; i < r->mismatches->len && r->mismatches->pdata[i]; i++)
 		json_str(g, r->mismatches->pdata[i]);
-	}
-	g_string_append(g, "]");
-	g_string_append(g, ",\"signers\":");
+	yajl_gen_array_close(g);
+	json_key(g, "signers");
 	json_signers(g, r->outer ? r->outer->signers : NULL);
-	g_string_append(g, ",\"layers\":[");
+	json_key(g, "layers");
+	yajl_gen_array_open(g);
 	for (i = 0; i < r->layers->len; i++) {
 		const gs_layer_data *l = r->layers->pdata[i];
 
-		if (i)
-			g_string_append_c(g, ',');
-		g_string_append(g, "{\"kind\":");
-		json_str(g, l->pub.kind == GS_LAYER_SIGNED ? "signed" : "encrypted");
-		g_string_append(g, ",\"part\":");
-		json_str(g, l->path);
+		yajl_gen_map_open(g);
+		json_field(g, "kind", l->pub.kind == GS_LAYER_SIGNED ? "signed" : "encrypted");
+		json_field(g, "part", l->path);
 		if (l->pub.kind == GS_LAYER_SIGNED) {
-			g_string_append(g, ",\"form\":");
-			json_str(g, l->pub.form);
-			g_string_append(g, ",\"status\":");
-			json_str(g, status_word(layer_status(l)));
-			g_string_append(g, ",\"reasons\":");
+			json_field(g, "form", l->pub.form);
+			json_field(g, "status", status_word(layer_status(l)));
+			json_key(g, "reasons");
 			json_reasons(g, l->pub.reasons);
-			g_string_append(g, ",\"signers\":");
+			json_key(g, "signers");
 			json_signers(g, l->signers);
 		} else {
-			g_string_append(g, ",\"cipher\":");
-			json_str(g, l->cipher);
-			g_string_append_printf(g, ",\"authenticated\":%s", l->pub.authenticated ? "true" : "false");
+			json_field(g, "cipher", l->cipher);
+			json_key(g, "authenticated");
+			yajl_gen_bool(g, l->pub.authenticated);
 		}
-		g_string_append_c(g, '}');
+		yajl_gen_map_close(g);
 	}
-	g_string_append(g, "]}");
-	return g_string_free(g, FALSE);
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &buf, &len);
+	out = g_strndup((const char *) buf, len);
+	yajl_gen_free(g);
+	return out;
 }

@@ -10,26 +10,13 @@ gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed, ch
 {
 	static const char del_entries[] = "DELETE FROM entry WHERE source = ?";
 	static const char del_links[] = "DELETE FROM certificate_source WHERE source = ?";
-	sqlite3_stmt *stmt;
 	gs_status st;
-	int rc;
 
-	if (!(stmt = gs_store_stmt(s, del_entries, errmsg, &st)))
+	if ((st = gs_store_exec(s, del_entries, "store: replacing the snapshot", errmsg,
+				GS_INT(source_id))) != GS_OK)
 		return st;
-	sqlite3_bind_int64(stmt, 1, source_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: replacing the snapshot");
 	*removed = (unsigned long) sqlite3_changes(s->db);
-	if (!(stmt = gs_store_stmt(s, del_links, errmsg, &st)))
-		return st;
-	sqlite3_bind_int64(stmt, 1, source_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: replacing the snapshot");
-	return GS_OK;
+	return gs_store_exec(s, del_links, "store: replacing the snapshot", errmsg, GS_INT(source_id));
 }
 
 gs_status
@@ -42,17 +29,7 @@ gs_store_gc(gs_store *s, char **errmsg)
 		" (SELECT 1 FROM certificate_source cs WHERE cs.certificate = certificate.id)"
 		" AND NOT EXISTS (SELECT 1 FROM anchor a WHERE a.certificate = certificate.id)"
 		" AND NOT EXISTS (SELECT 1 FROM identity i WHERE i.certificate = certificate.id)";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
-
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: removing unused certificates");
-	return GS_OK;
+	return gs_store_exec_v(s, sql, NULL, 0, "store: removing unused certificates", errmsg);
 }
 
 gs_status
@@ -61,23 +38,12 @@ gs_store_put_entry(gs_store *s, int64_t source_id, const char *kind, const char 
 {
 	static const char sql[] =
 		"INSERT INTO entry(source, kind, name, alias, display_name) VALUES (?,?,?,?,?)";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
+	gs_status st = gs_store_exec(s, sql, "store: entry", errmsg, GS_INT(source_id), GS_TEXT(kind),
+				     GS_TEXT(name), GS_TEXT(alias), GS_TEXT(display));
 
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	sqlite3_bind_int64(stmt, 1, source_id);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, alias, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, display, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: entry");
-	*id = sqlite3_last_insert_rowid(s->db);
-	return GS_OK;
+	if (st == GS_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return st;
 }
 
 gs_status
@@ -86,20 +52,9 @@ gs_store_put_entry_address(gs_store *s, int64_t entry, const char *address, int 
 {
 	static const char sql[] =
 		"INSERT OR IGNORE INTO entry_address(address, entry, is_primary) VALUES (?,?,?)";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
 
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, entry);
-	sqlite3_bind_int(stmt, 3, primary);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: entry address");
-	return GS_OK;
+	return gs_store_exec(s, sql, "store: entry address", errmsg, GS_TEXT(address), GS_INT(entry),
+			     GS_INT(primary));
 }
 
 gs_status
@@ -108,20 +63,9 @@ gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *at
 {
 	static const char sql[] =
 		"INSERT OR IGNORE INTO entry_certificate(entry, certificate, attribute) VALUES (?,?,?)";
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
 
-	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
-		return st;
-	sqlite3_bind_int64(stmt, 1, entry);
-	sqlite3_bind_int64(stmt, 2, cert);
-	sqlite3_bind_text(stmt, 3, attribute, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: entry certificate");
-	return GS_OK;
+	return gs_store_exec(s, sql, "store: entry certificate", errmsg, GS_INT(entry), GS_INT(cert),
+			     GS_TEXT(attribute));
 }
 
 /* ---- listings ---- */
@@ -130,14 +74,15 @@ gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, const char *at
 	"SELECT e.id, so.name, e.kind, e.name, e.alias, e.display_name," \
 	" (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address" \
 	"   WHERE entry = e.id ORDER BY is_primary DESC, address))," \
-	" (SELECT count(*) FROM entry_certificate WHERE entry = e.id)" \
+	" (SELECT group_concat(attribute || ' ' || sha256, ' ') FROM (SELECT ec.attribute, c.sha256" \
+	"   FROM entry_certificate ec JOIN certificate c ON c.id = ec.certificate" \
+	"   WHERE ec.entry = e.id ORDER BY ec.attribute, c.sha256))" \
 	" FROM entry e JOIN source so ON so.id = e.source"
 
 static gs_status
 walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
 	     unsigned long *found, char **errmsg)
 {
-	gs_status st = GS_OK;
 	int rc;
 
 	if (found)
@@ -145,8 +90,19 @@ walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gs_gal_entry e;
 		const char *addrs = (const char *) sqlite3_column_text(stmt, 6);
+		const char *certs = (const char *) sqlite3_column_text(stmt, 7);
 		char **v = g_strsplit(addrs ? addrs : "", " ", -1);
+		/* attribute and fingerprint, pair after pair (an attribute is
+		 * one word: the importers name it) */
+		char **c = g_strsplit(certs ? certs : "", " ", -1);
+		guint i, n = g_strv_length(c) / 2;
+		gs_gal_link *links = g_new0(gs_gal_link, n + 1);
 		int stop;
+
+		for (i = 0; i < n; i++) {
+			links[i].attribute = c[2 * i];
+			links[i].sha256 = c[2 * i + 1];
+		}
 
 		e.id = sqlite3_column_int64(stmt, 0);
 		e.source = (const char *) sqlite3_column_text(stmt, 1);
@@ -155,17 +111,18 @@ walk_entries(gs_store *s, sqlite3_stmt *stmt, gs_gal_entry_cb cb, void *data,
 		e.alias = (const char *) sqlite3_column_text(stmt, 4);
 		e.display_name = (const char *) sqlite3_column_text(stmt, 5);
 		e.addresses = (const char *const *) v;
-		e.n_certs = (unsigned) sqlite3_column_int(stmt, 7);
+		e.n_certs = n;
+		e.links = links;
 		if (found)
 			(*found)++;
 		stop = cb ? cb(&e, data) : 0;
 		g_strfreev(v);
+		g_strfreev(c);
+		g_free(links);
 		if (stop)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: entries");
-	return st;
+	return gs_store_walked(s, rc, "store: entries", errmsg);
 }
 
 gs_status
@@ -255,8 +212,7 @@ gs_gal_sources(gs_store *s, gs_gal_source_cb cb, void *data, char **errmsg)
 		if (cb(&in, data))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: sources");
+	st = gs_store_walked(s, rc, "store: sources", errmsg);
 	sqlite3_finalize(stmt);
 	return st;
 }
@@ -279,8 +235,7 @@ gs_store_addresses(gs_store *s, int (*cb)(const char *address, void *data), void
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		if (cb((const char *) sqlite3_column_text(stmt, 0), data))
 			break;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: addresses");
+	st = gs_store_walked(s, rc, "store: addresses", errmsg);
 	sqlite3_finalize(stmt);
 	return st;
 }
@@ -321,7 +276,6 @@ static gs_status
 walk_cand_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char **errmsg)
 {
 	gs_cand_row_cb cb = (gs_cand_row_cb) fn;
-	gs_status st = GS_OK;
 	int rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -341,9 +295,7 @@ walk_cand_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char *
 		if (stop)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: recipient lookup");
-	return st;
+	return gs_store_walked(s, rc, "store: recipient lookup", errmsg);
 }
 
 /* the label an entry is shown by: its name, else display name, else alias */
@@ -412,7 +364,6 @@ static gs_status
 walk_entry_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char **errmsg)
 {
 	gs_entry_row_cb cb = (gs_entry_row_cb) fn;
-	gs_status st = GS_OK;
 	int rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -427,9 +378,7 @@ walk_entry_rows(gs_store *s, sqlite3_stmt *stmt, GCallback fn, void *data, char 
 		if (cb(&row, data))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: directory entries");
-	return st;
+	return gs_store_walked(s, rc, "store: directory entries", errmsg);
 }
 
 #define ENTRY_ROW_SELECT \

@@ -187,44 +187,112 @@ gs_store_prepare(gs_store *s, const char *sql, char **errmsg, gs_status *st)
 	return stmt;
 }
 
-static gs_status
-migrate(gs_store *s, char **errmsg)
+/* Bind `args` to a statement from gs_store_stmt. */
+static void
+bind_args(sqlite3_stmt *stmt, const gs_sql_arg *args, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int k = (int) i + 1;
+
+		if (args[i].type == 'i')
+			sqlite3_bind_int64(stmt, k, args[i].i);
+		else if (args[i].type == 't')
+			sqlite3_bind_text(stmt, k, args[i].p, -1, SQLITE_STATIC);
+		else if (args[i].p)
+			sqlite3_bind_blob(stmt, k, args[i].p, args[i].len, SQLITE_STATIC);
+	}
+}
+
+gs_status
+gs_store_exec_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n, const char *what,
+		char **errmsg)
 {
 	sqlite3_stmt *stmt;
 	gs_status st;
-	int version = 0, rc;
+	int rc;
 
-	if (!(stmt = gs_store_prepare(s, "PRAGMA user_version", errmsg, &st)))
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
 		return st;
+	bind_args(stmt, args, n);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return gs_store_fail(s, rc, errmsg, "store");
+	sqlite3_reset(stmt);
+	st = rc == SQLITE_DONE ? GS_OK : gs_store_fail(s, rc, errmsg, what);
+	/* the arguments are borrowed: nothing keeps pointing at them */
+	sqlite3_clear_bindings(stmt);
+	return st;
+}
+
+gs_status
+gs_store_int64_v(gs_store *s, const char *sql, const gs_sql_arg *args, size_t n, int64_t *value,
+		 int *found, const char *what, char **errmsg)
+{
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	*value = 0;
+	if (found)
+		*found = 0;
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
+		return st;
+	bind_args(stmt, args, n);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*value = sqlite3_column_int64(stmt, 0);
+	if (found)
+		*found = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	st = gs_store_walked(s, rc, what, errmsg);
+	sqlite3_clear_bindings(stmt);
+	return st;
+}
+
+gs_status
+gs_store_walked(gs_store *s, int rc, const char *what, char **errmsg)
+{
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? GS_OK : gs_store_fail(s, rc, errmsg, what);
+}
+
+static gs_status
+schema_version(gs_store *s, int64_t *version, char **errmsg)
+{
+	static const char sql[] = "PRAGMA user_version";
+	gs_status st = gs_store_int64_v(s, sql, NULL, 0, version, NULL, "store", errmsg);
+
+	if (st == GS_OK && *version < 0)
+		return gs_fail(errmsg, GS_E_MALFORMED, "%s: not a galsmime store (schema version %" G_GINT64_FORMAT ")",
+			       s->path, *version);
+	return st;
+}
+
+static gs_status
+migrate(gs_store *s, char **errmsg)
+{
+	gs_status st;
+	int64_t version = 0;
+
+	if ((st = schema_version(s, &version, errmsg)) != GS_OK)
+		return st;
 	if (version == SCHEMA_VERSION)
 		return GS_OK;
 	if (version > SCHEMA_VERSION)
 		return gs_fail(errmsg, GS_E_MALFORMED,
-			       "%s: store schema version %d is newer than this galsmime (%d)",
+			       "%s: store schema version %" G_GINT64_FORMAT " is newer than this galsmime (%d)",
 			       s->path, version, SCHEMA_VERSION);
 	if ((st = exec(s, "PRAGMA journal_mode=WAL", errmsg)) != GS_OK)
 		return st;
 	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
 		return st;
 	/* re-read under the write lock: another process may have migrated */
-	stmt = gs_store_prepare(s, "PRAGMA user_version", errmsg, &st);
-	if (!stmt)
+	if ((st = schema_version(s, &version, errmsg)) != GS_OK)
 		goto fail;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
 	for (; version < SCHEMA_VERSION; version++) {
 		char *sql;
 
 		if ((st = exec(s, migrations[version], errmsg)) != GS_OK)
 			goto fail;
-		sql = g_strdup_printf("PRAGMA user_version=%d", version + 1);
+		sql = g_strdup_printf("PRAGMA user_version=%" G_GINT64_FORMAT, version + 1);
 		st = exec(s, sql, errmsg);
 		g_free(sql);
 		if (st != GS_OK)
@@ -430,25 +498,11 @@ gs_name_hash(const X509_NAME *n)
 gs_status
 gs_store_source(gs_store *s, const char *name, const char *kind, int64_t *id, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
+	static const char sql[] = "INSERT INTO source(name, kind, imported_at) VALUES (?1, ?2, ?3)"
+				  " ON CONFLICT(name) DO UPDATE SET imported_at = ?3 RETURNING id";
 
-	stmt = gs_store_prepare(s,
-		"INSERT INTO source(name, kind, imported_at) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT(name) DO UPDATE SET imported_at = ?3 RETURNING id", errmsg, &st);
-	if (!stmt)
-		return st;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return gs_store_fail(s, rc, errmsg, "store: source");
-	return GS_OK;
+	return gs_store_int64(s, sql, id, NULL, "store: source", errmsg, GS_TEXT(name), GS_TEXT(kind),
+			      GS_INT(time(NULL)));
 }
 
 static const char sql_cert_by_sha[] = "SELECT id FROM certificate WHERE sha256 = ?";
@@ -465,39 +519,14 @@ static const char sql_cert_source[] =
 gs_status
 gs_store_cert_id(gs_store *s, const char *sha256, int64_t *id, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
-
-	*id = 0;
-	if (!(stmt = gs_store_stmt(s, sql_cert_by_sha, errmsg, &st)))
-		return st;
-	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: certificate");
-	return GS_OK;
+	return gs_store_int64(s, sql_cert_by_sha, id, NULL, "store: certificate", errmsg, GS_TEXT(sha256));
 }
 
 gs_status
 gs_store_link_cert_source(gs_store *s, int64_t cert_id, int64_t source_id, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
-
-	if (!(stmt = gs_store_stmt(s, sql_cert_source, errmsg, &st)))
-		return st;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_int64(stmt, 2, source_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: certificate source");
-	return GS_OK;
+	return gs_store_exec(s, sql_cert_source, "store: certificate source", errmsg, GS_INT(cert_id),
+			     GS_INT(source_id));
 }
 
 /* Insert a certificate (if absent) from its view and DER, with its
@@ -506,12 +535,10 @@ static gs_status
 put_cert_view(gs_store *s, const gs_cert_view *v, int64_t source_id, int64_t *id, int *is_new,
 	      char **errmsg)
 {
-	sqlite3_stmt *stmt;
 	gs_certdata cd;
 	ASN1_OCTET_STRING *ski = NULL;
 	char **emails = NULL, **e;
 	gs_status st = GS_OK;
-	int rc;
 
 	*is_new = 0;
 	gs_certdata_fill_view(&cd, v);
@@ -522,49 +549,25 @@ put_cert_view(gs_store *s, const gs_cert_view *v, int64_t source_id, int64_t *id
 	if ((st = gs_store_cert_id(s, cd.info.sha256, id, errmsg)) != GS_OK)
 		goto out;
 	if (*id == 0) {
-		if (!(stmt = gs_store_stmt(s, sql_cert_insert, errmsg, &st)))
-			goto out;
-		sqlite3_bind_text(stmt, 1, cd.info.sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(stmt, 2, v->der, (int) v->der_len, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, cd.info.subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 4, cd.info.issuer, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 5, cd.info.serial, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 6, gs_name_hash(v->subject));
-		sqlite3_bind_int64(stmt, 7, gs_name_hash(v->issuer));
 		if (v->extensions)
 			ski = X509V3_get_d2i(v->extensions, NID_subject_key_identifier, NULL, NULL);
-		if (ski)
-			sqlite3_bind_blob(stmt, 8, ski->data, ski->length, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 9, cd.info.not_before);
-		sqlite3_bind_int64(stmt, 10, cd.info.not_after);
-		sqlite3_bind_text(stmt, 11, cd.info.key_type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 12, cd.info.key_usage, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 13, cd.info.ext_key_usage, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 14, cd.info.is_ca);
-		sqlite3_bind_int64(stmt, 15, (int64_t) time(NULL));
-		rc = sqlite3_step(stmt);
-		sqlite3_reset(stmt);
-		if (rc != SQLITE_DONE) {
-			st = gs_store_fail(s, rc, errmsg, "store: certificate");
+		st = gs_store_exec(s, sql_cert_insert, "store: certificate", errmsg, GS_TEXT(cd.info.sha256),
+				   GS_BLOB(v->der, v->der_len), GS_TEXT(cd.info.subject), GS_TEXT(cd.info.issuer),
+				   GS_TEXT(cd.info.serial), GS_INT(gs_name_hash(v->subject)),
+				   GS_INT(gs_name_hash(v->issuer)), GS_BLOB(ski ? ski->data : NULL, ski ? ski->length : 0),
+				   GS_INT(cd.info.not_before), GS_INT(cd.info.not_after), GS_TEXT(cd.info.key_type),
+				   GS_TEXT(cd.info.key_usage), GS_TEXT(cd.info.ext_key_usage), GS_INT(cd.info.is_ca),
+				   GS_INT(time(NULL)));
+		if (st != GS_OK)
 			goto out;
-		}
 		*id = sqlite3_last_insert_rowid(s->db);
 		*is_new = 1;
-		if (!(stmt = gs_store_stmt(s, sql_cert_address, errmsg, &st)))
-			goto out;
 		emails = gs_view_emails(v);
-		for (e = emails; *e; e++) {
-			sqlite3_bind_text(stmt, 1, *e, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(stmt, 2, *id);
-			rc = sqlite3_step(stmt);
-			sqlite3_reset(stmt);
-			if (rc != SQLITE_DONE) {
-				st = gs_store_fail(s, rc, errmsg, "store: certificate address");
-				goto out;
-			}
-		}
+		for (e = emails; *e && st == GS_OK; e++)
+			st = gs_store_exec(s, sql_cert_address, "store: certificate address", errmsg, GS_TEXT(*e),
+					   GS_INT(*id));
 	}
-	if (source_id > 0)
+	if (st == GS_OK && source_id > 0)
 		st = gs_store_link_cert_source(s, *id, source_id, errmsg);
 out:
 	ASN1_OCTET_STRING_free(ski);
@@ -617,29 +620,17 @@ gs_store_add_anchor(gs_store *s, int64_t cert_id, int64_t issued_before, int *is
 	/* a limit never widens: the earliest one stays */
 	static const char limit[] = "UPDATE anchor SET issued_before = min(coalesce(issued_before, ?2), ?2)"
 				    " WHERE certificate = ?1";
-	sqlite3_stmt *stmt;
 	gs_status st;
-	int rc;
 
-	if (!(stmt = gs_store_stmt(s, insert, errmsg, &st)))
+	*is_new = 0;
+	st = gs_store_exec(s, insert, "store: anchor", errmsg, GS_INT(cert_id), GS_INT(time(NULL)),
+			   GS_INT(issued_before));
+	if (st != GS_OK)
 		return st;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_int64(stmt, 2, (int64_t) time(NULL));
-	sqlite3_bind_int64(stmt, 3, issued_before);
-	rc = sqlite3_step(stmt);
 	*is_new = sqlite3_changes(s->db) > 0;
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_DONE && !*is_new && issued_before > 0 &&
-	    (stmt = gs_store_stmt(s, limit, errmsg, &st))) {
-		sqlite3_bind_int64(stmt, 1, cert_id);
-		sqlite3_bind_int64(stmt, 2, issued_before);
-		rc = sqlite3_step(stmt);
-		sqlite3_reset(stmt);
-	}
-	if (!stmt)
+	if (!*is_new && issued_before > 0 &&
+	    (st = gs_store_exec(s, limit, "store: anchor", errmsg, GS_INT(cert_id), GS_INT(issued_before))) != GS_OK)
 		return st;
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: anchor");
 	gs_store_forget_anchors(s);
 	return GS_OK;
 }
@@ -656,24 +647,11 @@ gs_store_forget_anchors(gs_store *s)
 gs_status
 gs_store_put_capabilities(gs_store *s, int64_t cert_id, const char *oids, char **errmsg)
 {
-	sqlite3_stmt *stmt;
-	gs_status st;
-	int rc;
-
-	stmt = gs_store_prepare(s,
-		"INSERT INTO capability(certificate, oids, seen_at) VALUES (?1,?2,?3) "
-		"ON CONFLICT(certificate) DO UPDATE SET oids = ?2, seen_at = ?3 "
-		"WHERE ?3 >= seen_at", errmsg, &st);
-	if (!stmt)
-		return st;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_text(stmt, 2, oids, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 3, (int64_t) time(NULL));
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: capabilities");
-	return GS_OK;
+	static const char sql[] = "INSERT INTO capability(certificate, oids, seen_at) VALUES (?1,?2,?3)"
+				  " ON CONFLICT(certificate) DO UPDATE SET oids = ?2, seen_at = ?3"
+				  " WHERE ?3 >= seen_at";
+	return gs_store_exec(s, sql, "store: capabilities", errmsg, GS_INT(cert_id), GS_TEXT(oids),
+			     GS_INT(time(NULL)));
 }
 
 gs_status
@@ -693,9 +671,7 @@ gs_store_get_capabilities(gs_store *s, const char *sha256, char **oids, char **e
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*oids = g_strdup((const char *) sqlite3_column_text(stmt, 0));
 	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return gs_store_fail(s, rc, errmsg, "store: capabilities");
-	return GS_OK;
+	return gs_store_walked(s, rc, "store: capabilities", errmsg);
 }
 
 /* Decoding a certificate costs ~190 us with OpenSSL 3.0 (the public key
@@ -757,29 +733,46 @@ collect_certs(gs_store *s, sqlite3_stmt *stmt, int (*keep)(X509 *x, const void *
 	if (max && sk_X509_num(out) >= max)
 		rc = SQLITE_DONE;
 	sqlite3_reset(stmt);
-	return rc == SQLITE_DONE ? GS_OK : gs_store_fail(s, rc, errmsg, "store: certificate lookup");
+	return gs_store_walked(s, rc, "store: certificate lookup", errmsg);
 }
 
-/* Run a cached one-parameter certificate query; *found gets the first
- * certificate (or NULL). */
+/* The certificates of a cached query with one parameter `arg` (column
+ * 0: DER) that `keep` accepts (all when NULL), at most `max` (0: no
+ * limit), as a new stack. */
 static gs_status
-first_cert(gs_store *s, const char *sql, int (*keep)(X509 *x, const void *arg), const void *arg,
-	   X509 **found, char **errmsg, void (*bind)(sqlite3_stmt *stmt, const void *arg))
+query_certs(gs_store *s, const char *sql, gs_sql_arg arg, int (*keep)(X509 *x, const void *karg),
+	    const void *karg, int max, STACK_OF(X509) **certs, char **errmsg)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 	sqlite3_stmt *stmt;
 	gs_status st;
 
-	*found = NULL;
+	*certs = NULL;
 	if (!out)
 		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
-		bind(stmt, arg);
-		st = collect_certs(s, stmt, keep, arg, 1, out, errmsg);
+		bind_args(stmt, &arg, 1);
+		st = collect_certs(s, stmt, keep, karg, max, out, errmsg);
+		sqlite3_clear_bindings(stmt);
 	}
-	if (st == GS_OK && sk_X509_num(out) > 0)
-		*found = sk_X509_shift(out);
-	sk_X509_pop_free(out, X509_free);
+	if (st != GS_OK) {
+		sk_X509_pop_free(out, X509_free);
+		return st;
+	}
+	*certs = out;
+	return GS_OK;
+}
+
+/* The first certificate of such a query, or NULL. */
+static gs_status
+first_cert(gs_store *s, const char *sql, gs_sql_arg arg, int (*keep)(X509 *x, const void *karg),
+	   const void *karg, X509 **found, char **errmsg)
+{
+	STACK_OF(X509) *certs;
+	gs_status st = query_certs(s, sql, arg, keep, karg, 1, &certs, errmsg);
+
+	*found = st == GS_OK ? sk_X509_shift(certs) : NULL;
+	sk_X509_pop_free(certs, X509_free);
 	return st;
 }
 
@@ -792,25 +785,10 @@ subject_is(X509 *x, const void *name)
 gs_status
 gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs, char **errmsg)
 {
-	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
-	STACK_OF(X509) *out = sk_X509_new_null();
-	sqlite3_stmt *stmt;
-	gs_status st;
-
-	*certs = NULL;
-	if (!out)
-		return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
 	/* cached: every recipient's chain asks for its CA */
-	if ((stmt = gs_store_stmt(s, sql, errmsg, &st))) {
-		sqlite3_bind_int64(stmt, 1, gs_name_hash(name));
-		st = collect_certs(s, stmt, subject_is, name, 0, out, errmsg);
-	}
-	if (st != GS_OK) {
-		sk_X509_pop_free(out, X509_free);
-		return st;
-	}
-	*certs = out;
-	return GS_OK;
+	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+
+	return query_certs(s, sql, GS_INT(gs_name_hash(name)), subject_is, name, 0, certs, errmsg);
 }
 
 typedef struct issuer_serial {
@@ -827,12 +805,6 @@ issuer_serial_is(X509 *x, const void *arg)
 	       !ASN1_INTEGER_cmp(X509_get0_serialNumber(x), is->serial);
 }
 
-static void
-bind_issuer(sqlite3_stmt *stmt, const void *arg)
-{
-	sqlite3_bind_int64(stmt, 1, gs_name_hash(((const issuer_serial *) arg)->issuer));
-}
-
 gs_status
 gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 			       X509 **found, char **errmsg)
@@ -840,15 +812,7 @@ gs_store_cert_by_issuer_serial(gs_store *s, const X509_NAME *issuer, const ASN1_
 	static const char sql[] = "SELECT der FROM certificate WHERE issuer_hash = ?";
 	issuer_serial is = { issuer, serial };
 
-	return first_cert(s, sql, issuer_serial_is, &is, found, errmsg, bind_issuer);
-}
-
-static void
-bind_ski(sqlite3_stmt *stmt, const void *arg)
-{
-	const ASN1_OCTET_STRING *ski = arg;
-
-	sqlite3_bind_blob(stmt, 1, ski->data, ski->length, SQLITE_STATIC);
+	return first_cert(s, sql, GS_INT(gs_name_hash(issuer)), issuer_serial_is, &is, found, errmsg);
 }
 
 gs_status
@@ -856,13 +820,7 @@ gs_store_cert_by_ski(gs_store *s, const ASN1_OCTET_STRING *ski, X509 **found, ch
 {
 	static const char sql[] = "SELECT der FROM certificate WHERE ski = ?";
 
-	return first_cert(s, sql, NULL, ski, found, errmsg, bind_ski);
-}
-
-static void
-bind_text(sqlite3_stmt *stmt, const void *arg)
-{
-	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+	return first_cert(s, sql, GS_BLOB(ski->data, ski->length), NULL, NULL, found, errmsg);
 }
 
 gs_status
@@ -870,7 +828,7 @@ gs_store_cert_by_sha256(gs_store *s, const char *sha256hex, X509 **found, char *
 {
 	static const char sql[] = "SELECT der FROM certificate WHERE sha256 = lower(?)";
 
-	return first_cert(s, sql, NULL, sha256hex, found, errmsg, bind_text);
+	return first_cert(s, sql, GS_TEXT(sha256hex), NULL, NULL, found, errmsg);
 }
 
 typedef struct anchor_limit {
@@ -925,8 +883,7 @@ gs_store_anchor_store(gs_store *s, X509_STORE **anchors, char **errmsg)
 			}
 		}
 		sqlite3_reset(stmt);
-		if (rc != SQLITE_DONE)
-			st = gs_store_fail(s, rc, errmsg, "store: trust anchors");
+		st = gs_store_walked(s, rc, "store: trust anchors", errmsg);
 	}
 	ERR_clear_error();
 	/* only a whole set of anchors is kept: a lookup that failed half
@@ -999,8 +956,7 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 		if (stop)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = gs_store_fail(s, rc, errmsg, "store: list");
+	st = gs_store_walked(s, rc, "store: list", errmsg);
 	sqlite3_finalize(stmt);
 	return st;
 }

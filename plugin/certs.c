@@ -148,3 +148,15 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 	}
 	return cli_after_store_change(c);
 }
+
+int
+certs_command(cli *c, int argc, char **argv, gs_cert_role role)
+{
+	if (argc < 2)
+		return cli_usage(c, "%s needs import or list", c->cmd);
+	if (!strcmp(argv[1], "import"))
+		return certs_import(c, argc - 1, argv + 1, role);
+	if (!strcmp(argv[1], "list"))
+		return certs_list(c, role == GS_ROLE_ANCHOR ? GS_LIST_ANCHORS : GS_LIST_ALL);
+	return cli_usage(c, "unknown %s command '%s'", c->cmd, argv[1]);
+}

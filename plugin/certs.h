@@ -6,5 +6,8 @@
 int certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len);
 int certs_import(cli *c, int argc, char **argv, gs_cert_role role);
 int certs_list(cli *c, gs_cert_filter filter);
+/* `cert` and `trust` themselves: import FILE... with `role`, or list
+ * (every certificate, or the anchors). */
+int certs_command(cli *c, int argc, char **argv, gs_cert_role role);
 void certs_print(const gs_cert_info *ci, const char *sources);
 #endif

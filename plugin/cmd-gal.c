@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 typedef struct progress {
 	cli *c;
@@ -132,67 +133,119 @@ gal_import(cli *c, int argc, char **argv)
 		}
 		printf("%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
 		       "certificates: %lu new, %lu known; %lu skipped\n",
-		       source ? source : argv[first], source ? " (snapshot)" : "", stats.entries,
+		       cli_text(source ? source : argv[first], 0), source ? " (snapshot)" : "", stats.entries,
 		       stats.removed, stats.addresses, stats.entry_certs, stats.certs_new,
 		       stats.certs_known, stats.skipped);
 	}
 	return rc == 0 ? cli_after_store_change(c) : rc;
 }
 
+/* ---- JSON (yajl_gen), as gs_report_to_json writes it ---- */
+
+/* A string, or null; bytes that are not UTF-8 (a file name, a query)
+ * become U+FFFD, which yajl_gen wants. */
 static void
-json_str(GString *g, const char *s)
+json_str(yajl_gen g, const char *s)
 {
-	const unsigned char *p;
+	char *valid;
 
 	if (!s) {
-		g_string_append(g, "null");
+		yajl_gen_null(g);
 		return;
 	}
-	g_string_append_c(g, '"');
-	for (p = (const unsigned char *) s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(g, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(g, "\\u%04x", *p);
-		else
-			g_string_append_c(g, (char) *p);
-	}
-	g_string_append_c(g, '"');
+	valid = g_utf8_validate(s, -1, NULL) ? NULL : g_utf8_make_valid(s, -1);
+	yajl_gen_string(g, (const unsigned char *) (valid ? valid : s), strlen(valid ? valid : s));
+	g_free(valid);
 }
 
-typedef struct lookup_out {
-	int json;
-	GString *g;
-	unsigned n;
-} lookup_out;
+static void
+json_key(yajl_gen g, const char *key)
+{
+	yajl_gen_string(g, (const unsigned char *) key, strlen(key));
+}
+
+/* A member whose value is a string (or null). */
+static void
+json_field(yajl_gen g, const char *key, const char *value)
+{
+	json_key(g, key);
+	json_str(g, value);
+}
+
+static yajl_gen
+json_new(void)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	return g;
+}
+
+/* Write what the generator holds so far to stdout, and forget it. */
+static int
+json_flush(cli *c, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+	int rc;
+
+	yajl_gen_get_buf(g, &buf, &len);
+	rc = cli_write(c, buf, len);
+	yajl_gen_clear(g);
+	return rc;
+}
+
+typedef struct entries_out {
+	cli *c;
+	yajl_gen json;            /* NULL: the text listing */
+	int links;                /* with each entry's certificate links (gal list --json) */
+	int rc;                   /* a failed write: stop */
+} entries_out;
+
+static void
+json_entry(yajl_gen g, const gs_gal_entry *e, int links)
+{
+	const char *const *a;
+	unsigned i;
+
+	yajl_gen_map_open(g);
+	json_field(g, "source", e->source);
+	json_field(g, "kind", e->kind);
+	json_field(g, "name", e->name);
+	json_field(g, "alias", e->alias);
+	json_field(g, "display_name", e->display_name);
+	json_key(g, "addresses");
+	yajl_gen_array_open(g);
+	for (a = e->addresses; *a && **a; a++)
+		json_str(g, *a);
+	yajl_gen_array_close(g);
+	json_key(g, "certificates");
+	yajl_gen_integer(g, e->n_certs);
+	if (links) {
+		json_key(g, "certificate_links");
+		yajl_gen_array_open(g);
+		for (i = 0; i < e->n_certs; i++) {
+			yajl_gen_map_open(g);
+			json_field(g, "attribute", e->links[i].attribute);
+			json_field(g, "fingerprint_sha256", e->links[i].sha256);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+	}
+	yajl_gen_map_close(g);
+}
 
 static int
 print_entry(const gs_gal_entry *e, void *data)
 {
-	lookup_out *lo = data;
+	entries_out *out = data;
 	const char *const *a;
 
-	if (lo && lo->json) {
-		GString *g = lo->g;
-		if (lo->n++)
-			g_string_append_c(g, ',');
-		g_string_append(g, "{\"source\":");
-		json_str(g, e->source);
-		g_string_append(g, ",\"kind\":");
-		json_str(g, e->kind);
-		g_string_append(g, ",\"name\":");
-		json_str(g, e->name);
-		g_string_append(g, ",\"alias\":");
-		json_str(g, e->alias);
-		g_string_append(g, ",\"display_name\":");
-		json_str(g, e->display_name);
-		g_string_append(g, ",\"addresses\":[");
-		for (a = e->addresses; *a && **a; a++) {
-			if (a != e->addresses)
-				g_string_append_c(g, ',');
-			json_str(g, *a);
-		}
-		g_string_append_printf(g, "],\"certificates\":%u}", e->n_certs);
+	if (out->json) {
+		json_entry(out->json, e, out->links);
+		/* a long listing goes out as it comes */
+		if (out->links && (out->rc = json_flush(out->c, out->json)) != 0)
+			return 1;
 		return 0;
 	}
 	/* tab-separated: no field may hold a tab or a line end */
@@ -206,29 +259,23 @@ print_entry(const gs_gal_entry *e, void *data)
 }
 
 static void
-json_cert(GString *g, const gs_candidate *cand)
+json_cert(yajl_gen g, const gs_candidate *cand)
 {
-	g_string_append(g, "{\"fingerprint_sha256\":");
-	json_str(g, cand->cert.sha256);
-	g_string_append(g, ",\"subject\":");
-	json_str(g, cand->cert.subject);
-	g_string_append(g, ",\"issuer\":");
-	json_str(g, cand->cert.issuer);
-	g_string_append_printf(g, ",\"not_before\":%" G_GINT64_FORMAT ",\"not_after\":%" G_GINT64_FORMAT,
-			       cand->cert.not_before, cand->cert.not_after);
-	g_string_append(g, ",\"source\":");
-	json_str(g, cand->source);
-	g_string_append(g, ",\"entry\":");
-	json_str(g, cand->entry);
-	g_string_append(g, ",\"attribute\":");
-	json_str(g, cand->attribute);
-	g_string_append(g, ",\"binding\":");
-	json_str(g, gs_binding_string(cand->binding));
-	g_string_append(g, ",\"verdict\":");
-	json_str(g, gs_verdict_string(cand->verdict));
-	g_string_append(g, ",\"reason\":");
-	json_str(g, cand->reason);
-	g_string_append(g, "}");
+	yajl_gen_map_open(g);
+	json_field(g, "fingerprint_sha256", cand->cert.sha256);
+	json_field(g, "subject", cand->cert.subject);
+	json_field(g, "issuer", cand->cert.issuer);
+	json_key(g, "not_before");
+	yajl_gen_integer(g, cand->cert.not_before);
+	json_key(g, "not_after");
+	yajl_gen_integer(g, cand->cert.not_after);
+	json_field(g, "source", cand->source);
+	json_field(g, "entry", cand->entry);
+	json_field(g, "attribute", cand->attribute);
+	json_field(g, "binding", gs_binding_string(cand->binding));
+	json_field(g, "verdict", gs_verdict_string(cand->verdict));
+	json_field(g, "reason", cand->reason);
+	yajl_gen_map_close(g);
 }
 
 static int
@@ -238,41 +285,50 @@ gal_lookup(cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	lookup_out lo = { 0 };
+	entries_out out = { c, NULL, 0, 0 };
 	gs_resolution *res = NULL;
 	unsigned long found = 0;
 	char *msg = NULL;
 	gs_status st;
-	int opt;
+	int opt, rc = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'j')
-			lo.json = 1;
-		else
+		if (opt == 'j' && !out.json)
+			out.json = json_new();
+		else if (opt != 'j')
 			return cli_usage(c, "unknown option");
 	}
-	if (optind + 1 != argc)
+	if (optind + 1 != argc) {
+		if (out.json)
+			yajl_gen_free(out.json);
 		return cli_usage(c, "gal lookup needs one QUERY");
-	if ((st = cli_open_session(c, &msg)) != GS_OK)
-		return cli_fail(c, st, msg);
-	lo.g = g_string_new("{\"query\":");
-	json_str(lo.g, argv[optind]);
-	g_string_append(lo.g, ",\"entries\":[");
-	st = gs_gal_lookup(c->store, argv[optind], print_entry, &lo, &found, &msg);
-	if (st == GS_OK)
+	}
+	if (out.json) {
+		yajl_gen_map_open(out.json);
+		json_key(out.json, "query");
+		json_str(out.json, argv[optind]);
+		json_key(out.json, "entries");
+		yajl_gen_array_open(out.json);
+	}
+	if ((st = cli_open_session(c, &msg)) == GS_OK &&
+	    (st = gs_gal_lookup(c->store, argv[optind], print_entry, &out, &found, &msg)) == GS_OK)
 		st = gs_resolve(c->session, argv[optind], 0, &res, &msg);
 	if (st != GS_OK) {
-		g_string_free(lo.g, TRUE);
+		if (out.json)
+			yajl_gen_free(out.json);
 		return cli_fail(c, st, msg);
 	}
-	if (lo.json) {
-		g_string_append(lo.g, "],\"chosen\":");
+	if (out.json) {
+		yajl_gen_array_close(out.json);
+		json_key(out.json, "chosen");
 		if (gs_resolution_chosen(res))
-			json_cert(lo.g, gs_resolution_chosen(res));
+			json_cert(out.json, gs_resolution_chosen(res));
 		else
-			g_string_append(lo.g, "null");
-		g_string_append(lo.g, "}\n");
-		cli_write(c, lo.g->str, lo.g->len);
+			yajl_gen_null(out.json);
+		yajl_gen_map_close(out.json);
+		if ((rc = json_flush(c, out.json)) == 0)
+			rc = cli_write(c, "\n", 1);
+		yajl_gen_free(out.json);
 	} else if (gs_resolution_chosen(res)) {
 		const gs_candidate *ch = gs_resolution_chosen(res);
 		printf("encrypts to %s (%s), bound by %s\n", ch->cert.sha256, cli_text(ch->cert.subject, 0),
@@ -282,9 +338,10 @@ gal_lookup(cli *c, int argc, char **argv)
 	} else if (found || gs_resolution_count(res)) {
 		printf("cannot encrypt: %s\n", gs_resolution_failure(res));
 	}
-	g_string_free(lo.g, TRUE);
 	found += gs_resolution_count(res);
 	gs_resolution_free(res);
+	if (rc)
+		return rc;
 	return found ? 0 : EXIT_VERIFY_BAD;
 }
 
@@ -373,6 +430,50 @@ print_source(const gs_gal_source_info *in, void *data)
 	return 0;
 }
 
+static int
+gal_list(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	entries_out out = { c, NULL, 1, 0 };
+	const char *source = NULL;
+	char *msg = NULL;
+	gs_status st;
+	int opt, json = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 's')
+			source = optarg;
+		else if (opt == 'j')
+			json = 1;
+		else
+			return cli_usage(c, "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage(c, "gal list takes only --source NAME and --json");
+	if (json) {
+		out.json = json_new();
+		/* one document, written entry by entry */
+		yajl_gen_map_open(out.json);
+		json_key(out.json, "entries");
+		yajl_gen_array_open(out.json);
+	}
+	st = gs_gal_list(c->store, source, print_entry, &out, &msg);
+	if (json) {
+		yajl_gen_array_close(out.json);
+		yajl_gen_map_close(out.json);
+		if (st == GS_OK && out.rc == 0 && (out.rc = json_flush(c, out.json)) == 0)
+			out.rc = cli_write(c, "\n", 1);
+		yajl_gen_free(out.json);
+	}
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
+	return out.rc;
+}
+
 int
 cmd_gal(cli *c, int argc, char **argv)
 {
@@ -387,13 +488,8 @@ cmd_gal(cli *c, int argc, char **argv)
 		return gal_lookup(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explain"))
 		return gal_explain(c, argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list")) {
-		const char *source = argc > 3 && !strcmp(argv[2], "--source") ? argv[3] : NULL;
-		if (argc > 2 && !source)
-			return cli_usage(c, "gal list takes only --source NAME");
-		st = gs_gal_list(c->store, source, print_entry, NULL, &msg);
-		return st == GS_OK ? 0 : cli_fail(c, st, msg);
-	}
+	if (!strcmp(argv[1], "list"))
+		return gal_list(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats")) {
 		st = gs_gal_sources(c->store, print_source, NULL, &msg);
 		return st == GS_OK ? 0 : cli_fail(c, st, msg);

@@ -6,50 +6,16 @@
 # first) and openssl decrypts what galsmime encrypts to them; hostile input
 # gives 65, a line naming file:line and why, and leaves the store as it
 # was; --skip-bad skips, counts and says why; memory stays bounded.
-. "$TESTS_TOP/tests/lib.sh"
+. "$TESTS_TOP/tests/gal/lib.sh"
 
-DB="$GALSMIME_HOME/galsmime.db"
-galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" json "$@"; }
-fp16() { fp "$1" | cut -c1-16; }
-# entries [SOURCE]: what the store holds for a source, one line per entry:
-# alias|kind|name|display name|addresses (primary first)|attribute=certificate ...
-entries() {
-	sqlite3 "$DB" "SELECT e.alias, e.kind, e.name, e.display_name,
-	  (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address
-	     WHERE entry = e.id ORDER BY is_primary DESC, address)),
-	  (SELECT group_concat(a, ' ') FROM (SELECT ec.attribute || '=' || substr(c.sha256, 1, 16) AS a
-	     FROM entry_certificate ec JOIN certificate c ON c.id = ec.certificate
-	     WHERE ec.entry = e.id ORDER BY 1))
-	  FROM entry e JOIN source s ON s.id = e.source WHERE s.name = '${1:-gal}' ORDER BY e.id"
-}
-# same_entries DESC EXPECTED [SOURCE]
-same_entries() {
-	entries "${3:-gal}" >got.txt 2>&1
-	if cmp -s got.txt "$2"; then pass "$1"; else fail "$1" "$(diff "$2" got.txt)"; fi
-}
 # the "from" line of the candidate explain chooses
 chosen_from() { gs gal explain "$1" 2>/dev/null | awk '/^\* /{c=1} c && /from /{print; exit}'; }
 bare_msg >bare.eml
 
-cat >expected.txt <<EOF
-alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
-bob|MailUser|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
-carol|MailContact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
-dave|UserMailbox|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
-erin|UserMailbox|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
-frank|UserMailbox|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
-mallory|MailContact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
-henry|UserMailbox|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
-grace|MailContact|Grace Example|Grace Example|grace@example.org|
-Grace_SMIME|MailContact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
-ivan|UserMailbox|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
-nora|UserMailbox|Nora NoCert|Nora NoCert|nora@example.org|
-EOF
-# expected without the entries named
-without() { f=expected-$(echo "$*" | tr ' ' -).txt; cp expected.txt "$f"; for a; do grep -v "^$a|" "$f" >"$f.tmp"; mv "$f.tmp" "$f"; done; echo "$f"; }
+expected_entries exchange >expected.txt
 
 # every small fixture in one run (galfix.py signs and converts with openssl)
-galfix gal.json --then var-lines.json --lines --then var-pretty.json --pretty \
+galfix json gal.json --then var-lines.json --lines --then var-pretty.json --pretty \
 	--then var-pretty5.json --pretty5 --then var-bytes.json --bytes \
 	--then var-pretty5-bytes-wrap.json --pretty5 --bytes --wrap \
 	--then var-lines-bytes-crlf.json --lines --bytes --crlf \
@@ -62,7 +28,7 @@ check "store setup: trust the root, alice's identity" store_setup
 gs gal import gal.json --source gal >imp.out 2>&1
 check "import of the export script's JSON: 12 entries, nothing skipped" \
 	contains imp.out '^gal \(snapshot\): 12 entries .* 0 skipped$'
-same_entries "the store holds every entry as exported" expected.txt
+check "the store holds every entry as exported" same_entries gal expected.txt
 
 for c in "bob@example.org bob" "alice@example.org alice" "carol@example.org carol" \
 	"grace@example.org grace" "Grace_SMIME grace" "bob bob" "alice.example@example.org alice" \
@@ -134,14 +100,14 @@ check "lookup by alice's alias address: her entry, primary address first" \
 for v in lines pretty pretty5 bytes pretty5-bytes-wrap lines-bytes-crlf pretty-crlf-bom utf16-pretty5; do
 	gs gal import var-$v.json --source gal >imp.out 2>&1
 	check "variant $v: imported, detected as JSON" contains imp.out '12 entries \(12 replaced\).* 0 skipped'
-	same_entries "variant $v: the same entries" expected.txt
+	check "variant $v: the same entries" same_entries gal expected.txt
 done
 check "--format json given" gs gal import var-bytes.json --format json --source gal
-same_entries "--format json: the same entries" expected.txt
+check "--format json: the same entries" same_entries gal expected.txt
 gs gal import one.json --source one >imp.out 2>&1
 check "a single object: one entry" contains imp.out '^one \(snapshot\): 1 entries'
 grep '^bob|' expected.txt >expected-one.txt
-same_entries "a single object: bob as exported" expected-one.txt one
+check "a single object: bob as exported" same_entries one expected-one.txt
 python3 - <<'EOF'
 import json
 # ExternalEmailAddress as the object ConvertTo-Json makes of a ProxyAddress,
@@ -153,24 +119,12 @@ open('zed.json', 'w').write(json.dumps(e))
 EOF
 gs gal import zed.json --source zed >imp.out 2>&1
 echo "zed|5|Zed||zed@example.net z@example.net|" >expected-zed.txt
-same_entries "property names in any case, an address object, enums as numbers, unknown nesting skipped" \
-	expected-zed.txt zed
+check "property names in any case, an address object, enums as numbers, unknown nesting skipped" \
+	same_entries zed expected-zed.txt
 
 # ---- hostile input: 65, one line naming the place and why, the store unchanged ----
 gs gal import gal.json --source gal >/dev/null 2>&1
-sqlite3 "$DB" .dump >before.sql
-# hostile DESC FILE REGEX [ARGS]: the first line of stderr matches REGEX
-hostile() {
-	desc=$1 file=$2 re=$3; shift 3
-	gs gal import "$file" --source gal "$@" >out.txt 2>err.txt; rc=$?
-	sqlite3 "$DB" .dump >after.sql
-	if [ "$rc" = 65 ] && head -1 err.txt | grep -Eq -- "$re" && lacks out.txt . && cmp -s before.sql after.sql; then
-		pass "$desc"
-	else
-		fail "$desc" "exit $rc (wanted 65), stderr: $(cat err.txt)$(cmp -s before.sql after.sql || echo '
-the store changed')"
-	fi
-}
+store_state >before.txt 2>&1
 head -c 12345 pretty.json >trunc.json
 hostile "truncated: the last line, premature EOF" trunc.json \
 	"^galsmime gal: trunc\.json:$(wc -l <trunc.json | awk '{print $1 + 1}')( \(byte 12345\))?: invalid JSON: .*premature EOF"
@@ -242,7 +196,7 @@ check "--skip-bad says why, for the line cut inside a string" \
 	contains err.txt '^galsmime gal: cut\.jsonl:4: invalid JSON: lexical error: invalid character inside string\. \(in the entry at cut\.jsonl:4\) \(skipped\)$'
 check "--skip-bad says why, for the line cut between members (seen at the next brace)" \
 	contains err.txt '^galsmime gal: cut\.jsonl:9: invalid JSON: parse error: .* \(in the entry at cut\.jsonl:8\) \(skipped\)$'
-same_entries "--skip-bad: every other entry is there, ivan's after the cut line too" "$(without dave henry)"
+check "--skip-bad: every other entry is there, ivan's after the cut line too" same_entries gal "$(without expected.txt dave henry)"
 gs gal import gal.json --source gal >/dev/null 2>&1
 
 gs gal import lost.json --source gal --skip-bad >out.txt 2>err.txt; rc=$?
@@ -250,16 +204,16 @@ check "--skip-bad over \"System.Byte[]\": exit 0, 11 entries, 1 skipped" \
 	sh -c "[ $rc = 0 ] && grep -q '11 entries .* 1 skipped$' out.txt"
 check "--skip-bad says which entry and why" \
 	contains err.txt "^galsmime gal: lost\.json:1 \(byte $off\): "'UserCertificate value 1: certificate bytes lost by the export \(use scripts/Export-GalSmime\.ps1\) \(skipped\)$'
-same_entries "--skip-bad: all but bob" "$(without bob)"
+check "--skip-bad: all but bob" same_entries gal "$(without expected.txt bob)"
 gs gal import bad.json --source gal --skip-bad >out.txt 2>err.txt
 check "--skip-bad over bad base64: 11 entries, 1 skipped" contains out.txt '11 entries .* 1 skipped$'
-same_entries "--skip-bad: all but carol" "$(without carol)"
+check "--skip-bad: all but carol" same_entries gal "$(without expected.txt carol)"
 printf '[{"Name":"x"},1,[2],"s",{"Name":"y","UserCertificate":"@@"}]' >mixed-top.json
 gs gal import mixed-top.json --source mixed --skip-bad >out.txt 2>err.txt
 check "--skip-bad over things that are not entries: 1 entry, 4 skipped" contains out.txt '1 entries .* 4 skipped$'
 check "--skip-bad names each" test "$(grep -c '(skipped)$' err.txt)" = 4
 gs gal import gal.json --source gal >/dev/null 2>&1
-sqlite3 "$DB" .dump >before.sql
+store_state >before.txt 2>&1
 hostile "--skip-bad when no entry is left: 65" lostone.json "^galsmime gal: lostone\.json:1: .*lost by the export" --skip-bad
 check "... and it says nothing could be read" contains err.txt "lostone\.json: no entry could be read \(1 skipped\)"
 
@@ -267,7 +221,7 @@ check "... and it says nothing could be read" contains err.txt "lostone\.json: n
 if [ "${SANITIZE:-}" = 1 ]; then
 	skip "bounded memory" "AddressSanitizer's shadow memory and quarantine"
 elif [ -x /usr/bin/time ]; then
-	galfix big.json --repeat 1800
+	galfix json big.json --repeat 1800
 	size=$(stat -c %s big.json)
 	/usr/bin/time -f %M -o rss.txt "$GALSMIME" gal import big.json --source big >big.out 2>&1
 	rss=$(tail -1 rss.txt)

@@ -7,25 +7,8 @@
 # openssl decrypts what galsmime encrypts to them; hostile input gives 65,
 # a line naming file:line and why, and leaves the store as it was;
 # --skip-bad skips, counts and says why; memory stays bounded.
-. "$TESTS_TOP/tests/lib.sh"
+. "$TESTS_TOP/tests/gal/lib.sh"
 
-DB="$GALSMIME_HOME/galsmime.db"
-galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" csv "$@"; }
-fp16() { fp "$1" | cut -c1-16; }
-# entries [SOURCE]: what the store holds for a source, one line per entry
-entries() {
-	sqlite3 "$DB" "SELECT e.alias, e.kind, e.name, e.display_name,
-	  (SELECT group_concat(address, ' ') FROM (SELECT address FROM entry_address
-	     WHERE entry = e.id ORDER BY is_primary DESC, address)),
-	  (SELECT group_concat(a, ' ') FROM (SELECT ec.attribute || '=' || substr(c.sha256, 1, 16) AS a
-	     FROM entry_certificate ec JOIN certificate c ON c.id = ec.certificate
-	     WHERE ec.entry = e.id ORDER BY 1))
-	  FROM entry e JOIN source s ON s.id = e.source WHERE s.name = '${1:-gal}' ORDER BY e.id"
-}
-same_entries() {
-	entries "${3:-gal}" >got.txt 2>&1
-	if cmp -s got.txt "$2"; then pass "$1"; else fail "$1" "$(diff "$2" got.txt)"; fi
-}
 bare_msg >bare.eml
 # row_line FILE ALIAS: the line where ALIAS's row starts (python's csv reader)
 row_line() {
@@ -44,24 +27,10 @@ with open(sys.argv[1], newline='') as f:
 EOF
 }
 
-cat >expected.txt <<EOF
-alice|UserMailbox|Alice Example|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)
-bob|MailUser|Bob Example|Bob Example|bob@example.org|userCertificate=$(fp16 bob)
-carol|MailContact|Carol Example|Carol Example|carol@example.org|userSMIMECertificate=$(fp16 carol)
-dave|UserMailbox|Dave Example|Dave Example|dave@example.org|userCertificate=$(fp16 dave)
-erin|UserMailbox|Erin Example|Erin Example|erin@example.org|userCertificate=$(fp16 erin)
-frank|UserMailbox|Frank Example|Frank Example|frank@example.org|userCertificate=$(fp16 frank)
-mallory|MailContact|Mallory Example|Mallory Example|mallory@example.org|userCertificate=$(fp16 mallory)
-henry|UserMailbox|Henry Example|Henry Example|henry@example.org|userCertificate=$(fp16 henry2) userSMIMECertificate=$(fp16 henry)
-grace|MailContact|Grace Example|Grace Example|grace@example.org|
-Grace_SMIME|MailContact|Grace_SMIME|Grace Example (S/MIME)|grace@example.org|userCertificate=$(fp16 grace)
-ivan|UserMailbox|Ivan Example|Ivan Example|ivan@example.org|userCertificate=$(fp16 ivan)
-nora|UserMailbox|Nora NoCert|Nora NoCert|nora@example.org|
-EOF
-without() { f=expected-$(echo "$*" | tr ' ' -).txt; cp expected.txt "$f"; for a; do grep -v "^$a|" "$f" >"$f.tmp"; mv "$f.tmp" "$f"; done; echo "$f"; }
+expected_entries exchange >expected.txt
 
 # every small fixture in one run
-galfix gal.csv --then var-semicolon.csv --sep ';' --then var-tab.csv --sep tab \
+galfix csv gal.csv --then var-semicolon.csv --sep ';' --then var-tab.csv --sep tab \
 	--then var-quoteall-typeinfo.csv --quote-all --typeinfo \
 	--then var-shuffle-wrap-crlf.csv --shuffle --wrap 64 --crlf --then var-bom-crlf.csv --bom --crlf \
 	--then var-utf16-semicolon.csv --utf16 --sep ';' --quote-all \
@@ -73,7 +42,7 @@ check "store setup: trust the root, alice's identity" store_setup
 gs gal import gal.csv --source gal >imp.out 2>&1
 check "import of a CSV export: 12 entries, nothing skipped" \
 	contains imp.out '^gal \(snapshot\): 12 entries .* 0 skipped$'
-same_entries "the store holds every entry as exported" expected.txt
+check "the store holds every entry as exported" same_entries gal expected.txt
 for c in "bob@example.org bob" "alice@example.org alice" "carol@example.org carol" \
 	"grace@example.org grace" "Grace_SMIME grace" "bob bob" "Bob Example bob" \
 	"henry@example.org henry"; do
@@ -132,34 +101,23 @@ check "lookup by alice's alias address: her entry, primary address first" \
 for v in semicolon tab quoteall-typeinfo bom-crlf utf16-semicolon; do
 	gs gal import var-$v.csv --source gal >imp.out 2>&1
 	check "variant $v: imported, detected as CSV" contains imp.out '12 entries \(12 replaced\).* 0 skipped'
-	same_entries "variant $v: the same entries" expected.txt
+	check "variant $v: the same entries" same_entries gal expected.txt
 done
 # lower-case column names are not detected (gs_import_detect matches the
 # case): name the format
 gs gal import var-shuffle-wrap-crlf.csv --format csv --source gal >imp.out 2>&1
 check "columns in another order and case, unknown columns, line breaks in cells: imported" \
 	contains imp.out '12 entries \(12 replaced\).* 0 skipped'
-same_entries "... the same entries" expected.txt
+check "... the same entries" same_entries gal expected.txt
 printf 'mail,cn,mailNickname,proxyAddresses,Other\nzed@example.net,Zed,zed,"SMTP:zed@example.net;smtp:z@example.net; X400:c=US",x\n' >ad.csv
 gs gal import ad.csv --format csv --source ad >imp.out 2>&1
 echo "zed||Zed||zed@example.net z@example.net|" >expected-ad.txt
-same_entries "Active Directory's column names (mail, cn, mailNickname, proxyAddresses)" expected-ad.txt ad
+check "Active Directory's column names (mail, cn, mailNickname, proxyAddresses)" same_entries ad expected-ad.txt
 
 # ---- hostile input: 65, one line naming the place and why, the store unchanged ----
 # (a header of only Name and Alias is not detected as CSV: --format csv)
 gs gal import gal.csv --source gal >/dev/null 2>&1
-sqlite3 "$DB" .dump >before.sql
-hostile() {
-	desc=$1 file=$2 re=$3; shift 3
-	gs gal import "$file" --source gal "$@" >out.txt 2>err.txt; rc=$?
-	sqlite3 "$DB" .dump >after.sql
-	if [ "$rc" = 65 ] && head -1 err.txt | grep -Eq -- "$re" && lacks out.txt . && cmp -s before.sql after.sql; then
-		pass "$desc"
-	else
-		fail "$desc" "exit $rc (wanted 65), stderr: $(cat err.txt)$(cmp -s before.sql after.sql || echo '
-the store changed')"
-	fi
-}
+store_state >before.txt 2>&1
 head -c 9000 quoted.csv >trunc.csv
 hostile "truncated inside a quoted field" trunc.csv \
 	"^galsmime gal: trunc\.csv:$(wc -l <trunc.csv | awk '{print $1 + 1}'): the file ends inside a quoted field"
@@ -208,17 +166,17 @@ check "--skip-bad over \"System.Byte[]\": exit 0, 11 entries, 1 skipped" \
 	sh -c "[ $rc = 0 ] && grep -q '11 entries .* 1 skipped$' out.txt"
 check "--skip-bad says which row and why" \
 	contains err.txt '^galsmime gal: lost\.csv:3: UserCertificate value 1: certificate bytes lost by the export \(use scripts/Export-GalSmime\.ps1\) \(skipped\)$'
-same_entries "--skip-bad: all but bob" "$(without bob)"
+check "--skip-bad: all but bob" same_entries gal "$(without expected.txt bob)"
 gs gal import bad.csv --source gal --skip-bad >out.txt 2>err.txt
 check "--skip-bad over bad base64: 11 entries, 1 skipped" contains out.txt '11 entries .* 1 skipped$'
-same_entries "--skip-bad: all but carol" "$(without carol)"
+check "--skip-bad: all but carol" same_entries gal "$(without expected.txt carol)"
 { head -n 4 gal.csv; sed -n 5p gal.csv | cut -d, -f1-4; sed -n '6,$p' gal.csv; } >short.csv
 gs gal import short.csv --source gal --skip-bad >out.txt 2>err.txt
 check "--skip-bad over a short row: 11 entries, 1 skipped" contains out.txt '11 entries .* 1 skipped$'
 check "--skip-bad names the short row" contains err.txt '^galsmime gal: short\.csv:5: 4 fields where the header row has 9 \(skipped\)$'
-same_entries "--skip-bad: all but dave" "$(without dave)"
+check "--skip-bad: all but dave" same_entries gal "$(without expected.txt dave)"
 gs gal import gal.csv --source gal >/dev/null 2>&1
-sqlite3 "$DB" .dump >before.sql
+store_state >before.txt 2>&1
 { head -n 1 lost.csv; sed -n 3p lost.csv; } >lostone.csv
 hostile "--skip-bad when no row is left: 65" lostone.csv '^galsmime gal: lostone\.csv:2: .*lost by the export' --skip-bad
 check "... and it says nothing could be read" contains err.txt "lostone\.csv: no entry could be read \(1 skipped\)"
@@ -227,7 +185,7 @@ check "... and it says nothing could be read" contains err.txt "lostone\.csv: no
 if [ "${SANITIZE:-}" = 1 ]; then
 	skip "bounded memory" "AddressSanitizer's shadow memory and quarantine"
 elif [ -x /usr/bin/time ]; then
-	galfix big.csv --repeat 1900
+	galfix csv big.csv --repeat 1900
 	size=$(stat -c %s big.csv)
 	/usr/bin/time -f %M -o rss.txt "$GALSMIME" gal import big.csv --source big >big.out 2>&1
 	rss=$(tail -1 rss.txt)

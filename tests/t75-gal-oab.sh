@@ -5,21 +5,13 @@
 # hostile files (exit 65 naming the byte, the store unchanged, --skip-bad
 # for what can be skipped); Outlook's TLV blob edge cases; memory on a
 # 100 MB file.
-. "$TESTS_TOP/tests/lib.sh"
+. "$TESTS_TOP/tests/gal/lib.sh"
 
-# galfix OUT [OPTIONS]: the test directory as an OAB file
-galfix() { python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" oab "$@"; }
-ocdecrypt() { openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2"; }
-can_read() { ocdecrypt "$1" "$2" 2>/dev/null | grep -q 'this is a test message'; }
-cannot_read() { ! ocdecrypt "$1" "$2" >/dev/null 2>&1; }
-dump() { sqlite3 "$GALSMIME_HOME/galsmime.db" .dump; }
 # lookup QUERY: gal lookup's entry lines with '|' for tabs, into lookup.out
 lookup() { gs gal lookup "$1" 2>&1 | tr '\t' '|' >lookup.out; }
-# sha256 fingerprint of a PKI user's certificate, as galsmime prints it
-fpr() { openssl x509 -in "$PKI/$1.crt" -outform DER | sha256sum | cut -d' ' -f1; }
 
 check "store setup: trust the root, alice's identity" store_setup
-check "make the OAB fixture from the test PKI" galfix gal.oab
+check "make the OAB fixture from the test PKI" galfix oab gal.oab
 check "the fixture starts with an OAB v4 header (ulVersion 0x20)" \
 	test "$(od -An -tx4 -N4 gal.oab | tr -d ' ')" = 00000020
 
@@ -28,15 +20,12 @@ check_exit 0 "gal import gal.oab, format detected" sh -c "'$GALSMIME' gal import
 check "12 entries, 13 addresses, nothing skipped" \
 	contains imp.out '^gal\.oab: 12 entries \(0 replaced\), 13 addresses, 12 certificate links;.* 0 skipped$'
 lookup alice
-check "the store holds alice: oab-user, account as name and alias, both SMTP addresses, primary marked" \
-	test "$(sqlite3 "$GALSMIME_HOME/galsmime.db" "SELECT e.kind, e.name, e.alias, e.display_name,
-		(SELECT group_concat(address || ':' || is_primary, ' ') FROM
-		 (SELECT address, is_primary FROM entry_address WHERE entry = e.id ORDER BY address))
-		FROM entry e WHERE e.alias = 'alice'")" = \
-	'oab-user|alice|alice|Alice Example|alice.example@example.org:0 alice@example.org:1'
+check "the store holds alice: oab-user, account as name and alias, both SMTP addresses, the primary first" \
+	test "$(entries gal.oab | grep '^alice|')" = \
+	"alice|oab-user|alice|Alice Example|alice@example.org alice.example@example.org|userCertificate=$(fp16 alice) userSMIMECertificate=$(fp16 alice)"
 check "lookup alice: display name, account as name and alias, oab-user, primary first, SIP/X500 dropped" \
 	contains lookup.out '^Alice Example\|alice\|alice\|oab-user\|alice@example\.org,alice\.example@example\.org\|2 certificates\|\[gal\.oab\]$'
-check "lookup alice: encrypts to alice's certificate" contains lookup.out "^encrypts to $(fpr alice) "
+check "lookup alice: encrypts to alice's certificate" contains lookup.out "^encrypts to $(fp alice) "
 lookup bob
 check "lookup bob (a MailUser: DT_REMOTE_MAILUSER) is oab-contact with one certificate" \
 	contains lookup.out '^Bob Example\|bob\|bob\|oab-contact\|bob@example\.org\|1 certificate\|'
@@ -45,22 +34,22 @@ check "lookup by display name finds the _SMIME contact" \
 	contains lookup.out '^Grace Example \(S/MIME\)\|Grace_SMIME\|Grace_SMIME\|oab-contact\|grace@example\.org\|1 certificate'
 lookup grace@example.org
 check "lookup grace@example.org finds both contacts" test "$(grep -c '|grace@example.org|' lookup.out)" = 2
-check "... and encrypts to grace's certificate" contains lookup.out "^encrypts to $(fpr grace) "
+check "... and encrypts to grace's certificate" contains lookup.out "^encrypts to $(fp grace) "
 lookup nora
 check "nora (no certificate) is an entry with 0 certificates" \
 	contains lookup.out '^Nora NoCert\|nora\|nora\|oab-user\|nora@example\.org\|0 certificates'
 
 gs gal explain alice@example.org >explain.out 2>&1
 check "explain alice: the chosen one comes from userSMIMECertificate (CMS signed-data)" \
-	sh -c "grep -A5 '^\* $(fpr alice)' explain.out | grep -q 'attribute userSMIMECertificate'"
+	sh -c "grep -A5 '^\* $(fp alice)' explain.out | grep -q 'attribute userSMIMECertificate'"
 gs gal explain carol@example.org >explain.out 2>&1
 check "explain carol: her EC certificate from the TLV blob is usable" \
-	sh -c "grep -A5 '^\* $(fpr carol)' explain.out | grep -q 'entry carol, attribute userSMIMECertificate'"
+	sh -c "grep -A5 '^\* $(fp carol)' explain.out | grep -q 'entry carol, attribute userSMIMECertificate'"
 gs gal explain henry@example.org >explain.out 2>&1
 check "explain henry: chosen is henry.crt (userSMIMECertificate), not the newer henry2" \
-	contains explain.out "^chosen: $(fpr henry)$"
+	contains explain.out "^chosen: $(fp henry)$"
 check "explain henry: henry2 is a candidate from userCertificate" \
-	sh -c "grep -A5 '^  $(fpr henry2)' explain.out | grep -q 'attribute userCertificate'"
+	sh -c "grep -A5 '^  $(fp henry2)' explain.out | grep -q 'attribute userCertificate'"
 gs gal explain ivan@example.org >explain.out 2>&1
 check "explain ivan: the directory vouches for a certificate with another address" \
 	contains explain.out 'not the recipient.s address: only the directory binds it'
@@ -74,20 +63,7 @@ check "frank: no emailProtection" contains explain.out '^cannot encrypt to frank
 gs gal explain mallory@example.org >explain.out 2>&1
 check "mallory: untrusted" contains explain.out '^cannot encrypt to mallory@example\.org: .*does not reach a trust anchor'
 
-msg alice@example.org alice@example.org "oab" >m.eml
-# enc NAME QUERY USER: encrypt to QUERY, USER decrypts it with openssl cms
-enc() {
-	check_exit 0 "encrypt --to '$2' exits 0" sh -c "'$GALSMIME' encrypt --no-self --to '$2' <m.eml >$1.p7m"
-	check "$3 decrypts what was encrypted to '$2' (openssl cms)" can_read "$3" "$1.p7m"
-}
-enc bob bob@example.org bob
-enc alice alice@example.org alice
-enc carol carol@example.org carol
-enc grace grace@example.org grace
-enc alias bob bob
-enc name Grace_SMIME grace
-enc display 'Grace Example (S/MIME)' grace
-enc henry henry@example.org henry
+enc_directory oab
 check "henry2 cannot decrypt it" cannot_read henry2 henry.p7m
 check "carol cannot decrypt bob's" cannot_read carol bob.p7m
 check_exit 67 "encrypt to nora (no certificate) exits 67" \
@@ -96,7 +72,7 @@ check "... naming her" contains nora.err 'nora@example\.org'
 check "... and writing nothing" test ! -s nora.p7m
 
 # ---- variants ----
-check "PtypString8 (0x001E) variant" galfix ansi.oab --ansi
+check "PtypString8 (0x001E) variant" galfix oab ansi.oab --ansi
 check "the variant really uses 0x3001001E" python3 -c "
 import sys; sys.exit(0 if bytes.fromhex('1e000130') in open('ansi.oab','rb').read() else 1)"
 gs gal import ansi.oab >imp.out 2>&1
@@ -105,13 +81,13 @@ lookup 'Grace Example (S/MIME)'
 check "PtypString8: lookup by display name" contains lookup.out '^Grace Example \(S/MIME\)\|Grace_SMIME\|.*\[ansi\.oab\]$'
 gs gal import --format oab --source piped - <gal.oab >imp.out 2>&1
 check "stdin with --format oab" contains imp.out '^piped \(snapshot\): 12 entries'
-galfix small.oab --only alice,bob
+galfix oab small.oab --only alice,bob
 gs gal import --source gal.oab small.oab >imp.out 2>&1
 check "re-import of a source replaces its snapshot" contains imp.out '^gal\.oab \(snapshot\): 2 entries \(12 replaced\)'
 gs gal list --source gal.oab >list.out 2>&1
 check "... the snapshot holds just the new entries" test "$(wc -l <list.out)" = 2
 gs gal import gal.oab >/dev/null 2>&1
-galfix noaddr.oab --only nora,bob --no-address nora
+galfix oab noaddr.oab --only nora,bob --no-address nora
 gs gal import noaddr.oab >imp.out 2>&1
 lookup nora
 check "a record without addresses still becomes an entry (by its account)" \
@@ -119,7 +95,7 @@ check "a record without addresses still becomes an entry (by its account)" \
 
 # ---- hostile files ----
 check "the store is settled before the hostile imports" gs gal import gal.oab
-dump >before.sql
+store_state >before.txt 2>&1
 # every hostile kind at once (one run of galfix): bad-KIND.oab, and "KIND byte N" lines
 check "make the hostile files" sh -c "python3 '$TESTS_TOP/tests/gal/galfix.py' '$PKI' oab 'bad-%s.oab' --break all >breaks.txt"
 # hostile KIND REASON [FORMAT]: import bad-KIND.oab into the gal.oab snapshot
@@ -129,8 +105,8 @@ hostile() {
 	rc=$?
 	check "$1: exit 65" test "$rc" = 65
 	check "$1: the error names the file, $off, and why" contains err "^galsmime gal: bad-$1\\.oab: $off: $2"
-	dump >after.sql
-	check "$1: the store is unchanged" cmp -s before.sql after.sql
+	store_state >after.txt 2>&1
+	check "$1: the store is unchanged" cmp -s before.txt after.txt
 }
 hostile header 'truncated file: the OAB header needs 12 bytes, 7 there'
 hostile version 'version 0x00000007 is not an OAB version 4'
@@ -174,8 +150,8 @@ check "binary garbage: a one-line reason with a byte offset" contains err '^gals
 head -c 10000 gal.oab >cut.oab
 "$GALSMIME" gal import --source gal.oab cut.oab >out 2>err
 check "a file cut in the middle of a record: truncated" contains err '^galsmime gal: cut\.oab: byte [0-9]+: truncated file: '
-dump >after.sql
-check "the store is still unchanged" cmp -s before.sql after.sql
+store_state >after.txt 2>&1
+check "the store is still unchanged" cmp -s before.txt after.txt
 
 # from a pipe the size is unknown: the forged size must still not be believed
 cat bad-cbsize-big.oab | /usr/bin/time -f %M -o rss.out "$GALSMIME" gal import --format oab --source gal.oab - >out 2>err
@@ -210,7 +186,7 @@ skip_bad unknown-type bob
 skip_bad tlv-garbage carol
 skip_bad tlv-past carol
 gs gal import gal.oab >/dev/null 2>&1
-dump >before.sql
+store_state >before.txt 2>&1
 check_exit 65 "--skip-bad does not skip a record whose size runs past the end" \
 	gs gal import --skip-bad --source gal.oab bad-cbsize-past.oab
 check_exit 65 "--skip-bad does not skip a record whose size is 0 (no next record to find)" \
@@ -218,24 +194,24 @@ check_exit 65 "--skip-bad does not skip a record whose size is 0 (no next record
 check_exit 65 "--skip-bad does not accept a file with records missing" \
 	gs gal import --skip-bad --source gal.oab bad-totrecs-more.oab
 # a snapshot replaces the source: a file with no entry must not empty it
-galfix none.oab --only nobody
+galfix oab none.oab --only nobody
 "$GALSMIME" gal import --source gal.oab none.oab >out 2>err
 check "an OAB with no object record: exit 65" test $? = 65
 check "... saying there is no entry" contains err '^galsmime gal: none\.oab: no directory entry in the file \(0 object records\)$'
-galfix onebad.oab --only bob --break int85 >/dev/null
+galfix oab onebad.oab --only bob --break int85 >/dev/null
 "$GALSMIME" gal import --skip-bad --source gal.oab onebad.oab >out 2>err
 check "--skip-bad with every record bad: exit 65" test $? = 65
 check "... saying why and that nothing could be read" \
 	sh -c "grep -q 'onebad.oab: byte [0-9]*: object record 1 of 1: .*(skipped)' err &&
 	       grep -q '^galsmime gal: onebad.oab: no entry could be read (1 skipped)$' err"
-dump >after.sql
-check "... and the store is unchanged" cmp -s before.sql after.sql
+store_state >after.txt 2>&1
+check "... and the store is unchanged" cmp -s before.txt after.txt
 
 # ---- memory: 50000 records, about 100 MB ----
 if [ "${SANITIZE:-}" = 1 ]; then
 	skip "bounded memory" "AddressSanitizer's shadow memory and quarantine"
 else
-	check "make a 50000-record OAB" galfix big.oab --count 50000
+	check "make a 50000-record OAB" galfix oab big.oab --count 50000
 	size=$(stat -c %s big.oab)
 	check "it is over 50 MB ($size bytes)" test "$size" -gt 50000000
 	/usr/bin/time -f %M -o rss.out "$GALSMIME" gal import big.oab >imp.out 2>&1
@@ -245,6 +221,6 @@ else
 	check "big file from a pipe: 50000 entries" contains imp.out '^bigpipe \(snapshot\): 50000 entries'
 	check "big file from a pipe: peak RSS $(tail -1 rss.out) KB stays under 60 MB" test "$(tail -1 rss.out)" -lt 60000
 	gs gal explain bob.49993@example.org >explain.out 2>&1
-	check "a copy deep in the big file resolves to bob's certificate" contains explain.out "^chosen: $(fpr bob)$"
+	check "a copy deep in the big file resolves to bob's certificate" contains explain.out "^chosen: $(fp bob)$"
 	rm -f big.oab
 fi

@@ -5,14 +5,9 @@
 # .sst files (exit 65, the store unchanged). Then Outlook's TLV security
 # blob ([MS-OXOABK] 2.2.4.36) inside OAB records: capabilities announced
 # and the per-record errors of broken blobs.
-. "$TESTS_TOP/tests/lib.sh"
+. "$TESTS_TOP/tests/gal/lib.sh"
 
-galfix() { fmt=$1; shift; python3 "$TESTS_TOP/tests/gal/galfix.py" "$PKI" "$fmt" "$@"; }
 mksst() { python3 "$TESTS_TOP/tests/gal/fmt_sst.py" "$@"; }
-dump() { sqlite3 "$GALSMIME_HOME/galsmime.db" .dump; }
-fpr() { openssl x509 -in "$PKI/$1.crt" -outform DER | sha256sum | cut -d' ' -f1; }
-ocdecrypt() { openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2"; }
-can_read() { ocdecrypt "$1" "$2" 2>/dev/null | grep -q 'this is a test message'; }
 # stat_of SOURCE: the gal stats line of SOURCE
 stat_of() { gs gal stats | grep "^$1 "; }
 
@@ -59,9 +54,9 @@ import three.pem 3 pem
 import bob.der 1 der
 
 gs gal explain bob@example.org >explain.out 2>&1
-check "bob, from the certificate lists alone, is usable" contains explain.out "^chosen: $(fpr bob)$"
+check "bob, from the certificate lists alone, is usable" contains explain.out "^chosen: $(fp bob)$"
 gs gal explain carol@example.org >explain.out 2>&1
-check "carol (EC), from the PKCS#7 bag, is usable" contains explain.out "^chosen: $(fpr carol)$"
+check "carol (EC), from the PKCS#7 bag, is usable" contains explain.out "^chosen: $(fp carol)$"
 msg alice@example.org bob@example.org "sst" >m.eml
 check_exit 0 "encrypt to bob with his certificate from the lists" \
 	sh -c "'$GALSMIME' encrypt --no-self <m.eml >bob.p7m"
@@ -88,7 +83,7 @@ check_exit 1 "... and does not in a store without them (the check can fail)" \
 
 # ---- hostile .sst ----
 check "the store is settled before the hostile imports" gs gal import dir.sst
-dump >before.sql
+store_state >before.txt 2>&1
 # hostile KIND REASON [FORMAT]: bad.sst of KIND into the dir.sst snapshot, and as anchors
 hostile() {
 	galfix sst bad.sst --break "$1" || { fail "$1: make the fixture"; return; }
@@ -96,8 +91,8 @@ hostile() {
 	check "$1: exit 65" test $? = 65
 	check "$1: the error names the file and why" contains err "^galsmime gal: bad\\.sst: $2"
 	check_exit 65 "$1: trust import refuses it too" gs trust import bad.sst
-	dump >after.sql
-	check "$1: the store is unchanged" cmp -s before.sql after.sql
+	store_state >after.txt 2>&1
+	check "$1: the store is unchanged" cmp -s before.txt after.txt
 }
 hostile truncated 'serialized store: truncated element header at byte [0-9]+$'
 hostile length-past 'serialized store: element at byte [0-9]+ claims [0-9]+ bytes, [0-9]+ left$'
@@ -123,8 +118,8 @@ head -c 3000 dir.sst >cut.sst
 "$GALSMIME" gal import --source dir.sst cut.sst >out 2>err
 check "a file cut inside a certificate: exit 65, claims more than is left" \
 	contains err '^galsmime gal: cut\.sst: serialized store: element at byte [0-9]+ claims [0-9]+ bytes, [0-9]+ left$'
-dump >after.sql
-check "the store is still unchanged" cmp -s before.sql after.sql
+store_state >after.txt 2>&1
+check "the store is still unchanged" cmp -s before.txt after.txt
 
 # ---- Outlook's TLV blob, through OAB records ----
 check "an OAB whose carol blob announces AES-256-GCM" galfix oab caps.oab --tlv-caps

@@ -17,7 +17,6 @@
 #include "import.h"
 
 #include <csv.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,30 +26,6 @@
 #define CSV_BLOCK ((size_t) 64 << 10)
 #define CSV_CHUNK ((size_t) 256 << 10)
 
-enum {
-	P_NONE, P_NAME, P_ALIAS, P_DISPLAY, P_KIND, P_PRIMARY, P_EXTERNAL, P_ADDRESSES, P_UCERT,
-	P_SMIME,
-};
-
-static const struct {
-	const char *column;
-	int prop;
-} columns[] = {
-	/* Get-Mailbox / Get-MailUser / Get-MailContact */
-	{ "Name", P_NAME }, { "Alias", P_ALIAS }, { "DisplayName", P_DISPLAY },
-	{ "RecipientType", P_KIND }, { "PrimarySmtpAddress", P_PRIMARY },
-	{ "ExternalEmailAddress", P_EXTERNAL }, { "EmailAddresses", P_ADDRESSES },
-	{ "UserCertificate", P_UCERT }, { "UserSMIMECertificate", P_SMIME },
-	/* the same in Active Directory's words (csvde, Get-ADUser) */
-	{ "cn", P_NAME }, { "mailNickname", P_ALIAS }, { "mail", P_PRIMARY },
-	{ "proxyAddresses", P_ADDRESSES },
-};
-
-static const char *const prop_names[] = {
-	"?", "Name", "Alias", "DisplayName", "RecipientType", "PrimarySmtpAddress",
-	"ExternalEmailAddress", "EmailAddresses", "UserCertificate", "UserSMIMECertificate",
-};
-
 typedef struct cp {
 	gs_import_state *st;
 	gs_reader *r;
@@ -58,8 +33,7 @@ typedef struct cp {
 	gs_status rc;              /* the first failure: stops everything */
 	struct csv_parser csv;
 	unsigned char delim;
-	unsigned long records;     /* handed to the driver */
-	unsigned long named;       /* ... with something to call it by */
+	unsigned long named;       /* entries handed to the driver with something to call them by */
 	unsigned long skipped;     /* reported bad and skipped */
 
 	unsigned long line;        /* of the piece being fed */
@@ -69,15 +43,13 @@ typedef struct cp {
 
 	int have_header;
 	int comment_row;           /* a '#' line before the header */
-	GArray *cols;              /* int: the property of each column */
+	GArray *cols;              /* gs_prop: the property of each column */
 	unsigned known;            /* columns we read */
 
 	unsigned nfields;          /* fields of the current row so far */
 	int row_bad;               /* reported: the rest of the row is ignored */
 	int row_empty;
 	gs_record rec;
-	char *primary, *external;
-	size_t kept;               /* bytes held for the row */
 } cp;
 
 /* libcsv grows a field one block at a time through this: past the limit
@@ -96,73 +68,31 @@ static void
 row_bad(cp *p, const char *fmt, ...)
 {
 	va_list ap;
-	char *why;
 	gs_status rc;
 
 	if (p->row_bad || p->rc != GS_OK)
 		return;
-	va_start(ap, fmt);
-	why = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
 	p->row_bad = 1;
-	rc = gs_import_bad(p->st, p->rec.where, p->errmsg, "%s", why);
-	g_free(why);
+	va_start(ap, fmt);
+	rc = gs_import_vbad(p->st, p->rec.where, p->errmsg, fmt, ap);
+	va_end(ap);
 	if (rc == GS_OK)
 		p->skipped++;
 	else
 		p->rc = rc;
 }
 
-static int
-keep(cp *p, size_t n)
-{
-	if (p->kept + n > GS_MAX_RECORD) {
-		row_bad(p, "row larger than %zu MiB", GS_MAX_RECORD >> 20);
-		return 0;
-	}
-	p->kept += n;
-	return 1;
-}
-
-/* What Export-Csv leaves of a byte[]: its type name ("System.Byte[]",
- * "Microsoft.Exchange.Data.MultiValuedProperty`1[System.Byte[]]").
- * Base64 has no '.', '[', ']' or '`'. */
-static int
-is_type_name(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] == '.' || s[i] == '[' || s[i] == ']' || s[i] == '`')
-			return 1;
-	return 0;
-}
-
 static void
 add_addresses(cp *p, const char *s, size_t len)
 {
-	size_t i = 0, start;
-
-	while (i < len && !p->row_bad) {
-		while (i < len && (s[i] == ';' || g_ascii_isspace(s[i])))
-			i++;
-		start = i;
-		while (i < len && s[i] != ';' && !g_ascii_isspace(s[i]))
-			i++;
-		if (i == start)
-			break;
-		if (p->rec.addresses->len >= GS_MAX_RECORD_VALUES) {
-			row_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
-			return;
-		}
-		gs_record_add_address(&p->rec, s + start, (ssize_t) (i - start), 0);
-	}
+	if (!gs_record_add_addresses(&p->rec, s, len, ";"))
+		row_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
 }
 
 static void
-add_certs(cp *p, int prop, const char *s, size_t len)
+add_certs(cp *p, gs_prop prop, const char *s, size_t len)
 {
-	const char *attr = prop == P_SMIME ? "userSMIMECertificate" : "userCertificate";
+	const char *attr = gs_prop_attribute(prop), *why;
 	size_t i = 0, start, end;
 	unsigned n = 0;
 
@@ -180,35 +110,32 @@ add_certs(cp *p, int prop, const char *s, size_t len)
 		n++;
 		if (p->rec.certs->len >= GS_MAX_RECORD_VALUES)
 			row_bad(p, "more than %d certificate values", GS_MAX_RECORD_VALUES);
-		else if (is_type_name(s + start, end - start))
-			row_bad(p, "%s value %u: certificate bytes lost by the export "
-				"(use scripts/Export-GalSmime.ps1)", prop_names[prop], n);
-		else if (!gs_record_add_cert_b64(&p->rec, attr, s + start, end - start))
-			row_bad(p, "%s value %u: not base64", prop_names[prop], n);
+		else if ((why = gs_record_add_cert_text(&p->rec, attr, s + start, end - start)))
+			row_bad(p, "%s value %u: %s", gs_prop_name(prop), n, why);
 	}
 }
 
 static void
-cell(cp *p, int prop, const char *s, size_t len)
+cell(cp *p, gs_prop prop, const char *s, size_t len)
 {
 	char **field = NULL;
 
 	switch (prop) {
-	case P_NAME: field = &p->rec.name; break;
-	case P_ALIAS: field = &p->rec.alias; break;
-	case P_DISPLAY: field = &p->rec.display_name; break;
-	case P_KIND: field = &p->rec.kind; break;
-	case P_PRIMARY: field = &p->primary; break;
-	case P_EXTERNAL: field = &p->external; break;
-	case P_ADDRESSES: add_addresses(p, s, len); return;
-	case P_UCERT:
-	case P_SMIME: add_certs(p, prop, s, len); return;
+	case GS_PROP_NAME: field = &p->rec.name; break;
+	case GS_PROP_ALIAS: field = &p->rec.alias; break;
+	case GS_PROP_DISPLAY: field = &p->rec.display_name; break;
+	case GS_PROP_KIND: field = &p->rec.kind; break;
+	case GS_PROP_PRIMARY: field = &p->rec.primary; break;
+	case GS_PROP_EXTERNAL: field = &p->rec.external; break;
+	case GS_PROP_ADDRESSES: add_addresses(p, s, len); return;
+	case GS_PROP_UCERT:
+	case GS_PROP_SMIME: add_certs(p, prop, s, len); return;
 	default: return;
 	}
 	/* Excel saves "CSV" in the ANSI code page: say so rather than drop
 	 * the names */
 	if (!g_utf8_validate(s, (gssize) len, NULL)) {
-		row_bad(p, "%s: not UTF-8 text (save the file as UTF-8)", prop_names[prop]);
+		row_bad(p, "%s: not UTF-8 text (save the file as UTF-8)", gs_prop_name(prop));
 		return;
 	}
 	gs_record_set(field, s, (ssize_t) len);
@@ -218,12 +145,8 @@ static void
 row_reset(cp *p)
 {
 	gs_record_clear(&p->rec);
-	g_free(p->primary);
-	g_free(p->external);
-	p->primary = p->external = NULL;
 	p->row_bad = 0;
 	p->row_empty = 1;
-	p->kept = 0;
 	p->nfields = 0;
 }
 
@@ -231,8 +154,7 @@ static void
 header_field(cp *p, const char *s, size_t len)
 {
 	char *name;
-	int prop = P_NONE;
-	size_t i;
+	gs_prop prop;
 
 	if (p->nfields == 1 && len > 0 && s[0] == '#')
 		p->comment_row = 1;
@@ -244,12 +166,8 @@ header_field(cp *p, const char *s, size_t len)
 		return;
 	}
 	name = g_strstrip(g_strndup(s, len));
-	for (i = 0; i < G_N_ELEMENTS(columns); i++)
-		if (!g_ascii_strcasecmp(name, columns[i].column)) {
-			prop = columns[i].prop;
-			p->known++;
-			break;
-		}
+	if ((prop = gs_prop_lookup(name, strlen(name))) != GS_PROP_NONE)
+		p->known++;
 	g_free(name);
 	g_array_append_val(p->cols, prop);
 }
@@ -260,7 +178,7 @@ on_field(void *s, size_t len, void *data)
 {
 	cp *p = data;
 	unsigned col = p->nfields++;
-	int prop;
+	gs_prop prop;
 
 	if (p->rc != GS_OK)
 		return;
@@ -272,8 +190,12 @@ on_field(void *s, size_t len, void *data)
 		p->row_empty = 0;
 	if (p->row_bad || col >= p->cols->len || len == 0)
 		return;
-	prop = g_array_index(p->cols, int, col);
-	if (prop != P_NONE && keep(p, len))
+	prop = g_array_index(p->cols, gs_prop, col);
+	if (prop == GS_PROP_NONE)
+		return;
+	if (!gs_record_keep(&p->rec, len))
+		row_bad(p, "row larger than %zu MiB", GS_MAX_RECORD >> 20);
+	else
 		cell(p, prop, s, len);
 }
 
@@ -310,19 +232,8 @@ on_row(int c, void *data)
 	if (!p->row_empty && n != p->cols->len)
 		row_bad(p, "%u fields where the header row has %u", n, p->cols->len);
 	if (!p->row_bad && !p->row_empty) {
-		if (p->external) {
-			/* a contact's external address ("SMTP:x@y") is an address of
-			 * the entry, not a rival to PrimarySmtpAddress */
-			const char *a = p->external;
-			if (!g_ascii_strncasecmp(a, "smtp:", 5))
-				a += 5;
-			gs_record_add_address(&p->rec, a, -1, 0);
-		}
-		if (p->primary)
-			gs_record_add_address(&p->rec, p->primary, -1, 1);
-		p->records++;
-		if (p->rec.name || p->rec.alias || p->rec.display_name || p->rec.addresses->len ||
-		    p->rec.certs->len)
+		gs_record_add_held(&p->rec);
+		if (gs_record_has_content(&p->rec))
 			p->named++;
 		p->rc = gs_import_record(p->st, &p->rec, p->errmsg);
 	}
@@ -450,7 +361,7 @@ gs_parse_csv(gs_import_state *st, gs_reader *r, char **errmsg)
 	p.r = r;
 	p.errmsg = errmsg;
 	p.line = 1;
-	p.cols = g_array_new(FALSE, FALSE, sizeof(int));
+	p.cols = g_array_new(FALSE, FALSE, sizeof(gs_prop));
 	gs_record_init(&p.rec);
 	row_reset(&p);
 	if (csv_init(&p.csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
@@ -469,29 +380,22 @@ gs_parse_csv(gs_import_state *st, gs_reader *r, char **errmsg)
 	feed_buffer(&p, buf, have);
 	while (p.rc == GS_OK && (n = gs_reader_read(r, buf, CSV_CHUNK)) > 0)
 		feed_buffer(&p, buf, (size_t) n);
-	if (p.rc == GS_OK && gs_reader_error(r))
-		p.rc = gs_reader_error(r) == EILSEQ
-			       ? gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", gs_reader_name(r))
-			       : gs_fail(errmsg, GS_E_IO, "%s: %s", gs_reader_name(r),
-					 g_strerror(gs_reader_error(r)));
+	if (p.rc == GS_OK)
+		p.rc = gs_reader_status(r, errmsg);
 	if (p.rc == GS_OK && csv_fini(&p.csv, on_field, on_row, &p) != 0 && p.rc == GS_OK)
 		p.rc = gs_fail(errmsg, GS_E_MALFORMED,
 			       "%s:%lu: the file ends inside a quoted field (is it cut short?)",
 			       gs_reader_name(r), p.row_line);
 	if (p.rc == GS_OK && !p.have_header)
 		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no header row", gs_reader_name(r));
-	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
-		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
-			       gs_reader_name(r), p.skipped);
-	/* a snapshot replaces the source: a header and nothing else must not
-	 * empty it */
-	if (p.rc == GS_OK && p.named == 0)
-		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no directory entry in the file (no row "
-			       "has a Name, Alias, DisplayName, address or certificate)", gs_reader_name(r));
+	/* a header and nothing else must not empty the source */
+	if (p.rc == GS_OK)
+		p.rc = gs_import_check_named(r, p.named, p.skipped,
+					     "no row has a Name, Alias, DisplayName, address or certificate",
+					     errmsg);
 	csv_free(&p.csv);
 	row_reset(&p);
-	g_ptr_array_unref(p.rec.addresses);
-	g_ptr_array_unref(p.rec.certs);
+	gs_record_dispose(&p.rec);
 	g_array_unref(p.cols);
 	g_free(buf);
 	return p.rc;

@@ -73,15 +73,49 @@ gs_gal_format_from_name(const char *name, gs_gal_format *format)
 	return GS_E_USAGE;
 }
 
-const char *
-gs_gal_format_name(gs_gal_format format)
+/* ---- the properties of Exchange's recipients ---- */
+
+static const struct {
+	const char *name;
+	gs_prop prop;
+} properties[] = {
+	/* Get-Mailbox / Get-MailUser / Get-MailContact */
+	{ "Name", GS_PROP_NAME }, { "Alias", GS_PROP_ALIAS }, { "DisplayName", GS_PROP_DISPLAY },
+	{ "RecipientType", GS_PROP_KIND }, { "PrimarySmtpAddress", GS_PROP_PRIMARY },
+	{ "ExternalEmailAddress", GS_PROP_EXTERNAL }, { "EmailAddresses", GS_PROP_ADDRESSES },
+	{ "UserCertificate", GS_PROP_UCERT }, { "UserSMIMECertificate", GS_PROP_SMIME },
+	/* the same in Active Directory's words (csvde, Get-ADUser -Properties) */
+	{ "cn", GS_PROP_NAME }, { "mailNickname", GS_PROP_ALIAS }, { "mail", GS_PROP_PRIMARY },
+	{ "proxyAddresses", GS_PROP_ADDRESSES },
+};
+
+gs_prop
+gs_prop_lookup(const char *name, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < G_N_ELEMENTS(format_names); i++)
-		if (format_names[i].format == format)
-			return format_names[i].name;
-	return "unknown";
+	for (i = 0; i < G_N_ELEMENTS(properties); i++)
+		if (strlen(properties[i].name) == len && !g_ascii_strncasecmp(properties[i].name, name, len))
+			return properties[i].prop;
+	return GS_PROP_NONE;
+}
+
+const char *
+gs_prop_name(gs_prop prop)
+{
+	size_t i;
+
+	/* the first name of each is Exchange's */
+	for (i = 0; i < G_N_ELEMENTS(properties); i++)
+		if (properties[i].prop == prop)
+			return properties[i].name;
+	return "?";
+}
+
+const char *
+gs_prop_attribute(gs_prop prop)
+{
+	return prop == GS_PROP_SMIME ? "userSMIMECertificate" : "userCertificate";
 }
 
 static int
@@ -170,12 +204,33 @@ gs_record_clear(gs_record *rec)
 	g_free(rec->name);
 	g_free(rec->alias);
 	g_free(rec->display_name);
-	rec->kind = rec->name = rec->alias = rec->display_name = NULL;
+	g_free(rec->primary);
+	g_free(rec->external);
+	rec->kind = rec->name = rec->alias = rec->display_name = rec->primary = rec->external = NULL;
 	g_ptr_array_set_size(rec->addresses, 0);
 	g_ptr_array_set_size(rec->certs, 0);
 	rec->where[0] = 0;
 	rec->overflow = 0;
+	rec->kept = 0;
 	rec->bad_text = NULL;
+}
+
+void
+gs_record_dispose(gs_record *rec)
+{
+	gs_record_clear(rec);
+	g_ptr_array_unref(rec->addresses);
+	g_ptr_array_unref(rec->certs);
+	rec->addresses = rec->certs = NULL;
+}
+
+int
+gs_record_keep(gs_record *rec, size_t n)
+{
+	if (rec->kept + n > GS_MAX_RECORD)
+		return 0;
+	rec->kept += n;
+	return 1;
 }
 
 void
@@ -275,6 +330,28 @@ gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary)
 	g_free(s);
 }
 
+int
+gs_record_add_addresses(gs_record *rec, const char *list, size_t len, const char *seps)
+{
+	size_t i = 0, start;
+
+#define IS_SEP(c) (g_ascii_isspace(c) || ((c) && strchr(seps, (c))))
+	while (i < len) {
+		while (i < len && IS_SEP(list[i]))
+			i++;
+		start = i;
+		while (i < len && !IS_SEP(list[i]))
+			i++;
+		if (i == start)
+			break;
+		if (rec->addresses->len >= GS_MAX_RECORD_VALUES)
+			return 0;
+		gs_record_add_address(rec, list + start, (ssize_t) (i - start), 0);
+	}
+#undef IS_SEP
+	return 1;
+}
+
 void
 gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size_t len)
 {
@@ -293,37 +370,124 @@ gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size
 int
 gs_record_add_cert_b64(gs_record *rec, const char *attribute, const char *b64, size_t len)
 {
-	char *clean = g_malloc(len + 1);
-	size_t i, n = 0;
-	guchar *der;
-	gsize dlen;
+	size_t n;
+	guchar *der = gs_base64_decode(b64, len, 0, &n);
+
+	if (!der)
+		return 0;
+	gs_record_add_cert(rec, attribute, der, n);
+	g_free(der);
+	return 1;
+}
+
+size_t
+gs_base64_size(const char *s, size_t len, int unpadded_ok)
+{
+	size_t i, n = 0, pad = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (g_ascii_isspace(c))
+			continue;
+		if (c == '=')
+			pad++;
+		else if (pad || !(g_ascii_isalnum(c) || c == '+' || c == '/'))
+			return 0;
+		else
+			n++;
+	}
+	if (n == 0 || pad > 2 || (pad ? (n + pad) % 4 != 0 : n % 4 == 1 || (!unpadded_ok && n % 4)))
+		return 0;
+	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+}
+
+guchar *
+gs_base64_decode(const char *s, size_t len, int unpadded_ok, size_t *out_len)
+{
+	size_t size = gs_base64_size(s, len, unpadded_ok), n;
+	guchar *out;
 	gint state = 0;
 	guint save = 0;
 
-	for (i = 0; i < len; i++) {
-		char ch = b64[i];
-		if (g_ascii_isspace(ch))
-			continue;
-		if (!g_ascii_isalnum(ch) && ch != '+' && ch != '/' && ch != '=') {
-			g_free(clean);
-			return 0;
-		}
-		clean[n++] = ch;
+	if (size == 0)
+		return NULL;
+	/* GLib's decoder skips the white space; a last group without its
+	 * padding is completed by a second step */
+	out = g_malloc(size + 4);
+	n = g_base64_decode_step(s, len, out, &state, &save);
+	if (state > 0)
+		n += g_base64_decode_step("==", (gsize) (4 - state), out + n, &state, &save);
+	out[n] = 0;
+	*out_len = n;
+	return out;
+}
+
+char *
+gs_excerpt(const char *s, size_t len)
+{
+	GString *g = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < len && i < 48; i++) {
+		unsigned char c = (unsigned char) s[i];
+		if (c >= 0x20 && c < 0x7f)
+			g_string_append_c(g, (char) c);
+		else
+			g_string_append_printf(g, "\\x%02x", c);
 	}
-	if (n == 0 || n % 4 != 0) {
-		g_free(clean);
-		return 0;
-	}
-	der = g_malloc(n / 4 * 3 + 3);
-	dlen = g_base64_decode_step(clean, n, der, &state, &save);
-	g_free(clean);
-	if (dlen == 0) {
-		g_free(der);
-		return 0;
-	}
-	gs_record_add_cert(rec, attribute, der, dlen);
-	g_free(der);
-	return 1;
+	if (i < len)
+		g_string_append(g, "...");
+	return g_string_free(g, FALSE);
+}
+
+/* What Export-Csv and a shallow ConvertTo-Json leave of a byte[]: its
+ * type name ("System.Byte[]",
+ * "Microsoft.Exchange.Data.MultiValuedProperty`1[System.Byte[]]").
+ * Base64 has no '.', '[', ']' or '`'. */
+static int
+is_type_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '.' || s[i] == '[' || s[i] == ']' || s[i] == '`')
+			return 1;
+	return 0;
+}
+
+const char *
+gs_record_add_cert_text(gs_record *rec, const char *attribute, const char *text, size_t len)
+{
+	if (is_type_name(text, len))
+		return "certificate bytes lost by the export (use scripts/Export-GalSmime.ps1)";
+	if (!gs_record_add_cert_b64(rec, attribute, text, len))
+		return "not base64";
+	return NULL;
+}
+
+void
+gs_record_add_external(gs_record *rec, const char *address)
+{
+	/* "SMTP:" would make it the primary */
+	if (!g_ascii_strncasecmp(address, "smtp:", 5))
+		address += 5;
+	gs_record_add_address(rec, address, -1, 0);
+}
+
+void
+gs_record_add_held(gs_record *rec)
+{
+	if (rec->external)
+		gs_record_add_external(rec, rec->external);
+	if (rec->primary)
+		gs_record_add_address(rec, rec->primary, -1, 1);
+}
+
+int
+gs_record_has_content(const gs_record *rec)
+{
+	return rec->name || rec->alias || rec->display_name || rec->addresses->len || rec->certs->len;
 }
 
 void
@@ -342,11 +506,19 @@ gs_status
 gs_import_bad(gs_import_state *st, const char *where, char **errmsg, const char *fmt, ...)
 {
 	va_list ap;
-	char *reason;
+	gs_status rc;
 
 	va_start(ap, fmt);
-	reason = g_strdup_vprintf(fmt, ap);
+	rc = gs_import_vbad(st, where, errmsg, fmt, ap);
 	va_end(ap);
+	return rc;
+}
+
+gs_status
+gs_import_vbad(gs_import_state *st, const char *where, char **errmsg, const char *fmt, va_list ap)
+{
+	char *reason = g_strdup_vprintf(fmt, ap);
+
 	if (st->opts.skip_bad) {
 		st->stats.skipped++;
 		if (st->opts.on_skip)
@@ -357,6 +529,19 @@ gs_import_bad(gs_import_state *st, const char *where, char **errmsg, const char 
 	gs_fail(errmsg, GS_E_MALFORMED, "%s: %s", where, reason);
 	g_free(reason);
 	return GS_E_MALFORMED;
+}
+
+gs_status
+gs_import_check_named(const gs_reader *r, unsigned long named, unsigned long skipped, const char *why,
+		      char **errmsg)
+{
+	if (named > 0)
+		return GS_OK;
+	if (skipped > 0)
+		return gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
+			       gs_reader_name(r), skipped);
+	return gs_fail(errmsg, GS_E_MALFORMED, "%s: no directory entry in the file (%s)",
+		       gs_reader_name(r), why);
 }
 
 void
@@ -685,11 +870,7 @@ gs_gal_import_file(gs_gal_import *imp, int fd, const char *name, gs_gal_format f
 		size_t n = gs_reader_peek(r, &head);
 
 		if (n == 0) {
-			if (gs_reader_error(r) == EILSEQ)
-				rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", name);
-			else if (gs_reader_error(r))
-				rc = gs_fail(errmsg, GS_E_IO, "%s: %s", name, g_strerror(gs_reader_error(r)));
-			else
+			if ((rc = gs_reader_status(r, errmsg)) == GS_OK)
 				rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: empty file", name);
 			goto out;
 		}
@@ -702,10 +883,8 @@ gs_gal_import_file(gs_gal_import *imp, int fd, const char *name, gs_gal_format f
 	}
 	parse = parser_for(format);
 	rc = parse(imp, r, errmsg);
-	if (rc == GS_OK && gs_reader_error(r))
-		rc = gs_reader_error(r) == EILSEQ
-			     ? gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", name)
-			     : gs_fail(errmsg, GS_E_IO, "%s: %s", name, g_strerror(gs_reader_error(r)));
+	if (rc == GS_OK)
+		rc = gs_reader_status(r, errmsg);
 	if (rc == GS_OK && imp->opts.progress)
 		imp->opts.progress(imp->opts.cb_data, gs_reader_offset(r), gs_reader_size(r),
 				   imp->stats.entries);

@@ -16,6 +16,8 @@
 
 #include "../gs-private.h"
 
+#include <stdarg.h>
+
 /* ---- the reader: buffered, BOM-aware input ---- */
 
 typedef struct gs_reader gs_reader;
@@ -33,8 +35,6 @@ void gs_reader_free(gs_reader *r);
 const char *gs_reader_name(const gs_reader *r);
 /* Read up to n bytes; returns bytes read, 0 at end, -1 on error (errno). */
 ssize_t gs_reader_read(gs_reader *r, void *buf, size_t n);
-/* Read exactly n bytes: 1, or 0 when the input ends first, -1 on error. */
-int gs_reader_read_exact(gs_reader *r, void *buf, size_t n);
 /* The next line without its LF or CRLF, valid until the next call;
  * NULL at end. *len gets its length. Lines longer than GS_MAX_RECORD give
  * NULL with *too_long set. */
@@ -50,8 +50,11 @@ size_t gs_reader_peek(gs_reader *r, const unsigned char **p);
 /* A stdio FILE reading the (converted) input, for parsers built on
  * libraries that want one (LDIF). Valid until gs_reader_free. */
 FILE *gs_reader_file(gs_reader *r);
-/* Did reading fail (I/O error, bad UTF-16)? */
+/* Did reading fail (I/O error, bad UTF-16)? The errno, or 0. */
 int gs_reader_error(const gs_reader *r);
+/* The same as a status: GS_OK, GS_E_MALFORMED ("NAME: invalid UTF-16
+ * text"), GS_E_IO ("NAME: " and the system's reason). */
+gs_status gs_reader_status(const gs_reader *r, char **errmsg);
 
 /* ---- records ---- */
 
@@ -69,23 +72,109 @@ typedef struct gs_record {
 	GPtrArray *certs;          /* gs_record_cert* */
 	char where[128];           /* "file:line" or "file: byte N", for messages */
 	int overflow;              /* more than GS_MAX_RECORD_VALUES were added */
+	size_t kept;               /* bytes held for it (gs_record_keep) */
+	/* PrimarySmtpAddress and ExternalEmailAddress, held until the record
+	 * is complete (gs_record_add_held) so that the primary comes first
+	 * whatever the order of the properties */
+	char *primary, *external;
 	const char *bad_text;      /* what held a control character ("an address"), or NULL */
 } gs_record;
 
 void gs_record_init(gs_record *rec);
 void gs_record_clear(gs_record *rec);     /* frees contents, ready for reuse */
 void gs_record_set(char **field, const char *value, ssize_t len);
+/* Free what the record holds; it cannot be used again. */
+void gs_record_dispose(gs_record *rec);
+/* Count `n` more bytes held for the record: 0 when that makes it larger
+ * than GS_MAX_RECORD (the caller reports it), else 1. */
+int gs_record_keep(gs_record *rec, size_t n);
 /* Add an address as directories spell it: "SMTP:a@b" (primary),
  * "smtp:a@b", "a@b", "mailto:a@b"; other proxy types (X500:, SIP:, X400:,
  * EUM: ...) are ignored. `primary` forces it first. */
 void gs_record_add_address(gs_record *rec, const char *raw, ssize_t len, int primary);
+/* Add each address of a list: the words between white space and the
+ * bytes of `seps`. Returns 0, having added what it could, when the
+ * record holds GS_MAX_RECORD_VALUES addresses (the caller reports it),
+ * else 1. */
+int gs_record_add_addresses(gs_record *rec, const char *list, size_t len, const char *seps);
 void gs_record_add_cert(gs_record *rec, const char *attribute, const void *data, size_t len);
-/* Same, with base64 text (whitespace ignored). Returns 0 on bad base64. */
+/* Same, with base64 text (gs_base64_decode, padding required). Returns 0
+ * when it is not base64. */
 int gs_record_add_cert_b64(gs_record *rec, const char *attribute, const char *b64, size_t len);
+/* Same, from the text of a certificate property (CSV cell, JSON string):
+ * base64, as gs_record_add_cert_b64. Returns NULL when added, else why
+ * not: "not base64", or that the export lost the bytes (it wrote the
+ * type name, "System.Byte[]", as Export-Csv and a shallow
+ * ConvertTo-Json do). */
+const char *gs_record_add_cert_text(gs_record *rec, const char *attribute, const char *text,
+				    size_t len);
+/* Add an external address (a contact's ExternalEmailAddress, AD's
+ * targetAddress): one of the entry's addresses whatever its "SMTP:"
+ * prefix says, never its primary. */
+void gs_record_add_external(gs_record *rec, const char *address);
+/* The record is complete: its held external address (as
+ * gs_record_add_external) and primary address (first) join its
+ * addresses. */
+void gs_record_add_held(gs_record *rec);
+/* Does the record name anything: a name, alias, display name, address
+ * or certificate? */
+int gs_record_has_content(const gs_record *rec);
 /* Set rec->where. */
 void gs_record_where(gs_record *rec, const gs_reader *r, unsigned long line);
 
+/* ---- the properties of Exchange's recipients (CSV columns, JSON members) ---- */
+
+typedef enum gs_prop {
+	GS_PROP_NONE = 0,
+	GS_PROP_NAME,              /* Name, cn */
+	GS_PROP_ALIAS,             /* Alias, mailNickname */
+	GS_PROP_DISPLAY,           /* DisplayName */
+	GS_PROP_KIND,              /* RecipientType */
+	GS_PROP_PRIMARY,           /* PrimarySmtpAddress, mail */
+	GS_PROP_EXTERNAL,          /* ExternalEmailAddress */
+	GS_PROP_ADDRESSES,         /* EmailAddresses, proxyAddresses */
+	GS_PROP_UCERT,             /* UserCertificate */
+	GS_PROP_SMIME,             /* UserSMIMECertificate */
+} gs_prop;
+/* The property a column or member name means (any case): Get-Mailbox,
+ * Get-MailUser and Get-MailContact's names, and Active Directory's
+ * (csvde, Get-ADUser); GS_PROP_NONE for a name galsmime does not read. */
+gs_prop gs_prop_lookup(const char *name, size_t len);
+/* What messages call it: its Exchange name ("UserSMIMECertificate"). */
+const char *gs_prop_name(gs_prop prop);
+/* The attribute a certificate property's values are stored under
+ * ("userCertificate", "userSMIMECertificate"). */
+const char *gs_prop_attribute(gs_prop prop);
+
+/* ---- text values, for every parser ---- */
+
+/* Base64 as directories and vCards write it: letters, digits, '+' and
+ * '/'; white space (space, tab, CR, LF, FF, VT) anywhere is ignored; '='
+ * pads the end only, at most twice. The characters and the padding come
+ * in groups of four; with `unpadded_ok`, a last group of two or three
+ * characters may also stand without its padding (vCard writers leave it
+ * out). gs_base64_size returns how many bytes the text decodes to, or 0
+ * when it is not base64 or holds nothing; gs_base64_decode returns them
+ * (a new buffer of *len bytes, followed by a NUL byte it does not
+ * count; g_free), or NULL where gs_base64_size says 0. */
+size_t gs_base64_size(const char *s, size_t len, int unpadded_ok);
+guchar *gs_base64_decode(const char *s, size_t len, int unpadded_ok, size_t *out_len);
+
+/* The start of hostile text for a one-line message: its first 48 bytes,
+ * each byte outside printable ASCII as \xNN, then "..." when there was
+ * more. A new string (g_free). */
+char *gs_excerpt(const char *s, size_t len);
+
 /* ---- the import, as the parsers see it ---- */
+
+/* The end of a file of entries: a snapshot replaces its source, so a
+ * file in which no entry names anything (gs_record_has_content), every
+ * one skipped or none there, must not empty it. GS_OK, or
+ * GS_E_MALFORMED: "NAME: no entry could be read (N skipped)" when
+ * entries were skipped, else "NAME: no directory entry in the file
+ * (WHY)". */
+gs_status gs_import_check_named(const gs_reader *r, unsigned long named, unsigned long skipped,
+				const char *why, char **errmsg);
 
 typedef struct gs_gal_import gs_import_state;
 
@@ -97,6 +186,8 @@ gs_status gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg);
  * GS_E_MALFORMED with "where: reason". */
 gs_status gs_import_bad(gs_import_state *st, const char *where, char **errmsg, const char *fmt, ...)
 	G_GNUC_PRINTF(4, 5);
+gs_status gs_import_vbad(gs_import_state *st, const char *where, char **errmsg, const char *fmt,
+			 va_list ap) G_GNUC_PRINTF(4, 0);
 /* Certificates without an entry (bare certificate lists). */
 gs_status gs_import_bare_certs(gs_import_state *st, STACK_OF(X509) *certs, char **errmsg);
 /* Report progress (cheap; call per record). */

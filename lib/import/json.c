@@ -17,7 +17,6 @@
  * again from. */
 #include "import.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -31,31 +30,6 @@
 /* beyond this column a location also gives the byte offset (-Compress
  * writes everything on one line) */
 #define JSON_MAX_COLUMN 1000
-
-enum {
-	P_NONE, P_NAME, P_ALIAS, P_DISPLAY, P_KIND, P_PRIMARY, P_EXTERNAL, P_ADDRESSES, P_UCERT,
-	P_SMIME,
-};
-
-static const struct {
-	const char *key;
-	int prop;
-} properties[] = {
-	/* Get-Mailbox / Get-MailUser / Get-MailContact */
-	{ "Name", P_NAME }, { "Alias", P_ALIAS }, { "DisplayName", P_DISPLAY },
-	{ "RecipientType", P_KIND }, { "PrimarySmtpAddress", P_PRIMARY },
-	{ "ExternalEmailAddress", P_EXTERNAL }, { "EmailAddresses", P_ADDRESSES },
-	{ "UserCertificate", P_UCERT }, { "UserSMIMECertificate", P_SMIME },
-	/* the same in Active Directory's words (Get-ADUser -Properties) */
-	{ "cn", P_NAME }, { "mailNickname", P_ALIAS }, { "mail", P_PRIMARY },
-	{ "proxyAddresses", P_ADDRESSES },
-};
-
-/* what messages call each property */
-static const char *const prop_names[] = {
-	"?", "Name", "Alias", "DisplayName", "RecipientType", "PrimarySmtpAddress",
-	"ExternalEmailAddress", "EmailAddresses", "UserCertificate", "UserSMIMECertificate",
-};
 
 /* ---- values of the properties we read, as a small tree ---- */
 
@@ -143,8 +117,7 @@ typedef struct jp {
 	char **errmsg;
 	gs_status rc;              /* the first failure: stops everything */
 	yajl_handle h;
-	unsigned long records;     /* handed to the driver */
-	unsigned long named;       /* ... with something to call it by */
+	unsigned long named;       /* entries handed to the driver with something to call them by */
 	unsigned long skipped;     /* reported bad and skipped */
 
 	/* the scanner, ahead of yajl */
@@ -177,9 +150,7 @@ typedef struct jp {
 	unsigned rec_depth;        /* cdepth inside the record's braces */
 	int rec_bad;               /* the record was reported: the rest is ignored */
 	gs_record rec;
-	char *primary, *external;
-	size_t kept;               /* bytes held for the record */
-	int prop;                  /* the property whose value comes next */
+	gs_prop prop;              /* the property whose value comes next */
 	jv *tree, *cur;            /* its value, while it is being built */
 	char *key;                 /* the member name inside the tree */
 } jp;
@@ -209,16 +180,13 @@ static void
 record_bad(jp *p, const char *fmt, ...)
 {
 	va_list ap;
-	char *why;
 
 	if (p->rec_bad || p->rc != GS_OK)
 		return;
-	va_start(ap, fmt);
-	why = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
 	p->rec_bad = 1;
-	fail_bad(p, gs_import_bad(p->st, p->rec.where, p->errmsg, "%s", why));
-	g_free(why);
+	va_start(ap, fmt);
+	fail_bad(p, gs_import_vbad(p->st, p->rec.where, p->errmsg, fmt, ap));
+	va_end(ap);
 	if (p->tree) {
 		/* drop the value being built; ignore the rest of it */
 		jv_free(p->tree);
@@ -244,18 +212,16 @@ element_bad(jp *p, const char *what)
 static int
 keep(jp *p, size_t n)
 {
-	if (p->kept + n > GS_MAX_RECORD) {
-		record_bad(p, "entry larger than %zu MiB", GS_MAX_RECORD >> 20);
-		return 0;
-	}
-	p->kept += n;
-	return 1;
+	if (gs_record_keep(&p->rec, n))
+		return 1;
+	record_bad(p, "entry larger than %zu MiB", GS_MAX_RECORD >> 20);
+	return 0;
 }
 
 /* ---- what the values mean ---- */
 
 static void
-set_string(jp *p, int prop, char **field, const jv *v)
+set_string(jp *p, gs_prop prop, char **field, const jv *v)
 {
 	char num[32];
 
@@ -263,7 +229,7 @@ set_string(jp *p, int prop, char **field, const jv *v)
 	case JV_NULL: break;
 	case JV_STRING:
 		if (v->bad)
-			record_bad(p, "%s: %s", prop_names[prop], v->bad);
+			record_bad(p, "%s: %s", gs_prop_name(prop), v->bad);
 		else
 			gs_record_set(field, v->str, (ssize_t) v->len);
 		break;
@@ -273,7 +239,7 @@ set_string(jp *p, int prop, char **field, const jv *v)
 		gs_record_set(field, num, -1);
 		break;
 	default:
-		record_bad(p, "%s: expected a string, found %s", prop_names[prop], jv_what(v));
+		record_bad(p, "%s: expected a string, found %s", gs_prop_name(prop), jv_what(v));
 	}
 }
 
@@ -298,18 +264,18 @@ address_of(const jv *v)
 /* PrimarySmtpAddress and ExternalEmailAddress: kept until the record ends,
  * so that the primary comes first whatever the order of the properties. */
 static void
-take_address(jp *p, int prop, char **slot, const jv *v)
+take_address(jp *p, gs_prop prop, char **slot, const jv *v)
 {
 	const jv *a;
 
 	if (v->type == JV_NULL)
 		return;
 	if (!(a = address_of(v))) {
-		record_bad(p, "%s: expected an address, found %s", prop_names[prop], jv_what(v));
+		record_bad(p, "%s: expected an address, found %s", gs_prop_name(prop), jv_what(v));
 		return;
 	}
 	if (a->bad) {
-		record_bad(p, "%s: %s", prop_names[prop], a->bad);
+		record_bad(p, "%s: %s", gs_prop_name(prop), a->bad);
 		return;
 	}
 	g_free(*slot);
@@ -321,22 +287,8 @@ take_address(jp *p, int prop, char **slot, const jv *v)
 static void
 add_address_words(jp *p, const char *s, size_t len)
 {
-	size_t i = 0, start;
-
-	while (i < len) {
-		while (i < len && g_ascii_isspace(s[i]))
-			i++;
-		start = i;
-		while (i < len && !g_ascii_isspace(s[i]))
-			i++;
-		if (i == start)
-			break;
-		if (p->rec.addresses->len >= GS_MAX_RECORD_VALUES) {
-			record_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
-			return;
-		}
-		gs_record_add_address(&p->rec, s + start, (ssize_t) (i - start), 0);
-	}
+	if (!gs_record_add_addresses(&p->rec, s, len, ""))
+		record_bad(p, "more than %d addresses", GS_MAX_RECORD_VALUES);
 }
 
 static void
@@ -377,24 +329,10 @@ add_addresses(jp *p, const jv *v, int wrapped)
 		add_address_words(p, a->str, a->len);
 }
 
-/* What Export-Csv and a shallow ConvertTo-Json leave of a byte[]: its type
- * name ("System.Byte[]", "Microsoft.Exchange.Data.MultiValuedProperty`1[...]").
- * Base64 has no '.', '[', ']' or '`'. */
-static int
-is_type_name(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] == '.' || s[i] == '[' || s[i] == ']' || s[i] == '`')
-			return 1;
-	return 0;
-}
-
 static void
-add_cert_value(jp *p, int prop, const char *attr, const jv *v, unsigned n)
+add_cert_value(jp *p, gs_prop prop, const char *attr, const jv *v, unsigned n)
 {
-	const char *what = prop_names[prop];
+	const char *what = gs_prop_name(prop), *why = NULL;
 
 	if (v->type != JV_NULL && p->rec.certs->len >= GS_MAX_RECORD_VALUES) {
 		record_bad(p, "more than %d certificate values", GS_MAX_RECORD_VALUES);
@@ -404,13 +342,8 @@ add_cert_value(jp *p, int prop, const char *attr, const jv *v, unsigned n)
 	case JV_NULL:
 		return;
 	case JV_STRING:
-		if (v->bad)
-			record_bad(p, "%s value %u: %s", what, n, v->bad);
-		else if (is_type_name(v->str, v->len))
-			record_bad(p, "%s value %u: certificate bytes lost by the export "
-				   "(use scripts/Export-GalSmime.ps1)", what, n);
-		else if (v->len && !gs_record_add_cert_b64(&p->rec, attr, v->str, v->len))
-			record_bad(p, "%s value %u: not base64", what, n);
+		if (v->bad || (v->len && (why = gs_record_add_cert_text(&p->rec, attr, v->str, v->len))))
+			record_bad(p, "%s value %u: %s", what, n, v->bad ? v->bad : why);
 		return;
 	case JV_ARRAY:
 		if (!jv_is_bytes(v))
@@ -428,15 +361,15 @@ add_cert_value(jp *p, int prop, const char *attr, const jv *v, unsigned n)
 }
 
 static void
-add_certs(jp *p, int prop, const jv *v, int wrapped)
+add_certs(jp *p, gs_prop prop, const jv *v, int wrapped)
 {
-	const char *attr = prop == P_SMIME ? "userSMIMECertificate" : "userCertificate";
+	const char *attr = gs_prop_attribute(prop);
 	const jv *inner;
 	guint i;
 
 	if (v->type == JV_ARRAY && !jv_is_bytes(v)) {
 		if (v->bad) {
-			record_bad(p, "%s: %s", prop_names[prop], v->bad);
+			record_bad(p, "%s: %s", gs_prop_name(prop), v->bad);
 			return;
 		}
 		for (i = 0; i < v->items->len && !p->rec_bad; i++)
@@ -452,18 +385,18 @@ add_certs(jp *p, int prop, const jv *v, int wrapped)
 }
 
 static void
-apply(jp *p, int prop, const jv *v)
+apply(jp *p, gs_prop prop, const jv *v)
 {
 	switch (prop) {
-	case P_NAME: set_string(p, prop, &p->rec.name, v); break;
-	case P_ALIAS: set_string(p, prop, &p->rec.alias, v); break;
-	case P_DISPLAY: set_string(p, prop, &p->rec.display_name, v); break;
-	case P_KIND: set_string(p, prop, &p->rec.kind, v); break;
-	case P_PRIMARY: take_address(p, prop, &p->primary, v); break;
-	case P_EXTERNAL: take_address(p, prop, &p->external, v); break;
-	case P_ADDRESSES: add_addresses(p, v, 0); break;
-	case P_UCERT:
-	case P_SMIME: add_certs(p, prop, v, 0); break;
+	case GS_PROP_NAME: set_string(p, prop, &p->rec.name, v); break;
+	case GS_PROP_ALIAS: set_string(p, prop, &p->rec.alias, v); break;
+	case GS_PROP_DISPLAY: set_string(p, prop, &p->rec.display_name, v); break;
+	case GS_PROP_KIND: set_string(p, prop, &p->rec.kind, v); break;
+	case GS_PROP_PRIMARY: take_address(p, prop, &p->rec.primary, v); break;
+	case GS_PROP_EXTERNAL: take_address(p, prop, &p->rec.external, v); break;
+	case GS_PROP_ADDRESSES: add_addresses(p, v, 0); break;
+	case GS_PROP_UCERT:
+	case GS_PROP_SMIME: add_certs(p, prop, v, 0); break;
 	default: break;
 	}
 }
@@ -474,35 +407,20 @@ static void
 record_reset(jp *p)
 {
 	gs_record_clear(&p->rec);
-	g_free(p->primary);
-	g_free(p->external);
-	p->primary = p->external = NULL;
 	jv_free(p->tree);
 	p->tree = p->cur = NULL;
 	g_free(p->key);
 	p->key = NULL;
 	p->in_record = p->rec_bad = 0;
-	p->kept = 0;
-	p->prop = P_NONE;
+	p->prop = GS_PROP_NONE;
 }
 
 static void
 record_end(jp *p)
 {
 	if (!p->rec_bad) {
-		if (p->external) {
-			/* a contact's external address ("SMTP:x@y") is an address of
-			 * the entry, not a rival to PrimarySmtpAddress */
-			const char *a = p->external;
-			if (!g_ascii_strncasecmp(a, "smtp:", 5))
-				a += 5;
-			gs_record_add_address(&p->rec, a, -1, 0);
-		}
-		if (p->primary)
-			gs_record_add_address(&p->rec, p->primary, -1, 1);
-		p->records++;
-		if (p->rec.name || p->rec.alias || p->rec.display_name || p->rec.addresses->len ||
-		    p->rec.certs->len)
+		gs_record_add_held(&p->rec);
+		if (gs_record_has_content(&p->rec))
 			p->named++;
 		if (p->rc == GS_OK)
 			p->rc = gs_import_record(p->st, &p->rec, p->errmsg);
@@ -548,7 +466,7 @@ value(jp *p, jv *v)
 	}
 	if (!p->tree) {
 		/* the value of a property */
-		if (p->rec_bad || p->prop == P_NONE) {
+		if (p->rec_bad || p->prop == GS_PROP_NONE) {
 			if (container) {
 				p->skipping = 1;
 				p->skip_depth = p->cdepth;
@@ -560,7 +478,7 @@ value(jp *p, jv *v)
 			if (keep(p, sizeof *v + v->len))
 				apply(p, p->prop, v);
 			jv_free(v);
-			p->prop = P_NONE;
+			p->prop = GS_PROP_NONE;
 			goto out;
 		}
 		if (!keep(p, sizeof *v)) {
@@ -623,7 +541,7 @@ end_container(jp *p)
 			p->tree = NULL;
 			apply(p, p->prop, t);
 			jv_free(t);
-			p->prop = P_NONE;
+			p->prop = GS_PROP_NONE;
 		}
 	} else if (p->in_record && p->cdepth + 1 == p->rec_depth) {
 		record_end(p);
@@ -701,7 +619,7 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 	p->cut = 0;
 	if (cut) {
 		v->bad = "value larger than 16 MiB";
-	} else if (p->in_record && !p->skipping && !p->rec_bad && p->prop != P_NONE) {
+	} else if (p->in_record && !p->skipping && !p->rec_bad && p->prop != GS_PROP_NONE) {
 		/* copied only when it is kept */
 		v->str = g_strndup((const char *) s, len);
 		v->len = len;
@@ -714,7 +632,6 @@ cb_map_key(void *ctx, const unsigned char *key, size_t len)
 {
 	jp *p = ctx;
 	int cut = p->cut;
-	size_t i;
 
 	p->cut = 0;
 	if (p->rc != GS_OK)
@@ -732,13 +649,7 @@ cb_map_key(void *ctx, const unsigned char *key, size_t len)
 		p->key = g_strndup((const char *) key, len);
 		return 1;
 	}
-	p->prop = P_NONE;
-	for (i = 0; i < G_N_ELEMENTS(properties); i++)
-		if (strlen(properties[i].key) == len &&
-		    !g_ascii_strncasecmp(properties[i].key, (const char *) key, len)) {
-			p->prop = properties[i].prop;
-			break;
-		}
+	p->prop = gs_prop_lookup((const char *) key, len);
 	return 1;
 }
 
@@ -1071,12 +982,8 @@ gs_parse_json(gs_import_state *st, gs_reader *r, char **errmsg)
 	parser_reset(&p);
 	while (p.rc == GS_OK && (n = gs_reader_read(r, buf, JSON_CHUNK)) > 0)
 		scan(&p, buf, (size_t) n);
-	if (p.rc == GS_OK && gs_reader_error(r)) {
-		p.rc = gs_reader_error(r) == EILSEQ
-			       ? gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", gs_reader_name(r))
-			       : gs_fail(errmsg, GS_E_IO, "%s: %s", gs_reader_name(r),
-					 g_strerror(gs_reader_error(r)));
-	}
+	if (p.rc == GS_OK)
+		p.rc = gs_reader_status(r, errmsg);
 	if (p.rc == GS_OK && !p.seen)
 		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no JSON value in the file", gs_reader_name(r));
 	if (p.rc == GS_OK && !p.resync && yajl_complete_parse(p.h) != yajl_status_ok && p.rc == GS_OK) {
@@ -1087,19 +994,13 @@ gs_parse_json(gs_import_state *st, gs_reader *r, char **errmsg)
 		syntax_error(&p, p.content_line, p.off, why);
 		g_free(why);
 	}
-	if (p.rc == GS_OK && p.records == 0 && p.skipped > 0)
-		p.rc = gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%lu skipped)",
-			       gs_reader_name(r), p.skipped);
-	/* a snapshot replaces the source: some other JSON file must not
-	 * empty it */
-	if (p.rc == GS_OK && p.named == 0)
-		p.rc = gs_fail(errmsg, GS_E_MALFORMED,
-			       "%s: no directory entry in the file (no object has Name, Alias, "
-			       "DisplayName, PrimarySmtpAddress, EmailAddresses or a certificate)",
-			       gs_reader_name(r));
+	/* some other JSON file must not empty the source */
+	if (p.rc == GS_OK)
+		p.rc = gs_import_check_named(r, p.named, p.skipped,
+					     "no object has Name, Alias, DisplayName, PrimarySmtpAddress, "
+					     "EmailAddresses or a certificate", errmsg);
 	record_reset(&p);
-	g_ptr_array_unref(p.rec.addresses);
-	g_ptr_array_unref(p.rec.certs);
+	gs_record_dispose(&p.rec);
 	yajl_free(p.h);
 	g_free(buf);
 	return p.rc;

@@ -84,25 +84,6 @@ typedef struct ldif_in {
 	int eof;
 } ldif_in;
 
-/* A printable excerpt of hostile text for a one-line message. */
-static char *
-excerpt(const char *s, size_t len)
-{
-	GString *g = g_string_new(NULL);
-	size_t i;
-
-	for (i = 0; i < len && i < 48; i++) {
-		unsigned char c = (unsigned char) s[i];
-		if (c >= 0x20 && c < 0x7f)
-			g_string_append_c(g, (char) c);
-		else
-			g_string_append_printf(g, "\\x%02x", c);
-	}
-	if (i < len)
-		g_string_append(g, "...");
-	return g_string_free(g, FALSE);
-}
-
 static void G_GNUC_PRINTF(3, 4)
 in_problem(ldif_in *in, unsigned long line, const char *fmt, ...)
 {
@@ -359,28 +340,6 @@ dn_first_value(const char *dn)
 	return out;
 }
 
-/* libldap's base64 decoder stops at the first '=' and takes '=' for
- * data at the start of a group: check the value whole first. s is what
- * follows "::", markers of folded lines included. */
-static int
-base64_ok(const char *s)
-{
-	size_t n = 0, pad = 0;
-
-	while (*s == ' ' || *s == CONTINUED)
-		s++;
-	for (; *s; s++) {
-		if (*s == CONTINUED)
-			continue;
-		if (*s == '=')
-			pad++;
-		else if (pad || !(g_ascii_isalnum(*s) || *s == '+' || *s == '/'))
-			return 0;
-		n++;
-	}
-	return n > 0 && n % 4 == 0 && pad <= 2;
-}
-
 static int
 is(const char *type, const char *name)
 {
@@ -422,7 +381,7 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 	if (is(type, "changetype")) {
 		if (!g_ascii_strcasecmp(v->bv_val, "add"))
 			return GS_OK; /* an entry all the same */
-		x = excerpt(v->bv_val, v->bv_len);
+		x = gs_excerpt(v->bv_val, v->bv_len);
 		*dropped = 1;
 		rc = bad(e, line, errmsg, "change record (changetype: %s), not a directory entry", x);
 		g_free(x);
@@ -511,7 +470,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 			continue; /* a comment */
 		colon = strchr(line, ':');
 		if (!colon) {
-			char *x = excerpt(line, strlen(line));
+			char *x = gs_excerpt(line, strlen(line));
 			dropped = 1;
 			rc = bad(&e, line_no, errmsg, "not an attribute line (no ':'): %s", x);
 			g_free(x);
@@ -519,16 +478,19 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 		}
 		/* ldif_parse_line2 would fetch it (file: URLs read local files) */
 		if (colon[1] == '<') {
-			char *x = excerpt(line, (size_t) (colon - line));
+			char *x = gs_excerpt(line, (size_t) (colon - line));
 			dropped = 1;
 			rc = bad(&e, line_no, errmsg, "%s:< names a file or URL: refused (galsmime never reads "
 						      "files or URLs named in its input)", g_strstrip(x));
 			g_free(x);
 			break;
 		}
-		if ((colon[1] == ':' && !base64_ok(colon + 2)) ||
+		/* libldap's base64 decoder stops at the first '=' and takes '='
+		 * for data at the start of a group: check the value whole
+		 * first (the markers of folded lines are white space) */
+		if ((colon[1] == ':' && !gs_base64_size(colon + 2, strlen(colon + 2), 0)) ||
 		    ld.parse_line2(line, &type, &value, &freeval) != 0) {
-			char *x = excerpt(line, (size_t) (colon - line));
+			char *x = gs_excerpt(line, (size_t) (colon - line));
 			dropped = 1;
 			rc = bad(&e, line_no, errmsg, "%s: bad base64 value", g_strstrip(x));
 			g_free(x);
@@ -554,7 +516,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 			/* a record starts with dn:, the first one maybe with version: */
 			if (*version_ok && is(name, "version")) {
 				if (value.bv_len != 1 || value.bv_val[0] != '1') {
-					char *x = excerpt(value.bv_val, value.bv_len);
+					char *x = gs_excerpt(value.bv_val, value.bv_len);
 					dropped = 1;
 					rc = bad(&e, line_no, errmsg, "unsupported LDIF version %s", x);
 					g_free(x);
@@ -571,7 +533,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 				continue;
 			}
 			if (!is(name, "dn")) {
-				char *x = excerpt(name, strlen(name));
+				char *x = gs_excerpt(name, strlen(name));
 				dropped = 1;
 				rc = bad(&e, line_no, errmsg, "a record starts with dn:, not %s:", x);
 				g_free(x);
@@ -591,7 +553,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 		if (trailer) {
 			if (is(name, "result") && (value.bv_len == 0 || value.bv_val[0] != '0' ||
 						   (value.bv_len > 1 && value.bv_val[1] != ' '))) {
-				char *x = excerpt(value.bv_val, value.bv_len);
+				char *x = gs_excerpt(value.bv_val, value.bv_len);
 				dropped = 1;
 				rc = bad(&e, line_no, errmsg, "the search ended with result %s: the export is "
 							      "incomplete", x);
@@ -614,7 +576,7 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 	if (!e.have_cn && e.dn && *e.dn) {
 		char *n = dn_first_value(e.dn);
 		if (!n) {
-			char *x = excerpt(e.dn, strlen(e.dn));
+			char *x = gs_excerpt(e.dn, strlen(e.dn));
 			rc = bad(&e, 0, errmsg, "no cn, and the dn is not a distinguished name: %s", x);
 			g_free(x);
 			goto out;
@@ -631,10 +593,8 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 	 * whenever it comes, so the order in goes: mail, targets, proxies. */
 	for (i = 0; i < e.mail->len; i++)
 		gs_record_add_address(rec, e.mail->pdata[i], -1, i == 0);
-	for (i = 0; i < e.targets->len; i++) {
-		const char *t = e.targets->pdata[i];
-		gs_record_add_address(rec, g_ascii_strncasecmp(t, "smtp:", 5) ? t : t + 5, -1, 0);
-	}
+	for (i = 0; i < e.targets->len; i++)
+		gs_record_add_external(rec, e.targets->pdata[i]);
 	for (i = 0; i < e.proxies->len; i++)
 		gs_record_add_address(rec, e.proxies->pdata[i], -1, 0);
 	/* containers, groups without mail...: nobody to encrypt to */
@@ -725,8 +685,6 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 	g_free(in.why);
 	g_free(in.chunk);
 	g_byte_array_unref(in.buf);
-	gs_record_clear(&rec);
-	g_ptr_array_unref(rec.addresses);
-	g_ptr_array_unref(rec.certs);
+	gs_record_dispose(&rec);
 	return rc;
 }

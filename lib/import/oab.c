@@ -577,7 +577,7 @@ gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg)
 			continue;
 		}
 		gs_record_set(&o.rec.kind, kind_name(o.display_type, o.object_type), -1);
-		if (o.rec.name || o.rec.alias || o.rec.display_name || o.rec.addresses->len || o.rec.certs->len)
+		if (gs_record_has_content(&o.rec))
 			named++;
 		if ((rc = gs_import_record(st, &o.rec, errmsg)) != GS_OK)
 			goto out;
@@ -601,15 +601,14 @@ gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg)
 	}
 	/* a snapshot replaces the source: an empty address book, or one
 	 * whose every record was bad, must not empty it */
-	if (rc == GS_OK && named == 0)
-		rc = skipped ? gs_fail(errmsg, GS_E_MALFORMED, "%s: no entry could be read (%" G_GUINT32_FORMAT
-				       " skipped)", name, skipped)
-			     : gs_fail(errmsg, GS_E_MALFORMED, "%s: no directory entry in the file (%" G_GUINT32_FORMAT
-				       " object records)", name, total);
+	if (rc == GS_OK) {
+		char why[64];
+
+		g_snprintf(why, sizeof why, "%" G_GUINT32_FORMAT " object records", total);
+		rc = gs_import_check_named(r, named, skipped, why, errmsg);
+	}
 out:
-	gs_record_clear(&o.rec);
-	g_ptr_array_unref(o.rec.addresses);
-	g_ptr_array_unref(o.rec.certs);
+	gs_record_dispose(&o.rec);
 	g_free(o.hdr.tags);
 	g_free(o.obj.tags);
 	g_byte_array_unref(o.buf);

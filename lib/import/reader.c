@@ -203,23 +203,6 @@ gs_reader_read(gs_reader *r, void *out, size_t n)
 	return (ssize_t) n;
 }
 
-int
-gs_reader_read_exact(gs_reader *r, void *out, size_t n)
-{
-	unsigned char *p = out;
-
-	while (n > 0) {
-		ssize_t got = gs_reader_read(r, p, n);
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			return 0;
-		p += got;
-		n -= (size_t) got;
-	}
-	return 1;
-}
-
 const char *
 gs_reader_line(gs_reader *r, size_t *len, int *too_long)
 {
@@ -302,6 +285,16 @@ int
 gs_reader_error(const gs_reader *r)
 {
 	return r->error;
+}
+
+gs_status
+gs_reader_status(const gs_reader *r, char **errmsg)
+{
+	if (!r->error)
+		return GS_OK;
+	if (r->error == EILSEQ)
+		return gs_fail(errmsg, GS_E_MALFORMED, "%s: invalid UTF-16 text", r->name);
+	return gs_fail(errmsg, GS_E_IO, "%s: %s", r->name, g_strerror(r->error));
 }
 
 static ssize_t

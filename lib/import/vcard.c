@@ -52,25 +52,6 @@ typedef struct vcard {
 
 /* ---- small helpers ---- */
 
-/* A printable excerpt of hostile text for a one-line message. */
-static char *
-excerpt(const char *s, size_t len)
-{
-	GString *g = g_string_new(NULL);
-	size_t i;
-
-	for (i = 0; i < len && i < 40; i++) {
-		unsigned char c = (unsigned char) s[i];
-		if (c >= 0x20 && c < 0x7f)
-			g_string_append_c(g, (char) c);
-		else
-			g_string_append_printf(g, "\\x%02x", c);
-	}
-	if (i < len)
-		g_string_append(g, "...");
-	return g_string_free(g, FALSE);
-}
-
 /* Is the line `word` (case aside, trailing blanks aside)? */
 static int
 line_is(const char *line, size_t len, const char *word)
@@ -91,98 +72,6 @@ blank(const char *s, size_t len)
 		if (s[i] != ' ' && s[i] != '\t')
 			return 0;
 	return 1;
-}
-
-static int
-hexval(char c)
-{
-	return g_ascii_isdigit(c) ? c - '0' : g_ascii_isxdigit(c) ? g_ascii_tolower(c) - 'a' + 10 : -1;
-}
-
-/* Base64, whitespace ignored, padding optional. NULL when it is not. */
-static guchar *
-b64_decode(const char *s, size_t len, size_t *out_len)
-{
-	GString *clean = g_string_sized_new(MIN(len, (size_t) 1 << 20) + 4);
-	size_t i, pad = 0;
-	guchar *out;
-	gint state = 0;
-	guint save = 0;
-
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=')
-			pad++;
-		else if (pad || !(g_ascii_isalnum(c) || c == '+' || c == '/'))
-			goto bad;
-		else
-			g_string_append_c(clean, c);
-	}
-	/* with padding, whole groups of four; without, a last group of
-	 * two or three characters is fine, of one never */
-	if (clean->len == 0 || pad > 2 || (pad ? (clean->len + pad) % 4 != 0 : clean->len % 4 == 1))
-		goto bad;
-	while (clean->len % 4)
-		g_string_append_c(clean, '=');
-	out = g_malloc(clean->len / 4 * 3 + 3);
-	*out_len = g_base64_decode_step(clean->str, clean->len, out, &state, &save);
-	g_string_free(clean, TRUE);
-	if (*out_len == 0) {
-		g_free(out);
-		return NULL;
-	}
-	return out;
-bad:
-	g_string_free(clean, TRUE);
-	return NULL;
-}
-
-/* Quoted-printable: =XX bytes, '=' at the very end a soft break; a '='
- * not followed by two hex digits is kept, as lenient decoders do. */
-static char *
-qp_decode(const char *s, size_t len, size_t *out_len)
-{
-	char *out = g_malloc(len + 1);
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '=' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[n++] = (char) (hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else if (s[i] == '=' && i + 1 == len) {
-			break;
-		} else {
-			out[n++] = s[i];
-		}
-	}
-	out[n] = '\0';
-	*out_len = n;
-	return out;
-}
-
-/* %XX escapes of a data: URI without ;base64 */
-static guchar *
-pct_decode(const char *s, size_t len, size_t *out_len)
-{
-	guchar *out = g_malloc(len + 1);
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
-				g_free(out);
-				return NULL;
-			}
-			out[n++] = (guchar) (hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else {
-			out[n++] = (guchar) s[i];
-		}
-	}
-	*out_len = n;
-	return out;
 }
 
 /* ---- properties ---- */
@@ -368,15 +257,23 @@ text(vcard *v, const prop *p, unsigned long line)
 	size_t len;
 
 	if (p->b64) {
-		raw = (char *) b64_decode(p->value, p->vlen, &len);
+		raw = (char *) gs_base64_decode(p->value, p->vlen, 1, &len);
 		if (!raw) {
 			card_bad(v, line, "%.*s: bad base64", (int) MIN(p->nlen, 32), p->name);
 			return NULL;
 		}
-		raw = g_realloc(raw, len + 1);
-		raw[len] = '\0';
 	} else if (p->qp) {
-		raw = qp_decode(p->value, p->vlen, &len);
+		/* GMime's decoder, as for a quoted-printable MIME part: =XX
+		 * escapes undone, a '=' at the end a soft break, a '=' and
+		 * what follows kept when that is not two hex digits (dropped
+		 * when the value ends first) */
+		int state = 0;
+		guint32 save = 0;
+
+		raw = g_malloc(p->vlen + 1);
+		len = g_mime_encoding_quoted_decode_step((const unsigned char *) p->value, p->vlen,
+							 (unsigned char *) raw, &state, &save);
+		raw[len] = '\0';
 	} else {
 		raw = g_strndup(p->value, p->vlen);
 		len = p->vlen;
@@ -386,7 +283,7 @@ text(vcard *v, const prop *p, unsigned long line)
 		GIConv cd;
 
 		if (!charset_name_ok(p->charset)) {
-			char *x = excerpt(p->charset, strlen(p->charset));
+			char *x = gs_excerpt(p->charset, strlen(p->charset));
 			card_bad(v, line, "CHARSET=%s: not a character set name", x);
 			g_free(x);
 			g_free(raw);
@@ -473,14 +370,27 @@ key(vcard *v, const prop *p, unsigned long line)
 				type = t;
 		}
 		b64 = comma - h >= 7 && !g_ascii_strncasecmp(comma - 7, ";base64", 7);
-		der = b64 ? b64_decode(comma + 1, (size_t) (end - comma - 1), &len)
-			  : pct_decode(comma + 1, (size_t) (end - comma - 1), &len);
+		if (b64) {
+			der = gs_base64_decode(comma + 1, (size_t) (end - comma - 1), 1, &len);
+		} else {
+			/* %XX escapes; NUL bytes are data here, and an empty
+			 * value is no error (nothing to add) */
+			GBytes *b = g_uri_unescape_bytes(comma + 1, end - comma - 1, NULL, NULL);
+
+			if (b) {
+				len = g_bytes_get_size(b);
+				der = g_malloc(len + 1);
+				if (len)
+					memcpy(der, g_bytes_get_data(b, NULL), len);
+				g_bytes_unref(b);
+			}
+		}
 		if (!der) {
 			card_bad(v, line, "KEY: bad %s in a data: URI", b64 ? "base64" : "%-escape");
 			return;
 		}
 	} else if (p->b64) {
-		der = b64_decode(p->value, p->vlen, &len);
+		der = gs_base64_decode(p->value, p->vlen, 1, &len);
 		if (!der) {
 			card_bad(v, line, "KEY: bad base64");
 			return;
@@ -496,7 +406,7 @@ key(vcard *v, const prop *p, unsigned long line)
 		if (type != KEY_X509 && type != KEY_PKCS7)
 			return; /* text we do not know */
 		/* some writers leave ENCODING out */
-		der = b64_decode(p->value, p->vlen, &len);
+		der = gs_base64_decode(p->value, p->vlen, 1, &len);
 		if (!der) {
 			card_bad(v, line, "KEY: bad base64");
 			return;
@@ -520,7 +430,7 @@ property(vcard *v, const char *line, size_t len, unsigned long ln)
 	if (v->bad)
 		return; /* the card is skipped anyway */
 	if (!split(line, len, &p)) {
-		char *x = excerpt(line, len);
+		char *x = gs_excerpt(line, len);
 		card_bad(v, ln, "not a property (no ':'): %s", x);
 		g_free(x);
 		return;
@@ -759,7 +669,7 @@ junk(vcard *v, unsigned long ln, const char *line, size_t len, char **errmsg)
 	if (!line)
 		return gs_import_bad(v->st, where, errmsg, "line longer than %zu bytes outside a vCard",
 				     (size_t) GS_MAX_RECORD);
-	x = excerpt(line, len);
+	x = gs_excerpt(line, len);
 	rc = gs_import_bad(v->st, where, errmsg, "not a vCard (BEGIN:VCARD expected): %s", x);
 	g_free(x);
 	return rc;
@@ -823,7 +733,6 @@ gs_parse_vcard(gs_import_state *st, gs_reader *r, char **errmsg)
 	card_reset(&v);
 	g_string_free(v.prop, TRUE);
 	g_array_free(v.emails, TRUE);
-	g_ptr_array_unref(v.rec.addresses);
-	g_ptr_array_unref(v.rec.certs);
+	gs_record_dispose(&v.rec);
 	return rc;
 }
