@@ -38,6 +38,39 @@ gs_cert_sha256_hex(X509 *x)
 	return gs_hex(md, n);
 }
 
+/* the first PEM CERTIFICATE block's DER (gs_pem_each's callback) */
+static void
+first_cert(const char *name, const unsigned char *der, long len, void *data)
+{
+	GByteArray **a = data;
+
+	if (!*a && !strcmp(name, "CERTIFICATE")) {
+		*a = g_byte_array_sized_new((guint) len);
+		g_byte_array_append(*a, der, (guint) len);
+	}
+}
+
+gs_status
+gs_cert_fingerprint(const void *data, size_t len, char **hex, char **errmsg)
+{
+	GByteArray *pem = NULL;
+	X509 *x;
+
+	if (!data || !hex)
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_cert_fingerprint: bad arguments");
+	*hex = NULL;
+	gs_pem_each(data, len, first_cert, &pem);
+	x = pem ? gs_cert_from_der(pem->data, pem->len) : gs_cert_from_der(data, len);
+	if (pem)
+		g_byte_array_unref(pem);
+	ERR_clear_error();
+	if (!x)
+		return gs_fail(errmsg, GS_E_MALFORMED, "not a certificate");
+	*hex = gs_cert_sha256_hex(x);
+	X509_free(x);
+	return *hex ? GS_OK : gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot hash the certificate");
+}
+
 /* An address as a certificate may carry it: printable ASCII without
  * spaces (rfc822Name and emailAddress are IA5String, 7-bit), with an @.
  * Anything else would end up raw in JSON, headers and messages. */

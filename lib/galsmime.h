@@ -70,6 +70,28 @@ const char *gs_status_string(gs_status status);
  * with "..." (0: no limit). Idempotent. NULL for NULL. */
 char *gs_printable(const char *s, size_t max);
 
+/* Overwrite `len` bytes at `p` in a way the compiler keeps (secrets:
+ * passphrases, decrypted content); NULL or 0 does nothing. */
+void gs_wipe(void *p, size_t len);
+
+/* Line ends, as new arrays (g_byte_array_unref). gs_crlf_canon: every
+ * LF not already after a CR gains one, RFC 8551 3.1.1's canonical form
+ * that signatures cover and entities are encrypted in. gs_crlf_strip:
+ * every CRLF becomes LF (a lone CR stays). `data` may be NULL when
+ * `len` is 0. */
+GByteArray *gs_crlf_canon(const void *data, size_t len);
+GByteArray *gs_crlf_strip(const void *data, size_t len);
+
+/* DER as a PEM block under `label` ("PKCS7", "CERTIFICATE"): base64 in
+ * lines of 64 between the BEGIN and END lines. New string (g_free). */
+char *gs_pem_armour(const char *label, const void *der, size_t len);
+
+/* The SHA-256 fingerprint (lower-case hex, new string) of the
+ * certificate in `data`: the first CERTIFICATE block of PEM, else one
+ * DER certificate with nothing after it. GS_E_MALFORMED when there is
+ * none; GS_E_PROGRAMMER for NULL arguments. */
+gs_status gs_cert_fingerprint(const void *data, size_t len, char **hex, char **errmsg);
+
 /* Libraries loaded only when a command needs them (dl.c), by the SONAME
  * the build found: libldap (LDIF), libcurl (crl update), libnotmuch
  * (notmuch harvest). */
@@ -1223,6 +1245,13 @@ typedef struct gs_mutt_index_stats {
  * GS_E_BUSY, GS_E_IO. */
 gs_status gs_mutt_index(gs_session *session, int keys, const gs_mutt_index_cbs *cbs,
 			gs_mutt_index_stats *stats, char **errmsg);
+/* What mutt gets back from `mutt decrypt`, made of the decrypted
+ * content: CRLF line ends made LF, and content that does not
+ * begin with MIME headers wrapped as one part (gs_entity_parse), so
+ * that mutt always reads a complete entity. *entity is new
+ * (g_byte_array_unref; wipe it first if it was secret). GS_E_MALFORMED
+ * when the content is empty. */
+gs_status gs_mutt_entity(const void *content, size_t len, GByteArray **entity, char **errmsg);
 
 /* Write the message (LF line ends) to `stream` and flush it. Signed and
  * encrypted bodies made by gs_message_sign / gs_message_encrypt are

@@ -195,3 +195,63 @@ gs_printable(const char *s, size_t max)
 	}
 	return g_string_free(g, FALSE);
 }
+
+void
+gs_wipe(void *p, size_t n)
+{
+	if (p && n)
+		OPENSSL_cleanse(p, n);
+}
+
+/* Copy p[0..n) to out, block by block between the line ends memchr
+ * finds; `canon`: a bare LF gains its CR, else a CR before LF is dropped. */
+static GByteArray *
+line_ends(const guint8 *p, size_t n, int canon)
+{
+	GByteArray *out = g_byte_array_sized_new((guint) MIN(n + n / 32 + 2, (size_t) G_MAXUINT));
+	const guint8 *end = p + n, *start = p, *nl;
+
+	while (start < end && (nl = memchr(start, '\n', (size_t) (end - start)))) {
+		int cr = nl > p && nl[-1] == '\r';
+		if (canon) {
+			g_byte_array_append(out, start, (guint) (nl - start));
+			g_byte_array_append(out, (const guint8 *) "\r\n" + cr, 2 - cr);
+		} else {
+			g_byte_array_append(out, start, (guint) (nl - start - cr));
+			g_byte_array_append(out, (const guint8 *) "\n", 1);
+		}
+		start = nl + 1;
+	}
+	if (start < end)
+		g_byte_array_append(out, start, (guint) (end - start));
+	return out;
+}
+
+GByteArray *
+gs_crlf_canon(const void *data, size_t len)
+{
+	return line_ends(data, data ? len : 0, 1);
+}
+
+GByteArray *
+gs_crlf_strip(const void *data, size_t len)
+{
+	return line_ends(data, data ? len : 0, 0);
+}
+
+char *
+gs_pem_armour(const char *label, const void *der, size_t len)
+{
+	char *b64 = g_base64_encode(der, len);
+	GString *g = g_string_sized_new(len * 4 / 3 + len / 48 + 64);
+	size_t i, n = strlen(b64);
+
+	g_string_append_printf(g, "-----BEGIN %s-----\n", label);
+	for (i = 0; i < n; i += 64) {
+		g_string_append_len(g, b64 + i, (gssize) MIN((size_t) 64, n - i));
+		g_string_append_c(g, '\n');
+	}
+	g_string_append_printf(g, "-----END %s-----\n", label);
+	g_free(b64);
+	return g_string_free(g, FALSE);
+}

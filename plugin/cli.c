@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
 
 #define PASS_MAX 1024
 
@@ -262,7 +261,7 @@ cli_passphrase(cli *c, char **pass, size_t *len)
 		*pass = g_strndup(buf, n);
 		*len = n;
 	}
-	OPENSSL_cleanse(buf, sizeof buf);
+	gs_wipe(buf, sizeof buf);
 	return st;
 }
 
@@ -447,7 +446,7 @@ cli_cleanup(cli *c)
 		out_stream = NULL;
 	}
 	if (c->pass_cache) {
-		OPENSSL_cleanse(c->pass_cache, PASS_MAX);
+		gs_wipe(c->pass_cache, PASS_MAX);
 		g_free(c->pass_cache);
 	}
 	gs_session_free(c->session);

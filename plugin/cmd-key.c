@@ -3,7 +3,6 @@
 
 #include <string.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
 
 static int
 print_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data)
@@ -63,10 +62,10 @@ key_import(cli *c, int argc, char **argv)
 			msg = m;
 		}
 	}
-	OPENSSL_cleanse(data, len);
+	gs_wipe(data, len);
 	g_free(data);
 	if (pass) {
-		OPENSSL_cleanse(pass, plen);
+		gs_wipe(pass, plen);
 		g_free(pass);
 	}
 	if (st != GS_OK) {

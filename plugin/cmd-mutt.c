@@ -29,11 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 static int m_usage(cli *c);
 
@@ -85,34 +80,6 @@ write_in_place(cli *c, const char *path, const void *data, size_t len)
 	return 0;
 }
 
-/* CRLF -> LF, as the entity mutt reads back */
-static GByteArray *
-to_lf(const GByteArray *in)
-{
-	GByteArray *out = g_byte_array_sized_new(in->len);
-	guint i;
-
-	for (i = 0; i < in->len; i++)
-		if (!(in->data[i] == '\r' && i + 1 < in->len && in->data[i + 1] == '\n'))
-			g_byte_array_append(out, in->data + i, 1);
-	return out;
-}
-
-/* LF -> CRLF, the canonical form signatures are computed over */
-static GByteArray *
-to_crlf(const GByteArray *in)
-{
-	GByteArray *out = g_byte_array_sized_new(in->len + in->len / 32);
-	guint i;
-
-	for (i = 0; i < in->len; i++) {
-		if (in->data[i] == '\n' && (i == 0 || in->data[i - 1] != '\r'))
-			g_byte_array_append(out, (const guint8 *) "\r", 1);
-		g_byte_array_append(out, in->data + i, 1);
-	}
-	return out;
-}
-
 /* mutt's passphrase: the first line of stdin, written by mutt for sign
  * and decrypt even when the key has none. Unless another source is
  * configured, stdin is the passphrase source. When stdin is not a
@@ -134,14 +101,14 @@ take_stdin(cli *c, int passphrase)
 		size_t len = 0;
 		cli_passphrase(c, &p, &len);
 		if (p) {
-			OPENSSL_cleanse(p, len);
+			gs_wipe(p, len);
 			g_free(p);
 		}
 	}
 	while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0)
 		if (n < 0 && errno != EINTR)
 			break;
-	OPENSSL_cleanse(buf, sizeof buf);
+	gs_wipe(buf, sizeof buf);
 }
 
 static void
@@ -226,7 +193,7 @@ m_verify(cli *c, int argc, char **argv)
 		goto out;
 	/* the signature covers the canonical (CRLF) form: mutt writes it so,
 	 * and openssl smime -verify (mutt's smime.rc) converts bare LFs too */
-	canon = to_crlf(content);
+	canon = gs_crlf_canon(content->data, content->len);
 	g_byte_array_unref(content);
 	content = canon;
 	st = gs_raw_verify(c->session, sig->data, sig->len, content->data, content->len, NULL, &r, &msg);
@@ -264,7 +231,7 @@ m_verify_opaque(cli *c, int argc, char **argv)
 		return verify_failed(c, st, msg);
 	/* the content is shown whatever the verdict, as openssl does: the
 	 * verdict line tells mutt and the reader what it is worth */
-	lf = to_lf(inner);
+	lf = gs_crlf_strip(inner->data, inner->len);
 	rc = cli_write(c, lf->data, lf->len);
 	g_byte_array_unref(lf);
 	g_byte_array_unref(inner);
@@ -297,40 +264,13 @@ m_decrypt(cli *c, int argc, char **argv)
 	if (plain->len)
 		cli_warn_unauthenticated(c, r);
 	gs_report_free(r);
-	lf = to_lf(plain);
-	OPENSSL_cleanse(plain->data, plain->len);
+	st = gs_mutt_entity(plain->data, plain->len, &lf, &msg);
+	gs_wipe(plain->data, plain->len);
 	g_byte_array_unref(plain);
-	/* a complete MIME entity or nothing: content without MIME headers
-	 * (RFC 4134's examples) is given one, as galsmime decrypt does */
-	if (lf->len == 0) {
-		cli_error(c, "the decrypted content is empty");
-		g_byte_array_unref(lf);
-		return EXIT_DATAERR;
-	}
-	{
-		GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) lf->data, lf->len);
-		int headerless = 0;
-		GMimeObject *o = gs_entity_parse(mem, &headerless);
-		char *wrapped = o && headerless ? g_mime_object_to_string(o, NULL) : NULL;
-
-		if (o)
-			g_object_unref(o);
-		g_object_unref(mem);
-		if (!o) {
-			cli_error(c, "the decrypted content is empty");
-			g_byte_array_unref(lf);
-			return EXIT_DATAERR;
-		}
-		if (wrapped) {
-			OPENSSL_cleanse(lf->data, lf->len);
-			g_byte_array_set_size(lf, 0);
-			g_byte_array_append(lf, (const guint8 *) wrapped, strlen(wrapped));
-			OPENSSL_cleanse(wrapped, strlen(wrapped));
-			g_free(wrapped);
-		}
-	}
+	if (st != GS_OK)
+		return cli_fail(c, st, msg);
 	rc = cli_write(c, lf->data, lf->len);
-	OPENSSL_cleanse(lf->data, lf->len);
+	gs_wipe(lf->data, lf->len);
 	g_byte_array_unref(lf);
 	return rc;
 }
@@ -342,11 +282,9 @@ m_decrypt(cli *c, int argc, char **argv)
 static int
 signer_from_certfile(cli *c, const char *path, char **fingerprint)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
 	GByteArray *a = NULL;
-	BIO *b;
-	X509 *x;
+	char *msg = NULL;
+	gs_status st;
 	int rc;
 
 	*fingerprint = NULL;
@@ -354,25 +292,14 @@ signer_from_certfile(cli *c, const char *path, char **fingerprint)
 		return 0;
 	if ((rc = read_file(c, path, &a)))
 		return rc;
-	b = BIO_new_mem_buf(a->data, (int) a->len);
-	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	if (!x) {
-		const unsigned char *p = a->data;
-		x = d2i_X509(NULL, &p, (long) a->len);
-	}
-	BIO_free(b);
+	st = gs_cert_fingerprint(a->data, a->len, fingerprint, &msg);
 	g_byte_array_unref(a);
-	ERR_clear_error();
-	if (!x || !X509_digest(x, EVP_sha256(), md, &mdlen)) {
-		X509_free(x);
+	if (st == GS_E_MALFORMED) {
+		g_free(msg);
 		cli_error(c, "%s: not a certificate", path);
 		return EXIT_DATAERR;
 	}
-	X509_free(x);
-	*fingerprint = g_malloc(mdlen * 2 + 1);
-	for (i = 0; i < mdlen; i++)
-		g_snprintf(*fingerprint + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	return st == GS_OK ? 0 : cli_fail(c, st, msg);
 }
 
 static int
@@ -402,7 +329,7 @@ m_sign(cli *c, int argc, char **argv)
 		goto out;
 	if ((rc = read_file(c, argv[2], &in)))
 		goto out;
-	canon = to_crlf(in);
+	canon = gs_crlf_canon(in->data, in->len);
 	st = gs_raw_sign(c->session, signer, canon->data, canon->len, 1, &der, &msg);
 	g_byte_array_unref(canon);
 	if (st != GS_OK) {
@@ -452,10 +379,10 @@ m_encrypt(cli *c, int argc, char **argv)
 	 * certificates from its .index, which may be older than the store
 	 * or written by hand: each is judged again, as galsmime encrypt
 	 * judges (revoked, untrusted, expired, wrong purpose: exit 67) */
-	canon = to_crlf(in);
+	canon = gs_crlf_canon(in->data, in->len);
 	st = gs_raw_encrypt(c->session, files, NULL, 1, flags, GS_CIPHER_AES256_CBC, 0, canon->data,
 			    canon->len, &der, &msg);
-	OPENSSL_cleanse(canon->data, canon->len);
+	gs_wipe(canon->data, canon->len);
 	g_byte_array_unref(canon);
 	if (st != GS_OK) {
 		rc = cli_fail(c, st, msg);
@@ -504,25 +431,17 @@ static int
 m_pk7out(cli *c, int argc, char **argv)
 {
 	GByteArray *der = NULL;
-	char *b64;
-	size_t i, n;
+	char *pem;
 	int rc;
 
 	if (argc != 2)
 		return m_usage(c);
 	if ((rc = message_signature(c, argv[1], &der)))
 		return rc;
-	b64 = g_base64_encode(der->data, der->len);
+	pem = gs_pem_armour("PKCS7", der->data, der->len);
 	g_byte_array_unref(der);
-	rc = cli_write(c, "-----BEGIN PKCS7-----\n", 22);
-	for (i = 0, n = strlen(b64); rc == 0 && i < n; i += 64) {
-		rc = cli_write(c, b64 + i, MIN((size_t) 64, n - i));
-		if (rc == 0)
-			rc = cli_write(c, "\n", 1);
-	}
-	if (rc == 0)
-		rc = cli_write(c, "-----END PKCS7-----\n", 20);
-	g_free(b64);
+	rc = cli_write(c, pem, strlen(pem));
+	g_free(pem);
 	return rc;
 }
 

@@ -1,0 +1,221 @@
+/* test-util.c: the small library functions the front end calls instead
+ * of its own loops: line ends (gs_crlf_canon, gs_crlf_strip), PEM
+ * armour, a certificate file's fingerprint, and the entity mutt reads
+ * back after decryption (gs_mutt_entity). */
+#include "unit.h"
+
+static void
+assert_bytes(GByteArray *a, const char *want)
+{
+	g_assert_nonnull(a);
+	g_assert_cmpuint(a->len, ==, strlen(want));
+	g_assert_true(memcmp(a->data, want, a->len) == 0);
+	g_byte_array_unref(a);
+}
+
+/* ---- line ends ---- */
+
+static void
+test_crlf_canon(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "", "" },
+		{ "a", "a" },
+		{ "a\n", "a\r\n" },
+		{ "\n", "\r\n" },
+		{ "\n\n", "\r\n\r\n" },
+		{ "a\r\nb\n", "a\r\nb\r\n" },      /* a CRLF already there stays one */
+		{ "a\rb\n", "a\rb\r\n" },          /* a lone CR is content */
+		{ "a\r\r\n", "a\r\r\n" },
+		{ "a\nb", "a\r\nb" },              /* no newline at the end */
+		{ "\r\n\n\r\n", "\r\n\r\n\r\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++)
+		assert_bytes(gs_crlf_canon(cases[i].in, strlen(cases[i].in)), cases[i].want);
+	assert_bytes(gs_crlf_canon(NULL, 0), "");
+}
+
+static void
+test_crlf_strip(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "", "" },
+		{ "a\r\n", "a\n" },
+		{ "\r\n", "\n" },
+		{ "\r\n\r\n", "\n\n" },
+		{ "a\nb\r\n", "a\nb\n" },
+		{ "a\rb", "a\rb" },                /* a lone CR stays */
+		{ "a\r", "a\r" },
+		{ "a\r\r\n", "a\r\n" },            /* only the CR before LF goes */
+		{ "a\r\nb", "a\nb" },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++)
+		assert_bytes(gs_crlf_strip(cases[i].in, strlen(cases[i].in)), cases[i].want);
+	assert_bytes(gs_crlf_strip(NULL, 0), "");
+}
+
+/* canon then strip gives back LF text; large input crosses no block edge
+ * badly (every 1000th byte a line end) */
+static void
+test_crlf_round_trip(void)
+{
+	GString *g = g_string_new(NULL);
+	GByteArray *c, *s;
+	size_t i, lines = 0;
+
+	for (i = 0; i < 300000; i++) {
+		if (i % 1000 == 999) {
+			g_string_append_c(g, '\n');
+			lines++;
+		} else
+			g_string_append_c(g, (char) ('a' + i % 26));
+	}
+	c = gs_crlf_canon(g->str, g->len);
+	g_assert_cmpuint(c->len, ==, g->len + lines);
+	s = gs_crlf_strip(c->data, c->len);
+	g_assert_cmpuint(s->len, ==, g->len);
+	g_assert_true(memcmp(s->data, g->str, g->len) == 0);
+	g_byte_array_unref(c);
+	g_byte_array_unref(s);
+	g_string_free(g, TRUE);
+}
+
+/* ---- PEM armour ---- */
+
+static void
+test_pem_armour_round_trip(void)
+{
+	guint8 der[200];
+	char *pem;
+	BIO *b;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long len = 0;
+	size_t i;
+	gchar **lines;
+
+	for (i = 0; i < sizeof der; i++)
+		der[i] = (guint8) (i * 7 + 3);
+	pem = gs_pem_armour("PKCS7", der, sizeof der);
+	g_assert_true(g_str_has_prefix(pem, "-----BEGIN PKCS7-----\n"));
+	g_assert_true(g_str_has_suffix(pem, "-----END PKCS7-----\n"));
+	/* lines of 64 base64 characters, the last one shorter */
+	lines = g_strsplit(pem, "\n", -1);
+	/* 200 bytes are 268 characters: four full lines and 12 */
+	for (i = 1; i <= 4; i++)
+		g_assert_cmpuint(strlen(lines[i]), ==, 64);
+	g_assert_cmpuint(strlen(lines[5]), ==, 12);
+	g_assert_cmpstr(lines[6], ==, "-----END PKCS7-----");
+	g_strfreev(lines);
+	/* OpenSSL reads it back to the same bytes */
+	b = BIO_new_mem_buf(pem, -1);
+	g_assert_true(PEM_read_bio(b, &name, &header, &data, &len) == 1);
+	g_assert_cmpstr(name, ==, "PKCS7");
+	g_assert_cmpint(len, ==, (long) sizeof der);
+	g_assert_true(memcmp(data, der, sizeof der) == 0);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(b);
+	g_free(pem);
+}
+
+/* ---- a certificate file's fingerprint ---- */
+
+static void
+test_fingerprint(void)
+{
+	cert_spec sp = { .cn = "Fp", .subject_email = "fp@example.org" };
+	EVP_PKEY *k = ec_key_new();
+	X509 *x = cert_make(&sp, k, NULL, NULL);
+	unsigned char *der = NULL;
+	int dlen = i2d_X509(x, &der);
+	char *want = gs_cert_sha256_hex(x), *hex = NULL, *msg = NULL, *pem, *text;
+	GByteArray *junk;
+
+	g_assert_cmpint(dlen, >, 0);
+	/* DER */
+	g_assert_cmpint(gs_cert_fingerprint(der, (size_t) dlen, &hex, &msg), ==, GS_OK);
+	g_assert_cmpstr(hex, ==, want);
+	g_free(hex);
+	/* PEM after text, as openssl x509 -text writes it, then a second
+	 * certificate: the first one counts */
+	pem = gs_pem_armour("CERTIFICATE", der, (size_t) dlen);
+	text = g_strconcat("Certificate:\n    Data: ...\n", pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", NULL);
+	g_assert_cmpint(gs_cert_fingerprint(text, strlen(text), &hex, &msg), ==, GS_OK);
+	g_assert_cmpstr(hex, ==, want);
+	g_free(hex);
+	g_free(text);
+	g_free(pem);
+	/* DER with bytes after it is not one certificate */
+	junk = g_byte_array_new();
+	g_byte_array_append(junk, der, (guint) dlen);
+	g_byte_array_append(junk, (const guint8 *) "xx", 2);
+	hex = (char *) 1;
+	g_assert_cmpint(gs_cert_fingerprint(junk->data, junk->len, &hex, &msg), ==, GS_E_MALFORMED);
+	g_assert_null(hex);
+	g_clear_pointer(&msg, g_free);
+	g_byte_array_unref(junk);
+	/* garbage, a truncated certificate, nothing */
+	g_assert_cmpint(gs_cert_fingerprint("garbage", 7, &hex, &msg), ==, GS_E_MALFORMED);
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(gs_cert_fingerprint(der, (size_t) dlen / 2, &hex, &msg), ==, GS_E_MALFORMED);
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(gs_cert_fingerprint("", 0, &hex, &msg), ==, GS_E_MALFORMED);
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(gs_cert_fingerprint(NULL, 0, &hex, &msg), ==, GS_E_PROGRAMMER);
+	g_clear_pointer(&msg, g_free);
+	g_free(want);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/* ---- what mutt reads back from decrypt ---- */
+
+static void
+test_mutt_entity(void)
+{
+	static const char entity[] = "Content-Type: text/plain\r\n\r\nhello\r\n";
+	static const char bare[] = "just text\r\nno headers\r\n";
+	GByteArray *e = NULL;
+	char *msg = NULL, *s;
+
+	/* an entity: line ends made LF, nothing else changes */
+	g_assert_cmpint(gs_mutt_entity(entity, strlen(entity), &e, &msg), ==, GS_OK);
+	assert_bytes(e, "Content-Type: text/plain\n\nhello\n");
+	/* content with no MIME headers becomes one text/plain part holding
+	 * it byte for byte */
+	g_assert_cmpint(gs_mutt_entity(bare, strlen(bare), &e, &msg), ==, GS_OK);
+	s = g_strndup((const char *) e->data, e->len);
+	g_assert_true(g_str_has_prefix(s, "Content-Type: text/plain"));
+	g_assert_nonnull(strstr(s, "\n\njust text\nno headers\n"));
+	g_assert_null(strchr(s, '\r'));
+	g_free(s);
+	g_byte_array_unref(e);
+	/* empty: an error, not an empty entity */
+	e = (GByteArray *) 1;
+	g_assert_cmpint(gs_mutt_entity("", 0, &e, &msg), ==, GS_E_MALFORMED);
+	g_assert_null(e);
+	g_assert_nonnull(strstr(msg, "empty"));
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(gs_mutt_entity("\r\n", 0, NULL, &msg), ==, GS_E_PROGRAMMER);
+	g_clear_pointer(&msg, g_free);
+}
+
+int
+main(int argc, char **argv)
+{
+	UNIT_INIT(argc, argv);
+	g_test_add_func("/util/crlf/canon", test_crlf_canon);
+	g_test_add_func("/util/crlf/strip", test_crlf_strip);
+	g_test_add_func("/util/crlf/round-trip", test_crlf_round_trip);
+	g_test_add_func("/util/pem/armour-round-trip", test_pem_armour_round_trip);
+	g_test_add_func("/util/cert/fingerprint", test_fingerprint);
+	g_test_add_func("/util/mutt/entity", test_mutt_entity);
+	return UNIT_RUN();
+}
