@@ -142,7 +142,7 @@ gs_store_import_anchors(gs_store *s, const unsigned char *data, size_t len, cons
 	int i;
 
 	if (!s || !data) {
-		st = gs_fail(errmsg, GS_E_USAGE, "gs_store_import_anchors: bad arguments");
+		st = gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_import_anchors: bad arguments");
 		goto out;
 	}
 	if (!stats)

@@ -287,7 +287,7 @@ rewrite(const void *data, size_t len, const char *authserv_id, const char *field
 	int i, n;
 
 	if ((!raw && len) || !head || !rest || !gs_auth_results_id_valid(authserv_id))
-		return gs_fail(errmsg, GS_E_USAGE, "Authentication-Results: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "Authentication-Results: bad arguments");
 	if (!len)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
 	from = from_lines(raw, len);
@@ -453,7 +453,7 @@ gs_auth_results_field(const gs_report *report, const char *authserv_id, int crlf
 	guint i;
 
 	if (!report || !field || !gs_auth_results_id_valid(authserv_id))
-		return gs_fail(errmsg, GS_E_USAGE, "Authentication-Results: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "Authentication-Results: bad arguments");
 	w = field_words(report, authserv_id);
 	g = g_string_new(NULL);
 	for (i = 0; i < w->len; i++) {

@@ -38,7 +38,7 @@ session_of(GMimeCryptoContext *ctx, GError **err)
 	gs_session *s = ((GsContext *) ctx)->session;
 
 	if (!s)
-		set_error(err, GS_E_USAGE, g_strdup("galsmime: the crypto context has no session"));
+		set_error(err, GS_E_PROGRAMMER, g_strdup("galsmime: the crypto context has no session"));
 	return s;
 }
 

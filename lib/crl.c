@@ -213,7 +213,7 @@ gs_store_import_crls(gs_store *s, const unsigned char *data, size_t len, const c
 	int i;
 
 	if (!s || !data)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_import_crls: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_import_crls: bad arguments");
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);
@@ -316,7 +316,7 @@ gs_store_list_crls(gs_store *s, time_t now, gs_crl_cb cb, void *data, char **err
 	int rc;
 
 	if (!s || !cb)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_list_crls: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_list_crls: bad arguments");
 	stmt = gs_store_prepare(s, "SELECT issuer, this_update, next_update, url, fetched_at, der"
 				   " FROM crl ORDER BY issuer", errmsg, &st);
 	if (!stmt)

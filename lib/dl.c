@@ -26,7 +26,7 @@ gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n, ch
 	size_t i;
 
 	if ((unsigned) lib >= G_N_ELEMENTS(sonames) || !table || (n && !syms))
-		return gs_fail(errmsg, GS_E_USAGE, "gs_library_load: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_library_load: bad arguments");
 	g_mutex_lock(&lock);
 	if (!handles[lib])
 		handles[lib] = dlopen(sonames[lib], RTLD_NOW | RTLD_LOCAL);

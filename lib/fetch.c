@@ -71,7 +71,7 @@ gs_fetch(const char *url, long timeout_s, size_t max_bytes, GBytes **body, char 
 	gs_status st = GS_OK;
 
 	if (!url || !body || timeout_s <= 0 || max_bytes == 0)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_fetch: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_fetch: bad arguments");
 	*body = NULL;
 	if (g_ascii_strncasecmp(url, "http://", 7) && g_ascii_strncasecmp(url, "https://", 8))
 		return gs_fail(errmsg, GS_E_USAGE, "%s: only http:// and https:// are fetched", url);

@@ -111,7 +111,7 @@ typedef struct gs_symbol {
 #define GS_SYMBOL(table, field, name) { #name, offsetof(__typeof__(table), field) }
 /* Load `lib` (once per process; thread-safe) and store the address of
  * each of the `n` symbols into `table`. Returns GS_OK; GS_E_UNSUPPORTED
- * (not installed, or a symbol missing: *errmsg says which); GS_E_USAGE
+ * (not installed, or a symbol missing: *errmsg says which); GS_E_PROGRAMMER
  * (an unknown library, no table). The library stays loaded. */
 gs_status gs_library_load(gs_library lib, void *table, const gs_symbol *syms, size_t n,
 			  char **errmsg);
@@ -212,7 +212,7 @@ typedef struct gs_import_stats {
  * the source name `source`, in one transaction. As correspondents'
  * certificates, or, with GS_ROLE_ANCHOR, as gs_store_import_anchors
  * without a callback. Returns GS_OK, GS_E_MALFORMED (nothing usable in
- * the data), GS_E_LIMIT (over 2 GiB), GS_E_USAGE, GS_E_BUSY, GS_E_IO. */
+ * the data), GS_E_LIMIT (over 2 GiB), GS_E_PROGRAMMER, GS_E_BUSY, GS_E_IO. */
 gs_status gs_store_import_certs(gs_store *store, const unsigned char *data, size_t len,
 				const char *source, gs_cert_role role,
 				gs_import_stats *stats, char **errmsg);
@@ -250,7 +250,7 @@ typedef enum gs_cert_filter {
 /* Call `cb` for each stored certificate the filter selects, ordered by
  * subject, then notBefore; an anchor's info carries its issued_before
  * limit. A row that is not one certificate is passed over. Returns
- * GS_OK, GS_E_USAGE (no store or callback), or a store failure. */
+ * GS_OK, GS_E_PROGRAMMER (no store or callback), or a store failure. */
 gs_status gs_store_list_certs(gs_store *store, gs_cert_filter filter,
 			      gs_cert_cb cb, void *data, char **errmsg);
 
@@ -272,7 +272,7 @@ typedef struct gs_crl_stats {
  * nothing, in one transaction. Returns GS_OK; GS_E_MALFORMED (no CRL in
  * the data, no certificate in the store signed it, or its issuer may not
  * sign CRLs); GS_E_UNSUPPORTED (a delta CRL);
- * GS_E_LIMIT, GS_E_BUSY, GS_E_IO, GS_E_USAGE. Chain checks (verify,
+ * GS_E_LIMIT, GS_E_BUSY, GS_E_IO, GS_E_PROGRAMMER. Chain checks (verify,
  * recipient resolution) use the stored CRLs from then on: a revoked
  * certificate is GS_REASON_REVOKED / GS_VERDICT_REVOKED, and a CRL past
  * its nextUpdate adds the warning GS_REASON_CRL_STALE. */
@@ -289,7 +289,7 @@ typedef struct gs_crl_info {
 } gs_crl_info;
 typedef int (*gs_crl_cb)(const gs_crl_info *info, void *data);
 /* Call `cb` for each stored CRL, ordered by issuer; `now` decides
- * `stale`. Returns GS_OK, GS_E_USAGE (no store or callback), or a store
+ * `stale`. Returns GS_OK, GS_E_PROGRAMMER (no store or callback), or a store
  * failure. */
 gs_status gs_store_list_crls(gs_store *store, time_t now, gs_crl_cb cb, void *data,
 			     char **errmsg);
@@ -369,7 +369,7 @@ typedef struct gs_gal_import gs_gal_import;
  * *import is new: end it with gs_gal_import_commit or
  * gs_gal_import_abort; the store is in a write transaction until then.
  * Returns
- * GS_OK, GS_E_USAGE (no store, no source name), or a store failure
+ * GS_OK, GS_E_PROGRAMMER (no store, no source name), or a store failure
  * (GS_E_BUSY: another import holds the store). */
 gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_import_opts *opts,
 			      gs_gal_import **import, char **errmsg);
@@ -383,14 +383,14 @@ gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_
  * by mistake). Returns GS_OK; GS_E_MALFORMED (the file, a record, or
  * the format cannot be told); GS_E_LIMIT (a record or file over a
  * limit); GS_E_UNSUPPORTED (LDIF without libldap); GS_E_IO (reading);
- * GS_E_USAGE (the import failed before); a store failure. After a
+ * GS_E_PROGRAMMER (the import failed before); a store failure. After a
  * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
 /* Remove the certificates nothing refers to any more and commit the
  * snapshot; *stats (may be NULL) says what it did. Frees the import
  * whatever happens (a failed commit is rolled back). Returns GS_OK,
- * GS_E_USAGE (no import, or one that failed: nothing is changed), or a
+ * GS_E_PROGRAMMER (no import, or one that failed: nothing is changed), or a
  * store failure. */
 gs_status gs_gal_import_commit(gs_gal_import *import, gs_gal_stats *stats, char **errmsg);
 /* Roll back and free. NULL is fine. */
@@ -421,13 +421,13 @@ typedef int (*gs_gal_entry_cb)(const gs_gal_entry *entry, void *data);
  * an @ by their SMTP addresses only (case-insensitive); any other by
  * their name, alias or display name (case-insensitive). Calls `cb` (may
  * be NULL) for each, in import order; *found (may be NULL) counts them.
- * Returns GS_OK (also when nothing matched), GS_E_USAGE (no store or
+ * Returns GS_OK (also when nothing matched), GS_E_PROGRAMMER (no store or
  * query), or a store failure. */
 gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, void *data,
 			unsigned long *found, char **errmsg);
 /* Call `cb` for every entry, or for those of the source named `source`
  * (NULL: all, by source name), in import order. Returns GS_OK,
- * GS_E_USAGE (no store), or a store failure. */
+ * GS_E_PROGRAMMER (no store), or a store failure. */
 gs_status gs_gal_list(gs_store *store, const char *source, gs_gal_entry_cb cb, void *data,
 		      char **errmsg);
 
@@ -440,7 +440,7 @@ typedef struct gs_gal_source_info {
 typedef int (*gs_gal_source_cb)(const gs_gal_source_info *info, void *data);
 /* Call `cb` for every source of certificates and entries (GAL
  * snapshots, certificate imports, "harvest", "identity"), by name, with
- * what it holds. Returns GS_OK, GS_E_USAGE (no store or callback), or a
+ * what it holds. Returns GS_OK, GS_E_PROGRAMMER (no store or callback), or a
  * store failure. */
 gs_status gs_gal_sources(gs_store *store, gs_gal_source_cb cb, void *data, char **errmsg);
 
@@ -475,7 +475,7 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
 typedef int (*gs_identity_cb)(const gs_cert_info *info, const char *label,
 			      int key_encrypted, void *data);
 /* Call `cb` for every identity, the newest certificate (notBefore)
- * first. Keys are not opened. Returns GS_OK, GS_E_USAGE (no store or
+ * first. Keys are not opened. Returns GS_OK, GS_E_PROGRAMMER (no store or
  * callback), or a store failure. */
 gs_status gs_store_list_identities(gs_store *store, gs_identity_cb cb, void *data,
 				   char **errmsg);
@@ -634,7 +634,7 @@ enum {
  * Returns GS_OK with a resolution even when nothing is usable: check
  * gs_resolution_chosen(). *resolution is new (gs_resolution_free);
  * every string and candidate it hands out belongs to it. Returns
- * GS_E_USAGE (NULL arguments), or a store failure. */
+ * GS_E_PROGRAMMER (NULL arguments), or a store failure. */
 gs_status gs_resolve(gs_session *session, const char *recipient, unsigned flags,
 		     gs_resolution **resolution, char **errmsg);
 /* Free a resolution (NULL is fine). */
@@ -847,7 +847,7 @@ int gs_auth_results_id_valid(const char *authserv_id);
  * is left out, never cut short; values that are neither a token nor
  * local-part@domain are quoted. Lines end in "\r\n" with `crlf`, else
  * "\n", the last one too. *field is new (g_free). Returns GS_OK, or
- * GS_E_USAGE (NULL, or an authserv_id that gs_auth_results_id_valid
+ * GS_E_PROGRAMMER (NULL, or an authserv_id that gs_auth_results_id_valid
  * refuses). The result can go into a message as it is. */
 gs_status gs_auth_results_field(const gs_report *report, const char *authserv_id, int crlf,
 				char **field, char **errmsg);
@@ -877,7 +877,7 @@ gs_status gs_auth_results_field(const gs_report *report, const char *authserv_id
  * removed fields; *removed (may be NULL) counts them. Returns GS_OK;
  * GS_E_MALFORMED when there is no header to read (empty input, only From
  * lines, or a first line that is not a header field: a mail reader sees
- * no header field in such a message either); GS_E_USAGE (NULL, or an
+ * no header field in such a message either); GS_E_PROGRAMMER (NULL, or an
  * authserv_id that gs_auth_results_id_valid refuses). */
 gs_status gs_auth_results_strip(const void *raw, size_t len, const char *authserv_id,
 				GByteArray **head, size_t *rest, unsigned *removed, char **errmsg);
@@ -897,7 +897,7 @@ gs_status gs_auth_results_annotate(const void *raw, size_t len, const gs_report 
 /* Parse a whole RFC 5322 message from `stream` under the session's
  * limits. *message is new (g_object_unref). Returns GS_OK,
  * GS_E_MALFORMED (empty input, no headers, not a message), GS_E_LIMIT,
- * GS_E_USAGE. */
+ * GS_E_PROGRAMMER. */
 gs_status gs_message_parse(gs_session *session, GMimeStream *stream,
 			   GMimeMessage **message, char **errmsg);
 
@@ -911,7 +911,7 @@ typedef struct gs_sign_opts {
  * signer's chain, signingTime and modern SMIMECapabilities.
  * The signature itself is made when the message is written
  * (gs_message_write). Returns GS_OK, GS_E_NO_KEY (no identity for the
- * address), GS_E_PASSPHRASE, GS_E_MALFORMED, GS_E_USAGE, GS_E_INTERNAL,
+ * address), GS_E_PASSPHRASE, GS_E_MALFORMED, GS_E_PROGRAMMER, GS_E_INTERNAL,
  * or a store failure. */
 gs_status gs_message_sign(gs_session *session, GMimeMessage *message,
 			  const gs_sign_opts *opts, char **errmsg);
@@ -1049,7 +1049,7 @@ gs_status gs_message_decrypt(gs_session *session, GMimeMessage *message,
  * modify the message. Returns GS_OK with a report whenever the message
  * could be examined, whatever the verdict (*report is new:
  * gs_report_free); GS_E_MALFORMED when it cannot be parsed as S/MIME at
- * all; GS_E_USAGE; GS_E_INTERNAL; a store failure (a chain could not be
+ * all; GS_E_PROGRAMMER; GS_E_INTERNAL; a store failure (a chain could not be
  * checked: never reported as a verdict). */
 gs_status gs_message_verify(gs_session *session, GMimeMessage *message,
 			    gs_report **report, char **errmsg);
@@ -1085,12 +1085,12 @@ enum {
  * source "harvest", the way Outlook and Thunderbird learn certificates. `message_id` (may be NULL) is remembered so that a
  * second harvest skips the message. Bad signatures store nothing. May
  * modify the message (decryption). Returns GS_OK whatever the outcome
- * (result->report, when set, is new: gs_report_free); GS_E_USAGE; a
+ * (result->report, when set, is new: gs_report_free); GS_E_PROGRAMMER; a
  * store failure; GS_E_MALFORMED for input that is not a message. */
 gs_status gs_harvest(gs_session *session, GMimeMessage *message, const char *message_id,
 		     unsigned flags, gs_harvest_result *result, char **errmsg);
 /* Has this message id been harvested already (whatever the outcome then)?
- * *seen gets 1 or 0. Returns GS_OK, GS_E_USAGE (no store or id), or a
+ * *seen gets 1 or 0. Returns GS_OK, GS_E_PROGRAMMER (no store or id), or a
  * store failure. */
 gs_status gs_harvest_seen(gs_store *store, const char *message_id, int *seen, char **errmsg);
 
@@ -1109,7 +1109,7 @@ gs_status gs_raw_sign(gs_session *session, const char *signer, const void *conte
  * new, g_byte_array_unref). Signers are not compared with any From
  * address. Returns GS_OK with a report (new: gs_report_free) whenever
  * the structure could be examined, whatever the verdict; GS_E_MALFORMED
- * (not CMS signed-data, or detached without its content); GS_E_USAGE;
+ * (not CMS signed-data, or detached without its content); GS_E_PROGRAMMER;
  * GS_E_INTERNAL; a store failure (the chain could not be checked). */
 gs_status gs_raw_verify(gs_session *session, const void *sig, size_t siglen, const void *content,
 			size_t len, GByteArray **extracted, gs_report **report, char **errmsg);
@@ -1137,7 +1137,7 @@ gs_status gs_raw_encrypt(gs_session *session, const GPtrArray *cert_files_data,
  * encrypted to any identity, or the key does not open it);
  * GS_E_PASSPHRASE; GS_E_MALFORMED (not enveloped-data, or the content
  * fails to decrypt: a wrong or tampered message); GS_E_UNSUPPORTED (the
- * content cipher); GS_E_USAGE; GS_E_INTERNAL; a store failure. */
+ * content cipher); GS_E_PROGRAMMER; GS_E_INTERNAL; a store failure. */
 gs_status gs_raw_decrypt(gs_session *session, const void *der, size_t len, GByteArray **plain,
 			 gs_report **report, char **errmsg);
 /* Decrypted or signed content (LF line ends) as a MIME entity. Content
@@ -1152,18 +1152,18 @@ GMimeObject *gs_entity_parse(GMimeStream *content, int *headerless);
 /* Every certificate in a PKCS#7 / CMS structure (DER or PEM), or only
  * the signers' certificates, as a PEM bundle (new string, g_free).
  * Returns GS_OK; GS_E_NOT_FOUND when there is none; GS_E_MALFORMED (not
- * a CMS structure); GS_E_USAGE; GS_E_INTERNAL. */
+ * a CMS structure); GS_E_PROGRAMMER; GS_E_INTERNAL. */
 gs_status gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg);
 /* The addresses of the certificate(s) in a PEM/DER/PKCS#7 file:
  * NULL-terminated, lower case, certificate after certificate (new:
  * g_strfreev). Returns
- * GS_OK, GS_E_MALFORMED (no certificate in it), GS_E_LIMIT, GS_E_USAGE. */
+ * GS_OK, GS_E_MALFORMED (no certificate in it), GS_E_LIMIT, GS_E_PROGRAMMER. */
 gs_status gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg);
 /* The DER SignedData of a signed message: the signature part of a
  * multipart/signed, or an opaque signed-data body (new:
  * g_byte_array_unref). Returns GS_OK; GS_E_NOT_FOUND when the message is
  * not signed; GS_E_MALFORMED (a multipart/signed without its signature);
- * GS_E_USAGE. */
+ * GS_E_PROGRAMMER. */
 gs_status gs_message_signature(GMimeMessage *message, GByteArray **der, char **errmsg);
 /* The signers' certificates of a signed message as a PEM bundle (new
  * string), for mutt's sender check, only when the From rule of
@@ -1179,13 +1179,13 @@ gs_status gs_message_signer_certs(GMimeMessage *message, char **pem, char **errm
 
 /* Call `cb` with every address the store knows (directory entries and
  * certificates), lower case, each once, sorted. Returns GS_OK,
- * GS_E_USAGE (no store or callback), or a store failure. */
+ * GS_E_PROGRAMMER (no store or callback), or a store failure. */
 gs_status gs_store_addresses(gs_store *store, int (*cb)(const char *address, void *data), void *data,
 			     char **errmsg);
 /* The stored certificate whose SHA-256 is `sha256` (hex, any case) as
  * PEM (new string, g_free), with the OpenSSL subject and issuer name
  * hashes (`openssl x509 -hash` / `-issuer_hash`; each may be NULL).
- * Returns GS_OK; GS_E_NOT_FOUND (no such certificate); GS_E_USAGE; a
+ * Returns GS_OK; GS_E_NOT_FOUND (no such certificate); GS_E_PROGRAMMER; a
  * store failure. */
 gs_status gs_store_cert_pem(gs_store *store, const char *sha256, char **pem,
 			    unsigned long *subject_hash, unsigned long *issuer_hash, char **errmsg);

@@ -16,7 +16,7 @@ gs_harvest_seen(gs_store *s, const char *message_id, int *seen, char **errmsg)
 
 	*seen = 0;
 	if (!s || !message_id)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_harvest_seen: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_harvest_seen: bad arguments");
 	return gs_store_int64(s, sql, &one, seen, "store: harvested messages", errmsg, GS_TEXT(message_id));
 }
 
@@ -120,7 +120,7 @@ gs_harvest(gs_session *s, GMimeMessage *m, const char *message_id, unsigned flag
 	int seen = 0;
 
 	if (!s || !m || !res)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_harvest: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_harvest: bad arguments");
 	memset(res, 0, sizeof *res);
 	if (message_id && !(flags & GS_HARVEST_FORCE)) {
 		if ((st = gs_harvest_seen(s->store, message_id, &seen, errmsg)) != GS_OK)

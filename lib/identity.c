@@ -185,7 +185,7 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 	gs_status st;
 
 	if (!s || !data)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_identity_import: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_identity_import: bad arguments");
 	/* BIO_new_mem_buf takes an int, and a negative one means strlen() */
 	if (len == 0 || len > INT_MAX)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty or oversized key file");
@@ -522,7 +522,7 @@ gs_store_list_identities(gs_store *s, gs_identity_cb cb, void *data, char **errm
 	guint i;
 
 	if (!s || !cb)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_list_identities: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_list_identities: bad arguments");
 	if ((st = gs_identity_find(s, NULL, &ids, errmsg)) == GS_OK) {
 		for (i = 0; i < ids->len; i++) {
 			gs_identity *id = ids->pdata[i];

@@ -102,7 +102,7 @@ gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **
 	gs_status st;
 
 	if (!s || !stream || !out)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_parse: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_parse: bad arguments");
 	*out = NULL;
 	if (g_mime_stream_length(stream) == 0)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
@@ -166,7 +166,7 @@ gs_message_write(gs_session *s, GMimeMessage *m, GMimeStream *stream, char **err
 	ssize_t n;
 
 	if (!s || !m || !stream)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_write: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_write: bad arguments");
 	fo = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
 	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stream);
@@ -266,7 +266,7 @@ gs_message_sign(gs_session *s, GMimeMessage *m, const gs_sign_opts *opts, char *
 	gs_status st;
 
 	if (!s || !m)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_sign: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_sign: bad arguments");
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
 	signer = signer_of(m, opts ? opts->from : NULL, &owned);
@@ -390,7 +390,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	if (recipients)
 		*recipients = NULL;
 	if (!s || !m || !opts) {
-		st = gs_fail(errmsg, GS_E_USAGE, "gs_message_encrypt: bad arguments");
+		st = gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_encrypt: bad arguments");
 		goto out;
 	}
 	if (!(entity = g_mime_message_get_mime_part(m))) {
@@ -1509,7 +1509,7 @@ gs_message_decrypt(gs_session *s, GMimeMessage *m, const gs_decrypt_opts *opts, 
 	if (report)
 		*report = NULL;
 	if (!s || !m)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_decrypt: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_decrypt: bad arguments");
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");
 	walk_init(&w, s, m, 1);
@@ -1553,7 +1553,7 @@ gs_message_verify(gs_session *s, GMimeMessage *m, gs_report **report, char **err
 	int opened = 0;
 
 	if (!s || !m || !report)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_verify: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_verify: bad arguments");
 	*report = NULL;
 	if (!(entity = g_mime_message_get_mime_part(m)))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the message has no body");

@@ -260,7 +260,7 @@ gs_mutt_index(gs_session *s, int keys, const gs_mutt_index_cbs *cb, gs_mutt_inde
 	gs_status st;
 
 	if (!s || !cb || !stats)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_mutt_index: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_mutt_index: bad arguments");
 	memset(stats, 0, sizeof *stats);
 	r.keyids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r.hashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

@@ -26,7 +26,7 @@ gs_raw_sign(gs_session *s, const char *signer, const void *content, size_t len, 
 	gs_status st;
 
 	if (!s || !der || (!content && len))
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_sign: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_sign: bad arguments");
 	*der = NULL;
 	if ((st = gs_session_signing_identity(s, signer, &id, errmsg)) != GS_OK)
 		return st;
@@ -50,7 +50,7 @@ gs_raw_verify(gs_session *s, const void *sig, size_t siglen, const void *content
 	gs_status st;
 
 	if (!s || !sig || !report)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_verify: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_verify: bad arguments");
 	*report = NULL;
 	if (extracted)
 		*extracted = NULL;
@@ -116,7 +116,7 @@ gs_raw_encrypt(gs_session *s, const GPtrArray *files, const char *self, int no_s
 	int k;
 
 	if (!s || !files || !der)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_encrypt: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_encrypt: bad arguments");
 	*der = NULL;
 	for (i = 0; i < files->len && st == GS_OK; i++) {
 		GByteArray *a = files->pdata[i];
@@ -174,7 +174,7 @@ gs_raw_decrypt(gs_session *s, const void *der, size_t len, GByteArray **plain, g
 	gs_status st;
 
 	if (!s || !der || !plain)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_decrypt: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_decrypt: bad arguments");
 	*plain = NULL;
 	if (report)
 		*report = NULL;
@@ -290,7 +290,7 @@ gs_status
 gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg)
 {
 	if (!data || !pem)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_certs: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_certs: bad arguments");
 	*pem = NULL;
 	return certs_pem(structure_certs(data, len, signers_only, NULL), pem, errmsg);
 }
@@ -351,7 +351,7 @@ gs_message_signer_certs(GMimeMessage *m, char **pem, char **errmsg)
 	int i, unmatched = 0;
 
 	if (!m || !pem)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_signer_certs: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_signer_certs: bad arguments");
 	*pem = NULL;
 	if ((st = gs_message_signature(m, &der, errmsg)) != GS_OK)
 		return st;
@@ -402,7 +402,7 @@ gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg)
 	int i;
 
 	if (!data || !emails)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_raw_cert_emails: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_cert_emails: bad arguments");
 	*emails = NULL;
 	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
 		return st;
@@ -461,7 +461,7 @@ gs_message_signature(GMimeMessage *m, GByteArray **der, char **errmsg)
 	GByteArray *a;
 
 	if (!m || !der)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_message_signature: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_signature: bad arguments");
 	*der = NULL;
 	top = g_mime_message_get_mime_part(m);
 	if (top && GMIME_IS_MULTIPART_SIGNED(top)) {

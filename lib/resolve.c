@@ -633,7 +633,7 @@ gs_resolve(gs_session *s, const char *recipient, unsigned flags, gs_resolution *
 	guint i;
 
 	if (!s || !recipient || !out)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_resolve: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_resolve: bad arguments");
 	*out = NULL;
 	r = g_new0(gs_resolution, 1);
 	r->recipient = g_strdup(recipient);

@@ -34,7 +34,7 @@ gs_session_new(gs_store *store, gs_session **out, char **errmsg)
 	gs_session *s;
 
 	if (!store || !out)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_session_new: no store");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_session_new: no store");
 	gs_init();
 	s = g_new0(gs_session, 1);
 	s->store = store;

@@ -144,7 +144,7 @@ gs_gal_lookup(gs_store *s, const char *query, gs_gal_entry_cb cb, void *data,
 	int address;
 
 	if (!s || !query)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_lookup: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_gal_lookup: bad arguments");
 	q = gs_recipient_address(query);
 	address = q != NULL;
 	if (!q)
@@ -169,7 +169,7 @@ gs_gal_list(gs_store *s, const char *source, gs_gal_entry_cb cb, void *data, cha
 	gs_status st;
 
 	if (!s)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_list: no store");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_gal_list: no store");
 	if (!(stmt = gs_store_prepare(s, source ? one : all, errmsg, &st)))
 		return st;
 	if (source)
@@ -196,7 +196,7 @@ gs_gal_sources(gs_store *s, gs_gal_source_cb cb, void *data, char **errmsg)
 	int rc;
 
 	if (!s || !cb)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_sources: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_gal_sources: bad arguments");
 	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
 		return st;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -229,7 +229,7 @@ gs_store_addresses(gs_store *s, int (*cb)(const char *address, void *data), void
 	int rc;
 
 	if (!s || !cb)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_addresses: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_addresses: bad arguments");
 	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
 		return st;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
@@ -251,7 +251,7 @@ gs_store_cert_pem(gs_store *s, const char *sha256, char **pem, unsigned long *su
 	long n;
 
 	if (!s || !sha256 || !pem)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_cert_pem: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_cert_pem: bad arguments");
 	*pem = NULL;
 	if ((st = gs_store_cert_by_sha256(s, sha256, &x, errmsg)) != GS_OK)
 		return st;

@@ -392,7 +392,7 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	int fd, rc;
 
 	if (!dir || !store)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_open: no folder given");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_open: no folder given");
 	*store = NULL;
 	if (g_mkdir_with_parents(dir, 0700) != 0)
 		return gs_fail(errmsg, GS_E_IO, "%s: cannot create the store folder: %s", dir,
@@ -926,7 +926,7 @@ gs_store_list_certs(gs_store *s, gs_cert_filter filter, gs_cert_cb cb, void *dat
 	int rc;
 
 	if (!s || !cb)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_list_certs: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_list_certs: bad arguments");
 	if (filter == GS_LIST_ANCHORS)
 		where = " WHERE c.id IN (SELECT certificate FROM anchor)";
 	else if (filter == GS_LIST_CORRESPONDENTS)
@@ -972,7 +972,7 @@ gs_store_import_certs(gs_store *s, const unsigned char *data, size_t len, const 
 	int i;
 
 	if (!s || !data)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_store_import_certs: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_import_certs: bad arguments");
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);

@@ -643,7 +643,7 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 	int64_t entry_id;
 
 	if (st->failed) {
-		rc = gs_fail(errmsg, GS_E_USAGE, "import already failed");
+		rc = gs_fail(errmsg, GS_E_PROGRAMMER, "import already failed");
 		goto out;
 	}
 	if (rec->overflow) {
@@ -816,7 +816,7 @@ gs_gal_import_begin(gs_store *s, const char *source, const gs_gal_import_opts *o
 	gs_status rc;
 
 	if (!s || !source || !*source || !out)
-		return gs_fail(errmsg, GS_E_USAGE, "gs_gal_import_begin: bad arguments");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_gal_import_begin: bad arguments");
 	*out = NULL;
 	if ((rc = gs_store_begin(s, errmsg)) != GS_OK)
 		return rc;
@@ -863,7 +863,7 @@ gs_gal_import_file(gs_gal_import *imp, int fd, const char *name, gs_gal_format f
 	gs_status rc;
 
 	if (!imp || imp->failed)
-		return gs_fail(errmsg, GS_E_USAGE, "the import already failed: abort it");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "the import already failed: abort it");
 	r = gs_reader_new(fd, name, text);
 	if (format == GS_GAL_AUTO) {
 		const unsigned char *head;
@@ -901,10 +901,10 @@ gs_gal_import_commit(gs_gal_import *imp, gs_gal_stats *stats, char **errmsg)
 	gs_status rc;
 
 	if (!imp)
-		return gs_fail(errmsg, GS_E_USAGE, "no import");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "no import");
 	if (imp->failed) {
 		gs_gal_import_abort(imp);
-		return gs_fail(errmsg, GS_E_USAGE, "the import failed: nothing was changed");
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "the import failed: nothing was changed");
 	}
 	if ((rc = gs_store_gc(imp->s, errmsg)) != GS_OK) {
 		gs_gal_import_abort(imp);

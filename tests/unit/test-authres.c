@@ -233,7 +233,7 @@ test_id_valid(void)
 	g_assert_false(gs_auth_results_id_valid(big));
 	big[255] = 0;
 	g_assert_true(gs_auth_results_id_valid(big));
-	g_assert_cmpint(gs_auth_results_strip("A: b\n\n", 6, "bad id", &head, &rest, NULL, &msg), ==, GS_E_USAGE);
+	g_assert_cmpint(gs_auth_results_strip("A: b\n\n", 6, "bad id", &head, &rest, NULL, &msg), ==, GS_E_PROGRAMMER);
 	g_assert_nonnull(msg);
 	g_assert_null(head);
 	g_free(msg);
@@ -385,7 +385,7 @@ test_field_unsigned(void)
 	g_assert_cmpstr(q, ==, "Authentication-Results: \"mx@test\"; smime=none\n");
 	assert_field_valid(f, "\n");
 	assert_field_valid(fc, "\r\n");
-	g_assert_cmpint(gs_auth_results_field(r, "two words", 0, &f, &msg), ==, GS_E_USAGE);
+	g_assert_cmpint(gs_auth_results_field(r, "two words", 0, &f, &msg), ==, GS_E_PROGRAMMER);
 	g_assert_nonnull(msg);
 	g_free(msg);
 	g_free(f);

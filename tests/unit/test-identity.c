@@ -283,7 +283,7 @@ test_garbage(void)
 					   &msg), ==, GS_E_MALFORMED);
 	g_assert_nonnull(msg);
 	g_free(msg);
-	g_assert_cmpint(gs_identity_import(NULL, small, 1, NULL, 0, NULL, NULL, NULL, NULL), ==, GS_E_USAGE);
+	g_assert_cmpint(gs_identity_import(NULL, small, 1, NULL, 0, NULL, NULL, NULL, NULL), ==, GS_E_PROGRAMMER);
 	unit_store_close(&u);
 }
 

@@ -343,7 +343,7 @@ test_bad_arguments(void)
 	gs_resolution *r = (gs_resolution *) 1;
 	char *msg = NULL;
 
-	g_assert_cmpint(gs_resolve(NULL, "a@b", 0, &r, &msg), ==, GS_E_USAGE);
+	g_assert_cmpint(gs_resolve(NULL, "a@b", 0, &r, &msg), ==, GS_E_PROGRAMMER);
 	g_assert_nonnull(msg);
 	g_free(msg);
 	gs_resolution_free(NULL);

@@ -200,13 +200,13 @@ test_bad_arguments(void)
 	gs_store *s = NULL;
 	char *msg = NULL;
 
-	g_assert_cmpint(gs_store_open(NULL, GS_STORE_READ_WRITE, 0, &s, &msg), ==, GS_E_USAGE);
+	g_assert_cmpint(gs_store_open(NULL, GS_STORE_READ_WRITE, 0, &s, &msg), ==, GS_E_PROGRAMMER);
 	g_assert_nonnull(msg);
 	g_free(msg);
 	gs_store_close(NULL);
 	g_assert_null(gs_store_path(NULL));
 	g_assert_cmpint(gs_store_import_certs(NULL, (const unsigned char *) "x", 1, NULL,
-					      GS_ROLE_CORRESPONDENT, NULL, NULL), ==, GS_E_USAGE);
+					      GS_ROLE_CORRESPONDENT, NULL, NULL), ==, GS_E_PROGRAMMER);
 }
 
 static void
