@@ -25,42 +25,42 @@ certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len)
 static int
 print_cert(const gs_cert_info *ci, const char *sources, void *data)
 {
+	cli *c = data;
 	char *nb = cli_time(ci->not_before), *na = cli_time(ci->not_after);
 
-	(void) data;
-	printf("%s\n  subject  %s\n  issuer   %s\n  serial   %s\n  valid    %s to %s\n",
+	cli_printf(c, "%s\n  subject  %s\n  issuer   %s\n  serial   %s\n  valid    %s to %s\n",
 	       ci->sha256, cli_text(ci->subject, 0), cli_text(ci->issuer, 0), ci->serial, nb, na);
 	if (ci->emails[0]) {
 		char *addrs = gs_cert_info_addresses(ci);
-		printf("  email    %s\n", addrs);
+		cli_printf(c, "  email    %s\n", addrs);
 		g_free(addrs);
 	}
-	printf("  key      %s %d%s%s%s%s\n", ci->key_type, ci->key_bits,
+	cli_printf(c, "  key      %s %d%s%s%s%s\n", ci->key_type, ci->key_bits,
 	       ci->key_usage ? ", " : "", ci->key_usage ? ci->key_usage : "",
 	       ci->ext_key_usage ? "; eku " : "", ci->ext_key_usage ? ci->ext_key_usage : "");
 	if (ci->issued_before) {
 		char *ib = cli_time(ci->issued_before);
-		printf("  trusted  only for certificates issued before %s (Microsoft's NotBefore)\n", ib);
+		cli_printf(c, "  trusted  only for certificates issued before %s (Microsoft's NotBefore)\n", ib);
 		g_free(ib);
 	}
 	if (sources)
-		printf("  from     %s\n", cli_text(sources, 0));
+		cli_printf(c, "  from     %s\n", cli_text(sources, 0));
 	g_free(nb);
 	g_free(na);
-	return 0;
+	return cli_out_failed(c);
 }
 
-void
-certs_print(const gs_cert_info *ci, const char *sources)
+int
+certs_print(cli *c, const gs_cert_info *ci, const char *sources)
 {
-	print_cert(ci, sources, NULL);
+	return print_cert(ci, sources, c);
 }
 
 int
 certs_list(cli *c, gs_cert_filter filter)
 {
 	char *msg = NULL;
-	gs_status st = gs_store_list_certs(c->store, filter, print_cert, NULL, &msg);
+	gs_status st = gs_store_list_certs(c->store, filter, print_cert, c, &msg);
 
 	return st == GS_OK ? 0 : cli_fail(c, st, msg);
 }
@@ -79,18 +79,18 @@ print_refusal(void *data, unsigned index, const char *subject, const char *reaso
 }
 
 static void
-print_anchor_stats(const char *file, const gs_import_stats *s)
+print_anchor_stats(cli *c, const char *file, const gs_import_stats *s)
 {
-	printf("%s: %u trust anchors added, %u already there", file, s->anchors_new, s->anchors_known);
+	cli_note(c, "%s: %u trust anchors added, %u already there", file, s->anchors_new, s->anchors_known);
 	if (s->refused)
-		printf(", %u refused", s->refused);
+		cli_note(c, ", %u refused", s->refused);
 	if (s->disallowed || s->not_for_email)
-		printf(" (%u disallowed by Microsoft, %u not trusted for e-mail by Microsoft)",
+		cli_note(c, " (%u disallowed by Microsoft, %u not trusted for e-mail by Microsoft)",
 		       s->disallowed, s->not_for_email);
 	if (s->limited)
-		printf("; %u only for certificates issued before a date (Microsoft's NotBefore)",
+		cli_note(c, "; %u only for certificates issued before a date (Microsoft's NotBefore)",
 		       s->limited);
-	printf("\n");
+	cli_note(c, "\n");
 }
 
 int
@@ -141,9 +141,9 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 			return cli_fail(c, st, full);
 		}
 		if (role == GS_ROLE_ANCHOR)
-			print_anchor_stats(argv[i], &stats);
+			print_anchor_stats(c, argv[i], &stats);
 		else
-			printf("%s: %u certificates new, %u known\n", argv[i], stats.certs_new,
+			cli_note(c, "%s: %u certificates new, %u known\n", argv[i], stats.certs_new,
 			       stats.certs_known);
 	}
 	return cli_after_store_change(c);

@@ -9,5 +9,5 @@ int certs_list(cli *c, gs_cert_filter filter);
 /* `cert` and `trust` themselves: import FILE... with `role`, or list
  * (every certificate, or the anchors). */
 int certs_command(cli *c, int argc, char **argv, gs_cert_role role);
-void certs_print(const gs_cert_info *ci, const char *sources);
+int certs_print(cli *c, const gs_cert_info *ci, const char *sources);
 #endif

@@ -409,32 +409,92 @@ cli_write_message(cli *c, GMimeMessage *m)
 	if (st != GS_OK) {
 		char *full = g_strdup_printf("stdout: %s", msg);
 		g_free(msg);
+		/* what is buffered of a message that did not get out whole
+		 * stays unwritten: nothing more goes to stdout */
+		c->out_errno = EIO;
 		return cli_fail(c, st, full);
 	}
 	return 0;
 }
 
+/* The first failed write to stdout is said once, and every later write
+ * is skipped: a listing stops. A reader that went away (EPIPE:
+ * `galsmime trust list | head`) is no error to report, as with git log:
+ * nothing is said, the exit code is still EXIT_IOERR. */
+static int
+out_failed(cli *c, int err)
+{
+	if (!c->out_errno) {
+		c->out_errno = err ? err : EIO;
+		if (c->out_errno != EPIPE)
+			cli_error(c, "stdout: %s", g_strerror(c->out_errno));
+	}
+	return EXIT_IOERR;
+}
+
 int
 cli_write(cli *c, const void *p, size_t n)
 {
-	if (n && g_mime_stream_write(stdout_stream(), p, n) != (ssize_t) n) {
-		cli_error(c, "stdout: %s", g_strerror(errno));
+	if (c->out_errno)
 		return EXIT_IOERR;
-	}
+	errno = 0;
+	if (n && g_mime_stream_write(stdout_stream(), p, n) != (ssize_t) n)
+		return out_failed(c, errno);
 	return 0;
+}
+
+static int
+out_vprintf(cli *c, const char *fmt, va_list ap)
+{
+	char *s = g_strdup_vprintf(fmt, ap);
+	int rc = cli_write(c, s, strlen(s));
+
+	g_free(s);
+	return rc;
+}
+
+int
+cli_printf(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = out_vprintf(c, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+cli_note(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (c->quiet)
+		return 0;
+	va_start(ap, fmt);
+	rc = out_vprintf(c, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+cli_out_failed(const cli *c)
+{
+	return c->out_errno != 0;
 }
 
 int
 cli_flush(cli *c)
 {
-	if (out_stream && g_mime_stream_flush(out_stream) != 0) {
-		cli_error(c, "stdout: %s", g_strerror(errno ? errno : EIO));
+	if (c->out_errno)
 		return EXIT_IOERR;
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error(c, "stdout: %s", g_strerror(errno ? errno : EIO));
-		return EXIT_IOERR;
-	}
+	errno = 0;
+	if (out_stream && g_mime_stream_flush(out_stream) != 0)
+		return out_failed(c, errno);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return out_failed(c, errno);
 	return 0;
 }
 

@@ -65,6 +65,7 @@ struct cli {
 	void *raw_map;            /* when stdin is a mapped file */
 	size_t raw_map_len;
 	int quiet;
+	int out_errno;            /* the first failed write to stdout (cli_write) */
 	int write;                /* the store is opened read-write (the table says so) */
 	int allow_sha1;           /* --allow-sha1, or [verify] allow_sha1 in the configuration */
 	/* configuration (config.c) */
@@ -93,10 +94,18 @@ gs_status cli_open_session(cli *c, char **errmsg);
 int cli_read_stdin(cli *c);
 /* Parse stdin as a message. Returns 0 or an exit code (printed). */
 int cli_parse_message(cli *c, GMimeMessage **m);
-/* Write to stdout; return 0 or EXIT_IOERR (printed). */
+/* stdout: one buffered channel for everything a command writes (no
+ * printf). Each returns 0 or EXIT_IOERR. The first failure is said once
+ * (nothing when the reader went away: EPIPE) and every later write is
+ * skipped; a listing's callback stops when cli_out_failed says so.
+ * cli_note is a summary line ("3 certificates new"): not under -q. */
 int cli_write_message(cli *c, GMimeMessage *m);
 int cli_write(cli *c, const void *p, size_t n);
-/* Flush stdout and check it: 0 or EXIT_IOERR. Call before exiting 0. */
+int cli_printf(cli *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int cli_note(cli *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int cli_out_failed(const cli *c);
+/* Flush stdout and check it: 0 or EXIT_IOERR. main() calls it after a
+ * command that succeeded. */
 int cli_flush(cli *c);
 
 /* Options shared by every command that may open a key or judge a

@@ -9,9 +9,9 @@
 #define CRL_FETCH_MAX ((size_t) 64 << 20)
 
 static void
-print_stats(const char *what, const gs_crl_stats *s)
+print_stats(cli *c, const char *what, const gs_crl_stats *s)
 {
-	printf("%s: %u new, %u replaced an older one, %u unchanged\n", cli_text(what, 0), s->crls_new,
+	cli_note(c, "%s: %u new, %u replaced an older one, %u unchanged\n", cli_text(what, 0), s->crls_new,
 	       s->crls_replaced, s->crls_known);
 }
 
@@ -38,7 +38,7 @@ crl_import(cli *c, int argc, char **argv)
 			g_free(msg);
 			return cli_fail(c, st, full);
 		}
-		print_stats(argv[i], &stats);
+		print_stats(c, argv[i], &stats);
 	}
 	return 0;
 }
@@ -75,8 +75,7 @@ crl_update(cli *c, int argc, char **argv)
 		const unsigned char *p;
 
 		if (g_ascii_strncasecmp(urls[i], "http://", 7) && g_ascii_strncasecmp(urls[i], "https://", 8)) {
-			if (!c->quiet)
-				printf("%s: skipped (only http and https are fetched)\n", cli_text(urls[i], 0));
+			cli_note(c, "%s: skipped (only http and https are fetched)\n", cli_text(urls[i], 0));
 			skipped++;
 			continue;
 		}
@@ -100,15 +99,16 @@ crl_update(cli *c, int argc, char **argv)
 				break;
 			continue;
 		}
-		print_stats(urls[i], &stats);
+		print_stats(c, urls[i], &stats);
 	}
-	printf("%u distribution points: %u fetched, %u failed, %u skipped\n", i, fetched, failed,
+	cli_note(c, "%u distribution points: %u fetched, %u failed, %u skipped\n", i, fetched, failed,
 	       skipped);
 	g_strfreev(urls);
 	return first_fail == GS_OK ? 0 : cli_exit_code(first_fail);
 }
 
 typedef struct list_ctx {
+	cli *c;
 	unsigned n, stale;
 } list_ctx;
 
@@ -118,7 +118,7 @@ print_crl(const gs_crl_info *ci, void *data)
 	list_ctx *lc = data;
 	char *tu = cli_time(ci->this_update), *nu = cli_time(ci->next_update), *fa = cli_time(ci->fetched_at);
 
-	printf("%s\n  issued   %s\n  next     %s%s\n  revoked  %ld certificates\n  from     %s (%s)\n",
+	cli_printf(lc->c, "%s\n  issued   %s\n  next     %s%s\n  revoked  %ld certificates\n  from     %s (%s)\n",
 	       cli_text(ci->issuer, 0), tu, ci->next_update ? nu : "none given",
 	       ci->stale ? "  STALE: past its next update, run galsmime crl update" : "",
 	       ci->revoked, ci->origin ? cli_text(ci->origin, 0) : "?", fa);
@@ -127,13 +127,13 @@ print_crl(const gs_crl_info *ci, void *data)
 	g_free(tu);
 	g_free(nu);
 	g_free(fa);
-	return 0;
+	return cli_out_failed(lc->c);
 }
 
 static int
 crl_list(cli *c)
 {
-	list_ctx lc = { 0, 0 };
+	list_ctx lc = { c, 0, 0 };
 	char *msg = NULL;
 	gs_status st = gs_store_list_crls(c->store, time(NULL), print_crl, &lc, &msg);
 

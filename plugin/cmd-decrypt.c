@@ -80,7 +80,7 @@ cmd_decrypt(cli *c, int argc, char **argv)
 	/* the report only when the message got out: else the write error alone */
 	if (rc == 0)
 		rc = cli_flush(c);
-	if (rc == 0 && (gs_report_kind_of(r) == GS_REPORT_SIGNED || !c->quiet))
+	if (rc == 0)
 		cli_print_report(c, r);
 	if (rc == 0)
 		cli_warn_unauthenticated(c, r);

@@ -131,7 +131,7 @@ gal_import(cli *c, int argc, char **argv)
 				  source ? source : argv[first]);
 			return rc;
 		}
-		printf("%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
+		cli_note(c, "%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
 		       "certificates: %lu new, %lu known; %lu skipped\n",
 		       cli_text(source ? source : argv[first], 0), source ? " (snapshot)" : "", stats.entries,
 		       stats.removed, stats.addresses, stats.entry_certs, stats.certs_new,
@@ -249,13 +249,14 @@ print_entry(const gs_gal_entry *e, void *data)
 		return 0;
 	}
 	/* tab-separated: no field may hold a tab or a line end */
-	printf("%s\t%s\t%s\t%s\t", e->display_name ? cli_text(e->display_name, 0) : "-",
+	cli_printf(out->c, "%s\t%s\t%s\t%s\t", e->display_name ? cli_text(e->display_name, 0) : "-",
 	       e->name ? cli_text(e->name, 0) : "-", e->alias ? cli_text(e->alias, 0) : "-",
 	       e->kind ? cli_text(e->kind, 0) : "-");
 	for (a = e->addresses; *a && **a; a++)
-		printf("%s%s", a == e->addresses ? "" : ",", cli_text(*a, 0));
-	printf("\t%u certificate%s\t[%s]\n", e->n_certs, e->n_certs == 1 ? "" : "s", cli_text(e->source, 0));
-	return 0;
+		cli_printf(out->c, "%s%s", a == e->addresses ? "" : ",", cli_text(*a, 0));
+	cli_printf(out->c, "\t%u certificate%s\t[%s]\n", e->n_certs, e->n_certs == 1 ? "" : "s",
+		   cli_text(e->source, 0));
+	return cli_out_failed(out->c);
 }
 
 static void
@@ -331,12 +332,12 @@ gal_lookup(cli *c, int argc, char **argv)
 		yajl_gen_free(out.json);
 	} else if (gs_resolution_chosen(res)) {
 		const gs_candidate *ch = gs_resolution_chosen(res);
-		printf("encrypts to %s (%s), bound by %s\n", ch->cert.sha256, cli_text(ch->cert.subject, 0),
+		cli_printf(c, "encrypts to %s (%s), bound by %s\n", ch->cert.sha256, cli_text(ch->cert.subject, 0),
 		       ch->binding == GS_BIND_CERTIFICATE ? "its own address"
 		       : ch->binding == GS_BIND_NAME	  ? "the entry's name"
 							  : "the directory");
 	} else if (found || gs_resolution_count(res)) {
-		printf("cannot encrypt: %s\n", gs_resolution_failure(res));
+		cli_printf(c, "cannot encrypt: %s\n", gs_resolution_failure(res));
 	}
 	found += gs_resolution_count(res);
 	gs_resolution_free(res);
@@ -371,63 +372,114 @@ gal_explain(cli *c, int argc, char **argv)
 	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK)
 		return cli_fail(c, st, msg);
 	n = gs_resolution_count(res);
-	printf("%s: %zu candidate certificate%s\n", cli_text(argv[optind], 200), n, n == 1 ? "" : "s");
+	cli_printf(c, "%s: %zu candidate certificate%s\n", cli_text(argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
 		const gs_candidate *k = gs_resolution_candidate(res, i);
 		char *nb = cli_time(k->cert.not_before), *na = cli_time(k->cert.not_after), *addrs;
 
-		printf("\n%s %s\n", k == gs_resolution_chosen(res) ? "*" : " ", k->cert.sha256);
-		printf("    subject    %s\n    issuer     %s\n    valid      %s to %s\n",
+		cli_printf(c, "\n%s %s\n", k == gs_resolution_chosen(res) ? "*" : " ", k->cert.sha256);
+		cli_printf(c, "    subject    %s\n    issuer     %s\n    valid      %s to %s\n",
 		       cli_text(k->cert.subject, 0), cli_text(k->cert.issuer, 0), nb, na);
 		addrs = gs_cert_info_addresses(&k->cert);
-		printf("    addresses  %s%s\n", addrs ? addrs : "(none)",
+		cli_printf(c, "    addresses  %s%s\n", addrs ? addrs : "(none)",
 		       k->address_match || !gs_resolution_address(res)
 			       ? "" : "  (not the recipient's address: only the directory binds it)");
 		for (j = 0; j < k->n_sources; j++) {
 			const gs_cand_source *src = &k->sources[j];
 			if (src->entry)
-				printf("    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?", cli_text(src->entry, 0),
 				       src->attribute ? cli_text(src->attribute, 0) : "?");
 			else
-				printf("    %s source %s, by its own address\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, by its own address\n", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?");
 		}
-		printf("    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
+		cli_printf(c, "    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
 					    : k->binding == GS_BIND_NAME       ? "the entry's name"
 										: "the directory only");
 		if (!strcmp(gs_verdict_string(k->verdict), k->reason))
-			printf("    verdict    %s\n", k->reason);
+			cli_printf(c, "    verdict    %s\n", k->reason);
 		else
-			printf("    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);
+			cli_printf(c, "    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);
 		g_free(nb);
 		g_free(addrs);
 		g_free(na);
 	}
 	if (gs_resolution_conflict(res))
-		printf("\nconflict: %s\n", gs_resolution_conflict(res));
+		cli_printf(c, "\nconflict: %s\n", gs_resolution_conflict(res));
 	if (gs_resolution_note(res))
-		printf("\n%s\n", gs_resolution_note(res));
+		cli_printf(c, "\n%s\n", gs_resolution_note(res));
 	if (gs_resolution_chosen(res))
-		printf("\nchosen: %s\n", gs_resolution_chosen(res)->cert.sha256);
+		cli_printf(c, "\nchosen: %s\n", gs_resolution_chosen(res)->cert.sha256);
 	else
-		printf("\ncannot encrypt to %s: %s\n", cli_text(argv[optind], 200), gs_resolution_failure(res));
+		cli_printf(c, "\ncannot encrypt to %s: %s\n", cli_text(argv[optind], 200), gs_resolution_failure(res));
 	st = gs_resolution_chosen(res) ? GS_OK : GS_E_NOT_FOUND;
 	gs_resolution_free(res);
 	return st == GS_OK ? 0 : EXIT_VERIFY_BAD;
 }
 
-static int
-print_source(const gs_gal_source_info *in, void *data)
-{
-	char *t = cli_time(in->imported_at);
+/* gal stats: one row per source, printed when all are known so that
+ * the columns line up whatever the names' lengths */
+typedef struct stats_row {
+	char *name, *kind, *imported;
+	unsigned long entries, addresses, certificates, with_certs;
+} stats_row;
 
-	(void) data;
-	printf("%-24s %-8s %8lu entries %8lu addresses %8lu certificates %8lu entries with certificates  imported %s\n",
-	       cli_text(in->name, 0), in->kind ? cli_text(in->kind, 0) : "-", in->entries, in->addresses, in->certificates,
-	       in->entries_with_certs, t);
-	g_free(t);
+static void
+stats_row_free(stats_row *r)
+{
+	g_free(r->name);
+	g_free(r->kind);
+	g_free(r->imported);
+	g_free(r);
+}
+
+static int
+collect_source(const gs_gal_source_info *in, void *data)
+{
+	stats_row *r = g_new0(stats_row, 1);
+
+	r->name = g_strdup(cli_text(in->name, 0));
+	r->kind = g_strdup(in->kind ? cli_text(in->kind, 0) : "-");
+	r->imported = cli_time(in->imported_at);
+	r->entries = in->entries;
+	r->addresses = in->addresses;
+	r->certificates = in->certificates;
+	r->with_certs = in->entries_with_certs;
+	g_ptr_array_add(data, r);
 	return 0;
+}
+
+static int
+gal_stats(cli *c)
+{
+	GPtrArray *rows = g_ptr_array_new_with_free_func((GDestroyNotify) stats_row_free);
+	char *msg = NULL;
+	gs_status st = gs_gal_sources(c->store, collect_source, rows, &msg);
+	int wn = (int) strlen("SOURCE"), wk = (int) strlen("KIND"), rc = 0;
+	guint i;
+
+	if (st != GS_OK) {
+		g_ptr_array_free(rows, TRUE);
+		return cli_fail(c, st, msg);
+	}
+	for (i = 0; i < rows->len; i++) {
+		stats_row *r = rows->pdata[i];
+		wn = MAX(wn, (int) g_utf8_strlen(r->name, -1));
+		wk = MAX(wk, (int) g_utf8_strlen(r->kind, -1));
+	}
+	if (rows->len)
+		rc = cli_printf(c, "%-*s  %-*s  %8s  %9s  %12s  %9s  %s\n", wn, "SOURCE", wk, "KIND", "ENTRIES",
+				"ADDRESSES", "CERTIFICATES", "WITH CERT", "IMPORTED");
+	for (i = 0; rc == 0 && i < rows->len; i++) {
+		stats_row *r = rows->pdata[i];
+		/* %-*s counts bytes: pad by characters for names that are not ASCII */
+		int pn = wn - (int) g_utf8_strlen(r->name, -1), pk = wk - (int) g_utf8_strlen(r->kind, -1);
+		rc = cli_printf(c, "%s%*s  %s%*s  %8lu  %9lu  %12lu  %9lu  %s\n", r->name, pn, "", r->kind, pk, "",
+				r->entries, r->addresses, r->certificates, r->with_certs, r->imported);
+	}
+	g_ptr_array_free(rows, TRUE);
+	return rc;
 }
 
 static int
@@ -477,9 +529,6 @@ gal_list(cli *c, int argc, char **argv)
 int
 cmd_gal(cli *c, int argc, char **argv)
 {
-	char *msg = NULL;
-	gs_status st;
-
 	if (argc < 2)
 		return cli_usage(c, "gal needs import, lookup, explain, list or stats");
 	if (!strcmp(argv[1], "import"))
@@ -490,9 +539,7 @@ cmd_gal(cli *c, int argc, char **argv)
 		return gal_explain(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return gal_list(c, argc - 1, argv + 1);
-	if (!strcmp(argv[1], "stats")) {
-		st = gs_gal_sources(c->store, print_source, NULL, &msg);
-		return st == GS_OK ? 0 : cli_fail(c, st, msg);
-	}
+	if (!strcmp(argv[1], "stats"))
+		return gal_stats(c);
 	return cli_usage(c, "unknown gal command '%s'", argv[1]);
 }

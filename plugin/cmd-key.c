@@ -7,11 +7,12 @@
 static int
 print_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data)
 {
-	(void) data;
-	certs_print(ci, NULL);
-	printf("  label    %s\n  private  %s\n", label ? cli_text(label, 0) : "-",
+	cli *c = data;
+
+	certs_print(c, ci, NULL);
+	cli_printf(c, "  label    %s\n  private  %s\n", label ? cli_text(label, 0) : "-",
 	       encrypted ? "encrypted" : "NOT ENCRYPTED (imported without a passphrase)");
-	return 0;
+	return cli_out_failed(c);
 }
 
 static int
@@ -73,7 +74,7 @@ key_import(cli *c, int argc, char **argv)
 		g_free(msg);
 		return cli_fail(c, st, full);
 	}
-	printf("%s: identity %s imported\n", argv[optind], fp);
+	cli_note(c, "%s: identity %s imported\n", argv[optind], fp);
 	if (plain)
 		cli_error(c, "warning: %s has no passphrase, so the key is stored unencrypted",
 			  argv[optind]);
@@ -92,7 +93,7 @@ cmd_key(cli *c, int argc, char **argv)
 	if (!strcmp(argv[1], "import"))
 		return key_import(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list")) {
-		st = gs_store_list_identities(c->store, print_identity, NULL, &msg);
+		st = gs_store_list_identities(c->store, print_identity, c, &msg);
 		return st == GS_OK ? 0 : cli_fail(c, st, msg);
 	}
 	return cli_usage(c, "unknown key command '%s'", argv[1]);

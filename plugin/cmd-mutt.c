@@ -551,7 +551,7 @@ m_import_cert(cli *c, int argc, char **argv)
 	g_byte_array_unref(a);
 	if (st != GS_OK)
 		return cli_fail(c, st, msg);
-	printf("%u certificates new, %u known\n", stats.certs_new, stats.certs_known);
+	cli_note(c, "%u certificates new, %u known\n", stats.certs_new, stats.certs_known);
 	return cli_after_store_change(c);
 }
 
@@ -612,7 +612,7 @@ cmd_mutt(cli *c, int argc, char **argv)
 		if (!strcmp(argv[1], mutt_commands[i].name)) {
 			c->cmd = mutt_commands[i].cmd;
 			if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-				printf("usage: galsmime %s %s\n", c->cmd, mutt_commands[i].synopsis);
+				cli_printf(c, "usage: galsmime %s %s\n", c->cmd, mutt_commands[i].synopsis);
 				return cli_flush(c);
 			}
 			if ((st = cli_open_session(c, &msg)) != GS_OK)

@@ -216,7 +216,7 @@ cmd_notmuch(cli *c, int argc, char **argv)
 	}
 	if (shown)
 		fputc('\n', stderr);
-	printf("harvest: %lu messages: %lu good (%lu certificates new, %lu known), %lu not good, "
+	cli_note(c, "harvest: %lu messages: %lu good (%lu certificates new, %lu known), %lu not good, "
 	       "%lu unsigned, %lu encrypted and skipped, %lu done before, %lu unreadable\n",
 	       n.seen, n.good, n.certs_new, n.certs_known, n.bad, n.unsigned_, n.encrypted, n.before,
 	       n.failed);

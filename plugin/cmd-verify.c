@@ -172,7 +172,7 @@ cmd_verify(cli *c, int argc, char **argv)
 	 * failed write is the one error, with no verdict beside it */
 	if (rc == 0 && cli_flush(c) != 0)
 		rc = EXIT_IOERR;
-	if (rc == 0 && !json && (!c->quiet || gs_report_status(r) != GS_SIG_GOOD))
+	if (rc == 0 && !json)
 		cli_print_report(c, r);
 	if (rc == 0) {
 		if (passthrough)

@@ -11,6 +11,10 @@
 	"  --allow-sha1         SHA-1 signatures may be good, with a warning\n" \
 	"  -q, --quiet          say only what went wrong, and security warnings\n"
 
+#define SOURCE_OPTION \
+	"  import --source NAME what the certificates are filed under (default: the\n" \
+	"                       file's full path)\n"
+
 /* One table: dispatch, access to the store, and every command's help.
  * `writes` names the subcommands that change the store: the others open
  * it read-only. */
@@ -77,9 +81,11 @@ const cli_command cli_commands[] = {
 	  "your own certificates and private keys (PKCS#12 or PEM, gpgsm's armoured export)",
 	  "  import --label L     a name for the identity\n" COMMON },
 	{ "cert", cmd_cert, NEEDS_STORE_READ, "import", "import FILE... | list",
-	  "correspondents' certificates (PEM, DER, PKCS#7, .sst)", "" },
+	  "correspondents' certificates (PEM, DER, PKCS#7, .sst)",
+	  SOURCE_OPTION },
 	{ "trust", cmd_trust, NEEDS_STORE_READ, "import", "import FILE... | list",
-	  "trust anchors: the CAs whose certificates you accept", "" },
+	  "trust anchors: the CAs whose certificates you accept",
+	  SOURCE_OPTION },
 	{ "crl", cmd_crl, NEEDS_STORE_READ, "import update", "import FILE... | update | list",
 	  "revocation lists: import them, or fetch the certificates' CRL points",
 	  "  update --timeout S   seconds per fetch (default 30)\n" },
@@ -227,8 +233,13 @@ main(int argc, char **argv)
 	 * --passphrase-fd is known */
 	optind = 1;
 	rc = k->run(&c, argc - i, argv + i);
+	/* what the command wrote goes out whatever its exit code (gal
+	 * explain's answer with 1, crl update's summary with a failed
+	 * point); a failed flush is the exit code only when all else went
+	 * well */
+	i = cli_flush(&c);
 	if (rc == 0)
-		rc = cli_flush(&c);
+		rc = i;
 out:
 	cli_cleanup(&c);
 	g_mime_shutdown();

@@ -156,13 +156,13 @@ cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int quiet)
 	if (rc == 0) {
 		remove_stale(&st);
 		if (!quiet) {
-			printf("%s: %lu index lines, %lu certificate files, %lu addresses left out "
+			cli_printf(c, "%s: %lu index lines, %lu certificate files, %lu addresses left out "
 			       "(not a plain mailbox mutt reads whole)\n", certdir, stats.lines, stats.files,
 			       stats.left_out);
 			if (keydir)
-				printf("%s: %lu key lines, %lu addresses left out\n", keydir, stats.key_lines,
+				cli_printf(c, "%s: %lu key lines, %lu addresses left out\n", keydir, stats.key_lines,
 				       stats.key_left_out);
-			fputs(st.summary->str, stdout);
+			cli_write(c, st.summary->str, st.summary->len);
 		}
 	}
 	g_string_free(st.index, TRUE);

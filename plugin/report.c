@@ -1,4 +1,6 @@
-/* report.c: the human rendering of a verdict, on stderr. */
+/* report.c: the human rendering of a verdict, on stderr. Under -q only
+ * what is wrong is said: BAD and UNCHECKED signatures, warnings, notes
+ * on parts; a good signature, the layers and the cipher are not. */
 #include "cli.h"
 
 #include <string.h>
@@ -59,7 +61,9 @@ print_signer(cli *c, const gs_signer *s, const char *which)
 	char *name = who(s);
 
 	if (s->status == GS_SIG_GOOD) {
-		fprintf(stderr, "galsmime %s: %sgood signature from %s\n", c->cmd, which, name);
+		/* -q: a good signature is said only with its warning */
+		if (!c->quiet || (s->reasons & GS_REASONS_WARNINGS))
+			fprintf(stderr, "galsmime %s: %sgood signature from %s\n", c->cmd, which, name);
 		if (s->reasons & GS_REASONS_WARNINGS) {
 			char *w = gs_reasons_string(s->reasons & GS_REASONS_WARNINGS);
 			fprintf(stderr, "galsmime %s: WARNING: %s%s\n", c->cmd, w,
@@ -114,14 +118,14 @@ cli_print_report(cli *c, const gs_report *r)
 
 	for (i = 0; i < nlayers; i++)
 		nsigned += gs_report_layer(r, i)->kind == GS_LAYER_SIGNED;
-	if (nlayers > 1) {
+	if (nlayers > 1 && !c->quiet) {
 		char *chain = layer_chain(r);
 		fprintf(stderr, "galsmime %s: layers: %s\n", c->cmd, chain);
 		g_free(chain);
 	}
 	for (i = 0; i < nlayers; i++) {
 		const gs_layer *l = gs_report_layer(r, i);
-		if (l->kind == GS_LAYER_ENCRYPTED)
+		if (l->kind == GS_LAYER_ENCRYPTED && !c->quiet)
 			fprintf(stderr, "galsmime %s: encrypted with %s (%s)\n", c->cmd,
 				l->cipher ? cli_text(l->cipher, 80) : "an unknown cipher",
 				l->authenticated ? "authenticated" : "not authenticated");

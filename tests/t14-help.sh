@@ -14,8 +14,10 @@ for c in $cmds; do
 	check "galsmime $c --help exits 0 with a usage line" sh -c "[ $rc = 0 ] && grep -q '^usage: galsmime $c ' help.$c"
 	f=$src/cmd-$c.c
 	[ -f "$f" ] || continue
-	opts=$(grep -o '{ "[a-z0-9-]*", [a-z_]*_argument' "$f" | sed 's/{ "\([^"]*\)".*/\1/')
-	grep -q CLI_COMMON_OPTIONS "$f" && opts="$opts $common"
+	# cert and trust take theirs in certs.c, through certs_command
+	grep -q certs_command "$f" && f="$f $src/certs.c"
+	opts=$(cat $f | grep -o '{ "[a-z0-9-]*", [a-z_]*_argument' | sed 's/{ "\([^"]*\)".*/\1/')
+	cat $f | grep -q CLI_COMMON_OPTIONS && opts="$opts $common"
 	missing=
 	for o in $opts; do
 		grep -q -- "--$o\\b" help.$c || missing="$missing --$o"

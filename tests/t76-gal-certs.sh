@@ -8,8 +8,6 @@
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 mksst() { python3 "$TESTS_TOP/tests/gal/fmt_sst.py" "$@"; }
-# stat_of SOURCE: the gal stats line of SOURCE
-stat_of() { gs gal stats | grep "^$1 "; }
 
 check "store setup: trust the root, alice's identity" store_setup
 
@@ -38,7 +36,7 @@ import() {
 	n=$(sed -En "s/^$1: 0 entries .*certificates: ([0-9]+) new, ([0-9]+) known; 0 skipped$/\1 + \2/p" imp.out)
 	check "$1: 0 entries, $2 certificates read ($n)" test "$((${n:-0}))" = "$2"
 	check "$1: gal stats shows $2 certificates for the source" \
-		sh -c "'$GALSMIME' gal stats | grep -Eq '^$1 +gal +0 entries +0 addresses +$2 certificates'"
+		sh -c "'$GALSMIME' gal stats | grep -Eq '^$1 +gal +0 +0 +$2 +0 '"
 }
 import dir.sst 9
 import crl.sst 9
