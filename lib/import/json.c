@@ -1,6 +1,7 @@
 /* json.c: the JSON importer. Reads what ConvertTo-Json writes (an array
  * of objects, indented or -Compress), a single object, and JSON Lines (one
- * object per line), as a stream through yajl's callbacks: one record in
+ * object per line), the array wrapped as {"value": [...], "Count": n}
+ * (Windows PowerShell 5.1, the Exchange admin API), as a stream through yajl's callbacks: one record in
  * memory at a time.
  *
  * yajl gives neither line numbers nor limits: it keeps a token that spans
@@ -144,6 +145,12 @@ typedef struct jp {
 	/* the callbacks */
 	unsigned cdepth;           /* open containers, as yajl reports them */
 	int cb_top_array;
+	/* a top-level {"value": [...], "Count": n}: Windows PowerShell 5.1's
+	 * ConvertTo-Json -InputObject and the Exchange admin API wrap the
+	 * array so; its items are the records, its other members ignored */
+	int wrap_key;              /* the record's key just read is "value" */
+	int in_wrapper;            /* inside such an object */
+	int wrap_array;            /* inside its "value" array */
 	int skipping;              /* inside a value that is ignored ... */
 	unsigned skip_depth;       /* ... until cdepth comes back to this */
 	int in_record;
@@ -449,11 +456,18 @@ value(jp *p, jv *v)
 	if (!p->in_record) {
 		if (p->cdepth == 0 && v->type == JV_ARRAY) {
 			p->cb_top_array = 1;
-		} else if (v->type == JV_OBJECT && (p->cdepth == 0 || (p->cdepth == 1 && p->cb_top_array))) {
+		} else if (v->type == JV_OBJECT && (p->cdepth == 0 || (p->cdepth == 1 && p->cb_top_array) ||
+						    (p->cdepth == 2 && p->wrap_array))) {
 			p->in_record = 1;
 			p->rec_depth = p->cdepth + 1;
 			/* the scanner fed the opening brace alone: this is its place */
 			here(p, p->rec.where, sizeof p->rec.where, p->feed_line, p->feed_col, p->feed_off);
+		} else if (p->in_wrapper && p->cdepth == 1) {
+			/* "Count" and the like beside the wrapped array */
+			if (container) {
+				p->skipping = 1;
+				p->skip_depth = p->cdepth;
+			}
 		} else {
 			element_bad(p, jv_what(v));
 			if (container) {
@@ -464,6 +478,15 @@ value(jp *p, jv *v)
 		jv_free(v);
 		goto out;
 	}
+	if (!p->tree && p->wrap_key && v->type == JV_ARRAY) {
+		/* the top-level object is a wrapper, not a record: what it held
+		 * besides "value" is ignored, its array's objects are records */
+		record_reset(p);
+		p->in_wrapper = p->wrap_array = 1;
+		jv_free(v);
+		goto out;
+	}
+	p->wrap_key = 0;
 	if (!p->tree) {
 		/* the value of a property */
 		if (p->rec_bad || p->prop == GS_PROP_NONE) {
@@ -545,8 +568,10 @@ end_container(jp *p)
 		}
 	} else if (p->in_record && p->cdepth + 1 == p->rec_depth) {
 		record_end(p);
+	} else if (p->wrap_array && p->cdepth == 1) {
+		p->wrap_array = 0;
 	} else if (p->cdepth == 0) {
-		p->cb_top_array = 0;
+		p->cb_top_array = p->in_wrapper = 0;
 	}
 	return p->rc == GS_OK;
 }
@@ -650,6 +675,7 @@ cb_map_key(void *ctx, const unsigned char *key, size_t len)
 		return 1;
 	}
 	p->prop = gs_prop_lookup((const char *) key, len);
+	p->wrap_key = p->rec_depth == 1 && p->cdepth == 1 && len == 5 && !memcmp(key, "value", 5);
 	return 1;
 }
 
@@ -688,6 +714,7 @@ parser_reset(jp *p)
 	record_reset(p);
 	p->cdepth = 0;
 	p->cb_top_array = p->skipping = p->cut = 0;
+	p->wrap_key = p->in_wrapper = p->wrap_array = 0;
 	p->depth = 0;
 	p->top_array = p->in_string = p->esc = p->cutting = 0;
 	p->tok_len = 0;
@@ -705,7 +732,7 @@ syntax_error(jp *p, unsigned long line, uint64_t off, const char *why)
 	if (p->rc != GS_OK)
 		return;
 	here(p, where, sizeof where, line, line == p->line ? off - p->line_off + 1 : 0, off);
-	if (p->top_array) {
+	if (p->top_array || p->in_wrapper) {
 		/* inside an array nothing tells where the next entry starts */
 		p->rc = gs_fail(p->errmsg, GS_E_MALFORMED, "%s: %s", where, why);
 		return;
@@ -897,7 +924,9 @@ scan(jp *p, const unsigned char *buf, size_t n)
 			p->tok_len = 0;
 			p->seen = 1;
 		} else if (c == '{' || c == '[') {
-			int record = c == '{' && (p->depth == 0 || (p->depth == 1 && p->top_array));
+			/* (at depth 2 of an object: a wrapper's records, see wrap_key) */
+			int record = c == '{' && (p->depth == 0 || (p->depth == 1 && p->top_array) ||
+						  (p->depth == 2 && !p->top_array));
 			int leading = c == '{' && p->line_blank;
 
 			p->seen = 1;

@@ -12,6 +12,10 @@ Options:
                    ConvertTo-Json -Depth 5 writes a byte[]
   --wrap           multi-valued properties as {"value": [...], "Count": n},
                    as Windows PowerShell wraps some arrays
+  --top-value      the whole array as {"value": [...], "Count": n}, what
+                   Windows PowerShell 5.1's ConvertTo-Json -InputObject writes
+  --odata          the whole array as {"@odata.context": "...", "value": [...]},
+                   the Exchange admin API's response shape
   --single ALIAS   only that entry, as a single object (not an array)
   --lost ALIAS     that entry's certificate values become "System.Byte[]"
                    (what Export-Csv or a shallow ConvertTo-Json leaves)
@@ -34,10 +38,10 @@ import json
 def parse_options(options):
     o = {'lines': False, 'pretty': False, 'pretty5': False, 'bytes': False, 'wrap': False,
          'single': None, 'lost': set(), 'badb64': set(), 'repeat': 1, 'crlf': False,
-         'bom': False, 'utf16': False}
+         'bom': False, 'utf16': False, 'top_value': False, 'odata': False}
     it = iter(options)
     for a in it:
-        key = a.lstrip('-')
+        key = a.lstrip('-').replace('-', '_')
         if key in ('single', 'repeat'):
             o[key] = next(it) if key == 'single' else int(next(it))
         elif key in ('lost', 'badb64'):
@@ -146,6 +150,10 @@ def write(entries, out_path, options):
         f.close()
         return
     first = True
+    if o['odata']:
+        put('{"@odata.context":"https://example.invalid/adminapi/$metadata#Recipient","value":')
+    elif o['top_value']:
+        put('{\n    "value":  ' if o['pretty5'] else '{"value":')
     if not o['lines']:
         put('[' + ('\n' if o['pretty'] or o['pretty5'] else ''))
     for k in range(o['repeat']):
@@ -162,5 +170,11 @@ def write(entries, out_path, options):
                 put(('' if first else ',') + text)
             first = False
     if not o['lines']:
-        put(('\n]' if o['pretty'] or o['pretty5'] else ']') + '\n')
+        put('\n]' if o['pretty'] or o['pretty5'] else ']')
+    n = len(entries) * o['repeat']
+    if o['odata']:
+        put(',"@odata.nextLink":null}')
+    elif o['top_value']:
+        put((',\n    "Count":  %d\n}' if o['pretty5'] else ',"Count":%d}') % n)
+    put('\n')
     f.close()
