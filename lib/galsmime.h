@@ -344,6 +344,7 @@ typedef struct gs_gal_stats {
 	unsigned long entry_certs;   /* links from entries to certificates */
 	unsigned long skipped;       /* records skipped (only with skip_bad) */
 	unsigned long removed;       /* entries of the previous snapshot replaced */
+	unsigned long dropped;       /* records with neither an address nor a certificate */
 } gs_gal_stats;
 
 /* Called now and then during an import: bytes read of the current file

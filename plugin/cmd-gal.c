@@ -51,6 +51,27 @@ end_progress(progress *p)
 	}
 }
 
+/* After a commit: what the snapshot now holds, what it replaced (the
+ * previous snapshot of the same name: the same full path, or --source),
+ * what was left out */
+static int
+import_summary(cli *c, const char *snapshot, int named, const gs_gal_stats *s)
+{
+	GString *g = g_string_new(NULL);
+	int rc;
+
+	g_string_append_printf(g, "%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
+			       "certificates: %lu new, %lu known; %lu skipped", cli_text(snapshot, 0),
+			       named ? " (snapshot)" : "", s->entries, s->removed, s->addresses, s->entry_certs,
+			       s->certs_new, s->certs_known, s->skipped);
+	if (s->dropped)
+		g_string_append_printf(g, "; %lu record%s with neither an address nor a certificate left out",
+				       s->dropped, s->dropped == 1 ? "" : "s");
+	rc = cli_note(c, "%s\n", g->str);
+	g_string_free(g, TRUE);
+	return rc;
+}
+
 static int
 gal_import(cli *c, int argc, char **argv)
 {
@@ -64,6 +85,7 @@ gal_import(cli *c, int argc, char **argv)
 	gs_gal_import_opts io = { 0 };
 	gs_gal_import *imp = NULL;
 	const char *source = NULL;
+	char *snapshot = NULL;
 	progress pr = { 0 };
 	int opt, i, first, rc = 0;
 
@@ -88,26 +110,32 @@ gal_import(cli *c, int argc, char **argv)
 	io.cb_data = &pr;
 
 	/* with --source every file goes into one snapshot; without, each
-	 * file is the snapshot of the source named after it */
+	 * file is the snapshot of the source named by its full path */
 	for (i = optind, first = optind; i < argc; i++) {
 		const char *path = argv[i];
-		char *msg = NULL, *base = NULL;
+		char *msg = NULL;
 		gs_gal_stats stats;
 		gs_status st;
 		int fd;
 
 		if (!imp) {
-			base = source ? NULL : g_path_get_basename(path);
-			st = gs_gal_import_begin(c->store, source ? source : base, &io, &imp, &msg);
-			g_free(base);
-			if (st != GS_OK)
+			/* a snapshot is what the user names it, else the file's
+			 * full path: t1/gal.json never replaces t2/gal.json */
+			g_free(snapshot);
+			snapshot = source ? g_strdup(source)
+				 : strcmp(path, "-") ? g_canonicalize_filename(path, NULL) : g_strdup("stdin");
+			st = gs_gal_import_begin(c->store, snapshot, &io, &imp, &msg);
+			if (st != GS_OK) {
+				g_free(snapshot);
 				return cli_fail(c, st, msg);
+			}
 			first = i;
 		}
 		fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 		if (fd < 0) {
 			cli_error(c, "%s: %s", path, g_strerror(errno));
 			gs_gal_import_abort(imp);
+			g_free(snapshot);
 			return EXIT_IOERR;
 		}
 		pr.file = path;
@@ -118,6 +146,7 @@ gal_import(cli *c, int argc, char **argv)
 			gs_gal_import_abort(imp);
 			rc = cli_fail(c, st, msg);
 			cli_error(c, "nothing imported from %s: the store is as it was", path);
+			g_free(snapshot);
 			return rc;
 		}
 		if (source && i + 1 < argc)
@@ -129,14 +158,12 @@ gal_import(cli *c, int argc, char **argv)
 			rc = cli_fail(c, st, msg);
 			cli_error(c, "nothing imported from %s: the store is as it was",
 				  source ? source : argv[first]);
+			g_free(snapshot);
 			return rc;
 		}
-		cli_note(c, "%s%s: %lu entries (%lu replaced), %lu addresses, %lu certificate links; "
-		       "certificates: %lu new, %lu known; %lu skipped\n",
-		       cli_text(source ? source : argv[first], 0), source ? " (snapshot)" : "", stats.entries,
-		       stats.removed, stats.addresses, stats.entry_certs, stats.certs_new,
-		       stats.certs_known, stats.skipped);
+		rc = import_summary(c, snapshot, source != NULL, &stats);
 	}
+	g_free(snapshot);
 	return rc == 0 ? cli_after_store_change(c) : rc;
 }
 
@@ -397,7 +424,8 @@ gal_explain(cli *c, int argc, char **argv)
 		cli_printf(c, "    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
 					    : k->binding == GS_BIND_NAME       ? "the entry's name"
 										: "the directory only");
-		if (!strcmp(gs_verdict_string(k->verdict), k->reason))
+		/* "revoked (the revocation list ...)", not "revoked: revoked (...)" */
+		if (g_str_has_prefix(k->reason, gs_verdict_string(k->verdict)))
 			cli_printf(c, "    verdict    %s\n", k->reason);
 		else
 			cli_printf(c, "    verdict    %s: %s\n", gs_verdict_string(k->verdict), k->reason);

@@ -20,6 +20,8 @@ galfix json gal.json --then var-lines.json --lines --then var-pretty.json --pret
 	--then var-pretty5-bytes-wrap.json --pretty5 --bytes --wrap \
 	--then var-lines-bytes-crlf.json --lines --bytes --crlf \
 	--then var-pretty-crlf-bom.json --pretty --crlf --bom --then var-utf16-pretty5.json --utf16 --pretty5 \
+	--then var-top-value-pretty5.json --top-value --pretty5 --then var-top-value.json --top-value \
+	--then var-odata.json --odata \
 	--then one.json --single bob --then pretty.json --pretty --then bad.json --pretty --badb64 carol \
 	--then lost.json --lost bob --then lines.jsonl --lines --then lostone.json --single bob --lost bob
 
@@ -97,7 +99,8 @@ check "lookup by alice's alias address: her entry, primary address first" \
 	contains lookup.out '^Alice Example	Alice Example	alice	UserMailbox	alice@example.org,alice.example@example.org	2 certificates	\[gal\]$'
 
 # ---- the variants ----
-for v in lines pretty pretty5 bytes pretty5-bytes-wrap lines-bytes-crlf pretty-crlf-bom utf16-pretty5; do
+for v in lines pretty pretty5 bytes pretty5-bytes-wrap lines-bytes-crlf pretty-crlf-bom utf16-pretty5 \
+	top-value-pretty5 top-value odata; do
 	gs gal import var-$v.json --source gal >imp.out 2>&1
 	check "variant $v: imported, detected as JSON" contains imp.out '12 entries \(12 replaced\).* 0 skipped'
 	check "variant $v: the same entries" same_entries gal expected.txt
@@ -108,6 +111,31 @@ gs gal import one.json --source one >imp.out 2>&1
 check "a single object: one entry" contains imp.out '^one \(snapshot\): 1 entries'
 grep '^bob|' expected.txt >expected-one.txt
 check "a single object: bob as exported" same_entries one expected-one.txt
+
+# ---- a snapshot is its --source name, else the file's full path ----
+mkdir t1 t2
+cp gal.json t1/gal.json
+cp one.json t2/gal.json
+gs gal import t1/gal.json >t1.out 2>&1
+gs gal import t2/gal.json >t2.out 2>&1
+check "t1/gal.json: a snapshot named by its full path" contains t1.out "^$PWD/t1/gal\.json: 12 entries \(0 replaced\)"
+check "t2/gal.json beside it replaces nothing of t1's" contains t2.out "^$PWD/t2/gal\.json: 1 entries \(0 replaced\)"
+check "both snapshots are there, by full path" \
+	sh -c "'$GALSMIME' gal stats | grep -q '^$PWD/t1/gal.json  *gal  *12 ' && '$GALSMIME' gal stats | grep -q '^$PWD/t2/gal.json  *gal  *1 '"
+(cd t1 && "$GALSMIME" gal import ./gal.json >../t1b.out 2>&1)
+check "the same file again (another spelling of its path) replaces its own snapshot" \
+	contains t1b.out "^$PWD/t1/gal\.json: 12 entries \(12 replaced\)"
+
+# ---- records with neither an address nor a certificate: counted ----
+cat >sparse.json <<'EOF'
+[{"Name":"nothing","RecipientTypeDetails":"UserMailbox"},
+ {"DisplayName":"Has Mail","PrimarySmtpAddress":"has.mail@example.org"},
+ {"Alias":"alsonothing"}]
+EOF
+gs gal import sparse.json --source sparse >sparse.out 2>&1
+check "2 records without an address or a certificate are said to be left out" \
+	contains sparse.out '^sparse \(snapshot\): 1 entries .*; 2 records with neither an address nor a certificate left out$'
+check "... and are not in the store" sh -c "[ \$('$GALSMIME' gal list --source sparse | wc -l) = 1 ]"
 python3 - <<'EOF'
 import json
 # ExternalEmailAddress as the object ConvertTo-Json makes of a ProxyAddress,
@@ -208,7 +236,7 @@ check "--skip-bad: all but bob" same_entries gal "$(without expected.txt bob)"
 gs gal import bad.json --source gal --skip-bad >out.txt 2>err.txt
 check "--skip-bad over bad base64: 11 entries, 1 skipped" contains out.txt '11 entries .* 1 skipped$'
 check "--skip-bad: all but carol" same_entries gal "$(without expected.txt carol)"
-printf '[{"Name":"x"},1,[2],"s",{"Name":"y","UserCertificate":"@@"}]' >mixed-top.json
+printf '[{"Name":"x","PrimarySmtpAddress":"x@example.org"},1,[2],"s",{"Name":"y","UserCertificate":"@@"}]' >mixed-top.json
 gs gal import mixed-top.json --source mixed --skip-bad >out.txt 2>err.txt
 check "--skip-bad over things that are not entries: 1 entry, 4 skipped" contains out.txt '1 entries .* 4 skipped$'
 check "--skip-bad names each" test "$(grep -c '(skipped)$' err.txt)" = 4

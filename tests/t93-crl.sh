@@ -152,6 +152,8 @@ if [ $rc = 67 ]; then pass "encrypt to revoked bob: refused, exit 67"; else fail
 check "... nothing on stdout" test ! -s enc.out
 check "... the reason says revoked" grep -q 'bob@example.org: .*revoked' enc.err
 check "gal explain bob: verdict revoked" sh -c "'$GALSMIME' gal explain bob@example.org | grep -q 'verdict    revoked'"
+check "... said once: 'verdict    revoked (the revocation list ...)', not 'revoked: revoked'" \
+	sh -c "'$GALSMIME' gal explain bob@example.org | grep -q '^    verdict    revoked (the revocation list of its CA lists it)\$'"
 check_exit 1 "verify bob's signature: bad (exit 1)" gs verify <bob-signed.eml
 check "... the report says certificate revoked" sh -c "'$GALSMIME' verify <bob-signed.eml 2>&1 >/dev/null | grep -q 'BAD signature from .*certificate revoked'"
 check "... JSON reasons: revoked" sh -c "'$GALSMIME' verify --json <bob-signed.eml | grep -q '\"reasons\":\[\"revoked\"\]'"

@@ -713,6 +713,11 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 		if (rc != GS_OK)
 			goto fail;
 	}
+	if (rec->addresses->len == 0 && n == 0) {
+		/* neither an address nor a certificate: nothing to encrypt to */
+		st->stats.dropped++;
+		goto out;
+	}
 	if (!rec->name && !rec->display_name && !rec->alias && rec->addresses->len == 0)
 		goto out; /* nothing to call it by: its certificates are stored, no entry */
 	if ((rc = gs_store_put_entry(st->s, st->source_id, rec->kind, rec->name, rec->alias,
