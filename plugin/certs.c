@@ -5,23 +5,6 @@
 
 #include <string.h>
 
-int
-certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len)
-{
-	GError *err = NULL;
-	char *buf = NULL;
-	gsize n = 0;
-
-	if (!g_file_get_contents(path, &buf, &n, &err)) {
-		cli_error(c, "%s: %s", path, err->message);
-		g_error_free(err);
-		return EXIT_IOERR;
-	}
-	*data = (unsigned char *) buf;
-	*len = n;
-	return 0;
-}
-
 static int
 print_cert(const gs_cert_info *ci, const char *sources, void *data)
 {
@@ -119,7 +102,7 @@ certs_import(cli *c, int argc, char **argv, gs_cert_role role)
 		char *msg = NULL, *src;
 		gs_status st;
 
-		if ((rc = certs_read_file(c, argv[i], &data, &len)) != 0)
+		if ((rc = cli_read_file(c, argv[i], &data, &len)) != 0)
 			return rc;
 		src = g_strdup(source ? source : argv[i]);
 		if (role == GS_ROLE_ANCHOR)

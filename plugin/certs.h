@@ -3,7 +3,6 @@
 #define GALSMIME_CERTS_H
 #include "cli.h"
 
-int certs_read_file(cli *c, const char *path, unsigned char **data, size_t *len);
 int certs_import(cli *c, int argc, char **argv, gs_cert_role role);
 int certs_list(cli *c, gs_cert_filter filter);
 /* `cert` and `trust` themselves: import FILE... with `role`, or list

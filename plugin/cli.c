@@ -386,6 +386,23 @@ cli_parse_message(cli *c, GMimeMessage **m)
 	return 0;
 }
 
+int
+cli_read_file(cli *c, const char *path, unsigned char **data, size_t *len)
+{
+	GError *err = NULL;
+	char *buf = NULL;
+	gsize n = 0;
+
+	if (!g_file_get_contents(path, &buf, &n, &err)) {
+		cli_error(c, "%s: %s", path, err->message);
+		g_error_free(err);
+		return EXIT_IOERR;
+	}
+	*data = (unsigned char *) buf;
+	*len = n;
+	return 0;
+}
+
 /* ---- stdout ---- */
 
 static GMimeStream *
@@ -418,15 +435,16 @@ cli_write_message(cli *c, GMimeMessage *m)
 }
 
 /* The first failed write to stdout is said once, and every later write
- * is skipped: a listing stops. A reader that went away (EPIPE:
- * `galsmime trust list | head`) is no error to report, as with git log:
- * nothing is said, the exit code is still EXIT_IOERR. */
+ * is skipped: a listing stops. When a listing's reader went away (EPIPE:
+ * `galsmime trust list | head`) nothing is said, as with git log; the
+ * exit code is still EXIT_IOERR. A filter (it read a message on stdin)
+ * always says that the message did not get through. */
 static int
 out_failed(cli *c, int err)
 {
 	if (!c->out_errno) {
 		c->out_errno = err ? err : EIO;
-		if (c->out_errno != EPIPE)
+		if (c->out_errno != EPIPE || c->in)
 			cli_error(c, "stdout: %s", g_strerror(c->out_errno));
 	}
 	return EXIT_IOERR;

@@ -94,6 +94,8 @@ gs_status cli_open_session(cli *c, char **errmsg);
 int cli_read_stdin(cli *c);
 /* Parse stdin as a message. Returns 0 or an exit code (printed). */
 int cli_parse_message(cli *c, GMimeMessage **m);
+/* The whole of file `path` (new, g_free): 0, or EXIT_IOERR (said). */
+int cli_read_file(cli *c, const char *path, unsigned char **data, size_t *len);
 /* stdout: one buffered channel for everything a command writes (no
  * printf). Each returns 0 or EXIT_IOERR. The first failure is said once
  * (nothing when the reader went away: EPIPE) and every later write is

@@ -29,7 +29,7 @@ crl_import(cli *c, int argc, char **argv)
 		char *msg = NULL;
 		gs_status st;
 
-		if ((rc = certs_read_file(c, argv[i], &data, &len)) != 0)
+		if ((rc = cli_read_file(c, argv[i], &data, &len)) != 0)
 			return rc;
 		st = gs_store_import_crls(c->store, data, len, argv[i], &stats, &msg);
 		g_free(data);

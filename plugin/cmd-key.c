@@ -40,7 +40,7 @@ key_import(cli *c, int argc, char **argv)
 		return cli_usage(c, "key import needs exactly one FILE");
 	if (c->pass_fd == -2)
 		return cli_usage(c, "--passphrase-fd needs a file descriptor number");
-	if ((rc = certs_read_file(c, argv[optind], &data, &len)) != 0)
+	if ((rc = cli_read_file(c, argv[optind], &data, &len)) != 0)
 		return rc;
 	if ((st = cli_passphrase(c, &pass, &plen)) == GS_OK)
 		st = gs_identity_import(c->store, data, len, pass, plen, label, &fp, &plain, &msg);

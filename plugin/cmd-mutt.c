@@ -35,17 +35,13 @@ static int m_usage(cli *c);
 static int
 read_file(cli *c, const char *path, GByteArray **out)
 {
-	GError *err = NULL;
-	gchar *buf;
-	gsize n;
+	unsigned char *data;
+	size_t len;
+	int rc = cli_read_file(c, path, &data, &len);
 
-	if (!g_file_get_contents(path, &buf, &n, &err)) {
-		cli_error(c, "%s: %s", path, err->message);
-		g_error_free(err);
-		return EXIT_IOERR;
-	}
-	*out = g_byte_array_new_take((guint8 *) buf, n);
-	return 0;
+	if (rc == 0)
+		*out = g_byte_array_new_take(data, len);
+	return rc;
 }
 
 /* Write `path` in place (truncate, write, close), never by a temporary

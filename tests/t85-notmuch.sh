@@ -104,7 +104,10 @@ gs --home "$C" key import "$PKI/grace.p12" --passphrase-file "$PKI/pass" >/dev/n
 msg grace@example.org bob@example.org "from grace" |
 	gs --home "$C" sign --passphrase-file "$PKI/pass" >"$M/new/grace.eml"
 check_exit 1 "grace is unknown before notmuch new" gs gal explain grace@example.org
-check "notmuch new runs the post-new hook" notmuch new
+notmuch new >new.out 2>&1; rc=$?
+check "notmuch new runs the post-new hook" test $rc = 0
+check "... and the hook (--quiet) adds nothing to what notmuch new says" \
+	sh -c "! grep -q 'harvest' new.out"
 check "the hook harvested grace's certificate" gs gal explain grace@example.org
 check "the hook tagged the new message smime-good" test "$(notmuch count 'subject:grace and tag:smime-good')" -eq 1
 
