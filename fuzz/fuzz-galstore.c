@@ -12,7 +12,8 @@
  * Input bytes, read as they come (missing bytes read as 0): the number
  * of records, then for each: kind, name, alias, display name, primary
  * address, up to 3 more addresses with their proxy prefixes, up to 4
- * certificate values (pool item, attribute, shape). Checks: no crash, no
+ * certificate values (pool item, attribute, shape); then skip_bad and
+ * the document's shape (an array, or it wrapped in {"value": ...}). Checks: no crash, no
  * sanitizer report, a committed import or a one-line error, and
  * fuzz-gal.h's binding rules on every resolution. */
 #include "fuzz-gal.h"
@@ -134,6 +135,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	g_string_append_c(g, ']');
 	opts.skip_bad = next(&r, 2);
+	/* the array as it is, or wrapped as PowerShell 5.1 / the admin API do */
+	switch (next(&r, 3)) {
+	case 1:
+		g_string_prepend(g, "{\"value\":");
+		g_string_append_printf(g, ",\"Count\":%u}", n);
+		break;
+	case 2:
+		g_string_prepend(g, "{\"@odata.context\":\"x\",\"value\":");
+		g_string_append(g, ",\"@odata.nextLink\":null}");
+		break;
+	}
 	if (gs_gal_import_begin(fg_store, "fuzz", &opts, &imp, &msg) != GS_OK)
 		fg_die("import begin", msg);
 	fd = memfd_create("gal", MFD_CLOEXEC);

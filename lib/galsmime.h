@@ -345,6 +345,7 @@ typedef struct gs_gal_stats {
 	unsigned long skipped;       /* records skipped (only with skip_bad) */
 	unsigned long removed;       /* entries of the previous snapshot replaced */
 	unsigned long dropped;       /* records with neither an address nor a certificate */
+	int took_over;               /* the snapshot was the one named opts.older_name */
 } gs_gal_stats;
 
 /* Called now and then during an import: bytes read of the current file
@@ -359,6 +360,11 @@ typedef struct gs_gal_import_opts {
 	gs_progress_cb progress;
 	gs_skip_cb on_skip;
 	void *cb_data;
+	/* the name an older galsmime gave this snapshot (the file's base
+	 * name): a GAL source of that name becomes this one when there is
+	 * none by the new name yet, so that its entries are replaced, not
+	 * left beside the new ones (NULL: none) */
+	const char *older_name;
 } gs_gal_import_opts;
 
 typedef struct gs_gal_import gs_gal_import;

@@ -318,6 +318,11 @@ gs_status gs_store_entries_by_name(gs_store *s, const char *name, gs_entry_row_c
 /* Remove what a source brought: its entries and its certificate links. */
 gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed,
 				char **errmsg);
+/* Rename the GAL source `old` to `name` when there is no source `name`
+ * yet (a snapshot an older galsmime named by the file's base name);
+ * *renamed says whether it was. */
+gs_status gs_store_source_rename(gs_store *s, const char *old, const char *name, int *renamed,
+				 char **errmsg);
 /* Delete certificates nothing refers to any more. */
 gs_status gs_store_gc(gs_store *s, char **errmsg);
 /* Add a directory entry to a source (*id: its row id), an SMTP address

@@ -20,6 +20,18 @@ gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *removed, ch
 }
 
 gs_status
+gs_store_source_rename(gs_store *s, const char *old, const char *name, int *renamed, char **errmsg)
+{
+	static const char sql[] = "UPDATE source SET name = ?1 WHERE name = ?2 AND kind = 'gal'"
+				  " AND NOT EXISTS (SELECT 1 FROM source WHERE name = ?1)";
+	gs_status st = gs_store_exec(s, sql, "store: renaming a snapshot", errmsg, GS_TEXT(name),
+				     GS_TEXT(old));
+
+	*renamed = st == GS_OK && sqlite3_changes(s->db) > 0;
+	return st;
+}
+
+gs_status
 gs_store_gc(gs_store *s, char **errmsg)
 {
 	/* certificates nothing brings any more: no source, not an anchor,

@@ -85,7 +85,7 @@ gal_import(cli *c, int argc, char **argv)
 	gs_gal_import_opts io = { 0 };
 	gs_gal_import *imp = NULL;
 	const char *source = NULL;
-	char *snapshot = NULL;
+	char *snapshot = NULL, *older = NULL;
 	progress pr = { 0 };
 	int opt, i, first, rc = 0;
 
@@ -122,11 +122,16 @@ gal_import(cli *c, int argc, char **argv)
 			/* a snapshot is what the user names it, else the file's
 			 * full path: t1/gal.json never replaces t2/gal.json */
 			g_free(snapshot);
+			g_free(older);
 			snapshot = source ? g_strdup(source)
 				 : strcmp(path, "-") ? g_canonicalize_filename(path, NULL) : g_strdup("stdin");
+			/* before full paths, a snapshot was named by the base name */
+			older = source || !strcmp(path, "-") ? NULL : g_path_get_basename(path);
+			io.older_name = older;
 			st = gs_gal_import_begin(c->store, snapshot, &io, &imp, &msg);
 			if (st != GS_OK) {
 				g_free(snapshot);
+				g_free(older);
 				return cli_fail(c, st, msg);
 			}
 			first = i;
@@ -136,6 +141,7 @@ gal_import(cli *c, int argc, char **argv)
 			cli_error(c, "%s: %s", path, g_strerror(errno));
 			gs_gal_import_abort(imp);
 			g_free(snapshot);
+			g_free(older);
 			return EXIT_IOERR;
 		}
 		pr.file = path;
@@ -147,6 +153,7 @@ gal_import(cli *c, int argc, char **argv)
 			rc = cli_fail(c, st, msg);
 			cli_error(c, "nothing imported from %s: the store is as it was", path);
 			g_free(snapshot);
+			g_free(older);
 			return rc;
 		}
 		if (source && i + 1 < argc)
@@ -159,11 +166,16 @@ gal_import(cli *c, int argc, char **argv)
 			cli_error(c, "nothing imported from %s: the store is as it was",
 				  source ? source : argv[first]);
 			g_free(snapshot);
+			g_free(older);
 			return rc;
 		}
 		rc = import_summary(c, snapshot, source != NULL, &stats);
+		if (stats.took_over)
+			cli_note(c, "%s: this snapshot replaces the one an older galsmime named '%s'\n",
+				 cli_text(snapshot, 0), cli_text(older, 0));
 	}
 	g_free(snapshot);
+	g_free(older);
 	return rc == 0 ? cli_after_store_change(c) : rc;
 }
 

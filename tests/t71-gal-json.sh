@@ -126,6 +126,17 @@ check "both snapshots are there, by full path" \
 check "the same file again (another spelling of its path) replaces its own snapshot" \
 	contains t1b.out "^$PWD/t1/gal\.json: 12 entries \(12 replaced\)"
 
+# a store from before full paths named the snapshot by the base name: the
+# file's next import takes that snapshot over instead of leaving its
+# entries (and certificates an admin may have withdrawn) beside the new
+mkdir t3
+cp one.json t3/legacy.json
+gs gal import --source legacy.json gal.json >/dev/null 2>&1
+gs gal import t3/legacy.json >t3.out 2>&1
+check "an older galsmime's snapshot 'legacy.json' is replaced by t3/legacy.json's import" \
+	sh -c "grep -q '^$PWD/t3/legacy\.json: 1 entries (12 replaced)' t3.out && grep -q \"replaces the one an older galsmime named 'legacy.json'\" t3.out"
+check "... and is gone from gal stats" sh -c "! '$GALSMIME' gal stats | grep -q '^legacy.json '"
+
 # ---- records with neither an address nor a certificate: counted ----
 cat >sparse.json <<'EOF'
 [{"Name":"nothing","RecipientTypeDetails":"UserMailbox"},

@@ -831,7 +831,10 @@ gs_gal_import_begin(gs_store *s, const char *source, const gs_gal_import_opts *o
 	if (opts)
 		imp->opts = *opts;
 	imp->values = g_hash_table_new_full(digest_hash, digest_equal, g_free, value_result_free);
-	if ((rc = gs_store_source(s, source, "gal", &imp->source_id, errmsg)) != GS_OK ||
+	if ((opts && opts->older_name && strcmp(opts->older_name, source) &&
+	     (rc = gs_store_source_rename(s, opts->older_name, source, &imp->stats.took_over, errmsg)) !=
+		     GS_OK) ||
+	    (rc = gs_store_source(s, source, "gal", &imp->source_id, errmsg)) != GS_OK ||
 	    (rc = gs_store_source_clear(s, imp->source_id, &imp->stats.removed, errmsg)) != GS_OK) {
 		gs_gal_import_abort(imp);
 		return rc;
