@@ -279,7 +279,6 @@ gs_mutt_index(gs_session *s, int keys, const gs_mutt_index_cbs *cb, gs_mutt_inde
 gs_status
 gs_mutt_entity(const void *content, size_t len, GByteArray **entity, char **errmsg)
 {
-	GByteArray *lf;
 	GMimeStream *mem;
 	GMimeObject *o;
 	int headerless = 0;
@@ -288,26 +287,26 @@ gs_mutt_entity(const void *content, size_t len, GByteArray **entity, char **errm
 	if (!entity || (!content && len))
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_mutt_entity: bad arguments");
 	*entity = NULL;
-	lf = gs_crlf_strip(content, len);
 	/* a complete MIME entity or nothing: content without MIME headers
-	 * (RFC 4134's examples) is given one, as galsmime decrypt does */
-	mem = g_mime_stream_mem_new_with_buffer((const char *) lf->data, lf->len);
-	o = lf->len ? gs_entity_parse(mem, &headerless) : NULL;
-	g_object_unref(mem);
-	if (!o) {
-		gs_wipe(lf->data, lf->len);
-		g_byte_array_unref(lf);
+	 * (RFC 4134's examples) is given one, as galsmime decrypt does. The
+	 * headers are looked for in the bytes as they are: binary content
+	 * must keep every CR, and goes into its part (base64) untouched */
+	if (!len)
 		return gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
-	}
+	mem = g_mime_stream_mem_new_with_buffer(content, len);
+	o = gs_entity_parse(mem, &headerless);
+	g_object_unref(mem);
+	if (!o)
+		return gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
 	if (headerless) {
+		/* base64 has no CR to lose; a text part's CRLFs become LF */
 		wrapped = g_mime_object_to_string(o, NULL);
-		gs_wipe(lf->data, lf->len);
-		g_byte_array_set_size(lf, 0);
-		g_byte_array_append(lf, (const guint8 *) wrapped, (guint) strlen(wrapped));
+		*entity = gs_crlf_strip(wrapped, strlen(wrapped));
 		gs_wipe(wrapped, strlen(wrapped));
 		g_free(wrapped);
+	} else {
+		*entity = gs_crlf_strip(content, len);
 	}
 	g_object_unref(o);
-	*entity = lf;
 	return GS_OK;
 }

@@ -216,6 +216,15 @@ check "decrypt of a plaintext without MIME headers: exit 0, one text/plain entit
 	sh -c "[ $rc = 0 ] && head -n 1 g.out | grep -q '^Content-Type: text/plain; charset=us-ascii\$'"
 check "decrypt of a plaintext without MIME headers: its body is the plaintext, byte for byte" \
 	sh -c "sed '1,/^\$/d' g.out | cmp -s - nomime.txt"
+# binary content without MIME headers, CRLFs and lone CRs in it: every
+# byte comes back (base64), none lost to line-end conversion
+printf 'x\r\n\000\r\r\n\377\r' >crbin.bin
+head -c 2000 /dev/urandom >>crbin.bin
+printf '\r\n\r' >>crbin.bin
+openssl cms -encrypt -binary -aes256 -outform DER -in crbin.bin "$PKI/alice.crt" >crbin.der
+gsm_pass secret decrypt crbin.der
+check "decrypt of binary content with CRs and no MIME headers: every byte comes back" \
+	sh -c "[ $rc = 0 ] && grep -q '^Content-Transfer-Encoding: base64' g.out && sed '1,/^\$/d' g.out | base64 -d | cmp -s - crbin.bin"
 : >empty.txt
 openssl cms -encrypt -binary -aes256 -outform DER -in empty.txt "$PKI/alice.crt" >empty.der
 gsm_pass secret decrypt empty.der

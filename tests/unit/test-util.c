@@ -197,6 +197,30 @@ test_mutt_entity(void)
 	g_assert_null(strchr(s, '\r'));
 	g_free(s);
 	g_byte_array_unref(e);
+	/* binary content with no MIME headers: base64 of every byte, the
+	 * CRs in it too (stripping line ends first would lose them) */
+	{
+		static const guint8 bin[] = { 0x00, 0xff, '\r', '\n', 0x80, '\r', 0x01, '\r' };
+		GMimeStream *ms;
+		GMimeParser *p;
+		GMimeObject *part;
+		GMimeDataWrapper *w;
+		GByteArray *back = g_byte_array_new();
+
+		g_assert_cmpint(gs_mutt_entity(bin, sizeof bin, &e, &msg), ==, GS_OK);
+		ms = g_mime_stream_mem_new_with_buffer((const char *) e->data, e->len);
+		p = g_mime_parser_new_with_stream(ms);
+		part = g_mime_parser_construct_part(p, NULL);
+		g_assert_nonnull(part);
+		w = g_mime_part_get_content(GMIME_PART(part));
+		g_mime_data_wrapper_write_to_stream(w, g_mime_stream_mem_new_with_byte_array(back));
+		g_assert_cmpuint(back->len, ==, sizeof bin);
+		g_assert_true(memcmp(back->data, bin, sizeof bin) == 0);
+		g_object_unref(part);
+		g_object_unref(p);
+		g_object_unref(ms);
+		g_byte_array_unref(e);
+	}
 	/* empty: an error, not an empty entity */
 	e = (GByteArray *) 1;
 	g_assert_cmpint(gs_mutt_entity("", 0, &e, &msg), ==, GS_E_MALFORMED);
