@@ -50,7 +50,15 @@ gs_session_free(gs_session *s)
 	if (!s)
 		return;
 	g_ptr_array_free(s->identities, TRUE);
+	g_free(s->p11_module);
 	g_free(s);
+}
+
+void
+gs_session_set_pkcs11_module(gs_session *s, const char *module)
+{
+	g_free(s->p11_module);
+	s->p11_module = g_strdup(module);
 }
 
 void
