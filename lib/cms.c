@@ -1034,9 +1034,12 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 			goto out;
 		}
 	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
-		st = gs_fail_ssl(errmsg, GS_E_MALFORMED,
-				 res->authenticated ? "the content fails its authentication tag"
-						       : "the content does not decrypt (bad padding)");
+		/* a content key the token failed to unwrap shows only here:
+		 * OpenSSL goes on with a random key rather than tell (MMA) */
+		st = gs_token_op_failed(match, GS_E_MALFORMED,
+					res->authenticated ? "the content fails its authentication tag"
+							   : "the content does not decrypt (bad padding)",
+					errmsg);
 		goto out;
 	}
 out:

@@ -538,11 +538,14 @@ gs_token_op_failed(const gs_identity *id, gs_status st, const char *what, char *
 
 	if (!id || !id->token)
 		return gs_fail_ssl(errmsg, st, "%s", what);
+	/* the module's answer may be gone from the queue (CMS clears it
+	 * after a failed RSA key transport): the token is asked again */
 	ckr = drain_ckr(&why);
-	if (!ckr)
+	if (ckr == CKR_DEVICE_REMOVED || ckr == CKR_TOKEN_NOT_PRESENT || !token_present(id->token))
+		st = gs_fail(errmsg, GS_E_NO_KEY, "%s was removed during the private-key operation",
+			     id->token->name);
+	else if (!ckr)
 		st = gs_fail(errmsg, st, "%s%s%s", what, why ? ": " : "", why ? why : "");
-	else if (ckr == CKR_DEVICE_REMOVED || ckr == CKR_TOKEN_NOT_PRESENT || !token_present(id->token))
-		st = gs_fail(errmsg, GS_E_NO_KEY, "%s: %s was removed", what, id->token->name);
 	else
 		st = gs_fail(errmsg, GS_E_NO_KEY, "%s: %s refused (PKCS#11: %s)", what, id->token->name,
 			     why ? why : "no reason");
