@@ -13,6 +13,10 @@
 
 SOFTHSM=$(ls /usr/lib/*/softhsm/libsofthsm2.so 2>/dev/null | head -n 1)
 SHIM="$TESTS_TOP/${BUILD:-build}/tests/p11-remove.so"
+# under the sanitizers: stacks through libp11 (built without frame
+# pointers) unwound from its unwind tables, so that tests/lsan.supp can
+# name the galsmime function a libp11 leak happens under
+case "${ASAN_OPTIONS:-}" in ?*) export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" ;; esac
 if ! have softhsm2-util || ! have pkcs11-tool || [ -z "$SOFTHSM" ]; then
 	skip "keys on tokens" "softhsm2 and opensc (pkcs11-tool) are not installed (make deps)"
 	exit 0
@@ -207,6 +211,6 @@ D="$T_DIR/file-store"
 gs --home "$D" key import "$PKI/bob.p12" --passphrase-file "$PKI/pass" >/dev/null 2>&1
 msg bob@example.org alice@example.org >mb.eml
 LD_DEBUG=files "$GALSMIME" --home "$D" sign --passphrase-file "$PKI/pass" <mb.eml >/dev/null 2>ld.err
-check "signing with a key from a file never loads libp11" sh -c "grep -q 'file=libcrypto' ld.err && ! grep -q 'file=libp11' ld.err"
+check "signing with a key from a file never loads libp11" sh -c "grep -q 'file=libcrypto' ld.err && ! grep -q 'file=libp11\.so' ld.err"
 LD_DEBUG=files "$GALSMIME" sign --passphrase-file pin <m.eml >/dev/null 2>ld2.err
-check "... a token key does (the control)" grep -q 'file=libp11' ld2.err
+check "... a token key does (the control)" grep -q 'file=libp11\.so' ld2.err
