@@ -470,7 +470,8 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
  * loaded, no token or certificate matches, no private key for it, or
  * the key does not match the certificate); GS_E_PASSPHRASE (a wrong or
  * locked PIN); GS_E_UNSUPPORTED (libp11 is not installed; pin-source
- * and module-name are not supported); or a store failure. */
+ * and module-name are not supported); GS_E_PROGRAMMER (no store or
+ * URI); or a store failure. */
 gs_status gs_identity_import_token(gs_store *store, const char *uri, const char *module,
 				   const char *label, gs_passphrase_cb pin_cb, void *pin_data,
 				   char **fingerprint, int *key_checked, char **errmsg);

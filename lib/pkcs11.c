@@ -163,6 +163,9 @@ uri_parse(const char *uri, p11_uri *u, char **errmsg)
 			g_bytes_unref(val);
 		}
 	g_strfreev(parts[0]);
+	/* the query may hold a pin-value */
+	for (i = 0; parts[1][i]; i++)
+		OPENSSL_cleanse(parts[1][i], strlen(parts[1][i]));
 	g_strfreev(parts[1]);
 	if (st == GS_OK && u->v[A_PIN_SOURCE])
 		st = gs_fail(errmsg, GS_E_UNSUPPORTED, "pin-source is not supported: the PIN is asked for");
@@ -307,13 +310,19 @@ token_matches(const p11_uri *u, const PKCS11_CTX *ctx, PKCS11_SLOT *slot)
 	       text_matches(u, A_LIB_DESCRIPTION, ctx->description);
 }
 
-/* How messages name what the URI asked for: its token label, else the
- * URI's path. */
+/* How messages name what the URI asked for: its token label, else "a
+ * token matching the URI". */
 static char *
 wanted_token(const p11_uri *u)
 {
-	return uri_text(u, A_TOKEN) ? g_strdup_printf("token '%s'", uri_text(u, A_TOKEN))
-				    : g_strdup("a token matching the URI");
+	char *label, *r;
+
+	if (!uri_text(u, A_TOKEN))
+		return g_strdup("a token matching the URI");
+	label = gs_printable(uri_text(u, A_TOKEN), 100);
+	r = g_strdup_printf("token '%s'", label);
+	g_free(label);
+	return r;
 }
 
 /* Load the module and find the one token the URI names. */
