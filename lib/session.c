@@ -54,6 +54,17 @@ gs_session_free(gs_session *s)
 	g_free(s);
 }
 
+int
+gs_session_uses_token(const gs_session *s)
+{
+	guint i;
+
+	for (i = 0; s && i < s->identities->len; i++)
+		if (((const gs_identity *) s->identities->pdata[i])->token)
+			return 1;
+	return 0;
+}
+
 void
 gs_session_set_pkcs11_module(gs_session *s, const char *module)
 {

@@ -187,6 +187,9 @@ removed "an RSA signature" sh -c "'$GALSMIME' --home '$B' sign --passphrase-file
 removed "an ECDSA signature" sh -c "'$GALSMIME' --home '$B' sign --passphrase-file pin <mc.eml"
 removed "an RSA decryption" sh -c "'$GALSMIME' --home '$B' decrypt --passphrase-file pin <e-v15.eml"
 removed "an ECDH decryption" sh -c "'$GALSMIME' --home '$B' decrypt --passphrase-file pin <e-ec.eml"
+# a message larger than any output buffer: the signature comes last
+{ cat m.eml; head -c 300000 /dev/zero | tr '\0' 'x' | fold -w 76; } >big.eml
+removed "the signature of a 300 KB message" sh -c "'$GALSMIME' --home '$B' sign --passphrase-file pin <big.eml"
 removed "mutt sign" sh -c "printf '1234\n' | '$GALSMIME' --home '$B' mutt sign --digest sha256 '$PKI/alice.crt' content.lf"
 restore
 check "... (control: with the token left in, the shim's store decrypts)" \
