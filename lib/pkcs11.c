@@ -8,6 +8,7 @@
  * a run without a token key never loads it, nor any PKCS#11 module. */
 #include "gs-private.h"
 
+#include <dlfcn.h>
 #include <string.h>
 #include <libp11.h>
 #include <openssl/err.h>
@@ -242,6 +243,7 @@ struct gs_token {
 	int loaded;
 	PKCS11_SLOT *slot;       /* the URI's token */
 	char *name;              /* "token 'LABEL'" for messages */
+	void *module;            /* our own reference to the module (dlopen) */
 };
 
 void
@@ -255,6 +257,8 @@ gs_token_free(gs_token *t)
 		p11.ctx_unload(t->ctx);
 	if (t->ctx)
 		p11.ctx_free(t->ctx);
+	if (t->module)
+		dlclose(t->module);
 	g_free(t->name);
 	g_free(t);
 }
@@ -338,6 +342,15 @@ token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 	if ((st = load_p11(errmsg)) != GS_OK)
 		return st;
 	t = g_new0(gs_token, 1);
+	/* libp11 prints dlopen's complaint on stderr itself: the module is
+	 * opened here first, so that a missing one is only our message */
+	if (!(t->module = dlopen(module, RTLD_NOW | RTLD_LOCAL))) {
+		const char *why = dlerror();
+		st = gs_fail(errmsg, GS_E_NO_KEY, "cannot load the PKCS#11 module %s: %s", module,
+			     why ? why : "not found");
+		gs_token_free(t);
+		return st;
+	}
 	if (!(t->ctx = p11.ctx_new())) {
 		gs_token_free(t);
 		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start libp11");

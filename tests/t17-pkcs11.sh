@@ -97,7 +97,9 @@ gs --home "$T_DIR/x" key import "pkcs11:token=galsmime-test;id=%01$M" --passphra
 check "import with a wrong PIN: exit 77, naming the token" sh -c "[ $rc = 77 ] && grep -q \"wrong PIN for token 'galsmime-test'\" wimp.err"
 check_exit 64 "a URI attribute RFC 7512 does not define: exit 64" gs --home "$T_DIR/x" key import "pkcs11:token=galsmime-test;colour=blue$M"
 check_exit 64 "an attribute given twice: exit 64" gs --home "$T_DIR/x" key import "pkcs11:id=%01;id=%02$M"
-check_exit 77 "a module that is not there: exit 77" gs --home "$T_DIR/x" key import "pkcs11:token=galsmime-test?module-path=/nonexistent/p11.so"
+gs --home "$T_DIR/x" key import "pkcs11:token=galsmime-test?module-path=/nonexistent/p11.so" 2>nomod.err; rc=$?
+check "a module that is not there: exit 77, one line naming it" \
+	sh -c "[ $rc = 77 ] && [ \$(wc -l <nomod.err) = 1 ] && grep -q 'cannot load the PKCS#11 module /nonexistent/p11.so' nomod.err"
 
 # ---- sign and decrypt with the keys on the token ----
 # verified FILE USER: openssl cms -verify accepts FILE, signed by USER
