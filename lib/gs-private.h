@@ -397,6 +397,7 @@ struct gs_session {
 	int allow_sha1;              /* SHA-1 signatures may be good (with a warning) */
 	GPtrArray *identities;       /* unlocked identities kept for the run */
 	char *p11_module;            /* PKCS#11 module for token URIs naming none */
+	GPtrArray *pin_refused;      /* tokens (label, serial) that refused a PIN: never asked again */
 	void (*input_release)(void *data);
 	void *input_release_data;
 };

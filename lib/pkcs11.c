@@ -442,11 +442,10 @@ token_login(gs_token *t, const char *pin, char **errmsg)
 	return gs_fail(errmsg, GS_E_NO_KEY, "cannot log in to %s (PKCS#11 error 0x%lx)", t->name, ckr);
 }
 
-/* Ask the callback for the PIN of t's token and log in. GS_E_PASSPHRASE
- * with *asked = 0 when the callback has none. */
+/* One login with a PIN from the callback. */
 static gs_status
-token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, int *asked,
-	       char **errmsg)
+token_login_once(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, int *asked,
+		 char **errmsg)
 {
 	char *buf, *what;
 	size_t len = 0;
@@ -470,6 +469,33 @@ token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, 
 		st = token_login(t, buf, errmsg);
 	}
 	gs_secret_free(buf, PIN_MAX + 1);
+	return st;
+}
+
+/* Ask the callback for the PIN of t's token and log in. GS_E_PASSPHRASE
+ * with *asked = 0 when the callback has none. `refused` (may be NULL):
+ * the tokens that refused a PIN this session, never tried again (a run
+ * over many messages would otherwise spend the token's tries, each
+ * message one, with the same wrong PIN). */
+static gs_status
+token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, GPtrArray *refused,
+	       int *asked, char **errmsg)
+{
+	char *key = g_strdup_printf("%s\n%s", t->slot->token->label, t->slot->token->serialnr);
+	gs_status st;
+	guint i;
+
+	*asked = 0;
+	for (i = 0; refused && i < refused->len; i++)
+		if (!strcmp(refused->pdata[i], key)) {
+			g_free(key);
+			return gs_fail(errmsg, GS_E_PASSPHRASE, "wrong PIN for %s (not tried again)", t->name);
+		}
+	st = token_login_once(t, cb, data, whose, asked, errmsg);
+	/* a PIN the token refused (not one that was missing) */
+	if (st == GS_E_PASSPHRASE && *asked && refused)
+		g_ptr_array_add(refused, g_steal_pointer(&key));
+	g_free(key);
 	return st;
 }
 
@@ -537,7 +563,9 @@ gs_token_unlock(gs_session *s, gs_identity *id, char **errmsg)
 				: s->p11_module ? s->p11_module : GS_P11_DEFAULT_MODULE, &t, errmsg);
 	if (st == GS_OK) {
 		whose = gs_identity_describe(id);
-		st = token_login_cb(t, s->pass_cb, s->pass_data, whose, &asked, errmsg);
+		if (!s->pin_refused)
+			s->pin_refused = g_ptr_array_new_with_free_func(g_free);
+		st = token_login_cb(t, s->pass_cb, s->pass_data, whose, s->pin_refused, &asked, errmsg);
 		g_free(whose);
 	}
 	if (st == GS_OK)
@@ -627,7 +655,7 @@ gs_identity_import_token(gs_store *s, const char *uri, const char *module, const
 	} else if (t->slot->token->loginRequired) {
 		char *whose = X509_NAME_oneline(X509_get_subject_name(cert->x509), NULL, 0);
 		char *err = NULL;
-		st = token_login_cb(t, pin_cb, pin_data, whose, &asked, &err);
+		st = token_login_cb(t, pin_cb, pin_data, whose, NULL, &asked, &err);
 		OPENSSL_free(whose);
 		if (st != GS_OK && !asked) {
 			/* no PIN: the key is checked when first used */

@@ -51,6 +51,8 @@ gs_session_free(gs_session *s)
 		return;
 	g_ptr_array_free(s->identities, TRUE);
 	g_free(s->p11_module);
+	if (s->pin_refused)
+		g_ptr_array_free(s->pin_refused, TRUE);
 	g_free(s);
 }
 

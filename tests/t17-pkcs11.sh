@@ -196,6 +196,29 @@ removed "mutt sign" sh -c "printf '1234\n' | '$GALSMIME' --home '$B' mutt sign -
 restore
 check "... (control: with the token left in, the shim's store decrypts)" \
 	sh -c "'$GALSMIME' --home '$B' decrypt -q --passphrase-file pin <e-ec.eml 2>/dev/null | grep -q 'this is a test message'"
+
+# a run over many messages spends one PIN try, not one a message: three
+# messages encrypted to alice, harvested with a wrong PIN
+if have notmuch; then
+	MD="$T_DIR/mail"
+	mkdir -p "$MD/cur" "$MD/new" "$MD/tmp"
+	for i in 1 2 3; do
+		{ printf 'From: Bob <bob@example.org>\nTo: alice@example.org\nSubject: %s\nMessage-ID: <%s@t17>\n' $i $i
+		  openssl cms -encrypt -aes256 -in m.eml "$PKI/alice.crt"; } >"$MD/cur/m$i:2,"
+	done
+	printf '[database]\npath=%s\n[user]\nprimary_email=alice@example.org\n[new]\ntags=inbox\n' "$MD" >nm-config
+	NOTMUCH_CONFIG=$T_DIR/nm-config notmuch new >/dev/null 2>&1
+	NOTMUCH_CONFIG=$T_DIR/nm-config P11_LOGIN_LOG=$T_DIR/logins \
+		"$GALSMIME" --home "$B" notmuch harvest --decrypt --passphrase-file badpin >hv.out 2>&1
+	check "notmuch harvest --decrypt of 3 messages with a wrong PIN: one login tried, not 3" \
+		sh -c "[ -f logins ] && [ \$(wc -l <logins) = 1 ]"
+	rm -f logins
+	NOTMUCH_CONFIG=$T_DIR/nm-config P11_LOGIN_LOG=$T_DIR/logins \
+		"$GALSMIME" --home "$B" notmuch harvest --decrypt --passphrase-file pin >hv2.out 2>&1
+	check "... with the right PIN: one login opens all three" sh -c "[ \$(wc -l <logins) = 1 ]"
+else
+	skip "PIN tries over a notmuch run" "notmuch is not installed"
+fi
 rm -f "$XDG_CONFIG_HOME/galsmime/config"
 
 # ---- p11-kit's proxy when nothing names a module ----

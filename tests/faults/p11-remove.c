@@ -8,7 +8,8 @@
  * C_DecryptInit or C_DeriveKey (the private-key operations: sign,
  * RSA decrypt, ECDH) first deletes P11_REMOVE_DIR, SoftHSM's token
  * folder, as a card pulled from its reader. Without P11_REMOVE_DIR it
- * deletes nothing. */
+ * deletes nothing. With P11_LOGIN_LOG=FILE, each C_Login appends a line
+ * to FILE (how many PIN tries a run spent). */
 #define _XOPEN_SOURCE 700
 #include <dlfcn.h>
 #include <ftw.h>
@@ -61,6 +62,19 @@ derive_key(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k, CK_ATTRI
 	return real.C_DeriveKey(s, m, k, t, n, out);
 }
 
+static CK_RV
+login(CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	const char *log = getenv("P11_LOGIN_LOG");
+	FILE *f = log ? fopen(log, "a") : NULL;
+
+	if (f) {
+		fputs("C_Login\n", f);
+		fclose(f);
+	}
+	return real.C_Login(s, who, pin, len);
+}
+
 CK_RV
 C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
@@ -80,6 +94,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 	ours.C_SignInit = sign_init;
 	ours.C_DecryptInit = decrypt_init;
 	ours.C_DeriveKey = derive_key;
+	ours.C_Login = login;
 	*list = &ours;
 	return CKR_OK;
 }
