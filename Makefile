@@ -78,7 +78,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 # a throw-away prefix and HOME. Each run installs into a prefix of its
 # own, so that runs side by side never see each other's files.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/gen-gal $(BUILD)/tests/failwrite.so
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/gen-gal $(BUILD)/tests/failwrite.so \
+		$(BUILD)/tests/p11-remove.so
 	@prefix=$$(mktemp -d $(CURDIR)/$(BUILD)/inst.XXXXXX) && \
 	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
@@ -130,6 +131,12 @@ $(BUILD)/gen-gal: scripts/gen-gal.c
 $(BUILD)/tests/failwrite.so: tests/faults/failwrite.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared -o $@ $< -ldl
+
+# a PKCS#11 module whose token is pulled out between login and the key
+# operation (tests/t17-pkcs11.sh); like failwrite.so, never sanitized
+$(BUILD)/tests/p11-remove.so: tests/faults/p11-remove.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags p11-kit-1) -fPIC -shared -o $@ $< -ldl
 
 # interoperability with other projects' S/MIME material (optional; skipped
 # when the folder is missing): scripts/check-corpus

@@ -230,6 +230,7 @@ struct gs_cms_signer {
 	BIO *sink;               /* where the content goes */
 	BIO *base;               /* under the sink: a null BIO (detached) or the caller's out */
 	int detached;
+	const gs_identity *id;   /* the signer (kept by the session) */
 };
 
 void
@@ -258,6 +259,7 @@ gs_cms_signer_new(gs_session *s, gs_identity *id, BIO *out, gs_cms_signer **out_
 		return gs_fail(errmsg, GS_E_NO_KEY, "identity is locked");
 	sg = g_new0(gs_cms_signer, 1);
 	sg->detached = out == NULL;
+	sg->id = id;
 	if (!(sg->cms = CMS_sign(NULL, NULL, NULL, NULL, flags))) {
 		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create signed-data");
 		goto out;
@@ -323,7 +325,8 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		long n;
 
 		if (!CMS_dataFinal(sg->cms, sg->sink)) {
-			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+			/* the private-key operation: a token may be gone by now */
+			st = gs_token_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
 		} else if (!mem || !i2d_CMS_bio(mem, sg->cms)) {
 			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
 		} else if (der) {
@@ -333,7 +336,7 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		}
 		BIO_free(mem);
 	} else if (BIO_flush(sg->sink) <= 0) {
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+		st = gs_token_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
 	}
 	gs_cms_signer_free(sg);
 	return st;
@@ -1008,7 +1011,8 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 	 * RecipientInfo and reports a wrong key instead of decrypting with
 	 * a random one */
 	if (!CMS_decrypt_set1_pkey_and_peer(cms, match->key, match->cert, NULL)) {
-		st = gs_fail_ssl(errmsg, GS_E_NO_KEY, "cannot decrypt the content key with your key");
+		st = gs_token_op_failed(match, GS_E_NO_KEY, "cannot decrypt the content key with your key",
+					errmsg);
 		goto out;
 	}
 	if (!(cont = CMS_dataInit(cms, NULL))) {
@@ -1030,9 +1034,12 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 			goto out;
 		}
 	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
-		st = gs_fail_ssl(errmsg, GS_E_MALFORMED,
-				 res->authenticated ? "the content fails its authentication tag"
-						       : "the content does not decrypt (bad padding)");
+		/* a content key the token failed to unwrap shows only here:
+		 * OpenSSL goes on with a random key rather than tell (MMA) */
+		st = gs_token_op_failed(match, GS_E_MALFORMED,
+					res->authenticated ? "the content fails its authentication tag"
+							   : "the content does not decrypt (bad padding)",
+					errmsg);
 		goto out;
 	}
 out:

@@ -1,6 +1,6 @@
 /* dl.c: the libraries galsmime loads only when a command needs them
  * (libldap for LDIF, libcurl for crl update, libnotmuch for notmuch
- * harvest): a mail filter, which runs once per message, must not pay for
+ * harvest, libp11 for keys on PKCS#11 tokens): a mail filter, which runs once per message, must not pay for
  * loading them and their TLS, SASL and Xapian stacks. One loader, by the
  * SONAMEs the build found (scripts/sonames: they differ between Debian
  * releases), each library loaded once per process. */
@@ -14,6 +14,7 @@ static const char *const sonames[] = {
 	[GS_LIB_LDAP] = GS_LDAP_SONAME,
 	[GS_LIB_CURL] = GS_CURL_SONAME,
 	[GS_LIB_NOTMUCH] = GS_NOTMUCH_SONAME,
+	[GS_LIB_P11] = GS_P11_SONAME,
 };
 
 static void *handles[G_N_ELEMENTS(sonames)];

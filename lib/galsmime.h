@@ -94,11 +94,12 @@ gs_status gs_cert_fingerprint(const void *data, size_t len, char **hex, char **e
 
 /* Libraries loaded only when a command needs them (dl.c), by the SONAME
  * the build found: libldap (LDIF), libcurl (crl update), libnotmuch
- * (notmuch harvest). */
+ * (notmuch harvest), libp11 (keys on PKCS#11 tokens). */
 typedef enum gs_library {
 	GS_LIB_LDAP = 0,
 	GS_LIB_CURL,
 	GS_LIB_NOTMUCH,
+	GS_LIB_P11,
 } gs_library;
 /* One function pointer to fill: the symbol's name, and where the pointer
  * goes in the caller's table (offsetof). */
@@ -477,10 +478,38 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
 			     const char *passphrase, size_t passlen, const char *label,
 			     char **fingerprint, int *stored_plain, char **errmsg);
 
-/* One identity of a listing: its certificate, its label (or NULL), and
- * whether its key is stored encrypted. */
+/* Register as an identity the certificate on a PKCS#11 token (smart
+ * card, USB token, SoftHSM) named by `uri`, an RFC 7512 URI
+ * ("pkcs11:token=Card;id=%01"): its path attributes token, manufacturer,
+ * serial, model, slot-id, slot-description, slot-manufacturer,
+ * library-manufacturer, library-description, object, id and type
+ * (private, public or cert: the certificate is the one with the key's id
+ * and label); its query attributes module-path (the PKCS#11 module to
+ * load; else `module`; NULL: p11-kit's proxy) and pin-value. The private
+ * key stays on the token: the store keeps the certificate and a URI
+ * naming the token and the key (never a PIN), and signing and
+ * decrypting use the key there (libp11, loaded now and only for such
+ * keys). When a PIN is at hand (pin-value, else `pin_cb`, which may be
+ * NULL or answer GS_E_PASSPHRASE for none), the import logs in and
+ * checks that the token holds the matching private key (*key_checked,
+ * may be NULL, is then set). *fingerprint (may be NULL) receives the
+ * certificate's SHA-256. Returns GS_OK; GS_E_USAGE (not a pkcs11: URI,
+ * an attribute unknown or given twice, a URI matching several tokens or
+ * certificates: *errmsg lists them); GS_E_NO_KEY (the module cannot be
+ * loaded, no token or certificate matches, no private key for it, or
+ * the key does not match the certificate); GS_E_PASSPHRASE (a wrong or
+ * locked PIN); GS_E_UNSUPPORTED (libp11 is not installed; pin-source
+ * and module-name are not supported); GS_E_PROGRAMMER (no store or
+ * URI); or a store failure. */
+gs_status gs_identity_import_token(gs_store *store, const char *uri, const char *module,
+				   const char *label, gs_passphrase_cb pin_cb, void *pin_data,
+				   char **fingerprint, int *key_checked, char **errmsg);
+
+/* One identity of a listing: its certificate, its label (or NULL),
+ * whether its key is stored encrypted, and for a key that stays on a
+ * PKCS#11 token the URI naming it (else NULL; key_encrypted is then 0). */
 typedef int (*gs_identity_cb)(const gs_cert_info *info, const char *label,
-			      int key_encrypted, void *data);
+			      int key_encrypted, const char *token_uri, void *data);
 /* Call `cb` for every identity, the newest certificate (notBefore)
  * first. Keys are not opened. Returns GS_OK, GS_E_PROGRAMMER (no store or
  * callback), or a store failure. */
@@ -522,8 +551,21 @@ gs_status gs_session_new(gs_store *store, gs_session **session, char **errmsg);
 /* Free the session (NULL is fine) and the keys it unlocked. */
 void gs_session_free(gs_session *session);
 /* Where the session asks for a passphrase when it must open a key
- * (none: GS_E_PASSPHRASE whenever one is needed). */
+ * (none: GS_E_PASSPHRASE whenever one is needed). For a key on a PKCS#11
+ * token it is asked for the token's PIN, once per login, `what` naming
+ * the token; a wrong PIN is never retried by the library (the token
+ * counts every try). */
 void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void *data);
+/* The PKCS#11 module (a path, copied) for token keys whose URI names
+ * none (module-path); NULL: p11-kit's proxy, which loads the modules the
+ * system and the user registered. */
+void gs_session_set_pkcs11_module(gs_session *session, const char *module);
+/* Whether a key this session opened stays on a PKCS#11 token. Such a key
+ * signs when the signature is written, at the end of the message
+ * (gs_message_write): a token pulled out by then fails the write after
+ * the content went out, so a host that must not leave a partial message
+ * collects the output first. 0 for NULL. */
+int gs_session_uses_token(const gs_session *session);
 /* Tell the caller when the raw input it parsed the message from has been
  * decoded and need not stay in memory (a large encrypted body, once
  * decoded). The caller may then drop it from memory if it can bring it

@@ -337,6 +337,8 @@ gs_status gs_store_put_entry_cert(gs_store *s, int64_t entry, int64_t cert, cons
 
 /* ---- identities (identity.c) ---- */
 
+typedef struct gs_token gs_token;
+
 typedef struct gs_identity {
 	int64_t id;
 	X509 *cert;
@@ -345,10 +347,34 @@ typedef struct gs_identity {
 	unsigned char *blob;     /* the stored key (encrypted PKCS#8 DER or plain) */
 	size_t blob_len;
 	int encrypted;
+	char *token_uri;         /* a key on a PKCS#11 token: its URI (then no blob) */
+	gs_token *token;         /* the token's module and login, once unlocked */
 } gs_identity;
 
-/* Free an identity (its stored key blob wiped); NULL is fine. */
+/* Free an identity (its stored key blob wiped, a token key released
+ * before its module); NULL is fine. */
 void gs_identity_free(gs_identity *id);
+/* "CN (addresses)": how prompts name the identity. New string. */
+char *gs_identity_describe(const gs_identity *id);
+/* Write an identity row for `cert` (with the certificates of `chain`,
+ * may be NULL) in one transaction: a key blob, or a token URI (exactly
+ * one of them). */
+gs_status gs_identity_store(gs_store *s, X509 *cert, STACK_OF(X509) *chain, const char *label,
+			    const unsigned char *blob, int bloblen, int encrypted,
+			    const char *token_uri, char **errmsg);
+
+/* ---- keys on PKCS#11 tokens (pkcs11.c) ---- */
+
+/* Open the key of an identity with a token URI: load the module, find
+ * the token, log in with a PIN from the session's callback, and set
+ * id->key and id->token. Statuses as gs_identity_unlock's. */
+gs_status gs_token_unlock(gs_session *s, gs_identity *id, char **errmsg);
+/* Log out and unload (the key must be freed first); NULL is fine. */
+void gs_token_free(gs_token *t);
+/* For a failed private-key operation with id's key: a status and message
+ * that say the token is gone when it is (else `st` and `what` with
+ * OpenSSL's errors). */
+gs_status gs_token_op_failed(const gs_identity *id, gs_status st, const char *what, char **errmsg);
 /* Identities whose certificate carries `address` (all when NULL). */
 gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg);
 /* The identity whose certificate has this SHA-256 fingerprint. */
@@ -375,6 +401,8 @@ struct gs_session {
 	gs_limits limits;
 	int allow_sha1;              /* SHA-1 signatures may be good (with a warning) */
 	GPtrArray *identities;       /* unlocked identities kept for the run */
+	char *p11_module;            /* PKCS#11 module for token URIs naming none */
+	GPtrArray *pin_refused;      /* tokens (label, serial) that refused a PIN: never asked again */
 	void (*input_release)(void *data);
 	void *input_release_data;
 };

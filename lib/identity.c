@@ -31,8 +31,11 @@ gs_identity_free(gs_identity *id)
 	if (!id)
 		return;
 	X509_free(id->cert);
+	/* a token key refers to its module: freed before it */
 	EVP_PKEY_free(id->key);
+	gs_token_free(id->token);
 	g_free(id->label);
+	g_free(id->token_uri);
 	gs_secret_free(id->blob, id->blob_len);
 	g_free(id);
 }
@@ -165,8 +168,39 @@ armoured_p12(const char *label, const unsigned char *der, long len, void *user)
 }
 
 static const char sql_identity[] =
-	"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at) VALUES (?1,?2,?3,?4,?5)"
-	" ON CONFLICT(certificate) DO UPDATE SET label = coalesce(?2, label), key_blob = ?3, encrypted = ?4";
+	"INSERT INTO identity(certificate, label, key_blob, encrypted, added_at, token_uri)"
+	" VALUES (?1,?2,?3,?4,?5,?6)"
+	" ON CONFLICT(certificate) DO UPDATE SET label = coalesce(?2, label), key_blob = ?3,"
+	" encrypted = ?4, token_uri = ?6";
+
+gs_status
+gs_identity_store(gs_store *s, X509 *cert, STACK_OF(X509) *chain, const char *label,
+		  const unsigned char *blob, int bloblen, int encrypted, const char *token_uri,
+		  char **errmsg)
+{
+	int64_t src, cert_id, other_id;
+	gs_status st;
+	int i, is_new;
+
+	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
+		return st;
+	if ((st = gs_store_source(s, "identity", "identity", &src, errmsg)) != GS_OK ||
+	    (st = gs_store_put_cert(s, cert, src, &cert_id, &is_new, errmsg)) != GS_OK)
+		goto fail;
+	for (i = 0; chain && i < sk_X509_num(chain); i++)
+		if ((st = gs_store_put_cert(s, sk_X509_value(chain, i), src, &other_id, &is_new,
+					    errmsg)) != GS_OK)
+			goto fail;
+	st = gs_store_exec(s, sql_identity, "store: identity", errmsg, GS_INT(cert_id), GS_TEXT(label),
+			   blob ? GS_BLOB(blob, bloblen) : GS_TEXT(NULL), GS_INT(encrypted),
+			   GS_INT(time(NULL)), GS_TEXT(token_uri));
+	if (st != GS_OK)
+		goto fail;
+	return gs_store_commit(s, errmsg);
+fail:
+	gs_store_rollback(s);
+	return st;
+}
 
 gs_status
 gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
@@ -180,8 +214,7 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 	const unsigned char *p = data;
 	PKCS12 *p12 = NULL;
 	char *pass = NULL;
-	int encrypted = 0, bloblen = 0, i, is_new;
-	int64_t src, cert_id, other_id;
+	int encrypted = 0, bloblen = 0;
 	gs_status st;
 
 	if (!s || !data)
@@ -255,28 +288,12 @@ gs_identity_import(gs_store *s, const unsigned char *data, size_t len,
 		goto out;
 	}
 
-	if ((st = gs_store_begin(s, errmsg)) != GS_OK)
-		goto out;
-	if ((st = gs_store_source(s, "identity", "identity", &src, errmsg)) != GS_OK ||
-	    (st = gs_store_put_cert(s, cert, src, &cert_id, &is_new, errmsg)) != GS_OK)
-		goto fail;
-	for (i = 0; ca && i < sk_X509_num(ca); i++)
-		if ((st = gs_store_put_cert(s, sk_X509_value(ca, i), src, &other_id, &is_new,
-					    errmsg)) != GS_OK)
-			goto fail;
-	st = gs_store_exec(s, sql_identity, "store: identity", errmsg, GS_INT(cert_id), GS_TEXT(label),
-			   GS_BLOB(blob, bloblen), GS_INT(encrypted), GS_INT(time(NULL)));
-	if (st != GS_OK)
-		goto fail;
-	if ((st = gs_store_commit(s, errmsg)) != GS_OK)
+	if ((st = gs_identity_store(s, cert, ca, label, blob, bloblen, encrypted, NULL, errmsg)) != GS_OK)
 		goto out;
 	if (fingerprint)
 		*fingerprint = gs_cert_sha256_hex(cert);
 	if (stored_plain)
 		*stored_plain = !encrypted;
-	goto out;
-fail:
-	gs_store_rollback(s);
 out:
 	if (blob) {
 		OPENSSL_cleanse(blob, bloblen);
@@ -303,6 +320,7 @@ row_identity(gs_store *s, sqlite3_stmt *stmt)
 	id->blob_len = sqlite3_column_bytes(stmt, 3);
 	id->blob = g_memdup2(blob, id->blob_len);
 	id->encrypted = sqlite3_column_int(stmt, 4);
+	id->token_uri = g_strdup((const char *) sqlite3_column_text(stmt, 5));
 	if (!id->cert) {
 		gs_identity_free(id);
 		return NULL;
@@ -311,7 +329,7 @@ row_identity(gs_store *s, sqlite3_stmt *stmt)
 }
 
 #define IDENTITY_SELECT \
-	"SELECT i.id, c.der, i.label, i.key_blob, i.encrypted FROM identity i" \
+	"SELECT i.id, c.der, i.label, i.key_blob, i.encrypted, i.token_uri FROM identity i" \
 	" JOIN certificate c ON c.id = i.certificate"
 
 /* The identities of `sql` (IDENTITY_SELECT ..., with `sha256` bound to
@@ -365,6 +383,21 @@ gs_identity_by_fingerprint(gs_store *s, const char *sha256, gs_identity **out, c
 	return st;
 }
 
+char *
+gs_identity_describe(const gs_identity *id)
+{
+	gs_certdata cd;
+	char *addrs, *what;
+
+	gs_certdata_fill(&cd, id->cert);
+	addrs = gs_cert_info_addresses(&cd.info);
+	what = g_strdup_printf("%s (%s)", cd.info.common_name ? cd.info.common_name : cd.info.subject,
+			       addrs ? addrs : "no address");
+	g_free(addrs);
+	gs_certdata_clear(&cd);
+	return what;
+}
+
 gs_status
 gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 {
@@ -375,6 +408,8 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 
 	if (id->key)
 		return GS_OK;
+	if (id->token_uri)
+		return gs_token_unlock(session, id, errmsg);
 	if (!id->encrypted) {
 		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long) id->blob_len);
 		if (p8)
@@ -383,7 +418,6 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 	} else {
 		X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long) id->blob_len);
 		PKCS8_PRIV_KEY_INFO *p8 = NULL;
-		gs_certdata cd;
 		char *what;
 
 		if (!sig)
@@ -393,14 +427,7 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 			return gs_fail(errmsg, GS_E_PASSPHRASE,
 				       "the private key is encrypted and no passphrase was given");
 		}
-		gs_certdata_fill(&cd, id->cert);
-		{
-			char *addrs = gs_cert_info_addresses(&cd.info);
-			what = g_strdup_printf("%s (%s)", cd.info.common_name ? cd.info.common_name : cd.info.subject,
-					       addrs ? addrs : "no address");
-			g_free(addrs);
-		}
-		gs_certdata_clear(&cd);
+		what = gs_identity_describe(id);
 		buf = g_malloc0(PASS_MAX);
 		st = session->pass_cb(session->pass_data, what, buf, PASS_MAX, &plen);
 		g_free(what);
@@ -530,7 +557,7 @@ gs_store_list_identities(gs_store *s, gs_identity_cb cb, void *data, char **errm
 			int stop;
 
 			gs_certdata_fill(&cd, id->cert);
-			stop = cb(&cd.info, id->label, id->encrypted, data);
+			stop = cb(&cd.info, id->label, id->encrypted, id->token_uri, data);
 			gs_certdata_clear(&cd);
 			if (stop)
 				break;

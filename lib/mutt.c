@@ -237,12 +237,14 @@ on_address(const char *address, void *data)
 }
 
 static int
-on_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data)
+on_identity(const gs_cert_info *ci, const char *label, int encrypted, const char *token_uri,
+	    void *data)
 {
 	index_run *r = data;
 	const char *const *e;
 
 	(void) encrypted;
+	(void) token_uri;
 	for (e = ci->emails; *e && r->st == GS_OK && !r->stopped; e++) {
 		if (gs_mutt_mailbox_ok(*e))
 			emit(r, 1, *e, ci, label && *label ? label : ci->common_name, 't');

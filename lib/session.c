@@ -50,7 +50,28 @@ gs_session_free(gs_session *s)
 	if (!s)
 		return;
 	g_ptr_array_free(s->identities, TRUE);
+	g_free(s->p11_module);
+	if (s->pin_refused)
+		g_ptr_array_free(s->pin_refused, TRUE);
 	g_free(s);
+}
+
+int
+gs_session_uses_token(const gs_session *s)
+{
+	guint i;
+
+	for (i = 0; s && i < s->identities->len; i++)
+		if (((const gs_identity *) s->identities->pdata[i])->token)
+			return 1;
+	return 0;
+}
+
+void
+gs_session_set_pkcs11_module(gs_session *s, const char *module)
+{
+	g_free(s->p11_module);
+	s->p11_module = g_strdup(module);
 }
 
 void

@@ -84,6 +84,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE anchor ADD COLUMN issued_before INTEGER;",
 	/* 3: "send it unencrypted" answers (send.c), for a few minutes */
 	"CREATE TABLE confirmation (key TEXT PRIMARY KEY, at INTEGER NOT NULL);",
+	/* 4: identities whose key stays on a PKCS#11 token: the token's URI
+	 * (RFC 7512) instead of a key blob, never both. SQLite cannot drop a
+	 * NOT NULL, so the table is rebuilt (nothing refers to it). */
+	"CREATE TABLE identity_new ("
+	"  id INTEGER PRIMARY KEY,"
+	"  certificate INTEGER NOT NULL UNIQUE REFERENCES certificate(id),"
+	"  label TEXT, key_blob BLOB, encrypted INTEGER NOT NULL,"
+	"  added_at INTEGER, token_uri TEXT,"
+	"  CHECK ((key_blob IS NULL) <> (token_uri IS NULL)));"
+	"INSERT INTO identity_new(id, certificate, label, key_blob, encrypted, added_at)"
+	"  SELECT id, certificate, label, key_blob, encrypted, added_at FROM identity;"
+	"DROP TABLE identity;"
+	"ALTER TABLE identity_new RENAME TO identity;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))

@@ -284,6 +284,7 @@ cli_open_session(cli *c, char **errmsg)
 		return GS_E_USAGE;
 	}
 	gs_session_set_passphrase_cb(c->session, pass_cb, c);
+	gs_session_set_pkcs11_module(c->session, c->p11_module);
 	gs_session_set_allow_sha1(c->session, c->allow_sha1);
 	return GS_OK;
 }
@@ -536,6 +537,7 @@ cli_cleanup(cli *c)
 	g_free(c->pass_env_file);
 	g_free(c->sync_index);
 	g_free(c->sync_keys);
+	g_free(c->p11_module);
 	if (texts) {
 		g_ptr_array_free(texts, TRUE);
 		texts = NULL;

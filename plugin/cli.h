@@ -71,6 +71,7 @@ struct cli {
 	/* configuration (config.c) */
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */
 	char *sync_keys;          /* [mutt] sync_keys: mutt's $smime_keys */
+	char *p11_module;         /* [pkcs11] module: for token URIs naming none */
 };
 
 /* `s` (from a certificate, a message, the GAL, the command line) made

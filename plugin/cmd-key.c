@@ -1,18 +1,81 @@
-/* cmd-key.c: galsmime key import FILE [--label L] | list */
+/* cmd-key.c: galsmime key import FILE|pkcs11:URI [--label L] | list */
 #include "certs.h"
 
 #include <string.h>
 #include <unistd.h>
 
 static int
-print_identity(const gs_cert_info *ci, const char *label, int encrypted, void *data)
+print_identity(const gs_cert_info *ci, const char *label, int encrypted, const char *token_uri,
+	       void *data)
 {
 	cli *c = data;
 
 	certs_print(c, ci, NULL);
-	cli_printf(c, "  label    %s\n  private  %s\n", label ? cli_text(label, 0) : "-",
-	       encrypted ? "encrypted" : "NOT ENCRYPTED (imported without a passphrase)");
+	cli_printf(c, "  label    %s\n", label ? cli_text(label, 0) : "-");
+	if (token_uri)
+		cli_printf(c, "  private  on a token: %s\n", cli_text(token_uri, 0));
+	else
+		cli_printf(c, "  private  %s\n",
+			   encrypted ? "encrypted" : "NOT ENCRYPTED (imported without a passphrase)");
 	return cli_out_failed(c);
+}
+
+/* The token's PIN at import, when there is one to check the key with:
+ * from the passphrase options, else asked on the terminal. */
+static gs_status
+import_pin(void *data, const char *what, char *buf, size_t size, size_t *len)
+{
+	cli *c = data;
+	char *pin = NULL, *prompt;
+	size_t n = 0;
+	gs_status st;
+
+	if (cli_pass_configured(c)) {
+		st = cli_passphrase(c, &pin, &n);
+	} else if (isatty(STDIN_FILENO)) {
+		prompt = g_strdup_printf("Enter %s: ", cli_text(what, 200));
+		st = cli_prompt_secret(c, prompt, &pin, &n);
+		g_free(prompt);
+	} else {
+		return GS_E_PASSPHRASE;
+	}
+	if (st == GS_OK && (!pin || n >= size))
+		st = GS_E_PASSPHRASE;
+	if (st == GS_OK) {
+		memcpy(buf, pin, n);
+		*len = n;
+	}
+	if (pin) {
+		gs_wipe(pin, n);
+		g_free(pin);
+	}
+	return st;
+}
+
+/* key import pkcs11:URI: the certificate on the token, the key left
+ * there. The URI is shown without its query (a pin-value stays out of
+ * messages). */
+static int
+key_import_token(cli *c, const char *uri, const char *label)
+{
+	char *fp = NULL, *msg = NULL, *shown = g_strndup(uri, strcspn(uri, "?"));
+	int checked = 0, rc = 0;
+	gs_status st;
+
+	st = gs_identity_import_token(c->store, uri, c->p11_module, label, import_pin, c, &fp, &checked,
+				      &msg);
+	if (st != GS_OK) {
+		char *full = g_strdup_printf("%s: %s", cli_text(shown, 200), msg ? msg : gs_status_string(st));
+		g_free(msg);
+		rc = cli_fail(c, st, full);
+	} else {
+		cli_note(c, "%s: identity %s imported (the key stays on the token)\n", cli_text(shown, 200), fp);
+		if (!checked)
+			cli_error(c, "note: no PIN given, so the key on the token is checked when first used");
+	}
+	g_free(fp);
+	g_free(shown);
+	return rc;
 }
 
 static int
@@ -40,6 +103,8 @@ key_import(cli *c, int argc, char **argv)
 		return cli_usage(c, "key import needs exactly one FILE");
 	if (c->pass_fd == -2)
 		return cli_usage(c, "--passphrase-fd needs a file descriptor number");
+	if (!g_ascii_strncasecmp(argv[optind], "pkcs11:", 7))
+		return key_import_token(c, argv[optind], label);
 	if ((rc = cli_read_file(c, argv[optind], &data, &len)) != 0)
 		return rc;
 	if ((st = cli_passphrase(c, &pass, &plen)) == GS_OK)

@@ -1,6 +1,27 @@
 /* cmd-sign.c: galsmime sign [--opaque] [--from ADDR] < MSG > SIGNED */
 #include "cli.h"
 
+/* A key on a token signs at the end of the message: written to memory
+ * first, so that a token pulled out by then leaves nothing on stdout. */
+static int
+write_collected(cli *c, GMimeMessage *m)
+{
+	GMimeStream *mem = g_mime_stream_mem_new();
+	GByteArray *a;
+	char *msg = NULL;
+	gs_status st = gs_message_write(c->session, m, mem, &msg);
+	int rc;
+
+	if (st != GS_OK) {
+		g_object_unref(mem);
+		return cli_fail(c, st, msg);
+	}
+	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	rc = cli_write(c, a->data, a->len);
+	g_object_unref(mem);
+	return rc;
+}
+
 int
 cmd_sign(cli *c, int argc, char **argv)
 {
@@ -32,6 +53,8 @@ cmd_sign(cli *c, int argc, char **argv)
 		return rc;
 	if ((st = gs_message_sign(c->session, m, &so, &msg)) != GS_OK)
 		rc = cli_fail(c, st, msg);
+	else if (gs_session_uses_token(c->session))
+		rc = write_collected(c, m);
 	else
 		rc = cli_write_message(c, m);
 	g_object_unref(m);

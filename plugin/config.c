@@ -11,6 +11,11 @@
  *   [verify]
  *   # SHA-1 signatures may be good (with a warning), for old archives
  *   allow_sha1 = true
+ *
+ *   [pkcs11]
+ *   # the PKCS#11 module for keys on tokens whose URI names none
+ *   # (default: p11-kit's proxy, which loads every registered module)
+ *   module = /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
  */
 #include "cli.h"
 
@@ -41,6 +46,7 @@ cli_read_config(cli *c)
 		c->sync_index = expand_home(g_key_file_get_string(kf, "mutt", "sync_index", NULL));
 		c->sync_keys = expand_home(g_key_file_get_string(kf, "mutt", "sync_keys", NULL));
 		c->allow_sha1 = g_key_file_get_boolean(kf, "verify", "allow_sha1", NULL);
+		c->p11_module = expand_home(g_key_file_get_string(kf, "pkcs11", "module", NULL));
 	} else if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		cli_error(c, "%s: %s (ignored)", path, err->message);
 	}

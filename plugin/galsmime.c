@@ -77,8 +77,8 @@ const cli_command cli_commands[] = {
 	  "  lookup --json        a JSON answer\n"
 	  "  explain --allow-untrusted  as encrypt would with it\n"
 	  "  list --source NAME   only that snapshot's entries\n" },
-	{ "key", cmd_key, NEEDS_STORE_READ, "import", "import FILE [OPTIONS] | list",
-	  "your own certificates and private keys (PKCS#12 or PEM, gpgsm's armoured export)",
+	{ "key", cmd_key, NEEDS_STORE_READ, "import", "import FILE|pkcs11:URI [OPTIONS] | list",
+	  "your own certificates and private keys (PKCS#12 or PEM, gpgsm's armoured export, a token)",
 	  "  import --label L     a name for the identity\n" COMMON },
 	{ "cert", cmd_cert, NEEDS_STORE_READ, "import", "import FILE... | list",
 	  "correspondents' certificates (PEM, DER, PKCS#7, .sst)",

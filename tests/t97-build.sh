@@ -15,7 +15,8 @@ fakelib() { # NAME SONAME
 	printf 'int x_%s;\n' "$1" >"fake/$1.c"
 	cc -shared -fPIC -Wl,-soname,"$2" -o "fake/$2" "fake/$1.c" && ln -sf "$2" "fake/lib$1.so"
 }
-fakelib ldap libldap.so.2 && fakelib curl libcurl.so.4 && fakelib notmuch libnotmuch.so.5
+fakelib ldap libldap.so.2 && fakelib curl libcurl.so.4 && fakelib notmuch libnotmuch.so.5 &&
+	fakelib p11 libp11.so.3
 check "Debian 13's names: libldap.so.2 is what the probe finds" \
 	sh -c "GS_SONAME_LIBDIR=fake '$top/scripts/sonames' son.h && grep -qx '#define GS_LDAP_SONAME \"libldap.so.2\"' son.h"
 check "... with libcurl and libnotmuch beside it" \

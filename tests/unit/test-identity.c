@@ -26,7 +26,8 @@ typedef struct seen {
 } seen;
 
 static int
-seen_cb(const gs_cert_info *info, const char *label, int key_encrypted, void *data)
+seen_cb(const gs_cert_info *info, const char *label, int key_encrypted, const char *token_uri,
+	void *data)
 {
 	seen *s = data;
 

@@ -175,6 +175,47 @@ test_newer_schema_refused(void)
 	unit_store_close(&u);
 }
 
+/* A store of schema 3 (identity keys always a blob) opened by this
+ * galsmime: the identity table is rebuilt for token keys, its rows and
+ * their keys kept as they were. */
+static void
+test_upgrade_from_3(void)
+{
+	static const char v3[] =
+		"DROP TABLE identity;"
+		"CREATE TABLE identity ("
+		"  id INTEGER PRIMARY KEY,"
+		"  certificate INTEGER NOT NULL UNIQUE REFERENCES certificate(id),"
+		"  label TEXT, key_blob BLOB NOT NULL, encrypted INTEGER NOT NULL,"
+		"  added_at INTEGER);"
+		"INSERT INTO identity(id, certificate, label, key_blob, encrypted, added_at)"
+		"  SELECT 7, id, 'old', x'0102', 1, 42 FROM certificate LIMIT 1;"
+		"PRAGMA user_version=3;";
+	unit_store u;
+	gs_store *again = NULL;
+	char *msg = NULL;
+
+	if (!need_pki())
+		return;
+	unit_store_trusting_root(&u);
+	g_assert_cmpint(sqlite3_exec(u.store->db, v3, NULL, NULL, NULL), ==, SQLITE_OK);
+	gs_store_close(u.store);
+	u.store = NULL;
+	g_assert_cmpint(gs_store_open(u.home, GS_STORE_READ_WRITE, 1000, &again, &msg), ==, GS_OK);
+	g_assert_null(msg);
+	g_assert_cmpint(count(again, "PRAGMA user_version"), >=, 4);
+	g_assert_cmpint(count(again, "SELECT count(*) FROM identity WHERE id = 7 AND label = 'old'"
+				     " AND key_blob = x'0102' AND encrypted = 1 AND added_at = 42"
+				     " AND token_uri IS NULL"), ==, 1);
+	/* a key blob or a token URI, never both, never neither */
+	g_assert_cmpint(sqlite3_exec(again->db, "UPDATE identity SET token_uri = 'pkcs11:id=%01'",
+				     NULL, NULL, NULL), !=, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(again->db, "UPDATE identity SET key_blob = NULL", NULL, NULL, NULL),
+			!=, SQLITE_OK);
+	gs_store_close(again);
+	unit_store_close(&u);
+}
+
 static void
 test_not_a_store(void)
 {
@@ -423,6 +464,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/open/read-only", test_read_only);
 	g_test_add_func("/store/open/wal-mode", test_wal_mode);
 	g_test_add_func("/store/open/newer-schema-refused", test_newer_schema_refused);
+	g_test_add_func("/store/open/upgrade-from-3", test_upgrade_from_3);
 	g_test_add_func("/store/open/not-a-store", test_not_a_store);
 	g_test_add_func("/store/bad-arguments", test_bad_arguments);
 	g_test_add_func("/store/import/anchor-refuses-leaf", test_anchor_refuses_leaf);
