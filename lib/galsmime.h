@@ -1237,6 +1237,99 @@ gs_status gs_message_write(gs_session *session, GMimeMessage *message, GMimeStre
  * NULL-terminated array (g_strfreev), empty when there is none. */
 char **gs_message_recipients(GMimeMessage *message);
 
+/* ------------------------------------------------------------------ */
+/* The key agent's wire protocol (agent-proto.c)                      */
+/* ------------------------------------------------------------------ */
+
+/* One message between a client and `galsmime agent`, either way. On the
+ * wire: a 12-byte header, then the payload.
+ *   u32 magic "GSAg" | u16 protocol version | u16 op (request) or
+ *   status (response) | u32 payload length (at most GS_AGENT_MAX_PAYLOAD)
+ * all big-endian; the payload is a sequence of fields
+ *   u8 tag | u16 length | bytes
+ * each tag at most once, each no longer than its own limit. Which fields
+ * an op requires and which it allows is fixed (agent-proto.c's table):
+ * anything else is refused, as are unknown ops, statuses and tags. */
+#define GS_AGENT_PROTOCOL 1
+#define GS_AGENT_HEADER 12
+#define GS_AGENT_MAX_PAYLOAD 65536
+
+typedef enum gs_agent_op {
+	GS_AGENT_HELLO = 1,   /* -> OK; TEXT: the agent's version and pid */
+	GS_AGENT_STATUS,      /* -> OK; TEXT: one line per cached key */
+	GS_AGENT_FORGET,      /* [KEYID] -> OK: forget that key, or all */
+	GS_AGENT_STOP,        /* -> OK, then the agent wipes its keys and exits */
+	GS_AGENT_PRESET,      /* KEYID BLOB PASS -> OK: unlock the key, cache it */
+	GS_AGENT_UNLOCK,      /* KEYID BLOB [DESC TTYNAME TTYTYPE DISPLAY] -> OK
+			       * when the key is cached, after asking pinentry
+			       * when it was not */
+	GS_AGENT_RSA_SIGN,    /* KEYID PADDING DATA -> DATA: RSA private encrypt
+			       * (PADDING 1: PKCS#1 v1.5 type 1 of a DigestInfo) */
+	GS_AGENT_RSA_DECRYPT, /* KEYID PADDING DATA -> DATA: RSA private decrypt
+			       * (PADDING 1: PKCS#1 v1.5; 3: none, for OAEP) */
+	GS_AGENT_ECDSA_SIGN,  /* KEYID DATA (a digest) -> DATA: DER ECDSA-Sig-Value */
+	GS_AGENT_ECDH,        /* KEYID DATA (peer point) -> DATA: the shared secret */
+	GS_AGENT_OP_LAST = GS_AGENT_ECDH,
+} gs_agent_op;
+
+/* Statuses of a response. */
+typedef enum gs_agent_reply {
+	GS_AGENT_OK = 0,
+	GS_AGENT_E_VERSION,    /* another protocol version: TEXT says which */
+	GS_AGENT_E_REFUSED,    /* a malformed or unknown request */
+	GS_AGENT_E_NOT_CACHED, /* the key is not (or no longer) cached: UNLOCK it */
+	GS_AGENT_E_CANCELLED,  /* the user cancelled pinentry */
+	GS_AGENT_E_PINENTRY,   /* no pinentry could be run (none, or no terminal) */
+	GS_AGENT_E_BADPASS,    /* wrong passphrase (three times with pinentry) */
+	GS_AGENT_E_FAILED,     /* the key operation failed: TEXT says why */
+	GS_AGENT_REPLY_LAST = GS_AGENT_E_FAILED,
+} gs_agent_reply;
+
+typedef enum gs_agent_tag {
+	GS_AGENT_F_KEYID = 0,  /* the certificate's SHA-256, 64 lower-case hex digits */
+	GS_AGENT_F_BLOB,       /* the stored key: encrypted PKCS#8 DER (<= 16 KiB) */
+	GS_AGENT_F_PASS,       /* a passphrase (<= 1023 bytes) */
+	GS_AGENT_F_PADDING,    /* one byte */
+	GS_AGENT_F_DATA,       /* operand or result (<= 1024 bytes: RSA-8192) */
+	GS_AGENT_F_DESC,       /* what pinentry shows (<= 1024 bytes) */
+	GS_AGENT_F_TTYNAME,    /* the client's terminal (<= 256 bytes) */
+	GS_AGENT_F_TTYTYPE,    /* its TERM (<= 64 bytes) */
+	GS_AGENT_F_DISPLAY,    /* DISPLAY for a graphical pinentry (<= 256 bytes) */
+	GS_AGENT_F_TEXT,       /* a message or listing (<= 32 KiB) */
+	GS_AGENT_F_COUNT
+} gs_agent_tag;
+
+/* A parsed message: fields point into the buffer parsed (valid while it
+ * is); a field is present when .p is not NULL. */
+typedef struct gs_agent_msg {
+	unsigned version;
+	unsigned code;        /* a gs_agent_op, or a gs_agent_reply */
+	struct {
+		const unsigned char *p;
+		size_t len;
+	} f[GS_AGENT_F_COUNT];
+} gs_agent_msg;
+
+/* The payload length a 12-byte header announces, after checking its
+ * magic and bound: GS_OK, or GS_E_MALFORMED (no magic), GS_E_LIMIT (too
+ * long). The version is not judged here: *version receives it. */
+gs_status gs_agent_header(const unsigned char hdr[GS_AGENT_HEADER], unsigned *version,
+			  size_t *payload_len, char **errmsg);
+/* Parse one whole message (header and payload, exactly `len` bytes) into
+ * *msg; `reply`: it is a response (code is a status) rather than a
+ * request. Returns GS_OK; GS_E_UNSUPPORTED when the version is not
+ * GS_AGENT_PROTOCOL (msg->version and msg->code are filled, nothing
+ * else); GS_E_MALFORMED (bad magic, length, tag, a repeated field, an
+ * unknown op or status, a required field missing or one the op does not
+ * allow); GS_E_LIMIT (a field over its bound). */
+gs_status gs_agent_parse(const unsigned char *buf, size_t len, int reply, gs_agent_msg *msg,
+			 char **errmsg);
+/* Encode *msg (its version, code and present fields) as a new byte
+ * array (g_byte_array_unref; wipe it first when it holds a secret).
+ * Returns GS_OK, or GS_E_LIMIT when a field or the payload is over its
+ * bound. Fields are not judged against the op: the receiver does it. */
+gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errmsg);
+
 G_END_DECLS
 
 #endif /* GALSMIME_H */
