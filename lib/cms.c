@@ -230,7 +230,18 @@ struct gs_cms_signer {
 	BIO *sink;               /* where the content goes */
 	BIO *base;               /* under the sink: a null BIO (detached) or the caller's out */
 	int detached;
+	EVP_PKEY *key;           /* borrowed: the identity's */
 };
+
+/* A signature that could not be made: the agent's reason when the key
+ * is the agent's (it went away: try again), else OpenSSL's. */
+static gs_status
+signing_failed(const gs_cms_signer *sg, char **errmsg)
+{
+	gs_status st = gs_agent_key_failure(sg->key, errmsg);
+
+	return st != GS_OK ? st : gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+}
 
 void
 gs_cms_signer_free(gs_cms_signer *sg)
@@ -258,6 +269,7 @@ gs_cms_signer_new(gs_session *s, gs_identity *id, BIO *out, gs_cms_signer **out_
 		return gs_fail(errmsg, GS_E_NO_KEY, "identity is locked");
 	sg = g_new0(gs_cms_signer, 1);
 	sg->detached = out == NULL;
+	sg->key = id->key;
 	if (!(sg->cms = CMS_sign(NULL, NULL, NULL, NULL, flags))) {
 		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot create signed-data");
 		goto out;
@@ -323,7 +335,7 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		long n;
 
 		if (!CMS_dataFinal(sg->cms, sg->sink)) {
-			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+			st = signing_failed(sg, errmsg);
 		} else if (!mem || !i2d_CMS_bio(mem, sg->cms)) {
 			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
 		} else if (der) {
@@ -333,7 +345,7 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		}
 		BIO_free(mem);
 	} else if (BIO_flush(sg->sink) <= 0) {
-		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "signing failed");
+		st = signing_failed(sg, errmsg);
 	}
 	gs_cms_signer_free(sg);
 	return st;
@@ -1008,7 +1020,8 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 	 * RecipientInfo and reports a wrong key instead of decrypting with
 	 * a random one */
 	if (!CMS_decrypt_set1_pkey_and_peer(cms, match->key, match->cert, NULL)) {
-		st = gs_fail_ssl(errmsg, GS_E_NO_KEY, "cannot decrypt the content key with your key");
+		if ((st = gs_agent_key_failure(match->key, errmsg)) == GS_OK)
+			st = gs_fail_ssl(errmsg, GS_E_NO_KEY, "cannot decrypt the content key with your key");
 		goto out;
 	}
 	if (!(cont = CMS_dataInit(cms, NULL))) {

@@ -58,6 +58,7 @@ typedef enum gs_status {
 	GS_E_INTERNAL,     /* a bug or an out-of-memory condition */
 	GS_E_UNSAFE,       /* the store is not private: another user owns it or can write it */
 	GS_E_PROGRAMMER,   /* the caller broke a contract (NULL where an object is required) */
+	GS_E_AGENT_LOST,   /* the key agent went away during a request: try again */
 } gs_status;
 
 /* A short constant name for a status ("malformed input", ...): a static
@@ -1329,6 +1330,78 @@ gs_status gs_agent_parse(const unsigned char *buf, size_t len, int reply, gs_age
  * Returns GS_OK, or GS_E_LIMIT when a field or the payload is over its
  * bound. Fields are not judged against the op: the receiver does it. */
 gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errmsg);
+
+/* ------------------------------------------------------------------ */
+/* The key agent (agent.c: the client; agent-serve.c: the agent)       */
+/* ------------------------------------------------------------------ */
+
+/* The agent holds unlocked private keys and performs only private-key
+ * operations; keys never leave it. A client sends the key as stored
+ * (encrypted) with UNLOCK: the agent asks pinentry for the passphrase on
+ * the client's terminal, once per cache time, and from then on signs and
+ * decrypts for whoever of the same user asks. Starting it, its socket
+ * and its configuration are the caller's (galsmime agent). */
+
+/* A connection to an agent. */
+typedef struct gs_agent gs_agent;
+
+/* Connect to the agent listening on the socket `path` and greet it.
+ * *agent is new (gs_agent_close). Returns GS_OK; GS_E_NOT_FOUND (no
+ * socket, or a stale one nobody listens on); GS_E_UNSUPPORTED (the agent
+ * speaks another protocol version: *errmsg says which); GS_E_AGENT_LOST
+ * (it closed the connection); GS_E_IO; GS_E_USAGE (path too long). */
+gs_status gs_agent_connect(const char *path, gs_agent **agent, char **errmsg);
+/* Close the connection (NULL is fine). Keys opened through it must be
+ * freed first (their session freed). */
+void gs_agent_close(gs_agent *agent);
+/* Where pinentry asks when this connection needs a passphrase: a tty
+ * path (ttyname(0) or $GPG_TTY), its terminal type, an X display; each
+ * may be NULL. Copied. */
+void gs_agent_set_terminal(gs_agent *agent, const char *ttyname, const char *ttytype,
+			   const char *display);
+/* GS_AGENT_HELLO, GS_AGENT_STATUS, GS_AGENT_FORGET (keyid: a certificate
+ * fingerprint, or NULL for every key) or GS_AGENT_STOP. *text (may be
+ * NULL) receives the agent's text (g_free) or NULL. Returns GS_OK,
+ * GS_E_AGENT_LOST, GS_E_INTERNAL (refused), GS_E_PROGRAMMER (another op). */
+gs_status gs_agent_command(gs_agent *agent, gs_agent_op op, const char *keyid, char **text,
+			   char **errmsg);
+/* Hand the agent the passphrase of the identity of `address` (a
+ * fingerprint; NULL: the only identity) to open its key and cache it
+ * (galsmime agent preset). Returns GS_OK; GS_E_NO_KEY (no such
+ * identity); GS_E_USAGE (its key is not encrypted: nothing to cache);
+ * GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store failure. */
+gs_status gs_agent_preset(gs_agent *agent, gs_session *session, const char *address,
+			  const char *pass, size_t passlen, char **errmsg);
+
+/* How a session reaches the agent when it must open an encrypted key:
+ * the callback returns a connection, which stays the caller's and must
+ * outlive the session, or NULL (no agent: the session unlocks the key
+ * itself with its passphrase callback). Not called when no key is
+ * needed. With an agent, unlocking returns GS_E_PASSPHRASE when
+ * pinentry is cancelled, missing or given a wrong passphrase three
+ * times (*errmsg says which), GS_E_AGENT_LOST when the agent went away. */
+typedef gs_agent *(*gs_agent_cb)(void *data);
+void gs_session_set_agent_cb(gs_session *session, gs_agent_cb cb, void *data);
+
+/* The agent's settings. */
+typedef struct gs_agent_opts {
+	unsigned default_ttl;  /* seconds a key stays cached after its last use (0: 600) */
+	unsigned max_ttl;      /* seconds at most after it was unlocked (0: 7200) */
+	const char *pinentry;  /* the pinentry program's path (NULL: none, never asks) */
+	unsigned protocol;     /* for tests: speak this protocol version (0: GS_AGENT_PROTOCOL) */
+	const char *socket_path; /* when set: stop once this path is no longer the socket
+				  * listened on (removed, or another agent's) */
+} gs_agent_opts;
+
+/* Be the agent on the listening socket `listen_fd` (bound, listening, in
+ * a folder only this user can enter) until a client sends STOP: accept
+ * clients of this user only (SO_PEERCRED), one thread each; keep keys in
+ * OpenSSL's secure heap (locked memory; `galsmime agent status` says when
+ * the memlock limit refused it), wipe each when it expires. The caller
+ * makes the process undumpable first (gs_process_harden) and ignores
+ * SIGPIPE. Returns GS_OK when stopped (or its socket went), GS_E_IO,
+ * GS_E_PROGRAMMER. */
+gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg);
 
 G_END_DECLS
 
