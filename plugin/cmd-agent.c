@@ -111,8 +111,10 @@ terminal(const char **tty, const char **term, const char **display)
 {
 	const char *t = ttyname(0);
 
+	/* $GPG_TTY as gpg's users set it: `export GPG_TTY=$(tty)`, which
+	 * says "not a tty" where there is none */
 	*tty = t ? t : g_getenv("GPG_TTY");
-	if (*tty && !**tty)
+	if (*tty && !g_str_has_prefix(*tty, "/dev/"))
 		*tty = NULL;
 	*term = g_getenv("TERM");
 	*display = g_getenv("DISPLAY");
@@ -121,9 +123,10 @@ terminal(const char **tty, const char **term, const char **display)
 }
 
 /* Connect, starting the agent when none listens and `start`. NULL when
- * there is no agent to use (said why unless `quiet_absent`). */
+ * there is no agent to use (said why unless `quiet_absent`; `then`: what
+ * happens instead of an agent of another version). */
 static gs_agent *
-reach(cli *c, int start, int quiet_absent)
+reach(cli *c, int start, int quiet_absent, const char *then)
 {
 	char *dir = agent_dir(c), *sock, *msg = NULL;
 	gs_agent *a = NULL;
@@ -158,8 +161,7 @@ reach(cli *c, int start, int quiet_absent)
 			close(lock);
 	}
 	if (st == GS_E_UNSUPPORTED)
-		cli_error(c, "%s: unlocking the key here instead (galsmime agent stop ends that agent)",
-			  msg);
+		cli_error(c, "%s%s", msg, then ? then : "");
 	else if (st != GS_OK && !(quiet_absent && st == GS_E_NOT_FOUND))
 		cli_error(c, "%s", msg ? msg : gs_status_string(st));
 	g_free(msg);
@@ -181,7 +183,7 @@ cli_agent_cb(void *data)
 	if (!c->agent && !c->agent_tried) {
 		c->agent_tried = 1;
 		terminal(&tty, &term, &display);
-		c->agent = reach(c, c->agent_enable && (tty || display), 1);
+		c->agent = reach(c, c->agent_enable && (tty || display), 1, ": unlocking the key here instead");
 		if (c->agent)
 			gs_agent_set_terminal(c->agent, tty, term, display);
 	}
@@ -286,7 +288,7 @@ preset(cli *c, const char *from)
 		wipe(pass, len);
 		return cli_fail(c, st, msg);
 	}
-	if (!(a = reach(c, 1, 0))) {
+	if (!(a = reach(c, 1, 0, NULL))) {
 		wipe(pass, len);
 		return EXIT_TEMPFAIL;
 	}
@@ -334,7 +336,7 @@ cmd_agent(cli *c, int argc, char **argv)
 	if (!strcmp(sub, "preset"))
 		return preset(c, from ? from : optind < argc ? argv[optind] : NULL);
 	if (!strcmp(sub, "start")) {
-		gs_agent *a = reach(c, 1, 0);
+		gs_agent *a = reach(c, 1, 0, NULL);
 		gs_agent_close(a);
 		return a ? 0 : EXIT_TEMPFAIL;
 	}
@@ -347,7 +349,7 @@ cmd_agent(cli *c, int argc, char **argv)
 	else
 		return cli_usage(c, "unknown agent subcommand '%s'", cli_text(sub, 64));
 	{
-		gs_agent *a = reach(c, 0, 1);
+		gs_agent *a = reach(c, 0, 1, NULL);
 		char *text = NULL, *msg = NULL;
 		gs_status st;
 
