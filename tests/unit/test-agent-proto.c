@@ -79,7 +79,11 @@ test_refused(void)
 	}
 	/* a field repeated; a field running past the end; a lying header */
 	a = enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
-	g_byte_array_append(a, a->data + GS_AGENT_HEADER, 3 + 64);
+	{
+		guint8 copy[3 + 64];
+		memcpy(copy, a->data + GS_AGENT_HEADER, sizeof copy);
+		g_byte_array_append(a, copy, sizeof copy);
+	}
 	a->data[11] = (guint8) (a->len - GS_AGENT_HEADER);
 	g_assert_cmpint(parse(a, 0), ==, GS_E_MALFORMED);
 	a = enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
