@@ -53,10 +53,11 @@ entry_free(entry *e)
 }
 
 static time_t
-mono_now(void)
+boot_now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* BOOTTIME: a suspended laptop's sleep counts towards expiry */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return ts.tv_sec;
 }
 
@@ -70,7 +71,7 @@ expired(const server *s, const entry *e, time_t now)
 static void
 sweep(server *s, int all, const char *keyid)
 {
-	time_t now = mono_now();
+	time_t now = boot_now();
 	guint i;
 
 	for (i = s->cache->len; i-- > 0;) {
@@ -93,7 +94,7 @@ cached(server *s, const char *keyid)
 	for (i = 0; i < s->cache->len; i++) {
 		entry *e = s->cache->pdata[i];
 		if (!strcmp(e->keyid, keyid)) {
-			e->used = mono_now();
+			e->used = boot_now();
 			k = e->key;
 			EVP_PKEY_up_ref(k);
 			break;
@@ -110,7 +111,7 @@ cache_put(server *s, const char *keyid, EVP_PKEY *key)
 
 	g_strlcpy(e->keyid, keyid, sizeof e->keyid);
 	e->key = key;
-	e->opened = e->used = mono_now();
+	e->opened = e->used = boot_now();
 	pthread_mutex_lock(&s->lock);
 	sweep(s, 0, keyid);
 	g_ptr_array_add(s->cache, e);
@@ -438,7 +439,7 @@ static char *
 status_text(server *s)
 {
 	GString *t = g_string_new(NULL);
-	time_t now = mono_now();
+	time_t now = boot_now();
 	guint i;
 
 	pthread_mutex_lock(&s->lock);

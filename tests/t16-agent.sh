@@ -156,6 +156,20 @@ echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1; rc=$?
 check "preset replaces the stale socket with a new agent" test "$rc" = 0 -a -n "$(agent_pid)" -a "$(agent_pid)" != "$pid"
 check "... which signs" sh -c "gs sign <m.eml >/dev/null"
 
+# ---- eight starting at once: one agent ----
+gs agent stop >/dev/null; sleep 1.5
+i=1
+while [ $i -le 8 ]; do
+	(gs agent start >start.$i.out 2>&1; echo $? >start.$i.rc) &
+	i=$((i + 1))
+done
+wait
+ok=0
+for i in 1 2 3 4 5 6 7 8; do [ "$(cat start.$i.rc)" = 0 ] && ok=$((ok + 1)); done
+check "8 agent start at once: all exit 0" test "$ok" = 8
+n=$(ps -eo args | grep -F -- "--home $GALSMIME_HOME agent serve" | grep -vc -- grep)
+check "... and one agent runs (flock: one wins, the others connect)" test "$n" = 1
+
 # ---- expiry ----
 gs agent stop >/dev/null; sleep 1.5
 config 2
