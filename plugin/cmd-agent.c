@@ -348,6 +348,9 @@ cmd_agent(cli *c, int argc, char **argv)
 		op = GS_AGENT_STOP;
 	else
 		return cli_usage(c, "unknown agent subcommand '%s'", cli_text(sub, 64));
+	if (op == GS_AGENT_FORGET && optind < argc &&
+	    (strlen(argv[optind]) != 64 || strspn(argv[optind], "0123456789abcdef") != 64))
+		return cli_usage(c, "forget takes a certificate's SHA-256 fingerprint (64 lower-case hex digits)");
 	{
 		gs_agent *a = reach(c, 0, 1, NULL);
 		char *text = NULL, *msg = NULL;

@@ -136,6 +136,8 @@ else
 fi
 
 # ---- forget, stop, stale socket ----
+check_exit 64 "forget with something not a fingerprint: usage error" gs agent forget ../alice
+check_exit 64 "agent with no subcommand: usage error" gs agent
 gs agent forget "$ALICE"
 gs agent status >status.out
 check "forget FINGERPRINT forgets that key" lacks status.out "^$ALICE"
