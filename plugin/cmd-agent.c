@@ -21,16 +21,21 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
-/* The agent's folder (made 0700 when missing; refused when another user
- * owns it or others can enter it): a new string, or NULL (printed). */
+/* The agent's folder (made 0700 when missing and `create`; refused when
+ * another user owns it or others can enter it): a new string, or NULL
+ * (printed, unless it is missing and not to be made: no agent). */
 static char *
-agent_dir(cli *c)
+agent_dir(cli *c, int create)
 {
 	const char *rt = g_getenv("XDG_RUNTIME_DIR");
 	char *dir = rt && *rt && g_path_is_absolute(rt) ? g_build_filename(rt, "galsmime", NULL)
 							: g_build_filename(c->home, "agent", NULL);
 	struct stat st;
 
+	if (!create && lstat(dir, &st) < 0 && errno == ENOENT) {
+		g_free(dir);
+		return NULL;
+	}
 	if (g_mkdir_with_parents(dir, 0700) < 0 || lstat(dir, &st) < 0) {
 		cli_error(c, "%s: %s", cli_text(dir, 0), g_strerror(errno));
 	} else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
@@ -128,7 +133,7 @@ terminal(const char **tty, const char **term, const char **display)
 static gs_agent *
 reach(cli *c, int start, int quiet_absent, const char *then)
 {
-	char *dir = agent_dir(c), *sock, *msg = NULL;
+	char *dir = agent_dir(c, start), *sock, *msg = NULL;
 	gs_agent *a = NULL;
 	gs_status st;
 	int lock = -1;
@@ -195,7 +200,7 @@ static int
 serve(cli *c, int ready_fd, unsigned protocol)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir = agent_dir(c), *sock, *msg = NULL;
+	char *dir = agent_dir(c, 1), *sock, *msg = NULL;
 	gs_agent_opts o = { 0 };
 	struct stat own;
 	gs_status st;

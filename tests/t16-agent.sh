@@ -51,6 +51,7 @@ check_exit 77 "no agent, no terminal, no passphrase: sign exits 77" gs sign <m.e
 gs sign <m.eml >/dev/null 2>nopass.err
 check "... with the old message" contains nopass.err 'no passphrase was given'
 check_exit 1 "... and starts no agent (agent status exits 1)" gs agent status
+check "... nor makes its folder" test ! -e "$RUN/galsmime"
 
 # ---- preset ----
 echo wrong | gs agent preset --from alice@example.org >preset.out 2>preset.err; rc=$?
