@@ -556,7 +556,10 @@ client_thread(void *arg)
 			rep.code = GS_AGENT_E_REFUSED;
 			text = why;
 			why = NULL;
-		} else if (out) {
+		} else if (!out) {
+			rep.code = GS_AGENT_E_FAILED;
+			text = g_strdup("the agent is out of locked memory");
+		} else {
 			serve_request(s, &m, &rep, out, &text);
 		}
 		if (text)
