@@ -233,6 +233,17 @@ struct gs_cms_signer {
 	const gs_identity *id;   /* the signer (kept by the session) */
 };
 
+/* A private-key operation that failed: the agent's reason when the key
+ * is the agent's (it went away: try again), the token's when it is gone,
+ * else `st` and `what` with OpenSSL's errors. */
+static gs_status
+key_op_failed(const gs_identity *id, gs_status st, const char *what, char **errmsg)
+{
+	gs_status agent = gs_agent_key_failure(id->key, errmsg);
+
+	return agent != GS_OK ? agent : gs_token_op_failed(id, st, what, errmsg);
+}
+
 void
 gs_cms_signer_free(gs_cms_signer *sg)
 {
@@ -325,8 +336,8 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		long n;
 
 		if (!CMS_dataFinal(sg->cms, sg->sink)) {
-			/* the private-key operation: a token may be gone by now */
-			st = gs_token_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
+			/* the private-key operation: a token or the agent may be gone */
+			st = key_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
 		} else if (!mem || !i2d_CMS_bio(mem, sg->cms)) {
 			st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot write the signature");
 		} else if (der) {
@@ -336,7 +347,7 @@ gs_cms_signer_finish(gs_cms_signer *sg, GByteArray **der, char **errmsg)
 		}
 		BIO_free(mem);
 	} else if (BIO_flush(sg->sink) <= 0) {
-		st = gs_token_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
+		st = key_op_failed(sg->id, GS_E_INTERNAL, "signing failed", errmsg);
 	}
 	gs_cms_signer_free(sg);
 	return st;
@@ -1011,8 +1022,7 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 	 * RecipientInfo and reports a wrong key instead of decrypting with
 	 * a random one */
 	if (!CMS_decrypt_set1_pkey_and_peer(cms, match->key, match->cert, NULL)) {
-		st = gs_token_op_failed(match, GS_E_NO_KEY, "cannot decrypt the content key with your key",
-					errmsg);
+		st = key_op_failed(match, GS_E_NO_KEY, "cannot decrypt the content key with your key", errmsg);
 		goto out;
 	}
 	if (!(cont = CMS_dataInit(cms, NULL))) {
@@ -1036,7 +1046,7 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
 		/* a content key the token failed to unwrap shows only here:
 		 * OpenSSL goes on with a random key rather than tell (MMA) */
-		st = gs_token_op_failed(match, GS_E_MALFORMED,
+		st = key_op_failed(match, GS_E_MALFORMED,
 					res->authenticated ? "the content fails its authentication tag"
 							   : "the content does not decrypt (bad padding)",
 					errmsg);

@@ -58,6 +58,7 @@ typedef enum gs_status {
 	GS_E_INTERNAL,     /* a bug or an out-of-memory condition */
 	GS_E_UNSAFE,       /* the store is not private: another user owns it or can write it */
 	GS_E_PROGRAMMER,   /* the caller broke a contract (NULL where an object is required) */
+	GS_E_AGENT_LOST,   /* the key agent went away during a request: try again */
 } gs_status;
 
 /* A short constant name for a status ("malformed input", ...): a static
@@ -1314,6 +1315,171 @@ gs_status gs_message_write(gs_session *session, GMimeMessage *message, GMimeStre
  * without duplicates (group members included). Returns a new
  * NULL-terminated array (g_strfreev), empty when there is none. */
 char **gs_message_recipients(GMimeMessage *message);
+
+/* ------------------------------------------------------------------ */
+/* The key agent's wire protocol (agent-proto.c)                      */
+/* ------------------------------------------------------------------ */
+
+/* One message between a client and `galsmime agent`, either way. On the
+ * wire: a 12-byte header, then the payload.
+ *   u32 magic "GSAg" | u16 protocol version | u16 op (request) or
+ *   status (response) | u32 payload length (at most GS_AGENT_MAX_PAYLOAD)
+ * all big-endian; the payload is a sequence of fields
+ *   u8 tag | u16 length | bytes
+ * each tag at most once, each no longer than its own limit. Which fields
+ * an op requires and which it allows is fixed (agent-proto.c's table):
+ * anything else is refused, as are unknown ops, statuses and tags. */
+#define GS_AGENT_PROTOCOL 1
+#define GS_AGENT_HEADER 12
+#define GS_AGENT_MAX_PAYLOAD 65536
+
+typedef enum gs_agent_op {
+	GS_AGENT_HELLO = 1,   /* -> OK; TEXT: the agent's version and pid */
+	GS_AGENT_STATUS,      /* -> OK; TEXT: one line per cached key */
+	GS_AGENT_FORGET,      /* [KEYID] -> OK: forget that key, or all */
+	GS_AGENT_STOP,        /* -> OK, then the agent wipes its keys and exits */
+	GS_AGENT_PRESET,      /* KEYID BLOB PASS -> OK: unlock the key, cache it */
+	GS_AGENT_UNLOCK,      /* KEYID BLOB [DESC TTYNAME TTYTYPE DISPLAY] -> OK
+			       * when the key is cached, after asking pinentry
+			       * when it was not */
+	GS_AGENT_RSA_SIGN,    /* KEYID PADDING DATA -> DATA: RSA private encrypt
+			       * (PADDING 1: PKCS#1 v1.5 type 1 of a DigestInfo) */
+	GS_AGENT_RSA_DECRYPT, /* KEYID PADDING DATA -> DATA: RSA private decrypt
+			       * (PADDING 1: PKCS#1 v1.5; 3: none, for OAEP) */
+	GS_AGENT_ECDSA_SIGN,  /* KEYID DATA (a digest) -> DATA: DER ECDSA-Sig-Value */
+	GS_AGENT_ECDH,        /* KEYID DATA (peer point) -> DATA: the shared secret */
+	GS_AGENT_OP_LAST = GS_AGENT_ECDH,
+} gs_agent_op;
+
+/* Statuses of a response. */
+typedef enum gs_agent_reply {
+	GS_AGENT_OK = 0,
+	GS_AGENT_E_VERSION,    /* another protocol version: TEXT says which */
+	GS_AGENT_E_REFUSED,    /* a malformed or unknown request */
+	GS_AGENT_E_NOT_CACHED, /* the key is not (or no longer) cached: UNLOCK it */
+	GS_AGENT_E_CANCELLED,  /* the user cancelled pinentry */
+	GS_AGENT_E_PINENTRY,   /* no pinentry could be run (none, or no terminal) */
+	GS_AGENT_E_BADPASS,    /* wrong passphrase (three times with pinentry) */
+	GS_AGENT_E_FAILED,     /* the key operation failed: TEXT says why */
+	GS_AGENT_REPLY_LAST = GS_AGENT_E_FAILED,
+} gs_agent_reply;
+
+typedef enum gs_agent_tag {
+	GS_AGENT_F_KEYID = 0,  /* the certificate's SHA-256, 64 lower-case hex digits */
+	GS_AGENT_F_BLOB,       /* the stored key: encrypted PKCS#8 DER (<= 16 KiB) */
+	GS_AGENT_F_PASS,       /* a passphrase (<= 1023 bytes) */
+	GS_AGENT_F_PADDING,    /* one byte */
+	GS_AGENT_F_DATA,       /* operand or result (<= 1024 bytes: RSA-8192) */
+	GS_AGENT_F_DESC,       /* what pinentry shows (<= 1024 bytes) */
+	GS_AGENT_F_TTYNAME,    /* the client's terminal (<= 256 bytes) */
+	GS_AGENT_F_TTYTYPE,    /* its TERM (<= 64 bytes) */
+	GS_AGENT_F_DISPLAY,    /* DISPLAY for a graphical pinentry (<= 256 bytes) */
+	GS_AGENT_F_TEXT,       /* a message or listing (<= 32 KiB) */
+	GS_AGENT_F_COUNT
+} gs_agent_tag;
+
+/* A parsed message: fields point into the buffer parsed (valid while it
+ * is); a field is present when .p is not NULL. */
+typedef struct gs_agent_msg {
+	unsigned version;
+	unsigned code;        /* a gs_agent_op, or a gs_agent_reply */
+	struct {
+		const unsigned char *p;
+		size_t len;
+	} f[GS_AGENT_F_COUNT];
+} gs_agent_msg;
+
+/* The payload length a 12-byte header announces, after checking its
+ * magic and bound: GS_OK, or GS_E_MALFORMED (no magic), GS_E_LIMIT (too
+ * long). The version is not judged here: *version receives it. */
+gs_status gs_agent_header(const unsigned char hdr[GS_AGENT_HEADER], unsigned *version,
+			  size_t *payload_len, char **errmsg);
+/* Parse one whole message (header and payload, exactly `len` bytes) into
+ * *msg; `reply`: it is a response (code is a status) rather than a
+ * request. Returns GS_OK; GS_E_UNSUPPORTED when the version is not
+ * GS_AGENT_PROTOCOL (msg->version and msg->code are filled, nothing
+ * else); GS_E_MALFORMED (bad magic, length, tag, a repeated field, an
+ * unknown op or status, a required field missing or one the op does not
+ * allow); GS_E_LIMIT (a field over its bound). */
+gs_status gs_agent_parse(const unsigned char *buf, size_t len, int reply, gs_agent_msg *msg,
+			 char **errmsg);
+/* Encode *msg (its version, code and present fields) as a new byte
+ * array (g_byte_array_unref; wipe it first when it holds a secret).
+ * Returns GS_OK, or GS_E_LIMIT when a field or the payload is over its
+ * bound. Fields are not judged against the op: the receiver does it. */
+gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errmsg);
+
+/* ------------------------------------------------------------------ */
+/* The key agent (agent.c: the client; agent-serve.c: the agent)       */
+/* ------------------------------------------------------------------ */
+
+/* The agent holds unlocked private keys and performs only private-key
+ * operations; keys never leave it. A client sends the key as stored
+ * (encrypted) with UNLOCK: the agent asks pinentry for the passphrase on
+ * the client's terminal, once per cache time, and from then on signs and
+ * decrypts for whoever of the same user asks. Starting it, its socket
+ * and its configuration are the caller's (galsmime agent). */
+
+/* A connection to an agent. */
+typedef struct gs_agent gs_agent;
+
+/* Connect to the agent listening on the socket `path` and greet it.
+ * *agent is new (gs_agent_close). Returns GS_OK; GS_E_NOT_FOUND (no
+ * socket, or a stale one nobody listens on); GS_E_UNSUPPORTED (the agent
+ * speaks another protocol version: *errmsg says which); GS_E_AGENT_LOST
+ * (it closed the connection); GS_E_IO; GS_E_USAGE (path too long). */
+gs_status gs_agent_connect(const char *path, gs_agent **agent, char **errmsg);
+/* Close the connection (NULL is fine). Keys opened through it must be
+ * freed first (their session freed). */
+void gs_agent_close(gs_agent *agent);
+/* Where pinentry asks when this connection needs a passphrase: a tty
+ * path (ttyname(0) or $GPG_TTY), its terminal type, an X display; each
+ * may be NULL. Copied. */
+void gs_agent_set_terminal(gs_agent *agent, const char *ttyname, const char *ttytype,
+			   const char *display);
+/* GS_AGENT_HELLO, GS_AGENT_STATUS, GS_AGENT_FORGET (keyid: a certificate
+ * fingerprint, or NULL for every key) or GS_AGENT_STOP. *text (may be
+ * NULL) receives the agent's text (g_free) or NULL. Returns GS_OK,
+ * GS_E_AGENT_LOST, GS_E_INTERNAL (refused), GS_E_PROGRAMMER (another op). */
+gs_status gs_agent_command(gs_agent *agent, gs_agent_op op, const char *keyid, char **text,
+			   char **errmsg);
+/* Hand the agent the passphrase of the identity of `address` (a
+ * fingerprint; NULL: the only identity) to open its key and cache it
+ * (galsmime agent preset). Returns GS_OK; GS_E_NO_KEY (no such
+ * identity); GS_E_USAGE (its key is not encrypted: nothing to cache);
+ * GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store failure. */
+gs_status gs_agent_preset(gs_agent *agent, gs_session *session, const char *address,
+			  const char *pass, size_t passlen, char **errmsg);
+
+/* How a session reaches the agent when it must open an encrypted key:
+ * the callback returns a connection, which stays the caller's and must
+ * outlive the session, or NULL (no agent: the session unlocks the key
+ * itself with its passphrase callback). Not called when no key is
+ * needed. With an agent, unlocking returns GS_E_PASSPHRASE when
+ * pinentry is cancelled, missing or given a wrong passphrase three
+ * times (*errmsg says which), GS_E_AGENT_LOST when the agent went away. */
+typedef gs_agent *(*gs_agent_cb)(void *data);
+void gs_session_set_agent_cb(gs_session *session, gs_agent_cb cb, void *data);
+
+/* The agent's settings. */
+typedef struct gs_agent_opts {
+	unsigned default_ttl;  /* seconds a key stays cached after its last use (0: 600) */
+	unsigned max_ttl;      /* seconds at most after it was unlocked (0: 7200) */
+	const char *pinentry;  /* the pinentry program's path (NULL: none, never asks) */
+	unsigned protocol;     /* for tests: speak this protocol version (0: GS_AGENT_PROTOCOL) */
+	const char *socket_path; /* when set: stop once this path is no longer the socket
+				  * listened on (removed, or another agent's) */
+} gs_agent_opts;
+
+/* Be the agent on the listening socket `listen_fd` (bound, listening, in
+ * a folder only this user can enter) until a client sends STOP: accept
+ * clients of this user only (SO_PEERCRED), one thread each; keep keys in
+ * OpenSSL's secure heap (locked memory; `galsmime agent status` says when
+ * the memlock limit refused it), wipe each when it expires. The caller
+ * makes the process undumpable first (gs_process_harden) and ignores
+ * SIGPIPE. Returns GS_OK when stopped (or its socket went), GS_E_IO,
+ * GS_E_PROGRAMMER. */
+gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg);
 
 G_END_DECLS
 

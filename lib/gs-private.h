@@ -403,11 +403,30 @@ struct gs_session {
 	GPtrArray *identities;       /* unlocked identities kept for the run */
 	char *p11_module;            /* PKCS#11 module for token URIs naming none */
 	GPtrArray *pin_refused;      /* tokens (label, serial) that refused a PIN: never asked again */
+	gs_agent_cb agent_cb;        /* where encrypted keys are opened, when set */
+	void *agent_data;
 	void (*input_release)(void *data);
 	void *input_release_data;
 };
 
 time_t gs_session_now(const gs_session *s);
+
+/* ---- the key agent (agent.c) ---- */
+
+/* One message on a socket: send (the encoded copy wiped), receive (*buf
+ * new, the fields of *m point into it; wipe with gs_agent_wipe).
+ * GS_E_AGENT_LOST when the peer closed or failed; the parser's statuses. */
+gs_status gs_agent_send(int fd, const gs_agent_msg *m, char **errmsg);
+gs_status gs_agent_recv(int fd, int reply, GByteArray **buf, gs_agent_msg *m, char **errmsg);
+void gs_agent_wipe(GByteArray *buf);
+/* Ask the agent to unlock `blob` (the stored encrypted key of `cert`,
+ * pinentry showing `desc`) and make *key: cert's public key whose
+ * private operations the agent performs. */
+gs_status gs_agent_open_key(gs_agent *a, X509 *cert, const unsigned char *blob, size_t blob_len,
+			    const char *desc, EVP_PKEY **key, char **errmsg);
+/* Why the last private operation of an agent key failed (its status and
+ * message), or GS_OK: not an agent key, or no failure. */
+gs_status gs_agent_key_failure(EVP_PKEY *key, char **errmsg);
 
 /* ---- CMS work (cms.c) ---- */
 

@@ -422,14 +422,31 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 
 		if (!sig)
 			return gs_fail_ssl(errmsg, GS_E_INTERNAL, "stored key is damaged");
-		if (!session->pass_cb) {
+		if (!session->pass_cb && !session->agent_cb) {
 			X509_SIG_free(sig);
 			return gs_fail(errmsg, GS_E_PASSPHRASE,
 				       "the private key is encrypted and no passphrase was given");
 		}
 		what = gs_identity_describe(id);
+		/* with an agent, the key is opened there and stays there */
+		{
+			gs_agent *agent = session->agent_cb ? session->agent_cb(session->agent_data) : NULL;
+			if (agent) {
+				char *desc = g_strdup_printf("galsmime needs the passphrase of your S/MIME key "
+							     "for %s", what);
+				X509_SIG_free(sig);
+				st = gs_agent_open_key(agent, id->cert, id->blob, id->blob_len, desc, &id->key,
+						       errmsg);
+				g_free(desc);
+				g_free(what);
+				if (st != GS_OK)
+					return st;
+				goto opened;
+			}
+		}
 		buf = g_malloc0(PASS_MAX);
-		st = session->pass_cb(session->pass_data, what, buf, PASS_MAX, &plen);
+		st = session->pass_cb ? session->pass_cb(session->pass_data, what, buf, PASS_MAX, &plen)
+				      : GS_E_PASSPHRASE;
 		g_free(what);
 		if (st == GS_OK) {
 			p8 = PKCS8_decrypt(sig, buf, (int) plen);
@@ -448,6 +465,7 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 		if (st != GS_OK)
 			return st;
 	}
+opened:
 	/* the stored form is no longer needed once the key is open */
 	gs_secret_free(id->blob, id->blob_len);
 	id->blob = NULL;

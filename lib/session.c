@@ -75,6 +75,13 @@ gs_session_set_pkcs11_module(gs_session *s, const char *module)
 }
 
 void
+gs_session_set_agent_cb(gs_session *s, gs_agent_cb cb, void *data)
+{
+	s->agent_cb = cb;
+	s->agent_data = data;
+}
+
+void
 gs_session_set_passphrase_cb(gs_session *s, gs_passphrase_cb cb, void *data)
 {
 	s->pass_cb = cb;

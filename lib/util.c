@@ -25,6 +25,7 @@ gs_status_string(gs_status status)
 	case GS_E_INTERNAL: return "internal error";
 	case GS_E_UNSAFE: return "store not private";
 	case GS_E_PROGRAMMER: return "programming error";
+	case GS_E_AGENT_LOST: return "the key agent went away";
 	}
 	return "unknown status";
 }

@@ -69,6 +69,7 @@ cli_exit_code(gs_status st)
 	case GS_E_INTERNAL: return EXIT_SOFTWARE;
 	case GS_E_UNSAFE: return EXIT_NOPERM;
 	case GS_E_PROGRAMMER: return EXIT_SOFTWARE;
+	case GS_E_AGENT_LOST: return EXIT_TEMPFAIL;
 	}
 	return EXIT_SOFTWARE;
 }
@@ -285,6 +286,10 @@ cli_open_session(cli *c, char **errmsg)
 	}
 	gs_session_set_passphrase_cb(c->session, pass_cb, c);
 	gs_session_set_pkcs11_module(c->session, c->p11_module);
+	/* a passphrase given as a file or descriptor opens the key here, as
+	 * before; without one the agent is asked (cmd-agent.c) */
+	if (!cli_pass_configured(c))
+		gs_session_set_agent_cb(c->session, cli_agent_cb, c);
 	gs_session_set_allow_sha1(c->session, c->allow_sha1);
 	return GS_OK;
 }
@@ -529,6 +534,7 @@ cli_cleanup(cli *c)
 		g_free(c->pass_cache);
 	}
 	gs_session_free(c->session);
+	gs_agent_close(c->agent);
 	gs_store_close(c->store);
 	if (c->in)
 		g_object_unref(c->in);
@@ -538,6 +544,7 @@ cli_cleanup(cli *c)
 	g_free(c->sync_index);
 	g_free(c->sync_keys);
 	g_free(c->p11_module);
+	g_free(c->agent_pinentry);
 	if (texts) {
 		g_ptr_array_free(texts, TRUE);
 		texts = NULL;

@@ -72,6 +72,13 @@ struct cli {
 	char *sync_index;         /* [mutt] sync_index: mutt's $smime_certificates */
 	char *sync_keys;          /* [mutt] sync_keys: mutt's $smime_keys */
 	char *p11_module;         /* [pkcs11] module: for token URIs naming none */
+	/* the key agent (cmd-agent.c; [agent] in the configuration) */
+	int agent_enable;         /* [agent] enable (default true) */
+	unsigned agent_default_ttl; /* [agent] default_cache_ttl (600) */
+	unsigned agent_max_ttl;   /* [agent] max_cache_ttl (7200) */
+	char *agent_pinentry;     /* [agent] pinentry (default /usr/bin/pinentry) */
+	gs_agent *agent;          /* the connection, once reached */
+	int agent_tried;
 };
 
 /* `s` (from a certificate, a message, the GAL, the command line) made
@@ -165,5 +172,10 @@ int cmd_mutt(cli *c, int argc, char **argv);
 int cmd_harvest(cli *c, int argc, char **argv);
 int cmd_notmuch(cli *c, int argc, char **argv);
 int cmd_crl(cli *c, int argc, char **argv);
+int cmd_agent(cli *c, int argc, char **argv);
+
+/* The session's way to the key agent (cmd-agent.c): a gs_agent_cb whose
+ * data is the cli. */
+gs_agent *cli_agent_cb(void *data);
 
 #endif

@@ -16,6 +16,16 @@
  *   # the PKCS#11 module for keys on tokens whose URI names none
  *   # (default: p11-kit's proxy, which loads every registered module)
  *   module = /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+ *
+ *   [agent]
+ *   # the key agent (galsmime agent): seconds a key stays unlocked after
+ *   # its last use, and at most after it was unlocked (gpg-agent's
+ *   # default-cache-ttl and max-cache-ttl); the pinentry program; enable
+ *   # = false: never start an agent (a running one is still used)
+ *   default_cache_ttl = 600
+ *   max_cache_ttl = 7200
+ *   pinentry = /usr/bin/pinentry
+ *   enable = true
  */
 #include "cli.h"
 
@@ -33,6 +43,23 @@ expand_home(char *path)
 	return r;
 }
 
+/* [agent] NAME = seconds (1 to a year); anything else is ignored, said */
+static void
+agent_seconds(cli *c, GKeyFile *kf, const char *name, unsigned *out)
+{
+	GError *err = NULL;
+	gint64 v;
+
+	if (!g_key_file_has_key(kf, "agent", name, NULL))
+		return;
+	v = g_key_file_get_int64(kf, "agent", name, &err);
+	if (err || v < 1 || v > 365 * 86400)
+		cli_error(c, "[agent] %s: not a number of seconds from 1 to 31536000 (ignored)", name);
+	else
+		*out = (unsigned) v;
+	g_clear_error(&err);
+}
+
 void
 cli_read_config(cli *c)
 {
@@ -42,17 +69,27 @@ cli_read_config(cli *c)
 	GKeyFile *kf = g_key_file_new();
 	GError *err = NULL;
 
+	c->agent_enable = 1;
+	c->agent_default_ttl = 600;
+	c->agent_max_ttl = 7200;
 	if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
 		c->sync_index = expand_home(g_key_file_get_string(kf, "mutt", "sync_index", NULL));
 		c->sync_keys = expand_home(g_key_file_get_string(kf, "mutt", "sync_keys", NULL));
 		c->allow_sha1 = g_key_file_get_boolean(kf, "verify", "allow_sha1", NULL);
 		c->p11_module = expand_home(g_key_file_get_string(kf, "pkcs11", "module", NULL));
+		if (g_key_file_has_key(kf, "agent", "enable", NULL))
+			c->agent_enable = g_key_file_get_boolean(kf, "agent", "enable", NULL);
+		agent_seconds(c, kf, "default_cache_ttl", &c->agent_default_ttl);
+		agent_seconds(c, kf, "max_cache_ttl", &c->agent_max_ttl);
+		c->agent_pinentry = expand_home(g_key_file_get_string(kf, "agent", "pinentry", NULL));
 	} else if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		cli_error(c, "%s: %s (ignored)", path, err->message);
 	}
 	g_clear_error(&err);
 	g_key_file_free(kf);
 	g_free(path);
+	if (!c->agent_pinentry)
+		c->agent_pinentry = g_strdup("/usr/bin/pinentry");
 }
 
 int

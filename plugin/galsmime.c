@@ -89,6 +89,15 @@ const cli_command cli_commands[] = {
 	{ "crl", cmd_crl, NEEDS_STORE_READ, "import update", "import FILE... | update | list",
 	  "revocation lists: import them, or fetch the certificates' CRL points",
 	  "  update --timeout S   seconds per fetch (default 30)\n" },
+	{ "agent", cmd_agent, NEEDS_STORE_READ | NEEDS_STORE_LATE, NULL,
+	  "start | status | forget [FINGERPRINT] | stop | preset [--from ADDR] < PASSPHRASE",
+	  "the key agent: unlock a key once, pinentry asks (see galsmime(1))",
+	  "  preset --from ADDR   the identity to unlock (default: the only one)\n"
+	  "  preset reads one line of stdin (or --passphrase-file F, --passphrase-fd N)\n"
+	  "  configuration [agent]: default_cache_ttl (600), max_cache_ttl (7200),\n"
+	  "  pinentry (/usr/bin/pinentry), enable (true)\n"
+	  "  serve --ready-fd N   the agent itself, as galsmime starts it (--protocol N: a\n"
+	  "                       version for tests)\n" COMMON },
 	{ NULL, NULL, 0, NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,379 @@
+/* cmd-agent.c: galsmime agent start|status|forget|stop|preset, the agent
+ * process itself (agent serve, started by the first command that needs
+ * an encrypted key), and how every command reaches it (cli_agent_cb).
+ *
+ * The socket is $XDG_RUNTIME_DIR/galsmime/agent.sock (a 0700 folder),
+ * else STORE/agent/agent.sock. Two commands starting the agent at once
+ * take agent.lock in that folder in turn: the first starts it, the
+ * second finds it listening. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The agent's folder (made 0700 when missing and `create`; refused when
+ * another user owns it or others can enter it): a new string, or NULL
+ * (printed, unless it is missing and not to be made: no agent). */
+static char *
+agent_dir(cli *c, int create)
+{
+	const char *rt = g_getenv("XDG_RUNTIME_DIR");
+	char *dir = rt && *rt && g_path_is_absolute(rt) ? g_build_filename(rt, "galsmime", NULL)
+							: g_build_filename(c->home, "agent", NULL);
+	struct stat st;
+
+	if (!create && lstat(dir, &st) < 0 && errno == ENOENT) {
+		g_free(dir);
+		return NULL;
+	}
+	if (g_mkdir_with_parents(dir, 0700) < 0 || lstat(dir, &st) < 0) {
+		cli_error(c, "%s: %s", cli_text(dir, 0), g_strerror(errno));
+	} else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		cli_error(c, "%s: not a private folder of this user (mode %04o): the agent will not use it",
+			  cli_text(dir, 0), (unsigned) st.st_mode & 07777);
+	} else {
+		return dir;
+	}
+	g_free(dir);
+	return NULL;
+}
+
+static char *
+socket_path(const char *dir)
+{
+	return g_build_filename(dir, "agent.sock", NULL);
+}
+
+/* Start `galsmime agent serve` detached (its own session, stdio on
+ * /dev/null) and wait until it listens. Called with agent.lock held.
+ * Returns 0, or -1 (printed). */
+static int
+spawn_agent(cli *c, const char *sock)
+{
+	int ready[2], status;
+	char buf[1];
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		cli_error(c, "pipe: %s", g_strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		cli_error(c, "fork: %s", g_strerror(errno));
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* the child starts the agent in a session of its own and goes:
+		 * the agent is nobody's child, and holds none of our pipes */
+		char fd[16];
+		int null = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		snprintf(fd, sizeof fd, "%d", ready[1]);
+		fcntl(ready[1], F_SETFD, 0);
+		execl("/proc/self/exe", "galsmime", "--home", c->home, "agent", "serve", "--ready-fd", fd,
+		      (char *) NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	{
+		struct pollfd p = { .fd = ready[0], .events = POLLIN };
+		int ok = poll(&p, 1, 10000) == 1 && read(ready[0], buf, 1) == 1;
+		close(ready[0]);
+		if (!ok) {
+			cli_error(c, "the agent did not start (see galsmime agent serve)");
+			return -1;
+		}
+	}
+	(void) sock;
+	return 0;
+}
+
+/* Is there a terminal or a display a pinentry could ask on? */
+static void
+terminal(const char **tty, const char **term, const char **display)
+{
+	const char *t = ttyname(0);
+
+	/* $GPG_TTY as gpg's users set it: `export GPG_TTY=$(tty)`, which
+	 * says "not a tty" where there is none */
+	*tty = t ? t : g_getenv("GPG_TTY");
+	if (*tty && !g_str_has_prefix(*tty, "/dev/"))
+		*tty = NULL;
+	*term = g_getenv("TERM");
+	*display = g_getenv("DISPLAY");
+	if (*display && !**display)
+		*display = NULL;
+}
+
+/* Connect, starting the agent when none listens and `start`. NULL when
+ * there is no agent to use (said why unless `quiet_absent`; `then`: what
+ * happens instead of an agent of another version). */
+static gs_agent *
+reach(cli *c, int start, int quiet_absent, const char *then)
+{
+	char *dir = agent_dir(c, start), *sock, *msg = NULL;
+	gs_agent *a = NULL;
+	gs_status st;
+	int lock = -1;
+
+	if (!dir)
+		return NULL;
+	sock = socket_path(dir);
+	st = gs_agent_connect(sock, &a, &msg);
+	if (st == GS_E_NOT_FOUND && start) {
+		char *lockpath = g_build_filename(dir, "agent.lock", NULL);
+
+		lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		g_free(lockpath);
+		if (lock >= 0 && flock(lock, LOCK_EX) == 0) {
+			/* another command may have started it while we waited */
+			g_free(msg);
+			msg = NULL;
+			st = gs_agent_connect(sock, &a, &msg);
+			if (st == GS_E_NOT_FOUND) {
+				/* nobody listens: a socket left there is stale */
+				unlink(sock);
+				if (spawn_agent(c, sock) == 0) {
+					g_free(msg);
+					msg = NULL;
+					st = gs_agent_connect(sock, &a, &msg);
+				}
+			}
+		}
+		if (lock >= 0)
+			close(lock);
+	}
+	if (st == GS_E_UNSUPPORTED)
+		cli_error(c, "%s%s", msg, then ? then : "");
+	else if (st != GS_OK && !(quiet_absent && st == GS_E_NOT_FOUND))
+		cli_error(c, "%s", msg ? msg : gs_status_string(st));
+	g_free(msg);
+	g_free(sock);
+	g_free(dir);
+	return st == GS_OK ? a : NULL;
+}
+
+/* The session's way to the agent (cli_open_session sets it when no
+ * passphrase file or descriptor is given). Started on demand only when
+ * pinentry has somewhere to ask: headless, a running agent (preset) is
+ * used, and without one the key is unlocked here as before. */
+gs_agent *
+cli_agent_cb(void *data)
+{
+	cli *c = data;
+	const char *tty, *term, *display;
+
+	if (!c->agent && !c->agent_tried) {
+		c->agent_tried = 1;
+		terminal(&tty, &term, &display);
+		c->agent = reach(c, c->agent_enable && (tty || display), 1, ": unlocking the key here instead");
+		if (c->agent)
+			gs_agent_set_terminal(c->agent, tty, term, display);
+	}
+	return c->agent;
+}
+
+/* galsmime agent serve: the agent process. */
+static int
+serve(cli *c, int ready_fd, unsigned protocol)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *dir = agent_dir(c, 1), *sock, *msg = NULL;
+	gs_agent_opts o = { 0 };
+	struct stat own;
+	gs_status st;
+	int fd;
+	mode_t um;
+
+	if (!dir)
+		return EXIT_IOERR;
+	sock = socket_path(dir);
+	if (strlen(sock) >= sizeof sa.sun_path) {
+		cli_error(c, "%s: path too long for a socket (set XDG_RUNTIME_DIR)", cli_text(sock, 0));
+		g_free(sock);
+		g_free(dir);
+		return EXIT_IOERR;
+	}
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	um = umask(077);
+	if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
+		umask(um);
+		cli_error(c, "%s: %s", cli_text(sock, 0), g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		g_free(sock);
+		g_free(dir);
+		return EXIT_IOERR;
+	}
+	umask(um);
+	if (stat(sock, &own) < 0) {
+		cli_error(c, "%s: %s", cli_text(sock, 0), g_strerror(errno));
+		close(fd);
+		g_free(sock);
+		g_free(dir);
+		return EXIT_IOERR;
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "1", 1) != 1) {
+			/* the starter gave up waiting: serve anyway */
+		}
+		close(ready_fd);
+	}
+	if (chdir("/") < 0) {
+		/* nothing relies on the working folder */
+	}
+	o.default_ttl = c->agent_default_ttl;
+	o.max_ttl = c->agent_max_ttl;
+	o.pinentry = c->agent_pinentry;
+	o.protocol = protocol;
+	o.socket_path = sock;
+	st = gs_agent_serve(fd, &o, &msg);
+	close(fd);
+	{
+		/* remove the socket only while it is still ours */
+		struct stat now;
+		if (stat(sock, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
+			unlink(sock);
+	}
+	g_free(sock);
+	g_free(dir);
+	return st == GS_OK ? 0 : cli_fail(c, st, msg);
+}
+
+static void
+wipe(char *p, size_t n)
+{
+	gs_wipe(p, n);
+	g_free(p);
+}
+
+static int
+preset(cli *c, const char *from)
+{
+	char *pass = NULL, *msg = NULL;
+	size_t len = 0;
+	gs_agent *a;
+	gs_status st;
+	int rc;
+
+	/* the passphrase: a source given on the command line, else one
+	 * line of stdin */
+	if (cli_pass_configured(c))
+		st = cli_passphrase(c, &pass, &len);
+	else {
+		c->pass_fd = 0;
+		st = cli_passphrase(c, &pass, &len);
+	}
+	if (st != GS_OK || !pass)
+		return cli_fail(c, GS_E_PASSPHRASE, g_strdup("no passphrase on stdin"));
+	if ((st = cli_open_session(c, &msg)) != GS_OK) {
+		wipe(pass, len);
+		return cli_fail(c, st, msg);
+	}
+	if (!(a = reach(c, 1, 0, NULL))) {
+		wipe(pass, len);
+		return EXIT_TEMPFAIL;
+	}
+	st = gs_agent_preset(a, c->session, from, pass, len, &msg);
+	wipe(pass, len);
+	gs_agent_close(a);
+	rc = st == GS_OK ? 0 : cli_fail(c, st, msg);
+	if (rc == 0 && !c->quiet)
+		fprintf(stderr, "galsmime agent: the key is unlocked in the agent (for %u s after its last use, "
+				"%u s at most)\n", c->agent_default_ttl, c->agent_max_ttl);
+	return rc;
+}
+
+int
+cmd_agent(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "protocol", required_argument, NULL, 'p' },
+		CLI_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *from = NULL;
+	int opt, ready_fd = -1;
+	unsigned protocol = 0;
+	gs_agent_op op;
+
+	if (argc < 2)
+		return cli_usage(c, "agent needs a subcommand: start, status, forget, stop, preset");
+	sub = argv[1];
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (cli_common_option(c, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'f': from = optarg; break;
+		case 'r': ready_fd = atoi(optarg); break;
+		case 'p': protocol = (unsigned) atoi(optarg); break;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (!strcmp(sub, "serve"))
+		return serve(c, ready_fd, protocol);
+	if (!strcmp(sub, "preset"))
+		return preset(c, from ? from : optind < argc ? argv[optind] : NULL);
+	if (!strcmp(sub, "start")) {
+		gs_agent *a = reach(c, 1, 0, NULL);
+		gs_agent_close(a);
+		return a ? 0 : EXIT_TEMPFAIL;
+	}
+	if (!strcmp(sub, "status"))
+		op = GS_AGENT_STATUS;
+	else if (!strcmp(sub, "forget"))
+		op = GS_AGENT_FORGET;
+	else if (!strcmp(sub, "stop"))
+		op = GS_AGENT_STOP;
+	else
+		return cli_usage(c, "unknown agent subcommand '%s'", cli_text(sub, 64));
+	if (op == GS_AGENT_FORGET && optind < argc &&
+	    (strlen(argv[optind]) != 64 || strspn(argv[optind], "0123456789abcdef") != 64))
+		return cli_usage(c, "forget takes a certificate's SHA-256 fingerprint (64 lower-case hex digits)");
+	{
+		gs_agent *a = reach(c, 0, 1, NULL);
+		char *text = NULL, *msg = NULL;
+		gs_status st;
+
+		if (!a) {
+			/* grep's convention: 1, nothing there */
+			if (!c->quiet)
+				fprintf(stderr, "galsmime agent: no agent is running\n");
+			return op == GS_AGENT_STATUS ? EXIT_VERIFY_BAD : 0;
+		}
+		st = gs_agent_command(a, op, op == GS_AGENT_FORGET && optind < argc ? argv[optind] : NULL, &text,
+				      &msg);
+		gs_agent_close(a);
+		if (st != GS_OK)
+			return cli_fail(c, st, msg);
+		if (op == GS_AGENT_STATUS && text)
+			return cli_write(c, text, strlen(text)) ? (g_free(text), EXIT_IOERR) : (g_free(text), 0);
+		g_free(text);
+		return 0;
+	}
+}
