@@ -561,12 +561,13 @@ void gs_session_set_passphrase_cb(gs_session *session, gs_passphrase_cb cb, void
  * none (module-path); NULL: p11-kit's proxy, which loads the modules the
  * system and the user registered. */
 void gs_session_set_pkcs11_module(gs_session *session, const char *module);
-/* Whether a key this session opened stays on a PKCS#11 token. Such a key
- * signs when the signature is written, at the end of the message
- * (gs_message_write): a token pulled out by then fails the write after
- * the content went out, so a host that must not leave a partial message
+/* Whether a key this session opened does its private operations
+ * elsewhere: on a PKCS#11 token, or in the agent. Such a key signs when
+ * the signature is written, at the end of the message (gs_message_write):
+ * a token pulled out or an agent gone by then fails the write after the
+ * content went out, so a host that must not leave a partial message
  * collects the output first. 0 for NULL. */
-int gs_session_uses_token(const gs_session *session);
+int gs_session_keys_elsewhere(const gs_session *session);
 /* Tell the caller when the raw input it parsed the message from has been
  * decoded and need not stay in memory (a large encrypted body, once
  * decoded). The caller may then drop it from memory if it can bring it

@@ -349,6 +349,7 @@ typedef struct gs_identity {
 	int encrypted;
 	char *token_uri;         /* a key on a PKCS#11 token: its URI (then no blob) */
 	gs_token *token;         /* the token's module and login, once unlocked */
+	int in_agent;            /* the key was opened in the agent, which signs and decrypts */
 } gs_identity;
 
 /* Free an identity (its stored key blob wiped, a token key released

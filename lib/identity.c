@@ -441,6 +441,7 @@ gs_identity_unlock(gs_session *session, gs_identity *id, char **errmsg)
 				g_free(what);
 				if (st != GS_OK)
 					return st;
+				id->in_agent = 1;
 				goto opened;
 			}
 		}

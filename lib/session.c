@@ -57,12 +57,13 @@ gs_session_free(gs_session *s)
 }
 
 int
-gs_session_uses_token(const gs_session *s)
+gs_session_keys_elsewhere(const gs_session *s)
 {
 	guint i;
 
 	for (i = 0; s && i < s->identities->len; i++)
-		if (((const gs_identity *) s->identities->pdata[i])->token)
+		if (((const gs_identity *) s->identities->pdata[i])->token ||
+		    ((const gs_identity *) s->identities->pdata[i])->in_agent)
 			return 1;
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* cmd-sign.c: galsmime sign [--opaque] [--from ADDR] < MSG > SIGNED */
 #include "cli.h"
 
-/* A key on a token signs at the end of the message: written to memory
- * first, so that a token pulled out by then leaves nothing on stdout. */
+/* A key on a token or in the agent signs at the end of the message:
+ * written to memory first, so that a token pulled out or an agent gone
+ * by then leaves nothing on stdout. */
 static int
 write_collected(cli *c, GMimeMessage *m)
 {
@@ -53,7 +54,7 @@ cmd_sign(cli *c, int argc, char **argv)
 		return rc;
 	if ((st = gs_message_sign(c->session, m, &so, &msg)) != GS_OK)
 		rc = cli_fail(c, st, msg);
-	else if (gs_session_uses_token(c->session))
+	else if (gs_session_keys_elsewhere(c->session))
 		rc = write_collected(c, m);
 	else
 		rc = cli_write_message(c, m);
