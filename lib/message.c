@@ -708,19 +708,17 @@ gs_entity_parse(GMimeStream *content, int *headerless)
 
 /* Decrypt an S/MIME part (application/pkcs7-mime, or
  * application/octet-stream named *.p7m as some clients send it) into a
- * parsed entity. The encoded part is decoded once; its bytes are freed as
- * soon as OpenSSL has parsed them; the plaintext goes through dos2unix
- * into the one buffer the entity is parsed from. */
+ * parsed entity. The encoded part is decoded once, into one buffer of
+ * its size; the plaintext takes its place there, its line ends made LF
+ * in place, and the entity is parsed from that same buffer. */
 static gs_status
 decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless,
 	     gs_cms_result *res, char **errmsg)
 {
-	GMimeStream *clear, *filtered;
-	GMimeFilter *d2u;
-	GByteArray *der;
+	GMimeStream *clear;
+	GByteArray *der, *text = NULL;
 	gs_status st;
 	int too_big;
-	BIO *out;
 
 	*plain = NULL;
 	*headerless = 0;
@@ -732,22 +730,13 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 	/* the encoded input is not needed in memory any more */
 	if (s->input_release)
 		s->input_release(s->input_release_data);
-	clear = g_mime_stream_mem_new();
-	filtered = g_mime_stream_filter_new(clear);
-	d2u = g_mime_filter_dos2unix_new(FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
-	g_object_unref(d2u);
-	out = gs_bio_new_stream(filtered);
-	st = gs_cms_decrypt_bytes(s, der, out, res, errmsg);
-	BIO_free(out);
-	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
-		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory keeping the plaintext");
-	g_object_unref(filtered);
-	if (st == GS_OK) {
-		*plain = gs_entity_parse(clear, headerless);
-		if (!*plain)
-			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
-	}
+	if ((st = gs_cms_decrypt_bytes(s, der, &text, res, errmsg)) != GS_OK)
+		return st;
+	g_byte_array_set_size(text, (guint) gs_crlf_strip_inplace(text->data, text->len));
+	clear = g_mime_stream_mem_new_with_byte_array(text);
+	*plain = gs_entity_parse(clear, headerless);
+	if (!*plain)
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
 	g_object_unref(clear);
 	return st;
 }
