@@ -2,6 +2,7 @@
  * algorithm policy (SMIMECapabilities, ciphers, OAEP, the ECDH KDF). */
 #include "gs-private.h"
 
+#include <limits.h>
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -887,8 +888,8 @@ gs_cms_encryptor_finish(gs_cms_encryptor *e, char **errmsg)
 
 /* ---- decrypt ---- */
 
-static gs_status decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res,
-			     char **errmsg);
+static gs_status decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArray *inplace,
+			     gs_cms_result *res, char **errmsg);
 
 static int
 ri_matches(CMS_RecipientInfo *ri, X509 *cert)
@@ -950,30 +951,236 @@ describe_recipients(STACK_OF(CMS_RecipientInfo) *ris)
 	return g_string_free(g, FALSE);
 }
 
+/* ---- decrypt: the structure apart from the content ---- */
+
+/* d2i of a BER (Auth)EnvelopedData gathers the encrypted content's
+ * chunks (a few KiB each) into a buffer that it grows, copies and wipes
+ * again and again: for 35 MB, most of decrypt's time went there. So the
+ * structure is split with OpenSSL's ASN.1 primitives: `shell`, the same
+ * ContentInfo in definite lengths without the encryptedContent (its
+ * other elements as they were), which d2i reads in microseconds and CMS
+ * decrypts as detached content (RFC 5652 6.1: encryptedContent is
+ * OPTIONAL); and where the content's octets lie. Anything unexpected:
+ * 0, and the whole goes to d2i, which judges it. */
+typedef struct { size_t off, len; } octets;
+
+/* The octets of an OCTET STRING in BER (primitive, or constructed of
+ * chunks, themselves possibly constructed), appended to `out`. */
+static int
+gather_octets(const unsigned char *base, const unsigned char *p, const unsigned char *end, int cons,
+	      GArray *out, int depth)
+{
+	const unsigned char *cs, *ce, *next;
+	int tag, cls;
+
+	if (!cons) {
+		octets o = { (size_t) (p - base), (size_t) (end - p) };
+		if (o.len)
+			g_array_append_val(out, o);
+		return 1;
+	}
+	if (depth > 8)
+		return 0;
+	for (; p < end; p = next) {
+		if (!(next = ber_element(p, end, &tag, &cls, &cs, &ce, 1)) || cls != V_ASN1_UNIVERSAL ||
+		    tag != V_ASN1_OCTET_STRING ||
+		    !gather_octets(base, cs, ce, (*p & V_ASN1_CONSTRUCTED) != 0, out, depth + 1))
+			return 0;
+	}
+	return 1;
+}
+
+/* Append a definite-length header for `len` content octets. */
+static void
+put_header(GByteArray *g, int cons, size_t len, int tag, int cls)
+{
+	unsigned char h[16], *q = h;
+
+	ASN1_put_object(&q, cons, (int) len, tag, cls);
+	g_byte_array_append(g, h, (guint) (q - h));
+}
+
+static size_t
+header_size(size_t len, int tag)
+{
+	return (size_t) ASN1_object_size(1, (int) len, tag) - len;
+}
+
+static int
+split_enveloped(const unsigned char *der, size_t len, GByteArray **shell, GArray **content)
+{
+	const unsigned char *end = der + len, *cs, *ce, *p, *next, *oid, *env, *envend, *eci = NULL;
+	const unsigned char *eci_cs = NULL, *eci_ce = NULL, *ctype = NULL, *alg = NULL, *alg_end = NULL;
+	const unsigned char *cont = NULL, *cont_cs = NULL, *cont_ce = NULL, *eci_next = NULL;
+	size_t env_body, eci_body, expl, oid_len;
+	ASN1_OBJECT *o = NULL;
+	int tag, cls, nid, i;
+
+	*shell = NULL;
+	*content = NULL;
+	if (!der || len == 0 || len > INT_MAX)
+		return 0;
+	/* ContentInfo { contentType, [0] EXPLICIT (Auth)EnvelopedData } */
+	if (!ber_element(der, end, &tag, &cls, &cs, &ce, 0) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
+		return 0;
+	oid = p = cs;
+	o = d2i_ASN1_OBJECT(NULL, &p, ce - cs);
+	oid_len = (size_t) (p - oid);
+	nid = o ? OBJ_obj2nid(o) : NID_undef;
+	ASN1_OBJECT_free(o);
+	if (nid != NID_pkcs7_enveloped && nid != NID_id_smime_ct_authEnvelopedData)
+		return 0;
+	if (!(next = ber_element(p, ce, &tag, &cls, &cs, &ce, 0)) || cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 ||
+	    !ber_element(cs, ce, &tag, &cls, &env, &envend, 0) || tag != V_ASN1_SEQUENCE)
+		return 0;
+	/* version, [0] originatorInfo, recipientInfos, then the
+	 * (auth)encryptedContentInfo { contentType, algorithm, [0] content } */
+	env_body = 0;
+	for (p = env, i = 0; p < envend; p = next, i++) {
+		if (!(next = ber_element(p, envend, &tag, &cls, &cs, &ce, 1)))
+			return 0;
+		if (!eci && i >= 2 && cls == V_ASN1_UNIVERSAL && tag == V_ASN1_SEQUENCE) {
+			eci = p;
+			eci_cs = cs;
+			eci_ce = ce;
+			eci_next = next;
+		} else {
+			env_body += (size_t) (next - p);
+		}
+	}
+	if (!eci)
+		return 0;
+	ctype = eci_cs;
+	if (!(alg = ber_element(ctype, eci_ce, &tag, &cls, &cs, &ce, 1)) || tag != V_ASN1_OBJECT ||
+	    !(alg_end = ber_element(alg, eci_ce, &tag, &cls, &cs, &ce, 1)) || tag != V_ASN1_SEQUENCE)
+		return 0;
+	if (alg_end < eci_ce) {
+		cont = alg_end;
+		if (ber_element(cont, eci_ce, &tag, &cls, &cont_cs, &cont_ce, 1) != eci_ce ||
+		    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0)
+			return 0;
+	}
+	if (!cont)
+		return 0; /* already detached: nothing to gain */
+	*content = g_array_new(FALSE, FALSE, sizeof(octets));
+	if (!gather_octets(der, cont_cs, cont_ce, (*cont & V_ASN1_CONSTRUCTED) != 0, *content, 0)) {
+		g_array_free(*content, TRUE);
+		*content = NULL;
+		return 0;
+	}
+	/* the shell, inside out: sizes first, then the bytes */
+	eci_body = (size_t) (alg_end - ctype);
+	env_body += header_size(eci_body, V_ASN1_SEQUENCE) + eci_body;
+	expl = header_size(env_body, V_ASN1_SEQUENCE) + env_body;
+	{
+		size_t ci_body = oid_len + header_size(expl, 0) + expl;
+		GByteArray *g = g_byte_array_sized_new((guint) (header_size(ci_body, V_ASN1_SEQUENCE) + ci_body));
+
+		put_header(g, 1, ci_body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+		g_byte_array_append(g, oid, (guint) oid_len);
+		put_header(g, 1, expl, 0, V_ASN1_CONTEXT_SPECIFIC);
+		put_header(g, 1, env_body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+		g_byte_array_append(g, env, (guint) (eci - env));
+		put_header(g, 1, eci_body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+		g_byte_array_append(g, ctype, (guint) eci_body);
+		g_byte_array_append(g, eci_next, (guint) (envend - eci_next));
+		*shell = g;
+	}
+	return 1;
+}
+
 gs_status
 gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out, gs_cms_result *res,
 	       char **errmsg)
 {
 	gs_status st = check_counts(der, len, errmsg);
+	GByteArray *shell = NULL, *ct = NULL;
+	GArray *chunks = NULL;
+	BIO *src = NULL;
+	guint i;
 
-	return st == GS_OK ? decrypt_cms(s, read_cms(der, len), out, res, errmsg) : st;
+	if (st != GS_OK)
+		return st;
+	if (!split_enveloped(der, len, &shell, &chunks)) {
+		ERR_clear_error();
+		return decrypt_cms(s, read_cms(der, len), NULL, out, NULL, res, errmsg);
+	}
+	/* the encrypted content, gathered once into a buffer of its size */
+	ct = g_byte_array_sized_new((guint) len);
+	for (i = 0; i < chunks->len; i++) {
+		octets *o = &g_array_index(chunks, octets, i);
+		g_byte_array_append(ct, der + o->off, (guint) o->len);
+	}
+	src = BIO_new_mem_buf(ct->data, (int) ct->len);
+	st = src ? decrypt_cms(s, read_cms(shell->data, shell->len), src, out, NULL, res, errmsg)
+		 : gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+	BIO_free(src);
+	g_byte_array_unref(ct);
+	g_byte_array_unref(shell);
+	g_array_free(chunks, TRUE);
+	return st;
 }
 
 gs_status
-gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, gs_cms_result *res, char **errmsg)
+gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, GByteArray **plain, gs_cms_result *res,
+		     char **errmsg)
 {
 	gs_status st = check_counts(der->data, der->len, errmsg);
-	CMS_ContentInfo *cms = st == GS_OK ? read_cms(der->data, der->len) : NULL;
+	GByteArray *shell = NULL;
+	GArray *chunks = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *src = NULL;
+	size_t n = 0;
+	guint i;
 
-	/* the structure holds its own copy: the encoded bytes can go before
-	 * the plaintext comes */
-	g_byte_array_unref(der);
-	return st == GS_OK ? decrypt_cms(s, cms, out, res, errmsg) : st;
+	*plain = NULL;
+	if (st != GS_OK) {
+		g_byte_array_unref(der);
+		return st;
+	}
+	if (split_enveloped(der->data, der->len, &shell, &chunks)) {
+		/* the content's octets to the front, in place (each moves down
+		 * by the headers before it), then decrypted in place too */
+		for (i = 0; i < chunks->len; i++) {
+			octets *o = &g_array_index(chunks, octets, i);
+			memmove(der->data + n, der->data + o->off, o->len);
+			n += o->len;
+		}
+		cms = read_cms(shell->data, shell->len);
+		g_byte_array_unref(shell);
+		g_array_free(chunks, TRUE);
+		if (!(src = BIO_new_mem_buf(der->data, (int) n))) {
+			CMS_ContentInfo_free(cms);
+			g_byte_array_unref(der);
+			return gs_fail(errmsg, GS_E_INTERNAL, "out of memory");
+		}
+	} else {
+		/* the structure holds its own copy: the plaintext can take the
+		 * encoded bytes' place */
+		ERR_clear_error();
+		cms = read_cms(der->data, der->len);
+	}
+	st = decrypt_cms(s, cms, src, NULL, der, res, errmsg);
+	BIO_free(src);
+	if (st != GS_OK) {
+		gs_wipe(der->data, der->len);
+		g_byte_array_unref(der);
+		return st;
+	}
+	*plain = der;
+	return GS_OK;
 }
 
+/* Decrypt `cms` (freed here), its content read from `dcont` when it is
+ * detached. The plaintext goes to `out`, or with `inplace` to the front
+ * of that array, over the octets `dcont` has already read (never
+ * further: a cipher gives no more than it was given), and the array is
+ * cut to its length. */
 static gs_status
-decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, char **errmsg)
+decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArray *inplace, gs_cms_result *res,
+	    char **errmsg)
 {
+	size_t done = 0;
 	STACK_OF(CMS_RecipientInfo) *ris;
 	GPtrArray *ids = NULL;
 	gs_identity *match = NULL;
@@ -1025,7 +1232,7 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 		st = key_op_failed(match, GS_E_NO_KEY, "cannot decrypt the content key with your key", errmsg);
 		goto out;
 	}
-	if (!(cont = CMS_dataInit(cms, NULL))) {
+	if (!(cont = CMS_dataInit(cms, dcont))) {
 		st = is_unsupported_error()
 			? gs_fail(errmsg, GS_E_UNSUPPORTED, "unsupported content encryption algorithm")
 			: gs_fail_ssl(errmsg, GS_E_MALFORMED, "cannot decrypt the content");
@@ -1038,11 +1245,23 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 	}
 	res->authenticated = nid == NID_id_smime_ct_authEnvelopedData;
 	buf = g_malloc(COPY_CHUNK);
-	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0)
-		if (BIO_write(out, buf, r) != r) {
+	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0) {
+		if (inplace) {
+			char *at = NULL;
+			size_t read = inplace->len;
+			if (dcont && BIO_get_mem_data(dcont, &at) >= 0 && at)
+				read = (size_t) ((unsigned char *) at - inplace->data);
+			if (done + (size_t) r > read) {
+				st = gs_fail(errmsg, GS_E_INTERNAL, "the plaintext outgrows its ciphertext");
+				goto out;
+			}
+			memcpy(inplace->data + done, buf, (size_t) r);
+			done += (size_t) r;
+		} else if (BIO_write(out, buf, r) != r) {
 			st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory writing the plaintext");
 			goto out;
 		}
+	}
 	if (r < 0 || BIO_get_cipher_status(cont) <= 0) {
 		/* a content key the token failed to unwrap shows only here:
 		 * OpenSSL goes on with a random key rather than tell (MMA) */
@@ -1052,9 +1271,13 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *out, gs_cms_result *res, c
 					errmsg);
 		goto out;
 	}
+	if (inplace)
+		g_byte_array_set_size(inplace, (guint) done);
 out:
 	if (buf)
 		gs_secret_free(buf, COPY_CHUNK);
+	if (cont && dcont)
+		BIO_pop(cont); /* the caller's */
 	BIO_free_all(cont);
 	if (ids)
 		g_ptr_array_free(ids, TRUE);

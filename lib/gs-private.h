@@ -32,6 +32,9 @@ typedef void (*gs_pem_cb)(const char *label, const unsigned char *der, long len,
 int gs_pem_each(const unsigned char *data, size_t len, gs_pem_cb cb, void *user);
 /* Wipe and free a g_malloc'ed secret. */
 void gs_secret_free(void *p, size_t n);
+/* gs_crlf_strip in place: each CR before a LF goes; returns the new
+ * length. */
+size_t gs_crlf_strip_inplace(void *data, size_t len);
 /* Lower-case ASCII copy of an address, trimmed. */
 char *gs_address_normalize(const char *addr);
 
@@ -503,9 +506,10 @@ gs_status gs_cms_encrypt(gs_session *s, STACK_OF(X509) *recips, gs_cipher cipher
  * go to *res. */
 gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BIO *out,
 			 gs_cms_result *res, char **errmsg);
-/* The same, taking the encoded bytes and freeing them as soon as they
- * are parsed. */
-gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, BIO *out, gs_cms_result *res,
+/* The same in place: takes `der` (freed, wiped, on failure); on GS_OK
+ * *plain is that same array, now holding the plaintext (CRLF as it
+ * was): a 35 MB message is never held twice. */
+gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, GByteArray **plain, gs_cms_result *res,
 			       char **errmsg);
 /* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
 int gs_cms_content_type(const unsigned char *der, size_t len);

@@ -520,21 +520,82 @@ is_pkcs7_name(const char *filename)
 	return filename && (g_str_has_suffix(filename, ".p7m") || g_str_has_suffix(filename, ".P7M"));
 }
 
+/* The bytes of a stream held in memory: a mapped file or a memory
+ * stream, or a slice of either, as GMime's parser hands out the parts of
+ * its input. NULL for any other stream. */
+static const unsigned char *
+stream_memory(GMimeStream *st, size_t *len)
+{
+	const unsigned char *base;
+	gint64 end = st->bound_end;
+	size_t size;
+
+	if (GMIME_IS_STREAM_MMAP(st) && GMIME_STREAM_MMAP(st)->map) {
+		base = (const unsigned char *) GMIME_STREAM_MMAP(st)->map;
+		size = GMIME_STREAM_MMAP(st)->maplen;
+	} else if (GMIME_IS_STREAM_MEM(st) && GMIME_STREAM_MEM(st)->buffer) {
+		base = GMIME_STREAM_MEM(st)->buffer->data;
+		size = GMIME_STREAM_MEM(st)->buffer->len;
+	} else {
+		return NULL;
+	}
+	if (end < 0)
+		end = (gint64) size;
+	if (st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
+		return NULL;
+	*len = (size_t) (end - st->bound_start);
+	return base + st->bound_start;
+}
+
+/* Base64 in memory, decoded with GMime's decoder straight into `out`
+ * (sized for it) in large steps, without the filter stream's 4 KiB
+ * copies; with `release`, the session may drop the input's pages as it
+ * goes (a mapped file: they come back from it if touched again), so that
+ * the input and what it decodes to are not both held whole. */
+static void
+decode_base64_memory(gs_session *s, const unsigned char *in, size_t len, GByteArray *out, int release)
+{
+	const size_t step = (size_t) 4 << 20;
+	GMimeEncoding state;
+	size_t off, n = 0;
+
+	g_mime_encoding_init_decode(&state, GMIME_CONTENT_ENCODING_BASE64);
+	g_byte_array_set_size(out, (guint) (len / 4 * 3 + 4));
+	for (off = 0; off < len; off += step) {
+		size_t k = MIN(step, len - off);
+		n += g_mime_encoding_step(&state, (const char *) in + off, k, (char *) out->data + n);
+		if (release && s->input_release)
+			s->input_release(s->input_release_data);
+	}
+	g_byte_array_set_size(out, (guint) n);
+}
+
 /* Decoded content of a leaf part. */
 static GByteArray *
-part_bytes(GMimePart *part, size_t limit, int *too_big)
+part_bytes(gs_session *s, GMimePart *part, int release, int *too_big)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
-	GMimeStream *mem;
+	size_t limit = s->limits.max_message;
+	const unsigned char *raw_mem;
+	GMimeStream *mem, *raw_stream;
 	GByteArray *a;
+	size_t raw_len = 0;
 
 	*too_big = 0;
 	if (!w)
 		return g_byte_array_new();
+	raw_stream = g_mime_data_wrapper_get_stream(w);
+	if (g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64 && raw_stream &&
+	    (raw_mem = stream_memory(raw_stream, &raw_len)) && raw_len / 4 * 3 <= limit + 4) {
+		a = g_byte_array_sized_new((guint) (raw_len / 4 * 3 + 4));
+		decode_base64_memory(s, raw_mem, raw_len, a, release);
+		*too_big = a->len > limit;
+		return a;
+	}
 	{
 		/* sized once: base64 decodes to 3/4 of its size, less the line
 		 * ends; a buffer that doubles as it grows would copy itself */
-		gint64 raw = g_mime_stream_length(g_mime_data_wrapper_get_stream(w));
+		gint64 raw = g_mime_stream_length(raw_stream);
 		size_t want = raw > 0 ? (size_t) raw : 0;
 
 		if (g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64)
@@ -708,23 +769,21 @@ gs_entity_parse(GMimeStream *content, int *headerless)
 
 /* Decrypt an S/MIME part (application/pkcs7-mime, or
  * application/octet-stream named *.p7m as some clients send it) into a
- * parsed entity. The encoded part is decoded once; its bytes are freed as
- * soon as OpenSSL has parsed them; the plaintext goes through dos2unix
- * into the one buffer the entity is parsed from. */
+ * parsed entity. The encoded part is decoded once, into one buffer of
+ * its size; the plaintext takes its place there, its line ends made LF
+ * in place, and the entity is parsed from that same buffer. */
 static gs_status
 decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless,
 	     gs_cms_result *res, char **errmsg)
 {
-	GMimeStream *clear, *filtered;
-	GMimeFilter *d2u;
-	GByteArray *der;
+	GMimeStream *clear;
+	GByteArray *der, *text = NULL;
 	gs_status st;
 	int too_big;
-	BIO *out;
 
 	*plain = NULL;
 	*headerless = 0;
-	der = part_bytes(GMIME_PART(obj), s->limits.max_message, &too_big);
+	der = part_bytes(s, GMIME_PART(obj), 1, &too_big);
 	if (too_big) {
 		g_byte_array_unref(der);
 		return gs_fail(errmsg, GS_E_LIMIT, "encrypted part larger than the message limit");
@@ -732,22 +791,13 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 	/* the encoded input is not needed in memory any more */
 	if (s->input_release)
 		s->input_release(s->input_release_data);
-	clear = g_mime_stream_mem_new();
-	filtered = g_mime_stream_filter_new(clear);
-	d2u = g_mime_filter_dos2unix_new(FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
-	g_object_unref(d2u);
-	out = gs_bio_new_stream(filtered);
-	st = gs_cms_decrypt_bytes(s, der, out, res, errmsg);
-	BIO_free(out);
-	if (st == GS_OK && g_mime_stream_flush(filtered) != 0)
-		st = gs_fail(errmsg, GS_E_INTERNAL, "out of memory keeping the plaintext");
-	g_object_unref(filtered);
-	if (st == GS_OK) {
-		*plain = gs_entity_parse(clear, headerless);
-		if (!*plain)
-			st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
-	}
+	if ((st = gs_cms_decrypt_bytes(s, der, &text, res, errmsg)) != GS_OK)
+		return st;
+	g_byte_array_set_size(text, (guint) gs_crlf_strip_inplace(text->data, text->len));
+	clear = g_mime_stream_mem_new_with_byte_array(text);
+	*plain = gs_entity_parse(clear, headerless);
+	if (!*plain)
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
 	g_object_unref(clear);
 	return st;
 }
@@ -841,7 +891,7 @@ verify_detached(gs_session *s, GMimeMultipart *mp, gs_cms_result *res, char **er
 	    (g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(ct), "pkcs7-signature") &&
 	     g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(ct), "x-pkcs7-signature")))
 		return gs_fail(errmsg, GS_E_MALFORMED, "the signature part is not application/pkcs7-signature");
-	der = part_bytes(GMIME_PART(sig), s->limits.max_message, &too_big);
+	der = part_bytes(s, GMIME_PART(sig), 0, &too_big);
 	if (too_big) {
 		g_byte_array_unref(der);
 		return gs_fail(errmsg, GS_E_LIMIT, "signature larger than the message limit");
@@ -874,7 +924,7 @@ verify_opaque(gs_session *s, GMimePart *part, GMimeObject **inner, int *headerle
 	*headerless = 0;
 	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
 	g_object_unref(d2u);
-	der = part_bytes(part, s->limits.max_message, &too_big);
+	der = part_bytes(s, part, 0, &too_big);
 	if (too_big)
 		st = gs_fail(errmsg, GS_E_LIMIT, "signed-data larger than the message limit");
 	else {
@@ -1418,7 +1468,7 @@ opaque_to_detached(gs_session *s, GMimeObject *opaque, const gs_report *r, char 
 	gs_cms_result_init(&check);
 	if (verify_opaque(s, GMIME_PART(opaque), &inner, &headerless, &res, why) != GS_OK || headerless)
 		goto out;
-	der = part_bytes(GMIME_PART(opaque), s->limits.max_message, &too_big);
+	der = part_bytes(s, GMIME_PART(opaque), 0, &too_big);
 	p = der->data;
 	if (too_big || !(cms = d2i_CMS_ContentInfo(NULL, &p, (long) der->len)) || !CMS_set_detached(cms, 1) ||
 	    (len = i2d_CMS_ContentInfo(cms, &out)) <= 0)

@@ -5,7 +5,8 @@
  *
  *  - GsSinkStream: a GMimeStream that writes into an OpenSSL BIO (and
  *    counts), so GMime can serialise straight into a digest or cipher.
- *  - GsTeeStream: writes to two streams.
+ *  - GsCanonStream: multipart/signed's canonical form, as is to the
+ *    message and CRLF to the signer, in one pass.
  *  - GsSignedContent: the first part of a multipart/signed. Written, it
  *    writes its entity as GMime's multipart/signed code canonicalises it
  *    (From armoured, trailing white space stripped), and feeds the same
@@ -164,59 +165,217 @@ gs_sink_stream_new(BIO *bio)
 	return GMIME_STREAM(s);
 }
 
-/* ---- GsTeeStream ---- */
+/* ---- the CRLF form, for OpenSSL ---- */
+
+/* LF becomes CRLF unless a CR is before it (GMime's unix2dos filter),
+ * line by line with memchr, into a buffer that goes to the BIO in large
+ * blocks: a digest or cipher BIO fed a line at a time spends more on the
+ * calls than on the bytes. */
+#define CRLF_BUF (64 * 1024)
 
 typedef struct {
+	BIO *bio;
+	char pc;                 /* the last byte put */
+	size_t len;
+	unsigned char buf[CRLF_BUF];
+} crlf_out;
+
+static int
+crlf_flush(crlf_out *c)
+{
+	size_t done = 0;
+
+	while (done < c->len) {
+		int n = BIO_write(c->bio, c->buf + done, (int) (c->len - done));
+		if (n <= 0) {
+			int e = gs_bio_stream_errno(c->bio);
+			errno = e ? e : EIO;
+			return -1;
+		}
+		done += (size_t) n;
+	}
+	c->len = 0;
+	return 0;
+}
+
+static int
+crlf_copy(crlf_out *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t k = MIN(n, CRLF_BUF - c->len);
+		memcpy(c->buf + c->len, p, k);
+		c->len += k;
+		p += k;
+		n -= k;
+		if (c->len == CRLF_BUF && crlf_flush(c) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+crlf_put(crlf_out *c, const char *p, size_t n)
+{
+	const char *end = p + n, *nl;
+
+	if (n == 0)
+		return 0;
+	while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
+		char before = nl > p ? nl[-1] : c->pc;
+		if (crlf_copy(c, p, (size_t) (nl - p)) != 0 ||
+		    crlf_copy(c, before == '\r' ? "\n" : "\r\n", before == '\r' ? 1 : 2) != 0)
+			return -1;
+		c->pc = '\n';
+		p = nl + 1;
+	}
+	if (p < end) {
+		if (crlf_copy(c, p, (size_t) (end - p)) != 0)
+			return -1;
+		c->pc = end[-1];
+	}
+	return 0;
+}
+
+/* ---- GsCanonStream: what multipart/signed signs, in one pass ---- */
+
+/* GMime's multipart/signed canonicalisation, as its From filter (ARMOR)
+ * and then its strip filter do it: a line starting "From " starts
+ * "=46rom " instead, spaces and tabs before a line end (and at the end)
+ * go. The result goes as it is to `out` (the message) and CRLF to `crlf`
+ * (the signer). Lines are found with memchr; the bytes between the rare
+ * changes are written as they came, without a copy. */
+typedef struct {
 	GMimeStream parent;
-	GMimeStream *a, *b;
-} GsTeeStream;
+	GMimeStream *out;
+	crlf_out *crlf;
+	int midline;             /* past the start of the current line */
+	char head[5];            /* the start of a line that may be "From " */
+	size_t headlen;
+	GString *ws;             /* trailing spaces and tabs, not yet known to end the line */
+} GsCanonStream;
 
 typedef struct {
 	GMimeStreamClass parent_class;
-} GsTeeStreamClass;
+} GsCanonStreamClass;
 
-static GType gs_tee_stream_get_type(void);
-G_DEFINE_TYPE(GsTeeStream, gs_tee_stream, GMIME_TYPE_STREAM)
+static GType gs_canon_stream_get_type(void);
+G_DEFINE_TYPE(GsCanonStream, gs_canon_stream, GMIME_TYPE_STREAM)
+
+static int
+canon_emit(GsCanonStream *c, const char *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (g_mime_stream_write(c->out, p, n) != (ssize_t) n)
+		return -1;
+	return crlf_put(c->crlf, p, n);
+}
+
+static int
+is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
 
 static ssize_t
-tee_write(GMimeStream *stream, const char *buf, size_t len)
+canon_write(GMimeStream *stream, const char *buf, size_t len)
 {
-	GsTeeStream *t = (GsTeeStream *) stream;
+	GsCanonStream *c = (GsCanonStream *) stream;
+	const char *p = buf, *end = buf + len, *seg = buf, *nl, *lend, *q;
 
-	if (g_mime_stream_write(t->a, buf, len) != (ssize_t) len ||
-	    g_mime_stream_write(t->b, buf, len) != (ssize_t) len)
+	while (p < end) {
+		if (!c->midline) {
+			if (c->headlen == 0 && *p != 'F') {
+				c->midline = 1;
+				continue;
+			}
+			if (canon_emit(c, seg, (size_t) (p - seg)) != 0)
+				return -1;
+			while (c->headlen < 5 && p < end && *p == "From "[c->headlen])
+				c->head[c->headlen++] = *p++;
+			seg = p;
+			if (c->headlen < 5 && p == end)
+				break; /* the next write tells */
+			if (c->headlen == 5) {
+				/* its space may yet be trailing white space */
+				if (canon_emit(c, "=46rom", 6) != 0)
+					return -1;
+				g_string_append_c(c->ws, ' ');
+			} else if (canon_emit(c, c->head, c->headlen) != 0) {
+				return -1;
+			}
+			c->headlen = 0;
+			c->midline = 1;
+		}
+		nl = memchr(p, '\n', (size_t) (end - p));
+		lend = nl ? nl : end;
+		for (q = lend; q > p && is_blank(q[-1]); q--)
+			;
+		if (q > p && c->ws->len) {
+			/* the white space held back was inside the line */
+			if (canon_emit(c, seg, (size_t) (p - seg)) != 0 || canon_emit(c, c->ws->str, c->ws->len) != 0)
+				return -1;
+			g_string_truncate(c->ws, 0);
+			seg = p;
+		}
+		if (q < lend) {
+			if (canon_emit(c, seg, (size_t) (q - seg)) != 0)
+				return -1;
+			seg = lend;
+			if (!nl)
+				g_string_append_len(c->ws, q, lend - q);
+		}
+		if (nl) {
+			g_string_truncate(c->ws, 0);
+			c->midline = 0;
+			p = nl + 1;
+		} else {
+			p = end;
+		}
+	}
+	if (canon_emit(c, seg, (size_t) (p - seg)) != 0)
 		return -1;
 	stream->position += (gint64) len;
 	return (ssize_t) len;
 }
 
 static int
-tee_flush(GMimeStream *stream)
+canon_flush(GMimeStream *stream)
 {
-	GsTeeStream *t = (GsTeeStream *) stream;
+	GsCanonStream *c = (GsCanonStream *) stream;
 
-	return g_mime_stream_flush(t->a) == 0 && g_mime_stream_flush(t->b) == 0 ? 0 : -1;
+	/* a last line shorter than "From ": its bytes (GMime's From filter
+	 * loses them); white space at the very end goes, as GMime's strip
+	 * filter drops it */
+	if (c->headlen && canon_emit(c, c->head, c->headlen) != 0)
+		return -1;
+	c->headlen = 0;
+	g_string_truncate(c->ws, 0);
+	if (crlf_flush(c->crlf) != 0)
+		return -1;
+	return g_mime_stream_flush(c->out);
 }
 
 static void
-tee_finalize(GObject *o)
+canon_finalize(GObject *o)
 {
-	GsTeeStream *t = (GsTeeStream *) o;
+	GsCanonStream *c = (GsCanonStream *) o;
 
-	g_object_unref(t->a);
-	g_object_unref(t->b);
-	G_OBJECT_CLASS(gs_tee_stream_parent_class)->finalize(o);
+	g_object_unref(c->out);
+	g_string_free(c->ws, TRUE);
+	g_free(c->crlf);
+	G_OBJECT_CLASS(gs_canon_stream_parent_class)->finalize(o);
 }
 
 static void
-gs_tee_stream_class_init(GsTeeStreamClass *klass)
+gs_canon_stream_class_init(GsCanonStreamClass *klass)
 {
 	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
 
-	G_OBJECT_CLASS(klass)->finalize = tee_finalize;
+	G_OBJECT_CLASS(klass)->finalize = canon_finalize;
 	c->read = sink_read;
-	c->write = tee_write;
-	c->flush = tee_flush;
+	c->write = canon_write;
+	c->flush = canon_flush;
 	c->close = sink_close;
 	c->eos = sink_eos;
 	c->reset = sink_reset;
@@ -227,20 +386,21 @@ gs_tee_stream_class_init(GsTeeStreamClass *klass)
 }
 
 static void
-gs_tee_stream_init(GsTeeStream *t)
+gs_canon_stream_init(GsCanonStream *c)
 {
-	(void) t;
+	c->ws = g_string_new(NULL);
 }
 
 static GMimeStream *
-tee_new(GMimeStream *a, GMimeStream *b)
+canon_new(GMimeStream *out, BIO *bio)
 {
-	GsTeeStream *t = g_object_new(gs_tee_stream_get_type(), NULL);
+	GsCanonStream *c = g_object_new(gs_canon_stream_get_type(), NULL);
 
-	g_mime_stream_construct(GMIME_STREAM(t), 0, -1);
-	t->a = g_object_ref(a);
-	t->b = g_object_ref(b);
-	return GMIME_STREAM(t);
+	g_mime_stream_construct(GMIME_STREAM(c), 0, -1);
+	c->out = g_object_ref(out);
+	c->crlf = g_new0(crlf_out, 1);
+	c->crlf->bio = bio;
+	return GMIME_STREAM(c);
 }
 
 /* ---- writing an entity, canonically, into a BIO ---- */
@@ -470,8 +630,7 @@ signed_content_write(GMimeObject *object, GMimeFormatOptions *options, gboolean 
 		     GMimeStream *stream)
 {
 	stream_job *j = ((GsSignedContent *) object)->sig->job;
-	GMimeStream *sink, *crlf, *tee, *canon;
-	GMimeFilter *f;
+	GMimeStream *canon;
 	ssize_t n;
 
 	(void) content_only; /* the entity's own headers are this part's content */
@@ -480,22 +639,7 @@ signed_content_write(GMimeObject *object, GMimeFormatOptions *options, gboolean 
 	/* GMime's multipart/signed canonicalisation (From armoured, trailing
 	 * white space stripped), then two ways: as is into the message, and
 	 * CRLF into the signer's digest (RFC 8551 3.1.1) */
-	sink = gs_sink_stream_new(gs_cms_signer_sink(j->signer));
-	crlf = g_mime_stream_filter_new(sink);
-	g_object_unref(sink);
-	f = g_mime_filter_unix2dos_new(FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(crlf), f);
-	g_object_unref(f);
-	tee = tee_new(stream, crlf);
-	g_object_unref(crlf);
-	canon = g_mime_stream_filter_new(tee);
-	g_object_unref(tee);
-	f = g_mime_filter_from_new(GMIME_FILTER_FROM_MODE_ARMOR);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(canon), f);
-	g_object_unref(f);
-	f = g_mime_filter_strip_new();
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(canon), f);
-	g_object_unref(f);
+	canon = canon_new(stream, gs_cms_signer_sink(j->signer));
 	n = g_mime_object_write_to_stream(j->entity, options, canon);
 	if (n >= 0 && g_mime_stream_flush(canon) != 0)
 		n = -1;

@@ -240,6 +240,28 @@ gs_crlf_strip(const void *data, size_t len)
 	return line_ends(data, data ? len : 0, 0);
 }
 
+size_t
+gs_crlf_strip_inplace(void *data, size_t len)
+{
+	guint8 *w = data, *r = data, *end = r + len, *nl;
+
+	if (!data)
+		return 0;
+	while ((nl = memchr(r, '\n', (size_t) (end - r)))) {
+		size_t k = (size_t) (nl - r);
+		/* r follows a LF (or is the start): a CR before nl is nl's own */
+		k -= k > 0 && nl[-1] == '\r';
+		if (w != r)
+			memmove(w, r, k);
+		w += k;
+		*w++ = '\n';
+		r = nl + 1;
+	}
+	if (w != r)
+		memmove(w, r, (size_t) (end - r));
+	return (size_t) (w - (guint8 *) data) + (size_t) (end - r);
+}
+
 char *
 gs_pem_armour(const char *label, const void *der, size_t len)
 {

@@ -119,6 +119,9 @@ for f in "$regress"/*/*; do
 		survives "regress decrypt/$n: verify --json" "$f" fz verify --json --at "$FZ_AT" ;;
 	mutt)
 		mutt_reproducer "$f" "$n" ;;
+	envelope)
+		# a DER/BER (auth)enveloped-data, as mutt's decrypt gets it
+		survives "regress envelope/$n: mutt decrypt" /dev/null fz mutt decrypt "$f" ;;
 	resolve)
 		# a recipient string: gal explain and encrypt --to name it in one
 		# printable line, whatever it holds

@@ -1,5 +1,6 @@
 /* test-util.c: the small library functions the front end calls instead
- * of its own loops: line ends (gs_crlf_canon, gs_crlf_strip), PEM
+ * of its own loops: line ends (gs_crlf_canon, gs_crlf_strip and its
+ * in-place form), PEM
  * armour, a certificate file's fingerprint, and the entity mutt reads
  * back after decryption (gs_mutt_entity). */
 #include "unit.h"
@@ -53,9 +54,19 @@ test_crlf_strip(void)
 	};
 	size_t i;
 
-	for (i = 0; i < G_N_ELEMENTS(cases); i++)
-		assert_bytes(gs_crlf_strip(cases[i].in, strlen(cases[i].in)), cases[i].want);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char buf[16];
+		size_t n = strlen(cases[i].in);
+
+		assert_bytes(gs_crlf_strip(cases[i].in, n), cases[i].want);
+		/* in place (decrypt's plaintext), the same */
+		memcpy(buf, cases[i].in, n);
+		n = gs_crlf_strip_inplace(buf, n);
+		g_assert_cmpuint(n, ==, strlen(cases[i].want));
+		g_assert_true(memcmp(buf, cases[i].want, n) == 0);
+	}
 	assert_bytes(gs_crlf_strip(NULL, 0), "");
+	g_assert_cmpuint(gs_crlf_strip_inplace(NULL, 0), ==, 0);
 }
 
 /* canon then strip gives back LF text; large input crosses no block edge
