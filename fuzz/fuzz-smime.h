@@ -156,8 +156,11 @@ fz_setup(int with_identities)
 static void
 fz_status(const char *call, gs_status st, char **msg)
 {
-	if (st < GS_OK || st > GS_E_INTERNAL)
+	if (st < GS_OK || st > GS_E_AGENT_LOST)
 		fz_die(call, "status out of range");
+	/* the targets call as the contracts say: a broken one is a bug */
+	if (st == GS_E_PROGRAMMER)
+		fz_die(call, *msg ? *msg : "GS_E_PROGRAMMER");
 	if (st == GS_OK) {
 		if (*msg)
 			fz_die(call, "GS_OK with an error message");

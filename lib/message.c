@@ -757,6 +757,10 @@ gs_entity_parse(GMimeStream *content, int *headerless)
 	p = g_mime_parser_new_with_stream(content);
 	o = g_mime_parser_construct_part(p, NULL);
 	g_object_unref(p);
+	/* content that begins with an empty line has no header fields:
+	 * GMime makes a part of what follows it, which would lose that line */
+	if (o && g_mime_header_list_get_count(g_mime_object_get_header_list(o)) == 0)
+		g_clear_object(&o);
 	if (!o) {
 		g_mime_stream_reset(content);
 		if ((o = headerless_entity(content)))
@@ -764,6 +768,63 @@ gs_entity_parse(GMimeStream *content, int *headerless)
 	}
 	if (mem)
 		g_object_unref(mem);
+	return o;
+}
+
+/* Does `p` begin with MIME header fields? Only the header block (up to
+ * the first empty line) is parsed, so that a large entity is not parsed
+ * twice. */
+static int
+has_mime_headers(const guint8 *p, size_t n)
+{
+	const guint8 *end = p + n, *nl = p;
+	GMimeStream *head;
+	GMimeParser *parser;
+	GMimeObject *o;
+	size_t hlen = n;
+	int fields = 0;
+
+	while (nl < end && (nl = memchr(nl, '\n', (size_t) (end - nl)))) {
+		nl++;
+		if (nl < end && (*nl == '\n' || (*nl == '\r' && nl + 1 < end && nl[1] == '\n'))) {
+			hlen = (size_t) (nl - p);
+			break;
+		}
+	}
+	head = g_mime_stream_mem_new_with_buffer((const char *) p, hlen);
+	parser = g_mime_parser_new_with_stream(head);
+	o = g_mime_parser_construct_part(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(head);
+	/* as gs_entity_parse judges: a part with no header field is none */
+	fields = o ? g_mime_header_list_get_count(g_mime_object_get_header_list(o)) : 0;
+	if (o)
+		g_object_unref(o);
+	return fields > 0;
+}
+
+/* Plain bytes (decrypted, or an opaque signature's content) as an entity
+ * (gs_entity_parse), in place in `text`, which it takes: an entity's and plain text's
+ * CRLFs become LF first; binary content without MIME headers keeps its
+ * bytes, every CR among them. */
+static GMimeObject *
+plain_entity(GByteArray *text, int *headerless)
+{
+	GMimeStream *clear;
+	GMimeObject *o;
+	guint i;
+	int ascii = 1;
+
+	if (text->len && !has_mime_headers(text->data, text->len)) {
+		for (i = 0; i < text->len && ascii; i++)
+			ascii = (text->data[i] >= 0x20 && text->data[i] < 0x7f) || text->data[i] == '\t' ||
+				text->data[i] == '\n' || text->data[i] == '\r';
+	}
+	if (ascii)
+		g_byte_array_set_size(text, (guint) gs_crlf_strip_inplace(text->data, text->len));
+	clear = g_mime_stream_mem_new_with_byte_array(text);
+	o = gs_entity_parse(clear, headerless);
+	g_object_unref(clear);
 	return o;
 }
 
@@ -776,7 +837,6 @@ static gs_status
 decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerless,
 	     gs_cms_result *res, char **errmsg)
 {
-	GMimeStream *clear;
 	GByteArray *der, *text = NULL;
 	gs_status st;
 	int too_big;
@@ -793,12 +853,9 @@ decrypt_part(gs_session *s, GMimeObject *obj, GMimeObject **plain, int *headerle
 		s->input_release(s->input_release_data);
 	if ((st = gs_cms_decrypt_bytes(s, der, &text, res, errmsg)) != GS_OK)
 		return st;
-	g_byte_array_set_size(text, (guint) gs_crlf_strip_inplace(text->data, text->len));
-	clear = g_mime_stream_mem_new_with_byte_array(text);
-	*plain = gs_entity_parse(clear, headerless);
+	*plain = plain_entity(text, headerless);
 	if (!*plain)
 		st = gs_fail(errmsg, GS_E_MALFORMED, "the decrypted content is empty");
-	g_object_unref(clear);
 	return st;
 }
 
@@ -913,31 +970,31 @@ static gs_status
 verify_opaque(gs_session *s, GMimePart *part, GMimeObject **inner, int *headerless,
 	      gs_cms_result *res, char **errmsg)
 {
-	GMimeStream *clear = g_mime_stream_mem_new(), *filtered = g_mime_stream_filter_new(clear);
-	GMimeFilter *d2u = g_mime_filter_dos2unix_new(FALSE);
-	GByteArray *der;
+	GMimeStream *clear = g_mime_stream_mem_new();
+	GByteArray *text, *der;
 	gs_status st;
 	int too_big;
 	BIO *out;
 
 	*inner = NULL;
 	*headerless = 0;
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), d2u);
-	g_object_unref(d2u);
 	der = part_bytes(s, part, 0, &too_big);
 	if (too_big)
 		st = gs_fail(errmsg, GS_E_LIMIT, "signed-data larger than the message limit");
 	else {
-		out = gs_bio_new_stream(filtered);
+		out = gs_bio_new_stream(clear);
 		st = gs_cms_verify(s, der->data, der->len, NULL, out, res, errmsg);
 		BIO_free(out);
 	}
 	g_byte_array_unref(der);
-	g_mime_stream_flush(filtered);
-	if (st == GS_OK && !(*inner = gs_entity_parse(clear, headerless)))
-		st = gs_fail(errmsg, GS_E_MALFORMED, "the signed content is empty");
-	g_object_unref(filtered);
+	/* the content's bytes leave the stream for plain_entity's */
+	text = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(clear));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(clear), FALSE);
 	g_object_unref(clear);
+	if (st != GS_OK)
+		g_byte_array_free(text, TRUE);
+	else if (!(*inner = plain_entity(text, headerless)))
+		st = gs_fail(errmsg, GS_E_MALFORMED, "the signed content is empty");
 	return st;
 }
 

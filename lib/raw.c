@@ -289,9 +289,11 @@ certs_pem(STACK_OF(X509) *certs, char **pem, char **errmsg)
 gs_status
 gs_raw_certs(const void *data, size_t len, int signers_only, char **pem, char **errmsg)
 {
-	if (!data || !pem)
+	if ((!data && len) || !pem)
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_certs: bad arguments");
 	*pem = NULL;
+	if (!data)
+		data = ""; /* empty input (an empty signature part) is malformed, not a bug */
 	return certs_pem(structure_certs(data, len, signers_only, NULL), pem, errmsg);
 }
 
@@ -401,9 +403,11 @@ gs_raw_cert_emails(const void *data, size_t len, char ***emails, char **errmsg)
 	gs_status st;
 	int i;
 
-	if (!data || !emails)
+	if ((!data && len) || !emails)
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_raw_cert_emails: bad arguments");
 	*emails = NULL;
+	if (!data)
+		data = "";
 	if ((st = gs_read_certificates(data, len, &certs, errmsg)) != GS_OK)
 		return st;
 	a = g_ptr_array_new();
