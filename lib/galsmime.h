@@ -438,6 +438,37 @@ gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, 
 gs_status gs_gal_list(gs_store *store, const char *source, gs_gal_entry_cb cb, void *data,
 		      char **errmsg);
 
+/* Called by gs_gal_publish with the next piece of the LDIF (`len`
+ * bytes, valid during the call): return 0 to go on, non-zero to stop
+ * (the writer failed: gs_gal_publish then returns GS_OK, and the caller
+ * knows why it stopped). */
+typedef int (*gs_publish_write_fn)(const void *buf, size_t len, void *data);
+/* Write the directory entries (all, or those of the source named
+ * `source`, as gs_gal_list walks them) as LDIF (RFC 2849) that
+ * OpenLDAP's slapadd and ldapadd load under the DN `base`: "version: 1",
+ * then one entry each, in the order gs_gal_list gives them, through
+ * `write`. Each is an inetOrgPerson with galsmime's auxiliary class
+ * galsmimeRecipient (plugin/ldap/galsmime.schema): cn and sn (the name,
+ * else the display name, alias or primary address), displayName,
+ * mailNickname (the alias), galsmimeKind (the kind), mail (the primary
+ * address), proxyAddresses ("SMTP:" the primary, "smtp:" the others),
+ * userCertificate;binary and userSMIMECertificate (DER X.509, base64),
+ * each certificate under the attribute the entry links it by. RDNs are
+ * cn=NAME, else cn=NAME+mail=PRIMARY, else cn=NAME+uid=N for the first
+ * free N (RFC 4514 escaping), so the same store gives the same DNs. Values
+ * that LDIF cannot carry plainly (non-ASCII, leading space, line ends)
+ * are base64. gs_gal_import of the output gives the same entries, but
+ * for certificates that came in a CMS or TLV value, which go out as
+ * the bare certificate (the capabilities stay behind), and a contact's
+ * external address, which becomes one of its proxy addresses. *entries
+ * (may be NULL) counts the entries written. libldap is loaded on first
+ * use. Returns GS_OK (also when there is nothing to write, and when
+ * `write` stopped it); GS_E_USAGE (`base` is not a DN); GS_E_UNSUPPORTED
+ * (libldap cannot be loaded); GS_E_PROGRAMMER (no store, base or
+ * writer); a store failure. */
+gs_status gs_gal_publish(gs_store *store, const char *source, const char *base,
+			 gs_publish_write_fn write, void *data, unsigned long *entries, char **errmsg);
+
 typedef struct gs_gal_source_info {
 	const char *name;
 	const char *kind;

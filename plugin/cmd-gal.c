@@ -1,4 +1,4 @@
-/* cmd-gal.c: galsmime gal import | lookup | explain | list | stats:
+/* cmd-gal.c: galsmime gal import | lookup | explain | list | stats | publish:
  * the Global Address List export, cached in the store. */
 #include "cli.h"
 
@@ -566,11 +566,53 @@ gal_list(cli *c, int argc, char **argv)
 	return out.rc;
 }
 
+static int
+publish_write(const void *buf, size_t len, void *data)
+{
+	return cli_write(data, buf, len);
+}
+
+static int
+gal_publish(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "base", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *source = NULL, *base = "ou=gal,dc=example,dc=org";
+	unsigned long n = 0;
+	char *msg = NULL;
+	gs_status st;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 's')
+			source = optarg;
+		else if (opt == 'b')
+			base = optarg;
+		else
+			return cli_usage(c, "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage(c, "gal publish takes only --source NAME and --base DN");
+	if ((st = gs_gal_publish(c->store, source, base, publish_write, c, &n, &msg)) != GS_OK)
+		return cli_fail(c, st, msg);
+	if (cli_out_failed(c))
+		return EXIT_IOERR;
+	if (n == 0) {
+		cli_error(c, "no directory entries%s%s to publish", source ? " in " : "",
+			  source ? cli_text(source, 0) : "");
+		return EXIT_VERIFY_BAD;
+	}
+	return 0;
+}
+
 int
 cmd_gal(cli *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage(c, "gal needs import, lookup, explain, list or stats");
+		return cli_usage(c, "gal needs import, lookup, explain, list, stats or publish");
 	if (!strcmp(argv[1], "import"))
 		return gal_import(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "lookup"))
@@ -581,5 +623,7 @@ cmd_gal(cli *c, int argc, char **argv)
 		return gal_list(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return gal_stats(c);
+	if (!strcmp(argv[1], "publish"))
+		return gal_publish(c, argc - 1, argv + 1);
 	return cli_usage(c, "unknown gal command '%s'", argv[1]);
 }

@@ -68,7 +68,7 @@ const cli_command cli_commands[] = {
 	  "  --decrypt            look inside encrypted messages (needs your key)\n"
 	  "  --force              look again at message ids done before\n" COMMON },
 	{ "gal", cmd_gal, NEEDS_STORE_READ, "import",
-	  "import FILE... | lookup QUERY | explain RECIPIENT | list | stats",
+	  "import FILE... | lookup QUERY | explain RECIPIENT | list | stats | publish",
 	  "the Global Address List export: import it, ask it who is who",
 	  "  import --format F    json, csv, ldif, vcard, oab, sst, p7b, pem, der (default:\n"
 	  "                       from the content)\n"
@@ -76,7 +76,10 @@ const cli_command cli_commands[] = {
 	  "  import --skip-bad    skip malformed records, saying why\n"
 	  "  lookup --json        a JSON answer\n"
 	  "  explain --allow-untrusted  as encrypt would with it\n"
-	  "  list --source NAME   only that snapshot's entries\n" },
+	  "  list --source NAME   only that snapshot's entries\n"
+	  "  publish              the entries as LDIF for OpenLDAP (share/galsmime/ldap/)\n"
+	  "  publish --source NAME  only that snapshot's entries\n"
+	  "  publish --base DN    the entries' parent (default ou=gal,dc=example,dc=org)\n" },
 	{ "key", cmd_key, NEEDS_STORE_READ, "import", "import FILE [OPTIONS] | list",
 	  "your own certificates and private keys (PKCS#12 or PEM, gpgsm's armoured export)",
 	  "  import --label L     a name for the identity\n" COMMON },

@@ -283,6 +283,7 @@ typedef struct entry {
 	char *dn;
 	int have_dn, have_cn, kind_rank;
 	char *last_class;
+	char *kind;               /* galsmimeKind: what gal publish wrote */
 } entry;
 
 static const char *const kinds[] = { "inetOrgPerson", "user", "contact", "group" };
@@ -368,7 +369,7 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 	}
 	if (!is(type, "dn") && !is(type, "changetype") && !is(type, "objectClass") && !is(type, "cn") &&
 	    !is(type, "displayName") && !is(type, "mail") && !is(type, "mailNickname") &&
-	    !is(type, "proxyAddresses") && !is(type, "targetAddress"))
+	    !is(type, "proxyAddresses") && !is(type, "targetAddress") && !is(type, "galsmimeKind"))
 		return GS_OK; /* not ours */
 	if ((why = text_problem(v))) {
 		*dropped = 1;
@@ -413,6 +414,9 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 		g_ptr_array_add(e->proxies, g_strndup(v->bv_val, v->bv_len));
 	} else if (is(type, "targetAddress")) {
 		g_ptr_array_add(e->targets, g_strndup(v->bv_val, v->bv_len));
+	} else if (is(type, "galsmimeKind")) {
+		if (!e->kind && v->bv_len <= 64)
+			e->kind = g_strndup(v->bv_val, v->bv_len);
 	}
 	return GS_OK;
 }
@@ -584,6 +588,9 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 		gs_record_set(&rec->name, n, -1);
 		g_free(n);
 	}
+	/* the kind gal publish kept beside inetOrgPerson */
+	if (e.kind)
+		gs_record_set(&rec->kind, e.kind, -1);
 	if (!rec->kind && e.last_class)
 		gs_record_set(&rec->kind, e.last_class, -1);
 	/* Exchange's primary is the "SMTP:" proxy address; mail mirrors it,
@@ -607,6 +614,7 @@ out:
 	g_ptr_array_unref(e.targets);
 	g_free(e.dn);
 	g_free(e.last_class);
+	g_free(e.kind);
 	return rc;
 }
 

@@ -1,0 +1,198 @@
+#!/bin/sh
+# galsmime gal publish: the store's directory entries as LDIF for
+# OpenLDAP. Round trips: publish, gal import of that LDIF into a fresh
+# store gives the same entries; a real slapd (loopback, a free
+# unprivileged port, its database and cn=config in the test folder,
+# with galsmime's schema) loads it with ldapadd, ldapsearch returns it,
+# and gal import of ldapsearch's output gives the same entries again.
+# Hard cases: names that need escaping in a DN or base64 in LDIF, two
+# entries with one name. plugin/ldap/galsmime.schema and .ldif load.
+. "$TESTS_TOP/tests/gal/lib.sh"
+
+BASE='ou=gal,dc=example,dc=org'
+SHARE=$(dirname "$GALSMIME")/../share/galsmime/ldap
+
+expected_entries ad >expected.txt
+check "make the LDIF fixture from the test PKI" galfix ldif gal.ldif
+check_exit 0 "gal import gal.ldif" gs gal import --source corp gal.ldif
+
+# ---- publish ----
+check_exit 0 "gal publish exits 0" sh -c "'$GALSMIME' gal publish >pub.ldif 2>pub.err"
+check "... says nothing on stderr" test ! -s pub.err
+check "... starts with version: 1" test "$(head -1 pub.ldif)" = "version: 1"
+check "12 entries under $BASE" test "$(grep -c "^dn: cn=.*,$BASE\$" pub.ldif)" = 12
+check "entries are inetOrgPerson + galsmimeRecipient" \
+	test "$(grep -c '^objectClass: galsmimeRecipient$' pub.ldif)" = 12
+check "mail is the primary, proxyAddresses SMTP:/smtp:" sh -c \
+	"grep -q '^mail: alice@example.org$' pub.ldif && grep -q '^proxyAddresses: SMTP:alice@example.org$' pub.ldif &&
+	 grep -q '^proxyAddresses: smtp:alice.example@example.org$' pub.ldif"
+check "certificates as base64 DER: userCertificate;binary:: and userSMIMECertificate::" sh -c \
+	"grep -q '^userCertificate;binary:: MII' pub.ldif && grep -q '^userSMIMECertificate:: MII' pub.ldif"
+check_exit 0 "publish --source corp --base 'ou=People,dc=example,dc=com'" \
+	sh -c "'$GALSMIME' gal publish --source corp --base 'ou=People,dc=example,dc=com' >pub2.ldif"
+check "... puts the entries there" test "$(grep -c '^dn: .*,ou=People,dc=example,dc=com$' pub2.ldif)" = 12
+check_exit 64 "--base that is not a DN: usage error" gs gal publish --base 'not a dn'
+check_exit 74 "a full disk is an I/O error, not success" sh -c "'$GALSMIME' gal publish >/dev/full"
+check_exit 1 "--source that holds nothing: exit 1" gs gal publish --source nothing
+
+# ---- (a) publish, then gal import ----
+fresh() { export GALSMIME_HOME="$T_DIR/$1"; }
+main_home=$GALSMIME_HOME
+fresh store-a
+check_exit 0 "gal import of the published LDIF into a fresh store" gs gal import --source pub "$T_DIR/pub.ldif"
+check "the same entries" same_entries pub expected.txt
+GALSMIME_HOME=$main_home
+
+# ---- hard names: escaping, base64, one name twice ----
+cat >hard.json <<'EOF'
+[
+ {"Name": "Doe, John", "Alias": "jdoe", "DisplayName": "Doe, John", "RecipientType": "UserMailbox",
+  "PrimarySmtpAddress": "john@example.org", "EmailAddresses": ["SMTP:john@example.org"]},
+ {"Name": "Doe, John", "Alias": "jdoe2", "DisplayName": "Doe, John (Sales)", "RecipientType": "MailContact",
+  "PrimarySmtpAddress": "john.doe@example.com", "EmailAddresses": ["SMTP:john.doe@example.com"]},
+ {"Name": "Doe, John", "Alias": "jdoe3", "DisplayName": "Doe, John (again)", "RecipientType": "MailContact",
+  "PrimarySmtpAddress": "john.doe@example.com", "EmailAddresses": ["SMTP:john.doe@example.com"]},
+ {"Name": " #Zoë +=<x>;\"\\ ", "Alias": "zoe", "DisplayName": "Zoë Ünïcode", "RecipientType": "UserMailbox",
+  "PrimarySmtpAddress": "zoe@example.org", "EmailAddresses": ["SMTP:zoe@example.org"]},
+ {"Name": ":colon", "Alias": "<angle", "DisplayName": "<list>", "RecipientType": "GroupMailbox",
+  "PrimarySmtpAddress": "list@example.org", "EmailAddresses": ["SMTP:list@example.org"]}
+]
+EOF
+check_exit 0 "gal import of names that need escaping" gs gal import --source hard hard.json
+entries hard >hard.expected 2>&1
+check "... 5 entries" test "$(wc -l <hard.expected)" = 5
+check_exit 0 "gal publish --source hard" sh -c "'$GALSMIME' gal publish --source hard >hard.ldif"
+check "one name, three entries: cn=, cn=+mail=, cn=+uid= (RFC 4514 escapes)" sh -c \
+	"grep -q '^dn: cn=Doe\\\\2C John,$BASE\$' hard.ldif &&
+	 grep -q '^dn: cn=Doe\\\\2C John+mail=john.doe@example.com,$BASE\$' hard.ldif &&
+	 grep -q '^dn: cn=Doe\\\\2C John+uid=2,$BASE\$' hard.ldif"
+check "non-ASCII, a leading ':' or '<': base64 (::)" sh -c \
+	"grep -q '^dn:: ' hard.ldif && grep -q '^displayName:: ' hard.ldif && grep -q '^cn:: ' hard.ldif &&
+	 grep -q '^mailNickname:: ' hard.ldif && ! grep -q '^cn: :colon' hard.ldif &&
+	 ! grep -q '^displayName: <' hard.ldif"
+fresh store-hard
+check_exit 0 "gal import of that LDIF" gs gal import --source hard "$T_DIR/hard.ldif"
+check "the same entries (names, kinds, display names intact)" same_entries hard "$T_DIR/hard.expected"
+GALSMIME_HOME=$main_home
+
+# ---- the schema files ----
+check "make install installed share/galsmime/ldap/galsmime.schema and .ldif" \
+	test -f "$SHARE/galsmime.schema" -a -f "$SHARE/galsmime.ldif"
+
+# ---- (b) a real slapd ----
+SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
+if [ ! -x "$SLAPD" ] || ! command -v ldapadd >/dev/null || ! command -v slaptest >/dev/null; then
+	skip "slapd round trip" "slapd or ldap-utils are not installed (make deps)"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	skip "slapd round trip" "slapd's test runs as root (its -u/-g would need a user of its own)"
+	exit 0
+fi
+S=/etc/ldap/schema
+PW=secret
+ROOTDN='cn=admin,dc=example,dc=org'
+
+# slapd.conf form: galsmime.schema beside core, cosine, inetorgperson
+mkdir -p db-conf
+cat >slapd.conf <<EOF
+include $S/core.schema
+include $S/cosine.schema
+include $S/inetorgperson.schema
+include $SHARE/galsmime.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $T_DIR/slapd-conf.pid
+database mdb
+suffix "dc=example,dc=org"
+rootdn "$ROOTDN"
+rootpw $PW
+directory $T_DIR/db-conf
+EOF
+check "slaptest reads galsmime.schema (slapd.conf)" slaptest -u -f slapd.conf
+
+# cn=config form, the one slapd runs with: galsmime.ldif
+mkdir -p db config.d
+cat >config.ldif <<EOF
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: $T_DIR/slapd.pid
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file://$S/core.ldif
+include: file://$S/cosine.ldif
+include: file://$S/inetorgperson.ldif
+include: file://$SHARE/galsmime.ldif
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: dc=example,dc=org
+olcRootDN: $ROOTDN
+olcRootPW: $PW
+olcDbDirectory: $T_DIR/db
+olcDbMaxSize: 104857600
+EOF
+check "slapadd -n0 loads galsmime.ldif into cn=config" slapadd -n0 -F config.d -l config.ldif
+
+# a free port: ask the kernel for one, then hand it to slapd
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=ldap://127.0.0.1:$PORT
+stop_slapd() {
+	if [ -f "$T_DIR/slapd.pid" ]; then
+		kill "$(cat "$T_DIR/slapd.pid")" 2>/dev/null
+		i=0
+		while [ $i -lt 50 ] && kill -0 "$(cat "$T_DIR/slapd.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	fi
+}
+trap 'stop_slapd; t_finish' EXIT
+"$SLAPD" -h "$URL/" -F config.d >slapd.out 2>&1
+i=0
+until ldapsearch -x -H "$URL" -b '' -s base >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "slapd answers on $URL" ldapsearch -x -H "$URL" -b '' -s base
+
+cat >base.ldif <<EOF
+dn: dc=example,dc=org
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: $BASE
+objectClass: organizationalUnit
+ou: gal
+EOF
+check "ldapadd the suffix and $BASE" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f base.ldif
+check "ldapadd loads the published LDIF" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f pub.ldif
+check "ldapadd loads the hard names" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f hard.ldif
+ldapsearch -x -H "$URL" -b "$BASE" -s one '(objectClass=galsmimeRecipient)' dn >dns.txt 2>&1
+check "ldapsearch -b $BASE returns the 17 entries" test "$(grep -c '^dn' dns.txt)" = 17
+ldapsearch -x -H "$URL" -b "$BASE" '(mail=alice@example.org)' >alice.txt 2>&1
+check "... found by mail, with proxyAddresses and both certificates" sh -c \
+	"grep -q '^proxyAddresses: smtp:alice.example@example.org' alice.txt &&
+	 grep -q '^userCertificate;binary:: ' alice.txt && grep -q '^userSMIMECertificate:: ' alice.txt"
+
+ldapsearch -x -LLL -H "$URL" -b "$BASE" '(galsmimeKind=*)' >search.ldif 2>search.err
+check "ldapsearch -LLL of the directory" test -s search.ldif
+fresh store-b
+check_exit 0 "gal import of ldapsearch's output into a fresh store" \
+	gs gal import --source ldap "$T_DIR/search.ldif"
+# in the order slapd keeps them, not the order they were added
+sort expected.txt hard.expected >all.expected
+entries ldap 2>&1 | sort >all.out
+check "the same entries again" diff all.expected all.out
+GALSMIME_HOME=$main_home
+
+stop_slapd
+check "slapd stopped" sh -c "! kill -0 \$(cat '$T_DIR/slapd.pid') 2>/dev/null"
