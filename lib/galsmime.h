@@ -394,6 +394,30 @@ gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_
  * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
+/* Where gs_gal_import_ldap reads a directory. */
+typedef struct gs_ldap_sync_opts {
+	const char *url;             /* ldap://HOST:PORT/ or ldaps://... */
+	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
+	const char *filter;          /* NULL: (objectClass=*) */
+	const char *bind_dn;         /* NULL: an anonymous bind */
+	const char *password;        /* the bind's password (password_len bytes; may hold no NUL) */
+	size_t password_len;
+	int timeout_s;               /* for the connection and each page (0: 10 s) */
+} gs_ldap_sync_opts;
+/* Read a directory into the import, as gs_gal_import_file reads an LDIF
+ * export of it: a simple bind, one subtree search of `base` in pages of
+ * 500 entries (RFC 2696), each entry read as the LDIF importer reads one
+ * (the same attributes, the same refusals of hostile values), memory
+ * bounded by a page. libldap is loaded on first use. Returns GS_OK;
+ * GS_E_USAGE (not an LDAP URL, no base to search); GS_E_PASSPHRASE (the
+ * server refused the bind DN or password); GS_E_IO (the server cannot be
+ * reached within the timeout, or a search or page failed: *errmsg says
+ * after how many entries); GS_E_MALFORMED (no entry, or a hostile one
+ * without skip_bad); GS_E_UNSUPPORTED (libldap cannot be loaded);
+ * GS_E_PROGRAMMER (no import, no options, or the import failed before);
+ * a store failure. After a failure the import can only be aborted: the
+ * store keeps the previous snapshot whole. */
+gs_status gs_gal_import_ldap(gs_gal_import *import, const gs_ldap_sync_opts *opts, char **errmsg);
 /* Remove the certificates nothing refers to any more and commit the
  * snapshot; *stats (may be NULL) says what it did. Frees the import
  * whatever happens (a failed commit is rolled back). Returns GS_OK,

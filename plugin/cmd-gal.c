@@ -566,6 +566,78 @@ gal_list(cli *c, int argc, char **argv)
 	return out.rc;
 }
 
+/* gal sync URL: one snapshot from a directory, as gal import of its
+ * LDIF export would be */
+static int
+gal_sync(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "bind-dn", required_argument, NULL, 'D' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	gs_ldap_sync_opts lo = { 0 };
+	gs_gal_import_opts io = { 0 };
+	gs_gal_import *imp = NULL;
+	const char *source = NULL, *pwfile = NULL;
+	unsigned char *pw = NULL;
+	size_t pwlen = 0, pwsize = 0;
+	gs_gal_stats stats;
+	char *msg = NULL;
+	gs_status st;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': source = optarg; break;
+		case 'b': lo.base = optarg; break;
+		case 'f': lo.filter = optarg; break;
+		case 'D': lo.bind_dn = optarg; break;
+		case 'p': pwfile = optarg; break;
+		case 't':
+			if ((lo.timeout_s = atoi(optarg)) <= 0)
+				return cli_usage(c, "--timeout wants a number of seconds");
+			break;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "gal sync needs one ldap:// URL");
+	if (!lo.bind_dn != !pwfile)
+		return cli_usage(c, "--bind-dn and --password-file go together");
+	lo.url = argv[optind];
+	if (pwfile) {
+		if ((rc = cli_read_file(c, pwfile, &pw, &pwlen)) != 0)
+			return rc;
+		pwsize = pwlen;
+		while (pwlen && (pw[pwlen - 1] == '\n' || pw[pwlen - 1] == '\r'))
+			pwlen--;
+		lo.password = (const char *) pw;
+		lo.password_len = pwlen;
+	}
+	if (!source)
+		source = lo.url;
+	if ((st = gs_gal_import_begin(c->store, source, &io, &imp, &msg)) == GS_OK &&
+	    (st = gs_gal_import_ldap(imp, &lo, &msg)) != GS_OK)
+		gs_gal_import_abort(imp);
+	else if (st == GS_OK)
+		st = gs_gal_import_commit(imp, &stats, &msg);
+	if (pw)
+		gs_wipe(pw, pwsize);
+	g_free(pw);
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.url, 0));
+		return rc;
+	}
+	rc = import_summary(c, source, 1, &stats);
+	return rc == 0 ? cli_after_store_change(c) : rc;
+}
+
 static int
 publish_write(const void *buf, size_t len, void *data)
 {
@@ -612,7 +684,7 @@ int
 cmd_gal(cli *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage(c, "gal needs import, lookup, explain, list, stats or publish");
+		return cli_usage(c, "gal needs import, sync, lookup, explain, list, stats or publish");
 	if (!strcmp(argv[1], "import"))
 		return gal_import(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "lookup"))
@@ -625,5 +697,7 @@ cmd_gal(cli *c, int argc, char **argv)
 		return gal_stats(c);
 	if (!strcmp(argv[1], "publish"))
 		return gal_publish(c, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sync"))
+		return gal_sync(c, argc - 1, argv + 1);
 	return cli_usage(c, "unknown gal command '%s'", argv[1]);
 }

@@ -7,6 +7,10 @@
 # and gal import of ldapsearch's output gives the same entries again.
 # Hard cases: names that need escaping in a DN or base64 in LDIF, two
 # entries with one name. plugin/ldap/galsmime.schema and .ldif load.
+# gal sync from the same slapd: the same entries as the LDIF import,
+# --filter; a wrong password (77), a search the server ends early (its
+# size limit for anonymous binds) and an unreachable or mute server (74)
+# leave the previous snapshot whole.
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 BASE='ou=gal,dc=example,dc=org'
@@ -143,6 +147,7 @@ olcRootDN: $ROOTDN
 olcRootPW: $PW
 olcDbDirectory: $T_DIR/db
 olcDbMaxSize: 104857600
+olcLimits: anonymous size.soft=5 size.hard=5
 EOF
 check "slapadd -n0 loads galsmime.ldif into cn=config" slapadd -n0 -F config.d -l config.ldif
 
@@ -176,14 +181,17 @@ EOF
 check "ldapadd the suffix and $BASE" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f base.ldif
 check "ldapadd loads the published LDIF" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f pub.ldif
 check "ldapadd loads the hard names" ldapadd -x -H "$URL" -D "$ROOTDN" -w $PW -f hard.ldif
-ldapsearch -x -H "$URL" -b "$BASE" -s one '(objectClass=galsmimeRecipient)' dn >dns.txt 2>&1
+AUTH="-D $ROOTDN -w $PW"
+# shellcheck disable=SC2086
+ldapsearch -x -H "$URL" $AUTH -b "$BASE" -s one '(objectClass=galsmimeRecipient)' dn >dns.txt 2>&1
 check "ldapsearch -b $BASE returns the 17 entries" test "$(grep -c '^dn' dns.txt)" = 17
-ldapsearch -x -H "$URL" -b "$BASE" '(mail=alice@example.org)' >alice.txt 2>&1
+ldapsearch -x -H "$URL" -b "$BASE" '(mail=alice@example.org)' >alice.txt 2>&1 # anonymous: 1 entry
 check "... found by mail, with proxyAddresses and both certificates" sh -c \
 	"grep -q '^proxyAddresses: smtp:alice.example@example.org' alice.txt &&
 	 grep -q '^userCertificate;binary:: ' alice.txt && grep -q '^userSMIMECertificate:: ' alice.txt"
 
-ldapsearch -x -LLL -H "$URL" -b "$BASE" '(galsmimeKind=*)' >search.ldif 2>search.err
+# shellcheck disable=SC2086
+ldapsearch -x -LLL -H "$URL" $AUTH -b "$BASE" '(galsmimeKind=*)' >search.ldif 2>search.err
 check "ldapsearch -LLL of the directory" test -s search.ldif
 fresh store-b
 check_exit 0 "gal import of ldapsearch's output into a fresh store" \
@@ -192,7 +200,45 @@ check_exit 0 "gal import of ldapsearch's output into a fresh store" \
 sort expected.txt hard.expected >all.expected
 entries ldap 2>&1 | sort >all.out
 check "the same entries again" diff all.expected all.out
+
+# ---- gal sync: the same entries straight from slapd ----
+printf '%s\n' "$PW" >pw.txt
+check_exit 0 "gal sync $URL (simple bind, paged search)" \
+	gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap
+entries ldap 2>&1 | sort >sync.out
+check "gal sync gives what gal import of the LDIF gave" diff all.expected sync.out
+check_exit 0 "gal sync --filter" gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" \
+	--password-file "$T_DIR/pw.txt" --source filtered --filter '(mail=alice@example.org)'
+check "... syncs only the entries it picks" test "$(gs gal list --source filtered | wc -l)" = 1
+store_state >before.txt 2>&1
+printf 'wrong\n' >bad-pw.txt
+gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/bad-pw.txt" --source ldap >out.txt 2>err.txt
+check "a wrong password: exit 77" test $? = 77
+check "... saying so" contains err.txt 'wrong bind DN or password'
+store_state >after.txt 2>&1
+check "... the store as it was" cmp before.txt after.txt
+# anonymous binds may see 5 entries (olcLimits): the search fails after them
+gs gal sync "$URL" --base "$BASE" --source ldap >out.txt 2>err.txt
+check "a search the server ends after 5 entries: exit 74" test $? = 74
+check "... saying after how many" contains err.txt 'the search ended after 5 entries'
+store_state >after.txt 2>&1
+check "... the previous snapshot whole" cmp before.txt after.txt
 GALSMIME_HOME=$main_home
 
 stop_slapd
+# a port that accepts connections and never answers
+python3 -c 'import socket, time, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)' >mute.port &
+MUTE=$!
+i=0; until [ -s mute.port ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+start=$(date +%s)
+gs gal sync "ldap://127.0.0.1:$(cat mute.port)" --base "$BASE" --timeout 2 --source mute >out.txt 2>err.txt
+rc=$?
+took=$(($(date +%s) - start))
+kill $MUTE 2>/dev/null
+check "a server that never answers: exit 74" test $rc = 74
+check "... within the timeout (2 s asked, $took s taken)" test "$took" -le 6
+check_exit 74 "a port nobody listens on (slapd stopped): exit 74" \
+	gs gal sync "$URL" --base "$BASE" --source gone
 check "slapd stopped" sh -c "! kill -0 \$(cat '$T_DIR/slapd.pid') 2>/dev/null"
