@@ -10,7 +10,9 @@
 # gal sync from the same slapd: the same entries as the LDIF import,
 # --filter; a wrong password (77), a search the server ends early (its
 # size limit for anonymous binds) and an unreachable or mute server (74)
-# leave the previous snapshot whole.
+# leave the previous snapshot whole; more than a page (617 entries: 2
+# page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
+# by that proxy when the second page is asked (74, the old snapshot whole).
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 BASE='ou=gal,dc=example,dc=org'
@@ -161,7 +163,9 @@ stop_slapd() {
 		while [ $i -lt 50 ] && kill -0 "$(cat "$T_DIR/slapd.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 	fi
 }
-trap 'stop_slapd; t_finish' EXIT
+PROXIES=
+# shellcheck disable=SC2086
+trap 'stop_slapd; [ -z "$PROXIES" ] || kill $PROXIES 2>/dev/null; t_finish' EXIT
 "$SLAPD" -h "$URL/" -F config.d >slapd.out 2>&1
 i=0
 until ldapsearch -x -H "$URL" -b '' -s base >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -223,6 +227,36 @@ check "a search the server ends after 5 entries: exit 74" test $? = 74
 check "... saying after how many" contains err.txt 'the search ended after 5 entries'
 store_state >after.txt 2>&1
 check "... the previous snapshot whole" cmp before.txt after.txt
+
+# ---- more than a page: 600 more entries, through a proxy that counts pages ----
+python3 -c '
+print("dn: ou=bulk,dc=example,dc=org\nobjectClass: organizationalUnit\nou: bulk\n")
+for i in range(600):
+    print("dn: cn=Bulk %d,ou=bulk,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: Bulk %d\nsn: Bulk\nmail: bulk%d@example.org\n" % (i, i, i))' >bulk.ldif
+# shellcheck disable=SC2086
+check "ldapadd 600 more entries" ldapadd -x -H "$URL" $AUTH -f bulk.ldif
+proxy() { # proxy NAME [KILL_AT]: a proxy in front of slapd, its port in NAME.port
+	python3 "$TESTS_TOP/tests/gal/ldap-proxy.py" "$1.port" "$PORT" "$1.pages" ${2:+"$2" "$T_DIR/slapd.pid"} &
+	PROXIES="$PROXIES $!"
+	i=0; until [ -s "$1.port" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+proxy count
+check_exit 0 "gal sync of 617 entries" gs gal sync "ldap://127.0.0.1:$(cat count.port)" --base dc=example,dc=org \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap
+check "... in pages of 500: 2 page requests" test "$(cat count.pages)" = 2
+check "... 617 entries" test "$(gs gal list --source ldap | wc -l)" = 617
+store_state >before.txt 2>&1
+proxy kill 2
+gs gal sync "ldap://127.0.0.1:$(cat kill.port)" --base dc=example,dc=org \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >out.txt 2>err.txt
+check "slapd killed when the second page is asked: exit 74" test $? = 74
+cp err.txt kill.err
+check "... after the first page" contains kill.err 'search \(after 500 entries\): Can.t contact LDAP server'
+store_state >after.txt 2>&1
+check "... the previous snapshot whole (617 entries)" cmp before.txt after.txt
+# shellcheck disable=SC2086
+kill $PROXIES 2>/dev/null
+PROXIES=
 GALSMIME_HOME=$main_home
 
 stop_slapd
@@ -231,12 +265,14 @@ python3 -c 'import socket, time, sys
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
 print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)' >mute.port &
 MUTE=$!
+PROXIES=$MUTE
 i=0; until [ -s mute.port ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
 start=$(date +%s)
 gs gal sync "ldap://127.0.0.1:$(cat mute.port)" --base "$BASE" --timeout 2 --source mute >out.txt 2>err.txt
 rc=$?
 took=$(($(date +%s) - start))
 kill $MUTE 2>/dev/null
+PROXIES=
 check "a server that never answers: exit 74" test $rc = 74
 check "... within the timeout (2 s asked, $took s taken)" test "$took" -le 6
 check_exit 74 "a port nobody listens on (slapd stopped): exit 74" \

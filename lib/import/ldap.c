@@ -210,7 +210,10 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 		err = ld.search(l, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, &tv, 0, &res);
 		ld.control_free(page);
 		if (err != LDAP_SUCCESS && !res) {
-			rc = ldap_fail(errmsg, err, o->url, "search");
+			char what[64];
+
+			g_snprintf(what, sizeof what, "search (after %lu entries)", n);
+			rc = ldap_fail(errmsg, err, o->url, what);
 			break;
 		}
 		for (m = ld.first_entry(l, res); m && rc == GS_OK; m = ld.next_entry(l, m)) {
