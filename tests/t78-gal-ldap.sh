@@ -12,7 +12,9 @@
 # size limit for anonymous binds) and an unreachable or mute server (74)
 # leave the previous snapshot whole; more than a page (617 entries: 2
 # page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
-# by that proxy when the second page is asked (74, the old snapshot whole).
+# by that proxy when the second page is asked (74, the old snapshot whole);
+# a CMS signed-data userSMIMECertificate read from the directory, and a
+# value that is no certificate refused (65) as it is from a file.
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 BASE='ou=gal,dc=example,dc=org'
@@ -227,6 +229,35 @@ check "a search the server ends after 5 entries: exit 74" test $? = 74
 check "... saying after how many" contains err.txt 'the search ended after 5 entries'
 store_state >after.txt 2>&1
 check "... the previous snapshot whole" cmp before.txt after.txt
+
+# ---- what only a directory holds: a CMS value, a value that is no certificate ----
+python3 - "$T_DIR/gal.ldif" >extra.ldif <<'PY'
+import re, sys
+text = open(sys.argv[1]).read().replace("\r\n", "\n").replace("\n ", "")
+alice = [r for r in text.split("\n\n") if re.search(r"^mailNickname: alice$", r, re.M)][0]
+cms = re.search(r"^userSMIMECertificate(;binary)?:: (.*)$", alice, re.M | re.I).group(2)
+print("dn: ou=extra,dc=example,dc=org\nobjectClass: organizationalUnit\nou: extra\n")
+print("dn: cn=Alice CMS,ou=extra,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: Alice CMS\n"
+      "sn: CMS\nmail: alice@example.org\nuserSMIMECertificate:: %s\n" % cms)
+print("dn: ou=hostile,dc=example,dc=org\nobjectClass: organizationalUnit\nou: hostile\n")
+# BER (slapd checks that much), but an OCTET STRING, no certificate
+print("dn: cn=Not A Cert,ou=hostile,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: Not A Cert\n"
+      "sn: Cert\nmail: bob@example.org\nuserSMIMECertificate:: BANBQkM=\n")
+PY
+# shellcheck disable=SC2086
+check "ldapadd a CMS signed-data value and one that is no certificate" ldapadd -x -H "$URL" $AUTH -f extra.ldif
+check_exit 0 "gal sync of the CMS value" gs gal sync "$URL" --base ou=extra,dc=example,dc=org --source extra
+check "... gives alice's certificate under userSMIMECertificate" \
+	contains "$(entries extra >extra.out 2>&1; echo extra.out)" "^\|inetOrgPerson\|Alice CMS\|\|alice@example.org\|userSMIMECertificate=$(fp16 alice)\$"
+store_state >before.txt 2>&1
+gs gal sync "$URL" --base ou=hostile,dc=example,dc=org --source extra >out.txt 2>err.txt
+rc=$?; cp err.txt hostile.err
+check "a value that is no certificate: exit 65, as from a file" test $rc = 65
+check "... naming the entry and the value" contains hostile.err 'entry 2: userSMIMECertificate value 1'
+store_state >after.txt 2>&1
+check "... the store as it was" cmp before.txt after.txt
+# shellcheck disable=SC2086
+check "ldapdelete them again" ldapdelete -x -H "$URL" $AUTH -r ou=extra,dc=example,dc=org ou=hostile,dc=example,dc=org
 
 # ---- more than a page: 600 more entries, through a proxy that counts pages ----
 python3 -c '
