@@ -403,6 +403,8 @@ typedef struct gs_ldap_sync_opts {
 	const char *password;        /* the bind's password (password_len bytes; may hold no NUL) */
 	size_t password_len;
 	int timeout_s;               /* for the connection and each page (0: 10 s) */
+	const char *ca_file;         /* TLS: trust the CAs in this PEM file (NULL: libldap's default) */
+	int starttls;                /* ldap://: StartTLS before the bind, or fail */
 } gs_ldap_sync_opts;
 /* Read a directory into the import, as gs_gal_import_file reads an LDIF
  * export of it: a simple bind, one subtree search of `base` in pages of
@@ -411,9 +413,11 @@ typedef struct gs_ldap_sync_opts {
  * bounded by a page. libldap is loaded on first use. Returns GS_OK;
  * GS_E_USAGE (not an LDAP URL, no base to search); GS_E_PASSPHRASE (the
  * server refused the bind DN or password); GS_E_IO (the server cannot be
- * reached within the timeout, or a search or page failed: *errmsg says
- * after how many entries); GS_E_MALFORMED (no entry, or a hostile one
- * without skip_bad); GS_E_UNSUPPORTED (libldap cannot be loaded);
+ * reached within the timeout, TLS failed (ldaps://, StartTLS: a
+ * certificate the CAs do not vouch for), or a search or page failed:
+ * *errmsg says after how many entries); GS_E_MALFORMED (no entry, or
+ * a hostile one without skip_bad); GS_E_UNSUPPORTED (libldap cannot be
+ * loaded);
  * GS_E_PROGRAMMER (no import, no options, or the import failed before);
  * a store failure. After a failure the import can only be aborted: the
  * store keeps the previous snapshot whole. */

@@ -578,6 +578,8 @@ gal_sync(cli *c, int argc, char **argv)
 		{ "bind-dn", required_argument, NULL, 'D' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "ca-file", required_argument, NULL, 'c' },
+		{ "starttls", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	gs_ldap_sync_opts lo = { 0 };
@@ -598,6 +600,8 @@ gal_sync(cli *c, int argc, char **argv)
 		case 'f': lo.filter = optarg; break;
 		case 'D': lo.bind_dn = optarg; break;
 		case 'p': pwfile = optarg; break;
+		case 'c': lo.ca_file = optarg; break;
+		case 'S': lo.starttls = 1; break;
 		case 't':
 			if ((lo.timeout_s = atoi(optarg)) <= 0)
 				return cli_usage(c, "--timeout wants a number of seconds");

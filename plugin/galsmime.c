@@ -80,6 +80,8 @@ const cli_command cli_commands[] = {
 	  "  sync --filter F      which entries (default: (objectClass=*))\n"
 	  "  sync --bind-dn DN --password-file F   a simple bind (default: anonymous)\n"
 	  "  sync --timeout S     seconds to connect and for each page (default 10)\n"
+	  "  sync --ca-file F     TLS (ldaps://, --starttls): trust the CAs in F (PEM)\n"
+	  "  sync --starttls      ldap://: StartTLS before the bind, or fail\n"
 	  "  lookup --json        a JSON answer\n"
 	  "  explain --allow-untrusted  as encrypt would with it\n"
 	  "  list --source NAME   only that snapshot's entries\n"

@@ -14,7 +14,9 @@
 # page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
 # by that proxy when the second page is asked (74, the old snapshot whole);
 # a CMS signed-data userSMIMECertificate read from the directory, and a
-# value that is no certificate refused (65) as it is from a file.
+# value that is no certificate refused (65) as it is from a file; TLS:
+# ldaps:// and StartTLS with --ca-file (the server's own CA), and 74 with
+# CAs that do not vouch for the server.
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 BASE='ou=gal,dc=example,dc=org'
@@ -119,6 +121,10 @@ directory $T_DIR/db-conf
 EOF
 check "slaptest reads galsmime.schema (slapd.conf)" slaptest -u -f slapd.conf
 
+# a server certificate for 127.0.0.1, its own CA (ldaps://, StartTLS)
+check "a TLS certificate for 127.0.0.1" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 -keyout srv.key -out srv.crt
+
 # cn=config form, the one slapd runs with: galsmime.ldif
 mkdir -p db config.d
 cat >config.ldif <<EOF
@@ -126,6 +132,8 @@ dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: $T_DIR/slapd.pid
+olcTLSCertificateFile: $T_DIR/srv.crt
+olcTLSCertificateKeyFile: $T_DIR/srv.key
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -158,6 +166,8 @@ check "slapadd -n0 loads galsmime.ldif into cn=config" slapadd -n0 -F config.d -
 # a free port: ask the kernel for one, then hand it to slapd
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=ldap://127.0.0.1:$PORT
+PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TLSURL=ldaps://127.0.0.1:$PORT2
 stop_slapd() {
 	if [ -f "$T_DIR/slapd.pid" ]; then
 		kill "$(cat "$T_DIR/slapd.pid")" 2>/dev/null
@@ -168,7 +178,7 @@ stop_slapd() {
 PROXIES=
 # shellcheck disable=SC2086
 trap 'stop_slapd; [ -z "$PROXIES" ] || kill $PROXIES 2>/dev/null; t_finish' EXIT
-"$SLAPD" -h "$URL/" -F config.d >slapd.out 2>&1
+"$SLAPD" -h "$URL/ $TLSURL/" -F config.d >slapd.out 2>&1
 i=0
 until ldapsearch -x -H "$URL" -b '' -s base >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "slapd answers on $URL" ldapsearch -x -H "$URL" -b '' -s base
@@ -213,6 +223,16 @@ check_exit 0 "gal sync $URL (simple bind, paged search)" \
 	gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap
 entries ldap 2>&1 | sort >sync.out
 check "gal sync gives what gal import of the LDIF gave" diff all.expected sync.out
+check_exit 0 "gal sync $TLSURL --ca-file (the server's CA)" gs gal sync "$TLSURL" --ca-file "$T_DIR/srv.crt" \
+	--base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldaps
+entries ldaps 2>&1 | sort >sync.out
+check "... the same entries" diff all.expected sync.out
+check_exit 0 "gal sync --starttls --ca-file" gs gal sync "$URL" --starttls --ca-file "$T_DIR/srv.crt" \
+	--base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldaps
+check_exit 74 "ldaps:// with CAs that do not vouch for the server: exit 74" gs gal sync "$TLSURL" \
+	--ca-file "$PKI/root.crt" --base "$BASE" --source ldaps
+check_exit 74 "--starttls with CAs that do not vouch for the server: exit 74" gs gal sync "$URL" --starttls \
+	--ca-file "$PKI/root.crt" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldaps
 check_exit 0 "gal sync --filter" gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" \
 	--password-file "$T_DIR/pw.txt" --source filtered --filter '(mail=alice@example.org)'
 check "... syncs only the entries it picks" test "$(gs gal list --source filtered | wc -l)" = 1

@@ -18,6 +18,7 @@
 static struct {
 	__typeof__(ldap_initialize) *initialize;
 	__typeof__(ldap_set_option) *set_option;
+	__typeof__(ldap_start_tls_s) *start_tls;
 	__typeof__(ldap_sasl_bind_s) *bind;
 	__typeof__(ldap_unbind_ext_s) *unbind;
 	__typeof__(ldap_search_ext_s) *search;
@@ -46,6 +47,7 @@ load_ldap(char **errmsg)
 {
 	static const gs_symbol syms[] = {
 		GS_SYMBOL(ld, initialize, ldap_initialize), GS_SYMBOL(ld, set_option, ldap_set_option),
+		GS_SYMBOL(ld, start_tls, ldap_start_tls_s),
 		GS_SYMBOL(ld, bind, ldap_sasl_bind_s), GS_SYMBOL(ld, unbind, ldap_unbind_ext_s),
 		GS_SYMBOL(ld, search, ldap_search_ext_s), GS_SYMBOL(ld, page_control, ldap_create_page_control),
 		GS_SYMBOL(ld, parse_page, ldap_parse_pageresponse_control),
@@ -182,6 +184,18 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 	ld.set_option(l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
 	ld.set_option(l, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	ld.set_option(l, LDAP_OPT_TIMEOUT, &tv);
+	if (o->ca_file) {
+		int demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+
+		ld.set_option(l, LDAP_OPT_X_TLS_CACERTFILE, o->ca_file);
+		ld.set_option(l, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+		ld.set_option(l, LDAP_OPT_X_TLS_NEWCTX, &zero);
+	}
+	if (o->starttls && (err = ld.start_tls(l, NULL, NULL)) != LDAP_SUCCESS) {
+		rc = ldap_fail(errmsg, err, o->url, "StartTLS");
+		ld.unbind(l, NULL, NULL);
+		return rc;
+	}
 	err = ld.bind(l, o->bind_dn ? o->bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (err != LDAP_SUCCESS) {
 		rc = ldap_fail(errmsg, err, o->url, "bind");
