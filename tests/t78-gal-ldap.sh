@@ -8,7 +8,8 @@
 # Hard cases: names that need escaping in a DN or base64 in LDIF, two
 # entries with one name. plugin/ldap/galsmime.schema and .ldif load.
 # gal sync from the same slapd: the same entries as the LDIF import,
-# --filter; a wrong password (77), a search the server ends early (its
+# --filter; an entry changed between two syncs (the snapshot replaced,
+# the entry as it is now); a wrong password (77), a search the server ends early (its
 # size limit for anonymous binds) and an unreachable or mute server (74)
 # leave the previous snapshot whole; more than a page (617 entries: 2
 # page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
@@ -236,6 +237,23 @@ check_exit 74 "--starttls with CAs that do not vouch for the server: exit 74" gs
 check_exit 0 "gal sync --filter" gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" \
 	--password-file "$T_DIR/pw.txt" --source filtered --filter '(mail=alice@example.org)'
 check "... syncs only the entries it picks" test "$(gs gal list --source filtered | wc -l)" = 1
+# an entry changed between two syncs
+cat >modify.ldif <<EOF
+dn: cn=Alice Example,$BASE
+changetype: modify
+replace: displayName
+displayName: Alice Changed
+-
+delete: userCertificate;binary
+EOF
+# shellcheck disable=SC2086
+check "ldapmodify alice: a new display name, no userCertificate" ldapmodify -x -H "$URL" $AUTH -f modify.ldif
+gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >resync.out 2>&1
+check "the next sync replaces the 17 entries" contains resync.out '^ldap \(snapshot\): 17 entries \(17 replaced\)'
+entries ldap 2>&1 | sort >sync.out
+sed 's/^alice|user|Alice Example|Alice Example|\(.*\)|userCertificate=[0-9a-f]* /alice|user|Alice Example|Alice Changed|\1|/' \
+	all.expected | sort >changed.expected
+check "... with alice as she is now" diff changed.expected sync.out
 store_state >before.txt 2>&1
 printf 'wrong\n' >bad-pw.txt
 gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/bad-pw.txt" --source ldap >out.txt 2>err.txt
