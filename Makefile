@@ -85,7 +85,7 @@ check: deps
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
 	rc=$$?; rm -rf $$prefix; exit $$rc
 
-INTEGRATION = mutt notmuch procmail
+INTEGRATION = mutt notmuch procmail ldap
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

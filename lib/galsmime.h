@@ -396,6 +396,34 @@ gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_
  * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
+/* Where gs_gal_import_ldap reads a directory. */
+typedef struct gs_ldap_sync_opts {
+	const char *url;             /* ldap://HOST:PORT/ or ldaps://... */
+	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
+	const char *filter;          /* NULL: (objectClass=*) */
+	const char *bind_dn;         /* NULL: an anonymous bind */
+	const char *password;        /* the bind's password (password_len bytes; may hold no NUL) */
+	size_t password_len;
+	int timeout_s;               /* for the connection and each page (0: 10 s) */
+	const char *ca_file;         /* TLS: trust the CAs in this PEM file (NULL: libldap's default) */
+	int starttls;                /* ldap://: StartTLS before the bind, or fail */
+} gs_ldap_sync_opts;
+/* Read a directory into the import, as gs_gal_import_file reads an LDIF
+ * export of it: a simple bind, one subtree search of `base` in pages of
+ * 500 entries (RFC 2696), each entry read as the LDIF importer reads one
+ * (the same attributes, the same refusals of hostile values), memory
+ * bounded by a page. libldap is loaded on first use. Returns GS_OK;
+ * GS_E_USAGE (not an LDAP URL, no base to search); GS_E_PASSPHRASE (the
+ * server refused the bind DN or password); GS_E_IO (the server cannot be
+ * reached within the timeout, TLS failed (ldaps://, StartTLS: a
+ * certificate the CAs do not vouch for), or a search or page failed:
+ * *errmsg says after how many entries); GS_E_MALFORMED (no entry, or
+ * a hostile one without skip_bad); GS_E_UNSUPPORTED (libldap cannot be
+ * loaded);
+ * GS_E_PROGRAMMER (no import, no options, or the import failed before);
+ * a store failure. After a failure the import can only be aborted: the
+ * store keeps the previous snapshot whole. */
+gs_status gs_gal_import_ldap(gs_gal_import *import, const gs_ldap_sync_opts *opts, char **errmsg);
 /* Remove the certificates nothing refers to any more and commit the
  * snapshot; *stats (may be NULL) says what it did. Frees the import
  * whatever happens (a failed commit is rolled back). Returns GS_OK,
@@ -439,6 +467,37 @@ gs_status gs_gal_lookup(gs_store *store, const char *query, gs_gal_entry_cb cb, 
  * GS_E_PROGRAMMER (no store), or a store failure. */
 gs_status gs_gal_list(gs_store *store, const char *source, gs_gal_entry_cb cb, void *data,
 		      char **errmsg);
+
+/* Called by gs_gal_publish with the next piece of the LDIF (`len`
+ * bytes, valid during the call): return 0 to go on, non-zero to stop
+ * (the writer failed: gs_gal_publish then returns GS_OK, and the caller
+ * knows why it stopped). */
+typedef int (*gs_publish_write_fn)(const void *buf, size_t len, void *data);
+/* Write the directory entries (all, or those of the source named
+ * `source`, as gs_gal_list walks them) as LDIF (RFC 2849) that
+ * OpenLDAP's slapadd and ldapadd load under the DN `base`: "version: 1",
+ * then one entry each, in the order gs_gal_list gives them, through
+ * `write`. Each is an inetOrgPerson with galsmime's auxiliary class
+ * galsmimeRecipient (plugin/ldap/galsmime.schema): cn and sn (the name,
+ * else the display name, alias or primary address), displayName,
+ * mailNickname (the alias), galsmimeKind (the kind), mail (the primary
+ * address), proxyAddresses ("SMTP:" the primary, "smtp:" the others),
+ * userCertificate;binary and userSMIMECertificate (DER X.509, base64),
+ * each certificate under the attribute the entry links it by. RDNs are
+ * cn=NAME, else cn=NAME+mail=PRIMARY, else cn=NAME+uid=N for the first
+ * free N (RFC 4514 escaping), so the same store gives the same DNs. Values
+ * that LDIF cannot carry plainly (non-ASCII, leading space, line ends)
+ * are base64. gs_gal_import of the output gives the same entries, but
+ * for certificates that came in a CMS or TLV value, which go out as
+ * the bare certificate (the capabilities stay behind), and a contact's
+ * external address, which becomes one of its proxy addresses. *entries
+ * (may be NULL) counts the entries written. libldap is loaded on first
+ * use. Returns GS_OK (also when there is nothing to write, and when
+ * `write` stopped it); GS_E_USAGE (`base` is not a DN); GS_E_UNSUPPORTED
+ * (libldap cannot be loaded); GS_E_PROGRAMMER (no store, base or
+ * writer); a store failure. */
+gs_status gs_gal_publish(gs_store *store, const char *source, const char *base,
+			 gs_publish_write_fn write, void *data, unsigned long *entries, char **errmsg);
 
 typedef struct gs_gal_source_info {
 	const char *name;

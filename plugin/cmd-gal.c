@@ -1,4 +1,4 @@
-/* cmd-gal.c: galsmime gal import | lookup | explain | list | stats:
+/* cmd-gal.c: galsmime gal import | lookup | explain | list | stats | publish:
  * the Global Address List export, cached in the store. */
 #include "cli.h"
 
@@ -566,11 +566,129 @@ gal_list(cli *c, int argc, char **argv)
 	return out.rc;
 }
 
+/* gal sync URL: one snapshot from a directory, as gal import of its
+ * LDIF export would be */
+static int
+gal_sync(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "bind-dn", required_argument, NULL, 'D' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ca-file", required_argument, NULL, 'c' },
+		{ "starttls", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	gs_ldap_sync_opts lo = { 0 };
+	gs_gal_import_opts io = { 0 };
+	gs_gal_import *imp = NULL;
+	const char *source = NULL, *pwfile = NULL;
+	unsigned char *pw = NULL;
+	size_t pwlen = 0, pwsize = 0;
+	gs_gal_stats stats;
+	char *msg = NULL;
+	gs_status st;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': source = optarg; break;
+		case 'b': lo.base = optarg; break;
+		case 'f': lo.filter = optarg; break;
+		case 'D': lo.bind_dn = optarg; break;
+		case 'p': pwfile = optarg; break;
+		case 'c': lo.ca_file = optarg; break;
+		case 'S': lo.starttls = 1; break;
+		case 't':
+			if ((lo.timeout_s = atoi(optarg)) <= 0)
+				return cli_usage(c, "--timeout wants a number of seconds");
+			break;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "gal sync needs one ldap:// URL");
+	if (!lo.bind_dn != !pwfile)
+		return cli_usage(c, "--bind-dn and --password-file go together");
+	lo.url = argv[optind];
+	if (pwfile) {
+		if ((rc = cli_read_file(c, pwfile, &pw, &pwlen)) != 0)
+			return rc;
+		pwsize = pwlen;
+		while (pwlen && (pw[pwlen - 1] == '\n' || pw[pwlen - 1] == '\r'))
+			pwlen--;
+		lo.password = (const char *) pw;
+		lo.password_len = pwlen;
+	}
+	if (!source)
+		source = lo.url;
+	if ((st = gs_gal_import_begin(c->store, source, &io, &imp, &msg)) == GS_OK &&
+	    (st = gs_gal_import_ldap(imp, &lo, &msg)) != GS_OK)
+		gs_gal_import_abort(imp);
+	else if (st == GS_OK)
+		st = gs_gal_import_commit(imp, &stats, &msg);
+	if (pw)
+		gs_wipe(pw, pwsize);
+	g_free(pw);
+	if (st != GS_OK) {
+		rc = cli_fail(c, st, msg);
+		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.url, 0));
+		return rc;
+	}
+	rc = import_summary(c, source, 1, &stats);
+	return rc == 0 ? cli_after_store_change(c) : rc;
+}
+
+static int
+publish_write(const void *buf, size_t len, void *data)
+{
+	return cli_write(data, buf, len);
+}
+
+static int
+gal_publish(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "base", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *source = NULL, *base = "ou=gal,dc=example,dc=org";
+	unsigned long n = 0;
+	char *msg = NULL;
+	gs_status st;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 's')
+			source = optarg;
+		else if (opt == 'b')
+			base = optarg;
+		else
+			return cli_usage(c, "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage(c, "gal publish takes only --source NAME and --base DN");
+	if ((st = gs_gal_publish(c->store, source, base, publish_write, c, &n, &msg)) != GS_OK)
+		return cli_fail(c, st, msg);
+	if (cli_out_failed(c))
+		return EXIT_IOERR;
+	if (n == 0) {
+		cli_error(c, "no directory entries%s%s to publish", source ? " in " : "",
+			  source ? cli_text(source, 0) : "");
+		return EXIT_VERIFY_BAD;
+	}
+	return 0;
+}
+
 int
 cmd_gal(cli *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage(c, "gal needs import, lookup, explain, list or stats");
+		return cli_usage(c, "gal needs import, sync, lookup, explain, list, stats or publish");
 	if (!strcmp(argv[1], "import"))
 		return gal_import(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "lookup"))
@@ -581,5 +699,9 @@ cmd_gal(cli *c, int argc, char **argv)
 		return gal_list(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return gal_stats(c);
+	if (!strcmp(argv[1], "publish"))
+		return gal_publish(c, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sync"))
+		return gal_sync(c, argc - 1, argv + 1);
 	return cli_usage(c, "unknown gal command '%s'", argv[1]);
 }

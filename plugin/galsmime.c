@@ -67,16 +67,27 @@ const cli_command cli_commands[] = {
 	  "  --tag                tag messages smime-signed, and smime-good or smime-bad\n"
 	  "  --decrypt            look inside encrypted messages (needs your key)\n"
 	  "  --force              look again at message ids done before\n" COMMON },
-	{ "gal", cmd_gal, NEEDS_STORE_READ, "import",
-	  "import FILE... | lookup QUERY | explain RECIPIENT | list | stats",
+	{ "gal", cmd_gal, NEEDS_STORE_READ, "import sync",
+	  "import FILE... | sync URL | lookup QUERY | explain RECIPIENT | list | stats | publish",
 	  "the Global Address List export: import it, ask it who is who",
 	  "  import --format F    json, csv, ldif, vcard, oab, sst, p7b, pem, der (default:\n"
 	  "                       from the content)\n"
 	  "  import --source NAME the snapshot's name (default: the file's full path)\n"
 	  "  import --skip-bad    skip malformed records, saying why\n"
+	  "  sync URL             one snapshot from an ldap:// directory (paged search)\n"
+	  "  sync --source NAME   the snapshot's name (default: the URL)\n"
+	  "  sync --base DN       where to search (default: the server's naming context)\n"
+	  "  sync --filter F      which entries (default: (objectClass=*))\n"
+	  "  sync --bind-dn DN --password-file F   a simple bind (default: anonymous)\n"
+	  "  sync --timeout S     seconds to connect and for each page (default 10)\n"
+	  "  sync --ca-file F     TLS (ldaps://, --starttls): trust the CAs in F (PEM)\n"
+	  "  sync --starttls      ldap://: StartTLS before the bind, or fail\n"
 	  "  lookup --json        a JSON answer\n"
 	  "  explain --allow-untrusted  as encrypt would with it\n"
-	  "  list --source NAME   only that snapshot's entries\n" },
+	  "  list --source NAME   only that snapshot's entries\n"
+	  "  publish              the entries as LDIF for OpenLDAP (share/galsmime/ldap/)\n"
+	  "  publish --source NAME  only that snapshot's entries\n"
+	  "  publish --base DN    the entries' parent (default ou=gal,dc=example,dc=org)\n" },
 	{ "key", cmd_key, NEEDS_STORE_READ, "import", "import FILE|pkcs11:URI [OPTIONS] | list",
 	  "your own certificates and private keys (PKCS#12 or PEM, gpgsm's armoured export, a token)",
 	  "  import --label L     a name for the identity\n" COMMON },

@@ -904,6 +904,18 @@ out:
 }
 
 gs_status
+gs_gal_import_ldap(gs_gal_import *imp, const gs_ldap_sync_opts *opts, char **errmsg)
+{
+	gs_status rc;
+
+	if (!imp || imp->failed || !opts)
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_gal_import_ldap: no import, or it failed");
+	if ((rc = gs_sync_ldap(imp, opts, errmsg)) != GS_OK)
+		imp->failed = 1;
+	return rc;
+}
+
+gs_status
 gs_gal_import_commit(gs_gal_import *imp, gs_gal_stats *stats, char **errmsg)
 {
 	gs_status rc;

@@ -205,6 +205,33 @@ gs_status gs_parse_oab(gs_import_state *st, gs_reader *r, char **errmsg);
 /* PEM, DER, PKCS#7, .sst: bare certificate lists (certfile.c) */
 gs_status gs_parse_certs(gs_import_state *st, gs_reader *r, char **errmsg);
 
+/* ---- one directory entry, as LDIF (ldif.c) and LDAP (ldap.c) give it ---- */
+
+/* What galsmime reads of an entry: mail, proxyAddresses, targetAddress,
+ * displayName, cn (else the dn's first value), mailNickname,
+ * objectClass, galsmimeKind, userCertificate, userSMIMECertificate;
+ * text values must be UTF-8 without NUL bytes. new (clears `rec`;
+ * `file` and `where`, a line or entry number, name it in messages),
+ * the dn, each attribute value (type without its options:
+ * "userCertificate", not ";binary"), end (hands the record to the
+ * driver, or leaves out an entry with neither an address nor a
+ * certificate), free. dn and attribute return GS_OK, or what
+ * gs_import_bad says (GS_OK with *dropped set: skip the entry). */
+typedef struct gs_dir_entry gs_dir_entry;
+/* Load libldap for them (once): GS_OK or GS_E_UNSUPPORTED. */
+gs_status gs_dir_entry_load(char **errmsg);
+gs_dir_entry *gs_dir_entry_new(gs_import_state *st, gs_record *rec, const char *file,
+			       unsigned long where);
+gs_status gs_dir_entry_dn(gs_dir_entry *e, const char *dn, size_t len, unsigned long line,
+			  int *dropped, char **errmsg);
+gs_status gs_dir_entry_attribute(gs_dir_entry *e, const char *type, const char *value, size_t len,
+				 unsigned long line, int *dropped, char **errmsg);
+gs_status gs_dir_entry_end(gs_dir_entry *e, char **errmsg);
+void gs_dir_entry_free(gs_dir_entry *e);
+
+/* gs_gal_import_ldap's work (ldap.c). */
+gs_status gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *opts, char **errmsg);
+
 /* Guess the format from the first bytes. */
 gs_gal_format gs_import_detect(const unsigned char *head, size_t len);
 

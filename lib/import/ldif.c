@@ -41,8 +41,8 @@ static struct {
 	__typeof__(ldap_dnfree) *dnfree;
 } ld;
 
-static gs_status
-load_ldap(char **errmsg)
+gs_status
+gs_dir_entry_load(char **errmsg)
 {
 	static const gs_symbol syms[] = {
 		GS_SYMBOL(ld, read_record, ldif_read_record), GS_SYMBOL(ld, parse_line2, ldif_parse_line2),
@@ -274,7 +274,7 @@ in_read(void *cookie, char *out, size_t size)
 
 /* ---- one record ---- */
 
-typedef struct entry {
+struct gs_dir_entry {
 	gs_import_state *st;
 	gs_record *rec;
 	const char *file;
@@ -283,7 +283,9 @@ typedef struct entry {
 	char *dn;
 	int have_dn, have_cn, kind_rank;
 	char *last_class;
-} entry;
+	char *kind;               /* galsmimeKind: what gal publish wrote */
+};
+typedef gs_dir_entry entry;
 
 static const char *const kinds[] = { "inetOrgPerson", "user", "contact", "group" };
 
@@ -368,7 +370,7 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 	}
 	if (!is(type, "dn") && !is(type, "changetype") && !is(type, "objectClass") && !is(type, "cn") &&
 	    !is(type, "displayName") && !is(type, "mail") && !is(type, "mailNickname") &&
-	    !is(type, "proxyAddresses") && !is(type, "targetAddress"))
+	    !is(type, "proxyAddresses") && !is(type, "targetAddress") && !is(type, "galsmimeKind"))
 		return GS_OK; /* not ours */
 	if ((why = text_problem(v))) {
 		*dropped = 1;
@@ -413,8 +415,120 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 		g_ptr_array_add(e->proxies, g_strndup(v->bv_val, v->bv_len));
 	} else if (is(type, "targetAddress")) {
 		g_ptr_array_add(e->targets, g_strndup(v->bv_val, v->bv_len));
+	} else if (is(type, "galsmimeKind")) {
+		if (!e->kind && v->bv_len <= 64)
+			e->kind = g_strndup(v->bv_val, v->bv_len);
 	}
 	return GS_OK;
+}
+
+static void
+entry_begin(entry *e, gs_import_state *st, gs_record *rec, const char *file, unsigned long where)
+{
+	memset(e, 0, sizeof *e);
+	gs_record_clear(rec);
+	e->st = st;
+	e->rec = rec;
+	e->file = file;
+	e->where_line = where;
+	e->kind_rank = G_N_ELEMENTS(kinds);
+	e->mail = g_ptr_array_new_with_free_func(g_free);
+	e->proxies = g_ptr_array_new_with_free_func(g_free);
+	e->targets = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void
+entry_dispose(entry *e)
+{
+	g_ptr_array_unref(e->mail);
+	g_ptr_array_unref(e->proxies);
+	g_ptr_array_unref(e->targets);
+	g_free(e->dn);
+	g_free(e->last_class);
+	g_free(e->kind);
+}
+
+gs_dir_entry *
+gs_dir_entry_new(gs_import_state *st, gs_record *rec, const char *file, unsigned long where)
+{
+	entry *e = g_new(entry, 1);
+
+	entry_begin(e, st, rec, file, where);
+	return e;
+}
+
+void
+gs_dir_entry_free(gs_dir_entry *e)
+{
+	if (!e)
+		return;
+	entry_dispose(e);
+	g_free(e);
+}
+
+gs_status
+gs_dir_entry_dn(gs_dir_entry *e, const char *dn, size_t len, unsigned long line, int *dropped,
+		char **errmsg)
+{
+	struct berval v = { (ber_len_t) len, (char *) dn };
+
+	if (text_problem(&v)) {
+		*dropped = 1;
+		return bad(e, line, errmsg, "dn: %s", text_problem(&v));
+	}
+	e->have_dn = 1;
+	e->dn = g_strndup(dn, len);
+	return GS_OK;
+}
+
+gs_status
+gs_dir_entry_attribute(gs_dir_entry *e, const char *type, const char *value, size_t len,
+		       unsigned long line, int *dropped, char **errmsg)
+{
+	struct berval v = { (ber_len_t) len, (char *) value };
+
+	return attribute(e, type, &v, line, dropped, errmsg);
+}
+
+gs_status
+gs_dir_entry_end(gs_dir_entry *e, char **errmsg)
+{
+	gs_record *rec = e->rec;
+	guint i;
+
+	if (!e->have_cn && e->dn && *e->dn) {
+		char *n = dn_first_value(e->dn);
+		gs_status rc;
+
+		if (!n) {
+			char *x = gs_excerpt(e->dn, strlen(e->dn));
+			rc = bad(e, 0, errmsg, "no cn, and the dn is not a distinguished name: %s", x);
+			g_free(x);
+			return rc;
+		}
+		gs_record_set(&rec->name, n, -1);
+		g_free(n);
+	}
+	/* the kind gal publish kept beside inetOrgPerson */
+	if (e->kind)
+		gs_record_set(&rec->kind, e->kind, -1);
+	if (!rec->kind && e->last_class)
+		gs_record_set(&rec->kind, e->last_class, -1);
+	/* Exchange's primary is the "SMTP:" proxy address; mail mirrors it,
+	 * and is the primary where there are no proxy addresses; a
+	 * contact's targetAddress (its external address) comes before its
+	 * "smtp:" aliases. The driver puts an "SMTP:" address first
+	 * whenever it comes, so the order in goes: mail, targets, proxies. */
+	for (i = 0; i < e->mail->len; i++)
+		gs_record_add_address(rec, e->mail->pdata[i], -1, i == 0);
+	for (i = 0; i < e->targets->len; i++)
+		gs_record_add_external(rec, e->targets->pdata[i]);
+	for (i = 0; i < e->proxies->len; i++)
+		gs_record_add_address(rec, e->proxies->pdata[i], -1, 0);
+	/* containers, groups without mail...: nobody to encrypt to */
+	if (rec->addresses->len == 0 && rec->certs->len == 0)
+		return GS_OK;
+	return gs_import_record(e->st, rec, errmsg);
 }
 
 /* Parse the record libldap gathered in buf (its first line is the
@@ -424,22 +538,13 @@ static gs_status
 record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version_ok,
        int *entries, char **errmsg)
 {
-	entry e = { 0 };
+	entry e;
 	unsigned long ln = in->par_line;
 	char *p = buf;
 	gs_status rc = GS_OK;
 	int dropped = 0, lines = 0, trailer = 0;
-	guint i;
 
-	gs_record_clear(rec);
-	e.st = st;
-	e.rec = rec;
-	e.file = gs_reader_name(in->r);
-	e.where_line = in->entry_line;
-	e.kind_rank = G_N_ELEMENTS(kinds);
-	e.mail = g_ptr_array_new_with_free_func(g_free);
-	e.proxies = g_ptr_array_new_with_free_func(g_free);
-	e.targets = g_ptr_array_new_with_free_func(g_free);
+	entry_begin(&e, st, rec, gs_reader_name(in->r), in->entry_line);
 
 	while (*p && rc == GS_OK && !dropped) {
 		char *line = p, *colon, *semi, *s, *d, *name;
@@ -541,13 +646,9 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 			}
 			e.where_line = line_no;
 			gs_record_where(rec, in->r, line_no);
-			if (text_problem(&value)) {
-				dropped = 1;
-				rc = bad(&e, line_no, errmsg, "dn: %s", text_problem(&value));
+			rc = gs_dir_entry_dn(&e, value.bv_val, value.bv_len, line_no, &dropped, errmsg);
+			if (dropped)
 				break;
-			}
-			e.have_dn = 1;
-			e.dn = g_strndup(value.bv_val, value.bv_len);
 			continue;
 		}
 		if (trailer) {
@@ -572,41 +673,9 @@ record(gs_import_state *st, ldif_in *in, char *buf, gs_record *rec, int *version
 	if (!e.have_dn)
 		goto out; /* only a version: line */
 	(*entries)++;
-
-	if (!e.have_cn && e.dn && *e.dn) {
-		char *n = dn_first_value(e.dn);
-		if (!n) {
-			char *x = gs_excerpt(e.dn, strlen(e.dn));
-			rc = bad(&e, 0, errmsg, "no cn, and the dn is not a distinguished name: %s", x);
-			g_free(x);
-			goto out;
-		}
-		gs_record_set(&rec->name, n, -1);
-		g_free(n);
-	}
-	if (!rec->kind && e.last_class)
-		gs_record_set(&rec->kind, e.last_class, -1);
-	/* Exchange's primary is the "SMTP:" proxy address; mail mirrors it,
-	 * and is the primary where there are no proxy addresses; a
-	 * contact's targetAddress (its external address) comes before its
-	 * "smtp:" aliases. The driver puts an "SMTP:" address first
-	 * whenever it comes, so the order in goes: mail, targets, proxies. */
-	for (i = 0; i < e.mail->len; i++)
-		gs_record_add_address(rec, e.mail->pdata[i], -1, i == 0);
-	for (i = 0; i < e.targets->len; i++)
-		gs_record_add_external(rec, e.targets->pdata[i]);
-	for (i = 0; i < e.proxies->len; i++)
-		gs_record_add_address(rec, e.proxies->pdata[i], -1, 0);
-	/* containers, groups without mail...: nobody to encrypt to */
-	if (rec->addresses->len == 0 && rec->certs->len == 0)
-		goto out;
-	rc = gs_import_record(st, rec, errmsg);
+	rc = gs_dir_entry_end(&e, errmsg);
 out:
-	g_ptr_array_unref(e.mail);
-	g_ptr_array_unref(e.proxies);
-	g_ptr_array_unref(e.targets);
-	g_free(e.dn);
-	g_free(e.last_class);
+	entry_dispose(&e);
 	return rc;
 }
 
@@ -624,7 +693,7 @@ gs_parse_ldif(gs_import_state *st, gs_reader *r, char **errmsg)
 
 	{
 		char *why = NULL;
-		if (load_ldap(&why) != GS_OK) {
+		if (gs_dir_entry_load(&why) != GS_OK) {
 			gs_status st = gs_fail(errmsg, GS_E_UNSUPPORTED, "%s: LDIF needs libldap: %s",
 					       gs_reader_name(r), why);
 			g_free(why);

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""tests/gal/ldap-proxy.py PORTFILE SERVER_PORT COUNTFILE [KILL_AT PIDFILE]:
+a TCP proxy on 127.0.0.1 (its port written to PORTFILE) in front of the
+slapd on SERVER_PORT, for t78. It counts the requests that carry the
+paged results control (RFC 2696, OID 1.2.840.113556.1.4.319) into
+COUNTFILE; with KILL_AT, when the client asks for page KILL_AT it kills
+the slapd of PIDFILE (SIGKILL) and drops the connection: a server that
+dies in the middle of a sync, at a known page."""
+import os, select, signal, socket, sys
+
+OID = b"1.2.840.113556.1.4.319"
+port_file, server_port, count_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+pid_file = sys.argv[5] if len(sys.argv) > 5 else None
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0))
+ls.listen(4)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(ls.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+pages = 0
+while True:
+    c, _ = ls.accept()
+    s = socket.create_connection(("127.0.0.1", server_port))
+    open_ = True
+    while open_:
+        r, _, _ = select.select([c, s], [], [], 30)
+        if not r:
+            break
+        for sock in r:
+            data = sock.recv(65536)
+            if not data:
+                open_ = False
+                break
+            if sock is c:
+                pages += data.count(OID)
+                with open(count_file, "w") as f:
+                    f.write(str(pages))
+                if kill_at and pages >= kill_at:
+                    with open(pid_file) as f:
+                        os.kill(int(f.read().strip()), signal.SIGKILL)
+                    open_ = False
+                    break
+                s.sendall(data)
+            else:
+                c.sendall(data)
+    c.close()
+    s.close()
