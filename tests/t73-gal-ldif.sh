@@ -22,9 +22,9 @@ check "make the LDIF fixtures from the test PKI" \
 check "the fixture is LDIF with base64 certificates" contains gal.ldif '^userSMIMECertificate:: MII'
 
 # ---- round trip ----
-check_exit 0 "gal import gal.ldif, format detected" sh -c "'$GALSMIME' gal import gal.ldif >imp.out 2>&1"
+check_exit 0 "gal import gal.ldif, format detected" sh -c "'$GALSMIME' gal import --source gal.ldif gal.ldif >imp.out 2>&1"
 check "12 entries, 13 addresses, nothing skipped" \
-	contains imp.out '^gal\.ldif: 12 entries \(0 replaced\), 13 addresses, .* 0 skipped$'
+	contains imp.out '^gal\.ldif \(snapshot\): 12 entries \(0 replaced\), 13 addresses, .* 0 skipped$'
 check "entries: kind from objectClass, cn, mailNickname, displayName, mail + proxyAddresses (SIP/X500 dropped), both attributes" \
 	same_entries gal.ldif expected.txt
 
@@ -144,7 +144,7 @@ EOF
 # attribute names and options in any case
 printf 'USERSMIMECERTIFICATE;Binary:: %s\n' "$(openssl x509 -in "$PKI/bob.crt" -outform DER | base64 -w0)" >>misc.ldif
 check_exit 0 "version:, an OU, changetype: add, escaped dn, targetAddress" \
-	sh -c "'$GALSMIME' gal import misc.ldif >imp.out 2>&1"
+	sh -c "'$GALSMIME' gal import --source misc.ldif misc.ldif >imp.out 2>&1"
 cat >misc.expected <<EOF
 |inetOrgPerson|Zed Added|Zéd Addéd|zed@example.org|
 |contact|Quinn, Escaped||quinn@example.net quinn.alias@example.org|userSMIMECertificate=$(fp16 bob)

@@ -26,9 +26,9 @@ check "the fixture is Outlook's vCard 2.1: KEY;X509;ENCODING=BASE64 then indente
 	sh -c "grep -q '^KEY;X509;ENCODING=BASE64:.\$' gal.vcf && grep -q '^    MII' gal.vcf"
 
 # ---- round trip (vCard 2.1) ----
-check_exit 0 "gal import gal.vcf, format detected" sh -c "'$GALSMIME' gal import gal.vcf >imp.out 2>&1"
+check_exit 0 "gal import gal.vcf, format detected" sh -c "'$GALSMIME' gal import --source gal.vcf gal.vcf >imp.out 2>&1"
 check "12 entries, 13 addresses, nothing skipped" \
-	contains imp.out '^gal\.vcf: 12 entries \(0 replaced\), 13 addresses, .* 0 skipped$'
+	contains imp.out '^gal\.vcf \(snapshot\): 12 entries \(0 replaced\), 13 addresses, .* 0 skipped$'
 check "entries: FN, N as 'Given Family', NICKNAME, EMAIL (PREF first), KEY X509 and PKCS7" \
 	same_entries gal.vcf expected.txt
 
@@ -131,7 +131,7 @@ grace_pct=$(openssl x509 -in "$PKI/grace.crt" -outform DER | python3 -c "import 
 	printf 'BEGIN:VCARD\nVERSION:3.0\nFN;CHARSET=Windows-1252:Caf\351 \200\nEMAIL;PREF=4294967297:big@example.org\n'
 	printf 'EMAIL:small@example.org\nKEY;ENCODING=b:%s\nEND:VCARD\n' "$bob64"
 } >hand.vcf
-check_exit 0 "hand-made cards import" sh -c "'$GALSMIME' gal import hand.vcf >imp.out 2>&1"
+check_exit 0 "hand-made cards import" sh -c "'$GALSMIME' gal import --source hand.vcf hand.vcf >imp.out 2>&1"
 cat >hand.expected <<EOF
 |vcard|Jürgen Müller|Jürgen Müller (Operations)|juergen@example.org|userCertificate=$(fp16 bob)
 jd|vcard|Jane Doe;X|Doe, Jane|jane@example.org second@example.org|userCertificate=$(fp16 carol)

@@ -31,9 +31,9 @@ check "the PKCS#7 fixtures exist" test -s three.p7b -a -s three-pem.p7b
 
 # import FILE COUNT [FORMAT]: gal import FILE as source FILE, COUNT certificates in the source
 import() {
-	"$GALSMIME" gal import ${3:+--format "$3"} "$1" >imp.out 2>&1
+	"$GALSMIME" gal import ${3:+--format "$3"} --source "$1" "$1" >imp.out 2>&1
 	check "gal import $1${3:+ --format $3}: exit 0" test $? = 0
-	n=$(sed -En "s/^$1: 0 entries .*certificates: ([0-9]+) new, ([0-9]+) known; 0 skipped$/\1 + \2/p" imp.out)
+	n=$(sed -En "s/^$1 \\(snapshot\\): 0 entries .*certificates: ([0-9]+) new, ([0-9]+) known; 0 skipped$/\1 + \2/p" imp.out)
 	check "$1: 0 entries, $2 certificates read ($n)" test "$((${n:-0}))" = "$2"
 	check "$1: gal stats shows $2 certificates for the source" \
 		sh -c "'$GALSMIME' gal stats | grep -Eq '^$1 +gal +0 +0 +$2 +0 '"
