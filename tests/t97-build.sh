@@ -31,7 +31,8 @@ check "a missing library: the probe fails naming it" sh -c "[ $rc != 0 ] && grep
 
 # ---- the Makefile ----
 mk() { make -C "$top" --no-print-directory "$@"; }
-mk -n -B PKGS="gmime-3.0 nosuchmodule" build/lib/dl.o >pc.out 2>&1; rc=$?
+# SANITIZE= : the normal build dir whatever the environment says (make check SANITIZE=1)
+mk -n -B SANITIZE= PKGS="gmime-3.0 nosuchmodule" build/lib/dl.o >pc.out 2>&1; rc=$?
 check "a pkg-config module that is not there stops the build (exit $rc), naming it" \
 	sh -c "[ $rc != 0 ] && grep -q \"pkg-config knows no module 'nosuchmodule'\" pc.out"
 mk -n -B SANITIZE=1 CFLAGS=-O2 build-san/lib/dl.o >san.out 2>&1
