@@ -128,3 +128,22 @@ EOM
 }
 # not CMD...: CMD fails (for check: check DESC not CMD...)
 not() { ! "$@"; }
+
+# capture_setup: $T_DIR/capture, a sendmail that keeps each run's
+# arguments and message as $CAP/N.args and $CAP/N.eml (the message
+# appears whole, by rename), and fails with exit 75 without keeping
+# anything when one of its arguments is $FAIL_FOR.
+capture_setup() {
+	export CAP="$T_DIR/cap"
+	mkdir -p "$CAP"
+	cat >"$T_DIR/capture" <<'EOS'
+#!/bin/sh
+: "${CAP:?}"
+for a; do [ -n "${FAIL_FOR:-}" ] && [ "$a" = "$FAIL_FOR" ] && { cat >/dev/null; exit 75; }; done
+n=1
+while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
+printf '%s\n' "$@" >"$CAP/$n.args"
+cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
+EOS
+	chmod +x "$T_DIR/capture"
+}

@@ -20,7 +20,6 @@ fi
 # keys, settle, stop)
 . "$TESTS_TOP/tests/tmux.sh"
 mkdir -p tmp
-export CAP="$T_DIR/cap"
 
 # wait_file FILE [SECONDS]
 wait_file() {
@@ -34,16 +33,8 @@ check_screen() {
 }
 fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
 
-mkdir -p mail tmp cap
-cat >capture <<'EOS'
-#!/bin/sh
-: "${CAP:?}"
-n=1
-while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
-printf '%s\n' "$@" >"$CAP/$n.args"
-cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
-EOS
-chmod +x capture
+mkdir -p mail tmp
+capture_setup
 
 # the muttrc: nothing outside $T_DIR, smime.rc as installed, paths adjusted
 SMIMERC="$GALSMIME_PREFIX/share/galsmime/mutt/smime.rc"

@@ -29,17 +29,8 @@ check "the test GAL as an offline address book (galfix oab)" \
 check "gal import gal.oab" sh -c "'$GALSMIME' gal import gal.oab >/dev/null"
 
 # capture: a fake sendmail; each run's arguments and message into $CAP/N.args, N.eml
-mkdir -p mail cap tmp
-cat >capture <<'EOS'
-#!/bin/sh
-: "${CAP:?}"
-n=1
-while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
-printf '%s\n' "$@" >"$CAP/$n.args"
-cat >"$CAP/$n.eml"
-EOS
-chmod +x capture
-export CAP="$T_DIR/cap"
+mkdir -p mail tmp
+capture_setup
 printf 'Hello,\nthe eagle lands at noon.\n' >body
 
 # rc FILE [LINES...]: a muttrc that touches nothing outside $T_DIR

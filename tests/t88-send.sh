@@ -11,20 +11,9 @@
 check "store setup: trust the root, alice's identity" store_setup
 gs cert import "$PKI/bob.crt" "$PKI/grace.crt" "$PKI/henry.crt" >/dev/null
 P="--passphrase-file $PKI/pass"
-mkdir -p cap
-export CAP="$T_DIR/cap"
-# capture [fail-for ADDR]: a sendmail that keeps each copy, and fails
-# (exit 75) for the copy that names ADDR
-cat >capture <<'EOS'
-#!/bin/sh
-: "${CAP:?}"
-for a; do [ -n "${FAIL_FOR:-}" ] && [ "$a" = "$FAIL_FOR" ] && { cat >/dev/null; exit 75; }; done
-n=1
-while [ -e "$CAP/$n.eml" ]; do n=$((n + 1)); done
-printf '%s\n' "$@" >"$CAP/$n.args"
-cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
-EOS
-chmod +x capture
+# the capture script as sendmail; FAIL_FOR=ADDR makes the copy that
+# names ADDR fail (exit 75)
+capture_setup
 printf 'From: Alice <alice@example.org>\nTo: bob@example.org\nBcc: grace@example.org, henry@example.org\nSubject: partial\n\nthe eagle lands at noon\n' >m.eml
 ncopies() { ls "$CAP" | grep -c '\.eml$'; }
 
