@@ -147,3 +147,24 @@ cat >"$CAP/$n.tmp" && mv "$CAP/$n.tmp" "$CAP/$n.eml"
 EOS
 	chmod +x "$T_DIR/capture"
 }
+
+# muttrc_base: the muttrc lines every mutt suite starts from: folders,
+# caches and files all inside $T_DIR, alice as the sender
+muttrc_base() {
+	cat <<EOR
+set folder="$T_DIR/mail"
+set spoolfile="$T_DIR/mail/inbox"
+set mbox_type=mbox
+set record=""
+set postponed="$T_DIR/mail/postponed"
+set tmpdir="$T_DIR/tmp"
+set header_cache=""
+set message_cachedir=""
+set certificate_file="$T_DIR/certificates"
+set alias_file="$T_DIR/aliases"
+set mailcap_path=""
+set hostname=example.org
+set from="Alice Example <alice@example.org>"
+set use_from=yes
+EOR
+}

@@ -41,21 +41,7 @@ SMIMERC="$GALSMIME_PREFIX/share/galsmime/mutt/smime.rc"
 # write_muttrc KEYID: read.rc for the key KEYID of smime/keys
 write_muttrc() {
 	KEYID=$1
-	cat >read.rc <<EOR
-set folder="$T_DIR/mail"
-set spoolfile="$T_DIR/mail/inbox"
-set mbox_type=mbox
-set record=""
-set postponed="$T_DIR/mail/postponed"
-set tmpdir="$T_DIR/tmp"
-set header_cache=""
-set message_cachedir=""
-set certificate_file="$T_DIR/certificates"
-set alias_file="$T_DIR/aliases"
-set mailcap_path=""
-set hostname=example.org
-set from="Alice Example <alice@example.org>"
-set use_from=yes
+	{ muttrc_base; cat <<EOR
 set sendmail="$T_DIR/capture"
 set move=no
 set mark_old=no
@@ -75,6 +61,7 @@ set smime_certificates="$T_DIR/smime/certificates"
 set smime_keys="$T_DIR/smime/keys"
 set smime_default_key="$KEYID"
 EOR
+	} >read.rc
 }
 cat >editor <<'EOS'
 #!/bin/sh

@@ -36,26 +36,13 @@ printf 'Hello,\nthe eagle lands at noon.\n' >body
 # rc FILE [LINES...]: a muttrc that touches nothing outside $T_DIR
 rc() {
 	f=$1; shift
-	cat >"$f" <<EOR
-set folder="$T_DIR/mail"
-set spoolfile="$T_DIR/mail/inbox"
-set mbox_type=mbox
-set record=""
-set postponed="$T_DIR/mail/postponed"
-set tmpdir="$T_DIR/tmp"
-set header_cache=""
-set message_cachedir=""
-set certificate_file="$T_DIR/certificates"
-set alias_file="$T_DIR/aliases"
-set mailcap_path=""
-set hostname=example.org
-set from="Alice Example <alice@example.org>"
-set use_from=yes
+	{ muttrc_base; cat <<EOR
 set use_envelope_from=no
 set charset=utf-8
 set crypt_use_gpgme=no
 unset crypt_autosign crypt_autoencrypt crypt_opportunistic_encrypt
 EOR
+	} >"$f"
 	for l in "$@"; do printf '%s\n' "$l" >>"$f"; done
 }
 # send MUTT RC [MUTT ARGS...]: mutt in batch mode with body on stdin;

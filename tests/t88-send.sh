@@ -67,15 +67,7 @@ PATH="$GALSMIME_PREFIX/bin:$PATH"
 export PATH
 export GALSMIME_PASSPHRASE_FILE="$PKI/pass"
 mkdir -p mail
-cat >send.rc <<EOR
-set folder="$T_DIR/mail"
-set record=""
-set postponed="$T_DIR/mail/postponed"
-set tmpdir="$T_DIR/tmp"
-set header_cache=""
-set hostname=example.org
-set from="Alice Example <alice@example.org>"
-set use_from=yes
+{ muttrc_base; cat <<EOR
 set wait_key=no
 set sleep_time=0
 set help=no
@@ -88,6 +80,7 @@ unset crypt_autosign crypt_autoencrypt crypt_opportunistic_encrypt
 source $GALSMIME_PREFIX/share/galsmime/mutt/galsmime.muttrc
 set my_sendmail="$T_DIR/capture"
 EOR
+} >send.rc
 check "galsmime.muttrc's default asks before sending unencrypted" \
 	grep -q '^send2-hook . .*--encrypt=auto --confirm-unencrypted' "$GALSMIME_PREFIX/share/galsmime/mutt/galsmime.muttrc"
 printf '#!/bin/sh\necho "the eagle lands at noon" >>"$1"\n' >editor
