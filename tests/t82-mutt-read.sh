@@ -163,6 +163,9 @@ for M in $MUTTS; do
 		keys "$S" y
 		if wait_for "$S" 'exited 67'; then
 			pass "$M: sending through galsmime send --encrypt to nora: mutt reports exit 67"
+			# mutt says "exited 67" first, then opens the child's
+			# output in its pager: wait for that
+			wait_for "$S" 'galsmime send: nora@' 5
 			check_screen "$M: mutt shows galsmime's line naming nora and why" "$S" \
 				'galsmime send: nora@example.org: in the GAL as .nora. .*with no certificate'
 			check "$M: ... and no line about bob" sh -c "! grep -q 'galsmime send: bob@' screen.$S"
