@@ -94,10 +94,11 @@ done
 ocdecrypt() { openssl cms -decrypt -recip "$PKI/$1.crt" -inkey "$PKI/$1.key" -in "$2"; }
 # signed_by_alice FILE: openssl smime -verify accepts FILE, signed by alice
 signed_by_alice() {
+	# on failure, check shows why: openssl's words, else what was signed
 	openssl smime -verify -CAfile "$PKI/cas.pem" -purpose smimesign -in "$1" -signer signer.pem \
-		-out signed.txt 2>/dev/null &&
-	grep -q 'the eagle lands at noon' signed.txt &&
-	[ "$(fpr signer.pem)" = "$(fpr "$PKI/alice.crt")" ]
+		-out signed.txt 2>&1 &&
+	{ grep -q 'the eagle lands at noon' signed.txt || { cat signed.txt; false; }; } &&
+	{ [ "$(fpr signer.pem)" = "$(fpr "$PKI/alice.crt")" ] || { echo "signer: $(fpr signer.pem)"; false; }; }
 }
 
 for M in $MUTTS; do
