@@ -24,8 +24,6 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 
-#define PIN_TRIES 3
-
 /* A token's session, logged in, shared by the keys cached from it: it
  * logs out when the last of them goes (expiry, forget, stop). */
 typedef struct tok {
@@ -219,13 +217,13 @@ ask_pin(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 
 	client_where(s, m, &w, strs);
 	if (gs_pinentry_open(&w, desc, "Passphrase:", &pe, text) == GS_OK) {
-		for (attempt = 1; attempt <= PIN_TRIES && !k; attempt++) {
+		for (attempt = 1; attempt <= GS_PINENTRY_TRIES && !k; attempt++) {
 			char *pass = NULL;
 			size_t len = 0;
 
 			g_clear_pointer(text, g_free);
 			if (attempt > 1)
-				error = g_strdup_printf("Wrong passphrase (try %d of %d)", attempt, PIN_TRIES);
+				error = g_strdup_printf("Wrong passphrase (try %d of %d)", attempt, GS_PINENTRY_TRIES);
 			how = gs_pinentry_get(pe, error, &pass, &len, text);
 			g_clear_pointer(&error, g_free);
 			if (how != GS_PINENTRY_OK)
@@ -244,7 +242,7 @@ ask_pin(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 	}
 	if (how == GS_PINENTRY_OK) {
 		g_free(*text);
-		*text = g_strdup_printf("wrong passphrase for the private key, %d times", PIN_TRIES);
+		*text = g_strdup_printf("wrong passphrase for the private key, %d times", GS_PINENTRY_TRIES);
 		return GS_AGENT_E_BADPASS;
 	}
 	if (how == GS_PINENTRY_CANCELLED) {

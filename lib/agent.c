@@ -12,7 +12,9 @@
  *
  * The client sends the key as stored (encrypted PKCS#8) with UNLOCK; the
  * agent asks pinentry for the passphrase on the client's terminal and
- * caches the opened key, keyed by the certificate's SHA-256.
+ * caches the opened key, keyed by the certificate's SHA-256. A key on a
+ * token goes the same way with its URI and certificate instead: the
+ * agent logs in (the PIN through pinentry) and keeps the login.
  *
  * One thread per connection; the cache and pinentry each have a lock
  * (one prompt at a time: eight clients waiting for the same key get one
@@ -34,9 +36,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
-
-#define PASS_MAX 1024
-#define PIN_TRIES 3
 
 /* ------------------------------------------------------------------ */
 /* Messages on a socket                                                */

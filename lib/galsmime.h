@@ -1484,7 +1484,9 @@ gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errm
  * operations; keys never leave it. A client sends the key as stored
  * (encrypted) with UNLOCK: the agent asks pinentry for the passphrase on
  * the client's terminal, once per cache time, and from then on signs and
- * decrypts for whoever of the same user asks. Starting it, its socket
+ * decrypts for whoever of the same user asks. For a key on a PKCS#11
+ * token the client sends its URI and certificate: the agent opens the
+ * token, asks its PIN the same way, and keeps the token logged in. Starting it, its socket
  * and its configuration are the caller's (galsmime agent). */
 
 /* Where secrets are asked for: pinentry programs (paths) and the

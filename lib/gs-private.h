@@ -372,6 +372,7 @@ gs_status gs_identity_store(gs_store *s, X509 *cert, STACK_OF(X509) *chain, cons
 /* A pinentry program running for one question (asked again as needed). */
 typedef struct gs_pinentry gs_pinentry;
 #define GS_PINENTRY_MAX 1024   /* a secret is shorter than this */
+#define GS_PINENTRY_TRIES 3    /* a wrong passphrase or PIN is asked for again, up to this */
 typedef enum gs_pinentry_result {
 	GS_PINENTRY_OK,
 	GS_PINENTRY_CANCELLED,     /* the user said no */

@@ -11,16 +11,12 @@
 #include <dlfcn.h>
 #include <string.h>
 #include <libp11.h>
+/* PKCS#11's own types and values (p11-kit's copy of the standard
+ * header, libp11-kit-dev): the token's flags are asked of the module
+ * directly, which libp11 only reads once */
+#include <p11-kit-1/p11-kit/pkcs11.h>
 #include <openssl/err.h>
 #include "gs-sonames.h"
-
-/* PKCS#11 return values this file tells apart (pkcs11t.h) */
-#define CKR_DEVICE_REMOVED 0x32UL
-#define CKR_PIN_INCORRECT 0xA0UL
-#define CKR_PIN_INVALID 0xA1UL
-#define CKR_PIN_LEN_RANGE 0xA2UL
-#define CKR_PIN_LOCKED 0xA4UL
-#define CKR_TOKEN_NOT_PRESENT 0xE0UL
 
 #define PIN_MAX 256
 
@@ -410,10 +406,11 @@ typedef struct pin_state {
 	int count_low, final_try, locked;
 } pin_state;
 
-/* Is t's token still there? The module's slot list, asked again; with
- * `ps`, the PIN flags it shows now. */
+/* Is t's token still there? The module's slot list, asked again (a
+ * fresh list, released: the module's sessions on the slot close with
+ * it, so only once t's session is no use anyway). */
 static int
-token_state(gs_token *t, pin_state *ps)
+token_present(gs_token *t)
 {
 	PKCS11_SLOT *slots = NULL;
 	unsigned n = 0, i;
@@ -423,24 +420,32 @@ token_state(gs_token *t, pin_state *ps)
 		ERR_clear_error();
 		return 0;
 	}
-	for (i = 0; i < n && !here; i++) {
-		const PKCS11_TOKEN *k = slots[i].token;
-		here = k && k->initialized && !g_strcmp0(k->label, t->slot->token->label) &&
-		       !g_strcmp0(k->serialnr, t->slot->token->serialnr);
-		if (here && ps) {
-			ps->count_low = k->userPinCountLow;
-			ps->final_try = k->userPinFinalTry;
-			ps->locked = k->userPinLocked;
-		}
-	}
+	for (i = 0; i < n && !here; i++)
+		here = slots[i].token && slots[i].token->initialized &&
+		       !g_strcmp0(slots[i].token->label, t->slot->token->label) &&
+		       !g_strcmp0(slots[i].token->serialnr, t->slot->token->serialnr);
 	p11.release_all_slots(t->ctx, slots, n);
 	return here;
 }
 
+/* The PIN flags t's token shows now (C_GetTokenInfo of its slot, asked
+ * of the module itself: the login session stays). 0 when it cannot
+ * say (the token gone). */
 static int
-token_present(gs_token *t)
+token_state(gs_token *t, pin_state *ps)
 {
-	return token_state(t, NULL);
+	CK_C_GetFunctionList get = (CK_C_GetFunctionList) dlsym(t->module, "C_GetFunctionList");
+	CK_FUNCTION_LIST_PTR f = NULL;
+	CK_TOKEN_INFO info;
+
+	memset(ps, 0, sizeof *ps);
+	if (!get || get(&f) != CKR_OK || !f ||
+	    f->C_GetTokenInfo((CK_SLOT_ID) p11.slot_id(t->slot), &info) != CKR_OK)
+		return 0;
+	ps->count_low = !!(info.flags & CKF_USER_PIN_COUNT_LOW);
+	ps->final_try = !!(info.flags & CKF_USER_PIN_FINAL_TRY);
+	ps->locked = !!(info.flags & CKF_USER_PIN_LOCKED);
+	return 1;
 }
 
 /* Log in with `pin` (NUL-terminated). One try: a token counts wrong
@@ -543,12 +548,11 @@ gs_token_pin_desc(const char *token, const char *whose)
 }
 
 /* Log in with PINs asked through pinentry at `w`: a wrong one is asked
- * again with an error text, at most PIN_TRIES times, and never once the
+ * again with an error text, at most GS_PINENTRY_TRIES times, and never once the
  * token says that the next wrong PIN locks it (the PIN is not spent
  * down to a locked card: a try is left for the user's own care). What
  * the token says of its remaining tries is shown. *how: how pinentry
  * ended (GS_PINENTRY_OK when it gave PINs). */
-#define PIN_TRIES 3
 gs_status
 gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *desc, gs_pinentry_result *how,
 			char **errmsg)
@@ -576,7 +580,7 @@ gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *des
 		return st;
 	}
 	st = GS_E_PASSPHRASE;
-	for (attempt = 1; attempt <= PIN_TRIES; attempt++) {
+	for (attempt = 1; attempt <= GS_PINENTRY_TRIES; attempt++) {
 		char *pin = NULL;
 		size_t len = 0;
 
@@ -604,11 +608,11 @@ gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *des
 				     t->name);
 			break;
 		}
-		if (attempt == PIN_TRIES) {
-			st = gs_fail(errmsg, GS_E_PASSPHRASE, "wrong PIN for %s, %d times", t->name, PIN_TRIES);
+		if (attempt == GS_PINENTRY_TRIES) {
+			st = gs_fail(errmsg, GS_E_PASSPHRASE, "wrong PIN for %s, %d times", t->name, GS_PINENTRY_TRIES);
 			break;
 		}
-		error = g_strdup_printf("Wrong PIN (try %d of %d)%s", attempt + 1, PIN_TRIES,
+		error = g_strdup_printf("Wrong PIN (try %d of %d)%s", attempt + 1, GS_PINENTRY_TRIES,
 					ps.count_low ? "; the token says few tries are left" : "");
 		g_clear_pointer(&why, g_free);
 	}
