@@ -189,10 +189,11 @@ pin_asked exp2 "the next sign asks for the PIN again"
 gs agent stop >/dev/null; sleep 1.5
 config 600
 
-# ---- the token pulled out while the agent holds its session ----
-# the module is the shim that deletes SoftHSM's token folder at the
-# first key operation: the agent logs in (the PIN on the terminal), the
-# key is cached, then the next sign meets a token that is gone
+# ---- the token pulled out between the agent's login and the key ----
+# the module is the shim (tests/faults/p11-remove.c) that deletes
+# SoftHSM's token folder at the first key operation: the agent logs in
+# (the PIN on the terminal) and caches the key, whose operation then
+# meets a token that is gone
 restore
 B="$T_DIR/shim-store"
 export P11_REMOVE_MODULE="$SOFTHSM"
@@ -218,6 +219,23 @@ else
 fi
 stop pulled
 restore
+gs --home "$B" agent stop >/dev/null 2>&1; sleep 1.5
+
+# ---- a token that says its next wrong PIN locks it ----
+# the shim shows CKF_USER_PIN_FINAL_TRY after a wrong PIN: no second try
+PANE_ENV="P11_REMOVE_MODULE=$SOFTHSM P11_FINAL_TRY=1 P11_LOGIN_LOG=$T_DIR/final.log"
+pane final "$GALSMIME --home $B agent start; $GALSMIME --home $B sign <$T_DIR/m.eml >$T_DIR/final.out 2>$T_DIR/final.err"
+PANE_ENV=
+if wait_for final 'PIN:'; then
+	keys final 9999 Enter
+	check "a wrong PIN on a token at its final try: exit 77, not asked again" test "$(wait_rc final)" = 77
+	check "... one C_Login only" test "$(wc -l <final.log)" = 1
+	check "... one line saying why" \
+		sh -c "[ \$(wc -l <final.err) = 1 ] && grep -q 'one more wrong PIN locks it, so it is not asked again' final.err"
+else
+	fail "a token at its final try" "$(cat screen.final)"
+fi
+stop final
 gs --home "$B" agent stop >/dev/null 2>&1; sleep 1.5
 
 # ---- no agent: the command asks through pinentry itself ----
@@ -256,3 +274,35 @@ else
 fi
 wait
 stop gui
+
+# ---- the real graphical pinentry: pinentry-gtk-2 on an Xvfb display ----
+# the PIN typed into its window with xdotool; the command has DISPLAY and
+# no terminal
+gs agent stop >/dev/null 2>&1; sleep 1.5
+if have Xvfb && have xdotool && [ -x /usr/bin/pinentry-gtk-2 ]; then
+	printf '[agent]\npinentry = /usr/bin/pinentry-tty\npinentry_graphical = /usr/bin/pinentry-gtk-2\n' \
+		>"$XDG_CONFIG_HOME/galsmime/config"
+	Xvfb -displayfd 5 -nolisten tcp -screen 0 800x600x24 5>xvfb.display >xvfb.log 2>&1 &
+	XVFB=$!
+	n=50; while [ ! -s xvfb.display ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+	D=:$(cat xvfb.display)
+	( DISPLAY=$D "$GALSMIME" sign <m.eml >x.out 2>x.err; echo $? >x.rc ) &
+	# the window pinentry-gtk-2 opens (its title: SETTITLE galsmime)
+	if DISPLAY=$D timeout 20 xdotool search --sync --name '^galsmime$' >x.win 2>/dev/null; then
+		pass "a command with a display: pinentry-gtk-2 opens its window on the X display"
+		sleep 0.5
+		DISPLAY=$D xdotool type --delay 40 1234
+		DISPLAY=$D xdotool key Return
+		n=150; while [ ! -s x.rc ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+		check "... the PIN typed there: sign exits 0" test "$(cat x.rc 2>/dev/null)" = 0
+		check "... a good signature" verified x.out
+	else
+		fail "a command with a display: pinentry-gtk-2 opens its window" "$(cat x.err xvfb.log 2>/dev/null)"
+	fi
+	gs agent stop >/dev/null 2>&1
+	wait $!
+	kill "$XVFB" 2>/dev/null
+	wait "$XVFB" 2>/dev/null
+else
+	skip "the graphical pinentry on Xvfb" "xvfb, xdotool or pinentry-gtk2 missing (make deps)"
+fi
