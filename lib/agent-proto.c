@@ -35,7 +35,7 @@ static const struct {
 	[GS_AGENT_STATUS] = { 0, 0 },
 	[GS_AGENT_FORGET] = { 0, F(KEYID) },
 	[GS_AGENT_STOP] = { 0, 0 },
-	[GS_AGENT_PRESET] = { F(KEYID) | F(BLOB) | F(PASS), 0 },
+	[GS_AGENT_PRESET] = { F(KEYID) | F(PASS), F(BLOB) | F(URI) | F(CERT) | F(MODULE) },
 	/* a stored key (BLOB) or a token key (URI CERT [MODULE]): the agent
 	 * checks that exactly one is given */
 	[GS_AGENT_UNLOCK] = { F(KEYID), F(BLOB) | F(URI) | F(CERT) | F(MODULE) | F(DESC) | F(TTYNAME) |

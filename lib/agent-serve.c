@@ -270,9 +270,9 @@ token_session(server *s, const char *uri, const char *module)
 	return NULL;
 }
 
-/* GS_AGENT_E_* for an UNLOCK of a token key: the token's session (one
- * already logged in, or a new one whose PIN pinentry asks), the key
- * found there and cached. */
+/* GS_AGENT_E_* for an UNLOCK (or a PRESET: its PASS is the PIN, tried
+ * once) of a token key: the token's session (one already logged in, or
+ * a new one whose PIN pinentry asks), the key found there and cached. */
 static gs_agent_reply
 open_token_key(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 {
@@ -298,18 +298,28 @@ open_token_key(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 	if (!k) {
 		gs_token *t = NULL;
 		if ((st = gs_token_open(uri, module, &t, text)) == GS_OK) {
-			char *whose = field_str(m, GS_AGENT_F_DESC);
-			char *desc = gs_token_pin_desc(gs_token_name(t), whose);
-			gs_pinentry_where w;
-			char *strs[4];
-			int i;
+			if (m->code == GS_AGENT_PRESET) {
+				char *pin = OPENSSL_secure_zalloc(m->f[GS_AGENT_F_PASS].len + 1);
+				st = pin ? GS_OK : gs_fail(text, GS_E_INTERNAL, "out of secure memory");
+				if (pin) {
+					memcpy(pin, m->f[GS_AGENT_F_PASS].p, m->f[GS_AGENT_F_PASS].len);
+					st = gs_token_login_pin(t, pin, text);
+					OPENSSL_secure_clear_free(pin, m->f[GS_AGENT_F_PASS].len + 1);
+				}
+			} else {
+				char *whose = field_str(m, GS_AGENT_F_DESC);
+				char *desc = gs_token_pin_desc(gs_token_name(t), whose);
+				gs_pinentry_where w;
+				char *strs[4];
+				int i;
 
-			client_where(s, m, &w, strs);
-			st = gs_token_login_pinentry(t, &w, desc, &how, text);
-			for (i = 0; i < 4; i++)
-				g_free(strs[i]);
-			g_free(desc);
-			g_free(whose);
+				client_where(s, m, &w, strs);
+				st = gs_token_login_pinentry(t, &w, desc, &how, text);
+				for (i = 0; i < 4; i++)
+					g_free(strs[i]);
+				g_free(desc);
+				g_free(whose);
+			}
 		}
 		if (st == GS_OK) {
 			k = g_new0(tok, 1);
@@ -415,6 +425,16 @@ status_text(server *s)
 	return g_string_free(t, FALSE);
 }
 
+/* Does an UNLOCK or PRESET name one key: a stored key (BLOB), or a
+ * token key (URI CERT [MODULE])? */
+static int
+key_named(const gs_agent_msg *m)
+{
+	int blob = !!m->f[GS_AGENT_F_BLOB].p, uri = !!m->f[GS_AGENT_F_URI].p;
+
+	return blob != uri && uri == !!m->f[GS_AGENT_F_CERT].p && (uri || !m->f[GS_AGENT_F_MODULE].p);
+}
+
 static void
 serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char *out, char **text)
 {
@@ -446,6 +466,21 @@ serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char
 		}
 		break;
 	case GS_AGENT_PRESET:
+		if (!key_named(m)) {
+			rep->code = GS_AGENT_E_REFUSED;
+			*text = g_strdup("a stored key, or a token key's URI and certificate, is needed");
+			break;
+		}
+		if (m->f[GS_AGENT_F_URI].p) {
+			/* a PIN preset: the login it gives replaces none kept */
+			pthread_mutex_lock(&s->pinentry);
+			if ((e = cached(s, keyid)))
+				entry_unref(e);
+			else
+				rep->code = open_token_key(s, m, keyid, text);
+			pthread_mutex_unlock(&s->pinentry);
+			break;
+		}
 		k = open_blob(m->f[GS_AGENT_F_BLOB].p, m->f[GS_AGENT_F_BLOB].len,
 			      (const char *) m->f[GS_AGENT_F_PASS].p, m->f[GS_AGENT_F_PASS].len);
 		if (!k) {
@@ -456,11 +491,9 @@ serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char
 		}
 		break;
 	case GS_AGENT_UNLOCK:
-		if (!m->f[GS_AGENT_F_BLOB].p == !m->f[GS_AGENT_F_URI].p ||
-		    !m->f[GS_AGENT_F_URI].p != !m->f[GS_AGENT_F_CERT].p ||
-		    (m->f[GS_AGENT_F_MODULE].p && !m->f[GS_AGENT_F_URI].p)) {
+		if (!key_named(m)) {
 			rep->code = GS_AGENT_E_REFUSED;
-			*text = g_strdup("UNLOCK takes a stored key, or a token key's URI and certificate");
+			*text = g_strdup("a stored key, or a token key's URI and certificate, is needed");
 			break;
 		}
 		if ((e = cached(s, keyid))) {

@@ -606,7 +606,7 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 	gs_agent_msg req = { .version = GS_AGENT_PROTOCOL, .code = GS_AGENT_PRESET }, rep;
 	GByteArray *buf = NULL;
 	gs_identity *id = NULL;
-	unsigned char md[32];
+	unsigned char md[32], *der = NULL;
 	unsigned int mdlen = 0;
 	char *keyid;
 	gs_status st;
@@ -615,7 +615,7 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_agent_preset: bad arguments");
 	if ((st = gs_identity_for_address(session, address, &id, errmsg)) != GS_OK)
 		return st;
-	if (!id->encrypted) {
+	if (!id->encrypted && !id->token_uri) {
 		gs_identity_free(id);
 		return gs_fail(errmsg, GS_E_USAGE, "the key is not encrypted: it needs no agent");
 	}
@@ -625,11 +625,19 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 	}
 	keyid = gs_hex(md, mdlen);
 	set_str(&req, GS_AGENT_F_KEYID, keyid);
-	set_field(&req, GS_AGENT_F_BLOB, id->blob, id->blob_len);
+	if (id->token_uri) {
+		int n = i2d_X509(id->cert, &der);
+		set_str(&req, GS_AGENT_F_URI, id->token_uri);
+		set_str(&req, GS_AGENT_F_MODULE, session->p11_module);
+		set_field(&req, GS_AGENT_F_CERT, der, n > 0 ? (size_t) n : 0);
+	} else {
+		set_field(&req, GS_AGENT_F_BLOB, id->blob, id->blob_len);
+	}
 	set_field(&req, GS_AGENT_F_PASS, pass, passlen);
 	if ((st = call(a, &req, &rep, &buf, errmsg)) == GS_OK)
 		st = reply_status(&rep, errmsg);
 	gs_agent_wipe(buf);
+	OPENSSL_free(der);
 	g_free(keyid);
 	gs_identity_free(id);
 	return st;

@@ -1398,7 +1398,9 @@ typedef enum gs_agent_op {
 	GS_AGENT_STATUS,      /* -> OK; TEXT: one line per cached key */
 	GS_AGENT_FORGET,      /* [KEYID] -> OK: forget that key, or all */
 	GS_AGENT_STOP,        /* -> OK, then the agent wipes its keys and exits */
-	GS_AGENT_PRESET,      /* KEYID BLOB PASS -> OK: unlock the key, cache it */
+	GS_AGENT_PRESET,      /* KEYID PASS, BLOB or URI CERT [MODULE] -> OK:
+			       * unlock the key (log in to its token, once:
+			       * PASS is the PIN), cache it */
 	GS_AGENT_UNLOCK,      /* KEYID, BLOB or URI CERT [MODULE],
 			       * [DESC TTYNAME TTYTYPE DISPLAY WAYLAND] -> OK
 			       * when the key is cached, after asking pinentry
@@ -1523,9 +1525,11 @@ gs_status gs_agent_command(gs_agent *agent, gs_agent_op op, const char *keyid, c
 			   char **errmsg);
 /* Hand the agent the passphrase of the identity of `address` (a
  * fingerprint; NULL: the only identity) to open its key and cache it
- * (galsmime agent preset). Returns GS_OK; GS_E_NO_KEY (no such
- * identity); GS_E_USAGE (its key is not encrypted: nothing to cache);
- * GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store failure. */
+ * (galsmime agent preset); for a key on a token, its PIN: the agent logs
+ * in (one try) and keeps the login. Returns GS_OK; GS_E_NO_KEY (no such
+ * identity; the token is absent); GS_E_USAGE (its key is not encrypted:
+ * nothing to cache); GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store
+ * failure. */
 gs_status gs_agent_preset(gs_agent *agent, gs_session *session, const char *address,
 			  const char *pass, size_t passlen, char **errmsg);
 

@@ -430,6 +430,9 @@ char *gs_token_pin_desc(const char *token, const char *whose);
  * (the token went). */
 gs_status gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *desc,
 				  gs_pinentry_result *how, char **errmsg);
+/* Log in to t with `pin` (NUL-ended), once. GS_OK (also when no login
+ * is needed); GS_E_PASSPHRASE (wrong, or locked); GS_E_NO_KEY. */
+gs_status gs_token_login_pin(gs_token *t, const char *pin, char **errmsg);
 /* The private key on t (logged in) that the key URI names, checked
  * against `cert`. *key is new (EVP_PKEY_free before gs_token_free). */
 gs_status gs_token_find_key(gs_token *t, const char *uri, X509 *cert, EVP_PKEY **key, char **errmsg);

@@ -706,6 +706,14 @@ gs_token_name(const gs_token *t)
 }
 
 gs_status
+gs_token_login_pin(gs_token *t, const char *pin, char **errmsg)
+{
+	if (!t->slot->token->loginRequired || t->logged_in)
+		return GS_OK;
+	return token_login(t, pin, errmsg);
+}
+
+gs_status
 gs_token_find_key(gs_token *t, const char *uri, X509 *cert, EVP_PKEY **key, char **errmsg)
 {
 	p11_uri u;

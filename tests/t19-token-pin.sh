@@ -250,6 +250,17 @@ stop noagent2
 printf '1234\n' >pin; chmod 600 pin
 check "the PIN file still works without a terminal" sh -c "'$GALSMIME' sign --passphrase-file pin <m.eml >f.out && openssl cms -verify -in f.out -CAfile '$PKI/root.crt' -certfile '$PKI/inter.crt' -out /dev/null 2>/dev/null"
 
+# ---- headless: the PIN preset (procmail, cron) ----
+config 600
+echo 9999 | gs agent preset --from alice@example.org >/dev/null 2>preset.err; rc=$?
+check "agent preset with a wrong PIN: exit 77, naming the token" \
+	sh -c "[ $rc = 77 ] && grep -q \"wrong PIN for token 'galsmime-test'\" preset.err"
+echo 1234 | gs agent preset --from alice@example.org >/dev/null 2>&1; rc=$?
+check "agent preset with the PIN: exit 0" test "$rc" = 0
+gs sign <m.eml >pre.out 2>pre.err; rc=$?
+check "... then a sign with no terminal: exit 0, a good signature" sh -c "[ $rc = 0 ] && openssl cms -verify -in pre.out -CAfile '$PKI/root.crt' -certfile '$PKI/inter.crt' -out /dev/null 2>/dev/null"
+gs agent stop >/dev/null 2>&1; sleep 1.5
+
 # ---- a display and no terminal: the graphical pinentry, with --display ----
 # the probe logs its arguments and environment, then runs the real
 # pinentry-tty on a tmux terminal (where the test types)
