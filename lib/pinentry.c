@@ -157,7 +157,7 @@ gs_pinentry_open(const gs_pinentry_where *w, const char *desc, const char *promp
 		return gs_fail(errmsg, GS_E_PASSPHRASE, "no pinentry program configured");
 	if (!tty && !display && !wayland)
 		return gs_fail(errmsg, GS_E_PASSPHRASE,
-			       "no terminal and no display to ask for the passphrase on "
+			       "no terminal and no display for pinentry to ask on "
 			       "(set GPG_TTY, or use galsmime agent preset)");
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return gs_fail(errmsg, GS_E_IO, "pipe: %s", g_strerror(errno));
