@@ -284,6 +284,22 @@ else
 	fail "a client with a display: the graphical pinentry" "$(cat screen.gui) $(cat probe.log 2>/dev/null)"
 fi
 wait
+# Wayland only: the graphical program, WAYLAND_DISPLAY, no --display
+gs agent forget
+rm -f probe.log gui.rc
+( WAYLAND_DISPLAY=wayland-77 "$GALSMIME" sign <m.eml >gui.out 2>gui.err; echo $? >gui.rc ) &
+# the pane still shows the last prompt: this one is the second
+n=150; while [ "$(screen gui | grep -c 'PIN:')" -lt 2 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+if [ "$(grep -c 'PIN:' screen.gui)" -ge 2 ]; then
+	keys gui 1234 Enter
+	n=100; while [ ! -s gui.rc ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+	check "a client with WAYLAND_DISPLAY only: the graphical pinentry; sign exits 0" test "$(cat gui.rc)" = 0
+	check "... with WAYLAND_DISPLAY in its environment and no --display" \
+		sh -c "grep -qx 'WAYLAND_DISPLAY=wayland-77' probe.log && grep -qx 'argv: ' probe.log"
+else
+	fail "a client with WAYLAND_DISPLAY: the graphical pinentry" "$(cat screen.gui) $(cat probe.log 2>/dev/null)"
+fi
+wait
 stop gui
 
 # ---- the real graphical pinentry: pinentry-gtk-2 on an Xvfb display ----
