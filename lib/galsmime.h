@@ -538,6 +538,16 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
 			     const char *passphrase, size_t passlen, const char *label,
 			     char **fingerprint, int *stored_plain, char **errmsg);
 
+/* Where secrets are asked for: pinentry programs (paths) and the
+ * requester's terminal or display. `program` serves a terminal (tty,
+ * its TERM in ttytype); `graphical` (NULL: `program`) a requester with
+ * a display (X `display`, passed as --display, or `wayland_display`)
+ * and no terminal. */
+typedef struct gs_pinentry_where {
+	const char *program, *graphical;
+	const char *tty, *ttytype, *display, *wayland_display;
+} gs_pinentry_where;
+
 /* Register as an identity the certificate on a PKCS#11 token (smart
  * card, USB token, SoftHSM) named by `uri`, an RFC 7512 URI
  * ("pkcs11:token=Card;id=%01"): its path attributes token, manufacturer,
@@ -549,10 +559,12 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
  * key stays on the token: the store keeps the certificate and a URI
  * naming the token and the key (never a PIN), and signing and
  * decrypting use the key there (libp11, loaded now and only for such
- * keys). When a PIN is at hand (pin-value, else `pin_cb`, which may be
- * NULL or answer GS_E_PASSPHRASE for none), the import logs in and
- * checks that the token holds the matching private key (*key_checked,
- * may be NULL, is then set). *fingerprint (may be NULL) receives the
+ * keys). When a PIN is at hand (pin-value; else asked through pinentry
+ * at `pinentry` when not NULL, a wrong one again as gs_session_set_pinentry
+ * says; else from `pin_cb`, which may be NULL or answer GS_E_PASSPHRASE
+ * for none), the import logs in and checks that the token holds the
+ * matching private key (*key_checked, may be NULL, is then set; a
+ * cancelled pinentry leaves it 0). *fingerprint (may be NULL) receives the
  * certificate's SHA-256. Returns GS_OK; GS_E_USAGE (not a pkcs11: URI,
  * an attribute unknown or given twice, a URI matching several tokens or
  * certificates: *errmsg lists them); GS_E_NO_KEY (the module cannot be
@@ -562,8 +574,9 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
  * and module-name are not supported); GS_E_PROGRAMMER (no store or
  * URI); or a store failure. */
 gs_status gs_identity_import_token(gs_store *store, const char *uri, const char *module,
-				   const char *label, gs_passphrase_cb pin_cb, void *pin_data,
-				   char **fingerprint, int *key_checked, char **errmsg);
+				   const char *label, const gs_pinentry_where *pinentry,
+				   gs_passphrase_cb pin_cb, void *pin_data, char **fingerprint,
+				   int *key_checked, char **errmsg);
 
 /* One identity of a listing: its certificate, its label (or NULL),
  * whether its key is stored encrypted, and for a key that stays on a
@@ -1490,16 +1503,6 @@ gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errm
  * token the client sends its URI and certificate: the agent opens the
  * token, asks its PIN the same way, and keeps the token logged in. Starting it, its socket
  * and its configuration are the caller's (galsmime agent). */
-
-/* Where secrets are asked for: pinentry programs (paths) and the
- * requester's terminal or display. `program` serves a terminal (tty,
- * its TERM in ttytype); `graphical` (NULL: `program`) a requester with
- * a display (X `display`, passed as --display, or `wayland_display`)
- * and no terminal. */
-typedef struct gs_pinentry_where {
-	const char *program, *graphical;
-	const char *tty, *ttytype, *display, *wayland_display;
-} gs_pinentry_where;
 
 /* A connection to an agent. */
 typedef struct gs_agent gs_agent;

@@ -805,8 +805,8 @@ gs_token_failed(gs_token *t, gs_status st, const char *what, char **errmsg)
 
 gs_status
 gs_identity_import_token(gs_store *s, const char *uri, const char *module, const char *label,
-			 gs_passphrase_cb pin_cb, void *pin_data, char **fingerprint, int *key_checked,
-			 char **errmsg)
+			 const gs_pinentry_where *pinentry, gs_passphrase_cb pin_cb, void *pin_data,
+			 char **fingerprint, int *key_checked, char **errmsg)
 {
 	p11_uri u;
 	gs_token *t = NULL;
@@ -855,7 +855,7 @@ gs_identity_import_token(gs_store *s, const char *uri, const char *module, const
 	} else if (t->slot->token->loginRequired) {
 		char *whose = X509_NAME_oneline(X509_get_subject_name(cert->x509), NULL, 0);
 		char *err = NULL;
-		st = token_login_cb(t, pin_cb, pin_data, NULL, whose, NULL, &asked, &err);
+		st = token_login_cb(t, pin_cb, pin_data, pinentry, whose, NULL, &asked, &err);
 		OPENSSL_free(whose);
 		if (st != GS_OK && !asked) {
 			/* no PIN: the key is checked when first used */

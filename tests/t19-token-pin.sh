@@ -250,6 +250,19 @@ stop noagent2
 printf '1234\n' >pin; chmod 600 pin
 check "the PIN file still works without a terminal" sh -c "'$GALSMIME' sign --passphrase-file pin <m.eml >f.out && openssl cms -verify -in f.out -CAfile '$PKI/root.crt' -certfile '$PKI/inter.crt' -out /dev/null 2>/dev/null"
 
+# ---- key import on a terminal: the PIN through pinentry checks the key ----
+pane imp "$GALSMIME --home $T_DIR/imp key import \"pkcs11:token=galsmime-test;id=%01?module-path=$SOFTHSM\" >$T_DIR/imp.out 2>$T_DIR/imp.err"
+if wait_for imp 'PIN:'; then
+	keys imp 9999 Enter
+	wait_for imp 'Wrong PIN \(try 2 of 3\)' 5 && keys imp 1234 Enter
+	check "key import pkcs11: on a terminal: pinentry asks (a wrong PIN again), exit 0" test "$(wait_rc imp)" = 0
+	check "... the key checked with the PIN (no 'checked when first used' note)" \
+		sh -c "grep -q 'imported (the key stays on the token)' imp.out && ! grep -q 'no PIN given' imp.err"
+else
+	fail "key import on a terminal: pinentry asks" "$(cat screen.imp)"
+fi
+stop imp
+
 # ---- headless: the PIN preset (procmail, cron) ----
 config 600
 echo 9999 | gs agent preset --from alice@example.org >/dev/null 2>preset.err; rc=$?
