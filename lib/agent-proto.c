@@ -20,6 +20,10 @@ static const size_t field_max[GS_AGENT_F_COUNT] = {
 	[GS_AGENT_F_TTYTYPE] = 64,
 	[GS_AGENT_F_DISPLAY] = 256,
 	[GS_AGENT_F_TEXT] = 32768,
+	[GS_AGENT_F_URI] = 2048,
+	[GS_AGENT_F_MODULE] = 1024,
+	[GS_AGENT_F_CERT] = 16384,
+	[GS_AGENT_F_WAYLAND] = 256,
 };
 
 #define F(t) (1u << GS_AGENT_F_##t)
@@ -31,8 +35,11 @@ static const struct {
 	[GS_AGENT_STATUS] = { 0, 0 },
 	[GS_AGENT_FORGET] = { 0, F(KEYID) },
 	[GS_AGENT_STOP] = { 0, 0 },
-	[GS_AGENT_PRESET] = { F(KEYID) | F(BLOB) | F(PASS), 0 },
-	[GS_AGENT_UNLOCK] = { F(KEYID) | F(BLOB), F(DESC) | F(TTYNAME) | F(TTYTYPE) | F(DISPLAY) },
+	[GS_AGENT_PRESET] = { F(KEYID) | F(PASS), F(BLOB) | F(URI) | F(CERT) | F(MODULE) },
+	/* a stored key (BLOB) or a token key (URI CERT [MODULE]): the agent
+	 * checks that exactly one is given */
+	[GS_AGENT_UNLOCK] = { F(KEYID), F(BLOB) | F(URI) | F(CERT) | F(MODULE) | F(DESC) | F(TTYNAME) |
+					     F(TTYTYPE) | F(DISPLAY) | F(WAYLAND) },
 	[GS_AGENT_RSA_SIGN] = { F(KEYID) | F(PADDING) | F(DATA), 0 },
 	[GS_AGENT_RSA_DECRYPT] = { F(KEYID) | F(PADDING) | F(DATA), 0 },
 	[GS_AGENT_ECDSA_SIGN] = { F(KEYID) | F(DATA), 0 },

@@ -1,6 +1,7 @@
 /* agent-serve.c: the agent's side (galsmime.h, "The key agent"): a
  * listening socket, a thread per client, the key cache with gpg-agent's
- * two expiry times, and pinentry's Assuan exchange for passphrases.
+ * two expiry times, passphrases and token PINs asked through pinentry
+ * (pinentry.c), and the token sessions (pkcs11.c) it keeps logged in.
  *
  * Keys are opened in OpenSSL's secure heap (CRYPTO_secure_malloc_init:
  * locked memory, never swapped, wiped when freed): the private numbers
@@ -23,14 +24,22 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 
-#define PASS_MAX 1024
-#define PIN_TRIES 3
-#define LINE_MAX_ASSUAN 2048
+/* A token's session, logged in, shared by the keys cached from it: it
+ * logs out when the last of them goes (expiry, forget, stop). */
+typedef struct tok {
+	gs_token *t;
+	time_t opened;            /* the login: max_ttl counts from it */
+	gint refs;
+} tok;
 
+/* A cached key: opened from its stored form, or found on a token. Held
+ * by the cache and by each request using it. */
 typedef struct entry {
 	char keyid[65];
 	EVP_PKEY *key;
+	tok *token;               /* a token key: the session it lives in */
 	time_t opened, used;
+	gint refs;
 } entry;
 
 typedef struct server {
@@ -45,11 +54,24 @@ typedef struct server {
 } server;
 
 static void
-entry_free(entry *e)
+tok_unref(tok *k)
 {
-	EVP_PKEY_free(e->key);
-	OPENSSL_cleanse(e, sizeof *e);
-	g_free(e);
+	if (k && g_atomic_int_dec_and_test(&k->refs)) {
+		gs_token_free(k->t);
+		g_free(k);
+	}
+}
+
+static void
+entry_unref(entry *e)
+{
+	if (e && g_atomic_int_dec_and_test(&e->refs)) {
+		/* the token's key before its module */
+		EVP_PKEY_free(e->key);
+		tok_unref(e->token);
+		OPENSSL_cleanse(e, sizeof *e);
+		g_free(e);
+	}
 }
 
 static time_t
@@ -67,36 +89,38 @@ expired(const server *s, const entry *e, time_t now)
 	return now - e->used >= (time_t) s->opts.default_ttl || now - e->opened >= (time_t) s->opts.max_ttl;
 }
 
-/* Forget expired keys (all when `all`, or the one `keyid`). Lock held. */
+/* Forget expired keys (all when `all`, or the one `keyid`, or every
+ * key of the token session `token`). Lock held. */
 static void
-sweep(server *s, int all, const char *keyid)
+sweep(server *s, int all, const char *keyid, const tok *token)
 {
 	time_t now = boot_now();
 	guint i;
 
 	for (i = s->cache->len; i-- > 0;) {
 		entry *e = s->cache->pdata[i];
-		if (all || (keyid && !strcmp(e->keyid, keyid)) || (!keyid && expired(s, e, now)))
+		if (all || (keyid && !strcmp(e->keyid, keyid)) || (token && e->token == token) ||
+		    (!keyid && !token && expired(s, e, now)))
 			g_ptr_array_remove_index(s->cache, i);
 	}
 }
 
-/* The cached key (a new reference), its use time refreshed; NULL when
- * not cached or expired. */
-static EVP_PKEY *
+/* The cached key (a new reference: entry_unref), its use time
+ * refreshed; NULL when not cached or expired. */
+static entry *
 cached(server *s, const char *keyid)
 {
-	EVP_PKEY *k = NULL;
+	entry *k = NULL;
 	guint i;
 
 	pthread_mutex_lock(&s->lock);
-	sweep(s, 0, NULL);
+	sweep(s, 0, NULL, NULL);
 	for (i = 0; i < s->cache->len; i++) {
 		entry *e = s->cache->pdata[i];
 		if (!strcmp(e->keyid, keyid)) {
 			e->used = boot_now();
-			k = e->key;
-			EVP_PKEY_up_ref(k);
+			k = e;
+			g_atomic_int_inc(&k->refs);
 			break;
 		}
 	}
@@ -104,16 +128,22 @@ cached(server *s, const char *keyid)
 	return k;
 }
 
+/* Cache `key` (taken) under keyid; `token` (a reference taken): the
+ * token session it lives in. */
 static void
-cache_put(server *s, const char *keyid, EVP_PKEY *key)
+cache_put(server *s, const char *keyid, EVP_PKEY *key, tok *token)
 {
 	entry *e = g_new0(entry, 1);
 
 	g_strlcpy(e->keyid, keyid, sizeof e->keyid);
 	e->key = key;
-	e->opened = e->used = boot_now();
+	e->token = token;
+	e->refs = 1;
+	e->used = boot_now();
+	/* a key found in a session already open expires with its login */
+	e->opened = token ? token->opened : e->used;
 	pthread_mutex_lock(&s->lock);
-	sweep(s, 0, keyid);
+	sweep(s, 0, keyid, NULL);
 	g_ptr_array_add(s->cache, e);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -133,259 +163,182 @@ open_blob(const unsigned char *blob, size_t len, const char *pass, size_t passle
 	return k;
 }
 
-/* ------------------------------------------------------------------ */
-/* pinentry (Assuan)                                                   */
-/* ------------------------------------------------------------------ */
-
-typedef struct pin {
-	pid_t pid;
-	int to, from;
-	char line[LINE_MAX_ASSUAN];
-	size_t have;              /* bytes buffered after the current line */
-	char rbuf[LINE_MAX_ASSUAN];
-} pin;
-
-/* Read one line (without its LF) into p->line; -1 on EOF or overlong. */
-static int
-pin_line(pin *p)
-{
-	for (;;) {
-		char *nl = memchr(p->rbuf, '\n', p->have);
-		if (nl) {
-			size_t n = (size_t) (nl - p->rbuf);
-			memcpy(p->line, p->rbuf, n);
-			p->line[n] = 0;
-			memmove(p->rbuf, nl + 1, p->have - n - 1);
-			OPENSSL_cleanse(p->rbuf + p->have - n - 1, n + 1);
-			p->have -= n + 1;
-			return 0;
-		}
-		if (p->have == sizeof p->rbuf)
-			return -1;
-		{
-			ssize_t r = read(p->from, p->rbuf + p->have, sizeof p->rbuf - p->have);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return -1;
-			p->have += (size_t) r;
-		}
-	}
-}
-
-/* Wait for OK or ERR, skipping comments and status lines; D lines go
- * to `data` (percent-decoded, at most PASS_MAX - 1 bytes, NUL-ended).
- * Returns 0 on OK, the ERR code, or -1 when pinentry failed. */
-static long
-pin_wait(pin *p, char *data, size_t *dlen)
-{
-	for (;;) {
-		if (pin_line(p))
-			return -1;
-		if (!strncmp(p->line, "OK", 2) && (!p->line[2] || p->line[2] == ' '))
-			return 0;
-		if (!strncmp(p->line, "ERR ", 4)) {
-			long code = strtol(p->line + 4, NULL, 10);
-			return code > 0 ? code : -1;
-		}
-		if (!strncmp(p->line, "D ", 2) && data) {
-			const char *s = p->line + 2;
-			while (*s && *dlen < PASS_MAX - 1) {
-				if (s[0] == '%' && g_ascii_isxdigit(s[1]) && g_ascii_isxdigit(s[2])) {
-					data[(*dlen)++] = (char) (g_ascii_xdigit_value(s[1]) << 4 | g_ascii_xdigit_value(s[2]));
-					s += 3;
-				} else {
-					data[(*dlen)++] = *s++;
-				}
-			}
-			data[*dlen] = 0;
-			OPENSSL_cleanse(p->line, sizeof p->line);
-		}
-		/* "#" comments, "S" status and "INQUIRE" lines: nothing to do */
-		if (!strncmp(p->line, "INQUIRE", 7) && write(p->to, "END\n", 4) != 4)
-			return -1;
-	}
-}
-
-/* Send a command with an argument percent-escaped as Assuan wants it. */
-static long
-pin_cmd(pin *p, const char *cmd, const char *arg)
-{
-	GString *s = g_string_new(cmd);
-	long r;
-
-	if (arg) {
-		const char *c;
-		g_string_append_c(s, ' ');
-		for (c = arg; *c; c++) {
-			if (*c == '%' || *c == '\n' || *c == '\r' || (unsigned char) *c < 0x20)
-				g_string_append_printf(s, "%%%02X", (unsigned char) *c);
-			else
-				g_string_append_c(s, *c);
-		}
-	}
-	g_string_append_c(s, '\n');
-	r = write(p->to, s->str, s->len) == (ssize_t) s->len ? pin_wait(p, NULL, NULL) : -1;
-	g_string_free(s, TRUE);
-	return r;
-}
-
+/* Where the client's pinentry asks: its terminal or display, the
+ * agent's programs. Strings point into the request. */
 static void
-pin_close(pin *p)
+client_where(const server *s, const gs_agent_msg *m, gs_pinentry_where *w, char *strs[4])
 {
-	int status;
+	static const gs_agent_tag tags[4] = { GS_AGENT_F_TTYNAME, GS_AGENT_F_TTYTYPE, GS_AGENT_F_DISPLAY,
+					      GS_AGENT_F_WAYLAND };
+	int i;
 
-	if (p->to >= 0) {
-		if (write(p->to, "BYE\n", 4) < 0) {
-			/* it is going away anyway */
-		}
-		close(p->to);
-	}
-	if (p->from >= 0)
-		close(p->from);
-	if (p->pid > 0) {
-		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	OPENSSL_cleanse(p, sizeof *p);
+	for (i = 0; i < 4; i++)
+		strs[i] = m->f[tags[i]].p ? g_strndup((const char *) m->f[tags[i]].p, m->f[tags[i]].len) : NULL;
+	w->program = s->opts.pinentry;
+	w->graphical = s->opts.pinentry_graphical;
+	w->tty = strs[0];
+	w->ttytype = strs[1];
+	w->display = strs[2];
+	w->wayland_display = strs[3];
 }
 
-/* Start pinentry on the client's terminal (or display). */
-static gs_status
-pin_open(const server *s, const gs_agent_msg *m, pin *p, char **errmsg)
+static char *
+field_str(const gs_agent_msg *m, gs_agent_tag t)
 {
-	int in[2], out[2];
-	char *tty = m->f[GS_AGENT_F_TTYNAME].p
-		? g_strndup((const char *) m->f[GS_AGENT_F_TTYNAME].p, m->f[GS_AGENT_F_TTYNAME].len) : NULL;
-	char *term = m->f[GS_AGENT_F_TTYTYPE].p
-		? g_strndup((const char *) m->f[GS_AGENT_F_TTYTYPE].p, m->f[GS_AGENT_F_TTYTYPE].len) : NULL;
-	char *display = m->f[GS_AGENT_F_DISPLAY].p
-		? g_strndup((const char *) m->f[GS_AGENT_F_DISPLAY].p, m->f[GS_AGENT_F_DISPLAY].len) : NULL;
-	gs_status st = GS_OK;
-
-	memset(p, 0, sizeof *p);
-	p->to = p->from = -1;
-	if (!s->opts.pinentry || !*s->opts.pinentry)
-		st = gs_fail(errmsg, GS_E_PASSPHRASE, "no pinentry program configured");
-	else if (!tty && !display)
-		st = gs_fail(errmsg, GS_E_PASSPHRASE,
-			     "no terminal and no display to ask for the passphrase on "
-			     "(set GPG_TTY, or use galsmime agent preset)");
-	else if (pipe2(in, O_CLOEXEC) < 0 || (pipe2(out, O_CLOEXEC) < 0 && (close(in[0]), close(in[1]), 1)))
-		st = gs_fail(errmsg, GS_E_IO, "pipe: %s", g_strerror(errno));
-	if (st == GS_OK) {
-		/* everything the child needs is made before fork: the agent
-		 * has threads, and only async-signal-safe calls follow */
-		char *argv[] = { (char *) s->opts.pinentry, NULL };
-		char *envd = display ? g_strconcat("DISPLAY=", display, NULL) : NULL;
-		char *envt = term ? g_strconcat("TERM=", term, NULL) : NULL;
-		char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", envd ? envd : envt, envd ? envt : NULL, NULL };
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		p->pid = fork();
-		if (p->pid == 0) {
-			dup2(in[0], 0);
-			dup2(out[1], 1);
-			if (devnull >= 0)
-				dup2(devnull, 2);
-			execve(s->opts.pinentry, argv, envp);
-			_exit(127);
-		}
-		if (devnull >= 0)
-			close(devnull);
-		close(in[0]);
-		close(out[1]);
-		p->to = in[1];
-		p->from = out[0];
-		g_free(envd);
-		g_free(envt);
-		if (p->pid < 0) {
-			st = gs_fail(errmsg, GS_E_IO, "fork: %s", g_strerror(errno));
-		} else if (pin_wait(p, NULL, NULL) != 0) {
-			st = gs_fail(errmsg, GS_E_PASSPHRASE, "cannot run pinentry (%s)", s->opts.pinentry);
-		}
-	}
-	if (st == GS_OK && tty) {
-		char *o = g_strconcat("OPTION ttyname=", tty, NULL);
-		if (pin_cmd(p, o, NULL) != 0)
-			st = gs_fail(errmsg, GS_E_PASSPHRASE, "pinentry cannot use the terminal %s", tty);
-		g_free(o);
-	}
-	if (st == GS_OK && term) {
-		char *o = g_strconcat("OPTION ttytype=", term, NULL);
-		pin_cmd(p, o, NULL);
-		g_free(o);
-	}
-	g_free(tty);
-	g_free(term);
-	g_free(display);
-	if (st != GS_OK)
-		pin_close(p);
-	return st;
+	return m->f[t].p ? g_strndup((const char *) m->f[t].p, m->f[t].len) : NULL;
 }
 
-/* GS_AGENT_E_* for an UNLOCK that needs pinentry; the key cached on OK. */
+/* GS_AGENT_E_* of a failed unlock: how pinentry ended, or the status. */
+static gs_agent_reply
+unlock_reply(gs_status st, gs_pinentry_result how)
+{
+	if (st == GS_E_NO_KEY)
+		return GS_AGENT_E_NO_KEY;
+	if (how == GS_PINENTRY_CANCELLED)
+		return GS_AGENT_E_CANCELLED;
+	if (how == GS_PINENTRY_FAILED)
+		return GS_AGENT_E_PINENTRY;
+	return st == GS_E_PASSPHRASE ? GS_AGENT_E_BADPASS : GS_AGENT_E_FAILED;
+}
+
+/* GS_AGENT_E_* for an UNLOCK of a stored key that needs pinentry; the
+ * key cached on OK. */
 static gs_agent_reply
 ask_pin(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 {
-	char *desc = m->f[GS_AGENT_F_DESC].p
-		? g_strndup((const char *) m->f[GS_AGENT_F_DESC].p, m->f[GS_AGENT_F_DESC].len)
-		: g_strdup("galsmime needs the passphrase of your S/MIME key");
-	char *pass = OPENSSL_secure_zalloc(PASS_MAX);
-	gs_agent_reply r = GS_AGENT_E_BADPASS;
+	char *desc = m->f[GS_AGENT_F_DESC].p ? field_str(m, GS_AGENT_F_DESC)
+					     : g_strdup("galsmime needs the passphrase of your S/MIME key");
+	gs_pinentry_result how = GS_PINENTRY_FAILED;
+	gs_pinentry_where w;
+	gs_pinentry *pe = NULL;
 	EVP_PKEY *k = NULL;
-	int attempt;
-	pin p;
+	char *strs[4], *error = NULL;
+	int attempt, i;
 
-	if (!pass || pin_open(s, m, &p, text) != GS_OK) {
-		g_free(desc);
-		OPENSSL_secure_clear_free(pass, PASS_MAX);
-		return GS_AGENT_E_PINENTRY;
-	}
-	pin_cmd(&p, "SETTITLE", "galsmime");
-	pin_cmd(&p, "SETDESC", desc);
-	pin_cmd(&p, "SETPROMPT", "Passphrase:");
-	for (attempt = 1; attempt <= PIN_TRIES && !k; attempt++) {
-		size_t len = 0;
-		long rc;
+	client_where(s, m, &w, strs);
+	if (gs_pinentry_open(&w, desc, "Passphrase:", &pe, text) == GS_OK) {
+		for (attempt = 1; attempt <= GS_PINENTRY_TRIES && !k; attempt++) {
+			char *pass = NULL;
+			size_t len = 0;
 
-		if (attempt > 1) {
-			char *e = g_strdup_printf("Wrong passphrase (try %d of %d)", attempt, PIN_TRIES);
-			pin_cmd(&p, "SETERROR", e);
-			g_free(e);
+			g_clear_pointer(text, g_free);
+			if (attempt > 1)
+				error = g_strdup_printf("Wrong passphrase (try %d of %d)", attempt, GS_PINENTRY_TRIES);
+			how = gs_pinentry_get(pe, error, &pass, &len, text);
+			g_clear_pointer(&error, g_free);
+			if (how != GS_PINENTRY_OK)
+				break;
+			k = open_blob(m->f[GS_AGENT_F_BLOB].p, m->f[GS_AGENT_F_BLOB].len, pass, len);
+			OPENSSL_secure_clear_free(pass, GS_PINENTRY_MAX);
 		}
-		if (write(p.to, "GETPIN\n", 7) != 7) {
-			r = GS_AGENT_E_PINENTRY;
-			*text = g_strdup("pinentry went away");
-			break;
-		}
-		rc = pin_wait(&p, pass, &len);
-		/* GPG_ERR_CANCELED (99) or GPG_ERR_FULLY_CANCELED (198) in the
-		 * low 16 bits, whatever the source */
-		if (rc > 0 && ((rc & 0xffff) == 99 || (rc & 0xffff) == 198)) {
-			r = GS_AGENT_E_CANCELLED;
-			*text = g_strdup("the passphrase was not given (pinentry cancelled)");
-			break;
-		}
-		if (rc != 0) {
-			r = GS_AGENT_E_PINENTRY;
-			*text = g_strdup_printf("pinentry failed (%s%ld): is the terminal usable?", rc < 0 ? "" : "error ",
-						rc);
-			break;
-		}
-		k = open_blob(m->f[GS_AGENT_F_BLOB].p, m->f[GS_AGENT_F_BLOB].len, pass, len);
-		OPENSSL_cleanse(pass, PASS_MAX);
+		gs_pinentry_close(pe);
 	}
-	pin_close(&p);
-	if (k) {
-		cache_put(s, keyid, k);
-		r = GS_AGENT_OK;
-	} else if (r == GS_AGENT_E_BADPASS) {
-		*text = g_strdup_printf("wrong passphrase for the private key, %d times", PIN_TRIES);
-	}
-	OPENSSL_secure_clear_free(pass, PASS_MAX);
+	for (i = 0; i < 4; i++)
+		g_free(strs[i]);
 	g_free(desc);
-	return r;
+	if (k) {
+		cache_put(s, keyid, k, NULL);
+		return GS_AGENT_OK;
+	}
+	if (how == GS_PINENTRY_OK) {
+		g_free(*text);
+		*text = g_strdup_printf("wrong passphrase for the private key, %d times", GS_PINENTRY_TRIES);
+		return GS_AGENT_E_BADPASS;
+	}
+	if (how == GS_PINENTRY_CANCELLED) {
+		g_free(*text);
+		*text = g_strdup("the passphrase was not given (pinentry cancelled)");
+		return GS_AGENT_E_CANCELLED;
+	}
+	return GS_AGENT_E_PINENTRY;
+}
+
+/* A token session already logged in for the URI's token, or NULL (a new
+ * reference). Lock held. */
+static tok *
+token_session(server *s, const char *uri, const char *module)
+{
+	guint i;
+
+	for (i = 0; i < s->cache->len; i++) {
+		entry *e = s->cache->pdata[i];
+		if (e->token && gs_token_serves(e->token->t, uri, module)) {
+			g_atomic_int_inc(&e->token->refs);
+			return e->token;
+		}
+	}
+	return NULL;
+}
+
+/* GS_AGENT_E_* for an UNLOCK (or a PRESET: its PASS is the PIN, tried
+ * once) of a token key: the token's session (one already logged in, or
+ * a new one whose PIN pinentry asks), the key found there and cached. */
+static gs_agent_reply
+open_token_key(server *s, const gs_agent_msg *m, const char *keyid, char **text)
+{
+	char *uri = field_str(m, GS_AGENT_F_URI), *module = field_str(m, GS_AGENT_F_MODULE);
+	const unsigned char *der = m->f[GS_AGENT_F_CERT].p;
+	X509 *cert = d2i_X509(NULL, &der, (long) m->f[GS_AGENT_F_CERT].len);
+	gs_pinentry_result how = GS_PINENTRY_OK;
+	EVP_PKEY *key = NULL;
+	gs_status st = GS_OK;
+	tok *k;
+
+	if (!cert || der != m->f[GS_AGENT_F_CERT].p + m->f[GS_AGENT_F_CERT].len) {
+		X509_free(cert);
+		g_free(uri);
+		g_free(module);
+		ERR_clear_error();
+		*text = g_strdup("the token key's certificate is not DER");
+		return GS_AGENT_E_REFUSED;
+	}
+	pthread_mutex_lock(&s->lock);
+	k = token_session(s, uri, module);
+	pthread_mutex_unlock(&s->lock);
+	if (!k) {
+		gs_token *t = NULL;
+		if ((st = gs_token_open(uri, module, &t, text)) == GS_OK) {
+			if (m->code == GS_AGENT_PRESET) {
+				char *pin = OPENSSL_secure_zalloc(m->f[GS_AGENT_F_PASS].len + 1);
+				st = pin ? GS_OK : gs_fail(text, GS_E_INTERNAL, "out of secure memory");
+				if (pin) {
+					memcpy(pin, m->f[GS_AGENT_F_PASS].p, m->f[GS_AGENT_F_PASS].len);
+					st = gs_token_login_pin(t, pin, text);
+					OPENSSL_secure_clear_free(pin, m->f[GS_AGENT_F_PASS].len + 1);
+				}
+			} else {
+				char *whose = field_str(m, GS_AGENT_F_DESC);
+				char *desc = gs_token_pin_desc(gs_token_name(t), whose);
+				gs_pinentry_where w;
+				char *strs[4];
+				int i;
+
+				client_where(s, m, &w, strs);
+				st = gs_token_login_pinentry(t, &w, desc, &how, text);
+				for (i = 0; i < 4; i++)
+					g_free(strs[i]);
+				g_free(desc);
+				g_free(whose);
+			}
+		}
+		if (st == GS_OK) {
+			k = g_new0(tok, 1);
+			k->t = t;
+			k->refs = 1;
+			k->opened = boot_now();
+		} else {
+			gs_token_free(t);
+		}
+	}
+	if (st == GS_OK && (st = gs_token_find_key(k->t, uri, cert, &key, text)) != GS_OK)
+		tok_unref(k);
+	X509_free(cert);
+	g_free(uri);
+	g_free(module);
+	if (st != GS_OK)
+		return unlock_reply(st, how);
+	cache_put(s, keyid, key, k);
+	return GS_AGENT_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -394,8 +347,9 @@ ask_pin(server *s, const gs_agent_msg *m, const char *keyid, char **text)
 
 /* The private-key operation: the result into out (at most 1024 bytes). */
 static gs_agent_reply
-key_op(const gs_agent_msg *m, EVP_PKEY *k, unsigned char *out, size_t *outlen, char **text)
+key_op(server *s, const gs_agent_msg *m, entry *e, unsigned char *out, size_t *outlen, char **text)
 {
+	EVP_PKEY *k = e->key;
 	const unsigned char *in = m->f[GS_AGENT_F_DATA].p;
 	size_t inlen = m->f[GS_AGENT_F_DATA].len;
 	int pad = m->f[GS_AGENT_F_PADDING].p ? m->f[GS_AGENT_F_PADDING].p[0] : 0;
@@ -426,10 +380,21 @@ key_op(const gs_agent_msg *m, EVP_PKEY *k, unsigned char *out, size_t *outlen, c
 	}
 	EVP_PKEY_free(peer);
 	EVP_PKEY_CTX_free(c);
+	if (!ok && e->token) {
+		/* a token gone takes its session along: the next request
+		 * opens it again (and says it is not present) */
+		if (gs_token_failed(e->token->t, GS_E_INTERNAL, "the key operation failed", text) == GS_E_NO_KEY) {
+			pthread_mutex_lock(&s->lock);
+			sweep(s, 0, NULL, e->token);
+			pthread_mutex_unlock(&s->lock);
+			return GS_AGENT_E_NO_KEY;
+		}
+		return GS_AGENT_E_FAILED;
+	}
 	if (!ok) {
-		char *e = gs_ssl_errors();
-		*text = g_strdup_printf("the key operation failed%s%s", e ? ": " : "", e ? e : "");
-		g_free(e);
+		char *why = gs_ssl_errors();
+		*text = g_strdup_printf("the key operation failed%s%s", why ? ": " : "", why ? why : "");
+		g_free(why);
 		return GS_AGENT_E_FAILED;
 	}
 	return GS_AGENT_OK;
@@ -443,7 +408,7 @@ status_text(server *s)
 	guint i;
 
 	pthread_mutex_lock(&s->lock);
-	sweep(s, 0, NULL);
+	sweep(s, 0, NULL, NULL);
 	g_string_append_printf(t, "pid %ld, protocol %u, keys in locked memory: %s, cache %us (at most %us)\n",
 			       (long) getpid(), s->opts.protocol, s->locked_memory ? "yes" : "no",
 			       s->opts.default_ttl, s->opts.max_ttl);
@@ -451,10 +416,23 @@ status_text(server *s)
 		entry *e = s->cache->pdata[i];
 		long left = MIN((long) s->opts.default_ttl - (now - e->used),
 				(long) s->opts.max_ttl - (now - e->opened));
-		g_string_append_printf(t, "%s %lds\n", e->keyid, left);
+		if (e->token)
+			g_string_append_printf(t, "%s %lds on %s\n", e->keyid, left, gs_token_name(e->token->t));
+		else
+			g_string_append_printf(t, "%s %lds\n", e->keyid, left);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return g_string_free(t, FALSE);
+}
+
+/* Does an UNLOCK or PRESET name one key: a stored key (BLOB), or a
+ * token key (URI CERT [MODULE])? */
+static int
+key_named(const gs_agent_msg *m)
+{
+	int blob = !!m->f[GS_AGENT_F_BLOB].p, uri = !!m->f[GS_AGENT_F_URI].p;
+
+	return blob != uri && uri == !!m->f[GS_AGENT_F_CERT].p && (uri || !m->f[GS_AGENT_F_MODULE].p);
 }
 
 static void
@@ -462,6 +440,7 @@ serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char
 {
 	char keyid[65] = "";
 	EVP_PKEY *k;
+	entry *e;
 	size_t n = 0;
 
 	if (m->f[GS_AGENT_F_KEYID].p)
@@ -475,7 +454,7 @@ serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char
 		break;
 	case GS_AGENT_FORGET:
 		pthread_mutex_lock(&s->lock);
-		sweep(s, !*keyid, *keyid ? keyid : NULL);
+		sweep(s, !*keyid, *keyid ? keyid : NULL, NULL);
 		pthread_mutex_unlock(&s->lock);
 		break;
 	case GS_AGENT_STOP:
@@ -487,36 +466,58 @@ serve_request(server *s, const gs_agent_msg *m, gs_agent_msg *rep, unsigned char
 		}
 		break;
 	case GS_AGENT_PRESET:
+		if (!key_named(m)) {
+			rep->code = GS_AGENT_E_REFUSED;
+			*text = g_strdup("a stored key, or a token key's URI and certificate, is needed");
+			break;
+		}
+		if (m->f[GS_AGENT_F_URI].p) {
+			/* a PIN preset: the login it gives replaces none kept */
+			pthread_mutex_lock(&s->pinentry);
+			if ((e = cached(s, keyid)))
+				entry_unref(e);
+			else
+				rep->code = open_token_key(s, m, keyid, text);
+			pthread_mutex_unlock(&s->pinentry);
+			break;
+		}
 		k = open_blob(m->f[GS_AGENT_F_BLOB].p, m->f[GS_AGENT_F_BLOB].len,
 			      (const char *) m->f[GS_AGENT_F_PASS].p, m->f[GS_AGENT_F_PASS].len);
 		if (!k) {
 			rep->code = GS_AGENT_E_BADPASS;
 			*text = g_strdup("wrong passphrase for the private key");
 		} else {
-			cache_put(s, keyid, k);
+			cache_put(s, keyid, k, NULL);
 		}
 		break;
 	case GS_AGENT_UNLOCK:
-		if ((k = cached(s, keyid))) {
-			EVP_PKEY_free(k);
+		if (!key_named(m)) {
+			rep->code = GS_AGENT_E_REFUSED;
+			*text = g_strdup("a stored key, or a token key's URI and certificate, is needed");
+			break;
+		}
+		if ((e = cached(s, keyid))) {
+			entry_unref(e);
 			break;
 		}
 		pthread_mutex_lock(&s->pinentry);
 		/* another client may have unlocked it while this one waited */
-		if ((k = cached(s, keyid)))
-			EVP_PKEY_free(k);
+		if ((e = cached(s, keyid)))
+			entry_unref(e);
+		else if (m->f[GS_AGENT_F_URI].p)
+			rep->code = open_token_key(s, m, keyid, text);
 		else
 			rep->code = ask_pin(s, m, keyid, text);
 		pthread_mutex_unlock(&s->pinentry);
 		break;
 	default:
-		if (!(k = cached(s, keyid))) {
+		if (!(e = cached(s, keyid))) {
 			rep->code = GS_AGENT_E_NOT_CACHED;
 			*text = g_strdup("the key is not unlocked (or no longer)");
 			break;
 		}
-		rep->code = key_op(m, k, out, &n, text);
-		EVP_PKEY_free(k);
+		rep->code = key_op(s, m, e, out, &n, text);
+		entry_unref(e);
 		if (rep->code == GS_AGENT_OK) {
 			rep->f[GS_AGENT_F_DATA].p = out;
 			rep->f[GS_AGENT_F_DATA].len = n;
@@ -609,7 +610,7 @@ gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg)
 		return gs_fail(errmsg, GS_E_IO, "pipe: %s", g_strerror(errno));
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_mutex_init(&s.pinentry, NULL);
-	s.cache = g_ptr_array_new_with_free_func((GDestroyNotify) entry_free);
+	s.cache = g_ptr_array_new_with_free_func((GDestroyNotify) entry_unref);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
@@ -618,7 +619,7 @@ gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg)
 
 		poll(p, 2, 1000);
 		pthread_mutex_lock(&s.lock);
-		sweep(&s, 0, NULL);
+		sweep(&s, 0, NULL, NULL);
 		stop = s.stopping;
 		pthread_mutex_unlock(&s.lock);
 		/* the socket removed or replaced (its folder deleted, a new
@@ -664,7 +665,7 @@ gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg)
 	/* the keys go first; then the clients get three seconds to finish
 	 * (each holds its own reference for an operation under way) */
 	pthread_mutex_lock(&s.lock);
-	sweep(&s, 1, NULL);
+	sweep(&s, 1, NULL, NULL);
 	pthread_mutex_unlock(&s.lock);
 	{
 		int i, left = 1;

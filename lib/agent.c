@@ -12,7 +12,9 @@
  *
  * The client sends the key as stored (encrypted PKCS#8) with UNLOCK; the
  * agent asks pinentry for the passphrase on the client's terminal and
- * caches the opened key, keyed by the certificate's SHA-256.
+ * caches the opened key, keyed by the certificate's SHA-256. A key on a
+ * token goes the same way with its URI and certificate instead: the
+ * agent logs in (the PIN through pinentry) and keeps the login.
  *
  * One thread per connection; the cache and pinentry each have a lock
  * (one prompt at a time: eight clients waiting for the same key get one
@@ -34,9 +36,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
-
-#define PASS_MAX 1024
-#define PIN_TRIES 3
 
 /* ------------------------------------------------------------------ */
 /* Messages on a socket                                                */
@@ -137,7 +136,7 @@ set_str(gs_agent_msg *m, gs_agent_tag t, const char *s)
 
 struct gs_agent {
 	int fd;
-	char *ttyname, *ttytype, *display;
+	char *ttyname, *ttytype, *display, *wayland;
 	pthread_mutex_t lock;    /* one request at a time on the connection */
 };
 
@@ -200,19 +199,22 @@ gs_agent_close(gs_agent *a)
 	g_free(a->ttyname);
 	g_free(a->ttytype);
 	g_free(a->display);
+	g_free(a->wayland);
 	pthread_mutex_destroy(&a->lock);
 	g_free(a);
 }
 
 void
-gs_agent_set_terminal(gs_agent *a, const char *ttyname, const char *ttytype, const char *display)
+gs_agent_set_terminal(gs_agent *a, const gs_pinentry_where *w)
 {
 	g_free(a->ttyname);
 	g_free(a->ttytype);
 	g_free(a->display);
-	a->ttyname = g_strdup(ttyname);
-	a->ttytype = g_strdup(ttytype);
-	a->display = g_strdup(display);
+	g_free(a->wayland);
+	a->ttyname = g_strdup(w ? w->tty : NULL);
+	a->ttytype = g_strdup(w ? w->ttytype : NULL);
+	a->display = g_strdup(w ? w->display : NULL);
+	a->wayland = g_strdup(w ? w->wayland_display : NULL);
 }
 
 /* One request and its response (*buf new: the reply's fields are in it). */
@@ -244,6 +246,7 @@ reply_status(const gs_agent_msg *rep, char **errmsg)
 		[GS_AGENT_E_PINENTRY] = GS_E_PASSPHRASE,
 		[GS_AGENT_E_BADPASS] = GS_E_PASSPHRASE,
 		[GS_AGENT_E_FAILED] = GS_E_INTERNAL,
+		[GS_AGENT_E_NO_KEY] = GS_E_NO_KEY,
 	};
 	if (rep->code == GS_AGENT_OK)
 		return GS_OK;
@@ -280,6 +283,9 @@ typedef struct proxy {
 	char keyid[65];
 	unsigned char *blob;    /* the stored (encrypted) key, to unlock again */
 	size_t blob_len;
+	char *uri, *module;     /* or a token key's URI (and module) */
+	unsigned char *cert;    /* and its certificate (DER) */
+	size_t cert_len;
 	char *desc;
 	gs_status failure;      /* why the last operation failed (GS_OK: none) */
 	char *failmsg;
@@ -295,6 +301,9 @@ proxy_free(proxy *p)
 	if (!p)
 		return;
 	gs_secret_free(p->blob, p->blob_len);
+	g_free(p->uri);
+	g_free(p->module);
+	g_free(p->cert);
 	g_free(p->desc);
 	g_free(p->failmsg);
 	g_free(p);
@@ -308,15 +317,21 @@ proxy_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, v
 
 /* UNLOCK: the key is cached after this, asking pinentry when needed. */
 static gs_status
-unlock(gs_agent *a, const char *keyid, const unsigned char *blob, size_t blob_len, const char *desc,
-       char **errmsg)
+unlock(gs_agent *a, const proxy *p, char **errmsg)
 {
 	gs_agent_msg req = { .version = GS_AGENT_PROTOCOL, .code = GS_AGENT_UNLOCK }, rep;
 	GByteArray *buf = NULL;
+	const char *desc = p->desc;
 	gs_status st;
 
-	set_str(&req, GS_AGENT_F_KEYID, keyid);
-	set_field(&req, GS_AGENT_F_BLOB, blob, blob_len);
+	set_str(&req, GS_AGENT_F_KEYID, p->keyid);
+	if (p->uri) {
+		set_str(&req, GS_AGENT_F_URI, p->uri);
+		set_str(&req, GS_AGENT_F_MODULE, p->module);
+		set_field(&req, GS_AGENT_F_CERT, p->cert, p->cert_len);
+	} else {
+		set_field(&req, GS_AGENT_F_BLOB, p->blob, p->blob_len);
+	}
 	if (desc && strlen(desc) <= 1024)
 		set_str(&req, GS_AGENT_F_DESC, desc);
 	if (a->ttyname && strlen(a->ttyname) <= 256)
@@ -325,6 +340,8 @@ unlock(gs_agent *a, const char *keyid, const unsigned char *blob, size_t blob_le
 		set_str(&req, GS_AGENT_F_TTYTYPE, a->ttytype);
 	if (a->display && strlen(a->display) <= 256)
 		set_str(&req, GS_AGENT_F_DISPLAY, a->display);
+	if (a->wayland && strlen(a->wayland) <= 256)
+		set_str(&req, GS_AGENT_F_WAYLAND, a->wayland);
 	if ((st = call(a, &req, &rep, &buf, errmsg)) == GS_OK)
 		st = reply_status(&rep, errmsg);
 	gs_agent_wipe(buf);
@@ -358,7 +375,7 @@ proxy_op(proxy *p, gs_agent_op op, int padding, const unsigned char *in, size_t 
 			gs_agent_wipe(buf);
 			g_free(msg);
 			msg = NULL;
-			if ((st = unlock(p->agent, p->keyid, p->blob, p->blob_len, p->desc, &msg)) != GS_OK)
+			if ((st = unlock(p->agent, p, &msg)) != GS_OK)
 				break;
 			continue;
 		}
@@ -523,32 +540,63 @@ gs_agent_key_failure(EVP_PKEY *key, char **errmsg)
 	return gs_fail(errmsg, p->failure, "%s", p->failmsg ? p->failmsg : "the galsmime agent failed");
 }
 
-gs_status
-gs_agent_open_key(gs_agent *a, X509 *cert, const unsigned char *blob, size_t blob_len, const char *desc,
-		  EVP_PKEY **key, char **errmsg)
+/* Unlock p's key in the agent and make the key whose private
+ * operations it performs (p is the key's from then on). */
+static gs_status
+open_proxy(gs_agent *a, X509 *cert, proxy *p, EVP_PKEY **key, char **errmsg)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	char *keyid;
 	gs_status st;
-	proxy *p;
 
 	*key = NULL;
-	if (!X509_digest(cert, EVP_sha256(), md, &mdlen))
-		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot hash the certificate");
-	keyid = gs_hex(md, mdlen);
-	if ((st = unlock(a, keyid, blob, blob_len, desc, errmsg)) != GS_OK) {
-		g_free(keyid);
-		return st;
-	}
-	p = g_new0(proxy, 1);
 	p->agent = a;
+	if (!X509_digest(cert, EVP_sha256(), md, &mdlen)) {
+		proxy_free(p);
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot hash the certificate");
+	}
+	keyid = gs_hex(md, mdlen);
 	g_strlcpy(p->keyid, keyid, sizeof p->keyid);
 	g_free(keyid);
+	if ((st = unlock(a, p, errmsg)) != GS_OK) {
+		proxy_free(p);
+		return st;
+	}
+	return proxy_key(cert, p, key, errmsg);
+}
+
+gs_status
+gs_agent_open_key(gs_agent *a, X509 *cert, const unsigned char *blob, size_t blob_len, const char *desc,
+		  EVP_PKEY **key, char **errmsg)
+{
+	proxy *p = g_new0(proxy, 1);
+
 	p->blob = g_memdup2(blob, blob_len);
 	p->blob_len = blob_len;
 	p->desc = g_strdup(desc);
-	return proxy_key(cert, p, key, errmsg);
+	return open_proxy(a, cert, p, key, errmsg);
+}
+
+gs_status
+gs_agent_open_token_key(gs_agent *a, X509 *cert, const char *uri, const char *module, const char *whose,
+			EVP_PKEY **key, char **errmsg)
+{
+	proxy *p = g_new0(proxy, 1);
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert, &der);
+
+	if (n <= 0) {
+		proxy_free(p);
+		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot encode the certificate");
+	}
+	p->cert = g_memdup2(der, (gsize) n);
+	p->cert_len = (size_t) n;
+	OPENSSL_free(der);
+	p->uri = g_strdup(uri);
+	p->module = g_strdup(module);
+	p->desc = g_strdup(whose);
+	return open_proxy(a, cert, p, key, errmsg);
 }
 
 gs_status
@@ -558,7 +606,7 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 	gs_agent_msg req = { .version = GS_AGENT_PROTOCOL, .code = GS_AGENT_PRESET }, rep;
 	GByteArray *buf = NULL;
 	gs_identity *id = NULL;
-	unsigned char md[32];
+	unsigned char md[32], *der = NULL;
 	unsigned int mdlen = 0;
 	char *keyid;
 	gs_status st;
@@ -567,7 +615,7 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_agent_preset: bad arguments");
 	if ((st = gs_identity_for_address(session, address, &id, errmsg)) != GS_OK)
 		return st;
-	if (!id->encrypted) {
+	if (!id->encrypted && !id->token_uri) {
 		gs_identity_free(id);
 		return gs_fail(errmsg, GS_E_USAGE, "the key is not encrypted: it needs no agent");
 	}
@@ -577,11 +625,19 @@ gs_agent_preset(gs_agent *a, gs_session *session, const char *address, const cha
 	}
 	keyid = gs_hex(md, mdlen);
 	set_str(&req, GS_AGENT_F_KEYID, keyid);
-	set_field(&req, GS_AGENT_F_BLOB, id->blob, id->blob_len);
+	if (id->token_uri) {
+		int n = i2d_X509(id->cert, &der);
+		set_str(&req, GS_AGENT_F_URI, id->token_uri);
+		set_str(&req, GS_AGENT_F_MODULE, session->p11_module);
+		set_field(&req, GS_AGENT_F_CERT, der, n > 0 ? (size_t) n : 0);
+	} else {
+		set_field(&req, GS_AGENT_F_BLOB, id->blob, id->blob_len);
+	}
 	set_field(&req, GS_AGENT_F_PASS, pass, passlen);
 	if ((st = call(a, &req, &rep, &buf, errmsg)) == GS_OK)
 		st = reply_status(&rep, errmsg);
 	gs_agent_wipe(buf);
+	OPENSSL_free(der);
 	g_free(keyid);
 	gs_identity_free(id);
 	return st;

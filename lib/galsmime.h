@@ -538,6 +538,16 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
 			     const char *passphrase, size_t passlen, const char *label,
 			     char **fingerprint, int *stored_plain, char **errmsg);
 
+/* Where secrets are asked for: pinentry programs (paths) and the
+ * requester's terminal or display. `program` serves a terminal (tty,
+ * its TERM in ttytype); `graphical` (NULL: `program`) a requester with
+ * a display (X `display`, passed as --display, or `wayland_display`)
+ * and no terminal. */
+typedef struct gs_pinentry_where {
+	const char *program, *graphical;
+	const char *tty, *ttytype, *display, *wayland_display;
+} gs_pinentry_where;
+
 /* Register as an identity the certificate on a PKCS#11 token (smart
  * card, USB token, SoftHSM) named by `uri`, an RFC 7512 URI
  * ("pkcs11:token=Card;id=%01"): its path attributes token, manufacturer,
@@ -549,10 +559,12 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
  * key stays on the token: the store keeps the certificate and a URI
  * naming the token and the key (never a PIN), and signing and
  * decrypting use the key there (libp11, loaded now and only for such
- * keys). When a PIN is at hand (pin-value, else `pin_cb`, which may be
- * NULL or answer GS_E_PASSPHRASE for none), the import logs in and
- * checks that the token holds the matching private key (*key_checked,
- * may be NULL, is then set). *fingerprint (may be NULL) receives the
+ * keys). When a PIN is at hand (pin-value; else asked through pinentry
+ * at `pinentry` when not NULL, a wrong one again as gs_session_set_pinentry
+ * says; else from `pin_cb`, which may be NULL or answer GS_E_PASSPHRASE
+ * for none), the import logs in and checks that the token holds the
+ * matching private key (*key_checked, may be NULL, is then set; a
+ * cancelled pinentry leaves it 0). *fingerprint (may be NULL) receives the
  * certificate's SHA-256. Returns GS_OK; GS_E_USAGE (not a pkcs11: URI,
  * an attribute unknown or given twice, a URI matching several tokens or
  * certificates: *errmsg lists them); GS_E_NO_KEY (the module cannot be
@@ -562,8 +574,9 @@ gs_status gs_identity_import(gs_store *store, const unsigned char *data, size_t 
  * and module-name are not supported); GS_E_PROGRAMMER (no store or
  * URI); or a store failure. */
 gs_status gs_identity_import_token(gs_store *store, const char *uri, const char *module,
-				   const char *label, gs_passphrase_cb pin_cb, void *pin_data,
-				   char **fingerprint, int *key_checked, char **errmsg);
+				   const char *label, const gs_pinentry_where *pinentry,
+				   gs_passphrase_cb pin_cb, void *pin_data, char **fingerprint,
+				   int *key_checked, char **errmsg);
 
 /* One identity of a listing: its certificate, its label (or NULL),
  * whether its key is stored encrypted, and for a key that stays on a
@@ -1389,7 +1402,7 @@ char **gs_message_recipients(GMimeMessage *message);
  * each tag at most once, each no longer than its own limit. Which fields
  * an op requires and which it allows is fixed (agent-proto.c's table):
  * anything else is refused, as are unknown ops, statuses and tags. */
-#define GS_AGENT_PROTOCOL 1
+#define GS_AGENT_PROTOCOL 2
 #define GS_AGENT_HEADER 12
 #define GS_AGENT_MAX_PAYLOAD 65536
 
@@ -1398,10 +1411,14 @@ typedef enum gs_agent_op {
 	GS_AGENT_STATUS,      /* -> OK; TEXT: one line per cached key */
 	GS_AGENT_FORGET,      /* [KEYID] -> OK: forget that key, or all */
 	GS_AGENT_STOP,        /* -> OK, then the agent wipes its keys and exits */
-	GS_AGENT_PRESET,      /* KEYID BLOB PASS -> OK: unlock the key, cache it */
-	GS_AGENT_UNLOCK,      /* KEYID BLOB [DESC TTYNAME TTYTYPE DISPLAY] -> OK
+	GS_AGENT_PRESET,      /* KEYID PASS, BLOB or URI CERT [MODULE] -> OK:
+			       * unlock the key (log in to its token, once:
+			       * PASS is the PIN), cache it */
+	GS_AGENT_UNLOCK,      /* KEYID, BLOB or URI CERT [MODULE],
+			       * [DESC TTYNAME TTYTYPE DISPLAY WAYLAND] -> OK
 			       * when the key is cached, after asking pinentry
-			       * when it was not */
+			       * (the passphrase, or the token's PIN: the agent
+			       * then keeps the token's login) when it was not */
 	GS_AGENT_RSA_SIGN,    /* KEYID PADDING DATA -> DATA: RSA private encrypt
 			       * (PADDING 1: PKCS#1 v1.5 type 1 of a DigestInfo) */
 	GS_AGENT_RSA_DECRYPT, /* KEYID PADDING DATA -> DATA: RSA private decrypt
@@ -1421,7 +1438,8 @@ typedef enum gs_agent_reply {
 	GS_AGENT_E_PINENTRY,   /* no pinentry could be run (none, or no terminal) */
 	GS_AGENT_E_BADPASS,    /* wrong passphrase (three times with pinentry) */
 	GS_AGENT_E_FAILED,     /* the key operation failed: TEXT says why */
-	GS_AGENT_REPLY_LAST = GS_AGENT_E_FAILED,
+	GS_AGENT_E_NO_KEY,     /* the token is absent, was removed, or refused: TEXT names it */
+	GS_AGENT_REPLY_LAST = GS_AGENT_E_NO_KEY,
 } gs_agent_reply;
 
 typedef enum gs_agent_tag {
@@ -1435,6 +1453,10 @@ typedef enum gs_agent_tag {
 	GS_AGENT_F_TTYTYPE,    /* its TERM (<= 64 bytes) */
 	GS_AGENT_F_DISPLAY,    /* DISPLAY for a graphical pinentry (<= 256 bytes) */
 	GS_AGENT_F_TEXT,       /* a message or listing (<= 32 KiB) */
+	GS_AGENT_F_URI,        /* a token key's RFC 7512 URI as stored (<= 2048 bytes) */
+	GS_AGENT_F_MODULE,     /* the PKCS#11 module for a URI naming none (<= 1024 bytes) */
+	GS_AGENT_F_CERT,       /* the token key's certificate, DER (<= 16 KiB) */
+	GS_AGENT_F_WAYLAND,    /* WAYLAND_DISPLAY for a graphical pinentry (<= 256 bytes) */
 	GS_AGENT_F_COUNT
 } gs_agent_tag;
 
@@ -1477,7 +1499,9 @@ gs_status gs_agent_encode(const gs_agent_msg *msg, GByteArray **out, char **errm
  * operations; keys never leave it. A client sends the key as stored
  * (encrypted) with UNLOCK: the agent asks pinentry for the passphrase on
  * the client's terminal, once per cache time, and from then on signs and
- * decrypts for whoever of the same user asks. Starting it, its socket
+ * decrypts for whoever of the same user asks. For a key on a PKCS#11
+ * token the client sends its URI and certificate: the agent opens the
+ * token, asks its PIN the same way, and keeps the token logged in. Starting it, its socket
  * and its configuration are the caller's (galsmime agent). */
 
 /* A connection to an agent. */
@@ -1492,11 +1516,10 @@ gs_status gs_agent_connect(const char *path, gs_agent **agent, char **errmsg);
 /* Close the connection (NULL is fine). Keys opened through it must be
  * freed first (their session freed). */
 void gs_agent_close(gs_agent *agent);
-/* Where pinentry asks when this connection needs a passphrase: a tty
- * path (ttyname(0) or $GPG_TTY), its terminal type, an X display; each
- * may be NULL. Copied. */
-void gs_agent_set_terminal(gs_agent *agent, const char *ttyname, const char *ttytype,
-			   const char *display);
+/* Where pinentry asks when this connection needs a passphrase or a PIN:
+ * w's tty, ttytype, display and wayland_display (its programs are the
+ * agent's own and ignored here). Copied. */
+void gs_agent_set_terminal(gs_agent *agent, const gs_pinentry_where *w);
 /* GS_AGENT_HELLO, GS_AGENT_STATUS, GS_AGENT_FORGET (keyid: a certificate
  * fingerprint, or NULL for every key) or GS_AGENT_STOP. *text (may be
  * NULL) receives the agent's text (g_free) or NULL. Returns GS_OK,
@@ -1505,13 +1528,23 @@ gs_status gs_agent_command(gs_agent *agent, gs_agent_op op, const char *keyid, c
 			   char **errmsg);
 /* Hand the agent the passphrase of the identity of `address` (a
  * fingerprint; NULL: the only identity) to open its key and cache it
- * (galsmime agent preset). Returns GS_OK; GS_E_NO_KEY (no such
- * identity); GS_E_USAGE (its key is not encrypted: nothing to cache);
- * GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store failure. */
+ * (galsmime agent preset); for a key on a token, its PIN: the agent logs
+ * in (one try) and keeps the login. Returns GS_OK; GS_E_NO_KEY (no such
+ * identity; the token is absent); GS_E_USAGE (its key is not encrypted:
+ * nothing to cache); GS_E_PASSPHRASE (wrong); GS_E_AGENT_LOST; a store
+ * failure. */
 gs_status gs_agent_preset(gs_agent *agent, gs_session *session, const char *address,
 			  const char *pass, size_t passlen, char **errmsg);
 
-/* How a session reaches the agent when it must open an encrypted key:
+/* Ask a token's PIN through pinentry at `w` (copied; NULL: through the
+ * passphrase callback, the default) when the session opens a key on a
+ * PKCS#11 token itself (no agent): a wrong PIN is asked again with an
+ * error text, at most three times, never once the token says its next
+ * wrong PIN locks it (CKF_USER_PIN_FINAL_TRY). */
+void gs_session_set_pinentry(gs_session *session, const gs_pinentry_where *w);
+
+/* How a session reaches the agent when it must open an encrypted key
+ * or a key on a token (the agent then logs in and keeps the login):
  * the callback returns a connection, which stays the caller's and must
  * outlive the session, or NULL (no agent: the session unlocks the key
  * itself with its passphrase callback). Not called when no key is
@@ -1523,9 +1556,12 @@ void gs_session_set_agent_cb(gs_session *session, gs_agent_cb cb, void *data);
 
 /* The agent's settings. */
 typedef struct gs_agent_opts {
-	unsigned default_ttl;  /* seconds a key stays cached after its last use (0: 600) */
+	unsigned default_ttl;  /* seconds a key (or a token's login) stays cached
+				* after its last use (0: 600) */
 	unsigned max_ttl;      /* seconds at most after it was unlocked (0: 7200) */
 	const char *pinentry;  /* the pinentry program's path (NULL: none, never asks) */
+	const char *pinentry_graphical; /* for a client with a display and no
+				* terminal (NULL: `pinentry` there too) */
 	unsigned protocol;     /* for tests: speak this protocol version (0: GS_AGENT_PROTOCOL) */
 	const char *socket_path; /* when set: stop once this path is no longer the socket
 				  * listened on (removed, or another agent's) */

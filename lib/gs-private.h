@@ -367,6 +367,34 @@ gs_status gs_identity_store(gs_store *s, X509 *cert, STACK_OF(X509) *chain, cons
 			    const unsigned char *blob, int bloblen, int encrypted,
 			    const char *token_uri, char **errmsg);
 
+/* ---- pinentry (pinentry.c) ---- */
+
+/* A pinentry program running for one question (asked again as needed). */
+typedef struct gs_pinentry gs_pinentry;
+#define GS_PINENTRY_MAX 1024   /* a secret is shorter than this */
+#define GS_PINENTRY_TRIES 3    /* a wrong passphrase or PIN is asked for again, up to this */
+typedef enum gs_pinentry_result {
+	GS_PINENTRY_OK,
+	GS_PINENTRY_CANCELLED,     /* the user said no */
+	GS_PINENTRY_FAILED,        /* it could not run or ask, or went away */
+} gs_pinentry_result;
+/* Start the pinentry for `w` (its terminal if it has one, else its
+ * graphical program on its display, with --display), showing `desc`
+ * and `prompt`. *p is new (gs_pinentry_close). Returns GS_OK;
+ * GS_E_PASSPHRASE (no program, no terminal nor display, it would not
+ * start or use the terminal: *errmsg says which); GS_E_IO. Forks: the
+ * child runs only async-signal-safe calls. */
+gs_status gs_pinentry_open(const gs_pinentry_where *w, const char *desc, const char *prompt,
+			   gs_pinentry **p, char **errmsg);
+/* Ask once (with `error` shown, when not NULL). On GS_PINENTRY_OK,
+ * *secret (NUL-ended, *len bytes) is in OpenSSL's secure heap:
+ * OPENSSL_secure_clear_free(*secret, GS_PINENTRY_MAX). Otherwise *errmsg
+ * (may be NULL) says why. */
+gs_pinentry_result gs_pinentry_get(gs_pinentry *p, const char *error, char **secret, size_t *len,
+				   char **errmsg);
+/* Say BYE, wait for it, wipe; NULL is fine. */
+void gs_pinentry_close(gs_pinentry *p);
+
 /* ---- keys on PKCS#11 tokens (pkcs11.c) ---- */
 
 /* Open the key of an identity with a token URI: load the module, find
@@ -379,6 +407,36 @@ void gs_token_free(gs_token *t);
  * that say the token is gone when it is (else `st` and `what` with
  * OpenSSL's errors). */
 gs_status gs_token_op_failed(const gs_identity *id, gs_status st, const char *what, char **errmsg);
+/* The same for a failed operation with a key on t (the agent's). */
+gs_status gs_token_failed(gs_token *t, gs_status st, const char *what, char **errmsg);
+/* The token a key URI names, opened (its module: the URI's module-path,
+ * else `module`, else p11-kit's proxy), not logged in. Statuses as
+ * gs_token_unlock's. */
+gs_status gs_token_open(const char *uri, const char *module, gs_token **t, char **errmsg);
+/* Is t the token (and module) the key URI names? */
+int gs_token_serves(gs_token *t, const char *uri, const char *module);
+/* "token 'LABEL'", as messages name it (valid while t is). */
+const char *gs_token_name(const gs_token *t);
+/* What pinentry shows when asking the PIN of `token` (a name as above)
+ * for the key of `whose` (may be NULL). New string. */
+char *gs_token_pin_desc(const char *token, const char *whose);
+/* Log in to t (when it needs a login and is not logged in) with PINs
+ * asked through pinentry at `w`, showing `desc`: a wrong PIN is asked
+ * again with an error text (saying when the token reports few tries
+ * left), at most three times, and not again once the token says the
+ * next wrong PIN locks it. *how: how pinentry ended (GS_PINENTRY_OK
+ * when it gave PINs). Returns GS_OK; GS_E_PASSPHRASE (cancelled, no
+ * pinentry, wrong PINs, a locked PIN: *errmsg says which); GS_E_NO_KEY
+ * (the token went). */
+gs_status gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *desc,
+				  gs_pinentry_result *how, char **errmsg);
+/* Log in to t with `pin` (NUL-ended), once. GS_OK (also when no login
+ * is needed); GS_E_PASSPHRASE (wrong, or locked); GS_E_NO_KEY. */
+gs_status gs_token_login_pin(gs_token *t, const char *pin, char **errmsg);
+/* The private key on t (logged in) that the key URI names, checked
+ * against `cert`. *key is new (EVP_PKEY_free before gs_token_free). */
+gs_status gs_token_find_key(gs_token *t, const char *uri, X509 *cert, EVP_PKEY **key, char **errmsg);
+
 /* Identities whose certificate carries `address` (all when NULL). */
 gs_status gs_identity_find(gs_store *s, const char *address, GPtrArray **ids, char **errmsg);
 /* The identity whose certificate has this SHA-256 fingerprint. */
@@ -407,6 +465,7 @@ struct gs_session {
 	GPtrArray *identities;       /* unlocked identities kept for the run */
 	char *p11_module;            /* PKCS#11 module for token URIs naming none */
 	GPtrArray *pin_refused;      /* tokens (label, serial) that refused a PIN: never asked again */
+	gs_pinentry_where *pinentry; /* token PINs through pinentry, when set (strings owned) */
 	gs_agent_cb agent_cb;        /* where encrypted keys are opened, when set */
 	void *agent_data;
 	void (*input_release)(void *data);
@@ -428,6 +487,12 @@ void gs_agent_wipe(GByteArray *buf);
  * private operations the agent performs. */
 gs_status gs_agent_open_key(gs_agent *a, X509 *cert, const unsigned char *blob, size_t blob_len,
 			    const char *desc, EVP_PKEY **key, char **errmsg);
+/* The same for a key on a PKCS#11 token (`uri` as stored; `module` for
+ * a URI naming none): the agent opens the token and logs in, asking the
+ * PIN through pinentry (`whose` names the key in its text), and keeps
+ * the login for its cache times. */
+gs_status gs_agent_open_token_key(gs_agent *a, X509 *cert, const char *uri, const char *module,
+				  const char *whose, EVP_PKEY **key, char **errmsg);
 /* Why the last private operation of an agent key failed (its status and
  * message), or GS_OK: not an agent key, or no failure. */
 gs_status gs_agent_key_failure(EVP_PKEY *key, char **errmsg);

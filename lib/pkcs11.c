@@ -11,16 +11,12 @@
 #include <dlfcn.h>
 #include <string.h>
 #include <libp11.h>
+/* PKCS#11's own types and values (p11-kit's copy of the standard
+ * header, libp11-kit-dev): the token's flags are asked of the module
+ * directly, which libp11 only reads once */
+#include <p11-kit-1/p11-kit/pkcs11.h>
 #include <openssl/err.h>
 #include "gs-sonames.h"
-
-/* PKCS#11 return values this file tells apart (pkcs11t.h) */
-#define CKR_DEVICE_REMOVED 0x32UL
-#define CKR_PIN_INCORRECT 0xA0UL
-#define CKR_PIN_INVALID 0xA1UL
-#define CKR_PIN_LEN_RANGE 0xA2UL
-#define CKR_PIN_LOCKED 0xA4UL
-#define CKR_TOKEN_NOT_PRESENT 0xE0UL
 
 #define PIN_MAX 256
 
@@ -32,6 +28,7 @@ static struct {
 	__typeof__(PKCS11_enumerate_slots) *enumerate_slots;
 	__typeof__(PKCS11_release_all_slots) *release_all_slots;
 	__typeof__(PKCS11_login) *login;
+	__typeof__(PKCS11_logout) *logout;
 	__typeof__(PKCS11_enumerate_keys) *enumerate_keys;
 	__typeof__(PKCS11_enumerate_certs) *enumerate_certs;
 	__typeof__(PKCS11_get_private_key) *get_private_key;
@@ -47,7 +44,8 @@ load_p11(char **errmsg)
 		GS_SYMBOL(p11, ctx_unload, PKCS11_CTX_unload), GS_SYMBOL(p11, ctx_free, PKCS11_CTX_free),
 		GS_SYMBOL(p11, enumerate_slots, PKCS11_enumerate_slots),
 		GS_SYMBOL(p11, release_all_slots, PKCS11_release_all_slots),
-		GS_SYMBOL(p11, login, PKCS11_login), GS_SYMBOL(p11, enumerate_keys, PKCS11_enumerate_keys),
+		GS_SYMBOL(p11, login, PKCS11_login), GS_SYMBOL(p11, logout, PKCS11_logout),
+		GS_SYMBOL(p11, enumerate_keys, PKCS11_enumerate_keys),
 		GS_SYMBOL(p11, enumerate_certs, PKCS11_enumerate_certs),
 		GS_SYMBOL(p11, get_private_key, PKCS11_get_private_key),
 		GS_SYMBOL(p11, slot_id, PKCS11_get_slotid_from_slot), GS_SYMBOL(p11, ckr_lib, ERR_get_CKR_code),
@@ -243,7 +241,9 @@ struct gs_token {
 	int loaded;
 	PKCS11_SLOT *slot;       /* the URI's token */
 	char *name;              /* "token 'LABEL'" for messages */
+	char *module_path;       /* the module as named */
 	void *module;            /* our own reference to the module (dlopen) */
+	int logged_in;
 };
 
 void
@@ -251,6 +251,8 @@ gs_token_free(gs_token *t)
 {
 	if (!t)
 		return;
+	if (t->logged_in && t->slot && p11.logout(t->slot) < 0)
+		ERR_clear_error();
 	if (t->slots)
 		p11.release_all_slots(t->ctx, t->slots, t->nslots);
 	if (t->loaded)
@@ -260,6 +262,7 @@ gs_token_free(gs_token *t)
 	if (t->module)
 		dlclose(t->module);
 	g_free(t->name);
+	g_free(t->module_path);
 	g_free(t);
 }
 
@@ -342,6 +345,7 @@ token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 	if ((st = load_p11(errmsg)) != GS_OK)
 		return st;
 	t = g_new0(gs_token, 1);
+	t->module_path = g_strdup(module);
 	/* libp11 prints dlopen's complaint on stderr itself: the module is
 	 * opened here first, so that a missing one is only our message */
 	if (!(t->module = dlopen(module, RTLD_NOW | RTLD_LOCAL))) {
@@ -397,7 +401,14 @@ token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 	return GS_OK;
 }
 
-/* Is t's token still there? The module's slot list, asked again. */
+/* What the token says of its user PIN now (CKF_USER_PIN_* flags). */
+typedef struct pin_state {
+	int count_low, final_try, locked;
+} pin_state;
+
+/* Is t's token still there? The module's slot list, asked again (a
+ * fresh list, released: the module's sessions on the slot close with
+ * it, so only once t's session is no use anyway). */
 static int
 token_present(gs_token *t)
 {
@@ -417,6 +428,26 @@ token_present(gs_token *t)
 	return here;
 }
 
+/* The PIN flags t's token shows now (C_GetTokenInfo of its slot, asked
+ * of the module itself: the login session stays). 0 when it cannot
+ * say (the token gone). */
+static int
+token_state(gs_token *t, pin_state *ps)
+{
+	CK_C_GetFunctionList get = (CK_C_GetFunctionList) dlsym(t->module, "C_GetFunctionList");
+	CK_FUNCTION_LIST_PTR f = NULL;
+	CK_TOKEN_INFO info;
+
+	memset(ps, 0, sizeof *ps);
+	if (!get || get(&f) != CKR_OK || !f ||
+	    f->C_GetTokenInfo((CK_SLOT_ID) p11.slot_id(t->slot), &info) != CKR_OK)
+		return 0;
+	ps->count_low = !!(info.flags & CKF_USER_PIN_COUNT_LOW);
+	ps->final_try = !!(info.flags & CKF_USER_PIN_FINAL_TRY);
+	ps->locked = !!(info.flags & CKF_USER_PIN_LOCKED);
+	return 1;
+}
+
 /* Log in with `pin` (NUL-terminated). One try: a token counts wrong
  * PINs and locks, so nothing here asks again. */
 static gs_status
@@ -424,8 +455,10 @@ token_login(gs_token *t, const char *pin, char **errmsg)
 {
 	unsigned long ckr;
 
-	if (p11.login(t->slot, 0, pin) == 0)
+	if (p11.login(t->slot, 0, pin) == 0) {
+		t->logged_in = 1;
 		return GS_OK;
+	}
 	ckr = last_ckr();
 	ERR_clear_error();
 	switch (ckr) {
@@ -478,8 +511,8 @@ token_login_once(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose
  * over many messages would otherwise spend the token's tries, each
  * message one, with the same wrong PIN). */
 static gs_status
-token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, GPtrArray *refused,
-	       int *asked, char **errmsg)
+token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const gs_pinentry_where *w, const char *whose,
+	       GPtrArray *refused, int *asked, char **errmsg)
 {
 	char *key = g_strdup_printf("%s\n%s", t->slot->token->label, t->slot->token->serialnr);
 	gs_status st;
@@ -491,11 +524,101 @@ token_login_cb(gs_token *t, gs_passphrase_cb cb, void *data, const char *whose, 
 			g_free(key);
 			return gs_fail(errmsg, GS_E_PASSPHRASE, "wrong PIN for %s (not tried again)", t->name);
 		}
-	st = token_login_once(t, cb, data, whose, asked, errmsg);
+	if (w && t->slot->token->loginRequired) {
+		gs_pinentry_result how;
+		char *desc = gs_token_pin_desc(t->name, whose);
+		st = gs_token_login_pinentry(t, w, desc, &how, errmsg);
+		*asked = how == GS_PINENTRY_OK;
+		g_free(desc);
+	} else {
+		st = token_login_once(t, cb, data, whose, asked, errmsg);
+	}
 	/* a PIN the token refused (not one that was missing) */
 	if (st == GS_E_PASSPHRASE && *asked && refused)
 		g_ptr_array_add(refused, g_steal_pointer(&key));
 	g_free(key);
+	return st;
+}
+
+char *
+gs_token_pin_desc(const char *token, const char *whose)
+{
+	return whose ? g_strdup_printf("galsmime needs the PIN of %s for the S/MIME key of %s", token, whose)
+		     : g_strdup_printf("galsmime needs the PIN of %s", token);
+}
+
+/* Log in with PINs asked through pinentry at `w`: a wrong one is asked
+ * again with an error text, at most GS_PINENTRY_TRIES times, and never once the
+ * token says that the next wrong PIN locks it (the PIN is not spent
+ * down to a locked card: a try is left for the user's own care). What
+ * the token says of its remaining tries is shown. *how: how pinentry
+ * ended (GS_PINENTRY_OK when it gave PINs). */
+gs_status
+gs_token_login_pinentry(gs_token *t, const gs_pinentry_where *w, const char *desc, gs_pinentry_result *how,
+			char **errmsg)
+{
+	gs_pinentry *pe = NULL;
+	pin_state ps = { 0 };
+	char *error = NULL, *why = NULL;
+	gs_status st;
+	int attempt;
+
+	*how = GS_PINENTRY_OK;
+	if (!t->slot->token->loginRequired || t->logged_in)
+		return GS_OK;
+	if (!token_state(t, &ps))
+		return gs_fail(errmsg, GS_E_NO_KEY, "%s was removed", t->name);
+	if (ps.locked)
+		return gs_fail(errmsg, GS_E_PASSPHRASE, "the PIN of %s is locked (unblock it with its PUK)", t->name);
+	if (ps.final_try)
+		error = g_strdup("The token says this is the last try before its PIN locks");
+	else if (ps.count_low)
+		error = g_strdup("The token says few PIN tries are left");
+	if ((st = gs_pinentry_open(w, desc, "PIN:", &pe, errmsg)) != GS_OK) {
+		*how = GS_PINENTRY_FAILED;
+		g_free(error);
+		return st;
+	}
+	st = GS_E_PASSPHRASE;
+	for (attempt = 1; attempt <= GS_PINENTRY_TRIES; attempt++) {
+		char *pin = NULL;
+		size_t len = 0;
+
+		*how = gs_pinentry_get(pe, error, &pin, &len, &why);
+		g_clear_pointer(&error, g_free);
+		if (*how != GS_PINENTRY_OK) {
+			st = *how == GS_PINENTRY_CANCELLED
+				     ? gs_fail(errmsg, GS_E_PASSPHRASE, "the PIN of %s was not given (pinentry cancelled)",
+					       t->name)
+				     : gs_fail(errmsg, GS_E_PASSPHRASE, "%s", why);
+			break;
+		}
+		st = token_login(t, pin, &why);
+		OPENSSL_secure_clear_free(pin, GS_PINENTRY_MAX);
+		if (st == GS_OK)
+			break;
+		/* the token gone, or its PIN locked: no use asking again */
+		if (st != GS_E_PASSPHRASE || !token_state(t, &ps) || ps.locked) {
+			st = gs_fail(errmsg, st, "%s", why);
+			break;
+		}
+		if (ps.final_try) {
+			st = gs_fail(errmsg, GS_E_PASSPHRASE,
+				     "wrong PIN for %s; it says one more wrong PIN locks it, so it is not asked again",
+				     t->name);
+			break;
+		}
+		if (attempt == GS_PINENTRY_TRIES) {
+			st = gs_fail(errmsg, GS_E_PASSPHRASE, "wrong PIN for %s, %d times", t->name, GS_PINENTRY_TRIES);
+			break;
+		}
+		error = g_strdup_printf("Wrong PIN (try %d of %d)%s", attempt + 1, GS_PINENTRY_TRIES,
+					ps.count_low ? "; the token says few tries are left" : "");
+		g_clear_pointer(&why, g_free);
+	}
+	g_free(why);
+	g_free(error);
+	gs_pinentry_close(pe);
 	return st;
 }
 
@@ -548,24 +671,95 @@ token_key(gs_token *t, const p11_uri *u, X509 *cert, EVP_PKEY **key, char **errm
 }
 
 gs_status
+gs_token_open(const char *uri, const char *module, gs_token **t, char **errmsg)
+{
+	p11_uri u;
+	gs_status st;
+
+	*t = NULL;
+	if ((st = uri_parse(uri, &u, errmsg)) != GS_OK)
+		return st;
+	st = token_open(&u, uri_text(&u, A_MODULE_PATH) ? uri_text(&u, A_MODULE_PATH)
+				: module ? module : GS_P11_DEFAULT_MODULE, t, errmsg);
+	uri_clear(&u);
+	return st;
+}
+
+int
+gs_token_serves(gs_token *t, const char *uri, const char *module)
+{
+	p11_uri u;
+	int yes;
+
+	if (!t || uri_parse(uri, &u, NULL) != GS_OK)
+		return 0;
+	module = uri_text(&u, A_MODULE_PATH) ? uri_text(&u, A_MODULE_PATH) : module ? module : GS_P11_DEFAULT_MODULE;
+	yes = !strcmp(module, t->module_path) && token_matches(&u, t->ctx, t->slot);
+	uri_clear(&u);
+	return yes;
+}
+
+const char *
+gs_token_name(const gs_token *t)
+{
+	return t->name;
+}
+
+gs_status
+gs_token_login_pin(gs_token *t, const char *pin, char **errmsg)
+{
+	if (!t->slot->token->loginRequired || t->logged_in)
+		return GS_OK;
+	return token_login(t, pin, errmsg);
+}
+
+gs_status
+gs_token_find_key(gs_token *t, const char *uri, X509 *cert, EVP_PKEY **key, char **errmsg)
+{
+	p11_uri u;
+	gs_status st;
+
+	*key = NULL;
+	if ((st = uri_parse(uri, &u, errmsg)) != GS_OK)
+		return st;
+	st = token_key(t, &u, cert, key, errmsg);
+	uri_clear(&u);
+	return st;
+}
+
+gs_status
 gs_token_unlock(gs_session *s, gs_identity *id, char **errmsg)
 {
 	p11_uri u;
 	gs_token *t = NULL;
 	EVP_PKEY *key = NULL;
+	gs_agent *agent;
 	char *whose;
 	gs_status st;
 	int asked;
 
 	if ((st = uri_parse(id->token_uri, &u, errmsg)) != GS_OK)
 		return st;
+	/* with an agent, the agent logs in (asking the PIN on this
+	 * terminal), keeps the login, and uses the key there */
+	if (s->agent_cb && (agent = s->agent_cb(s->agent_data))) {
+		uri_clear(&u);
+		whose = gs_identity_describe(id);
+		st = gs_agent_open_token_key(agent, id->cert, id->token_uri, s->p11_module, whose, &id->key,
+					     errmsg);
+		g_free(whose);
+		if (st == GS_OK)
+			id->in_agent = 1;
+		return st;
+	}
 	st = token_open(&u, uri_text(&u, A_MODULE_PATH) ? uri_text(&u, A_MODULE_PATH)
 				: s->p11_module ? s->p11_module : GS_P11_DEFAULT_MODULE, &t, errmsg);
 	if (st == GS_OK) {
 		whose = gs_identity_describe(id);
 		if (!s->pin_refused)
 			s->pin_refused = g_ptr_array_new_with_free_func(g_free);
-		st = token_login_cb(t, s->pass_cb, s->pass_data, whose, s->pin_refused, &asked, errmsg);
+		st = token_login_cb(t, s->pass_cb, s->pass_data, s->pinentry, whose, s->pin_refused, &asked,
+				    errmsg);
 		g_free(whose);
 	}
 	if (st == GS_OK)
@@ -583,21 +777,27 @@ gs_token_unlock(gs_session *s, gs_identity *id, char **errmsg)
 gs_status
 gs_token_op_failed(const gs_identity *id, gs_status st, const char *what, char **errmsg)
 {
+	if (!id || !id->token)
+		return gs_fail_ssl(errmsg, st, "%s", what);
+	return gs_token_failed(id->token, st, what, errmsg);
+}
+
+gs_status
+gs_token_failed(gs_token *t, gs_status st, const char *what, char **errmsg)
+{
 	unsigned long ckr;
 	char *why = NULL;
 
-	if (!id || !id->token)
-		return gs_fail_ssl(errmsg, st, "%s", what);
 	/* the module's answer may be gone from the queue (CMS clears it
 	 * after a failed RSA key transport): the token is asked again */
 	ckr = drain_ckr(&why);
-	if (ckr == CKR_DEVICE_REMOVED || ckr == CKR_TOKEN_NOT_PRESENT || !token_present(id->token))
+	if (ckr == CKR_DEVICE_REMOVED || ckr == CKR_TOKEN_NOT_PRESENT || !token_present(t))
 		st = gs_fail(errmsg, GS_E_NO_KEY, "%s was removed during the private-key operation",
-			     id->token->name);
+			     t->name);
 	else if (!ckr)
 		st = gs_fail(errmsg, st, "%s%s%s", what, why ? ": " : "", why ? why : "");
 	else
-		st = gs_fail(errmsg, GS_E_NO_KEY, "%s: %s refused (PKCS#11: %s)", what, id->token->name,
+		st = gs_fail(errmsg, GS_E_NO_KEY, "%s: %s refused (PKCS#11: %s)", what, t->name,
 			     why ? why : "no reason");
 	g_free(why);
 	return st;
@@ -605,8 +805,8 @@ gs_token_op_failed(const gs_identity *id, gs_status st, const char *what, char *
 
 gs_status
 gs_identity_import_token(gs_store *s, const char *uri, const char *module, const char *label,
-			 gs_passphrase_cb pin_cb, void *pin_data, char **fingerprint, int *key_checked,
-			 char **errmsg)
+			 const gs_pinentry_where *pinentry, gs_passphrase_cb pin_cb, void *pin_data,
+			 char **fingerprint, int *key_checked, char **errmsg)
 {
 	p11_uri u;
 	gs_token *t = NULL;
@@ -655,7 +855,7 @@ gs_identity_import_token(gs_store *s, const char *uri, const char *module, const
 	} else if (t->slot->token->loginRequired) {
 		char *whose = X509_NAME_oneline(X509_get_subject_name(cert->x509), NULL, 0);
 		char *err = NULL;
-		st = token_login_cb(t, pin_cb, pin_data, whose, NULL, &asked, &err);
+		st = token_login_cb(t, pin_cb, pin_data, pinentry, whose, NULL, &asked, &err);
 		OPENSSL_free(whose);
 		if (st != GS_OK && !asked) {
 			/* no PIN: the key is checked when first used */

@@ -53,6 +53,7 @@ gs_session_free(gs_session *s)
 	g_free(s->p11_module);
 	if (s->pin_refused)
 		g_ptr_array_free(s->pin_refused, TRUE);
+	gs_session_set_pinentry(s, NULL);
 	g_free(s);
 }
 
@@ -73,6 +74,33 @@ gs_session_set_pkcs11_module(gs_session *s, const char *module)
 {
 	g_free(s->p11_module);
 	s->p11_module = g_strdup(module);
+}
+
+void
+gs_session_set_pinentry(gs_session *s, const gs_pinentry_where *w)
+{
+	gs_pinentry_where *o = s->pinentry;
+
+	if (o) {
+		g_free((char *) o->program);
+		g_free((char *) o->graphical);
+		g_free((char *) o->tty);
+		g_free((char *) o->ttytype);
+		g_free((char *) o->display);
+		g_free((char *) o->wayland_display);
+		g_free(o);
+	}
+	s->pinentry = NULL;
+	if (w) {
+		o = g_new0(gs_pinentry_where, 1);
+		o->program = g_strdup(w->program);
+		o->graphical = g_strdup(w->graphical);
+		o->tty = g_strdup(w->tty);
+		o->ttytype = g_strdup(w->ttytype);
+		o->display = g_strdup(w->display);
+		o->wayland_display = g_strdup(w->wayland_display);
+		s->pinentry = o;
+	}
 }
 
 void

@@ -288,8 +288,13 @@ cli_open_session(cli *c, char **errmsg)
 	gs_session_set_pkcs11_module(c->session, c->p11_module);
 	/* a passphrase given as a file or descriptor opens the key here, as
 	 * before; without one the agent is asked (cmd-agent.c) */
-	if (!cli_pass_configured(c))
+	if (!cli_pass_configured(c)) {
+		gs_pinentry_where w;
 		gs_session_set_agent_cb(c->session, cli_agent_cb, c);
+		/* without an agent, a token's PIN is asked here */
+		if (cli_terminal(c, &w))
+			gs_session_set_pinentry(c->session, &w);
+	}
 	gs_session_set_allow_sha1(c->session, c->allow_sha1);
 	return GS_OK;
 }
@@ -545,6 +550,7 @@ cli_cleanup(cli *c)
 	g_free(c->sync_keys);
 	g_free(c->p11_module);
 	g_free(c->agent_pinentry);
+	g_free(c->agent_pinentry_graphical);
 	if (texts) {
 		g_ptr_array_free(texts, TRUE);
 		texts = NULL;

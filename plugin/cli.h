@@ -77,6 +77,7 @@ struct cli {
 	unsigned agent_default_ttl; /* [agent] default_cache_ttl (600) */
 	unsigned agent_max_ttl;   /* [agent] max_cache_ttl (7200) */
 	char *agent_pinentry;     /* [agent] pinentry (default /usr/bin/pinentry) */
+	char *agent_pinentry_graphical; /* [agent] pinentry_graphical (config.c says the default) */
 	gs_agent *agent;          /* the connection, once reached */
 	int agent_tried;
 };
@@ -177,5 +178,10 @@ int cmd_agent(cli *c, int argc, char **argv);
 /* The session's way to the key agent (cmd-agent.c): a gs_agent_cb whose
  * data is the cli. */
 gs_agent *cli_agent_cb(void *data);
+/* Where a pinentry could ask (cmd-agent.c): the configured programs,
+ * the terminal (stdin's, else $GPG_TTY), $TERM, $DISPLAY,
+ * $WAYLAND_DISPLAY; strings borrowed from the environment and c.
+ * Returns non-zero when there is a terminal or a display. */
+int cli_terminal(cli *c, gs_pinentry_where *w);
 
 #endif

@@ -109,21 +109,26 @@ spawn_agent(cli *c, const char *sock)
 	return 0;
 }
 
-/* Is there a terminal or a display a pinentry could ask on? */
-static void
-terminal(const char **tty, const char **term, const char **display)
+int
+cli_terminal(cli *c, gs_pinentry_where *w)
 {
 	const char *t = ttyname(0);
 
+	w->program = c->agent_pinentry;
+	w->graphical = c->agent_pinentry_graphical;
 	/* $GPG_TTY as gpg's users set it: `export GPG_TTY=$(tty)`, which
 	 * says "not a tty" where there is none */
-	*tty = t ? t : g_getenv("GPG_TTY");
-	if (*tty && !g_str_has_prefix(*tty, "/dev/"))
-		*tty = NULL;
-	*term = g_getenv("TERM");
-	*display = g_getenv("DISPLAY");
-	if (*display && !**display)
-		*display = NULL;
+	w->tty = t ? t : g_getenv("GPG_TTY");
+	if (w->tty && !g_str_has_prefix(w->tty, "/dev/"))
+		w->tty = NULL;
+	w->ttytype = g_getenv("TERM");
+	w->display = g_getenv("DISPLAY");
+	if (w->display && !*w->display)
+		w->display = NULL;
+	w->wayland_display = g_getenv("WAYLAND_DISPLAY");
+	if (w->wayland_display && !*w->wayland_display)
+		w->wayland_display = NULL;
+	return w->tty || w->display || w->wayland_display;
 }
 
 /* Connect, starting the agent when none listens and `start`. NULL when
@@ -182,14 +187,14 @@ gs_agent *
 cli_agent_cb(void *data)
 {
 	cli *c = data;
-	const char *tty, *term, *display;
+	gs_pinentry_where w;
 
 	if (!c->agent && !c->agent_tried) {
+		int where = cli_terminal(c, &w);
 		c->agent_tried = 1;
-		terminal(&tty, &term, &display);
-		c->agent = reach(c, c->agent_enable && (tty || display), 1, ": unlocking the key here instead");
+		c->agent = reach(c, c->agent_enable && where, 1, ": unlocking the key here instead");
 		if (c->agent)
-			gs_agent_set_terminal(c->agent, tty, term, display);
+			gs_agent_set_terminal(c->agent, &w);
 	}
 	return c->agent;
 }
@@ -247,6 +252,7 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	o.default_ttl = c->agent_default_ttl;
 	o.max_ttl = c->agent_max_ttl;
 	o.pinentry = c->agent_pinentry;
+	o.pinentry_graphical = c->agent_pinentry_graphical;
 	o.protocol = protocol;
 	o.socket_path = sock;
 	st = gs_agent_serve(fd, &o, &msg);

@@ -20,25 +20,19 @@ print_identity(const gs_cert_info *ci, const char *label, int encrypted, const c
 	return cli_out_failed(c);
 }
 
-/* The token's PIN at import, when there is one to check the key with:
- * from the passphrase options, else asked on the terminal. */
+/* The token's PIN at import from the passphrase options (without them,
+ * pinentry asks, when there is a terminal or display). */
 static gs_status
 import_pin(void *data, const char *what, char *buf, size_t size, size_t *len)
 {
 	cli *c = data;
-	char *pin = NULL, *prompt;
+	char *pin = NULL;
 	size_t n = 0;
 	gs_status st;
 
-	if (cli_pass_configured(c)) {
-		st = cli_passphrase(c, &pin, &n);
-	} else if (isatty(STDIN_FILENO)) {
-		prompt = g_strdup_printf("Enter %s: ", cli_text(what, 200));
-		st = cli_prompt_secret(c, prompt, &pin, &n);
-		g_free(prompt);
-	} else {
+	if (!cli_pass_configured(c))
 		return GS_E_PASSPHRASE;
-	}
+	st = cli_passphrase(c, &pin, &n);
 	if (st == GS_OK && (!pin || n >= size))
 		st = GS_E_PASSPHRASE;
 	if (st == GS_OK) {
@@ -60,10 +54,13 @@ key_import_token(cli *c, const char *uri, const char *label)
 {
 	char *fp = NULL, *msg = NULL, *shown = g_strndup(uri, strcspn(uri, "?"));
 	int checked = 0, rc = 0;
+	gs_pinentry_where w;
+	/* no PIN source given: pinentry asks on this terminal (or display) */
+	int ask = !cli_pass_configured(c) && cli_terminal(c, &w);
 	gs_status st;
 
-	st = gs_identity_import_token(c->store, uri, c->p11_module, label, import_pin, c, &fp, &checked,
-				      &msg);
+	st = gs_identity_import_token(c->store, uri, c->p11_module, label, ask ? &w : NULL, import_pin, c, &fp,
+				      &checked, &msg);
 	if (st != GS_OK) {
 		char *full = g_strdup_printf("%s: %s", cli_text(shown, 200), msg ? msg : gs_status_string(st));
 		g_free(msg);

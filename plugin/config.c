@@ -20,11 +20,15 @@
  *   [agent]
  *   # the key agent (galsmime agent): seconds a key stays unlocked after
  *   # its last use, and at most after it was unlocked (gpg-agent's
- *   # default-cache-ttl and max-cache-ttl); the pinentry program; enable
- *   # = false: never start an agent (a running one is still used)
+ *   # default-cache-ttl and max-cache-ttl; a token's login too); the
+ *   # pinentry program for a terminal, and the one for a display when
+ *   # the command runs on none (default: the first of pinentry-x11,
+ *   # -gnome3, -gtk-2, -qt in /usr/bin, else pinentry); enable = false:
+ *   # never start an agent (a running one is still used)
  *   default_cache_ttl = 600
  *   max_cache_ttl = 7200
  *   pinentry = /usr/bin/pinentry
+ *   pinentry_graphical = /usr/bin/pinentry-gnome3
  *   enable = true
  */
 #include "cli.h"
@@ -82,6 +86,8 @@ cli_read_config(cli *c)
 		agent_seconds(c, kf, "default_cache_ttl", &c->agent_default_ttl);
 		agent_seconds(c, kf, "max_cache_ttl", &c->agent_max_ttl);
 		c->agent_pinentry = expand_home(g_key_file_get_string(kf, "agent", "pinentry", NULL));
+		c->agent_pinentry_graphical =
+			expand_home(g_key_file_get_string(kf, "agent", "pinentry_graphical", NULL));
 	} else if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		cli_error(c, "%s: %s (ignored)", path, err->message);
 	}
@@ -90,6 +96,16 @@ cli_read_config(cli *c)
 	g_free(path);
 	if (!c->agent_pinentry)
 		c->agent_pinentry = g_strdup("/usr/bin/pinentry");
+	if (!c->agent_pinentry_graphical) {
+		static const char *const graphical[] = { "/usr/bin/pinentry-x11", "/usr/bin/pinentry-gnome3",
+							 "/usr/bin/pinentry-gtk-2", "/usr/bin/pinentry-qt" };
+		guint i;
+		for (i = 0; i < G_N_ELEMENTS(graphical) && !c->agent_pinentry_graphical; i++)
+			if (g_file_test(graphical[i], G_FILE_TEST_IS_EXECUTABLE))
+				c->agent_pinentry_graphical = g_strdup(graphical[i]);
+		if (!c->agent_pinentry_graphical)
+			c->agent_pinentry_graphical = g_strdup(c->agent_pinentry);
+	}
 }
 
 int

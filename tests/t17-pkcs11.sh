@@ -10,9 +10,7 @@
 # for an ambiguous URI), nothing on stdout. A run with no token key never
 # loads libp11.
 . "$TESTS_TOP/tests/lib.sh"
-
-SOFTHSM=$(ls /usr/lib/*/softhsm/libsofthsm2.so 2>/dev/null | head -n 1)
-SHIM="$TESTS_TOP/${BUILD:-build}/tests/p11-remove.so"
+. "$TESTS_TOP/tests/softhsm.sh"
 # under the sanitizers: stacks through libp11 (built without frame
 # pointers) unwound from its unwind tables, so that tests/lsan.supp can
 # name the galsmime function a libp11 leak happens under
@@ -23,28 +21,10 @@ if ! have softhsm2-util || ! have pkcs11-tool || [ -z "$SOFTHSM" ]; then
 fi
 
 # ---- a SoftHSM token holding alice's RSA key and carol's EC key ----
-TOKDIR="$HOME/softhsm/tokens"
-mkdir -p "$TOKDIR"
-export SOFTHSM2_CONF="$HOME/softhsm/softhsm2.conf"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$TOKDIR" >"$SOFTHSM2_CONF"
-P11() { pkcs11-tool --module "$SOFTHSM" --token-label galsmime-test --login --pin 1234 "$@" >/dev/null 2>&1; }
-put() { # USER ID USAGE...
-	u=$1 id=$2; shift 2
-	openssl pkey -in "$PKI/$u.key" -outform DER -out "$u.key.der" &&
-	openssl x509 -in "$PKI/$u.crt" -outform DER -out "$u.crt.der" &&
-	P11 --write-object "$u.key.der" --type privkey --id "$id" --label "$u" "$@" &&
-	P11 --write-object "$u.crt.der" --type cert --id "$id" --label "$u"
-}
-check "setup: a SoftHSM token" softhsm2-util --init-token --free --label galsmime-test --so-pin 0000 --pin 1234
-check "setup: alice's RSA key and certificate on it (id 01)" put alice 01 --usage-sign --usage-decrypt
-check "setup: carol's EC key and certificate on it (id 02; derive allowed, for ECDH)" \
-	put carol 02 --usage-sign --usage-derive
+token_setup
 pkcs11-tool --module "$SOFTHSM" --token-label galsmime-test --login --pin 1234 -O >objects.out 2>&1
 check "setup: pkcs11-tool lists two private keys and two certificates" \
 	sh -c "[ \$(grep -c '^Private Key Object' objects.out) = 2 ] && [ \$(grep -c '^Certificate Object' objects.out) = 2 ]"
-cp -a "$TOKDIR" "$HOME/tokens.saved"
-restore() { rm -rf "$TOKDIR" && cp -a "$HOME/tokens.saved" "$TOKDIR"; }
-
 printf '1234\n' >pin && printf '9999\n' >badpin && chmod 600 pin badpin
 check "setup: the store trusts the test root" \
 	sh -c "'$GALSMIME' trust import '$PKI/root.crt' >/dev/null && '$GALSMIME' cert import '$PKI/inter.crt' >/dev/null"
@@ -154,9 +134,7 @@ check "sign with no PIN given: exit 77, saying the token needs it" \
 	sh -c "[ $rc = 77 ] && [ ! -s n.out ] && grep -q \"token 'galsmime-test' needs its PIN\" n.err"
 
 # ---- the token removed ----
-# SoftHSM keeps each token in a folder of its own under the token folder
-# (tokens/UUID): deleting it is pulling the card out
-TOKEN=$(ls -d "$TOKDIR"/*/ | head -n 1)
+# deleting the token's folder is pulling the card out
 rm -rf "$TOKEN"
 gs sign --passphrase-file pin <m.eml >r.out 2>r.err; rc=$?
 check "token removed between two runs: sign exits 77, nothing on stdout" sh -c "[ $rc = 77 ] && [ ! -s r.out ]"

@@ -9,7 +9,9 @@
  * RSA decrypt, ECDH) first deletes P11_REMOVE_DIR, SoftHSM's token
  * folder, as a card pulled from its reader. Without P11_REMOVE_DIR it
  * deletes nothing. With P11_LOGIN_LOG=FILE, each C_Login appends a line
- * to FILE (how many PIN tries a run spent). */
+ * to FILE (how many PIN tries a run spent). With P11_FINAL_TRY set, the
+ * token says CKF_USER_PIN_FINAL_TRY (C_GetTokenInfo) after a wrong PIN,
+ * as a card with one try left does (t19). */
 #define _XOPEN_SOURCE 700
 #include <dlfcn.h>
 #include <ftw.h>
@@ -18,7 +20,7 @@
 #include <p11-kit/pkcs11.h>
 
 static CK_FUNCTION_LIST real, ours;
-static int removed;
+static int removed, wrong_pin;
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -72,7 +74,22 @@ login(CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 		fputs("C_Login\n", f);
 		fclose(f);
 	}
-	return real.C_Login(s, who, pin, len);
+	{
+		CK_RV rv = real.C_Login(s, who, pin, len);
+		if (rv == CKR_PIN_INCORRECT)
+			wrong_pin = 1;
+		return rv;
+	}
+}
+
+static CK_RV
+token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	CK_RV rv = real.C_GetTokenInfo(slot, info);
+
+	if (rv == CKR_OK && wrong_pin && getenv("P11_FINAL_TRY"))
+		info->flags |= CKF_USER_PIN_FINAL_TRY;
+	return rv;
 }
 
 CK_RV
@@ -95,6 +112,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 	ours.C_DecryptInit = decrypt_init;
 	ours.C_DeriveKey = derive_key;
 	ours.C_Login = login;
+	ours.C_GetTokenInfo = token_info;
 	*list = &ours;
 	return CKR_OK;
 }

@@ -24,6 +24,7 @@ enc(unsigned version, unsigned code, int tag1, const char *v1, int tag2, const c
 	return a;
 }
 
+#define V GS_AGENT_PROTOCOL
 #define FP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static gs_status
@@ -42,11 +43,16 @@ parse(GByteArray *a, int reply)
 static void
 test_good(void)
 {
-	g_assert_cmpint(parse(enc(1, GS_AGENT_HELLO, -1, 0, -1, 0), 0), ==, GS_OK);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0), 0), ==, GS_OK);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_ECDSA_SIGN, GS_AGENT_F_KEYID, FP, GS_AGENT_F_DATA, "digest"), 0),
+	g_assert_cmpint(parse(enc(V, GS_AGENT_HELLO, -1, 0, -1, 0), 0), ==, GS_OK);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0), 0), ==, GS_OK);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_ECDSA_SIGN, GS_AGENT_F_KEYID, FP, GS_AGENT_F_DATA, "digest"), 0),
 			==, GS_OK);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_E_CANCELLED, GS_AGENT_F_TEXT, "no", -1, 0), 1), ==, GS_OK);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_E_CANCELLED, GS_AGENT_F_TEXT, "no", -1, 0), 1), ==, GS_OK);
+	/* a token key: its URI (the certificate is judged by the agent) */
+	g_assert_cmpint(parse(enc(V, GS_AGENT_UNLOCK, GS_AGENT_F_KEYID, FP, GS_AGENT_F_URI, "pkcs11:token=t;id=%01"), 0),
+			==, GS_OK);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_E_NO_KEY, GS_AGENT_F_TEXT, "token 't' was removed", -1, 0), 1), ==,
+			GS_OK);
 }
 
 static void
@@ -55,15 +61,15 @@ test_refused(void)
 	GByteArray *a;
 
 	/* another version: told apart from malformed */
-	g_assert_cmpint(parse(enc(2, GS_AGENT_HELLO, -1, 0, -1, 0), 0), ==, GS_E_UNSUPPORTED);
+	g_assert_cmpint(parse(enc(V + 1, GS_AGENT_HELLO, -1, 0, -1, 0), 0), ==, GS_E_UNSUPPORTED);
 	/* unknown op and status */
-	g_assert_cmpint(parse(enc(1, 0, -1, 0, -1, 0), 0), ==, GS_E_MALFORMED);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_OP_LAST + 1, -1, 0, -1, 0), 0), ==, GS_E_MALFORMED);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_REPLY_LAST + 1, -1, 0, -1, 0), 1), ==, GS_E_MALFORMED);
+	g_assert_cmpint(parse(enc(V, 0, -1, 0, -1, 0), 0), ==, GS_E_MALFORMED);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_OP_LAST + 1, -1, 0, -1, 0), 0), ==, GS_E_MALFORMED);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_REPLY_LAST + 1, -1, 0, -1, 0), 1), ==, GS_E_MALFORMED);
 	/* a required field missing, one not allowed, a bad key id */
-	g_assert_cmpint(parse(enc(1, GS_AGENT_ECDH, GS_AGENT_F_KEYID, FP, -1, 0), 0), ==, GS_E_MALFORMED);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_HELLO, GS_AGENT_F_TEXT, "x", -1, 0), 0), ==, GS_E_MALFORMED);
-	g_assert_cmpint(parse(enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, "../etc", -1, 0), 0), ==,
+	g_assert_cmpint(parse(enc(V, GS_AGENT_ECDH, GS_AGENT_F_KEYID, FP, -1, 0), 0), ==, GS_E_MALFORMED);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_HELLO, GS_AGENT_F_TEXT, "x", -1, 0), 0), ==, GS_E_MALFORMED);
+	g_assert_cmpint(parse(enc(V, GS_AGENT_FORGET, GS_AGENT_F_KEYID, "../etc", -1, 0), 0), ==,
 			GS_E_MALFORMED);
 	/* a field over its bound cannot even be encoded */
 	{
@@ -71,14 +77,18 @@ test_refused(void)
 		char big[40];
 		memset(&m, 0, sizeof m);
 		memset(big, 'a', sizeof big);
-		m.version = 1;
+		m.version = V;
 		m.code = GS_AGENT_UNLOCK;
 		m.f[GS_AGENT_F_TTYTYPE].p = (unsigned char *) big;
 		m.f[GS_AGENT_F_TTYTYPE].len = 65;
 		g_assert_cmpint(gs_agent_encode(&m, &a, NULL), ==, GS_E_LIMIT);
+		m.f[GS_AGENT_F_TTYTYPE].p = NULL;
+		m.f[GS_AGENT_F_WAYLAND].p = (unsigned char *) big;
+		m.f[GS_AGENT_F_WAYLAND].len = 257;
+		g_assert_cmpint(gs_agent_encode(&m, &a, NULL), ==, GS_E_LIMIT);
 	}
 	/* a field repeated; a field running past the end; a lying header */
-	a = enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
+	a = enc(V, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
 	{
 		guint8 copy[3 + 64];
 		memcpy(copy, a->data + GS_AGENT_HEADER, sizeof copy);
@@ -86,13 +96,13 @@ test_refused(void)
 	}
 	a->data[11] = (guint8) (a->len - GS_AGENT_HEADER);
 	g_assert_cmpint(parse(a, 0), ==, GS_E_MALFORMED);
-	a = enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
+	a = enc(V, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0);
 	a->data[GS_AGENT_HEADER + 2] = 65;
 	g_assert_cmpint(parse(a, 0), ==, GS_E_LIMIT);
-	a = enc(1, GS_AGENT_HELLO, -1, 0, -1, 0);
+	a = enc(V, GS_AGENT_HELLO, -1, 0, -1, 0);
 	a->data[8] = 0x7f;
 	g_assert_cmpint(parse(a, 0), ==, GS_E_LIMIT);
-	a = enc(1, GS_AGENT_HELLO, -1, 0, -1, 0);
+	a = enc(V, GS_AGENT_HELLO, -1, 0, -1, 0);
 	a->data[0] = 'X';
 	g_assert_cmpint(parse(a, 0), ==, GS_E_MALFORMED);
 }
@@ -101,15 +111,15 @@ static void
 seeds(const char *dir)
 {
 	GByteArray *s[] = {
-		enc(1, GS_AGENT_HELLO, -1, 0, -1, 0),
-		enc(1, GS_AGENT_STATUS, -1, 0, -1, 0),
-		enc(1, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0),
-		enc(1, GS_AGENT_PRESET, GS_AGENT_F_KEYID, FP, GS_AGENT_F_PASS, "secret"),
-		enc(1, GS_AGENT_UNLOCK, GS_AGENT_F_KEYID, FP, GS_AGENT_F_TTYNAME, "/dev/pts/1"),
-		enc(1, GS_AGENT_RSA_SIGN, GS_AGENT_F_PADDING, "\001", GS_AGENT_F_DATA, "digestinfo"),
-		enc(1, GS_AGENT_ECDH, GS_AGENT_F_KEYID, FP, GS_AGENT_F_DATA, "\004point"),
-		enc(1, GS_AGENT_OK, GS_AGENT_F_DATA, "result", GS_AGENT_F_TEXT, "text"),
-		enc(2, GS_AGENT_E_VERSION, GS_AGENT_F_TEXT, "protocol 2", -1, 0),
+		enc(V, GS_AGENT_HELLO, -1, 0, -1, 0),
+		enc(V, GS_AGENT_STATUS, -1, 0, -1, 0),
+		enc(V, GS_AGENT_FORGET, GS_AGENT_F_KEYID, FP, -1, 0),
+		enc(V, GS_AGENT_PRESET, GS_AGENT_F_KEYID, FP, GS_AGENT_F_PASS, "secret"),
+		enc(V, GS_AGENT_UNLOCK, GS_AGENT_F_KEYID, FP, GS_AGENT_F_TTYNAME, "/dev/pts/1"),
+		enc(V, GS_AGENT_RSA_SIGN, GS_AGENT_F_PADDING, "\001", GS_AGENT_F_DATA, "digestinfo"),
+		enc(V, GS_AGENT_ECDH, GS_AGENT_F_KEYID, FP, GS_AGENT_F_DATA, "\004point"),
+		enc(V, GS_AGENT_OK, GS_AGENT_F_DATA, "result", GS_AGENT_F_TEXT, "text"),
+		enc(V + 1, GS_AGENT_E_VERSION, GS_AGENT_F_TEXT, "protocol 2", -1, 0),
 	};
 	guint i;
 

@@ -11,7 +11,7 @@ refused(const char *uri, gs_status want, const char *says)
 	int checked = 1;
 
 	unit_store_open(&u);
-	g_assert_cmpint(gs_identity_import_token(u.store, uri, "/nonexistent/module.so", NULL, NULL, NULL,
+	g_assert_cmpint(gs_identity_import_token(u.store, uri, "/nonexistent/module.so", NULL, NULL, NULL, NULL,
 						 &fp, &checked, &msg), ==, want);
 	g_assert_null(fp);
 	g_assert_cmpint(checked, ==, 0);
@@ -56,7 +56,7 @@ test_bad_arguments(void)
 {
 	char *msg = NULL;
 
-	g_assert_cmpint(gs_identity_import_token(NULL, "pkcs11:", NULL, NULL, NULL, NULL, NULL, NULL, &msg),
+	g_assert_cmpint(gs_identity_import_token(NULL, "pkcs11:", NULL, NULL, NULL, NULL, NULL, NULL, NULL, &msg),
 			==, GS_E_PROGRAMMER);
 	g_free(msg);
 }
