@@ -35,7 +35,9 @@ ALL_CFLAGS = $(CFLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11
 DEPFLAGS = -MMD -MP
 
 LIB_SRC = $(wildcard lib/*.c) $(wildcard lib/import/*.c)
-PLUGIN_SRC = $(wildcard plugin/*.c)
+# plugin/front.c is the `galsmime` command (libc only, front.c says
+# why); everything else in plugin/ is galsmime-engine, which it runs
+PLUGIN_SRC = $(filter-out plugin/front.c,$(wildcard plugin/*.c))
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 PLUGIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -44,9 +46,11 @@ SONAMES = $(BUILD)/gs-sonames.h
 
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
+ENGINE = $(BUILD)/galsmime-engine
+FRONT_OBJ = $(BUILD)/plugin/front.o
 
 .PHONY: all deps check unit e2e install uninstall demo bench fuzz clean check-corpus valgrind
-all: $(BIN)
+all: $(BIN) $(ENGINE)
 
 deps:
 	@scripts/install-deps
@@ -59,14 +63,18 @@ $(BUILD)/%.o: %.c | $(SONAMES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
--include $(LIB_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(FRONT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(PLUGIN_OBJ) $(LIBA)
+$(ENGINE): $(PLUGIN_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
+
+# the front links libc alone: that is its point
+$(BIN): $(FRONT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(FRONT_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(dir $@)
@@ -87,10 +95,11 @@ check: deps
 
 INTEGRATION = mutt notmuch procmail ldap
 
-install: $(BIN)
+install: $(BIN) $(ENGINE)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/galsmime
+		$(DESTDIR)$(PREFIX)/share/galsmime $(DESTDIR)$(PREFIX)/lib/galsmime
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/galsmime
+	install -m 0755 $(ENGINE) $(DESTDIR)$(PREFIX)/lib/galsmime/galsmime-engine
 	install -m 0644 plugin/galsmime.1 $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
 	@for d in $(INTEGRATION); do \
 		install -d $(DESTDIR)$(PREFIX)/share/galsmime/$$d; \
@@ -101,7 +110,9 @@ install: $(BIN)
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/galsmime $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/galsmime $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1 \
+		$(DESTDIR)$(PREFIX)/lib/galsmime/galsmime-engine
+	-rmdir $(DESTDIR)$(PREFIX)/lib/galsmime 2>/dev/null
 	@for d in $(INTEGRATION); do \
 		for f in plugin/$$d/*; do rm -f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/$$(basename $$f); done; \
 		rmdir $(DESTDIR)$(PREFIX)/share/galsmime/$$d 2>/dev/null || true; \

@@ -175,11 +175,15 @@ default_home(void)
 
 	if (e && *e)
 		return g_strdup(e);
-	return g_build_filename(g_get_user_data_dir(), "galsmime", NULL);
+	/* g_get_user_data_dir()'s rule, read now: GLib keeps its first
+	 * answer, and a warm engine's worker has the client's environment */
+	if ((e = g_getenv("XDG_DATA_HOME")) && *e)
+		return g_build_filename(e, "galsmime", NULL);
+	return g_build_filename(cli_home_dir(), ".local", "share", "galsmime", NULL);
 }
 
 int
-main(int argc, char **argv)
+cli_main(int argc, char **argv, int (*go)(cli *c))
 {
 	const cli_command *k;
 	cli c = { 0 };
@@ -234,6 +238,10 @@ main(int argc, char **argv)
 	if (!c.home)
 		c.home = default_home();
 	cli_read_config(&c);
+	if (go && !go(&c)) {
+		cli_cleanup(&c);
+		return CLI_DECLINED;
+	}
 	if (g_getenv("GALSMIME_PASSPHRASE_FILE") && *g_getenv("GALSMIME_PASSPHRASE_FILE"))
 		c.pass_env_file = g_strdup(g_getenv("GALSMIME_PASSPHRASE_FILE"));
 
@@ -268,4 +276,10 @@ early:
 	/* nothing is set up yet but the copy of --home's argument */
 	g_free(c.home);
 	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	return cli_main(argc, argv, NULL);
 }
