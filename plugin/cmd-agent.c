@@ -248,12 +248,14 @@ serve(cli *c, int ready_fd, unsigned protocol)
 		}
 		close(ready_fd);
 	}
+	/* the warm engine beside it (engine.c), which goes when the agent
+	 * goes: it holds the read end of this pipe. Started in the folder
+	 * the agent was started in, where a relative --home means what it
+	 * meant to the command that started the agent */
+	engine_watch = cli_engine_spawn(c);
 	if (chdir("/") < 0) {
 		/* nothing relies on the working folder */
 	}
-	/* the warm engine beside it (engine.c), which goes when the agent
-	 * goes: it holds the read end of this pipe */
-	engine_watch = cli_engine_spawn(c);
 	o.default_ttl = c->agent_default_ttl;
 	o.max_ttl = c->agent_max_ttl;
 	o.pinentry = c->agent_pinentry;

@@ -35,6 +35,8 @@
 
 /* workers at once; a front finding the engine at this limit goes cold */
 #define MAX_WORKERS 32
+/* certificates decoded before forking (anchors, identities, CAs first) */
+#define WARM_CERTS 2000
 
 int
 cli_engine_spawn(cli *c)
@@ -114,6 +116,28 @@ agent_enabled(cli *c)
 	return c->agent_enable;
 }
 
+/* Has the store changed since `seen` (the database and its write-ahead
+ * log: inode, size, modification time)? `seen` updated. */
+static int
+store_changed(const char *db, struct stat seen[2])
+{
+	char *wal = g_strconcat(db, "-wal", NULL);
+	const char *paths[2] = { db, wal };
+	int i, changed = 0;
+
+	for (i = 0; i < 2; i++) {
+		struct stat now = { 0 };
+		if (stat(paths[i], &now) < 0)
+			memset(&now, 0, sizeof now);
+		if (now.st_ino != seen[i].st_ino || now.st_size != seen[i].st_size ||
+		    now.st_mtim.tv_sec != seen[i].st_mtim.tv_sec || now.st_mtim.tv_nsec != seen[i].st_mtim.tv_nsec)
+			changed = 1;
+		seen[i] = now;
+	}
+	g_free(wal);
+	return changed;
+}
+
 /* One request, in the forked worker: never returns. */
 static void G_GNUC_NORETURN
 worker(int fd, const struct stat *self)
@@ -185,7 +209,8 @@ cli_engine_serve(cli *c, int watch_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *dir = cli_agent_dir(c, 0), *sock;
-	struct stat self, own, now;
+	struct stat self, own, now, seen[2] = { { 0 } };
+	char *store, *db;
 	unsigned workers = 0;
 	int fd, stop = 0;
 	mode_t um;
@@ -225,6 +250,16 @@ cli_engine_serve(cli *c, int watch_fd)
 	}
 	umask(um);
 	signal(SIGCHLD, SIG_DFL);
+	/* the store of the agent's starter, by its full name: its
+	 * certificates are decoded here once (gs_warm_certs_load), again
+	 * whenever it changed */
+	store = g_canonicalize_filename(c->home, NULL);
+	db = g_build_filename(store, "galsmime.db", NULL);
+	if (chdir("/") < 0) {
+		/* nothing relies on the working folder */
+	}
+	if (store_changed(db, seen) && gs_warm_certs_load(store, WARM_CERTS, NULL) != GS_OK)
+		gs_warm_certs_clear();
 	while (!stop) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = watch_fd, .events = POLLIN } };
 		int status, cfd;
@@ -243,6 +278,11 @@ cli_engine_serve(cli *c, int watch_fd)
 			stop = 1;
 		if (stop || !(p[0].revents & POLLIN))
 			continue;
+		if (store_changed(db, seen)) {
+			/* a store that cannot be read: workers decode as cold */
+			if (gs_warm_certs_load(store, WARM_CERTS, NULL) != GS_OK)
+				gs_warm_certs_clear();
+		}
 		if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		{
@@ -268,6 +308,9 @@ cli_engine_serve(cli *c, int watch_fd)
 	close(fd);
 	if (stat(sock, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
 		unlink(sock);
+	gs_warm_certs_clear();
 	g_free(sock);
+	g_free(store);
+	g_free(db);
 	return 0;
 }
