@@ -108,7 +108,8 @@ const cli_command cli_commands[] = {
 	  "  configuration [agent]: default_cache_ttl (600), max_cache_ttl (7200),\n"
 	  "  pinentry (/usr/bin/pinentry), enable (true)\n"
 	  "  serve --ready-fd N   the agent itself, as galsmime starts it (--protocol N: a\n"
-	  "                       version for tests)\n" COMMON },
+	  "                       version for tests)\n"
+	  "  engine --watch-fd N  the warm engine, as the agent starts it beside itself\n" COMMON },
 	{ NULL, NULL, 0, NULL, NULL, NULL, NULL },
 };
 
