@@ -4,8 +4,8 @@
  * OpenSSL 3.0 decodes a certificate's public key through its decoder
  * machinery on every d2i_X509: about 2.4 M instructions each, and a 2 KB
  * sign or verify decodes three or four (the identity, the chain, the
- * anchors). The engine loads its store's anchors, identities, CAs and
- * the first certificates here; a worker forked afterwards finds them in
+ * anchors). The engine loads its store's anchors, identities' and CAs'
+ * certificates here; a worker forked afterwards finds them in
  * gs_store_decode_cert by their exact DER, so the result is the one
  * decoding would give. Filled only by gs_warm_certs_load, which the host
  * calls while no other thread uses the library (the engine, between
@@ -17,10 +17,14 @@
 
 static GHashTable *warm; /* GBytes DER -> X509 */
 
-/* the certificates most commands need first */
+/* the certificates every sign, decrypt and verify needs: the anchors,
+ * the identities' and the CAs' (not the correspondents': a GAL holds
+ * 100,000, and decoding them all would make the first request after a
+ * store change wait seconds) */
 static const char sql[] =
-	"SELECT der FROM certificate ORDER BY "
-	"(id IN (SELECT certificate FROM anchor)) + (id IN (SELECT certificate FROM identity)) + is_ca DESC, "
+	"SELECT der FROM certificate WHERE is_ca = 1 OR id IN (SELECT certificate FROM anchor) "
+	"OR id IN (SELECT certificate FROM identity) "
+	"ORDER BY (id IN (SELECT certificate FROM anchor)) + (id IN (SELECT certificate FROM identity)) DESC, "
 	"id LIMIT ?1";
 
 gs_status

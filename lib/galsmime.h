@@ -1547,7 +1547,8 @@ gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg
 
 /* A host that forks workers from one initialised process (galsmime's
  * warm engine) may decode a store's certificates once, before forking:
- * the anchors, identities and CAs first, at most `max` in all, from the
+ * the anchors', identities' and CAs' (anchors and identities first), at
+ * most `max` in all, from the
  * store in folder `dir` (opened read-only and closed again). Every store
  * opened later in this process (and its forked children) then takes a
  * certificate whose DER is exactly one of these from this set instead of

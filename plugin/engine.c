@@ -35,8 +35,8 @@
 
 /* workers at once; a front finding the engine at this limit goes cold */
 #define MAX_WORKERS 32
-/* certificates decoded before forking (anchors, identities, CAs first) */
-#define WARM_CERTS 2000
+/* certificates decoded before forking (anchors, identities, CAs) */
+#define WARM_CERTS 200
 
 int
 cli_engine_spawn(cli *c)

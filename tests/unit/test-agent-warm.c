@@ -1,6 +1,7 @@
 /* test-agent-warm.c: lib/agent-warm.c: the warm engine's decoded
- * certificates are what stores opened afterwards hand out, for exactly
- * the same DER; a store that cannot be opened leaves the set empty. */
+ * certificates (anchors, identities, CAs; no correspondent's) are what
+ * stores opened afterwards hand out, for exactly the same DER; a store
+ * that cannot be opened leaves the set empty. */
 #include "unit.h"
 
 static gs_store *
@@ -14,6 +15,10 @@ store_with_certs(char **dir)
 	*dir = g_build_filename(tmp_dir(), "store", NULL);
 	g_assert_cmpint(gs_store_open(*dir, GS_STORE_READ_WRITE, 1000, &s, NULL), ==, GS_OK);
 	g_assert_cmpint(gs_store_import_certs(s, root, len, "root.crt", GS_ROLE_ANCHOR, &stats, NULL), ==, GS_OK);
+	g_free(root);
+	root = pki_read("inter.crt", &len);
+	g_assert_cmpint(gs_store_import_certs(s, root, len, "inter.crt", GS_ROLE_CORRESPONDENT, &stats, NULL), ==,
+			GS_OK);
 	g_free(root);
 	root = pki_read("bob.crt", &len);
 	g_assert_cmpint(gs_store_import_certs(s, root, len, "bob.crt", GS_ROLE_CORRESPONDENT, &stats, NULL), ==,
@@ -85,7 +90,7 @@ test_limit_and_bytes(void)
 {
 	char *dir;
 	gs_store *s;
-	GBytes *der;
+	GBytes *der, *bob;
 	gsize n;
 	const unsigned char *p;
 	unsigned char *copy;
@@ -94,17 +99,24 @@ test_limit_and_bytes(void)
 		return;
 	s = store_with_certs(&dir);
 	der = row_der(s, 2);
+	bob = row_der(s, 3);
 	gs_store_close(s);
 	p = g_bytes_get_data(der, &n);
-	/* one certificate at most: the anchor comes first, bob is left out */
+	/* one certificate at most: the anchor comes first, the CA is left out */
 	g_assert_cmpint(gs_warm_certs_load(dir, 1, NULL), ==, GS_OK);
 	g_assert_null(gs_warm_cert(p, (int) n));
 	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
 	{
 		X509 *x = gs_warm_cert(p, (int) n);
+		gsize bn;
+		const void *bp = g_bytes_get_data(bob, &bn);
+
 		g_assert_nonnull(x);
 		X509_free(x);
+		/* a correspondent's certificate is not taken */
+		g_assert_null(gs_warm_cert(bp, (int) bn));
 	}
+	g_bytes_unref(bob);
 	/* one byte different: not the same certificate */
 	copy = g_memdup2(p, n);
 	copy[n - 1] ^= 1;
