@@ -13,6 +13,8 @@
 #include "gs-private.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/x509v3.h>
 
 static GHashTable *warm; /* GBytes DER -> X509 */
@@ -91,4 +93,29 @@ gs_warm_cert(const void *der, int len)
 	x = g_hash_table_lookup(warm, key);
 	g_bytes_unref(key);
 	return x && X509_up_ref(x) ? x : NULL;
+}
+
+void
+gs_warm_crypto(void)
+{
+	static const char *const ciphers[] = { "AES-256-CBC", "AES-192-CBC", "AES-128-CBC", "AES-256-GCM",
+					       "AES-128-GCM", "DES-EDE3-CBC", "id-aes256-wrap", "id-aes128-wrap" };
+	static const char *const digests[] = { "SHA256", "SHA384", "SHA512", "SHA1" };
+	static const char *const keys[] = { "RSA", "EC" };
+	size_t i;
+
+	/* each fetch fills the default library context's method store, which
+	 * later fetches (and forked children) find; nothing random is drawn */
+	for (i = 0; i < G_N_ELEMENTS(ciphers); i++)
+		EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, ciphers[i], NULL));
+	for (i = 0; i < G_N_ELEMENTS(digests); i++)
+		EVP_MD_free(EVP_MD_fetch(NULL, digests[i], NULL));
+	for (i = 0; i < G_N_ELEMENTS(keys); i++) {
+		EVP_KEYMGMT_free(EVP_KEYMGMT_fetch(NULL, keys[i], NULL));
+		EVP_SIGNATURE_free(EVP_SIGNATURE_fetch(NULL, keys[i] == keys[1] ? "ECDSA" : "RSA", NULL));
+	}
+	EVP_ASYM_CIPHER_free(EVP_ASYM_CIPHER_fetch(NULL, "RSA", NULL));
+	EVP_KEYEXCH_free(EVP_KEYEXCH_fetch(NULL, "ECDH", NULL));
+	EVP_KDF_free(EVP_KDF_fetch(NULL, "X963KDF", NULL));
+	ERR_clear_error();
 }

@@ -1559,6 +1559,11 @@ gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg
 gs_status gs_warm_certs_load(const char *dir, unsigned max, char **errmsg);
 /* Empty the set (as it starts). */
 void gs_warm_certs_clear(void);
+/* Fetch the ciphers, digests and key algorithms S/MIME uses, once, so
+ * that OpenSSL's method store holds them before the host forks (the
+ * first fetch of each costs more than a 2 KB message's encryption).
+ * Draws no random numbers. Process-wide, for a host that asks. */
+void gs_warm_crypto(void);
 
 G_END_DECLS
 

@@ -258,6 +258,7 @@ cli_engine_serve(cli *c, int watch_fd)
 	if (chdir("/") < 0) {
 		/* nothing relies on the working folder */
 	}
+	gs_warm_crypto();
 	if (store_changed(db, seen) && gs_warm_certs_load(store, WARM_CERTS, NULL) != GS_OK)
 		gs_warm_certs_clear();
 	while (!stop) {
