@@ -15,12 +15,15 @@
  * worker. The engine opens no store either: each worker opens it as a
  * cold command does, so it sees every certificate imported and CRL
  * updated before it started. It accepts only its own user
- * (SO_PEERCRED), refuses a front that would exec another galsmime-engine
- * than itself (a rebuild, a reinstall: it then stops), and goes when the
- * agent goes (the watch pipe). */
+ * (SO_PEERCRED), refuses a front that would load another
+ * galsmime-engine.so than itself (a rebuild, a reinstall: it then stops),
+ * and goes when the agent goes (the watch pipe). The engine process is
+ * the front (/proc/self/exe) running `agent engine` with the engine
+ * loaded, as the agent is the front running `agent serve`. */
 #include "cli.h"
 #include "front.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -219,14 +222,10 @@ cli_engine_serve(cli *c, int watch_fd)
 		return EXIT_IOERR;
 	sock = g_build_filename(dir, GS_ENGINE_SOCKET, NULL);
 	g_free(dir);
-	/* the binary by its name (readlink: what valgrind shows too), as
-	 * the front finds it */
+	/* this galsmime-engine.so, as the front finds it */
 	{
-		char exe[4096];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		if (n > 0)
-			exe[n] = 0;
-		if (n <= 0 || stat(exe, &self) < 0)
+		Dl_info info;
+		if (!dladdr((void *) cli_engine_serve, &info) || !info.dli_fname || stat(info.dli_fname, &self) < 0)
 			self.st_ino = 0;
 	}
 	if (!self.st_ino || strlen(sock) >= sizeof sa.sun_path) {

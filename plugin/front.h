@@ -1,7 +1,7 @@
 /* front.h: what the front (front.c, the `galsmime` command) and the warm
  * engine (engine.c) say to each other on the engine's socket. Both are
  * built from one tree at once: the engine refuses a front that would
- * exec another galsmime-engine than itself (dev, inode, size, mtime), so
+ * load another galsmime-engine.so than itself (dev, inode, size, mtime), so
  * the layout is native and needs no versioned encoding. libc only. */
 #ifndef GALSMIME_FRONT_H
 #define GALSMIME_FRONT_H

@@ -278,9 +278,3 @@ early:
 	g_free(c.home);
 	return rc;
 }
-
-int
-main(int argc, char **argv)
-{
-	return cli_main(argc, argv, NULL);
-}
