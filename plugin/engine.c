@@ -111,12 +111,19 @@ receive(int fd, gs_engine_header *h, int fds[3])
 	return 0;
 }
 
-/* The worker declines the command when the key agent is disabled: the
- * front then runs it cold, as configured. */
+/* The worker declines the command when the key agent is disabled (the
+ * front then runs it cold, as configured), and any command but those the
+ * front sends (front.c): `agent serve` or `engine` have no business in a
+ * worker, whoever asks. */
 static int
-agent_enabled(cli *c)
+accepted(cli *c)
 {
-	return c->agent_enable;
+	const char *const *k;
+
+	for (k = gs_engine_commands; *k; k++)
+		if (c->cmd && !strcmp(c->cmd, *k))
+			return c->agent_enable;
+	return 0;
 }
 
 /* Has the store changed since `seen` (the database and its write-ahead
@@ -196,7 +203,7 @@ worker(int fd, const struct stat *self)
 	opterr = 0;
 	getopt(1, dummy, "");
 	opterr = 1;
-	rc = cli_main((int) h.argc, argv, agent_enabled);
+	rc = cli_main((int) h.argc, argv, accepted);
 	if (rc == CLI_DECLINED) {
 		tell(fd, 'D', 0);
 		_exit(0);

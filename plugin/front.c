@@ -77,7 +77,7 @@ starts(const char *s, const char *prefix)
 static int
 socket_for(int argc, char **argv, char *path, size_t size, const char **cmd)
 {
-	static const char *const warm[] = { "sign", "encrypt", "decrypt", "verify", "mutt", NULL };
+	const char *const *warm = gs_engine_commands;
 	const char *home = NULL, *rt = getenv("XDG_RUNTIME_DIR"), *e;
 	int i, k, n;
 

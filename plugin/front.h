@@ -29,6 +29,10 @@ typedef struct gs_engine_header {
 	int64_t size, mtime_sec, mtime_nsec;
 } gs_engine_header;
 
+/* The commands the front hands to the engine, and the only ones a
+ * worker runs (NULL-ended). */
+static const char *const gs_engine_commands[] = { "sign", "encrypt", "decrypt", "verify", "mutt", NULL };
+
 /* Read exactly n bytes: 0, or -1 (end of file, an error). */
 static inline int
 gs_engine_read_all(int fd, void *p, size_t n)

@@ -174,6 +174,32 @@ w=$(pgrep -P "$eng" | head -1)
 wait $cpid; rc=$?
 check "a worker killed while decrypting: 75, nothing on stdout" sh -c "[ $rc = 75 ] && [ ! -s killed2.out ]"
 
+# ---- a request the front would not send: declined ----
+cat >raw.py <<'PY'
+import os, socket, struct, sys
+sock, engine, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+st = os.stat(engine)
+env = [k + "=" + v for k, v in os.environ.items()]
+body = b"".join(x.encode() + b"\0" for x in [os.getcwd()] + args + env)
+hdr = struct.pack("=6I2Q3q", 0x47535765, 1, len(body), 0o22, len(args), len(env),
+                  st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+null = os.open("/dev/null", os.O_RDWR)
+s.sendmsg([hdr + body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", null, null, null))])
+got = []
+while True:
+    m = s.recv(8)
+    if len(m) < 8:
+        break
+    got.append(chr(struct.unpack("=2i", m)[0]))
+print("".join(got))
+PY
+python3 raw.py "$ESOCK" "$ENGINE" galsmime --home "$GALSMIME_HOME" agent status >raw.out 2>&1
+check "a worker declines a command the front never sends (agent status)" sh -c "[ \"\$(cat raw.out)\" = PD ]"
+python3 raw.py "$ESOCK" "$ENGINE" galsmime --home "$GALSMIME_HOME" verify >raw2.out 2>&1
+check "... and runs one it sends (verify: an exit code comes back)" sh -c "[ \"\$(cat raw2.out)\" = PR ]"
+
 # ---- another local user ----
 if useradd -M -d /nonexistent -s /usr/sbin/nologin "$OTHER" 2>/dev/null; then
 	check "another user cannot reach the engine (the folder is 0700)" \
