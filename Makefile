@@ -30,12 +30,16 @@ pkg = $(foreach m,$(PKGS),$(if $(shell pkg-config --exists $(m) && echo y),,$(er
 # that need them (lib/dl.c): compiled against, loaded by the SONAME the
 # build finds, never linked, so that a filter run does not pay for them.
 CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(BUILD)
-ALL_CFLAGS = $(CFLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11
+# -fPIC: the engine is a shared object the front loads (plugin/front.c)
+ALL_CFLAGS = $(CFLAGS) $(WARN) $(PKG_CFLAGS) -std=gnu11 -fPIC
 # header dependencies, tracked
 DEPFLAGS = -MMD -MP
 
 LIB_SRC = $(wildcard lib/*.c) $(wildcard lib/import/*.c)
-PLUGIN_SRC = $(wildcard plugin/*.c)
+# plugin/front.c is the `galsmime` command (libc only, front.c says
+# why); everything else in plugin/ and lib/ is galsmime-engine.so, which
+# it loads
+PLUGIN_SRC = $(filter-out plugin/front.c,$(wildcard plugin/*.c))
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 PLUGIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -44,9 +48,11 @@ SONAMES = $(BUILD)/gs-sonames.h
 
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
+ENGINE = $(BUILD)/galsmime-engine.so
+FRONT_OBJ = $(BUILD)/plugin/front.o
 
 .PHONY: all deps check unit e2e install uninstall demo bench fuzz clean check-corpus valgrind
-all: $(BIN)
+all: $(BIN) $(ENGINE)
 
 deps:
 	@scripts/install-deps
@@ -55,18 +61,26 @@ deps:
 	@mkdir -p $(dir $@)
 	@CC="$(CC)" scripts/sonames $@
 
-$(BUILD)/%.o: %.c | $(SONAMES)
+# the Makefile too: a change of flags (-fPIC) rebuilds what it compiled
+$(BUILD)/%.o: %.c Makefile | $(SONAMES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
--include $(LIB_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(FRONT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(PLUGIN_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(LIBA) $(PKG_LIBS)
+# exporting cli_main alone, every other reference bound inside: no
+# symbol lookups at load or first call for the engine's own functions
+$(ENGINE): $(PLUGIN_OBJ) $(LIB_OBJ) plugin/engine.map
+	$(CC) -shared -Wl,-Bsymbolic -Wl,--version-script=plugin/engine.map $(LDFLAGS) -o $@ \
+		$(PLUGIN_OBJ) $(LIB_OBJ) $(PKG_LIBS)
+
+# the front links libc alone: that is its point
+$(BIN): $(FRONT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(FRONT_OBJ) -ldl
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(dir $@)
@@ -87,10 +101,11 @@ check: deps
 
 INTEGRATION = mutt notmuch procmail ldap
 
-install: $(BIN)
+install: $(BIN) $(ENGINE)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/galsmime
+		$(DESTDIR)$(PREFIX)/share/galsmime $(DESTDIR)$(PREFIX)/lib/galsmime
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/galsmime
+	install -m 0644 $(ENGINE) $(DESTDIR)$(PREFIX)/lib/galsmime/galsmime-engine.so
 	install -m 0644 plugin/galsmime.1 $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
 	@for d in $(INTEGRATION); do \
 		install -d $(DESTDIR)$(PREFIX)/share/galsmime/$$d; \
@@ -101,7 +116,9 @@ install: $(BIN)
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/galsmime $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/galsmime $(DESTDIR)$(PREFIX)/share/man/man1/galsmime.1 \
+		$(DESTDIR)$(PREFIX)/lib/galsmime/galsmime-engine.so
+	-rmdir $(DESTDIR)$(PREFIX)/lib/galsmime 2>/dev/null
 	@for d in $(INTEGRATION); do \
 		for f in plugin/$$d/*; do rm -f $(DESTDIR)$(PREFIX)/share/galsmime/$$d/$$(basename $$f); done; \
 		rmdir $(DESTDIR)$(PREFIX)/share/galsmime/$$d 2>/dev/null || true; \

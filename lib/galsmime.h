@@ -1577,6 +1577,30 @@ typedef struct gs_agent_opts {
  * GS_E_PROGRAMMER. */
 gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg);
 
+/* ------------------------------------------------------------------ */
+/* The warm engine (agent-warm.c)                                      */
+/* ------------------------------------------------------------------ */
+
+/* A host that forks workers from one initialised process (galsmime's
+ * warm engine) may decode a store's certificates once, before forking:
+ * the anchors', identities' and CAs' (anchors and identities first), at
+ * most `max` in all, from the
+ * store in folder `dir` (opened read-only and closed again). Every store
+ * opened later in this process (and its forked children) then takes a
+ * certificate whose DER is exactly one of these from this set instead of
+ * decoding it again: same bytes, same certificate. Process-wide, for a
+ * host that asks; call it again (it replaces the set) when the store
+ * changed, and only while no other thread uses the library. Returns
+ * GS_OK, or what gs_store_open returns (the set is then empty). */
+gs_status gs_warm_certs_load(const char *dir, unsigned max, char **errmsg);
+/* Empty the set (as it starts). */
+void gs_warm_certs_clear(void);
+/* Fetch the ciphers, digests and key algorithms S/MIME uses, once, so
+ * that OpenSSL's method store holds them before the host forks (the
+ * first fetch of each costs more than a 2 KB message's encryption).
+ * Draws no random numbers. Process-wide, for a host that asks. */
+void gs_warm_crypto(void);
+
 G_END_DECLS
 
 #endif /* GALSMIME_H */

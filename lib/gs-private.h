@@ -155,6 +155,10 @@ gs_status gs_cert_issuers(gs_store *store, X509 *leaf, STACK_OF(X509) **issuers,
  * -1 when it cannot be computed. */
 int64_t gs_name_hash(const X509_NAME *name);
 
+/* The warm set's certificate of exactly this DER (a new reference: the
+ * caller must not modify it), or NULL (agent-warm.c). */
+X509 *gs_warm_cert(const void *der, int len);
+
 struct gs_store {
 	sqlite3 *db;
 	char *dir;

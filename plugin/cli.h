@@ -150,6 +150,8 @@ char *cli_signed_at(int64_t t);
 
 /* The user's configuration file (config.c). */
 void cli_read_config(cli *c);
+/* $HOME as the environment says now, else the password file's. */
+const char *cli_home_dir(void);
 /* After a command changed the store: keep mutt's .index in step when the
  * configuration asks for it. Returns 0 or an exit code. */
 int cli_after_store_change(cli *c);
@@ -158,6 +160,26 @@ int cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int qui
 
 /* The command table (galsmime.c). */
 extern const cli_command cli_commands[];
+/* galsmime's main: options, configuration, dispatch, exit code. `go`
+ * (or NULL), called once the configuration is read, may decline the
+ * command: cli_main then returns CLI_DECLINED having done nothing else
+ * (the warm engine's worker, engine.c). */
+#define CLI_DECLINED (-1)
+int cli_main(int argc, char **argv, int (*go)(cli *c));
+
+/* The key agent's folder (cmd-agent.c): a new string, or NULL (said
+ * why, unless it is missing and not `create`). */
+char *cli_agent_dir(cli *c, int create);
+/* Run `galsmime --home HOME agent SUB FD_OPTION FD` (this binary)
+ * detached: its own session, stdio on /dev/null, nobody's child, `fd`
+ * its only inherited descriptor. 0, or -1 (fork failed, errno). */
+int cli_spawn_self(cli *c, const char *sub, const char *fd_option, int fd);
+/* The warm engine (engine.c): `galsmime agent engine --watch-fd N`, run
+ * by the agent beside itself; serves until N reports the agent gone. */
+int cli_engine_serve(cli *c, int watch_fd);
+/* Start the engine beside this agent (engine.c): the write end of its
+ * watch pipe, which the agent keeps open while it lives, or -1. */
+int cli_engine_spawn(cli *c);
 
 /* The subcommands, one file each. */
 int cmd_key(cli *c, int argc, char **argv);

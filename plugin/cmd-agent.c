@@ -23,8 +23,8 @@
 /* The agent's folder (made 0700 when missing and `create`; refused when
  * another user owns it or others can enter it): a new string, or NULL
  * (printed, unless it is missing and not to be made: no agent). */
-static char *
-agent_dir(cli *c, int create)
+char *
+cli_agent_dir(cli *c, int create)
 {
 	const char *rt = g_getenv("XDG_RUNTIME_DIR");
 	char *dir = rt && *rt && g_path_is_absolute(rt) ? g_build_filename(rt, "galsmime", NULL)
@@ -53,30 +53,18 @@ socket_path(const char *dir)
 	return g_build_filename(dir, "agent.sock", NULL);
 }
 
-/* Start `galsmime agent serve` detached (its own session, stdio on
- * /dev/null) and wait until it listens. Called with agent.lock held.
- * Returns 0, or -1 (printed). */
-static int
-spawn_agent(cli *c, const char *sock)
+int
+cli_spawn_self(cli *c, const char *sub, const char *fd_option, int fd)
 {
-	int ready[2], status;
-	char buf[1];
+	int status;
 	pid_t pid;
 
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		cli_error(c, "pipe: %s", g_strerror(errno));
+	if ((pid = fork()) < 0)
 		return -1;
-	}
-	if ((pid = fork()) < 0) {
-		cli_error(c, "fork: %s", g_strerror(errno));
-		close(ready[0]);
-		close(ready[1]);
-		return -1;
-	}
 	if (pid == 0) {
-		/* the child starts the agent in a session of its own and goes:
-		 * the agent is nobody's child, and holds none of our pipes */
-		char fd[16];
+		/* the child starts it in a session of its own and goes: it is
+		 * nobody's child, and holds none of our pipes but `fd` */
+		char num[16];
 		int null = open("/dev/null", O_RDWR);
 
 		setsid();
@@ -87,15 +75,35 @@ spawn_agent(cli *c, const char *sock)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		snprintf(fd, sizeof fd, "%d", ready[1]);
-		fcntl(ready[1], F_SETFD, 0);
-		execl("/proc/self/exe", "galsmime", "--home", c->home, "agent", "serve", "--ready-fd", fd,
-		      (char *) NULL);
+		snprintf(num, sizeof num, "%d", fd);
+		fcntl(fd, F_SETFD, 0);
+		execl("/proc/self/exe", "galsmime", "--home", c->home, "agent", sub, fd_option, num, (char *) NULL);
 		_exit(127);
 	}
-	close(ready[1]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	return 0;
+}
+
+/* Start `galsmime agent serve` detached and wait until it listens.
+ * Called with agent.lock held. Returns 0, or -1 (printed). */
+static int
+spawn_agent(cli *c)
+{
+	int ready[2];
+	char buf[1];
+
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		cli_error(c, "pipe: %s", g_strerror(errno));
+		return -1;
+	}
+	if (cli_spawn_self(c, "serve", "--ready-fd", ready[1]) < 0) {
+		cli_error(c, "fork: %s", g_strerror(errno));
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	close(ready[1]);
 	{
 		struct pollfd p = { .fd = ready[0], .events = POLLIN };
 		int ok = poll(&p, 1, 10000) == 1 && read(ready[0], buf, 1) == 1;
@@ -105,7 +113,6 @@ spawn_agent(cli *c, const char *sock)
 			return -1;
 		}
 	}
-	(void) sock;
 	return 0;
 }
 
@@ -137,7 +144,7 @@ cli_terminal(cli *c, gs_pinentry_where *w)
 static gs_agent *
 reach(cli *c, int start, int quiet_absent, const char *then)
 {
-	char *dir = agent_dir(c, start), *sock, *msg = NULL;
+	char *dir = cli_agent_dir(c, start), *sock, *msg = NULL;
 	gs_agent *a = NULL;
 	gs_status st;
 	int lock = -1;
@@ -159,7 +166,7 @@ reach(cli *c, int start, int quiet_absent, const char *then)
 			if (st == GS_E_NOT_FOUND) {
 				/* nobody listens: a socket left there is stale */
 				unlink(sock);
-				if (spawn_agent(c, sock) == 0) {
+				if (spawn_agent(c) == 0) {
 					g_free(msg);
 					msg = NULL;
 					st = gs_agent_connect(sock, &a, &msg);
@@ -204,11 +211,11 @@ static int
 serve(cli *c, int ready_fd, unsigned protocol)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir = agent_dir(c, 1), *sock, *msg = NULL;
+	char *dir = cli_agent_dir(c, 1), *sock, *msg = NULL;
 	gs_agent_opts o = { 0 };
 	struct stat own;
 	gs_status st;
-	int fd;
+	int fd, engine_watch;
 	mode_t um;
 
 	if (!dir)
@@ -246,6 +253,11 @@ serve(cli *c, int ready_fd, unsigned protocol)
 		}
 		close(ready_fd);
 	}
+	/* the warm engine beside it (engine.c), which goes when the agent
+	 * goes: it holds the read end of this pipe. Started in the folder
+	 * the agent was started in, where a relative --home means what it
+	 * meant to the command that started the agent */
+	engine_watch = cli_engine_spawn(c);
 	if (chdir("/") < 0) {
 		/* nothing relies on the working folder */
 	}
@@ -257,6 +269,8 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	o.socket_path = sock;
 	st = gs_agent_serve(fd, &o, &msg);
 	close(fd);
+	if (engine_watch >= 0)
+		close(engine_watch);
 	{
 		/* remove the socket only while it is still ours */
 		struct stat now;
@@ -319,11 +333,12 @@ cmd_agent(cli *c, int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "protocol", required_argument, NULL, 'p' },
+		{ "watch-fd", required_argument, NULL, 'w' },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sub, *from = NULL;
-	int opt, ready_fd = -1;
+	int opt, ready_fd = -1, watch_fd = -1;
 	unsigned protocol = 0;
 	gs_agent_op op;
 
@@ -338,11 +353,14 @@ cmd_agent(cli *c, int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'p': protocol = (unsigned) atoi(optarg); break;
+		case 'w': watch_fd = atoi(optarg); break;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (!strcmp(sub, "serve"))
 		return serve(c, ready_fd, protocol);
+	if (!strcmp(sub, "engine"))
+		return cli_engine_serve(c, watch_fd);
 	if (!strcmp(sub, "preset"))
 		return preset(c, from ? from : optind < argc ? argv[optind] : NULL);
 	if (!strcmp(sub, "start")) {

@@ -42,7 +42,7 @@ expand_home(char *path)
 
 	if (!path || path[0] != '~' || (path[1] && path[1] != '/'))
 		return path;
-	r = g_build_filename(g_get_home_dir(), path + 1, NULL);
+	r = g_build_filename(cli_home_dir(), path + 1, NULL);
 	g_free(path);
 	return r;
 }
@@ -64,12 +64,22 @@ agent_seconds(cli *c, GKeyFile *kf, const char *name, unsigned *out)
 	g_clear_error(&err);
 }
 
+const char *
+cli_home_dir(void)
+{
+	const char *h = g_getenv("HOME");
+
+	/* $HOME read now (g_get_home_dir keeps its first answer, and a
+	 * warm engine's worker has the client's environment) */
+	return h && *h ? h : g_get_home_dir();
+}
+
 void
 cli_read_config(cli *c)
 {
 	const char *dir = g_getenv("XDG_CONFIG_HOME");
 	char *path = dir && *dir ? g_build_filename(dir, "galsmime", "config", NULL)
-				 : g_build_filename(g_get_home_dir(), ".config", "galsmime", "config", NULL);
+				 : g_build_filename(cli_home_dir(), ".config", "galsmime", "config", NULL);
 	GKeyFile *kf = g_key_file_new();
 	GError *err = NULL;
 

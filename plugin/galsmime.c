@@ -108,7 +108,8 @@ const cli_command cli_commands[] = {
 	  "  configuration [agent]: default_cache_ttl (600), max_cache_ttl (7200),\n"
 	  "  pinentry (/usr/bin/pinentry), enable (true)\n"
 	  "  serve --ready-fd N   the agent itself, as galsmime starts it (--protocol N: a\n"
-	  "                       version for tests)\n" COMMON },
+	  "                       version for tests)\n"
+	  "  engine --watch-fd N  the warm engine, as the agent starts it beside itself\n" COMMON },
 	{ NULL, NULL, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -175,11 +176,15 @@ default_home(void)
 
 	if (e && *e)
 		return g_strdup(e);
-	return g_build_filename(g_get_user_data_dir(), "galsmime", NULL);
+	/* g_get_user_data_dir()'s rule, read now: GLib keeps its first
+	 * answer, and a warm engine's worker has the client's environment */
+	if ((e = g_getenv("XDG_DATA_HOME")) && *e)
+		return g_build_filename(e, "galsmime", NULL);
+	return g_build_filename(cli_home_dir(), ".local", "share", "galsmime", NULL);
 }
 
 int
-main(int argc, char **argv)
+cli_main(int argc, char **argv, int (*go)(cli *c))
 {
 	const cli_command *k;
 	cli c = { 0 };
@@ -234,6 +239,10 @@ main(int argc, char **argv)
 	if (!c.home)
 		c.home = default_home();
 	cli_read_config(&c);
+	if (go && !go(&c)) {
+		cli_cleanup(&c);
+		return CLI_DECLINED;
+	}
 	if (g_getenv("GALSMIME_PASSPHRASE_FILE") && *g_getenv("GALSMIME_PASSPHRASE_FILE"))
 		c.pass_env_file = g_strdup(g_getenv("GALSMIME_PASSPHRASE_FILE"));
 

@@ -1,0 +1,323 @@
+/* engine.c: the warm engine, `galsmime agent engine`, which the key agent
+ * starts beside itself, and its workers.
+ *
+ * The engine is galsmime with GLib, GMime and OpenSSL loaded and
+ * initialised, waiting on engine.sock in the agent's folder. Per request
+ * (front.c sends it) it forks a worker, which takes the front's stdin,
+ * stdout and stderr, working folder, umask and environment, runs the
+ * normal command (cli_main), writing straight to the front's
+ * descriptors, and sends back the exit code. So a 2 KB message pays
+ * neither process start nor library loading and initialisation.
+ *
+ * The engine holds no key: a worker reaches the key agent like any
+ * command does, so parsing a hostile message never happens in the
+ * process that holds every cached key, and a crash kills only that
+ * worker. The engine opens no store either: each worker opens it as a
+ * cold command does, so it sees every certificate imported and CRL
+ * updated before it started. It accepts only its own user
+ * (SO_PEERCRED), refuses a front that would load another
+ * galsmime-engine.so than itself (a rebuild, a reinstall: it then stops),
+ * and goes when the agent goes (the watch pipe). The engine process is
+ * the front (/proc/self/exe) running `agent engine` with the engine
+ * loaded, as the agent is the front running `agent serve`. */
+#include "cli.h"
+#include "front.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* workers at once; a front finding the engine at this limit goes cold */
+#define MAX_WORKERS 32
+/* certificates decoded before forking (anchors, identities, CAs) */
+#define WARM_CERTS 200
+
+int
+cli_engine_spawn(cli *c)
+{
+	int w[2];
+
+	if (pipe2(w, O_CLOEXEC) < 0)
+		return -1;
+	if (cli_spawn_self(c, "engine", "--watch-fd", w[0]) < 0) {
+		close(w[0]);
+		close(w[1]);
+		return -1;
+	}
+	close(w[0]);
+	return w[1];
+}
+
+static void
+tell(int fd, int32_t what, int32_t value)
+{
+	int32_t m[2] = { what, value };
+
+	if (send(fd, m, sizeof m, MSG_NOSIGNAL) != sizeof m) {
+		/* the front went away: its descriptors are still ours to finish */
+	}
+}
+
+/* The request's header and the three descriptors: 0, or -1. */
+static int
+receive(int fd, gs_engine_header *h, int fds[3])
+{
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = h, .iov_len = sizeof *h };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof ctl.buf };
+	struct cmsghdr *cm;
+	ssize_t r;
+	int got = 0;
+
+	do
+		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (r < 0 && errno == EINTR);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int i, *p = (int *) CMSG_DATA(cm);
+			for (i = 0; i < (int) n; i++) {
+				if (!got && n == 3 && i < 3)
+					fds[i] = p[i];
+				else
+					close(p[i]);
+			}
+			got |= n == 3;
+		}
+	}
+	if (r != (ssize_t) sizeof *h || !got || (mh.msg_flags & MSG_CTRUNC) || h->magic != GS_ENGINE_MAGIC ||
+	    h->version != GS_ENGINE_VERSION || h->length > GS_ENGINE_MAX_REQUEST || h->argc < 2 ||
+	    h->argc > 4096 || h->envc > 65536) {
+		if (got) {
+			close(fds[0]);
+			close(fds[1]);
+			close(fds[2]);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* The worker declines the command when the key agent is disabled (the
+ * front then runs it cold, as configured), and any command but those the
+ * front sends (front.c): `agent serve` or `engine` have no business in a
+ * worker, whoever asks. */
+static int
+accepted(cli *c)
+{
+	const char *const *k;
+
+	for (k = gs_engine_commands; *k; k++)
+		if (c->cmd && !strcmp(c->cmd, *k))
+			return c->agent_enable;
+	return 0;
+}
+
+/* Has the store changed since `seen` (the database and its write-ahead
+ * log: inode, size, modification time)? `seen` updated. */
+static int
+store_changed(const char *db, struct stat seen[2])
+{
+	char *wal = g_strconcat(db, "-wal", NULL);
+	const char *paths[2] = { db, wal };
+	int i, changed = 0;
+
+	for (i = 0; i < 2; i++) {
+		struct stat now = { 0 };
+		if (stat(paths[i], &now) < 0)
+			memset(&now, 0, sizeof now);
+		if (now.st_ino != seen[i].st_ino || now.st_size != seen[i].st_size ||
+		    now.st_mtim.tv_sec != seen[i].st_mtim.tv_sec || now.st_mtim.tv_nsec != seen[i].st_mtim.tv_nsec)
+			changed = 1;
+		seen[i] = now;
+	}
+	g_free(wal);
+	return changed;
+}
+
+/* One request, in the forked worker: never returns. */
+static void G_GNUC_NORETURN
+worker(int fd, const struct stat *self)
+{
+	gs_engine_header h;
+	int fds[3], i, rc;
+	char *buf, *p, *end, **argv, *cwd;
+	char *dummy[] = { "galsmime", NULL };
+
+	tell(fd, 'P', (int32_t) getpid());
+	if (receive(fd, &h, fds) < 0)
+		_exit(EXIT_SOFTWARE);
+	buf = g_malloc(h.length + 1);
+	if (gs_engine_read_all(fd, buf, h.length) < 0)
+		_exit(EXIT_SOFTWARE);
+	buf[h.length] = 0;
+	if (h.dev != (uint64_t) self->st_dev || h.ino != (uint64_t) self->st_ino ||
+	    h.size != (int64_t) self->st_size || h.mtime_sec != (int64_t) self->st_mtim.tv_sec ||
+	    h.mtime_nsec != (int64_t) self->st_mtim.tv_nsec) {
+		tell(fd, 'D', 0);
+		_exit(GS_ENGINE_STALE);
+	}
+	/* cwd, argv, environ: exactly 1 + argc + envc strings */
+	argv = g_new0(char *, h.argc + 1);
+	p = buf;
+	end = buf + h.length;
+	cwd = p;
+	p += strlen(p) + 1;
+	for (i = 0; i < (int) h.argc && p < end; i++, p += strlen(p) + 1)
+		argv[i] = p;
+	if (i < (int) h.argc)
+		_exit(EXIT_SOFTWARE);
+	if (chdir(cwd) < 0) {
+		tell(fd, 'D', 0);
+		_exit(0);
+	}
+	clearenv();
+	for (i = 0; i < (int) h.envc && p < end; i++, p += strlen(p) + 1)
+		if (strchr(p, '='))
+			putenv(p);
+	if (p != end)
+		_exit(EXIT_SOFTWARE);
+	tzset();
+	umask((mode_t) h.umask & 0777);
+	for (i = 0; i < 3; i++) {
+		if (fds[i] != i) {
+			dup2(fds[i], i);
+			close(fds[i]);
+		}
+	}
+	/* getopt's state fresh, as in a new process */
+	optind = 0;
+	opterr = 0;
+	getopt(1, dummy, "");
+	opterr = 1;
+	rc = cli_main((int) h.argc, argv, accepted);
+	if (rc == CLI_DECLINED) {
+		tell(fd, 'D', 0);
+		_exit(0);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	tell(fd, 'R', rc);
+	_exit(rc);
+}
+
+int
+cli_engine_serve(cli *c, int watch_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *dir = cli_agent_dir(c, 0), *sock;
+	struct stat self, own, now, seen[2] = { { 0 } };
+	char *store, *db;
+	unsigned workers = 0;
+	int fd, stop = 0;
+	mode_t um;
+
+	if (!dir)
+		return EXIT_IOERR;
+	sock = g_build_filename(dir, GS_ENGINE_SOCKET, NULL);
+	g_free(dir);
+	/* this galsmime-engine.so, as the front finds it */
+	{
+		Dl_info info;
+		if (!dladdr((void *) cli_engine_serve, &info) || !info.dli_fname || stat(info.dli_fname, &self) < 0)
+			self.st_ino = 0;
+	}
+	if (!self.st_ino || strlen(sock) >= sizeof sa.sun_path) {
+		g_free(sock);
+		return EXIT_IOERR;
+	}
+	strcpy(sa.sun_path, sock);
+	/* started by a new agent: an engine.sock there is a dead engine's,
+	 * or the old agent's engine about to go */
+	unlink(sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	um = umask(077);
+	if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 64) < 0 ||
+	    stat(sock, &own) < 0) {
+		umask(um);
+		cli_error(c, "%s: %s", cli_text(sock, 0), g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		g_free(sock);
+		return EXIT_IOERR;
+	}
+	umask(um);
+	signal(SIGCHLD, SIG_DFL);
+	/* the store of the agent's starter, by its full name: its
+	 * certificates are decoded here once (gs_warm_certs_load), again
+	 * whenever it changed */
+	store = g_canonicalize_filename(c->home, NULL);
+	db = g_build_filename(store, "galsmime.db", NULL);
+	if (chdir("/") < 0) {
+		/* nothing relies on the working folder */
+	}
+	gs_warm_crypto();
+	if (store_changed(db, seen) && gs_warm_certs_load(store, WARM_CERTS, NULL) != GS_OK)
+		gs_warm_certs_clear();
+	while (!stop) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = watch_fd, .events = POLLIN } };
+		int status, cfd;
+		pid_t pid;
+
+		poll(p, watch_fd >= 0 ? 2 : 1, 1000);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			workers--;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == GS_ENGINE_STALE)
+				stop = 1;
+		}
+		/* the agent gone (stopped, killed), or the socket no longer ours */
+		if (watch_fd >= 0 && p[1].revents)
+			stop = 1;
+		if (stat(sock, &now) < 0 || now.st_ino != own.st_ino || now.st_dev != own.st_dev)
+			stop = 1;
+		if (stop || !(p[0].revents & POLLIN))
+			continue;
+		if (store_changed(db, seen)) {
+			/* a store that cannot be read: workers decode as cold */
+			if (gs_warm_certs_load(store, WARM_CERTS, NULL) != GS_OK)
+				gs_warm_certs_clear();
+		}
+		if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		{
+			struct ucred cred;
+			socklen_t len = sizeof cred;
+
+			if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid() ||
+			    workers >= MAX_WORKERS) {
+				close(cfd);
+				continue;
+			}
+		}
+		if ((pid = fork()) == 0) {
+			close(fd);
+			if (watch_fd >= 0)
+				close(watch_fd);
+			worker(cfd, &self);
+		}
+		if (pid > 0)
+			workers++;
+		close(cfd);
+	}
+	close(fd);
+	if (stat(sock, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
+		unlink(sock);
+	gs_warm_certs_clear();
+	g_free(sock);
+	g_free(store);
+	g_free(db);
+	return 0;
+}

@@ -1,0 +1,262 @@
+#!/bin/sh
+# The warm path: with the key agent running, `galsmime` (the front)
+# hands the command to the engine beside the agent, which runs it in a
+# forked worker. Warm runs give what cold runs give (outputs, exit codes,
+# stderr), read stdin as a pipe or a file, see store changes, serve 8 at
+# once, only their user; a killed worker is exit 75 with nothing on
+# stdout; `agent stop` ends the engine; [agent] enable = false and
+# another build of the engine mean the cold path. Whether a run was warm
+# is read from strace: a cold run loads galsmime-engine.so, a warm one
+# does not.
+. "$TESTS_TOP/tests/lib.sh"
+command -v strace >/dev/null || { fail "strace is missing (scripts/install-deps installs it)"; exit 0; }
+
+RUN=$(mktemp -d /tmp/gs18.XXXXXX)
+chmod 700 "$RUN"
+export XDG_RUNTIME_DIR="$RUN"
+ESOCK=$RUN/galsmime/engine.sock
+OTHER=gs18u$$
+ENGINE=$(dirname "$GALSMIME")/../lib/galsmime/galsmime-engine.so
+engines() { ps -eo args | grep -F -- "--home $GALSMIME_HOME agent engine" | grep -vc -- grep; }
+cleanup() {
+	gs agent stop >/dev/null 2>&1
+	userdel "$OTHER" >/dev/null 2>&1
+	sleep 1.2
+	rm -rf "$RUN"
+}
+trap 'cleanup; t_finish' EXIT
+unset GPG_TTY DISPLAY WAYLAND_DISPLAY || true
+# `gs` for the sh -c of the checks below too
+mkdir bin
+printf '#!/bin/sh\nexec "$GALSMIME" "$@"\n' >bin/gs
+chmod +x bin/gs
+PATH=$T_DIR/bin:$PATH
+
+# execves NAME ARGS...: run galsmime ARGS (stdin, stdout: the caller's)
+# under strace; NAME.execs is 1 when it loaded the engine itself (cold),
+# 0 when it did not (warm)
+execves() {
+	n=$1; shift
+	# LeakSanitizer cannot run under ptrace (make check SANITIZE=1): it
+	# would say so on stderr, which is compared with the cold run's
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -qq -e trace=openat -o "$n.trace" "$GALSMIME" "$@"
+	rc=$?
+	grep -c 'galsmime-engine\.so' "$n.trace" >"$n.execs"
+	return $rc
+}
+warm() { [ "$(cat "$1.execs")" = 0 ]; }
+cold() { [ "$(cat "$1.execs")" -ge 1 ]; }
+
+store_setup || { fail "store setup"; exit 1; }
+gs cert import "$PKI/bob.crt" >/dev/null || fail "bob's certificate"
+msg alice@example.org bob@example.org >m.eml
+pass=$(cat "$PKI/pass")
+P="--passphrase-file $PKI/pass"
+# the cold runs' outputs, before any agent
+gs sign $P <m.eml >cold.signed
+gs encrypt $P <m.eml >cold.enc
+gs decrypt $P <cold.enc >cold.dec 2>cold.dec.err; echo $? >cold.dec.rc
+gs verify <cold.signed >cold.ver 2>cold.ver.err; echo $? >cold.ver.rc
+gs verify --json <cold.signed >cold.json 2>/dev/null
+printf 'From: x@example.org\nTo: y@example.org\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\nContent-Transfer-Encoding: base64\n\nAAAA!!\n' >bad.eml
+gs decrypt $P <bad.eml >cold.bad 2>cold.bad.err; echo $? >cold.bad.rc
+gs encrypt --to nobody@example.org $P <m.eml >cold.nouser 2>cold.nouser.err; echo $? >cold.nouser.rc
+gs sign --no-such-option <m.eml >/dev/null 2>cold.usage.err; echo $? >cold.usage.rc
+execves nocold verify <cold.signed >/dev/null 2>&1
+check "without an agent: the front loads galsmime-engine.so (cold)" cold nocold
+
+# ---- the engine starts with the agent ----
+echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+n=30; while [ ! -S "$ESOCK" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+check "the agent starts the engine: engine.sock in the agent's folder" test -S "$ESOCK"
+check "... this user's alone (0700 folder, socket 0600)" \
+	sh -c "[ $(stat -c %a "$RUN/galsmime") = 700 ] && [ \$(stat -c %a '$ESOCK' | cut -c2-) = 00 ]"
+check "... one engine process" test "$(engines)" = 1
+
+# ---- warm runs give what cold runs give ----
+execves sign sign <m.eml >warm.signed 2>warm.sign.err
+check "sign with the agent is warm (the engine not loaded here)" warm sign
+check "... and openssl cms verifies it" \
+	openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign -in warm.signed -out /dev/null
+check "... and galsmime verify (cold) says good" \
+	sh -c "env XDG_RUNTIME_DIR=/nonexistent '$GALSMIME' verify <warm.signed >/dev/null 2>&1"
+check "... with the same headers as the cold signature" \
+	sh -c "sed -n '1,/^\$/p' warm.signed | grep -v boundary >h.w; sed -n '1,/^\$/p' cold.signed | grep -v boundary >h.c; cmp h.w h.c"
+check "... and nothing on stderr, as cold" test ! -s warm.sign.err
+cat m.eml | gs sign >warm.pipe.signed
+check "stdin a pipe: the signature verifies" \
+	openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign -in warm.pipe.signed -out /dev/null
+execves verify verify <cold.signed >warm.ver 2>warm.ver.err; echo $? >warm.ver.rc
+check "verify is warm" warm verify
+check "verify: stdout byte-identical to cold" cmp warm.ver cold.ver
+check "verify: stderr and exit code identical" sh -c "cmp warm.ver.err cold.ver.err && cmp warm.ver.rc cold.ver.rc"
+gs verify --json <cold.signed >warm.json 2>/dev/null
+check "verify --json identical" cmp warm.json cold.json
+execves enc encrypt <m.eml >warm.enc
+check "encrypt is warm" warm enc
+gs encrypt <m.eml >warm.enc2
+check "two warm encryptions differ (each worker's random is its own)" sh -c "! cmp -s warm.enc warm.enc2"
+execves dec decrypt <cold.enc >warm.dec 2>warm.dec.err; echo $? >warm.dec.rc
+check "decrypt is warm" warm dec
+check "decrypt: stdout byte-identical to cold" cmp warm.dec cold.dec
+check "decrypt: stderr and exit code identical" sh -c "cmp warm.dec.err cold.dec.err && cmp warm.dec.rc cold.dec.rc"
+gs decrypt <warm.enc >warm.dec2 2>/dev/null
+check "what warm encrypt wrote, warm decrypt reads back as cold decrypt does" \
+	sh -c "env XDG_RUNTIME_DIR=/nonexistent '$GALSMIME' decrypt $P <warm.enc | cmp - warm.dec2"
+gs encrypt --sign <m.eml >warm.se
+check "encrypt --sign warm: decrypted and verified good (cold)" \
+	sh -c "env XDG_RUNTIME_DIR=/nonexistent '$GALSMIME' decrypt $P <warm.se 2>&1 >/dev/null | grep -qi 'good'"
+
+# failures: the same exit code and message
+gs decrypt <bad.eml >warm.bad 2>warm.bad.err; echo $? >warm.bad.rc
+check "a bad message: exit code as cold ($(cat cold.bad.rc))" cmp warm.bad.rc cold.bad.rc
+check "... the same stderr, nothing on stdout" sh -c "cmp warm.bad.err cold.bad.err && cmp warm.bad cold.bad"
+gs encrypt --to nobody@example.org <m.eml >warm.nouser 2>warm.nouser.err; echo $? >warm.nouser.rc
+check "an unknown recipient: exit code as cold ($(cat cold.nouser.rc))" cmp warm.nouser.rc cold.nouser.rc
+check "... the same stderr" cmp warm.nouser.err cold.nouser.err
+gs sign --no-such-option <m.eml >/dev/null 2>warm.usage.err; echo $? >warm.usage.rc
+check "a usage error: exit code and stderr as cold" sh -c "cmp warm.usage.rc cold.usage.rc && cmp warm.usage.err cold.usage.err"
+
+# mutt's commands: file arguments relative to the working folder
+printf 'hello\r\nworld\r\n' >content.crlf
+mkdir sub && cp content.crlf "$PKI/alice.crt" sub/
+(cd sub && execves ../mutt mutt sign --digest sha256 alice.crt content.crlf >../mutt.sig)
+check "mutt sign (files relative to the working folder) is warm" warm mutt
+check "... and its detached signature verifies with openssl" \
+	openssl smime -verify -binary -inform DER -in mutt.sig -content content.crlf -CAfile "$PKI/root.crt" -purpose smimesign -out /dev/null
+
+# ---- another store, by the environment ----
+mkdir bobstore
+GALSMIME_HOME=$T_DIR/bobstore "$GALSMIME" trust import "$PKI/root.crt" >/dev/null
+GALSMIME_HOME=$T_DIR/bobstore "$GALSMIME" cert import "$PKI/inter.crt" >/dev/null
+GALSMIME_HOME=$T_DIR/bobstore "$GALSMIME" key import "$PKI/bob.p12" $P >/dev/null
+GALSMIME_HOME=$T_DIR/bobstore execves bob decrypt $P <cold.enc >bob.dec 2>/dev/null
+check "GALSMIME_HOME of the command, not the engine's: bob's store decrypts warm" \
+	sh -c "[ \$(cat bob.execs) = 0 ] && grep -q 'this is a test message' bob.dec"
+
+# ---- the store changed after the engine started ----
+msg alice@example.org grace@example.org >g.eml
+gs encrypt <g.eml >/dev/null 2>grace1.err; rc=$?
+check "grace unknown: exit 67" test "$rc" = 67
+gs cert import "$PKI/grace.crt" >/dev/null
+execves grace encrypt <g.eml >grace.enc 2>grace.err
+check "after cert import, the warm engine encrypts to grace" sh -c "[ \$(cat grace.execs) = 0 ] && [ -s grace.enc ]"
+
+# ---- 8 at once ----
+i=1
+while [ $i -le 8 ]; do
+	(gs sign <m.eml >par.$i 2>par.$i.err; echo $? >par.$i.rc) &
+	i=$((i + 1))
+done
+wait
+ok=0
+for i in 1 2 3 4 5 6 7 8; do
+	[ "$(cat par.$i.rc)" = 0 ] && openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign \
+		-in par.$i -out /dev/null 2>/dev/null && ok=$((ok + 1))
+done
+check "8 clients at once: 8 good signatures" test "$ok" = 8
+
+# ---- a worker killed mid-operation ----
+eng=$(ps -eo pid,args | grep -F -- "--home $GALSMIME_HOME agent engine" | grep -v grep | awk '{print $1}')
+(sleep 2; cat m.eml) | gs sign >killed.out 2>killed.err &
+cpid=$!
+sleep 0.7
+w=$(pgrep -P "$eng" | head -1)
+[ -n "$w" ] && kill -9 "$w"
+wait $cpid; rc=$?
+check "a worker killed while signing: the client exits 75" test "$rc" = 75
+check "... saying the engine went away" contains killed.err 'engine went away'
+check "... with nothing on stdout" test ! -s killed.out
+check "... and the engine serves the next one" sh -c "gs sign <m.eml | openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -out /dev/null"
+(sleep 2; cat cold.enc) | gs decrypt >killed2.out 2>/dev/null &
+cpid=$!
+sleep 0.7
+w=$(pgrep -P "$eng" | head -1)
+[ -n "$w" ] && kill -9 "$w"
+wait $cpid; rc=$?
+check "a worker killed while decrypting: 75, nothing on stdout" sh -c "[ $rc = 75 ] && [ ! -s killed2.out ]"
+
+# ---- a request the front would not send: declined ----
+cat >raw.py <<'PY'
+import os, socket, struct, sys
+sock, engine, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+st = os.stat(engine)
+env = [k + "=" + v for k, v in os.environ.items()]
+body = b"".join(x.encode() + b"\0" for x in [os.getcwd()] + args + env)
+hdr = struct.pack("=6I2Q3q", 0x47535765, 1, len(body), 0o22, len(args), len(env),
+                  st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+null = os.open("/dev/null", os.O_RDWR)
+s.sendmsg([hdr + body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", null, null, null))])
+got = []
+while True:
+    m = s.recv(8)
+    if len(m) < 8:
+        break
+    got.append(chr(struct.unpack("=2i", m)[0]))
+print("".join(got))
+PY
+python3 raw.py "$ESOCK" "$ENGINE" galsmime --home "$GALSMIME_HOME" agent status >raw.out 2>&1
+check "a worker declines a command the front never sends (agent status)" sh -c "[ \"\$(cat raw.out)\" = PD ]"
+python3 raw.py "$ESOCK" "$ENGINE" galsmime --home "$GALSMIME_HOME" verify >raw2.out 2>&1
+check "... and runs one it sends (verify: an exit code comes back)" sh -c "[ \"\$(cat raw2.out)\" = PR ]"
+
+# ---- another local user ----
+if useradd -M -d /nonexistent -s /usr/sbin/nologin "$OTHER" 2>/dev/null; then
+	check "another user cannot reach the engine (the folder is 0700)" \
+		sh -c "! runuser -u $OTHER -- test -w '$ESOCK'"
+	chmod 711 "$RUN" "$RUN/galsmime"; chmod 777 "$ESOCK"
+	cat >peer.py <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(5)
+try:
+    r = s.recv(8)
+except (ConnectionResetError, BrokenPipeError):
+    r = b""
+# hung up on: 0; a worker's greeting: 3
+sys.exit(0 if r == b"" else 3)
+PY
+	runuser -u "$OTHER" -- python3 -c "$(cat peer.py)" "$ESOCK" 2>peer.err; rc=$?
+	check "another user connecting anyway is hung up on (SO_PEERCRED)" test "$rc" = 0
+	python3 peer.py "$ESOCK"; rc=$?
+	check "control: the same probe as this user is greeted by a worker" test "$rc" = 3
+	chmod 700 "$RUN" "$RUN/galsmime"; chmod 600 "$ESOCK"
+	userdel "$OTHER" >/dev/null 2>&1
+else
+	fail "another user cannot use the engine" "useradd failed (not root?)"
+fi
+
+# ---- [agent] enable = false: cold ----
+mkdir -p "$XDG_CONFIG_HOME/galsmime"
+printf '[agent]\nenable = false\n' >"$XDG_CONFIG_HOME/galsmime/config"
+execves off verify <cold.signed >off.ver 2>/dev/null
+check "[agent] enable = false: verify runs cold" cold off
+check "... and gives the same" cmp off.ver cold.ver
+rm "$XDG_CONFIG_HOME/galsmime/config"
+
+# ---- another build of the engine: cold, and the engine goes ----
+execves again verify <cold.signed >/dev/null 2>&1
+check "warm again without the configuration" warm again
+touch -d '2020-01-01 00:00:00' "$ENGINE"
+execves rebuilt verify <cold.signed >rebuilt.ver 2>/dev/null
+check "galsmime-engine.so replaced (mtime): the command runs cold" cold rebuilt
+check "... and gives the same" cmp rebuilt.ver cold.ver
+sleep 1.5
+check "... and the old engine stopped" test "$(engines)" = 0
+touch "$ENGINE"
+
+# ---- agent stop ends the engine ----
+gs agent stop >/dev/null 2>&1
+echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+n=30; while [ ! -S "$ESOCK" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+check "a new agent starts a new engine" test "$(engines)" = 1
+gs agent stop >/dev/null 2>&1
+sleep 1.5
+check "agent stop: the engine is gone too" test "$(engines)" = 0
+check "... and its socket" test ! -e "$ESOCK"
+execves after sign $P <m.eml >after.signed
+check "then the cold path again, which signs" sh -c "[ \$(cat after.execs) -ge 1 ] && openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -in after.signed -out /dev/null"

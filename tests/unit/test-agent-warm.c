@@ -1,0 +1,155 @@
+/* test-agent-warm.c: lib/agent-warm.c: the warm engine's decoded
+ * certificates (anchors, identities, CAs; no correspondent's) are what
+ * stores opened afterwards hand out, for exactly the same DER; a store
+ * that cannot be opened leaves the set empty. */
+#include "unit.h"
+
+static gs_store *
+store_with_certs(char **dir)
+{
+	gs_store *s = NULL;
+	size_t len;
+	unsigned char *root = pki_read("root.crt", &len);
+	gs_import_stats stats = { 0 };
+
+	*dir = g_build_filename(tmp_dir(), "store", NULL);
+	g_assert_cmpint(gs_store_open(*dir, GS_STORE_READ_WRITE, 1000, &s, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_import_certs(s, root, len, "root.crt", GS_ROLE_ANCHOR, &stats, NULL), ==, GS_OK);
+	g_free(root);
+	root = pki_read("inter.crt", &len);
+	g_assert_cmpint(gs_store_import_certs(s, root, len, "inter.crt", GS_ROLE_CORRESPONDENT, &stats, NULL), ==,
+			GS_OK);
+	g_free(root);
+	root = pki_read("bob.crt", &len);
+	g_assert_cmpint(gs_store_import_certs(s, root, len, "bob.crt", GS_ROLE_CORRESPONDENT, &stats, NULL), ==,
+			GS_OK);
+	g_free(root);
+	return s;
+}
+
+/* the DER of the certificate of row `id` */
+static GBytes *
+row_der(gs_store *s, int id)
+{
+	sqlite3_stmt *q = NULL;
+	GBytes *b;
+
+	g_assert_cmpint(sqlite3_prepare_v2(s->db, "SELECT der FROM certificate WHERE id = ?", -1, &q, NULL), ==,
+			SQLITE_OK);
+	sqlite3_bind_int(q, 1, id);
+	g_assert_cmpint(sqlite3_step(q), ==, SQLITE_ROW);
+	b = g_bytes_new(sqlite3_column_blob(q, 0), (gsize) sqlite3_column_bytes(q, 0));
+	sqlite3_finalize(q);
+	return b;
+}
+
+static void
+test_shared(void)
+{
+	char *dir;
+	gs_store *s, *t = NULL;
+	GBytes *der;
+	X509 *a, *b, *c;
+	gsize n;
+	const void *p;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	der = row_der(s, 2);
+	gs_store_close(s);
+	p = g_bytes_get_data(der, &n);
+
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	a = gs_store_decode_cert(t, p, (int) n);
+	b = gs_warm_cert(p, (int) n);
+	g_assert_nonnull(a);
+	/* the very object the set decoded, not a second decoding */
+	g_assert_true(a == b);
+	X509_free(b);
+	gs_store_close(t);
+
+	/* emptied: stores decode for themselves again */
+	gs_warm_certs_clear();
+	g_assert_null(gs_warm_cert(p, (int) n));
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	c = gs_store_decode_cert(t, p, (int) n);
+	g_assert_nonnull(c);
+	g_assert_true(c != a);
+	g_assert_cmpint(X509_cmp(c, a), ==, 0);
+	X509_free(c);
+	X509_free(a);
+	gs_store_close(t);
+	g_bytes_unref(der);
+	g_free(dir);
+}
+
+static void
+test_limit_and_bytes(void)
+{
+	char *dir;
+	gs_store *s;
+	GBytes *der, *bob;
+	gsize n;
+	const unsigned char *p;
+	unsigned char *copy;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	der = row_der(s, 2);
+	bob = row_der(s, 3);
+	gs_store_close(s);
+	p = g_bytes_get_data(der, &n);
+	/* one certificate at most: the anchor comes first, the CA is left out */
+	g_assert_cmpint(gs_warm_certs_load(dir, 1, NULL), ==, GS_OK);
+	g_assert_null(gs_warm_cert(p, (int) n));
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	{
+		X509 *x = gs_warm_cert(p, (int) n);
+		gsize bn;
+		const void *bp = g_bytes_get_data(bob, &bn);
+
+		g_assert_nonnull(x);
+		X509_free(x);
+		/* a correspondent's certificate is not taken */
+		g_assert_null(gs_warm_cert(bp, (int) bn));
+	}
+	g_bytes_unref(bob);
+	/* one byte different: not the same certificate */
+	copy = g_memdup2(p, n);
+	copy[n - 1] ^= 1;
+	g_assert_null(gs_warm_cert(copy, (int) n));
+	g_assert_null(gs_warm_cert(p, (int) n - 1));
+	g_free(copy);
+	gs_warm_certs_clear();
+	g_bytes_unref(der);
+	g_free(dir);
+}
+
+static void
+test_no_store(void)
+{
+	char *file = g_build_filename(tmp_dir(), "file", NULL);
+	char *msg = NULL;
+
+	g_assert_cmpint(gs_warm_certs_load(NULL, 1, NULL), ==, GS_E_PROGRAMMER);
+	/* a file where the folder should be: the open fails, the set is empty */
+	g_assert_true(g_file_set_contents(file, "x", 1, NULL));
+	g_assert_cmpint(gs_warm_certs_load(file, 1, &msg), !=, GS_OK);
+	g_assert_nonnull(msg);
+	g_assert_null(gs_warm_cert("x", 1));
+	g_free(msg);
+	g_free(file);
+}
+
+int
+main(int argc, char **argv)
+{
+	UNIT_INIT(argc, argv);
+	g_test_add_func("/agent-warm/shared-with-stores", test_shared);
+	g_test_add_func("/agent-warm/limit-and-exact-bytes", test_limit_and_bytes);
+	g_test_add_func("/agent-warm/no-store", test_no_store);
+	return g_test_run();
+}
