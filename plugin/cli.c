@@ -291,7 +291,8 @@ cli_open_session(cli *c, char **errmsg)
 	if (!cli_pass_configured(c))
 		gs_session_set_agent_cb(c->session, cli_agent_cb, c);
 	gs_session_set_allow_sha1(c->session, c->allow_sha1);
-	return GS_OK;
+	return gs_session_set_directories(c->session, c->directories ? (const gs_directory *) (void *) c->directories->data : NULL,
+					  c->directories ? c->directories->len : 0, c->dir_timeout_ms, errmsg);
 }
 
 /* ---- stdin ---- */
@@ -534,6 +535,7 @@ cli_cleanup(cli *c)
 		g_free(c->pass_cache);
 	}
 	gs_session_free(c->session);
+	cli_free_directories(c);
 	gs_agent_close(c->agent);
 	gs_store_close(c->store);
 	if (c->in)

@@ -33,6 +33,9 @@ typedef enum {
 	/* the command opens the store itself, once it has read stdin, so
 	 * that a store it cannot open still lets the message pass through */
 	NEEDS_STORE_LATE = 1 << 1,
+	/* read-write when the configuration names directories: their
+	 * answers are cached in the store */
+	NEEDS_STORE_DIRECTORY = 1 << 2,
 } cli_needs;
 
 typedef struct cli_command {
@@ -77,6 +80,9 @@ struct cli {
 	unsigned agent_default_ttl; /* [agent] default_cache_ttl (600) */
 	unsigned agent_max_ttl;   /* [agent] max_cache_ttl (7200) */
 	char *agent_pinentry;     /* [agent] pinentry (default /usr/bin/pinentry) */
+	/* [directory NAME] groups and [lookup] timeout: asked at encrypt time */
+	GArray *directories;      /* gs_directory, strings owned, passwords wiped at exit */
+	unsigned dir_timeout_ms;
 	gs_agent *agent;          /* the connection, once reached */
 	int agent_tried;
 };
@@ -138,6 +144,10 @@ void cli_cleanup(cli *c);
 /* Say on stderr how each recipient whose certificate does not name its
  * address was bound (unless --quiet) (plugin/report.c). */
 void cli_print_bindings(cli *c, const gs_recipients *r);
+/* Say on stderr, even under --quiet, what a directory that did not
+ * answer meant for each recipient (an older cached answer used, or
+ * none). */
+void cli_print_directories(cli *c, const gs_recipients *r);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
 /* The warning that decrypted content is not authenticated, when it is
@@ -149,6 +159,8 @@ char *cli_signed_at(int64_t t);
 
 /* The user's configuration file (config.c). */
 void cli_read_config(cli *c);
+/* Free the directories read from it, wiping their passwords. */
+void cli_free_directories(cli *c);
 /* After a command changed the store: keep mutt's .index in step when the
  * configuration asks for it. Returns 0 or an exit code. */
 int cli_after_store_change(cli *c);

@@ -385,31 +385,144 @@ gal_lookup(cli *c, int argc, char **argv)
 	return found ? 0 : EXIT_VERIFY_BAD;
 }
 
+/* Where the answers came from: each source's kind and time, each
+ * directory's answer about the address. */
+typedef struct provenance {
+	GHashTable *sources;     /* name -> "snapshot imported TIME" ... */
+	GHashTable *answers;     /* "directory:NAME" -> "fetched TIME" */
+	GPtrArray *lines;        /* one per directory answer, for the summary */
+} provenance;
+
+static int
+on_source(const gs_gal_source_info *in, void *data)
+{
+	provenance *p = data;
+	char *t = cli_time(in->imported_at);
+
+	if (!g_strcmp0(in->kind, "gal"))
+		g_hash_table_insert(p->sources, g_strdup(in->name), g_strdup_printf("snapshot imported %s", t));
+	else if (g_strcmp0(in->kind, "directory"))
+		g_hash_table_insert(p->sources, g_strdup(in->name), g_strdup_printf("added %s", t));
+	g_free(t);
+	return 0;
+}
+
+static int
+on_answer(const gs_directory_answer *a, void *data)
+{
+	provenance *p = data;
+	char *t = cli_time(a->fetched_at);
+
+	g_hash_table_insert(p->answers, gs_directory_source(a->directory), g_strdup_printf("fetched %s", t));
+	g_ptr_array_add(p->lines, g_strdup_printf("directory %s answered %s: %lu entr%s", cli_text(a->directory, 0),
+						  t, a->entries, a->entries == 1 ? "y" : "ies"));
+	g_free(t);
+	return 0;
+}
+
+static void
+provenance_free(provenance *p)
+{
+	g_hash_table_destroy(p->sources);
+	g_hash_table_destroy(p->answers);
+	g_ptr_array_free(p->lines, TRUE);
+}
+
+static const char *
+source_when(const provenance *p, const char *source)
+{
+	const char *w = source ? g_hash_table_lookup(p->answers, source) : NULL;
+
+	return w ? w : source ? g_hash_table_lookup(p->sources, source) : NULL;
+}
+
+/* Ask the configured directories as encrypt would (all of them now with
+ * --refresh), saying what each did; *res is resolved again after an
+ * answer. */
+static gs_status
+explain_ask(cli *c, const char *recipient, unsigned flags, int refresh, gs_resolution **res, char **msg)
+{
+	int resolved = gs_resolution_chosen(*res) != NULL, again = 0;
+	gs_lookups *notes = NULL;
+	gs_status st;
+	size_t i;
+
+	if ((st = gs_directory_lookup(c->session, &recipient, &resolved, 1, refresh ? GS_LOOKUP_REFRESH : 0,
+				      &notes, msg)) != GS_OK)
+		return st;
+	for (i = 0; i < gs_lookups_count(notes); i++) {
+		const gs_lookup_note *n = gs_lookups_get(notes, i);
+		char *t = cli_time(n->fetched_at);
+
+		switch (n->state) {
+		case GS_LOOKUP_ASKED:
+			cli_printf(c, "directory %s: asked now\n", cli_text(n->directory, 0));
+			again = 1;
+			break;
+		case GS_LOOKUP_CACHED:
+			if (n->fetched_at)
+				cli_printf(c, "directory %s: not asked, its answer of %s is within its TTL\n",
+					   cli_text(n->directory, 0), t);
+			else
+				cli_printf(c, "directory %s: not asked, the store resolves the recipient\n",
+					   cli_text(n->directory, 0));
+			break;
+		default:
+			cli_printf(c, "%s\n", n->text);
+		}
+		g_free(t);
+	}
+	gs_lookups_free(notes);
+	if (again) {
+		gs_resolution_free(*res);
+		*res = NULL;
+		st = gs_resolve(c->session, recipient, flags, res, msg);
+	}
+	return st;
+}
+
 static int
 gal_explain(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "allow-untrusted", no_argument, NULL, 'u' },
+		{ "refresh", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
+	provenance prov = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+			    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+			    g_ptr_array_new_with_free_func(g_free) };
 	gs_resolution *res = NULL;
 	unsigned flags = 0;
 	char *msg = NULL;
 	gs_status st;
 	size_t i, j, n;
-	int opt;
+	int opt, refresh = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'u')
 			flags |= GS_RESOLVE_ALLOW_UNTRUSTED;
-		else
+		else if (opt == 'r')
+			refresh = 1;
+		else {
+			provenance_free(&prov);
 			return cli_usage(c, "unknown option");
+		}
 	}
-	if (optind + 1 != argc)
+	if (optind + 1 != argc) {
+		provenance_free(&prov);
 		return cli_usage(c, "gal explain needs one RECIPIENT");
+	}
 	if ((st = cli_open_session(c, &msg)) != GS_OK ||
-	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK)
+	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK ||
+	    (st = explain_ask(c, argv[optind], flags, refresh, &res, &msg)) != GS_OK ||
+	    (st = gs_gal_sources(c->store, on_source, &prov, &msg)) != GS_OK ||
+	    (gs_resolution_address(res) &&
+	     (st = gs_directory_answers(c->store, gs_resolution_address(res), on_answer, &prov, &msg)) != GS_OK)) {
+		gs_resolution_free(res);
+		provenance_free(&prov);
 		return cli_fail(c, st, msg);
+	}
 	n = gs_resolution_count(res);
 	cli_printf(c, "%s: %zu candidate certificate%s\n", cli_text(argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
@@ -425,13 +538,16 @@ gal_explain(cli *c, int argc, char **argv)
 			       ? "" : "  (not the recipient's address: only the directory binds it)");
 		for (j = 0; j < k->n_sources; j++) {
 			const gs_cand_source *src = &k->sources[j];
+			const char *when = source_when(&prov, src->source);
+
 			if (src->entry)
-				cli_printf(c, "    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, entry %s, attribute %s", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?", cli_text(src->entry, 0),
 				       src->attribute ? cli_text(src->attribute, 0) : "?");
 			else
-				cli_printf(c, "    %s source %s, by its own address\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, by its own address", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?");
+			cli_printf(c, "%s%s\n", when ? ", " : "", when ? when : "");
 		}
 		cli_printf(c, "    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
 					    : k->binding == GS_BIND_NAME       ? "the entry's name"
@@ -445,6 +561,9 @@ gal_explain(cli *c, int argc, char **argv)
 		g_free(addrs);
 		g_free(na);
 	}
+	for (i = 0; i < prov.lines->len; i++)
+		cli_printf(c, "%s%s\n", i ? "" : "\n", (const char *) prov.lines->pdata[i]);
+	provenance_free(&prov);
 	if (gs_resolution_conflict(res))
 		cli_printf(c, "\nconflict: %s\n", gs_resolution_conflict(res));
 	if (gs_resolution_note(res))

@@ -23,7 +23,7 @@ const cli_command cli_commands[] = {
 	  "sign a message (multipart/signed, or opaque signed-data)",
 	  "  --opaque             opaque signed-data instead of multipart/signed\n"
 	  "  --from ADDR          sign as the identity of ADDR (default: the From: address)\n" COMMON },
-	{ "encrypt", cmd_encrypt, NEEDS_STORE_READ, NULL, "[OPTIONS] < MSG",
+	{ "encrypt", cmd_encrypt, NEEDS_STORE_DIRECTORY, NULL, "[OPTIONS] < MSG",
 	  "encrypt a message to its recipients (and yourself)",
 	  "  --sign               sign first, then encrypt the signed entity\n"
 	  "  --opaque             with --sign: opaque signed-data inside\n"
@@ -67,7 +67,7 @@ const cli_command cli_commands[] = {
 	  "  --tag                tag messages smime-signed, and smime-good or smime-bad\n"
 	  "  --decrypt            look inside encrypted messages (needs your key)\n"
 	  "  --force              look again at message ids done before\n" COMMON },
-	{ "gal", cmd_gal, NEEDS_STORE_READ, "import sync",
+	{ "gal", cmd_gal, NEEDS_STORE_DIRECTORY, "import sync",
 	  "import FILE... | sync URL | lookup QUERY | explain RECIPIENT | list | stats | publish",
 	  "the Global Address List export: import it, ask it who is who",
 	  "  import --format F    json, csv, ldif, vcard, oab, sst, p7b, pem, der (default:\n"
@@ -234,6 +234,8 @@ main(int argc, char **argv)
 	if (!c.home)
 		c.home = default_home();
 	cli_read_config(&c);
+	if ((k->needs & NEEDS_STORE_DIRECTORY) && c.directories->len)
+		c.write = 1;
 	if (g_getenv("GALSMIME_PASSPHRASE_FILE") && *g_getenv("GALSMIME_PASSPHRASE_FILE"))
 		c.pass_env_file = g_strdup(g_getenv("GALSMIME_PASSPHRASE_FILE"));
 

@@ -232,6 +232,34 @@ void gs_dir_entry_free(gs_dir_entry *e);
 /* gs_gal_import_ldap's work (ldap.c). */
 gs_status gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *opts, char **errmsg);
 
+/* ---- live lookups (ldap.c, for directory.c) ---- */
+
+/* A directory's answer about a few addresses, held until it is read. */
+typedef struct gs_ldap_answer gs_ldap_answer;
+/* Ask the directory `o` names (its url, base, bind, TLS; filter and
+ * timeout_s are not used) for the entries whose mail or smtp: proxy
+ * address is one of `addresses` (lower case): one connection, OR
+ * filters of 50 addresses, every wait ending by `deadline`
+ * (g_get_monotonic_time() microseconds). No store is touched. GS_OK
+ * with *answer (gs_ldap_answer_free); GS_E_IO (unreachable, timed out,
+ * the search failed), GS_E_PASSPHRASE (refused bind), GS_E_LIMIT (more
+ * than 20 entries for one address), GS_E_USAGE (bad URL, no base),
+ * GS_E_UNSUPPORTED (no libldap). */
+gs_status gs_ldap_ask(const gs_ldap_sync_opts *o, const char *const *addresses, size_t n,
+		      gint64 deadline, gs_ldap_answer **answer, char **errmsg);
+/* Read the answer's entries into an import, as gal sync reads entries. */
+gs_status gs_ldap_answer_read(gs_ldap_answer *a, gs_import_state *st, char **errmsg);
+void gs_ldap_answer_free(gs_ldap_answer *a);
+
+/* An import into the source `source_id` inside the caller's
+ * transaction that replaces nothing: each record is added (after the
+ * caller removed what it replaces). With `only` (a set of lower-case
+ * addresses, not copied), a record listing none of them is left out.
+ * Malformed records are skipped. end frees it; *entries (may be NULL)
+ * gets how many entries it added, *skipped how many it left out. */
+gs_import_state *gs_import_append_begin(gs_store *s, int64_t source_id, GHashTable *only);
+void gs_import_append_end(gs_import_state *st, unsigned long *entries, unsigned long *skipped);
+
 /* Guess the format from the first bytes. */
 gs_gal_format gs_import_detect(const unsigned char *head, size_t len);
 

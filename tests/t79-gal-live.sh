@@ -1,0 +1,223 @@
+#!/bin/sh
+# Live directory lookups at encrypt time, with the answers cached in the
+# store ([directory NAME] in the configuration), against a real slapd on
+# loopback: an uncached recipient found live and cached (the next run
+# does not ask: slapd stopped with SIGSTOP costs nothing and says
+# nothing), a "nothing found" answer cached too; the TTL: within it an
+# entry changed in the directory is not seen, after it the new
+# certificate is; an unreachable server (a closed port) and a mute one
+# (slapd under SIGSTOP) cost at most the timeout for the whole message
+# of 5 recipients, not per recipient, then the cached answers are used
+# with their age said, and recipients with none fail closed, each named;
+# hostile answers (a takeover of an address bound elsewhere, a
+# certificate for another address, one that does not chain to an
+# anchor) are judged exactly as the same entries imported as an export
+# are; gal explain shows where each answer came from and when, and
+# --refresh asks now.
+. "$TESTS_TOP/tests/gal/lib.sh"
+
+BASE='ou=gal,dc=example,dc=org'
+SHARE=$(dirname "$GALSMIME")/../share/galsmime/ldap
+SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
+if [ ! -x "$SLAPD" ] || ! command -v ldapadd >/dev/null; then
+	fail "slapd for live lookups" "slapd or ldap-utils are not installed (scripts/install-deps)"
+	exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+	skip "live lookups" "slapd's test runs as root (its -u/-g would need a user of its own)"
+	exit 0
+fi
+. "$TESTS_TOP/tests/ldap-lib.sh"
+
+check "store set-up (anchors, alice's key)" store_setup
+# the directory's content: the test GAL, as gal publish writes it
+check "the test GAL as LDIF" galfix ldif gal.ldif
+GALSMIME_HOME=$T_DIR/scratch gs gal import --source corp gal.ldif >/dev/null 2>&1
+GALSMIME_HOME=$T_DIR/scratch gs gal publish >pub.ldif 2>&1
+check "slapd with galsmime's schema on loopback" ldap_start
+check "the test GAL loaded into it" ldap_load pub.ldif
+
+config() { # config URL TTL [TIMEOUT]
+	mkdir -p "$XDG_CONFIG_HOME/galsmime"
+	cat >"$XDG_CONFIG_HOME/galsmime/config" <<EOF
+[directory corp]
+url = $1
+base = $BASE
+ttl = $2
+
+[lookup]
+timeout = ${3:-3}
+EOF
+}
+config "$LDAP_URL" 3600 2
+enc() { bare_msg | gs encrypt "$@"; }
+to() { for a; do printf ' --to %s@example.org' "$a"; done; }
+elapsed() { python3 -c 'import sys, time; print("%.2f" % (time.time() - float(sys.argv[1])))' "$1"; }
+now() { python3 -c 'import time; print(time.time())'; }
+less() { python3 -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$1" "$2"; }
+
+# ---- an uncached recipient, found live, then cached ----
+check_exit 1 "bob is not in the store: gal explain without a directory finds nothing" \
+	env XDG_CONFIG_HOME=/nonexistent "$GALSMIME" gal explain bob@example.org
+enc --to bob@example.org >bob.p7m 2>bob.err
+check "encrypt to bob: found live (exit 0)" test $? = 0
+check "... bob's key opens it" opens bob bob.p7m
+check "... nothing said on stderr" test ! -s bob.err
+gs gal explain bob@example.org >explain.out 2>&1
+check "gal explain: bob's certificate came from the directory, fetched when" \
+	contains explain.out "^    from       source directory:corp, entry Bob Example, attribute userCertificate, fetched [0-9-]+ [0-9:]+ UTC$"
+check "... and the directory's answer, with its time" \
+	contains explain.out "^directory corp answered [0-9-]+ [0-9:]+ UTC: 1 entry$"
+check "... within the TTL it is not asked again" contains explain.out "^directory corp: not asked, its answer of .* is within its TTL$"
+check "... chosen: bob's" contains explain.out "^chosen: $(fp bob)$"
+
+ldap_pause
+t0=$(now)
+enc --to bob@example.org >bob2.p7m 2>bob2.err
+rc=$?
+took=$(elapsed "$t0")
+check "slapd stopped (SIGSTOP): encrypt to bob again: exit 0 from the cache" test $rc = 0
+check "... without asking the directory: nothing said, $took s (the timeout is 2 s)" \
+	sh -c "test ! -s bob2.err && python3 -c 'import sys; sys.exit(not $took < 1.5)'"
+check "... bob's key opens it" opens bob bob2.p7m
+ldap_resume
+
+# ---- "nothing found" is an answer too ----
+enc --to nobody@example.org >/dev/null 2>nobody.err
+check "nobody@example.org: fail closed, exit 67" test $? = 67
+check "... naming the recipient" contains nobody.err "nobody@example.org: no certificate found"
+gs gal explain nobody@example.org >explain.out 2>&1
+check "gal explain: the directory answered with no entry" contains explain.out "^directory corp answered .*: 0 entries$"
+ldap_pause
+t0=$(now)
+enc --to nobody@example.org >/dev/null 2>nobody2.err
+rc=$?
+took=$(elapsed "$t0")
+ldap_resume
+check "... cached: asked again within the TTL, slapd stopped: exit 67 at once ($took s)" \
+	sh -c "test $rc = 67 && python3 -c 'import sys; sys.exit(not $took < 1.5)'"
+check "... without a word about the directory" lacks nobody2.err "directory corp"
+
+# ---- the TTL ----
+enc --to henry@example.org >henry.p7m 2>/dev/null
+check "henry found live: his userSMIMECertificate (henry) chosen" test "$(chosen henry@example.org)" = "$(fp henry)"
+cat >henry.ldif <<EOF
+dn: cn=Henry Example,$BASE
+changetype: modify
+delete: userSMIMECertificate
+EOF
+check "ldapmodify henry: his userSMIMECertificate deleted (henry2 left)" ldap_modify henry.ldif
+check "within the TTL the cached answer is used: still henry" test "$(chosen henry@example.org)" = "$(fp henry)"
+config "$LDAP_URL" 1 2
+sleep 2
+enc --to henry@example.org >henry2.p7m 2>henry2.err
+check "after the TTL: encrypt asks again (exit 0, nothing said)" sh -c "test ! -s henry2.err"
+check "... and encrypts to his new certificate (henry2 opens it)" opens henry2 henry2.p7m
+check "... gal explain chooses henry2" test "$(chosen henry@example.org)" = "$(fp henry2)"
+
+# ---- unreachable and mute: at most the timeout, for the whole message ----
+# carol and ivan are cached (1 s TTL: old), erin and frank never were
+enc $(to carol ivan) >/dev/null 2>&1
+check "carol and ivan found live" sh -c "test \"\$(chosen carol@example.org)\" = $(fp carol)"
+sleep 2
+CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+config "ldap://127.0.0.1:$CLOSED" 1 2
+t0=$(now)
+enc $(to bob carol henry ivan) >cached.p7m 2>closed.err
+rc=$?
+took=$(elapsed "$t0")
+check "a closed port, 4 recipients cached: encrypt from the cache, exit 0 ($took s)" test $rc = 0
+check "... within the timeout (2 s) + 2 s" less "$took" 4
+check "... each old answer used is said, with its age" sh -c \
+	"grep -Ec '^galsmime encrypt: (bob|carol|henry|ivan)@example.org: directory corp did not answer in 2 s \\(.*\\); using its answer for [a-z]+@example.org cached [0-9]+ seconds? ago$' closed.err | grep -qx 4"
+check "... carol's key opens it" opens carol cached.p7m
+t0=$(now)
+enc $(to bob carol erin frank ivan) >out.p7m 2>closed2.err
+rc=$?
+took=$(elapsed "$t0")
+check "a closed port, 5 recipients, 2 never cached: fail closed, exit 67 ($took s)" test $rc = 67
+check "... nothing written" test ! -s out.p7m
+check "... erin and frank named, each with why" sh -c \
+	"grep -q '^galsmime encrypt: erin@example.org: directory corp did not answer in 2 s (.*), and nothing about erin@example.org is cached$' closed2.err &&
+	 grep -q '^galsmime encrypt: frank@example.org: no certificate found' closed2.err"
+check "... within the timeout + 2 s" less "$took" 4
+
+config "$LDAP_URL" 1 2
+sleep 2
+ldap_pause
+t0=$(now)
+enc $(to bob carol henry ivan alice) >paused.p7m 2>paused.err
+rc=$?
+took=$(elapsed "$t0")
+check "slapd under SIGSTOP, 5 recipients: exit 0 from the cache ($took s)" test $rc = 0
+check "... within the timeout (2 s) + 2 s: one deadline, not 2 s per recipient" less "$took" 4
+check "... and it did wait for the server (not before the timeout)" less 1.9 "$took"
+check "... the 4 old answers said, with their age" sh -c \
+	"test \$(grep -c 'directory corp did not answer in 2 s (.*); using its answer for .* cached [0-9]* seconds* ago\$' paused.err) = 4"
+t0=$(now)
+enc $(to bob erin frank grace dave) >out.p7m 2>paused2.err
+rc=$?
+took=$(elapsed "$t0")
+check "slapd under SIGSTOP, 5 recipients, 4 never cached: fail closed, exit 67 ($took s)" test $rc = 67
+check "... within the timeout + 2 s" less "$took" 4
+check "... each named" sh -c "for u in erin frank grace dave; do grep -q \"^galsmime encrypt: \$u@example.org: .*nothing about \$u@example.org is cached\" paused2.err || exit 1; done"
+check "gal explain --refresh while it is stopped: says so, shows the cache" sh -c \
+	"'$GALSMIME' gal explain --refresh bob@example.org >explain.out 2>&1; grep -q '^directory corp did not answer in 2 s' explain.out && grep -q '^chosen: $(fp bob)\$' explain.out"
+ldap_resume
+check "gal explain --refresh asks now" sh -c \
+	"'$GALSMIME' gal explain --refresh bob@example.org >explain.out 2>&1; grep -q '^directory corp: asked now\$' explain.out"
+
+# ---- hostile answers: judged exactly as the same entries from an export ----
+config "$LDAP_URL" 3600 2
+python3 - "$PKI" >hostile.ldif <<'PY'
+import base64, subprocess, sys
+pki = sys.argv[1]
+def b64(user):
+    der = subprocess.run(["openssl", "x509", "-in", "%s/%s.crt" % (pki, user), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    return base64.b64encode(der).decode()
+print("dn: ou=hostile,dc=example,dc=org\nobjectClass: organizationalUnit\nou: hostile\n")
+def person(cn, mails, cert, proxies=()):
+    lines = ["dn: cn=%s,ou=hostile,dc=example,dc=org" % cn, "objectClass: inetOrgPerson",
+             "objectClass: galsmimeRecipient", "cn: " + cn, "sn: X", "mail: " + mails]
+    lines += ["proxyAddresses: " + p for p in proxies]
+    lines.append("userCertificate;binary:: " + b64(cert))
+    print("\n".join(lines) + "\n")
+# a takeover: alice is bound by her own certificate; an entry lists her
+# address (as a proxy of another one) and offers carol's
+person("Takeover", "taker@example.org", "carol", ["smtp:alice@example.org", "SMTP:taker@example.org"])
+# a certificate for another address: eve's entry offers bob's
+person("Eve", "eve@example.org", "bob")
+# a certificate that does not chain to an anchor
+person("Mal", "mal@example.org", "mallory")
+PY
+check "ldapadd the hostile entries" ldap_load hostile.ldif
+cat >"$XDG_CONFIG_HOME/galsmime/config" <<EOF
+[directory corp]
+url = $LDAP_URL
+base = ou=hostile,dc=example,dc=org
+ttl = 3600
+EOF
+# the same entries, as an export: a second store
+ldapsearch -x -LLL -H "$LDAP_URL" -b ou=hostile,dc=example,dc=org '(mail=*)' >hostile-export.ldif 2>/dev/null
+EXPORT=$T_DIR/export
+(export GALSMIME_HOME=$EXPORT; store_setup && gs gal import --source export hostile-export.ldif >/dev/null)
+verdicts() { grep -E '^(chosen|cannot encrypt|conflict|bound by|    bound by|    verdict)' "$1" | sed 's/directory:corp/SOURCE/g; s/\[export\]/[SOURCE]/g; s/export/SOURCE/g'; }
+for who in taker eve mal alice; do
+	gs gal explain --refresh $who@example.org >live-$who.out 2>&1
+	GALSMIME_HOME=$EXPORT XDG_CONFIG_HOME=/nonexistent "$GALSMIME" gal explain $who@example.org >export-$who.out 2>&1
+	verdicts live-$who.out >live-$who.v
+	verdicts export-$who.out >export-$who.v
+done
+check "a takeover of alice's address: alice's own certificate stays chosen" \
+	contains live-alice.out "^chosen: $(fp alice)$"
+check "... the conflict named" contains live-alice.out "^conflict: "
+check "... exactly as from an export" diff export-alice.v live-alice.v
+check "a certificate for another address (eve's entry offers bob's): as from an export" diff export-eve.v live-eve.v
+check "... bound by the directory only, as an export binds it" contains live-eve.out "bound by   the directory only"
+check "a certificate not chaining to an anchor: not chosen" contains live-mal.out "^cannot encrypt to mal@example.org: .*does not reach a trust anchor"
+check "... exactly as from an export" diff export-mal.v live-mal.v
+check "... and encrypt fails closed naming mal (67)" sh -c \
+	"bare_msg() { printf 'From: alice@example.org\\nSubject: x\\n\\nx\\n'; }; bare_msg | '$GALSMIME' encrypt --to mal@example.org >/dev/null 2>mal.err; test \$? = 67 && grep -q 'mal@example.org: no usable certificate' mal.err"
+check "the taker's entry is cached for taker@ and lists alice@: alice's answer unchanged" \
+	test "$(chosen alice@example.org)" = "$(fp alice)"
