@@ -396,25 +396,39 @@ gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_
  * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
-/* Where gs_gal_import_ldap reads a directory. */
-typedef struct gs_ldap_sync_opts {
+/* How galsmime binds to an LDAP directory. */
+typedef enum gs_ldap_bind {
+	GS_LDAP_BIND_SIMPLE = 0,     /* bind_dn + password, or anonymous without a bind_dn */
+	GS_LDAP_BIND_GSSAPI,         /* SASL GSSAPI (Kerberos): the ticket of the caller's
+	                              * credential cache (KRB5CCNAME), service ldap/HOST */
+} gs_ldap_bind;
+/* Where and how to reach an LDAP directory (gs_gal_import_ldap, and
+ * every other use of a directory: one connect-and-bind for all). */
+typedef struct gs_ldap_opts {
 	const char *url;             /* ldap://HOST:PORT/ or ldaps://... */
-	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
-	const char *filter;          /* NULL: (objectClass=*) */
-	const char *bind_dn;         /* NULL: an anonymous bind */
-	const char *password;        /* the bind's password (password_len bytes; may hold no NUL) */
+	gs_ldap_bind bind;
+	const char *bind_dn;         /* simple: NULL for an anonymous bind; gssapi: must be NULL */
+	const char *password;        /* simple: the password (password_len bytes; may hold no
+	                              * NUL); the caller wipes it */
 	size_t password_len;
-	int timeout_s;               /* for the connection and each page (0: 10 s) */
+	int timeout_ms;              /* connecting, binding and each operation (0: 10 s) */
 	const char *ca_file;         /* TLS: trust the CAs in this PEM file (NULL: libldap's default) */
 	int starttls;                /* ldap://: StartTLS before the bind, or fail */
+} gs_ldap_opts;
+/* Where gs_gal_import_ldap reads a directory. */
+typedef struct gs_ldap_sync_opts {
+	gs_ldap_opts conn;
+	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
+	const char *filter;          /* NULL: (objectClass=*) */
 } gs_ldap_sync_opts;
 /* Read a directory into the import, as gs_gal_import_file reads an LDIF
- * export of it: a simple bind, one subtree search of `base` in pages of
+ * export of it: a bind (simple or GSSAPI), one subtree search of `base` in pages of
  * 500 entries (RFC 2696), each entry read as the LDIF importer reads one
  * (the same attributes, the same refusals of hostile values), memory
  * bounded by a page. libldap is loaded on first use. Returns GS_OK;
- * GS_E_USAGE (not an LDAP URL, no base to search); GS_E_PASSPHRASE (the
- * server refused the bind DN or password); GS_E_IO (the server cannot be
+ * GS_E_USAGE (not an LDAP URL, no base to search, a bind DN with
+ * GSSAPI); GS_E_PASSPHRASE (the server refused the bind DN or password,
+ * or the GSSAPI bind failed: no Kerberos ticket, no service key); GS_E_IO (the server cannot be
  * reached within the timeout, TLS failed (ldaps://, StartTLS: a
  * certificate the CAs do not vouch for), or a search or page failed:
  * *errmsg says after how many entries); GS_E_MALFORMED (no entry, or

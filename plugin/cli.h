@@ -138,6 +138,14 @@ int cli_pass_configured(const cli *c);
 gs_status cli_prompt_secret(cli *c, const char *prompt, char **pass, size_t *len);
 /* Read the passphrase now (NULL when no source is configured). */
 gs_status cli_passphrase(cli *c, char **pass, size_t *len);
+/* Read a secret other than the key passphrase (a directory's bind
+ * password): the first line of `file` (which others must not be able
+ * to read or change) or of descriptor `fd` (when file is NULL; not
+ * closed). *pass (cli_free_secret) holds *len bytes and a NUL. Returns
+ * 0, or the exit code after saying why on stderr. */
+int cli_read_secret(cli *c, const char *file, int fd, char **pass, size_t *len);
+/* Wipe and free what cli_read_secret gave. NULL is fine. */
+void cli_free_secret(char *pass);
 /* Release everything, wiping the cached passphrase. */
 void cli_cleanup(cli *c);
 

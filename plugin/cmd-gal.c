@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
@@ -686,7 +687,8 @@ gal_list(cli *c, int argc, char **argv)
 }
 
 /* gal sync URL: one snapshot from a directory, as gal import of its
- * LDIF export would be */
+ * LDIF export would be. The bind password comes from a file or a
+ * descriptor, never the command line (ps shows it to every user). */
 static int
 gal_sync(cli *c, int argc, char **argv)
 {
@@ -694,8 +696,10 @@ gal_sync(cli *c, int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "base", required_argument, NULL, 'b' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "bind", required_argument, NULL, 'B' },
 		{ "bind-dn", required_argument, NULL, 'D' },
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "password-fd", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "starttls", no_argument, NULL, 'S' },
@@ -705,8 +709,9 @@ gal_sync(cli *c, int argc, char **argv)
 	gs_gal_import_opts io = { 0 };
 	gs_gal_import *imp = NULL;
 	const char *source = NULL, *pwfile = NULL;
-	unsigned char *pw = NULL;
-	size_t pwlen = 0, pwsize = 0;
+	char *pw = NULL, *end;
+	size_t pwlen = 0;
+	long pwfd = -1, secs;
 	gs_gal_stats stats;
 	char *msg = NULL;
 	gs_status st;
@@ -717,44 +722,67 @@ gal_sync(cli *c, int argc, char **argv)
 		case 's': source = optarg; break;
 		case 'b': lo.base = optarg; break;
 		case 'f': lo.filter = optarg; break;
-		case 'D': lo.bind_dn = optarg; break;
+		case 'D': lo.conn.bind_dn = optarg; break;
 		case 'p': pwfile = optarg; break;
-		case 'c': lo.ca_file = optarg; break;
-		case 'S': lo.starttls = 1; break;
+		case 'c': lo.conn.ca_file = optarg; break;
+		case 'S': lo.conn.starttls = 1; break;
+		case 'B':
+			if (!strcmp(optarg, "simple"))
+				lo.conn.bind = GS_LDAP_BIND_SIMPLE;
+			else if (!strcmp(optarg, "gssapi"))
+				lo.conn.bind = GS_LDAP_BIND_GSSAPI;
+			else
+				return cli_usage(c, "--bind wants simple or gssapi");
+			break;
+		case 'P':
+			errno = 0;
+			pwfd = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || pwfd < 0 || pwfd > INT_MAX)
+				return cli_usage(c, "--password-fd wants a descriptor number");
+			break;
 		case 't':
-			if ((lo.timeout_s = atoi(optarg)) <= 0)
+			errno = 0;
+			secs = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || secs <= 0 || secs > 86400)
 				return cli_usage(c, "--timeout wants a number of seconds");
+			lo.conn.timeout_ms = (int) secs * 1000;
 			break;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (optind + 1 != argc)
 		return cli_usage(c, "gal sync needs one ldap:// URL");
-	if (!lo.bind_dn != !pwfile)
-		return cli_usage(c, "--bind-dn and --password-file go together");
-	lo.url = argv[optind];
-	if (pwfile) {
-		if ((rc = cli_read_file(c, pwfile, &pw, &pwlen)) != 0)
+	if (pwfile && pwfd >= 0)
+		return cli_usage(c, "--password-file or --password-fd, not both");
+	if (lo.conn.bind == GS_LDAP_BIND_GSSAPI && (lo.conn.bind_dn || pwfile || pwfd >= 0))
+		return cli_usage(c, "--bind gssapi uses the Kerberos ticket: no --bind-dn, no password");
+	if (!lo.conn.bind_dn != !(pwfile || pwfd >= 0))
+		return cli_usage(c, "--bind-dn goes with --password-file or --password-fd");
+	lo.conn.url = argv[optind];
+	if (pwfile || pwfd >= 0) {
+		if ((rc = cli_read_secret(c, pwfile, (int) pwfd, &pw, &pwlen)) != 0)
 			return rc;
-		pwsize = pwlen;
-		while (pwlen && (pw[pwlen - 1] == '\n' || pw[pwlen - 1] == '\r'))
-			pwlen--;
-		lo.password = (const char *) pw;
-		lo.password_len = pwlen;
+		if (pwlen == 0) {
+			/* a DN with an empty password is an unauthenticated bind
+			 * (RFC 4513 5.1.2), which some servers take as anonymous */
+			cli_free_secret(pw);
+			cli_error(c, "%s: the password is empty", pwfile ? cli_text(pwfile, 0) : "--password-fd");
+			return EXIT_USAGE;
+		}
+		lo.conn.password = pw;
+		lo.conn.password_len = pwlen;
 	}
 	if (!source)
-		source = lo.url;
+		source = lo.conn.url;
 	if ((st = gs_gal_import_begin(c->store, source, &io, &imp, &msg)) == GS_OK &&
 	    (st = gs_gal_import_ldap(imp, &lo, &msg)) != GS_OK)
 		gs_gal_import_abort(imp);
 	else if (st == GS_OK)
 		st = gs_gal_import_commit(imp, &stats, &msg);
-	if (pw)
-		gs_wipe(pw, pwsize);
-	g_free(pw);
+	cli_free_secret(pw);
 	if (st != GS_OK) {
 		rc = cli_fail(c, st, msg);
-		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.url, 0));
+		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.conn.url, 0));
 		return rc;
 	}
 	rc = import_summary(c, source, 1, &stats);
