@@ -25,13 +25,13 @@ void
 gs_directory_dispose(gs_directory *d)
 {
 	g_free((char *) d->name);
-	g_free((char *) d->url);
+	g_free((char *) d->conn.url);
+	g_free((char *) d->conn.bind_dn);
+	g_free((char *) d->conn.ca_file);
+	if (d->conn.password)
+		gs_wipe((char *) d->conn.password, d->conn.password_len);
+	g_free((char *) d->conn.password);
 	g_free((char *) d->base);
-	g_free((char *) d->bind_dn);
-	g_free((char *) d->ca_file);
-	if (d->password)
-		gs_wipe((char *) d->password, d->password_len);
-	g_free((char *) d->password);
 	memset(d, 0, sizeof *d);
 }
 
@@ -59,8 +59,8 @@ gs_session_set_directories(gs_session *s, const gs_directory *dirs, size_t n, un
 	for (i = 0; i < n; i++) {
 		if (!dirs[i].name || !*dirs[i].name)
 			return gs_fail(errmsg, GS_E_USAGE, "a directory without a name");
-		if (!dirs[i].url ||
-		    (strncmp(dirs[i].url, "ldap://", 7) && strncmp(dirs[i].url, "ldaps://", 8)))
+		if (!dirs[i].conn.url ||
+		    (strncmp(dirs[i].conn.url, "ldap://", 7) && strncmp(dirs[i].conn.url, "ldaps://", 8)))
 			return gs_fail(errmsg, GS_E_USAGE, "directory %s: the URL is not ldap:// or ldaps://",
 				       dirs[i].name);
 		for (k = 0; k < i; k++)
@@ -76,11 +76,11 @@ gs_session_set_directories(gs_session *s, const gs_directory *dirs, size_t n, un
 		gs_directory d = dirs[i];
 
 		d.name = g_strdup(d.name);
-		d.url = g_strdup(d.url);
+		d.conn.url = g_strdup(d.conn.url);
+		d.conn.bind_dn = g_strdup(d.conn.bind_dn);
+		d.conn.ca_file = g_strdup(d.conn.ca_file);
+		d.conn.password = d.conn.password ? g_memdup2(d.conn.password, d.conn.password_len) : NULL;
 		d.base = g_strdup(d.base);
-		d.bind_dn = g_strdup(d.bind_dn);
-		d.ca_file = g_strdup(d.ca_file);
-		d.password = d.password ? g_memdup2(d.password, d.password_len) : NULL;
 		if (!d.ttl_s)
 			d.ttl_s = DEFAULT_TTL_S;
 		g_array_append_val(s->directories, d);
@@ -245,7 +245,6 @@ ask_directory(gs_session *s, const gs_directory *d, question *qs, size_t n, gs_l
 {
 	GPtrArray *asked = g_ptr_array_new();
 	gs_ldap_answer *answer = NULL;
-	gs_ldap_sync_opts o = { 0 };
 	int64_t now = (int64_t) time(NULL);
 	gint64 started, budget;
 	gs_status st = GS_OK, ldap_st = GS_OK;
@@ -264,19 +263,12 @@ ask_directory(gs_session *s, const gs_directory *d, question *qs, size_t n, gs_l
 			g_ptr_array_add(asked, qs[i].address);
 	}
 	if (asked->len) {
-		o.url = d->url;
-		o.base = d->base;
-		o.bind_dn = d->bind_dn;
-		o.password = d->password;
-		o.password_len = d->password_len;
-		o.ca_file = d->ca_file;
-		o.starttls = d->starttls;
 		started = g_get_monotonic_time();
 		budget = (gint64) s->dir_timeout_ms * 1000 - s->dir_spent_us;
 		if (budget <= 0)
 			ldap_st = gs_fail(&why, GS_E_IO, "no time left for it");
 		else
-			ldap_st = gs_ldap_ask(&o, (const char *const *) asked->pdata, asked->len,
+			ldap_st = gs_ldap_ask(&d->conn, d->base, (const char *const *) asked->pdata, asked->len,
 					      started + budget, &answer, &why);
 		s->dir_spent_us += g_get_monotonic_time() - started;
 		if (ldap_st == GS_OK)

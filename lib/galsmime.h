@@ -792,13 +792,9 @@ const char *gs_resolution_conflict(const gs_resolution *r);
  * gets this. */
 typedef struct gs_directory {
 	const char *name;            /* what answers are cached under and messages say */
-	const char *url;             /* ldap:// or ldaps:// */
+	gs_ldap_opts conn;           /* where and how to bind (its timeout_ms is not used:
+				      * the session's directory timeout is) */
 	const char *base;            /* NULL: the server's naming context */
-	const char *bind_dn;         /* NULL: anonymous */
-	const char *password;        /* with bind_dn */
-	size_t password_len;
-	const char *ca_file;         /* TLS: trust these CAs (PEM) */
-	int starttls;                /* ldap://: StartTLS before the bind, or fail */
 	unsigned ttl_s;              /* an answer younger is used without asking (0: 86400) */
 } gs_directory;
 /* The directories the session asks (copied; the password is wiped when

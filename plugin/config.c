@@ -106,14 +106,14 @@ directory_group(cli *c, GKeyFile *kf, const char *group)
 	GError *err = NULL;
 
 	d.name = g_strstrip(g_strdup(group + strlen("directory")));
-	d.url = g_key_file_get_string(kf, group, "url", NULL);
+	d.conn.url = g_key_file_get_string(kf, group, "url", NULL);
 	d.base = g_key_file_get_string(kf, group, "base", NULL);
-	d.bind_dn = g_key_file_get_string(kf, group, "bind_dn", NULL);
-	d.ca_file = expand_home(g_key_file_get_string(kf, group, "ca_file", NULL));
-	d.starttls = g_key_file_get_boolean(kf, group, "starttls", NULL);
+	d.conn.bind_dn = g_key_file_get_string(kf, group, "bind_dn", NULL);
+	d.conn.ca_file = expand_home(g_key_file_get_string(kf, group, "ca_file", NULL));
+	d.conn.starttls = g_key_file_get_boolean(kf, group, "starttls", NULL);
 	pwfile = expand_home(g_key_file_get_string(kf, group, "password_file", NULL));
 	ttl = g_key_file_get_string(kf, group, "ttl", NULL);
-	if (!*d.name || !d.url) {
+	if (!*d.name || !d.conn.url) {
 		cli_error(c, "[%s]: needs a name and a url (ignored)", group);
 		goto bad;
 	}
@@ -125,22 +125,21 @@ directory_group(cli *c, GKeyFile *kf, const char *group)
 		}
 		d.ttl_s = (unsigned) v;
 	}
-	if (!d.bind_dn != !pwfile) {
+	if (!d.conn.bind_dn != !pwfile) {
 		cli_error(c, "[%s]: bind_dn and password_file go together (ignored)", group);
 		goto bad;
 	}
 	if (pwfile) {
-		unsigned char *pw = NULL;
+		char *pw = NULL;
 		size_t len = 0;
 
-		if (cli_read_file(c, pwfile, &pw, &len) != 0) {
+		if (cli_read_secret(c, pwfile, -1, &pw, &len) != 0) {
 			cli_error(c, "[%s]: its password cannot be read (ignored)", group);
 			goto bad;
 		}
-		while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
-			pw[--len] = '\0';
-		d.password = (char *) pw;
-		d.password_len = len;
+		d.conn.password = g_memdup2(pw, len);
+		d.conn.password_len = len;
+		cli_free_secret(pw);
 	}
 	g_array_append_val(c->directories, d);
 	g_free(pwfile);

@@ -16,26 +16,30 @@
 # --refresh asks now.
 . "$TESTS_TOP/tests/gal/lib.sh"
 
-BASE='ou=gal,dc=example,dc=org'
-SHARE=$(dirname "$GALSMIME")/../share/galsmime/ldap
-SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
-if [ ! -x "$SLAPD" ] || ! command -v ldapadd >/dev/null; then
-	fail "slapd for live lookups" "slapd or ldap-utils are not installed (scripts/install-deps)"
-	exit 1
-fi
-if [ "$(id -u)" != 0 ]; then
-	skip "live lookups" "slapd's test runs as root (its -u/-g would need a user of its own)"
-	exit 0
-fi
 . "$TESTS_TOP/tests/ldap-lib.sh"
 
+if ! why=$(slapd_usable); then
+	skip "live lookups" "$why"
+	exit 0
+fi
+BASE='ou=gal,dc=example,dc=org'
 check "store set-up (anchors, alice's key)" store_setup
 # the directory's content: the test GAL, as gal publish writes it
 check "the test GAL as LDIF" galfix ldif gal.ldif
 GALSMIME_HOME=$T_DIR/scratch gs gal import --source corp gal.ldif >/dev/null 2>&1
 GALSMIME_HOME=$T_DIR/scratch gs gal publish >pub.ldif 2>&1
-check "slapd with galsmime's schema on loopback" ldap_start
-check "the test GAL loaded into it" ldap_load pub.ldif
+# not through check: they set the variables the suite uses
+slapd_init >slapd-init.out 2>&1 && slapd_start >slapd-start.out 2>&1
+check "slapd with galsmime's schema on loopback" test $? = 0
+slapd_base_ldif >base.ldif
+# a stopped slapd (SIGSTOP) is let go before the EXIT trap stops it
+ldap_pause() { kill -STOP "$(cat "$SLAPD_PIDFILE")"; }
+ldap_resume() { kill -CONT "$(cat "$SLAPD_PIDFILE")" 2>/dev/null; }
+trap 'ldap_resume; slapd_stop; t_finish' EXIT
+check "the test GAL loaded into it" sh -c "ldapadd -x -H '$SLAPD_URL' -D '$SLAPD_ROOTDN' -w '$SLAPD_PW' -f base.ldif >/dev/null && ldapadd -x -H '$SLAPD_URL' -D '$SLAPD_ROOTDN' -w '$SLAPD_PW' -f pub.ldif >/dev/null"
+LDAP_URL=$SLAPD_URL
+ldap_load() { slapd_add "$1" >/dev/null; }
+ldap_modify() { slapd_modify "$1" >/dev/null; }
 
 config() { # config URL TTL [TIMEOUT]
 	mkdir -p "$XDG_CONFIG_HOME/galsmime"
@@ -77,8 +81,8 @@ enc --to bob@example.org >bob2.p7m 2>bob2.err
 rc=$?
 took=$(elapsed "$t0")
 check "slapd stopped (SIGSTOP): encrypt to bob again: exit 0 from the cache" test $rc = 0
-check "... without asking the directory: nothing said, $took s (the timeout is 2 s)" \
-	sh -c "test ! -s bob2.err && python3 -c 'import sys; sys.exit(not $took < 1.5)'"
+# had it asked the stopped slapd, it would have waited the timeout and said so
+check "... without asking the directory: nothing said ($took s)" test ! -s bob2.err
 check "... bob's key opens it" opens bob bob2.p7m
 ldap_resume
 
@@ -94,9 +98,8 @@ enc --to nobody@example.org >/dev/null 2>nobody2.err
 rc=$?
 took=$(elapsed "$t0")
 ldap_resume
-check "... cached: asked again within the TTL, slapd stopped: exit 67 at once ($took s)" \
-	sh -c "test $rc = 67 && python3 -c 'import sys; sys.exit(not $took < 1.5)'"
-check "... without a word about the directory" lacks nobody2.err "directory corp"
+check "... cached: within the TTL, slapd stopped: exit 67 ($took s)" test $rc = 67
+check "... not asked: not a word about the directory" lacks nobody2.err "directory corp"
 
 # ---- the TTL ----
 enc --to henry@example.org >henry.p7m 2>/dev/null
@@ -118,7 +121,7 @@ check "... gal explain chooses henry2" test "$(chosen henry@example.org)" = "$(f
 # ---- unreachable and mute: at most the timeout, for the whole message ----
 # carol and ivan are cached (1 s TTL: old), erin and frank never were
 enc $(to carol ivan) >/dev/null 2>&1
-check "carol and ivan found live" sh -c "test \"\$(chosen carol@example.org)\" = $(fp carol)"
+check "carol and ivan found live" test "$(chosen carol@example.org) $(chosen ivan@example.org)" = "$(fp carol) $(fp ivan)"
 sleep 2
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 config "ldap://127.0.0.1:$CLOSED" 1 2
@@ -211,7 +214,8 @@ for who in taker eve mal alice; do
 done
 check "a takeover of alice's address: alice's own certificate stays chosen" \
 	contains live-alice.out "^chosen: $(fp alice)$"
-check "... the conflict named" contains live-alice.out "^conflict: "
+check "... carol's certificate, offered by the taker's entry, only a candidate" \
+	sh -c "grep -q '^  $(fp carol)\$' live-alice.out && grep -q 'entry Takeover, attribute userCertificate, fetched' live-alice.out"
 check "... exactly as from an export" diff export-alice.v live-alice.v
 check "a certificate for another address (eve's entry offers bob's): as from an export" diff export-eve.v live-eve.v
 check "... bound by the directory only, as an export binds it" contains live-eve.out "bound by   the directory only"

@@ -292,16 +292,16 @@ gs_status gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *opts, char 
 
 /* A directory's answer about a few addresses, held until it is read. */
 typedef struct gs_ldap_answer gs_ldap_answer;
-/* Ask the directory `o` names (its url, base, bind, TLS; filter and
- * timeout_s are not used) for the entries whose mail or smtp: proxy
- * address is one of `addresses` (lower case): one connection, OR
- * filters of 50 addresses, every wait ending by `deadline`
- * (g_get_monotonic_time() microseconds). No store is touched. GS_OK
- * with *answer (gs_ldap_answer_free); GS_E_IO (unreachable, timed out,
- * the search failed), GS_E_PASSPHRASE (refused bind), GS_E_LIMIT (more
- * than 20 entries for one address), GS_E_USAGE (bad URL, no base),
- * GS_E_UNSUPPORTED (no libldap). */
-gs_status gs_ldap_ask(const gs_ldap_sync_opts *o, const char *const *addresses, size_t n,
+/* Ask the directory `conn` names (gs_ldap_open; its timeout_ms is not
+ * used) for the entries under `base` (NULL: the server's naming
+ * context) whose mail or smtp: proxy address is one of `addresses`
+ * (lower case): one connection, OR filters of 50 addresses, every wait
+ * ending by `deadline` (g_get_monotonic_time() microseconds). No store
+ * is touched. GS_OK with *answer (gs_ldap_answer_free); GS_E_IO
+ * (unreachable, timed out, the search failed), GS_E_PASSPHRASE (refused
+ * bind), GS_E_LIMIT (more than 20 entries for one address), GS_E_USAGE
+ * (bad URL, no base), GS_E_UNSUPPORTED (no libldap). */
+gs_status gs_ldap_ask(const gs_ldap_opts *conn, const char *base, const char *const *addresses, size_t n,
 		      gint64 deadline, gs_ldap_answer **answer, char **errmsg);
 /* Read the answer's entries into an import, as gal sync reads entries. */
 gs_status gs_ldap_answer_read(gs_ldap_answer *a, gs_import_state *st, char **errmsg);

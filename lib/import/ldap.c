@@ -348,8 +348,8 @@ static void
 until(LDAP *l, gint64 deadline, struct timeval *tv)
 {
 	*tv = time_left(deadline);
-	ld.set_option(l, LDAP_OPT_NETWORK_TIMEOUT, tv);
-	ld.set_option(l, LDAP_OPT_TIMEOUT, tv);
+	gs_ld.set_option(l, LDAP_OPT_NETWORK_TIMEOUT, tv);
+	gs_ld.set_option(l, LDAP_OPT_TIMEOUT, tv);
 }
 
 /* An RFC 4515 filter value: the five special bytes escaped. */
@@ -372,65 +372,42 @@ gs_ldap_answer_free(gs_ldap_answer *a)
 	if (!a)
 		return;
 	for (i = 0; a->results && i < a->results->len; i++)
-		ld.msgfree(a->results->pdata[i]);
+		gs_ld.msgfree(a->results->pdata[i]);
 	if (a->results)
 		g_ptr_array_free(a->results, TRUE);
 	if (a->l)
-		ld.unbind(a->l, NULL, NULL);
+		gs_ldap_close(a->l);
 	g_free(a->url);
 	g_free(a);
 }
 
 gs_status
-gs_ldap_ask(const gs_ldap_sync_opts *o, const char *const *addresses, size_t n, gint64 deadline,
-	    gs_ldap_answer **out, char **errmsg)
+gs_ldap_ask(const gs_ldap_opts *conn, const char *base_dn, const char *const *addresses, size_t n,
+	    gint64 deadline, gs_ldap_answer **out, char **errmsg)
 {
-	struct berval cred = { (ber_len_t) o->password_len, (char *) o->password };
+	gs_ldap_opts o = *conn;
 	gs_ldap_answer *a;
 	struct timeval tv;
-	int version = LDAP_VERSION3, err;
-	char *why = NULL, *base = NULL;
+	char *base = NULL;
 	gs_status rc = GS_OK;
+	gint64 left = deadline - g_get_monotonic_time();
 	size_t i;
+	int err;
 
 	*out = NULL;
-	if ((rc = load_ldap(&why)) != GS_OK || (rc = gs_dir_entry_load(&why)) != GS_OK) {
-		rc = gs_fail(errmsg, rc, "live lookups need libldap: %s", why);
-		g_free(why);
-		return rc;
-	}
+	if (left < 1000)
+		return gs_fail(errmsg, GS_E_IO, "%s: no time left to ask it", conn->url ? conn->url : "?");
+	/* connecting and binding within what is left */
+	o.timeout_ms = (int) MIN(left / 1000, G_MAXINT);
 	a = g_new0(gs_ldap_answer, 1);
-	a->url = g_strdup(o->url);
+	a->url = g_strdup(o.url);
 	a->results = g_ptr_array_new();
-	if (!o->url || (strncmp(o->url, "ldap://", 7) && strncmp(o->url, "ldaps://", 8)) ||
-	    ld.initialize(&a->l, o->url) != LDAP_SUCCESS) {
-		gs_ldap_answer_free(a);
-		return gs_fail(errmsg, GS_E_USAGE, "not an ldap:// or ldaps:// URL");
-	}
-	ld.set_option(a->l, LDAP_OPT_PROTOCOL_VERSION, &version);
-	ld.set_option(a->l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	if (o->ca_file) {
-		int demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
-
-		ld.set_option(a->l, LDAP_OPT_X_TLS_CACERTFILE, o->ca_file);
-		ld.set_option(a->l, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-		ld.set_option(a->l, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	}
-	until(a->l, deadline, &tv);
-	if (o->starttls && (err = ld.start_tls(a->l, NULL, NULL)) != LDAP_SUCCESS) {
-		rc = ldap_fail(errmsg, err, o->url, "StartTLS");
+	if ((rc = gs_ldap_open(&o, &a->l, errmsg)) != GS_OK || (rc = gs_dir_entry_load(errmsg)) != GS_OK)
 		goto out;
-	}
 	until(a->l, deadline, &tv);
-	err = ld.bind(a->l, o->bind_dn ? o->bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	if (err != LDAP_SUCCESS) {
-		rc = ldap_fail(errmsg, err, o->url, "bind");
-		goto out;
-	}
-	until(a->l, deadline, &tv);
-	base = o->base ? g_strdup(o->base) : default_base(a->l, &tv);
+	base = base_dn ? g_strdup(base_dn) : default_base(a->l, &tv);
 	if (!base) {
-		rc = gs_fail(errmsg, GS_E_USAGE, "%s names no naming context: configure its base", o->url);
+		rc = gs_fail(errmsg, GS_E_USAGE, "%s names no naming context: configure its base", o.url);
 		goto out;
 	}
 	for (i = 0; i < n && rc == GS_OK; i += ASK_BATCH) {
@@ -450,21 +427,21 @@ gs_ldap_ask(const gs_ldap_sync_opts *o, const char *const *addresses, size_t n, 
 		g_string_append_c(f, ')');
 		until(a->l, deadline, &tv);
 		/* every attribute: the entry reader takes what it knows */
-		err = ld.search(a->l, base, LDAP_SCOPE_SUBTREE, f->str, NULL, 0, NULL, NULL, &tv,
+		err = gs_ld.search(a->l, base, LDAP_SCOPE_SUBTREE, f->str, NULL, 0, NULL, NULL, &tv,
 				(int) (m * ASK_PER_ADDRESS), &res);
 		g_string_free(f, TRUE);
 		if (res)
 			g_ptr_array_add(a->results, res);
 		if (err == LDAP_SUCCESS && res &&
-		    ld.parse_result(a->l, res, &result, NULL, &text, NULL, NULL, 0) == LDAP_SUCCESS)
+		    gs_ld.parse_result(a->l, res, &result, NULL, &text, NULL, NULL, 0) == LDAP_SUCCESS)
 			err = result;
 		if (text)
-			ld.memfree(text);
+			gs_ld.memfree(text);
 		if (err == LDAP_SIZELIMIT_EXCEEDED)
-			rc = gs_fail(errmsg, GS_E_LIMIT, "%s: more than %d entries for one address", o->url,
+			rc = gs_fail(errmsg, GS_E_LIMIT, "%s: more than %d entries for one address", o.url,
 				     ASK_PER_ADDRESS);
 		else if (err != LDAP_SUCCESS)
-			rc = ldap_fail(errmsg, err, o->url, "search");
+			rc = gs_ldap_fail(a->l, errmsg, err, o.url, "search");
 	}
 out:
 	g_free(base);
@@ -488,7 +465,7 @@ gs_ldap_answer_read(gs_ldap_answer *a, gs_import_state *st, char **errmsg)
 	for (i = 0; i < a->results->len && rc == GS_OK; i++) {
 		LDAPMessage *m;
 
-		for (m = ld.first_entry(a->l, a->results->pdata[i]); m && rc == GS_OK; m = ld.next_entry(a->l, m))
+		for (m = gs_ld.first_entry(a->l, a->results->pdata[i]); m && rc == GS_OK; m = gs_ld.next_entry(a->l, m))
 			rc = one_entry(st, a->l, m, &rec, a->url, ++n, errmsg);
 	}
 	gs_record_dispose(&rec);
