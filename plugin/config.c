@@ -33,6 +33,8 @@
  *   # 86400); its answers are cached in the store as "directory:corp"
  *   url = ldaps://gc.example.org:3269/
  *   base = dc=example,dc=org
+ *   # a simple bind (anonymous without bind_dn), or bind = gssapi (the
+ *   # Kerberos ticket of the user's credential cache; no bind_dn)
  *   bind_dn = CN=galsmime,OU=Service,DC=example,DC=org
  *   password_file = ~/.config/galsmime/corp.password
  *   ca_file = /etc/ssl/certs/example-ca.pem
@@ -102,7 +104,7 @@ static void
 directory_group(cli *c, GKeyFile *kf, const char *group)
 {
 	gs_directory d = { 0 };
-	char *pwfile, *ttl;
+	char *pwfile = NULL, *ttl = NULL, *bind;
 	GError *err = NULL;
 
 	d.name = g_strstrip(g_strdup(group + strlen("directory")));
@@ -111,6 +113,13 @@ directory_group(cli *c, GKeyFile *kf, const char *group)
 	d.conn.bind_dn = g_key_file_get_string(kf, group, "bind_dn", NULL);
 	d.conn.ca_file = expand_home(g_key_file_get_string(kf, group, "ca_file", NULL));
 	d.conn.starttls = g_key_file_get_boolean(kf, group, "starttls", NULL);
+	bind = g_key_file_get_string(kf, group, "bind", NULL);
+	if (bind && !strcmp(bind, "gssapi")) {
+		d.conn.bind = GS_LDAP_BIND_GSSAPI;
+	} else if (bind && strcmp(bind, "simple")) {
+		cli_error(c, "[%s] bind: simple or gssapi (ignored)", group);
+		goto bad;
+	}
 	pwfile = expand_home(g_key_file_get_string(kf, group, "password_file", NULL));
 	ttl = g_key_file_get_string(kf, group, "ttl", NULL);
 	if (!*d.name || !d.conn.url) {
@@ -144,12 +153,14 @@ directory_group(cli *c, GKeyFile *kf, const char *group)
 	g_array_append_val(c->directories, d);
 	g_free(pwfile);
 	g_free(ttl);
+	g_free(bind);
 	g_clear_error(&err);
 	return;
 bad:
 	gs_directory_dispose(&d);
 	g_free(pwfile);
 	g_free(ttl);
+	g_free(bind);
 	g_clear_error(&err);
 }
 
