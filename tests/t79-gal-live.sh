@@ -13,7 +13,9 @@
 # certificate for another address, one that does not chain to an
 # anchor) are judged exactly as the same entries imported as an export
 # are; gal explain shows where each answer came from and when, and
-# --refresh asks now.
+# --refresh asks now. A simple bind with bind_dn and password_file; a
+# wrong password (the cache used, said); a password file others can
+# read and a group without a url (said, left out).
 . "$TESTS_TOP/tests/gal/lib.sh"
 
 . "$TESTS_TOP/tests/ldap-lib.sh"
@@ -225,3 +227,33 @@ check "... and encrypt fails closed naming mal (67)" sh -c \
 	"bare_msg() { printf 'From: alice@example.org\\nSubject: x\\n\\nx\\n'; }; bare_msg | '$GALSMIME' encrypt --to mal@example.org >/dev/null 2>mal.err; test \$? = 67 && grep -q 'mal@example.org: no usable certificate' mal.err"
 check "the taker's entry is cached for taker@ and lists alice@: alice's answer unchanged" \
 	test "$(chosen alice@example.org)" = "$(fp alice)"
+
+# ---- binding, and a configuration that cannot be used ----
+bindconf() { # bindconf PWFILE
+	cat >"$XDG_CONFIG_HOME/galsmime/config" <<EOF2
+[directory corp]
+url = $LDAP_URL
+base = $BASE
+bind_dn = $SLAPD_ROOTDN
+password_file = $1
+ttl = 3600
+
+[directory broken]
+base = $BASE
+EOF2
+}
+bindconf "$SLAPD_PWFILE"
+gs gal explain --refresh carol@example.org >explain.out 2>explain.err
+check "a simple bind with bind_dn and password_file: asked now" contains explain.out "^directory corp: asked now$"
+check "... a [directory] group without a url is said and left out" \
+	contains explain.err "^galsmime gal: \[directory broken\]: needs a name and a url \(ignored\)$"
+(umask 077 && echo wrong >wrong.pw)
+bindconf "$T_DIR/wrong.pw"
+gs gal explain --refresh carol@example.org >explain.out 2>&1
+check "a wrong password: the directory could not be asked, the cache is used, its age said" \
+	contains explain.out "^directory corp could not be asked \(.*wrong bind DN or password\); using its answer for carol@example.org cached [0-9]+ seconds? ago$"
+check "... carol still resolves from the cache" contains explain.out "^chosen: $(fp carol)$"
+chmod 644 wrong.pw
+gs gal explain --refresh carol@example.org >explain.out 2>explain.err
+check "a password file others can read: refused, the directory left out" \
+	sh -c "grep -q 'corp.*its password cannot be read (ignored)' explain.err && ! grep -Eq '^directory corp(:| could| did)' explain.out"
