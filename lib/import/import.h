@@ -211,7 +211,8 @@ gs_status gs_parse_certs(gs_import_state *st, gs_reader *r, char **errmsg);
 
 /* What galsmime reads of an entry: mail, proxyAddresses, targetAddress,
  * displayName, cn (else the dn's first value), mailNickname,
- * objectClass, galsmimeKind, userCertificate, userSMIMECertificate;
+ * objectClass, galsmimeKind, userCertificate, userSMIMECertificate,
+ * msExchangeCertificate (DavMail's gateway);
  * text values must be UTF-8 without NUL bytes. new (clears `rec`;
  * `file` and `where`, a line or entry number, name it in messages),
  * the dn, each attribute value (type without its options:

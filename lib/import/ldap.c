@@ -230,7 +230,8 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 {
 	static char *attrs[] = { "mail", "proxyAddresses", "targetAddress", "displayName", "cn",
 				 "mailNickname", "objectClass", "galsmimeKind", "userCertificate;binary",
-				 "userSMIMECertificate", "userSMIMECertificate;binary", NULL };
+				 "userSMIMECertificate", "userSMIMECertificate;binary",
+				 "msExchangeCertificate", "msExchangeCertificate;binary", NULL };
 	int ms = o->conn.timeout_ms > 0 ? o->conn.timeout_ms : 10000;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	struct berval cookie = { 0, NULL };   /* the server's, for the next page */
