@@ -175,4 +175,8 @@ check "gal explain alice.example@: no entry lists it any more" sh -c "! grep -q 
 gs gal explain alice@example.org >alice.explain 2>&1
 check "gal explain alice@: the old certificate gone" sh -c "! grep -q '$(fp alice)' alice.explain"
 check "... the new one there" grep -q "$alice2" alice.explain
+check "the old certificate no longer in the store (nothing refers to it)" \
+	sh -c "! '$GALSMIME' cert list | grep -qi '$(fp alice)'"
+check "... it was there before the change (control)" \
+	sh -c "GALSMIME_HOME='$T_DIR/store-ldif' '$GALSMIME' cert list | grep -qi '$(fp alice)'"
 GALSMIME_HOME=$main_home
