@@ -245,6 +245,8 @@ typedef struct gs_ldap_api {
 	__typeof__(ldap_sasl_interactive_bind_s) *sasl_bind;
 	__typeof__(ldap_unbind_ext_s) *unbind;
 	__typeof__(ldap_search_ext_s) *search;
+	__typeof__(ldap_search_ext) *search_async;
+	__typeof__(ldap_result) *result;
 	__typeof__(ldap_create_page_control) *page_control;
 	__typeof__(ldap_parse_pageresponse_control) *parse_page;
 	__typeof__(ldap_control_find) *control_find;
