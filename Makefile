@@ -45,7 +45,7 @@ SONAMES = $(BUILD)/gs-sonames.h
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
 
-.PHONY: all deps check unit e2e install uninstall demo bench fuzz clean check-corpus valgrind
+.PHONY: all deps check unit e2e install uninstall demo bench bench-ldap fuzz clean check-corpus valgrind
 all: $(BIN)
 
 deps:
@@ -115,6 +115,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
 	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench $(BIN)
+
+# gal sync of 100,000 entries from a real slapd against gal import of
+# the same LDIF (scripts/bench-ldap: BENCH_LDAP_N, BENCH_LDAP_CERTS,
+# BENCH_LDAP_RUNS); needs root, as the slapd suites do
+bench-ldap: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
+	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench-ldap $(BIN)
 
 # the commands and filters under valgrind's leak checker (a few minutes)
 valgrind: deps

@@ -422,10 +422,11 @@ typedef struct gs_ldap_sync_opts {
 	const char *filter;          /* NULL: (objectClass=*) */
 } gs_ldap_sync_opts;
 /* Read a directory into the import, as gs_gal_import_file reads an LDIF
- * export of it: a bind (simple or GSSAPI), one subtree search of `base` in pages of
- * 500 entries (RFC 2696), each entry read as the LDIF importer reads one
- * (the same attributes, the same refusals of hostile values), memory
- * bounded by a page. libldap is loaded on first use. Returns GS_OK;
+ * export of it: a bind (simple or GSSAPI), one subtree search of `base`
+ * in pages of 500 entries (RFC 2696), each entry read as the LDIF
+ * importer reads one (the same attributes, the same refusals of hostile
+ * values), memory bounded by one entry (each read as it arrives).
+ * libldap is loaded on first use. Returns GS_OK;
  * GS_E_USAGE (not an LDAP URL, no base to search, a bind DN with
  * GSSAPI); GS_E_PASSPHRASE (the server refused the bind DN or password,
  * or the GSSAPI bind failed: no Kerberos ticket, no service key); GS_E_IO (the server cannot be

@@ -12,7 +12,9 @@
 #                       SLAPD_SUFFIX (dc=example,dc=org), SLAPD_CONFIG_EXTRA
 #                       (LDIF lines added to the cn=config entry, e.g.
 #                       olcSaslHost), SLAPD_DB_EXTRA (lines added to the
-#                       database entry, e.g. olcLimits, olcAccess)
+#                       database entry, e.g. olcLimits, olcAccess),
+#                       SLAPD_SCHEMA_EXTRA (more cn=config schema LDIF
+#                       files, loaded after galsmime's)
 #   slapd_slapadd FILE  bulk-load LDIF offline (after slapd_init, before
 #                       slapd_start; the suffix entry must be in it or
 #                       added before with slapd_base_ldif)
@@ -32,7 +34,8 @@
 
 SLAPD_BIN=$(command -v slapd 2>/dev/null || echo /usr/sbin/slapd)
 SLAPD_SCHEMA=/etc/ldap/schema
-SLAPD_SHARE=$(dirname "$GALSMIME")/../share/galsmime/ldap
+# galsmime.ldif: the installed one (tests), or SLAPD_SHARE's (scripts)
+SLAPD_SHARE=${SLAPD_SHARE:-$(dirname "$GALSMIME")/../share/galsmime/ldap}
 
 slapd_usable() {
 	if [ ! -x "$SLAPD_BIN" ] || ! command -v ldapadd >/dev/null || ! command -v slapadd >/dev/null; then
@@ -109,6 +112,9 @@ include: file://$SLAPD_SCHEMA/core.ldif
 include: file://$SLAPD_SCHEMA/cosine.ldif
 include: file://$SLAPD_SCHEMA/inetorgperson.ldif
 include: file://$SLAPD_SHARE/galsmime.ldif
+EOF
+		for f in ${SLAPD_SCHEMA_EXTRA:-}; do printf 'include: file://%s\n' "$f"; done
+		cat <<EOF
 
 dn: olcDatabase={1}mdb,cn=config
 objectClass: olcDatabaseConfig

@@ -202,6 +202,24 @@ entries ldap 2>&1 | sort >sync.out
 sed 's/^alice|user|Alice Example|Alice Example|\(.*\)|userCertificate=[0-9a-f]* /alice|user|Alice Example|Alice Changed|\1|/' \
 	all.expected | sort >changed.expected
 check "... with alice as she is now" diff changed.expected sync.out
+# the password: from a descriptor, never from a file others can read, never empty
+check_exit 0 "gal sync --password-fd 3 (the password on descriptor 3)" sh -c \
+	"'$GALSMIME' gal sync '$URL' --base '$BASE' --bind-dn '$ROOTDN' --password-fd 3 --source fd 3<'$T_DIR/pw.txt'"
+check "... syncs the 17 entries" test "$(gs gal list --source fd | wc -l)" = 17
+cp pw.txt pw-open.txt
+chmod 644 pw-open.txt
+gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw-open.txt" --source open >out.txt 2>err.txt
+check "a password file others can read: exit 77" test $? = 77
+cp err.txt open.err
+check "... with the fix (chmod 600)" contains open.err 'can be read by others .*chmod 600'
+(umask 077 && : >pw-empty.txt)
+check_exit 64 "an empty password (an unauthenticated bind): usage error" gs gal sync "$URL" --base "$BASE" \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw-empty.txt" --source empty
+check_exit 64 "--password-file and --password-fd: usage error" gs gal sync "$URL" --base "$BASE" \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --password-fd 0 --source fd
+check_exit 64 "a password without --bind-dn: usage error" gs gal sync "$URL" --base "$BASE" --password-fd 0 --source fd
+check_exit 64 "--bind kerberos: usage error" gs gal sync "$URL" --base "$BASE" --bind kerberos --source fd
+check "none of them left a snapshot" test -z "$(gs gal list --source open; gs gal list --source empty)"
 store_state >before.txt 2>&1
 (umask 077 && printf 'wrong\n' >bad-pw.txt)
 gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/bad-pw.txt" --source ldap >out.txt 2>err.txt

@@ -211,7 +211,8 @@ gs_status gs_parse_certs(gs_import_state *st, gs_reader *r, char **errmsg);
 
 /* What galsmime reads of an entry: mail, proxyAddresses, targetAddress,
  * displayName, cn (else the dn's first value), mailNickname,
- * objectClass, galsmimeKind, userCertificate, userSMIMECertificate;
+ * objectClass, galsmimeKind, userCertificate, userSMIMECertificate,
+ * msExchangeCertificate (DavMail's gateway);
  * text values must be UTF-8 without NUL bytes. new (clears `rec`;
  * `file` and `where`, a line or entry number, name it in messages),
  * the dn, each attribute value (type without its options:
@@ -244,6 +245,8 @@ typedef struct gs_ldap_api {
 	__typeof__(ldap_sasl_interactive_bind_s) *sasl_bind;
 	__typeof__(ldap_unbind_ext_s) *unbind;
 	__typeof__(ldap_search_ext_s) *search;
+	__typeof__(ldap_search_ext) *search_async;
+	__typeof__(ldap_result) *result;
 	__typeof__(ldap_create_page_control) *page_control;
 	__typeof__(ldap_parse_pageresponse_control) *parse_page;
 	__typeof__(ldap_control_find) *control_find;

@@ -2,9 +2,10 @@
  *
  * libldap (dl.c) does the protocol: gs_ldap_open connects and binds
  * (simple, or SASL GSSAPI through Cyrus SASL: Kerberos), for every use
- * of a directory; gal sync then does one subtree
- * search in pages of PAGE entries (RFC 2696's paged results control), so
- * that memory holds one page, whatever the directory's size. Each entry
+ * of a directory; gal sync then does one subtree search in pages of
+ * PAGE entries (RFC 2696's paged results control), each entry read as it
+ * arrives, so that memory holds one entry whatever the directory's size,
+ * and the server sends while galsmime reads. Each entry
  * goes through what the LDIF importer does with an entry (gs_dir_entry),
  * so both read the same attributes under the same rules. The caller
  * holds the import's transaction: a failure at any page leaves the
@@ -26,7 +27,8 @@ load_ldap(char **errmsg)
 		GS_SYMBOL(gs_ld, get_option, ldap_get_option), GS_SYMBOL(gs_ld, start_tls, ldap_start_tls_s),
 		GS_SYMBOL(gs_ld, bind, ldap_sasl_bind_s), GS_SYMBOL(gs_ld, sasl_bind, ldap_sasl_interactive_bind_s),
 		GS_SYMBOL(gs_ld, unbind, ldap_unbind_ext_s),
-		GS_SYMBOL(gs_ld, search, ldap_search_ext_s), GS_SYMBOL(gs_ld, page_control, ldap_create_page_control),
+		GS_SYMBOL(gs_ld, search, ldap_search_ext_s), GS_SYMBOL(gs_ld, search_async, ldap_search_ext),
+		GS_SYMBOL(gs_ld, result, ldap_result), GS_SYMBOL(gs_ld, page_control, ldap_create_page_control),
 		GS_SYMBOL(gs_ld, parse_page, ldap_parse_pageresponse_control),
 		GS_SYMBOL(gs_ld, control_find, ldap_control_find), GS_SYMBOL(gs_ld, controls_free, ldap_controls_free),
 		GS_SYMBOL(gs_ld, control_free, ldap_control_free), GS_SYMBOL(gs_ld, parse_result, ldap_parse_result),
@@ -198,6 +200,69 @@ one_entry(gs_import_state *st, LDAP *l, LDAPMessage *m, gs_record *rec, const ch
 	return rc;
 }
 
+/* Search for one page of PAGE entries from *cookie (none: the first),
+ * each entry handed on as it arrives (libldap holds one message, not
+ * the page, and the server sends while the entries before are read);
+ * *cookie gets the server's, for the next page (empty: that was the
+ * last). *n counts the entries. */
+static gs_status
+one_page(gs_import_state *st, LDAP *l, const char *url, const char *base, const char *filter,
+	 char **attrs, struct timeval *tv, struct berval *cookie, gs_record *rec, unsigned long *n,
+	 char **errmsg)
+{
+	LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL, *pr;
+	LDAPMessage *res = NULL;
+	char *text = NULL, what[64];
+	int result = LDAP_OTHER, msgid = -1, type = 0, err;
+	ber_int_t total = 0;
+	gs_status rc = GS_OK;
+
+	if ((err = gs_ld.page_control(l, PAGE, cookie->bv_val ? cookie : NULL, 1, &page)) != LDAP_SUCCESS)
+		return gs_ldap_fail(l, errmsg, err, url, "paged results control");
+	ctrls[0] = page;
+	err = gs_ld.search_async(l, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, tv, 0, &msgid);
+	gs_ld.control_free(page);
+	gs_ld.ber_memfree(cookie->bv_val);
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	while (err == LDAP_SUCCESS && rc == GS_OK && type != LDAP_RES_SEARCH_RESULT) {
+		type = gs_ld.result(l, msgid, LDAP_MSG_ONE, tv, &res);
+		if (type == 0)
+			err = LDAP_TIMEOUT;
+		else if (type < 0 && (gs_ld.get_option(l, LDAP_OPT_RESULT_CODE, &err) != LDAP_OPT_SUCCESS ||
+				      err == LDAP_SUCCESS))
+			err = LDAP_OTHER;
+		else if (type == LDAP_RES_SEARCH_ENTRY)
+			rc = one_entry(st, l, res, rec, url, ++*n, errmsg);
+		else if (type == LDAP_RES_SEARCH_RESULT &&
+			 (err = gs_ld.parse_result(l, res, &result, NULL, &text, NULL, &rctrls, 0)) == LDAP_SUCCESS &&
+			 result == LDAP_SUCCESS && (pr = gs_ld.control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL)) &&
+			 gs_ld.parse_page(l, pr, &total, cookie) != LDAP_SUCCESS) {
+			cookie->bv_val = NULL;
+			cookie->bv_len = 0;
+		}
+		/* references and anything else: not entries */
+		if (res)
+			gs_ld.msgfree(res);
+		res = NULL;
+	}
+	if (rc == GS_OK && err != LDAP_SUCCESS) {
+		g_snprintf(what, sizeof what, "search (after %lu entries)", *n);
+		rc = gs_ldap_fail(l, errmsg, err, url, what);
+	} else if (rc == GS_OK && result != LDAP_SUCCESS) {
+		char *u = gs_printable(url, 200), *t = gs_printable(text, 200);
+		rc = gs_fail(errmsg, GS_E_IO, "%s: the search ended after %lu entries: %s%s%s", u, *n,
+			     gs_ld.err2string(result), t && *t ? ": " : "", t ? t : "");
+		g_free(u);
+		g_free(t);
+	}
+	if (text)
+		gs_ld.memfree(text);
+	if (rctrls)
+		gs_ld.controls_free(rctrls);
+	return rc;
+}
+
 /* The base to search when none is given: the server's
  * defaultNamingContext (Active Directory), else its first
  * namingContexts (OpenLDAP). */
@@ -230,7 +295,8 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 {
 	static char *attrs[] = { "mail", "proxyAddresses", "targetAddress", "displayName", "cn",
 				 "mailNickname", "objectClass", "galsmimeKind", "userCertificate;binary",
-				 "userSMIMECertificate", "userSMIMECertificate;binary", NULL };
+				 "userSMIMECertificate", "userSMIMECertificate;binary",
+				 "msExchangeCertificate", "msExchangeCertificate;binary", NULL };
 	int ms = o->conn.timeout_ms > 0 ? o->conn.timeout_ms : 10000;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	struct berval cookie = { 0, NULL };   /* the server's, for the next page */
@@ -239,7 +305,6 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 	LDAP *l = NULL;
 	char *base = NULL, *why = NULL;
 	unsigned long n = 0;
-	int err;
 	gs_record rec;
 	gs_status rc = GS_OK;
 
@@ -260,52 +325,7 @@ gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *o, char **errmsg)
 	}
 	gs_record_init(&rec);
 	do {
-		LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL, *pr;
-		LDAPMessage *res = NULL, *m;
-		char *text = NULL;
-		int result = LDAP_OTHER;
-		ber_int_t total = 0;
-
-		if ((err = gs_ld.page_control(l, PAGE, cookie.bv_val ? &cookie : NULL, 1, &page)) != LDAP_SUCCESS) {
-			rc = gs_ldap_fail(l, errmsg, err, url, "paged results control");
-			break;
-		}
-		ctrls[0] = page;
-		err = gs_ld.search(l, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, &tv, 0, &res);
-		gs_ld.control_free(page);
-		if (err != LDAP_SUCCESS && !res) {
-			char what[64];
-
-			g_snprintf(what, sizeof what, "search (after %lu entries)", n);
-			rc = gs_ldap_fail(l, errmsg, err, url, what);
-			break;
-		}
-		for (m = gs_ld.first_entry(l, res); m && rc == GS_OK; m = gs_ld.next_entry(l, m)) {
-			rc = one_entry(st, l, m, &rec, url, ++n, errmsg);
-		}
-		if (rc == GS_OK &&
-		    (err = gs_ld.parse_result(l, res, &result, NULL, &text, NULL, &rctrls, 0)) != LDAP_SUCCESS)
-			result = err;
-		if (rc == GS_OK && result != LDAP_SUCCESS) {
-			char *u = gs_printable(url, 200), *t = gs_printable(text, 200);
-			rc = gs_fail(errmsg, GS_E_IO, "%s: the search ended after %lu entries: %s%s%s", u, n,
-				     gs_ld.err2string(result), t && *t ? ": " : "", t ? t : "");
-			g_free(u);
-			g_free(t);
-		}
-		gs_ld.ber_memfree(cookie.bv_val);
-		cookie.bv_val = NULL;
-		cookie.bv_len = 0;
-		if (rc == GS_OK && (pr = gs_ld.control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL)) &&
-		    gs_ld.parse_page(l, pr, &total, &cookie) != LDAP_SUCCESS) {
-			cookie.bv_val = NULL;
-			cookie.bv_len = 0;
-		}
-		if (text)
-			gs_ld.memfree(text);
-		if (rctrls)
-			gs_ld.controls_free(rctrls);
-		gs_ld.msgfree(res);
+		rc = one_page(st, l, url, base, filter, attrs, &tv, &cookie, &rec, &n, errmsg);
 	} while (rc == GS_OK && cookie.bv_len > 0);
 	gs_ld.ber_memfree(cookie.bv_val);
 	if (rc == GS_OK && n == 0)
