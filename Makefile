@@ -45,7 +45,7 @@ SONAMES = $(BUILD)/gs-sonames.h
 LIBA = $(BUILD)/libgalsmime.a
 BIN = $(BUILD)/galsmime
 
-.PHONY: all deps check unit e2e install uninstall demo bench bench-ldap fuzz clean check-corpus valgrind
+.PHONY: all deps check unit e2e install uninstall demo bench bench-ldap bench-live fuzz clean check-corpus valgrind
 all: $(BIN)
 
 deps:
@@ -122,6 +122,13 @@ bench: deps
 bench-ldap: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
 	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench-ldap $(BIN)
+
+# encrypt to 10 recipients a loopback slapd holds: not yet cached, cached,
+# and from a snapshot without directories (scripts/bench-live: BENCH_RUNS);
+# needs root, as the slapd suites do
+bench-live: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-live
 
 # the commands and filters under valgrind's leak checker (a few minutes)
 valgrind: deps

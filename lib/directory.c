@@ -341,7 +341,8 @@ gs_directory_lookup(gs_session *s, const char *const *recipients, const int *res
 			st = cached_answer(s->store, d->name, qs[q].address, &qs[q].fetched_at, errmsg);
 			known = qs[q].fetched_at != 0;
 			qs[q].ask = (flags & GS_LOOKUP_REFRESH) ||
-				    (known && now - qs[q].fetched_at >= (int64_t) d->ttl_s) ||
+				    (known && (now - qs[q].fetched_at >= (int64_t) d->ttl_s ||
+					       qs[q].fetched_at > now)) || /* the clock went back */
 				    (!known && !(resolved && resolved[i]));
 			q++;
 		}
