@@ -386,27 +386,12 @@ gal_lookup(cli *c, int argc, char **argv)
 	return found ? 0 : EXIT_VERIFY_BAD;
 }
 
-/* Where the answers came from: each source's kind and time, each
- * directory's answer about the address. */
+/* Where the answers came from: each directory's answer about the
+ * address, when it was fetched (a snapshot's time is gal stats'). */
 typedef struct provenance {
-	GHashTable *sources;     /* name -> "snapshot imported TIME" ... */
 	GHashTable *answers;     /* "directory:NAME" -> "fetched TIME" */
 	GPtrArray *lines;        /* one per directory answer, for the summary */
 } provenance;
-
-static int
-on_source(const gs_gal_source_info *in, void *data)
-{
-	provenance *p = data;
-	char *t = cli_time(in->imported_at);
-
-	if (!g_strcmp0(in->kind, "gal"))
-		g_hash_table_insert(p->sources, g_strdup(in->name), g_strdup_printf("snapshot imported %s", t));
-	else if (g_strcmp0(in->kind, "directory"))
-		g_hash_table_insert(p->sources, g_strdup(in->name), g_strdup_printf("added %s", t));
-	g_free(t);
-	return 0;
-}
 
 static int
 on_answer(const gs_directory_answer *a, void *data)
@@ -424,7 +409,6 @@ on_answer(const gs_directory_answer *a, void *data)
 static void
 provenance_free(provenance *p)
 {
-	g_hash_table_destroy(p->sources);
 	g_hash_table_destroy(p->answers);
 	g_ptr_array_free(p->lines, TRUE);
 }
@@ -432,9 +416,7 @@ provenance_free(provenance *p)
 static const char *
 source_when(const provenance *p, const char *source)
 {
-	const char *w = source ? g_hash_table_lookup(p->answers, source) : NULL;
-
-	return w ? w : source ? g_hash_table_lookup(p->sources, source) : NULL;
+	return source ? g_hash_table_lookup(p->answers, source) : NULL;
 }
 
 /* Ask the configured directories as encrypt would (all of them now with
@@ -491,7 +473,6 @@ gal_explain(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	provenance prov = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
-			    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
 			    g_ptr_array_new_with_free_func(g_free) };
 	gs_resolution *res = NULL;
 	unsigned flags = 0;
@@ -517,7 +498,6 @@ gal_explain(cli *c, int argc, char **argv)
 	if ((st = cli_open_session(c, &msg)) != GS_OK ||
 	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK ||
 	    (st = explain_ask(c, argv[optind], flags, refresh, &res, &msg)) != GS_OK ||
-	    (st = gs_gal_sources(c->store, on_source, &prov, &msg)) != GS_OK ||
 	    (gs_resolution_address(res) &&
 	     (st = gs_directory_answers(c->store, gs_resolution_address(res), on_answer, &prov, &msg)) != GS_OK)) {
 		gs_resolution_free(res);
