@@ -455,6 +455,9 @@ explain_ask(cli *c, const char *recipient, unsigned flags, int refresh, gs_resol
 		}
 		g_free(t);
 	}
+	if (refresh && gs_lookups_count(notes) == 0)
+		cli_printf(c, "no directory asked: none is configured ([directory NAME]), or the recipient is "
+			      "not an address\n");
 	gs_lookups_free(notes);
 	if (again) {
 		gs_resolution_free(*res);

@@ -66,6 +66,8 @@ less() { python3 -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.arg
 # ---- an uncached recipient, found live, then cached ----
 check_exit 1 "bob is not in the store: gal explain without a directory finds nothing" \
 	env XDG_CONFIG_HOME=/nonexistent "$GALSMIME" gal explain bob@example.org
+check "... and --refresh says no directory is configured" sh -c \
+	"XDG_CONFIG_HOME=/nonexistent '$GALSMIME' gal explain --refresh bob@example.org | grep -q '^no directory asked: none is configured'"
 enc --to bob@example.org >bob.p7m 2>bob.err
 check "encrypt to bob: found live (exit 0)" test $? = 0
 check "... bob's key opens it" opens bob bob.p7m
