@@ -12,8 +12,9 @@
 # the entry as it is now); a wrong password (77), a search the server ends early (its
 # size limit for anonymous binds) and an unreachable or mute server (74)
 # leave the previous snapshot whole; more than a page (617 entries: 2
-# page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
-# by that proxy when the second page is asked (74, the old snapshot whole);
+# page requests, counted by tests/gal/ldap-proxy.py), a server that stops
+# answering when the second page is asked (74 within --timeout), and slapd
+# killed by that proxy when the second page is asked (74, the old snapshot whole);
 # a CMS signed-data userSMIMECertificate read from the directory, and a
 # value that is no certificate refused (65) as it is from a file; TLS:
 # ldaps:// and StartTLS with --ca-file (the server's own CA), and 74 with
@@ -281,6 +282,18 @@ check_exit 0 "gal sync of 617 entries" gs gal sync "ldap://127.0.0.1:$(cat count
 check "... in pages of 500: 2 page requests" test "$(cat count.pages)" = 2
 check "... 617 entries" test "$(gs gal list --source ldap | wc -l)" = 617
 store_state >before.txt 2>&1
+proxy stall stall:2
+start=$(date +%s)
+gs gal sync "ldap://127.0.0.1:$(cat stall.port)" --base dc=example,dc=org --timeout 2 \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >out.txt 2>err.txt
+rc=$?
+took=$(($(date +%s) - start))
+cp err.txt stall.err
+check "a server that stops answering when the second page is asked: exit 74" test $rc = 74
+check "... after the first page, within the timeout (2 s asked, $took s taken)" \
+	sh -c "grep -q 'search (after 500 entries): Timed out' stall.err && [ $took -le 6 ]"
+store_state >after.txt 2>&1
+check "... the previous snapshot whole (617 entries)" cmp before.txt after.txt
 proxy kill 2
 gs gal sync "ldap://127.0.0.1:$(cat kill.port)" --base dc=example,dc=org \
 	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >out.txt 2>err.txt

@@ -51,6 +51,8 @@ gs_ldap_fail(LDAP *l, char **errmsg, int err, const char *url, const char *what)
 	if (l)
 		gs_ld.get_option(l, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	d = diag && *diag ? gs_printable(diag, 300) : NULL;
+	/* refused credentials are exit 77; Cyrus SASL reports a Kerberos
+	 * failure (no ticket, no such service principal) as a local error */
 	if (err == LDAP_INVALID_CREDENTIALS)
 		st = gs_fail(errmsg, GS_E_PASSPHRASE, "%s: %s: wrong bind DN or password", u, what);
 	else if (err == LDAP_INAPPROPRIATE_AUTH || err == LDAP_STRONG_AUTH_REQUIRED ||
