@@ -13,7 +13,8 @@
 # certificate for another address, one that does not chain to an
 # anchor) are judged exactly as the same entries imported as an export
 # are; gal explain shows where each answer came from and when, and
-# --refresh asks now; send (mutt's $sendmail) looks up and falls back the
+# --refresh asks now; a directory that binds and then never answers the
+# search costs the timeout too; send (mutt's $sendmail) looks up and falls back the
 # same way. A simple bind with bind_dn and password_file; a
 # wrong password (the cache used, said); a password file others can
 # read and a group without a url (said, left out).
@@ -190,6 +191,23 @@ took=$(elapsed "$t0")
 check "slapd under SIGSTOP, 5 recipients, 4 never cached: fail closed, exit 67 ($took s)" test $rc = 67
 check "... within the timeout + 2 s" less "$took" 4
 check "... each named" sh -c "for u in erin frank nora dave; do grep -q \"^galsmime encrypt: \$u@example.org: .*nothing about \$u@example.org is cached\" paused2.err || exit 1; done"
+# a directory that binds, then never answers the search
+python3 "$TESTS_TOP/tests/gal/ldap-proxy.py" stall.port "$SLAPD_PORT" stall.pages stall:search &
+STALL=$!
+i=0; until [ -s stall.port ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+ldap_resume
+config "ldap://127.0.0.1:$(cat stall.port)" 1 2
+t0=$(now)
+enc $(to bob carol henry ivan nora) >/dev/null 2>stall.err
+rc=$?
+took=$(elapsed "$t0")
+kill $STALL 2>/dev/null
+check "a directory that binds, then never answers the search: fail closed for nora, exit 67 ($took s)" test $rc = 67
+check "... within the timeout + 2 s, for 5 recipients" less "$took" 4
+check "... the search timed out, the old answers used" sh -c \
+	"grep -q '^galsmime encrypt: bob@example.org: directory corp did not answer in 2 s (.*search: Timed out); using its answer' stall.err"
+config "$LDAP_URL" 1 2
+ldap_pause
 check "gal explain --refresh while it is stopped: says so, shows the cache" sh -c \
 	"'$GALSMIME' gal explain --refresh bob@example.org >explain.out 2>&1; grep -q '^directory corp did not answer in 2 s' explain.out && grep -q '^chosen: $(fp bob)\$' explain.out"
 ldap_resume
