@@ -33,8 +33,9 @@ typedef enum {
 	/* the command opens the store itself, once it has read stdin, so
 	 * that a store it cannot open still lets the message pass through */
 	NEEDS_STORE_LATE = 1 << 1,
-	/* read-write when the configuration names directories: their
-	 * answers are cached in the store */
+	/* asks the directories the configuration names (their groups are
+	 * read only for these commands), and then opens the store
+	 * read-write: their answers are cached in it */
 	NEEDS_STORE_DIRECTORY = 1 << 2,
 } cli_needs;
 
@@ -165,8 +166,10 @@ void cli_warn_unauthenticated(cli *c, const gs_report *r);
 char *cli_time(int64_t t);
 char *cli_signed_at(int64_t t);
 
-/* The user's configuration file (config.c). */
-void cli_read_config(cli *c);
+/* The user's configuration file (config.c); with `directories`, also
+ * its [directory NAME] groups (their password files are read) and
+ * [lookup]. */
+void cli_read_config(cli *c, int directories);
 /* Free the directories read from it, wiping their passwords. */
 void cli_free_directories(cli *c);
 /* After a command changed the store: keep mutt's .index in step when the

@@ -177,7 +177,7 @@ cli_free_directories(cli *c)
 }
 
 void
-cli_read_config(cli *c)
+cli_read_config(cli *c, int directories)
 {
 	const char *dir = g_getenv("XDG_CONFIG_HOME");
 	char *path = dir && *dir ? g_build_filename(dir, "galsmime", "config", NULL)
@@ -201,12 +201,15 @@ cli_read_config(cli *c)
 		agent_seconds(c, kf, "default_cache_ttl", &c->agent_default_ttl);
 		agent_seconds(c, kf, "max_cache_ttl", &c->agent_max_ttl);
 		c->agent_pinentry = expand_home(g_key_file_get_string(kf, "agent", "pinentry", NULL));
-		lookup_timeout(c, kf);
-		groups = g_key_file_get_groups(kf, NULL);
-		for (g = groups; *g; g++)
+		/* only where they are asked: no password read, nothing said
+		 * about them, for the filters that never ask */
+		groups = directories ? g_key_file_get_groups(kf, NULL) : NULL;
+		for (g = groups; g && *g; g++)
 			if (g_str_has_prefix(*g, "directory") && (!(*g)[9] || g_ascii_isspace((*g)[9])))
 				directory_group(c, kf, *g);
 		g_strfreev(groups);
+		if (directories)
+			lookup_timeout(c, kf);
 	} else if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		cli_error(c, "%s: %s (ignored)", path, err->message);
 	}

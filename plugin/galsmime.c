@@ -44,7 +44,7 @@ const cli_command cli_commands[] = {
 	  "  --json               a JSON report instead of the message\n"
 	  "  --at TIME            judge certificates at TIME (YYYY-MM-DD, ISO 8601, @SECONDS)\n"
 	  "  --passthrough        for procmail: exit 0 whenever a message was written\n" COMMON },
-	{ "send", cmd_send, NEEDS_STORE_WRITE, NULL, "[OPTIONS] SENDMAIL [ARGS...] < MSG",
+	{ "send", cmd_send, NEEDS_STORE_WRITE | NEEDS_STORE_DIRECTORY, NULL, "[OPTIONS] SENDMAIL [ARGS...] < MSG",
 	  "sign and/or encrypt, then hand the message to SENDMAIL (mutt's $sendmail)",
 	  "  --sign               sign\n"
 	  "  --encrypt            encrypt every copy, or send nothing (exit 67)\n"
@@ -239,8 +239,8 @@ main(int argc, char **argv)
 	c.write = (k->needs & NEEDS_STORE_WRITE) || (k->writes && i + 1 < argc && word_in(k->writes, argv[i + 1]));
 	if (!c.home)
 		c.home = default_home();
-	cli_read_config(&c);
-	if ((k->needs & NEEDS_STORE_DIRECTORY) && c.directories->len)
+	cli_read_config(&c, (k->needs & NEEDS_STORE_DIRECTORY) != 0);
+	if (c.directories->len)
 		c.write = 1;
 	if (g_getenv("GALSMIME_PASSPHRASE_FILE") && *g_getenv("GALSMIME_PASSPHRASE_FILE"))
 		c.pass_env_file = g_strdup(g_getenv("GALSMIME_PASSPHRASE_FILE"));

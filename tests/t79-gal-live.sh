@@ -299,3 +299,6 @@ chmod 644 wrong.pw
 gs gal explain --refresh carol@example.org >explain.out 2>explain.err
 check "a password file others can read: refused, the directory left out" \
 	sh -c "grep -q 'corp.*its password cannot be read (ignored)' explain.err && ! grep -Eq '^directory corp(:| could| did)' explain.out"
+gs cert list >/dev/null 2>certlist.err
+check "... commands that never ask a directory (cert list) neither read its password nor say a word" \
+	test ! -s certlist.err
