@@ -8,6 +8,9 @@ CC ?= cc
 # pkg-config modules the build needs; libnotmuch and libcsv have no .pc
 # file on Debian and are checked by scripts/sonames and the link
 PKGS = gmime-3.0 glib-2.0 libcrypto sqlite3 yajl ldap libcurl
+# and the ones whose headers only it needs (never linked): Cyrus SASL's,
+# for libldap's GSSAPI bind (lib/import/ldap.c)
+PKGS_HDR = libsasl2
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
@@ -22,9 +25,9 @@ endif
 
 # Evaluated when first used, after `make deps` may have installed what
 # was missing; a module pkg-config does not know stops the build naming it.
-PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg,--cflags))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $(call pkg,--libs) -lcsv -ldl)$(PKG_LIBS)
-pkg = $(foreach m,$(PKGS),$(if $(shell pkg-config --exists $(m) && echo y),,$(error pkg-config knows no module '$(m)': run `make deps` (or install its -dev package))))$(shell pkg-config $(1) $(PKGS))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg,--cflags,$(PKGS) $(PKGS_HDR)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg,--libs,$(PKGS)) -lcsv -ldl)$(PKG_LIBS)
+pkg = $(foreach m,$(2),$(if $(shell pkg-config --exists $(m) && echo y),,$(error pkg-config knows no module '$(m)': run `make deps` (or install its -dev package))))$(shell pkg-config $(1) $(2))
 
 # libldap, libcurl and libnotmuch are loaded with dlopen by the commands
 # that need them (lib/dl.c): compiled against, loaded by the SONAME the
@@ -51,7 +54,7 @@ BIN = $(BUILD)/galsmime
 ENGINE = $(BUILD)/galsmime-engine.so
 FRONT_OBJ = $(BUILD)/plugin/front.o
 
-.PHONY: all deps check unit e2e install uninstall demo bench fuzz clean check-corpus valgrind
+.PHONY: all deps check unit e2e install uninstall demo bench bench-ldap bench-live fuzz clean check-corpus valgrind
 all: $(BIN) $(ENGINE)
 
 deps:
@@ -132,6 +135,20 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
 	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench $(BIN)
+
+# gal sync of 100,000 entries from a real slapd against gal import of
+# the same LDIF (scripts/bench-ldap: BENCH_LDAP_N, BENCH_LDAP_CERTS,
+# BENCH_LDAP_RUNS); needs root, as the slapd suites do
+bench-ldap: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/gen-gal
+	@GALSMIME_GEN_GAL=$(BUILD)/gen-gal scripts/bench-ldap $(BIN)
+
+# encrypt to 10 recipients a loopback slapd holds: not yet cached, cached,
+# and from a snapshot without directories (scripts/bench-live: BENCH_RUNS);
+# needs root, as the slapd suites do
+bench-live: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-live
 
 # the commands and filters under valgrind's leak checker (a few minutes)
 valgrind: deps

@@ -232,14 +232,15 @@ ctx_verify(GMimeCryptoContext *ctx, GMimeVerifyFlags flags, GMimeStream *istream
 }
 
 /* Recipients arrive as strings: a fingerprint ("sha256:HEX" or 64 hex
- * digits) names a stored certificate; anything else is resolved. GS_OK
- * with *x NULL and *why when there is no usable certificate; another
- * status when the store could not be read. */
+ * digits) names a stored certificate; anything else was resolved
+ * (gs_resolve_many: `res`, and `dir`, what a directory that did not
+ * answer meant for it), or is resolved here (`res` NULL). GS_OK with *x NULL and *why when there is no
+ * usable certificate; another status when the store could not be read. */
 static gs_status
-recipient_cert(gs_session *s, const char *r, X509 **x, char **why)
+recipient_cert(gs_session *s, const char *r, const gs_resolution *res, const char *dir, X509 **x,
+	       char **why)
 {
 	const char *hex = g_str_has_prefix(r, "sha256:") ? r + 7 : r;
-	gs_resolution *res = NULL;
 	gs_status st;
 
 	*x = NULL;
@@ -248,15 +249,36 @@ recipient_cert(gs_session *s, const char *r, X509 **x, char **why)
 			*why = g_strdup("no stored certificate has that fingerprint");
 		return st;
 	}
-	if ((st = gs_resolve(s, r, 0, &res, why)) != GS_OK)
+	if (!res) {
+		gs_resolution *own = NULL;
+
+		if ((st = gs_resolve(s, r, 0, &own, why)) != GS_OK)
+			return st;
+		st = recipient_cert(s, r, own, NULL, x, why);
+		gs_resolution_free(own);
 		return st;
+	}
 	*x = gs_resolution_chosen_cert(res);
 	if (*x)
 		X509_up_ref(*x);
+	else if (dir)
+		*why = g_strdup_printf("%s (%s)", gs_resolution_failure(res), dir);
 	else
 		*why = g_strdup(gs_resolution_failure(res));
-	gs_resolution_free(res);
 	return GS_OK;
+}
+
+static void
+free_resolved(gs_resolution **res, char **dir, guint n)
+{
+	guint i;
+
+	for (i = 0; i < n; i++) {
+		gs_resolution_free(res[i]);
+		g_free(dir[i]);
+	}
+	g_free(res);
+	g_free(dir);
 }
 
 static int
@@ -265,7 +287,10 @@ ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEnc
 {
 	gs_session *s = session_of(ctx, err);
 	STACK_OF(X509) *certs;
+	gs_resolution **res;
 	GString *bad = NULL;
+	char **dir;
+	guint n;
 	char *msg = NULL;
 	BIO *in, *out;
 	gs_status st;
@@ -281,15 +306,27 @@ ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEnc
 			  g_strdup("sign while encrypting is done as two steps: sign, then encrypt"));
 		return -1;
 	}
+	n = recipients ? recipients->len : 0;
+	res = g_new0(gs_resolution *, n + 1);
+	dir = g_new0(char *, n + 1);
+	/* every name at once: the directories are asked once, within one deadline */
+	if ((st = gs_resolve_many(s, n ? (const char *const *) recipients->pdata : NULL, n, 0, res, dir,
+				  &msg)) != GS_OK) {
+		g_free(res);
+		g_free(dir);
+		set_error(err, st, msg);
+		return -1;
+	}
 	certs = sk_X509_new_null();
-	for (i = 0; recipients && i < recipients->len; i++) {
+	for (i = 0; i < n; i++) {
 		char *why = NULL;
 		X509 *x = NULL;
 
-		if ((st = recipient_cert(s, recipients->pdata[i], &x, &why)) != GS_OK) {
+		if ((st = recipient_cert(s, recipients->pdata[i], res[i], dir[i], &x, &why)) != GS_OK) {
 			sk_X509_pop_free(certs, X509_free);
 			if (bad)
 				g_string_free(bad, TRUE);
+			free_resolved(res, dir, n);
 			set_error(err, st, why);
 			return -1;
 		}
@@ -303,6 +340,7 @@ ctx_encrypt(GMimeCryptoContext *ctx, gboolean sign, const char *userid, GMimeEnc
 		}
 		g_free(why);
 	}
+	free_resolved(res, dir, n);
 	if (bad) {
 		sk_X509_pop_free(certs, X509_free);
 		set_error(err, GS_E_NO_CERT, g_string_free(bad, FALSE));
@@ -407,7 +445,7 @@ ctx_export_keys(GMimeCryptoContext *ctx, const char *keys[], GMimeStream *ostrea
 		X509 *x = NULL;
 		unsigned char *der;
 		int len;
-		gs_status st = recipient_cert(s, keys[i], &x, &why);
+		gs_status st = recipient_cert(s, keys[i], NULL, NULL, &x, &why);
 
 		if (st != GS_OK) {
 			set_error(err, st, why);

@@ -396,25 +396,40 @@ gs_status gs_gal_import_begin(gs_store *store, const char *source, const gs_gal_
  * failure the import can only be aborted. */
 gs_status gs_gal_import_file(gs_gal_import *import, int fd, const char *name, gs_gal_format format,
 			     char **errmsg);
-/* Where gs_gal_import_ldap reads a directory. */
-typedef struct gs_ldap_sync_opts {
+/* How galsmime binds to an LDAP directory. */
+typedef enum gs_ldap_bind {
+	GS_LDAP_BIND_SIMPLE = 0,     /* bind_dn + password, or anonymous without a bind_dn */
+	GS_LDAP_BIND_GSSAPI,         /* SASL GSSAPI (Kerberos): the ticket of the caller's
+	                              * credential cache (KRB5CCNAME), service ldap/HOST */
+} gs_ldap_bind;
+/* Where and how to reach an LDAP directory (gs_gal_import_ldap, and
+ * every other use of a directory: one connect-and-bind for all). */
+typedef struct gs_ldap_opts {
 	const char *url;             /* ldap://HOST:PORT/ or ldaps://... */
-	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
-	const char *filter;          /* NULL: (objectClass=*) */
-	const char *bind_dn;         /* NULL: an anonymous bind */
-	const char *password;        /* the bind's password (password_len bytes; may hold no NUL) */
+	gs_ldap_bind bind;
+	const char *bind_dn;         /* simple: NULL for an anonymous bind; gssapi: must be NULL */
+	const char *password;        /* simple: the password (password_len bytes; may hold no
+	                              * NUL); the caller wipes it */
 	size_t password_len;
-	int timeout_s;               /* for the connection and each page (0: 10 s) */
+	int timeout_ms;              /* connecting, binding and each operation (0: 10 s) */
 	const char *ca_file;         /* TLS: trust the CAs in this PEM file (NULL: libldap's default) */
 	int starttls;                /* ldap://: StartTLS before the bind, or fail */
+} gs_ldap_opts;
+/* Where gs_gal_import_ldap reads a directory. */
+typedef struct gs_ldap_sync_opts {
+	gs_ldap_opts conn;
+	const char *base;            /* NULL: the server's defaultNamingContext or first namingContexts */
+	const char *filter;          /* NULL: (objectClass=*) */
 } gs_ldap_sync_opts;
 /* Read a directory into the import, as gs_gal_import_file reads an LDIF
- * export of it: a simple bind, one subtree search of `base` in pages of
- * 500 entries (RFC 2696), each entry read as the LDIF importer reads one
- * (the same attributes, the same refusals of hostile values), memory
- * bounded by a page. libldap is loaded on first use. Returns GS_OK;
- * GS_E_USAGE (not an LDAP URL, no base to search); GS_E_PASSPHRASE (the
- * server refused the bind DN or password); GS_E_IO (the server cannot be
+ * export of it: a bind (simple or GSSAPI), one subtree search of `base`
+ * in pages of 500 entries (RFC 2696), each entry read as the LDIF
+ * importer reads one (the same attributes, the same refusals of hostile
+ * values), memory bounded by one entry (each read as it arrives).
+ * libldap is loaded on first use. Returns GS_OK;
+ * GS_E_USAGE (not an LDAP URL, no base to search, a bind DN with
+ * GSSAPI); GS_E_PASSPHRASE (the server refused the bind DN or password,
+ * or the GSSAPI bind failed: no Kerberos ticket, no service key); GS_E_IO (the server cannot be
  * reached within the timeout, TLS failed (ldaps://, StartTLS: a
  * certificate the CAs do not vouch for), or a search or page failed:
  * *errmsg says after how many entries); GS_E_MALFORMED (no entry, or
@@ -783,6 +798,94 @@ const char *gs_resolution_note(const gs_resolution *r);
 const char *gs_resolution_conflict(const gs_resolution *r);
 
 /* ------------------------------------------------------------------ */
+/* Directories asked live, with a cache in the store                   */
+/* ------------------------------------------------------------------ */
+
+/* A directory asked at encrypt time (LDAP: Active Directory's Global
+ * Catalog, OpenLDAP). The host reads its configuration; the library
+ * gets this. */
+typedef struct gs_directory {
+	const char *name;            /* what answers are cached under and messages say */
+	gs_ldap_opts conn;           /* where and how to bind (its timeout_ms is not used:
+				      * the session's directory timeout is) */
+	const char *base;            /* NULL: the server's naming context */
+	unsigned ttl_s;              /* an answer younger is used without asking (0: 86400) */
+} gs_directory;
+/* The directories the session asks (copied; the password is wiped when
+ * the session is freed or the list replaced; n = 0 asks none), and how
+ * long asking them may take for one message or command, all of them and
+ * every recipient together (milliseconds; 0: 3000). Returns GS_OK, or
+ * GS_E_USAGE (a directory without a name or with a URL that is not
+ * ldap:// or ldaps://, two with one name). */
+gs_status gs_session_set_directories(gs_session *session, const gs_directory *dirs, size_t n,
+				     unsigned timeout_ms, char **errmsg);
+/* For a gs_directory whose strings and password were allocated with
+ * g_malloc: free them, the password wiped first, and zero it. */
+void gs_directory_dispose(gs_directory *d);
+
+/* What became of one recipient's live lookup in one directory. */
+typedef enum gs_lookup_state {
+	GS_LOOKUP_ASKED = 0,         /* the directory answered now; its answer is cached */
+	GS_LOOKUP_CACHED,            /* not asked: its cached answer is younger than the TTL,
+				      * or the store resolves the recipient without it */
+	GS_LOOKUP_STALE,             /* it did not answer: its older cached answer is used */
+	GS_LOOKUP_FAILED,            /* it did not answer, and nothing is cached */
+} gs_lookup_state;
+typedef struct gs_lookup_note {
+	const char *recipient;       /* as given */
+	const char *address;         /* as asked */
+	const char *directory;       /* its name */
+	gs_lookup_state state;
+	int64_t fetched_at;          /* when the answer in the store was fetched (0: never) */
+	const char *text;            /* STALE, FAILED: one line for people ("directory corp did
+				      * not answer in 3 s (why); using its answer for
+				      * bob@example.org cached 2 days ago"); else NULL */
+} gs_lookup_note;
+typedef struct gs_lookups gs_lookups;
+enum {
+	GS_LOOKUP_REFRESH = 1 << 0,  /* ask even when the cached answer is young */
+};
+/* Ask the session's directories about the recipients that are
+ * addresses: those the store does not resolve now (resolved[i] 0;
+ * `resolved` NULL: none), and those whose cached answer from a directory
+ * is older than its TTL (every one with GS_LOOKUP_REFRESH). One
+ * connection per directory, the addresses in a few searches of OR
+ * filters, everything within the session's directory timeout; a
+ * directory that does not answer in time leaves its cached answers as
+ * they are. An answer replaces the directory's cached entries for the
+ * addresses asked (also with "nothing found"); entries listing none of
+ * them are left out. The entries are a source of kind "directory"
+ * named "directory:NAME" and bind certificates exactly as a snapshot's
+ * entries do (gs_resolve). *notes (may be NULL: not wanted) gets one
+ * note per recipient and directory asked or considered
+ * (gs_lookups_free). The store must be writable when anything is asked.
+ * Returns GS_OK also when directories failed (the notes say so), GS_OK
+ * at once with no directories, GS_E_PROGRAMMER, or a store failure. */
+gs_status gs_directory_lookup(gs_session *session, const char *const *recipients,
+			      const int *resolved, size_t n, unsigned flags, gs_lookups **notes,
+			      char **errmsg);
+size_t gs_lookups_count(const gs_lookups *l);
+const gs_lookup_note *gs_lookups_get(const gs_lookups *l, size_t i);
+void gs_lookups_free(gs_lookups *l);
+/* The source name a directory's entries are kept under
+ * ("directory:NAME"; g_free). */
+char *gs_directory_source(const char *name);
+
+/* A cached answer: when a directory was last asked about an address,
+ * and how many of its entries list it (0: it found nothing). */
+typedef struct gs_directory_answer {
+	const char *directory;
+	const char *address;
+	int64_t fetched_at;
+	unsigned long entries;
+} gs_directory_answer;
+typedef int (*gs_directory_answer_cb)(const gs_directory_answer *a, void *data);
+/* Call `cb` for each cached answer about `address` (lower case), by
+ * directory name. GS_OK, GS_E_PROGRAMMER, or a store failure. */
+gs_status gs_directory_answers(gs_store *store, const char *address, gs_directory_answer_cb cb,
+			       void *data, char **errmsg);
+
+/* ------------------------------------------------------------------ */
 /* Reports: the verdict on signatures and encryption                   */
 /* ------------------------------------------------------------------ */
 
@@ -1060,6 +1163,8 @@ typedef struct gs_recipient_result {
 	gs_binding binding;       /* how it is bound to the recipient */
 	const char *note;         /* how, when the certificate does not name the address; else NULL */
 	const char *failure;      /* why there is no usable certificate, or NULL */
+	const char *directory;    /* what a directory that failed to answer meant for it
+				   * (gs_lookup_note's text), or NULL */
 } gs_recipient_result;
 typedef struct gs_recipients gs_recipients;
 /* How many recipients; the result for recipient i (NULL past the end);

@@ -330,6 +330,14 @@ gs_status gs_store_source_clear(gs_store *s, int64_t source_id, unsigned long *r
  * *renamed says whether it was. */
 gs_status gs_store_source_rename(gs_store *s, const char *old, const char *name, int *renamed,
 				 char **errmsg);
+/* A directory's answer about `address` replaces what it said before:
+ * its source's entries listing the address go, and the links to the
+ * certificates no entry of the source offers any more (directory.c). */
+gs_status gs_store_dir_forget(gs_store *s, int64_t source_id, const char *address, char **errmsg);
+/* Record that `directory` answered about `address` at `at`, counting
+ * the entries of its source that list the address now. */
+gs_status gs_store_dir_answer_put(gs_store *s, const char *directory, const char *address, int64_t at,
+				  char **errmsg);
 /* Delete certificates nothing refers to any more. */
 gs_status gs_store_gc(gs_store *s, char **errmsg);
 /* Add a directory entry to a source (*id: its row id), an SMTP address
@@ -474,7 +482,13 @@ struct gs_session {
 	void *agent_data;
 	void (*input_release)(void *data);
 	void *input_release_data;
+	GArray *directories;         /* gs_directory, strings owned (directory.c) */
+	unsigned dir_timeout_ms;     /* for all lookups of the session together */
+	gint64 dir_spent_us;         /* spent on them so far */
 };
+
+/* Free the session's directories, wiping their passwords (directory.c). */
+void gs_directories_clear(gs_session *s);
 
 time_t gs_session_now(const gs_session *s);
 
@@ -701,7 +715,8 @@ GQuark gs_error_quark(void);
 gs_recipients *gs_recipients_new(void);
 /* Add one (the strings are copied). */
 void gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerprint,
-		       gs_binding binding, const char *note, const char *failure);
+		       gs_binding binding, const char *note, const char *failure,
+		       const char *directory);
 
 /* ---- message.c ---- */
 /* The one From mailbox of `m`, lower-cased, as the From rule compares
@@ -718,6 +733,15 @@ gs_status gs_judge_recipient(gs_session *s, X509 *x, unsigned flags, gs_verdict 
  * or the trimmed, lower-cased string itself when it holds an @; NULL
  * for a name. */
 char *gs_recipient_address(const char *recipient);
+/* Resolve each of `n` recipients (gs_resolve) into res[i], after asking
+ * the session's directories (gs_directory_lookup) about those the store
+ * does not resolve or whose cached answers are older than the TTL; a
+ * recipient a directory answered about is resolved again. dir[i] gets
+ * what a directory that did not answer means for recipient i (the
+ * notes' text, "; "-joined; g_free), or NULL. On failure (a store
+ * failure) every res[i] and dir[i] is NULL. */
+gs_status gs_resolve_many(gs_session *s, const char *const *recipients, size_t n, unsigned flags,
+			  gs_resolution **res, char **dir, char **errmsg);
 /* The chosen certificate (owned by the resolution), or NULL. */
 X509 *gs_resolution_chosen_cert(const gs_resolution *r);
 #endif /* GS_PRIVATE_H */

@@ -310,6 +310,7 @@ gs_recipients_free(gs_recipients *r)
 		g_free((char *) x->fingerprint);
 		g_free((char *) x->note);
 		g_free((char *) x->failure);
+		g_free((char *) x->directory);
 	}
 	g_array_free(r->items, TRUE);
 	g_free(r);
@@ -326,7 +327,7 @@ gs_recipients_new(void)
 
 void
 gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerprint, gs_binding binding,
-		  const char *note, const char *failure)
+		  const char *note, const char *failure, const char *directory)
 {
 	gs_recipient_result x;
 
@@ -335,6 +336,7 @@ gs_recipients_add(gs_recipients *r, const char *recipient, const char *fingerpri
 	x.binding = binding;
 	x.note = g_strdup(note);
 	x.failure = g_strdup(failure);
+	x.directory = g_strdup(directory);
 	g_array_append_val(r->items, x);
 }
 
@@ -381,6 +383,8 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	STACK_OF(X509) *recips = sk_X509_new_null();
 	GMimeObject *p7 = NULL;
 	gs_identity *self = NULL;
+	gs_resolution **resolutions = NULL;
+	char **dir = NULL;
 	char *owned = NULL;
 	const char *sender;
 	int all_gcm = 1;
@@ -421,12 +425,15 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	}
 
 	/* resolve everyone first: nothing is encrypted unless all resolve */
+	resolutions = g_new0(gs_resolution *, names->len + 1);
+	dir = g_new0(char *, names->len + 1);
+	if ((st = gs_resolve_many(s, (const char *const *) names->pdata, names->len, opts->resolve_flags,
+				  resolutions, dir, errmsg)) != GS_OK)
+		goto out;
 	for (i = 0; i < names->len; i++) {
-		gs_resolution *res = NULL;
+		gs_resolution *res = resolutions[i];
 		const gs_candidate *c;
 
-		if ((st = gs_resolve(s, names->pdata[i], opts->resolve_flags, &res, errmsg)) != GS_OK)
-			goto out;
 		if ((c = gs_resolution_chosen(res))) {
 			if (add_unique(fps, g_strconcat("sha256:", c->cert.sha256, NULL))) {
 				X509 *x = gs_resolution_chosen_cert(res);
@@ -436,13 +443,12 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 			if (!supports_gcm(s, c->cert.sha256))
 				all_gcm = 0;
 			gs_recipients_add(results, names->pdata[i], c->cert.sha256, c->binding,
-				      gs_resolution_note(res), NULL);
+				      gs_resolution_note(res), NULL, dir[i]);
 		} else {
 			gs_recipients_add(results, names->pdata[i], NULL, GS_BIND_NONE, NULL,
-				      gs_resolution_failure(res));
+				      gs_resolution_failure(res), dir[i]);
 			nfail++;
 		}
-		gs_resolution_free(res);
 	}
 	sender = signer_of(m, opts->from, &owned);
 	if (!opts->no_self) {
@@ -453,7 +459,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 				goto out;
 			gs_recipients_add(results, sender ? sender : "(no From)", NULL, GS_BIND_NONE, NULL,
 				      "no identity of yours to keep a readable copy "
-				      "(import your key, or use --no-self)");
+				      "(import your key, or use --no-self)", NULL);
 			nfail++;
 			st = GS_OK;
 		} else {
@@ -462,7 +468,7 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 				X509_up_ref(self->cert);
 				sk_X509_push(recips, self->cert);
 			}
-			gs_recipients_add(results, sender ? sender : "(you)", fp, GS_BIND_CERTIFICATE, NULL, NULL);
+			gs_recipients_add(results, sender ? sender : "(you)", fp, GS_BIND_CERTIFICATE, NULL, NULL, NULL);
 			g_free(fp);
 		}
 	}
@@ -471,7 +477,9 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 		for (i = 0; i < gs_recipients_count(results); i++) {
 			const gs_recipient_result *f = gs_recipients_get(results, i);
 			if (f->failure)
-				g_string_append_printf(g, "%s%s: %s", g->len ? "; " : "", f->recipient, f->failure);
+				g_string_append_printf(g, "%s%s: %s%s%s%s", g->len ? "; " : "", f->recipient, f->failure,
+						       f->directory ? " (" : "", f->directory ? f->directory : "",
+						       f->directory ? ")" : "");
 		}
 		st = gs_fail(errmsg, GS_E_NO_CERT, "cannot encrypt to %s", g->str);
 		g_string_free(g, TRUE);
@@ -494,6 +502,12 @@ gs_message_encrypt(gs_session *s, GMimeMessage *m, const gs_encrypt_opts *opts,
 	while (g_mime_object_remove_header(GMIME_OBJECT(m), "Bcc"))
 		;
 out:
+	for (i = 0; resolutions && i < names->len; i++) {
+		gs_resolution_free(resolutions[i]);
+		g_free(dir[i]);
+	}
+	g_free(resolutions);
+	g_free(dir);
 	sk_X509_pop_free(recips, X509_free);
 	if (p7)
 		g_object_unref(p7);

@@ -757,3 +757,60 @@ gs_resolution_chosen_cert(const gs_resolution *r)
 {
 	return r->chosen >= 0 ? ((cand_data *) r->cands->pdata[r->chosen])->x : NULL;
 }
+
+gs_status
+gs_resolve_many(gs_session *s, const char *const *recipients, size_t n, unsigned flags,
+		gs_resolution **res, char **dir, char **errmsg)
+{
+	gs_lookups *notes = NULL;
+	int *resolved;
+	gs_status st = GS_OK;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		res[i] = NULL;
+		dir[i] = NULL;
+	}
+	for (i = 0; i < n && st == GS_OK; i++)
+		st = gs_resolve(s, recipients[i], flags, &res[i], errmsg);
+	if (st != GS_OK || !s->directories)
+		goto out;
+	resolved = g_new0(int, n + 1);
+	for (i = 0; i < n; i++)
+		resolved[i] = gs_resolution_chosen(res[i]) != NULL;
+	st = gs_directory_lookup(s, recipients, resolved, n, 0, &notes, errmsg);
+	g_free(resolved);
+	/* an answer may have changed what the store says: resolve again */
+	for (i = 0; st == GS_OK && i < n; i++) {
+		int again = 0;
+
+		for (k = 0; k < gs_lookups_count(notes); k++) {
+			const gs_lookup_note *note = gs_lookups_get(notes, k);
+
+			if (strcmp(note->recipient, recipients[i]))
+				continue;
+			again |= note->state == GS_LOOKUP_ASKED;
+			if (note->text) {
+				char *joined = dir[i] ? g_strconcat(dir[i], "; ", note->text, NULL)
+						      : g_strdup(note->text);
+				g_free(dir[i]);
+				dir[i] = joined;
+			}
+		}
+		if (again) {
+			gs_resolution_free(res[i]);
+			res[i] = NULL;
+			st = gs_resolve(s, recipients[i], flags, &res[i], errmsg);
+		}
+	}
+	gs_lookups_free(notes);
+out:
+	if (st != GS_OK)
+		for (i = 0; i < n; i++) {
+			gs_resolution_free(res[i]);
+			res[i] = NULL;
+			g_free(dir[i]);
+			dir[i] = NULL;
+		}
+	return st;
+}

@@ -138,7 +138,8 @@ merge_results(gs_recipients **into, gs_recipients *from)
 		for (j = 0; j < gs_recipients_count(*into) && !seen; j++)
 			seen = !g_ascii_strcasecmp(gs_recipients_get(*into, j)->recipient, r->recipient);
 		if (!seen)
-			gs_recipients_add(*into, r->recipient, r->fingerprint, r->binding, r->note, r->failure);
+			gs_recipients_add(*into, r->recipient, r->fingerprint, r->binding, r->note, r->failure,
+					  r->directory);
 	}
 	gs_recipients_free(from);
 }

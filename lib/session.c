@@ -50,6 +50,7 @@ gs_session_free(gs_session *s)
 	if (!s)
 		return;
 	g_ptr_array_free(s->identities, TRUE);
+	gs_directories_clear(s);
 	g_free(s->p11_module);
 	if (s->pin_refused)
 		g_ptr_array_free(s->pin_refused, TRUE);

@@ -421,3 +421,73 @@ gs_store_entries_by_name(gs_store *s, const char *name, gs_entry_row_cb cb, void
 
 	return run_query(s, sql, name, 0, walk_entry_rows, G_CALLBACK(cb), data, errmsg);
 }
+
+/* ---- what configured directories answered (directory.c) ---- */
+
+gs_status
+gs_store_dir_forget(gs_store *s, int64_t source_id, const char *address, char **errmsg)
+{
+	static const char del_entries[] =
+		"DELETE FROM entry WHERE source = ?1 AND id IN"
+		" (SELECT entry FROM entry_address WHERE address = ?2)";
+	/* the certificates no entry of the source offers any more; the CAs
+	 * of a chain stay (other entries' chains may need them) */
+	static const char del_links[] =
+		"DELETE FROM certificate_source WHERE source = ?1"
+		" AND certificate IN (SELECT id FROM certificate WHERE is_ca = 0)"
+		" AND certificate NOT IN (SELECT ec.certificate FROM entry e"
+		"   JOIN entry_certificate ec ON ec.entry = e.id WHERE e.source = ?1)";
+	gs_status st;
+
+	if ((st = gs_store_exec(s, del_entries, "store: directory answer", errmsg, GS_INT(source_id),
+				GS_TEXT(address))) != GS_OK)
+		return st;
+	return gs_store_exec(s, del_links, "store: directory answer", errmsg, GS_INT(source_id));
+}
+
+gs_status
+gs_store_dir_answer_put(gs_store *s, const char *directory, const char *address, int64_t at,
+			char **errmsg)
+{
+	/* how many entries of the directory's source list the address now */
+	static const char sql[] =
+		"INSERT OR REPLACE INTO directory_answer(directory, address, fetched_at, entries)"
+		" SELECT ?1, ?2, ?3, count(*) FROM entry_address ea JOIN entry e ON e.id = ea.entry"
+		" JOIN source so ON so.id = e.source WHERE ea.address = ?2 AND so.name = ?4";
+	char *source = gs_directory_source(directory);
+	gs_status st = gs_store_exec(s, sql, "store: directory answer", errmsg, GS_TEXT(directory),
+				     GS_TEXT(address), GS_INT(at), GS_TEXT(source));
+
+	g_free(source);
+	return st;
+}
+
+gs_status
+gs_directory_answers(gs_store *s, const char *address, gs_directory_answer_cb cb, void *data,
+		     char **errmsg)
+{
+	static const char sql[] = "SELECT directory, fetched_at, entries FROM directory_answer"
+				  " WHERE address = ?1 ORDER BY directory";
+	sqlite3_stmt *stmt;
+	gs_status st;
+	int rc;
+
+	if (!s || !address || !cb)
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_directory_answers: bad arguments");
+	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+		return st;
+	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gs_directory_answer a;
+
+		a.directory = (const char *) sqlite3_column_text(stmt, 0);
+		a.address = address;
+		a.fetched_at = sqlite3_column_int64(stmt, 1);
+		a.entries = (unsigned long) sqlite3_column_int64(stmt, 2);
+		if (cb(&a, data))
+			break;
+	}
+	st = gs_store_walked(s, rc, "store: directory answers", errmsg);
+	sqlite3_finalize(stmt);
+	return st;
+}

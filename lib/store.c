@@ -97,6 +97,14 @@ static const char *const migrations[] = {
 	"  SELECT id, certificate, label, key_blob, encrypted, added_at FROM identity;"
 	"DROP TABLE identity;"
 	"ALTER TABLE identity_new RENAME TO identity;",
+	/* 5: what configured directories answered, asked live at encrypt
+	 * time (directory.c): one row per directory and address, also when
+	 * it found nothing. The entries themselves are a source's, of kind
+	 * 'directory', as a snapshot's are. */
+	"CREATE TABLE directory_answer ("
+	"  directory TEXT NOT NULL, address TEXT NOT NULL,"
+	"  fetched_at INTEGER NOT NULL, entries INTEGER NOT NULL,"
+	"  PRIMARY KEY (directory, address)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS(migrations))

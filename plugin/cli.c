@@ -151,6 +151,41 @@ private_file(cli *c, int fd, const char *file)
 	return 1;
 }
 
+int
+cli_read_secret(cli *c, const char *file, int fd, char **pass, size_t *len)
+{
+	struct stat sb;
+
+	*pass = NULL;
+	*len = 0;
+	if (file) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			cli_error(c, "%s: %s", file, g_strerror(errno));
+			return EXIT_IOERR;
+		}
+		if (!private_file(c, fd, file)) {
+			close(fd);
+			return EXIT_NOPERM;
+		}
+	} else if (fd < 0 || fstat(fd, &sb) != 0) {
+		cli_error(c, "descriptor %d: %s", fd, g_strerror(fd < 0 ? EBADF : errno));
+		return EXIT_USAGE;
+	}
+	read_secret_fd(fd, pass, len);
+	if (file)
+		close(fd);
+	return 0;
+}
+
+void
+cli_free_secret(char *pass)
+{
+	if (pass)
+		gs_wipe(pass, PASS_MAX);
+	g_free(pass);
+}
+
 static gs_status
 pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
 {
@@ -159,21 +194,11 @@ pass_cb(void *data, const char *what, char *buf, size_t size, size_t *len)
 	(void) what;
 	if (!c->pass_read) {
 		const char *file = c->pass_file ? c->pass_file : c->pass_env_file;
-		int fd = -1;
 
 		c->pass_read = 1;
 		if (c->pass_file || (c->pass_fd < 0 && c->pass_env_file)) {
-			fd = open(file, O_RDONLY | O_CLOEXEC);
-			if (fd < 0) {
-				cli_error(c, "%s: %s", file, g_strerror(errno));
+			if (cli_read_secret(c, file, -1, &c->pass_cache, &c->pass_cache_len) != 0)
 				return GS_E_PASSPHRASE;
-			}
-			if (!private_file(c, fd, file)) {
-				close(fd);
-				return GS_E_PASSPHRASE;
-			}
-			read_secret_fd(fd, &c->pass_cache, &c->pass_cache_len);
-			close(fd);
 		} else if (c->pass_fd >= 0) {
 			read_secret_fd(c->pass_fd, &c->pass_cache, &c->pass_cache_len);
 		}
@@ -296,7 +321,8 @@ cli_open_session(cli *c, char **errmsg)
 			gs_session_set_pinentry(c->session, &w);
 	}
 	gs_session_set_allow_sha1(c->session, c->allow_sha1);
-	return GS_OK;
+	return gs_session_set_directories(c->session, c->directories ? (const gs_directory *) (void *) c->directories->data : NULL,
+					  c->directories ? c->directories->len : 0, c->dir_timeout_ms, errmsg);
 }
 
 /* ---- stdin ---- */
@@ -539,6 +565,7 @@ cli_cleanup(cli *c)
 		g_free(c->pass_cache);
 	}
 	gs_session_free(c->session);
+	cli_free_directories(c);
 	gs_agent_close(c->agent);
 	gs_store_close(c->store);
 	if (c->in)

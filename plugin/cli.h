@@ -33,6 +33,10 @@ typedef enum {
 	/* the command opens the store itself, once it has read stdin, so
 	 * that a store it cannot open still lets the message pass through */
 	NEEDS_STORE_LATE = 1 << 1,
+	/* asks the directories the configuration names (their groups are
+	 * read only for these commands), and then opens the store
+	 * read-write: their answers are cached in it */
+	NEEDS_STORE_DIRECTORY = 1 << 2,
 } cli_needs;
 
 typedef struct cli_command {
@@ -78,6 +82,9 @@ struct cli {
 	unsigned agent_max_ttl;   /* [agent] max_cache_ttl (7200) */
 	char *agent_pinentry;     /* [agent] pinentry (default /usr/bin/pinentry) */
 	char *agent_pinentry_graphical; /* [agent] pinentry_graphical (config.c says the default) */
+	/* [directory NAME] groups and [lookup] timeout: asked at encrypt time */
+	GArray *directories;      /* gs_directory, strings owned, passwords wiped at exit */
+	unsigned dir_timeout_ms;
 	gs_agent *agent;          /* the connection, once reached */
 	int agent_tried;
 };
@@ -133,12 +140,24 @@ int cli_pass_configured(const cli *c);
 gs_status cli_prompt_secret(cli *c, const char *prompt, char **pass, size_t *len);
 /* Read the passphrase now (NULL when no source is configured). */
 gs_status cli_passphrase(cli *c, char **pass, size_t *len);
+/* Read a secret other than the key passphrase (a directory's bind
+ * password): the first line of `file` (which others must not be able
+ * to read or change) or of descriptor `fd` (when file is NULL; not
+ * closed). *pass (cli_free_secret) holds *len bytes and a NUL. Returns
+ * 0, or the exit code after saying why on stderr. */
+int cli_read_secret(cli *c, const char *file, int fd, char **pass, size_t *len);
+/* Wipe and free what cli_read_secret gave. NULL is fine. */
+void cli_free_secret(char *pass);
 /* Release everything, wiping the cached passphrase. */
 void cli_cleanup(cli *c);
 
 /* Say on stderr how each recipient whose certificate does not name its
  * address was bound (unless --quiet) (plugin/report.c). */
 void cli_print_bindings(cli *c, const gs_recipients *r);
+/* Say on stderr, even under --quiet, what a directory that did not
+ * answer meant for each recipient (an older cached answer used, or
+ * none). */
+void cli_print_directories(cli *c, const gs_recipients *r);
 /* Human rendering of a verdict on stderr (plugin/report.c). */
 void cli_print_report(cli *c, const gs_report *r);
 /* The warning that decrypted content is not authenticated, when it is
@@ -148,8 +167,12 @@ void cli_warn_unauthenticated(cli *c, const gs_report *r);
 char *cli_time(int64_t t);
 char *cli_signed_at(int64_t t);
 
-/* The user's configuration file (config.c). */
-void cli_read_config(cli *c);
+/* The user's configuration file (config.c); with `directories`, also
+ * its [directory NAME] groups (their password files are read) and
+ * [lookup]. */
+void cli_read_config(cli *c, int directories);
+/* Free the directories read from it, wiping their passwords. */
+void cli_free_directories(cli *c);
 /* $HOME as the environment says now, else the password file's. */
 const char *cli_home_dir(void);
 /* After a command changed the store: keep mutt's .index in step when the

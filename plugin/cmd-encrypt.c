@@ -72,6 +72,7 @@ cmd_encrypt(cli *c, int argc, char **argv)
 	if ((rc = cli_parse_message(c, &m)) != 0)
 		goto out;
 	st = gs_message_encrypt(c->session, m, &eo, &rcpts, &msg);
+	cli_print_directories(c, rcpts);
 	if (st == GS_E_NO_CERT && rcpts) {
 		/* one line per recipient, so mutt shows each */
 		for (i = 0; i < gs_recipients_count(rcpts); i++) {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
@@ -385,31 +386,127 @@ gal_lookup(cli *c, int argc, char **argv)
 	return found ? 0 : EXIT_VERIFY_BAD;
 }
 
+/* Where the answers came from: each directory's answer about the
+ * address, when it was fetched (a snapshot's time is gal stats'). */
+typedef struct provenance {
+	GHashTable *answers;     /* "directory:NAME" -> "fetched TIME" */
+	GPtrArray *lines;        /* one per directory answer, for the summary */
+} provenance;
+
+static int
+on_answer(const gs_directory_answer *a, void *data)
+{
+	provenance *p = data;
+	char *t = cli_time(a->fetched_at);
+
+	g_hash_table_insert(p->answers, gs_directory_source(a->directory), g_strdup_printf("fetched %s", t));
+	g_ptr_array_add(p->lines, g_strdup_printf("directory %s answered %s: %lu entr%s", cli_text(a->directory, 0),
+						  t, a->entries, a->entries == 1 ? "y" : "ies"));
+	g_free(t);
+	return 0;
+}
+
+static void
+provenance_free(provenance *p)
+{
+	g_hash_table_destroy(p->answers);
+	g_ptr_array_free(p->lines, TRUE);
+}
+
+static const char *
+source_when(const provenance *p, const char *source)
+{
+	return source ? g_hash_table_lookup(p->answers, source) : NULL;
+}
+
+/* Ask the configured directories as encrypt would (all of them now with
+ * --refresh), saying what each did; *res is resolved again after an
+ * answer. */
+static gs_status
+explain_ask(cli *c, const char *recipient, unsigned flags, int refresh, gs_resolution **res, char **msg)
+{
+	int resolved = gs_resolution_chosen(*res) != NULL, again = 0;
+	gs_lookups *notes = NULL;
+	gs_status st;
+	size_t i;
+
+	if ((st = gs_directory_lookup(c->session, &recipient, &resolved, 1, refresh ? GS_LOOKUP_REFRESH : 0,
+				      &notes, msg)) != GS_OK)
+		return st;
+	for (i = 0; i < gs_lookups_count(notes); i++) {
+		const gs_lookup_note *n = gs_lookups_get(notes, i);
+		char *t = cli_time(n->fetched_at);
+
+		switch (n->state) {
+		case GS_LOOKUP_ASKED:
+			cli_printf(c, "directory %s: asked now\n", cli_text(n->directory, 0));
+			again = 1;
+			break;
+		case GS_LOOKUP_CACHED:
+			if (n->fetched_at)
+				cli_printf(c, "directory %s: not asked, its answer of %s is within its TTL\n",
+					   cli_text(n->directory, 0), t);
+			else
+				cli_printf(c, "directory %s: not asked, the store resolves the recipient\n",
+					   cli_text(n->directory, 0));
+			break;
+		default:
+			cli_printf(c, "%s\n", n->text);
+		}
+		g_free(t);
+	}
+	if (refresh && gs_lookups_count(notes) == 0)
+		cli_printf(c, "no directory asked: none is configured ([directory NAME]), or the recipient is "
+			      "not an address\n");
+	gs_lookups_free(notes);
+	if (again) {
+		gs_resolution_free(*res);
+		*res = NULL;
+		st = gs_resolve(c->session, recipient, flags, res, msg);
+	}
+	return st;
+}
+
 static int
 gal_explain(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "allow-untrusted", no_argument, NULL, 'u' },
+		{ "refresh", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
+	provenance prov = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+			    g_ptr_array_new_with_free_func(g_free) };
 	gs_resolution *res = NULL;
 	unsigned flags = 0;
 	char *msg = NULL;
 	gs_status st;
 	size_t i, j, n;
-	int opt;
+	int opt, refresh = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'u')
 			flags |= GS_RESOLVE_ALLOW_UNTRUSTED;
-		else
+		else if (opt == 'r')
+			refresh = 1;
+		else {
+			provenance_free(&prov);
 			return cli_usage(c, "unknown option");
+		}
 	}
-	if (optind + 1 != argc)
+	if (optind + 1 != argc) {
+		provenance_free(&prov);
 		return cli_usage(c, "gal explain needs one RECIPIENT");
+	}
 	if ((st = cli_open_session(c, &msg)) != GS_OK ||
-	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK)
+	    (st = gs_resolve(c->session, argv[optind], flags, &res, &msg)) != GS_OK ||
+	    (st = explain_ask(c, argv[optind], flags, refresh, &res, &msg)) != GS_OK ||
+	    (gs_resolution_address(res) &&
+	     (st = gs_directory_answers(c->store, gs_resolution_address(res), on_answer, &prov, &msg)) != GS_OK)) {
+		gs_resolution_free(res);
+		provenance_free(&prov);
 		return cli_fail(c, st, msg);
+	}
 	n = gs_resolution_count(res);
 	cli_printf(c, "%s: %zu candidate certificate%s\n", cli_text(argv[optind], 200), n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
@@ -425,13 +522,16 @@ gal_explain(cli *c, int argc, char **argv)
 			       ? "" : "  (not the recipient's address: only the directory binds it)");
 		for (j = 0; j < k->n_sources; j++) {
 			const gs_cand_source *src = &k->sources[j];
+			const char *when = source_when(&prov, src->source);
+
 			if (src->entry)
-				cli_printf(c, "    %s source %s, entry %s, attribute %s\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, entry %s, attribute %s", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?", cli_text(src->entry, 0),
 				       src->attribute ? cli_text(src->attribute, 0) : "?");
 			else
-				cli_printf(c, "    %s source %s, by its own address\n", j ? "          " : "from      ",
+				cli_printf(c, "    %s source %s, by its own address", j ? "          " : "from      ",
 				       src->source ? cli_text(src->source, 0) : "?");
+			cli_printf(c, "%s%s\n", when ? ", " : "", when ? when : "");
 		}
 		cli_printf(c, "    bound by   %s\n", k->binding == GS_BIND_CERTIFICATE ? "its own address"
 					    : k->binding == GS_BIND_NAME       ? "the entry's name"
@@ -445,6 +545,9 @@ gal_explain(cli *c, int argc, char **argv)
 		g_free(addrs);
 		g_free(na);
 	}
+	for (i = 0; i < prov.lines->len; i++)
+		cli_printf(c, "%s%s\n", i ? "" : "\n", (const char *) prov.lines->pdata[i]);
+	provenance_free(&prov);
 	if (gs_resolution_conflict(res))
 		cli_printf(c, "\nconflict: %s\n", gs_resolution_conflict(res));
 	if (gs_resolution_note(res))
@@ -567,7 +670,8 @@ gal_list(cli *c, int argc, char **argv)
 }
 
 /* gal sync URL: one snapshot from a directory, as gal import of its
- * LDIF export would be */
+ * LDIF export would be. The bind password comes from a file or a
+ * descriptor, never the command line (ps shows it to every user). */
 static int
 gal_sync(cli *c, int argc, char **argv)
 {
@@ -575,8 +679,10 @@ gal_sync(cli *c, int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "base", required_argument, NULL, 'b' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "bind", required_argument, NULL, 'B' },
 		{ "bind-dn", required_argument, NULL, 'D' },
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "password-fd", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "starttls", no_argument, NULL, 'S' },
@@ -586,8 +692,9 @@ gal_sync(cli *c, int argc, char **argv)
 	gs_gal_import_opts io = { 0 };
 	gs_gal_import *imp = NULL;
 	const char *source = NULL, *pwfile = NULL;
-	unsigned char *pw = NULL;
-	size_t pwlen = 0, pwsize = 0;
+	char *pw = NULL, *end;
+	size_t pwlen = 0;
+	long pwfd = -1, secs;
 	gs_gal_stats stats;
 	char *msg = NULL;
 	gs_status st;
@@ -598,44 +705,67 @@ gal_sync(cli *c, int argc, char **argv)
 		case 's': source = optarg; break;
 		case 'b': lo.base = optarg; break;
 		case 'f': lo.filter = optarg; break;
-		case 'D': lo.bind_dn = optarg; break;
+		case 'D': lo.conn.bind_dn = optarg; break;
 		case 'p': pwfile = optarg; break;
-		case 'c': lo.ca_file = optarg; break;
-		case 'S': lo.starttls = 1; break;
+		case 'c': lo.conn.ca_file = optarg; break;
+		case 'S': lo.conn.starttls = 1; break;
+		case 'B':
+			if (!strcmp(optarg, "simple"))
+				lo.conn.bind = GS_LDAP_BIND_SIMPLE;
+			else if (!strcmp(optarg, "gssapi"))
+				lo.conn.bind = GS_LDAP_BIND_GSSAPI;
+			else
+				return cli_usage(c, "--bind wants simple or gssapi");
+			break;
+		case 'P':
+			errno = 0;
+			pwfd = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || pwfd < 0 || pwfd > INT_MAX)
+				return cli_usage(c, "--password-fd wants a descriptor number");
+			break;
 		case 't':
-			if ((lo.timeout_s = atoi(optarg)) <= 0)
+			errno = 0;
+			secs = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || secs <= 0 || secs > 86400)
 				return cli_usage(c, "--timeout wants a number of seconds");
+			lo.conn.timeout_ms = (int) secs * 1000;
 			break;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (optind + 1 != argc)
 		return cli_usage(c, "gal sync needs one ldap:// URL");
-	if (!lo.bind_dn != !pwfile)
-		return cli_usage(c, "--bind-dn and --password-file go together");
-	lo.url = argv[optind];
-	if (pwfile) {
-		if ((rc = cli_read_file(c, pwfile, &pw, &pwlen)) != 0)
+	if (pwfile && pwfd >= 0)
+		return cli_usage(c, "--password-file or --password-fd, not both");
+	if (lo.conn.bind == GS_LDAP_BIND_GSSAPI && (lo.conn.bind_dn || pwfile || pwfd >= 0))
+		return cli_usage(c, "--bind gssapi uses the Kerberos ticket: no --bind-dn, no password");
+	if (!lo.conn.bind_dn != !(pwfile || pwfd >= 0))
+		return cli_usage(c, "--bind-dn goes with --password-file or --password-fd");
+	lo.conn.url = argv[optind];
+	if (pwfile || pwfd >= 0) {
+		if ((rc = cli_read_secret(c, pwfile, (int) pwfd, &pw, &pwlen)) != 0)
 			return rc;
-		pwsize = pwlen;
-		while (pwlen && (pw[pwlen - 1] == '\n' || pw[pwlen - 1] == '\r'))
-			pwlen--;
-		lo.password = (const char *) pw;
-		lo.password_len = pwlen;
+		if (pwlen == 0) {
+			/* a DN with an empty password is an unauthenticated bind
+			 * (RFC 4513 5.1.2), which some servers take as anonymous */
+			cli_free_secret(pw);
+			cli_error(c, "%s: the password is empty", pwfile ? cli_text(pwfile, 0) : "--password-fd");
+			return EXIT_USAGE;
+		}
+		lo.conn.password = pw;
+		lo.conn.password_len = pwlen;
 	}
 	if (!source)
-		source = lo.url;
+		source = lo.conn.url;
 	if ((st = gs_gal_import_begin(c->store, source, &io, &imp, &msg)) == GS_OK &&
 	    (st = gs_gal_import_ldap(imp, &lo, &msg)) != GS_OK)
 		gs_gal_import_abort(imp);
 	else if (st == GS_OK)
 		st = gs_gal_import_commit(imp, &stats, &msg);
-	if (pw)
-		gs_wipe(pw, pwsize);
-	g_free(pw);
+	cli_free_secret(pw);
 	if (st != GS_OK) {
 		rc = cli_fail(c, st, msg);
-		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.url, 0));
+		cli_error(c, "nothing imported from %s: the store is as it was", cli_text(lo.conn.url, 0));
 		return rc;
 	}
 	rc = import_summary(c, source, 1, &stats);

@@ -288,6 +288,7 @@ cmd_send(cli *c, int argc, char **argv)
 	if (st == GS_OK || st == GS_E_NO_CERT) {
 		const gs_recipients *rs = gs_send_plan_recipients(plan);
 
+		cli_print_directories(c, rs);
 		for (k = 0; k < gs_recipients_count(rs); k++) {
 			const gs_recipient_result *r = gs_recipients_get(rs, k);
 			if (r->failure)

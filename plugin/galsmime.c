@@ -23,7 +23,7 @@ const cli_command cli_commands[] = {
 	  "sign a message (multipart/signed, or opaque signed-data)",
 	  "  --opaque             opaque signed-data instead of multipart/signed\n"
 	  "  --from ADDR          sign as the identity of ADDR (default: the From: address)\n" COMMON },
-	{ "encrypt", cmd_encrypt, NEEDS_STORE_READ, NULL, "[OPTIONS] < MSG",
+	{ "encrypt", cmd_encrypt, NEEDS_STORE_DIRECTORY, NULL, "[OPTIONS] < MSG",
 	  "encrypt a message to its recipients (and yourself)",
 	  "  --sign               sign first, then encrypt the signed entity\n"
 	  "  --opaque             with --sign: opaque signed-data inside\n"
@@ -44,7 +44,7 @@ const cli_command cli_commands[] = {
 	  "  --json               a JSON report instead of the message\n"
 	  "  --at TIME            judge certificates at TIME (YYYY-MM-DD, ISO 8601, @SECONDS)\n"
 	  "  --passthrough        for procmail: exit 0 whenever a message was written\n" COMMON },
-	{ "send", cmd_send, NEEDS_STORE_WRITE, NULL, "[OPTIONS] SENDMAIL [ARGS...] < MSG",
+	{ "send", cmd_send, NEEDS_STORE_WRITE | NEEDS_STORE_DIRECTORY, NULL, "[OPTIONS] SENDMAIL [ARGS...] < MSG",
 	  "sign and/or encrypt, then hand the message to SENDMAIL (mutt's $sendmail)",
 	  "  --sign               sign\n"
 	  "  --encrypt            encrypt every copy, or send nothing (exit 67)\n"
@@ -67,7 +67,7 @@ const cli_command cli_commands[] = {
 	  "  --tag                tag messages smime-signed, and smime-good or smime-bad\n"
 	  "  --decrypt            look inside encrypted messages (needs your key)\n"
 	  "  --force              look again at message ids done before\n" COMMON },
-	{ "gal", cmd_gal, NEEDS_STORE_READ, "import sync",
+	{ "gal", cmd_gal, NEEDS_STORE_DIRECTORY, "import sync",
 	  "import FILE... | sync URL | lookup QUERY | explain RECIPIENT | list | stats | publish",
 	  "the Global Address List export: import it, ask it who is who",
 	  "  import --format F    json, csv, ldif, vcard, oab, sst, p7b, pem, der (default:\n"
@@ -78,12 +78,18 @@ const cli_command cli_commands[] = {
 	  "  sync --source NAME   the snapshot's name (default: the URL)\n"
 	  "  sync --base DN       where to search (default: the server's naming context)\n"
 	  "  sync --filter F      which entries (default: (objectClass=*))\n"
-	  "  sync --bind-dn DN --password-file F   a simple bind (default: anonymous)\n"
+	  "  sync --bind-dn DN --password-file F   a simple bind (default: anonymous);\n"
+	  "                       F's first line (mode 0600); --password-fd N: descriptor N's\n"
+	  "  sync --bind gssapi   Kerberos (SASL GSSAPI): your ticket (kinit), ldap/HOST\n"
 	  "  sync --timeout S     seconds to connect and for each page (default 10)\n"
 	  "  sync --ca-file F     TLS (ldaps://, --starttls): trust the CAs in F (PEM)\n"
 	  "  sync --starttls      ldap://: StartTLS before the bind, or fail\n"
 	  "  lookup --json        a JSON answer\n"
 	  "  explain --allow-untrusted  as encrypt would with it\n"
+	  "  explain --refresh    ask the configured directories now, whatever their TTL\n"
+	  "  configuration [directory NAME]: url, base, bind (simple|gssapi), bind_dn,\n"
+	  "  password_file, ca_file, starttls, ttl (86400): asked by encrypt, send and\n"
+	  "  explain; [lookup] timeout (3 s for all of them, for one message)\n"
 	  "  list --source NAME   only that snapshot's entries\n"
 	  "  publish              the entries as LDIF for OpenLDAP (share/galsmime/ldap/)\n"
 	  "  publish --source NAME  only that snapshot's entries\n"
@@ -238,7 +244,9 @@ cli_main(int argc, char **argv, int (*go)(cli *c))
 	c.write = (k->needs & NEEDS_STORE_WRITE) || (k->writes && i + 1 < argc && word_in(k->writes, argv[i + 1]));
 	if (!c.home)
 		c.home = default_home();
-	cli_read_config(&c);
+	cli_read_config(&c, (k->needs & NEEDS_STORE_DIRECTORY) != 0);
+	if (c.directories->len)
+		c.write = 1;
 	if (go && !go(&c)) {
 		cli_cleanup(&c);
 		return CLI_DECLINED;

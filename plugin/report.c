@@ -177,3 +177,16 @@ cli_print_bindings(cli *c, const gs_recipients *r)
 			cli_error(c, "%s: %s", x->recipient, x->note);
 	}
 }
+
+void
+cli_print_directories(cli *c, const gs_recipients *r)
+{
+	size_t i;
+
+	/* an old answer used, or none: said even under -q */
+	for (i = 0; i < gs_recipients_count(r); i++) {
+		const gs_recipient_result *x = gs_recipients_get(r, i);
+		if (x->directory)
+			cli_error(c, "%s: %s", cli_text(x->recipient, 200), x->directory);
+	}
+}

@@ -12,8 +12,9 @@
 # the entry as it is now); a wrong password (77), a search the server ends early (its
 # size limit for anonymous binds) and an unreachable or mute server (74)
 # leave the previous snapshot whole; more than a page (617 entries: 2
-# page requests, counted by tests/gal/ldap-proxy.py), and slapd killed
-# by that proxy when the second page is asked (74, the old snapshot whole);
+# page requests, counted by tests/gal/ldap-proxy.py), a server that stops
+# answering when the second page is asked (74 within --timeout), and slapd
+# killed by that proxy when the second page is asked (74, the old snapshot whole);
 # a CMS signed-data userSMIMECertificate read from the directory, and a
 # value that is no certificate refused (65) as it is from a file; TLS:
 # ldaps:// and StartTLS with --ca-file (the server's own CA), and 74 with
@@ -91,16 +92,12 @@ check "make install installed share/galsmime/ldap/galsmime.schema and .ldif" \
 	test -f "$SHARE/galsmime.schema" -a -f "$SHARE/galsmime.ldif"
 
 # ---- (b) a real slapd ----
-SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
-if [ ! -x "$SLAPD" ] || ! command -v ldapadd >/dev/null || ! command -v slaptest >/dev/null; then
-	skip "slapd round trip" "slapd or ldap-utils are not installed (make deps)"
+. "$TESTS_TOP/tests/ldap-lib.sh"
+if ! why=$(slapd_usable); then
+	skip "slapd round trip" "$why"
 	exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-	skip "slapd round trip" "slapd's test runs as root (its -u/-g would need a user of its own)"
-	exit 0
-fi
-S=/etc/ldap/schema
+S=$SLAPD_SCHEMA
 PW=secret
 ROOTDN='cn=admin,dc=example,dc=org'
 
@@ -122,66 +119,18 @@ directory $T_DIR/db-conf
 EOF
 check "slaptest reads galsmime.schema (slapd.conf)" slaptest -u -f slapd.conf
 
-# a server certificate for 127.0.0.1, its own CA (ldaps://, StartTLS)
-check "a TLS certificate for 127.0.0.1" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 -keyout srv.key -out srv.crt
-
-# cn=config form, the one slapd runs with: galsmime.ldif
-mkdir -p db config.d
-cat >config.ldif <<EOF
-dn: cn=config
-objectClass: olcGlobal
-cn: config
-olcPidFile: $T_DIR/slapd.pid
-olcTLSCertificateFile: $T_DIR/srv.crt
-olcTLSCertificateKeyFile: $T_DIR/srv.key
-
-dn: cn=module{0},cn=config
-objectClass: olcModuleList
-cn: module{0}
-olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-include: file://$S/core.ldif
-include: file://$S/cosine.ldif
-include: file://$S/inetorgperson.ldif
-include: file://$SHARE/galsmime.ldif
-
-dn: olcDatabase={1}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {1}mdb
-olcSuffix: dc=example,dc=org
-olcRootDN: $ROOTDN
-olcRootPW: $PW
-olcDbDirectory: $T_DIR/db
-olcDbMaxSize: 104857600
-olcLimits: anonymous size.soft=5 size.hard=5
-EOF
-check "slapadd -n0 loads galsmime.ldif into cn=config" slapadd -n0 -F config.d -l config.ldif
-
-# a free port: ask the kernel for one, then hand it to slapd
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL=ldap://127.0.0.1:$PORT
-PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-TLSURL=ldaps://127.0.0.1:$PORT2
-stop_slapd() {
-	if [ -f "$T_DIR/slapd.pid" ]; then
-		kill "$(cat "$T_DIR/slapd.pid")" 2>/dev/null
-		i=0
-		while [ $i -lt 50 ] && kill -0 "$(cat "$T_DIR/slapd.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-	fi
-}
+# cn=config form, the one slapd runs with (tests/ldap-lib.sh): galsmime.ldif;
+# anonymous binds may see 5 entries
+SLAPD_DB_EXTRA='olcLimits: anonymous size.soft=5 size.hard=5'
+if slapd_init >init.out 2>&1; then pass "slapadd -n0 loads galsmime.ldif into cn=config"
+else fail "slapadd -n0 loads galsmime.ldif into cn=config" "$(cat init.out)"; fi
 PROXIES=
-# shellcheck disable=SC2086
-trap 'stop_slapd; [ -z "$PROXIES" ] || kill $PROXIES 2>/dev/null; t_finish' EXIT
-"$SLAPD" -h "$URL/ $TLSURL/" -F config.d >slapd.out 2>&1
-i=0
-until ldapsearch -x -H "$URL" -b '' -s base >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+# shellcheck disable=SC2034,SC2016
+SLAPD_ON_EXIT='[ -z "$PROXIES" ] || kill $PROXIES 2>/dev/null'
+if slapd_start >start.out 2>&1; then pass "slapd starts"; else fail "slapd starts" "$(cat start.out)"; fi
+URL=$SLAPD_URL
+TLSURL=$SLAPD_TLSURL
+PORT=$SLAPD_PORT
 check "slapd answers on $URL" ldapsearch -x -H "$URL" -b '' -s base
 
 cat >base.ldif <<EOF
@@ -219,16 +168,16 @@ entries ldap 2>&1 | sort >all.out
 check "the same entries again" diff all.expected all.out
 
 # ---- gal sync: the same entries straight from slapd ----
-printf '%s\n' "$PW" >pw.txt
+cp "$SLAPD_PWFILE" pw.txt
 check_exit 0 "gal sync $URL (simple bind, paged search)" \
 	gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap
 entries ldap 2>&1 | sort >sync.out
 check "gal sync gives what gal import of the LDIF gave" diff all.expected sync.out
-check_exit 0 "gal sync $TLSURL --ca-file (the server's CA)" gs gal sync "$TLSURL" --ca-file "$T_DIR/srv.crt" \
+check_exit 0 "gal sync $TLSURL --ca-file (the server's CA)" gs gal sync "$TLSURL" --ca-file "$SLAPD_CA" \
 	--base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldaps
 entries ldaps 2>&1 | sort >sync.out
 check "... the same entries" diff all.expected sync.out
-check_exit 0 "gal sync --starttls --ca-file" gs gal sync "$URL" --starttls --ca-file "$T_DIR/srv.crt" \
+check_exit 0 "gal sync --starttls --ca-file" gs gal sync "$URL" --starttls --ca-file "$SLAPD_CA" \
 	--base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldaps
 check_exit 74 "ldaps:// with CAs that do not vouch for the server: exit 74" gs gal sync "$TLSURL" \
 	--ca-file "$PKI/root.crt" --base "$BASE" --source ldaps
@@ -254,8 +203,26 @@ entries ldap 2>&1 | sort >sync.out
 sed 's/^alice|user|Alice Example|Alice Example|\(.*\)|userCertificate=[0-9a-f]* /alice|user|Alice Example|Alice Changed|\1|/' \
 	all.expected | sort >changed.expected
 check "... with alice as she is now" diff changed.expected sync.out
+# the password: from a descriptor, never from a file others can read, never empty
+check_exit 0 "gal sync --password-fd 3 (the password on descriptor 3)" sh -c \
+	"'$GALSMIME' gal sync '$URL' --base '$BASE' --bind-dn '$ROOTDN' --password-fd 3 --source fd 3<'$T_DIR/pw.txt'"
+check "... syncs the 17 entries" test "$(gs gal list --source fd | wc -l)" = 17
+cp pw.txt pw-open.txt
+chmod 644 pw-open.txt
+gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/pw-open.txt" --source open >out.txt 2>err.txt
+check "a password file others can read: exit 77" test $? = 77
+cp err.txt open.err
+check "... with the fix (chmod 600)" contains open.err 'can be read by others .*chmod 600'
+(umask 077 && : >pw-empty.txt)
+check_exit 64 "an empty password (an unauthenticated bind): usage error" gs gal sync "$URL" --base "$BASE" \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw-empty.txt" --source empty
+check_exit 64 "--password-file and --password-fd: usage error" gs gal sync "$URL" --base "$BASE" \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --password-fd 0 --source fd
+check_exit 64 "a password without --bind-dn: usage error" gs gal sync "$URL" --base "$BASE" --password-fd 0 --source fd
+check_exit 64 "--bind kerberos: usage error" gs gal sync "$URL" --base "$BASE" --bind kerberos --source fd
+check "none of them left a snapshot" test -z "$(gs gal list --source open; gs gal list --source empty)"
 store_state >before.txt 2>&1
-printf 'wrong\n' >bad-pw.txt
+(umask 077 && printf 'wrong\n' >bad-pw.txt)
 gs gal sync "$URL" --base "$BASE" --bind-dn "$ROOTDN" --password-file "$T_DIR/bad-pw.txt" --source ldap >out.txt 2>err.txt
 check "a wrong password: exit 77" test $? = 77
 check "... saying so" contains err.txt 'wrong bind DN or password'
@@ -305,7 +272,7 @@ for i in range(600):
 # shellcheck disable=SC2086
 check "ldapadd 600 more entries" ldapadd -x -H "$URL" $AUTH -f bulk.ldif
 proxy() { # proxy NAME [KILL_AT]: a proxy in front of slapd, its port in NAME.port
-	python3 "$TESTS_TOP/tests/gal/ldap-proxy.py" "$1.port" "$PORT" "$1.pages" ${2:+"$2" "$T_DIR/slapd.pid"} &
+	python3 "$TESTS_TOP/tests/gal/ldap-proxy.py" "$1.port" "$PORT" "$1.pages" ${2:+"$2" "$SLAPD_PIDFILE"} &
 	PROXIES="$PROXIES $!"
 	i=0; until [ -s "$1.port" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
@@ -315,6 +282,18 @@ check_exit 0 "gal sync of 617 entries" gs gal sync "ldap://127.0.0.1:$(cat count
 check "... in pages of 500: 2 page requests" test "$(cat count.pages)" = 2
 check "... 617 entries" test "$(gs gal list --source ldap | wc -l)" = 617
 store_state >before.txt 2>&1
+proxy stall stall:2
+start=$(date +%s)
+gs gal sync "ldap://127.0.0.1:$(cat stall.port)" --base dc=example,dc=org --timeout 2 \
+	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >out.txt 2>err.txt
+rc=$?
+took=$(($(date +%s) - start))
+cp err.txt stall.err
+check "a server that stops answering when the second page is asked: exit 74" test $rc = 74
+check "... after the first page, within the timeout (2 s asked, $took s taken)" \
+	sh -c "grep -q 'search (after 500 entries): Timed out' stall.err && [ $took -le 6 ]"
+store_state >after.txt 2>&1
+check "... the previous snapshot whole (617 entries)" cmp before.txt after.txt
 proxy kill 2
 gs gal sync "ldap://127.0.0.1:$(cat kill.port)" --base dc=example,dc=org \
 	--bind-dn "$ROOTDN" --password-file "$T_DIR/pw.txt" --source ldap >out.txt 2>err.txt
@@ -328,7 +307,7 @@ kill $PROXIES 2>/dev/null
 PROXIES=
 GALSMIME_HOME=$main_home
 
-stop_slapd
+slapd_stop
 # a port that accepts connections and never answers
 python3 -c 'import socket, time, sys
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
@@ -346,4 +325,4 @@ check "a server that never answers: exit 74" test $rc = 74
 check "... within the timeout (2 s asked, $took s taken)" test "$took" -le 6
 check_exit 74 "a port nobody listens on (slapd stopped): exit 74" \
 	gs gal sync "$URL" --base "$BASE" --source gone
-check "slapd stopped" sh -c "! kill -0 \$(cat '$T_DIR/slapd.pid') 2>/dev/null"
+check "slapd stopped" test ! -f "$SLAPD_PIDFILE"

@@ -21,6 +21,7 @@ struct gs_gal_import {
 	gs_gal_import_opts opts;
 	gs_gal_stats stats;
 	GHashTable *values;      /* SHA-256 of a raw value (32 bytes) -> value_result* */
+	GHashTable *only;        /* appending: the addresses a record must list, or NULL */
 	int failed;
 	uint64_t progress_at;
 };
@@ -651,6 +652,15 @@ gs_import_record(gs_import_state *st, gs_record *rec, char **errmsg)
 				   GS_MAX_RECORD_VALUES);
 		goto out;
 	}
+	if (st->only) {
+		/* an answer about addresses nobody asked for: not kept */
+		for (i = 0; i < rec->addresses->len && !g_hash_table_contains(st->only, rec->addresses->pdata[i]); i++)
+			;
+		if (i == rec->addresses->len) {
+			st->stats.dropped++;
+			goto out;
+		}
+	}
 	/* names and addresses reach people: a control character in one
 	 * (CR, LF, ESC, BEL) is an attack on their terminal */
 	if (!rec->bad_text)
@@ -841,6 +851,30 @@ gs_gal_import_begin(gs_store *s, const char *source, const gs_gal_import_opts *o
 	}
 	*out = imp;
 	return GS_OK;
+}
+
+gs_import_state *
+gs_import_append_begin(gs_store *s, int64_t source_id, GHashTable *only)
+{
+	gs_gal_import *imp = g_new0(gs_gal_import, 1);
+
+	imp->s = s;
+	imp->source_id = source_id;
+	imp->only = only;
+	imp->opts.skip_bad = 1;
+	imp->values = g_hash_table_new_full(digest_hash, digest_equal, g_free, value_result_free);
+	return imp;
+}
+
+void
+gs_import_append_end(gs_import_state *imp, unsigned long *entries, unsigned long *skipped)
+{
+	if (entries)
+		*entries = imp->stats.entries;
+	if (skipped)
+		*skipped = imp->stats.skipped + imp->stats.dropped;
+	g_hash_table_destroy(imp->values);
+	g_free(imp);
 }
 
 static gs_parser_fn

@@ -17,6 +17,8 @@
 #include "../gs-private.h"
 
 #include <stdarg.h>
+#include <lber.h>
+#include <ldap.h>
 
 /* ---- the reader: buffered, BOM-aware input ---- */
 
@@ -209,7 +211,8 @@ gs_status gs_parse_certs(gs_import_state *st, gs_reader *r, char **errmsg);
 
 /* What galsmime reads of an entry: mail, proxyAddresses, targetAddress,
  * displayName, cn (else the dn's first value), mailNickname,
- * objectClass, galsmimeKind, userCertificate, userSMIMECertificate;
+ * objectClass, galsmimeKind, userCertificate, userSMIMECertificate,
+ * msExchangeCertificate (DavMail's gateway);
  * text values must be UTF-8 without NUL bytes. new (clears `rec`;
  * `file` and `where`, a line or entry number, name it in messages),
  * the dn, each attribute value (type without its options:
@@ -229,8 +232,92 @@ gs_status gs_dir_entry_attribute(gs_dir_entry *e, const char *type, const char *
 gs_status gs_dir_entry_end(gs_dir_entry *e, char **errmsg);
 void gs_dir_entry_free(gs_dir_entry *e);
 
+/* ---- a connection to an LDAP directory (ldap.c) ---- */
+
+/* libldap's functions, loaded with dlopen (dl.c) by gs_ldap_open; use
+ * them only on a connection it opened. */
+typedef struct gs_ldap_api {
+	__typeof__(ldap_initialize) *initialize;
+	__typeof__(ldap_set_option) *set_option;
+	__typeof__(ldap_get_option) *get_option;
+	__typeof__(ldap_start_tls_s) *start_tls;
+	__typeof__(ldap_sasl_bind_s) *bind;
+	__typeof__(ldap_sasl_interactive_bind_s) *sasl_bind;
+	__typeof__(ldap_unbind_ext_s) *unbind;
+	__typeof__(ldap_search_ext_s) *search;
+	__typeof__(ldap_search_ext) *search_async;
+	__typeof__(ldap_result) *result;
+	__typeof__(ldap_create_page_control) *page_control;
+	__typeof__(ldap_parse_pageresponse_control) *parse_page;
+	__typeof__(ldap_control_find) *control_find;
+	__typeof__(ldap_controls_free) *controls_free;
+	__typeof__(ldap_control_free) *control_free;
+	__typeof__(ldap_parse_result) *parse_result;
+	__typeof__(ldap_first_entry) *first_entry;
+	__typeof__(ldap_next_entry) *next_entry;
+	__typeof__(ldap_get_dn) *get_dn;
+	__typeof__(ldap_first_attribute) *first_attribute;
+	__typeof__(ldap_next_attribute) *next_attribute;
+	__typeof__(ldap_get_values_len) *get_values;
+	__typeof__(ldap_value_free_len) *values_free;
+	__typeof__(ldap_memfree) *memfree;
+	__typeof__(ldap_msgfree) *msgfree;
+	__typeof__(ldap_err2string) *err2string;
+	__typeof__(ber_free) *ber_free;
+	__typeof__(ber_memfree) *ber_memfree;
+} gs_ldap_api;
+extern gs_ldap_api gs_ld;
+
+/* Connect to o->url and bind as o says: the URL checked (ldap:// or
+ * ldaps:// only), LDAPv3, no referrals followed, o->timeout_ms for the
+ * connection and each operation, TLS with o->ca_file when given
+ * (certificates demanded), StartTLS when asked, then a simple bind
+ * (anonymous without a bind DN) or SASL GSSAPI with the caller's
+ * Kerberos ticket (the host name of the URL as it is: no reverse DNS).
+ * Loads libldap first. *out gets the bound connection (gs_ldap_close).
+ * Returns GS_OK; GS_E_UNSUPPORTED (libldap cannot be loaded); GS_E_USAGE
+ * (not an ldap:// or ldaps:// URL, a bind DN with GSSAPI); GS_E_PASSPHRASE
+ * (wrong bind DN or password; GSSAPI failed: no ticket, no service
+ * principal); GS_E_IO (the server cannot be reached within the timeout,
+ * TLS failed). *errmsg names the URL (printable) and what failed. */
+gs_status gs_ldap_open(const gs_ldap_opts *o, LDAP **out, char **errmsg);
+/* Unbind and free. NULL is fine. */
+void gs_ldap_close(LDAP *l);
+/* A failed LDAP operation `what` (libldap's error `err`) as a status:
+ * GS_E_PASSPHRASE for refused credentials, else GS_E_IO; *errmsg
+ * "URL: WHAT: libldap's reason[: the server's message]". */
+gs_status gs_ldap_fail(LDAP *l, char **errmsg, int err, const char *url, const char *what);
+
 /* gs_gal_import_ldap's work (ldap.c). */
 gs_status gs_sync_ldap(gs_import_state *st, const gs_ldap_sync_opts *opts, char **errmsg);
+
+/* ---- live lookups (ldap.c, for directory.c) ---- */
+
+/* A directory's answer about a few addresses, held until it is read. */
+typedef struct gs_ldap_answer gs_ldap_answer;
+/* Ask the directory `conn` names (gs_ldap_open; its timeout_ms is not
+ * used) for the entries under `base` (NULL: the server's naming
+ * context) whose mail or smtp: proxy address is one of `addresses`
+ * (lower case): one connection, OR filters of 50 addresses, every wait
+ * ending by `deadline` (g_get_monotonic_time() microseconds). No store
+ * is touched. GS_OK with *answer (gs_ldap_answer_free); GS_E_IO
+ * (unreachable, timed out, the search failed), GS_E_PASSPHRASE (refused
+ * bind), GS_E_LIMIT (more than 20 entries for one address), GS_E_USAGE
+ * (bad URL, no base), GS_E_UNSUPPORTED (no libldap). */
+gs_status gs_ldap_ask(const gs_ldap_opts *conn, const char *base, const char *const *addresses, size_t n,
+		      gint64 deadline, gs_ldap_answer **answer, char **errmsg);
+/* Read the answer's entries into an import, as gal sync reads entries. */
+gs_status gs_ldap_answer_read(gs_ldap_answer *a, gs_import_state *st, char **errmsg);
+void gs_ldap_answer_free(gs_ldap_answer *a);
+
+/* An import into the source `source_id` inside the caller's
+ * transaction that replaces nothing: each record is added (after the
+ * caller removed what it replaces). With `only` (a set of lower-case
+ * addresses, not copied), a record listing none of them is left out.
+ * Malformed records are skipped. end frees it; *entries (may be NULL)
+ * gets how many entries it added, *skipped how many it left out. */
+gs_import_state *gs_import_append_begin(gs_store *s, int64_t source_id, GHashTable *only);
+void gs_import_append_end(gs_import_state *st, unsigned long *entries, unsigned long *skipped);
 
 /* Guess the format from the first bytes. */
 gs_gal_format gs_import_detect(const unsigned char *head, size_t len);

@@ -348,6 +348,25 @@ is(const char *type, const char *name)
 	return !g_ascii_strcasecmp(type, name);
 }
 
+/* The certificate attributes, as they are stored (any case in, options
+ * such as ;binary already cut): userCertificate and userSMIMECertificate
+ * (Active Directory, OpenLDAP), and msExchangeCertificate, DavMail's LDAP
+ * name for what EWS calls MSExchangeCertificate: the certificates
+ * Exchange publishes for the recipient (AD's userCertificate), each a DER
+ * X.509 certificate or a PKCS#7 bundle, decoded as the others are. */
+static const char *
+cert_attribute(const char *type)
+{
+	static const char *const names[] = { "userCertificate", "userSMIMECertificate",
+					      "msExchangeCertificate" };
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (is(type, names[i]))
+			return names[i];
+	return NULL;
+}
+
 /* One attribute of an entry. Returns GS_OK, or what bad() said (which
  * is GS_OK with *dropped set when the record is skipped). */
 static gs_status
@@ -355,17 +374,15 @@ attribute(entry *e, const char *type, struct berval *v, unsigned long line, int 
 	  char **errmsg)
 {
 	gs_record *rec = e->rec;
-	const char *why;
+	const char *why, *cert;
 	char *x;
 	size_t i;
 	gs_status rc;
 
-	if (is(type, "userCertificate") || is(type, "userSMIMECertificate")) {
-		/* exactly these spellings: resolution ranks userSMIMECertificate first */
+	if ((cert = cert_attribute(type))) {
+		/* stored under these spellings: resolution ranks userSMIMECertificate first */
 		if (v->bv_len > 0)
-			gs_record_add_cert(rec, is(type, "userCertificate") ? "userCertificate"
-									  : "userSMIMECertificate",
-					   v->bv_val, v->bv_len);
+			gs_record_add_cert(rec, cert, v->bv_val, v->bv_len);
 		return GS_OK;
 	}
 	if (!is(type, "dn") && !is(type, "changetype") && !is(type, "objectClass") && !is(type, "cn") &&

@@ -139,6 +139,21 @@ test_pkcs7_mime(void)
 	g_assert_nonnull(strstr(err->message, "nobody@example.org"));
 	g_clear_error(&err);
 
+	/* a directory configured but unreachable (a closed loopback port):
+	 * asked once for the message, and the GError says what it meant */
+	{
+		gs_directory d = { .name = "corp", .conn = { .url = "ldap://127.0.0.1:1/" } };
+
+		g_assert_cmpint(gs_session_set_directories(u.session, &d, 1, 500, NULL), ==, GS_OK);
+		p7 = g_mime_application_pkcs7_mime_encrypt(entity, GMIME_ENCRYPT_NONE, recips, &err);
+		g_assert_null(p7);
+		g_assert_nonnull(err);
+		g_assert_nonnull(strstr(err->message, "directory corp did not answer in 0.5 s"));
+		g_assert_nonnull(strstr(err->message, "nothing about nobody@example.org is cached"));
+		g_clear_error(&err);
+		g_assert_cmpint(gs_session_set_directories(u.session, NULL, 0, 0, NULL), ==, GS_OK);
+	}
+
 	/* opaque signed-data */
 	opaque = g_mime_application_pkcs7_mime_sign(entity, "alice@example.org", &err);
 	g_assert_no_error(err);
