@@ -175,8 +175,18 @@ gs_pinentry_open(const gs_pinentry_where *w, const char *desc, const char *promp
 		char *envd = display ? g_strconcat("DISPLAY=", display, NULL) : NULL;
 		char *envw = wayland ? g_strconcat("WAYLAND_DISPLAY=", wayland, NULL) : NULL;
 		char *envt = w->ttytype && *w->ttytype ? g_strconcat("TERM=", w->ttytype, NULL) : NULL;
-		char *envp[5] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, NULL, NULL, NULL };
+		/* what a graphical program needs besides the display, from
+		 * this process's own environment (the agent's is the one of
+		 * the command that started it, as gpg-agent's): the X
+		 * authority cookie (XAUTHORITY, else ~/.Xauthority: HOME),
+		 * the Wayland socket's folder, the session bus of
+		 * pinentry-gnome3 */
+		static const char *const pass[] = { "HOME", "XAUTHORITY", "XDG_RUNTIME_DIR",
+						     "DBUS_SESSION_BUS_ADDRESS" };
+		char *envs[G_N_ELEMENTS(pass)] = { NULL };
+		char *envp[5 + G_N_ELEMENTS(pass)] = { "PATH=/usr/local/bin:/usr/bin:/bin" };
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), e = 1;
+		size_t k;
 
 		if (envd)
 			envp[e++] = envd;
@@ -184,6 +194,11 @@ gs_pinentry_open(const gs_pinentry_where *w, const char *desc, const char *promp
 			envp[e++] = envw;
 		if (envt)
 			envp[e++] = envt;
+		for (k = 0; k < G_N_ELEMENTS(pass); k++) {
+			const char *v = g_getenv(pass[k]);
+			if (v && *v)
+				envp[e++] = envs[k] = g_strconcat(pass[k], "=", v, NULL);
+		}
 		if (!tty && display) {
 			argv[1] = "--display";
 			argv[2] = (char *) display;
@@ -206,6 +221,8 @@ gs_pinentry_open(const gs_pinentry_where *w, const char *desc, const char *promp
 		g_free(envd);
 		g_free(envw);
 		g_free(envt);
+		for (k = 0; k < G_N_ELEMENTS(pass); k++)
+			g_free(envs[k]);
 		if (p->pid < 0)
 			st = gs_fail(errmsg, GS_E_IO, "fork: %s", g_strerror(errno));
 		else if (pin_wait(p, NULL, NULL) != 0)

@@ -281,18 +281,22 @@ start gui "sh -c 'tty >$T_DIR/gui.tty; sleep 120'"
 n=50; while [ ! -s gui.tty ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 cat >probe <<EOF
 #!/bin/sh
-{ echo "argv: \$*"; env | grep -E '^(DISPLAY|WAYLAND_DISPLAY)='; } >>$T_DIR/probe.log
+{ echo "argv: \$*"; env | grep -E '^(DISPLAY|WAYLAND_DISPLAY|XAUTHORITY|DBUS_SESSION_BUS_ADDRESS|HOME)='; } >>$T_DIR/probe.log
 exec /usr/bin/pinentry-tty --ttyname $(cat gui.tty)
 EOF
 chmod +x probe
 printf '[agent]\npinentry = /usr/bin/pinentry-tty\npinentry_graphical = %s\n' "$T_DIR/probe" >"$XDG_CONFIG_HOME/galsmime/config"
-( DISPLAY=:77 "$GALSMIME" sign <m.eml >gui.out 2>gui.err; echo $? >gui.rc ) &
+( DISPLAY=:77 XAUTHORITY="$T_DIR/xauth" DBUS_SESSION_BUS_ADDRESS="unix:path=$T_DIR/bus" \
+	"$GALSMIME" sign <m.eml >gui.out 2>gui.err; echo $? >gui.rc ) &
 if wait_for gui 'PIN:'; then
 	keys gui 1234 Enter
 	n=100; while [ ! -s gui.rc ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 	check "a client with DISPLAY and no terminal: the graphical pinentry asks; sign exits 0" test "$(cat gui.rc)" = 0
 	check "... given --display :77" contains probe.log '^argv: --display :77$'
 	check "... and DISPLAY=:77 in its environment" contains probe.log '^DISPLAY=:77$'
+	check "... with the X cookie (XAUTHORITY), HOME and the session bus of the command that started the agent" \
+		sh -c "grep -qx 'XAUTHORITY=$T_DIR/xauth' probe.log && grep -qx 'HOME=$HOME' probe.log &&
+			grep -qx 'DBUS_SESSION_BUS_ADDRESS=unix:path=$T_DIR/bus' probe.log"
 else
 	fail "a client with a display: the graphical pinentry" "$(cat screen.gui) $(cat probe.log 2>/dev/null)"
 fi
