@@ -600,6 +600,11 @@ gs_status gs_read_sst_trust(const unsigned char *data, size_t len, STACK_OF(X509
 GMimeStream *gs_sink_stream_new(BIO *bio);
 /* Write `entity` with CRLF line ends (the canonical form) into `bio`. */
 gs_status gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg);
+/* g_mime_object_write_to_stream, byte for byte, with the content of parts
+ * whose encoding does not change (the bulk of a message) copied from the
+ * memory it was parsed from with memchr, instead of through GMime's
+ * newline filter. -1 when a write failed (errno), else the bytes written. */
+ssize_t gs_entity_write(GMimeObject *entity, GMimeFormatOptions *options, GMimeStream *out);
 /* A multipart/signed of `entity` (prepared for signing: non-base64
  * leaves become quoted-printable), signed by `id` (unlocked, kept by the
  * session) when written. */

@@ -403,6 +403,221 @@ canon_new(GMimeStream *out, BIO *bio)
 	return GMIME_STREAM(c);
 }
 
+/* ---- GMime's writer, with the bulk bytes copied from memory ---- */
+
+/* GMime writes a part whose encoding does not change (a base64
+ * attachment read from the input) by pushing its content stream through
+ * a newline filter a byte at a time, in 4 KiB pieces. When that content
+ * is a window on memory (the mapped input, or a decrypted plaintext),
+ * the same bytes come out here with memchr over the whole window, in
+ * large writes. Everything else (header fields, boundaries, parts that
+ * are re-encoded, message/rfc822 parts, our own streaming parts) is
+ * written by GMime itself, so the output is GMime's, byte for byte. */
+#define ENTITY_BUF (64 * 1024)
+
+typedef struct {
+	GMimeStream *out;
+	size_t len;
+	char buf[ENTITY_BUF];
+} entity_out;
+
+static int
+eo_flush(entity_out *o)
+{
+	if (o->len && g_mime_stream_write(o->out, o->buf, o->len) != (ssize_t) o->len)
+		return -1;
+	o->len = 0;
+	return 0;
+}
+
+/* small pieces gather in the buffer; large ones go as they are */
+static int
+eo_put(entity_out *o, const char *p, size_t n)
+{
+	if (n >= ENTITY_BUF / 4) {
+		if (eo_flush(o) != 0 || g_mime_stream_write(o->out, p, n) != (ssize_t) n)
+			return -1;
+		return 0;
+	}
+	if (n > ENTITY_BUF - o->len && eo_flush(o) != 0)
+		return -1;
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+/* GMime's dos2unix filter: a CR goes unless a byte other than LF
+ * follows it (a CR at the very end goes too). */
+static int
+put_unix(entity_out *o, const char *p, size_t n)
+{
+	const char *end = p + n, *cr;
+
+	while ((cr = memchr(p, '\r', (size_t) (end - p)))) {
+		if (eo_put(o, p, (size_t) (cr - p)) != 0)
+			return -1;
+		if (cr + 1 < end && cr[1] != '\n' && eo_put(o, "\r", 1) != 0)
+			return -1;
+		p = cr + 1;
+	}
+	return eo_put(o, p, (size_t) (end - p));
+}
+
+/* GMime's unix2dos filter: an LF without a CR before it (in this part)
+ * gets one. */
+static int
+put_dos(entity_out *o, const char *p, size_t n)
+{
+	const char *start = p, *end = p + n, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
+		if (nl > start && nl[-1] == '\r') {
+			if (eo_put(o, p, (size_t) (nl + 1 - p)) != 0)
+				return -1;
+		} else if (eo_put(o, p, (size_t) (nl - p)) != 0 || eo_put(o, "\r\n", 2) != 0) {
+			return -1;
+		}
+		p = nl + 1;
+	}
+	return eo_put(o, p, (size_t) (end - p));
+}
+
+/* The bytes a stream is a window on, when it is one on memory. */
+static int
+stream_window(GMimeStream *st, const char **p, size_t *n)
+{
+	const char *base;
+	size_t len;
+	gint64 start = st->bound_start, end = st->bound_end;
+
+	if (G_OBJECT_TYPE(st) == GMIME_TYPE_STREAM_MMAP) {
+		base = GMIME_STREAM_MMAP(st)->map;
+		len = GMIME_STREAM_MMAP(st)->maplen;
+	} else if (G_OBJECT_TYPE(st) == GMIME_TYPE_STREAM_MEM && GMIME_STREAM_MEM(st)->buffer) {
+		base = (const char *) GMIME_STREAM_MEM(st)->buffer->data;
+		len = GMIME_STREAM_MEM(st)->buffer->len;
+	} else {
+		return 0;
+	}
+	if (end < 0)
+		end = (gint64) len;
+	if (!base || start < 0 || start > end || (guint64) end > len)
+		return 0;
+	*p = base + start;
+	*n = (size_t) (end - start);
+	return 1;
+}
+
+static ssize_t entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out,
+			    unsigned depth);
+
+static ssize_t
+own_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out)
+{
+	return GMIME_OBJECT_GET_CLASS(o)->write_to_stream(o, fo, content_only, out);
+}
+
+static ssize_t
+headers_write(GMimeObject *o, GMimeFormatOptions *fo, GMimeStream *out)
+{
+	ssize_t a, b;
+
+	if ((a = g_mime_header_list_write_to_stream(o->headers, fo, out)) < 0 ||
+	    (b = g_mime_stream_write_string(out, g_mime_format_options_get_newline(fo))) < 0)
+		return -1;
+	return a + b;
+}
+
+/* GMime's mime_part_write_to_stream, its content from memory */
+static ssize_t
+part_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out)
+{
+	GMimePart *part = GMIME_PART(o);
+	entity_out *eo;
+	const char *p;
+	size_t n;
+	ssize_t h = 0;
+	int rc;
+
+	if (!part->content || o->ensure_newline ||
+	    part->encoding != g_mime_data_wrapper_get_encoding(part->content) ||
+	    part->encoding == GMIME_CONTENT_ENCODING_BINARY ||
+	    !stream_window(g_mime_data_wrapper_get_stream(part->content), &p, &n))
+		return own_write(o, fo, content_only, out);
+	if (!content_only && (h = headers_write(o, fo, out)) < 0)
+		return -1;
+	eo = g_new(entity_out, 1);
+	eo->out = out;
+	eo->len = 0;
+	if (g_mime_format_options_get_newline_format(fo) == GMIME_NEWLINE_FORMAT_DOS)
+		rc = put_dos(eo, p, n);
+	else
+		rc = put_unix(eo, p, n);
+	if (rc == 0)
+		rc = eo_flush(eo);
+	g_free(eo);
+	/* GMime counts the content as it was before its newline filter */
+	return rc == 0 ? h + (ssize_t) n : -1;
+}
+
+/* GMime's multipart_write_to_stream (with no hidden header fields, its
+ * options for a multipart/signed's children are the same) */
+static ssize_t
+multipart_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out,
+		unsigned depth)
+{
+	GMimeMultipart *mp = GMIME_MULTIPART(o);
+	const char *boundary = g_mime_object_get_content_type_parameter(o, "boundary");
+	const char *nl = g_mime_format_options_get_newline(fo);
+	ssize_t n, total = 0;
+	guint i;
+
+#define ADD(expr) do { if ((n = (expr)) < 0) return -1; total += n; } while (0)
+	if (!content_only)
+		ADD(headers_write(o, fo, out));
+	if (mp->prologue) {
+		ADD(g_mime_stream_write_string(out, mp->prologue));
+		ADD(g_mime_stream_write_string(out, nl));
+	}
+	for (i = 0; i < mp->children->len; i++) {
+		GMimeObject *child = mp->children->pdata[i];
+
+		ADD(g_mime_stream_printf(out, "--%s%s", boundary, nl));
+		ADD(entity_write(child, fo, FALSE, out, depth + 1));
+		if (!GMIME_IS_MULTIPART(child) || GMIME_MULTIPART(child)->write_end_boundary)
+			ADD(g_mime_stream_write_string(out, nl));
+	}
+	if (mp->write_end_boundary && boundary)
+		ADD(g_mime_stream_printf(out, "--%s--%s", boundary, nl));
+	if (mp->epilogue)
+		ADD(g_mime_stream_write_string(out, mp->epilogue));
+#undef ADD
+	return total;
+}
+
+static ssize_t
+entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out, unsigned depth)
+{
+	GType t = G_OBJECT_TYPE(o);
+
+	/* GMime's own classes only: a subclass (our streaming parts) writes
+	 * itself; and GMime's recursion past the depth GMime's parser
+	 * builds */
+	if (depth > 256)
+		return own_write(o, fo, content_only, out);
+	if (t == GMIME_TYPE_PART || t == GMIME_TYPE_TEXT_PART || t == GMIME_TYPE_APPLICATION_PKCS7_MIME)
+		return part_write(o, fo, content_only, out);
+	if (t == GMIME_TYPE_MULTIPART || t == GMIME_TYPE_MULTIPART_SIGNED || t == GMIME_TYPE_MULTIPART_ENCRYPTED)
+		return multipart_write(o, fo, content_only, out, depth);
+	return own_write(o, fo, content_only, out);
+}
+
+ssize_t
+gs_entity_write(GMimeObject *entity, GMimeFormatOptions *options, GMimeStream *out)
+{
+	return entity_write(entity, options, FALSE, out, 0);
+}
+
 /* ---- writing an entity, canonically, into a BIO ---- */
 
 gs_status
@@ -413,7 +628,7 @@ gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg)
 	ssize_t n;
 
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	n = g_mime_object_write_to_stream(entity, fo, sink);
+	n = gs_entity_write(entity, fo, sink);
 	g_mime_format_options_free(fo);
 	g_object_unref(sink);
 	if (n < 0)
@@ -640,7 +855,7 @@ signed_content_write(GMimeObject *object, GMimeFormatOptions *options, gboolean 
 	 * white space stripped), then two ways: as is into the message, and
 	 * CRLF into the signer's digest (RFC 8551 3.1.1) */
 	canon = canon_new(stream, gs_cms_signer_sink(j->signer));
-	n = g_mime_object_write_to_stream(j->entity, options, canon);
+	n = gs_entity_write(j->entity, options, canon);
 	if (n >= 0 && g_mime_stream_flush(canon) != 0)
 		n = -1;
 	g_object_unref(canon);
