@@ -2,7 +2,7 @@
  * writer. Any input is parsed by GMime's parser, as galsmime parses its
  * stdin, once from memory (a GMimeStreamMem, as a decrypted plaintext
  * is) and once from a mapped file (a GMimeStreamMmap, as stdin is), and
- * its body is written both ways in both newline formats (LF, as
+ * it and its body are written both ways in both newline formats (LF, as
  * messages go out; CRLF, as signers and verifiers read them), also with
  * every part that is not base64 turned to quoted-printable first (as
  * sign does). The two must be the same bytes, and report the same
@@ -10,6 +10,12 @@
  * newline conversions put_unix and put_dos, bare CRs, CRLF, lone LFs at
  * any place) must come out as GMime's dos2unix and unix2dos filters make
  * them.
+ *
+ * gs_base64_stream_new (streaming parts' base64) is checked the same way
+ * against GMime's base64 encoder and newline filters, the input written
+ * in pieces of varying size, and gs_base64_decode_step (lib/base64.c),
+ * fed the input in pieces, against GMime's base64 decoder over the whole
+ * (bad characters, '=' in the middle, CRLF or LF, long lines).
  *
  * Seeds: fuzz/seeds/writer. */
 #include <stdio.h>
@@ -71,7 +77,7 @@ compare(GMimeObject *o)
 		y = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b));
 		if (na != nb)
 			die("the lengths written differ", (size_t) na, (size_t) nb);
-		if (x->len != y->len || memcmp(x->data, y->data, x->len) != 0) {
+		if (x->len != y->len || (x->len && memcmp(x->data, y->data, x->len) != 0)) {
 			size_t k = 0;
 			while (k < x->len && k < y->len && x->data[k] == y->data[k])
 				k++;
@@ -95,12 +101,88 @@ one(GMimeStream *in)
 	g_object_unref(p);
 	if (!m)
 		return;
+	compare(GMIME_OBJECT(m));
 	if ((body = g_mime_message_get_mime_part(m))) {
 		compare(body);
 		to_qp(body, 0);
 		compare(body);
 	}
 	g_object_unref(m);
+}
+
+/* gs_base64_stream_new against GMime's base64 encoder and newline
+ * filters, the input written in pieces whose sizes the input's first
+ * bytes choose. */
+static void
+compare_base64(const uint8_t *data, size_t size)
+{
+	unsigned cut = size ? data[0] : 0;
+	int dos, ensure;
+
+	for (dos = 0; dos < 2; dos++) {
+		for (ensure = 0; ensure < 2; ensure++) {
+			GMimeFormatOptions *fo = g_mime_format_options_new();
+			GMimeStream *a = g_mime_stream_mem_new(), *b = g_mime_stream_mem_new();
+			GMimeStream *fa = g_mime_stream_filter_new(a), *fb;
+			GMimeFilter *f;
+			GByteArray *x, *y;
+			size_t off = 0, piece = 1 + cut % 131;
+
+			g_mime_format_options_set_newline_format(fo, dos ? GMIME_NEWLINE_FORMAT_DOS
+									: GMIME_NEWLINE_FORMAT_UNIX);
+			f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_BASE64, TRUE);
+			g_mime_stream_filter_add(GMIME_STREAM_FILTER(fa), f);
+			g_object_unref(f);
+			f = g_mime_format_options_create_newline_filter(fo, ensure);
+			g_mime_stream_filter_add(GMIME_STREAM_FILTER(fa), f);
+			g_object_unref(f);
+			fb = gs_base64_stream_new(b, fo);
+			while (off < size) {
+				size_t k = MIN(piece, size - off);
+				if (g_mime_stream_write(fa, (const char *) data + off, k) != (ssize_t) k ||
+				    g_mime_stream_write(fb, (const char *) data + off, k) != (ssize_t) k)
+					abort();
+				off += k;
+				piece = 1 + (piece * 7 + data[off % size]) % 4099;
+			}
+			if (g_mime_stream_flush(fa) != 0 || g_mime_stream_flush(fb) != 0)
+				abort();
+			x = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(a));
+			y = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b));
+			if (x->len != y->len || (x->len && memcmp(x->data, y->data, x->len) != 0))
+				die("base64 out differs (GMime's length, ours)", x->len, y->len);
+			g_object_unref(fa);
+			g_object_unref(fb);
+			g_object_unref(a);
+			g_object_unref(b);
+			g_mime_format_options_free(fo);
+		}
+	}
+}
+
+/* gs_base64_decode_step, over the input cut in pieces, against GMime's
+ * decoder over the whole of it. */
+static void
+compare_decode(const uint8_t *data, size_t size)
+{
+	unsigned char *a = g_malloc(size / 4 * 3 + 4), *b = g_malloc(size / 4 * 3 + 4 + 3 * (size / 7 + 1));
+	int state = 0;
+	guint32 save = 0;
+	size_t na, nb = 0, off = 0, piece = size ? 1 + data[size - 1] % 97 : 1;
+	gs_base64 d;
+
+	na = g_mime_encoding_base64_decode_step(data, size, a, &state, &save);
+	gs_base64_init(&d);
+	while (off < size) {
+		size_t k = MIN(piece, size - off);
+		nb += gs_base64_decode_step(&d, data + off, k, b + nb);
+		off += k;
+		piece = 1 + (piece * 13 + data[off % size]) % 1031;
+	}
+	if (na != nb || (na && memcmp(a, b, na) != 0))
+		die("base64 decoded differs (GMime's length, ours)", na, nb);
+	g_free(a);
+	g_free(b);
 }
 
 int
@@ -110,6 +192,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	GMimeStream *mem, *mm;
 	int fd;
 
+	compare_base64(data, size);
+	compare_decode(data, size);
 	g_byte_array_append(a, data, (guint) size);
 	mem = g_mime_stream_mem_new_with_byte_array(a);
 	one(mem);

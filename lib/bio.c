@@ -142,3 +142,33 @@ gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big)
 	}
 	return a;
 }
+
+/* The bytes of a stream held in memory: a mapped file or a memory
+ * stream, or a slice of either, as GMime's parser hands out the parts of
+ * its input. NULL for any other stream. */
+const unsigned char *
+gs_stream_memory(GMimeStream *st, size_t *len)
+{
+	const unsigned char *base;
+	gint64 end;
+	size_t size;
+
+	if (!st)
+		return NULL;
+	end = st->bound_end;
+	if (GMIME_IS_STREAM_MMAP(st) && GMIME_STREAM_MMAP(st)->map) {
+		base = (const unsigned char *) GMIME_STREAM_MMAP(st)->map;
+		size = GMIME_STREAM_MMAP(st)->maplen;
+	} else if (GMIME_IS_STREAM_MEM(st) && GMIME_STREAM_MEM(st)->buffer) {
+		base = GMIME_STREAM_MEM(st)->buffer->data;
+		size = GMIME_STREAM_MEM(st)->buffer->len;
+	} else {
+		return NULL;
+	}
+	if (end < 0)
+		end = (gint64) size;
+	if (st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
+		return NULL;
+	*len = (size_t) (end - st->bound_start);
+	return base + st->bound_start;
+}

@@ -134,14 +134,14 @@ sink_substream(GMimeStream *stream, gint64 start, gint64 end)
 	return NULL;
 }
 
+/* The class of a stream that is only written to: no reading, no seeking. */
 static void
-gs_sink_stream_class_init(GsSinkStreamClass *klass)
+write_only_class(GMimeStreamClass *c, ssize_t (*write)(GMimeStream *, const char *, size_t),
+		 int (*flush)(GMimeStream *))
 {
-	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
-
 	c->read = sink_read;
-	c->write = sink_write;
-	c->flush = sink_flush;
+	c->write = write;
+	c->flush = flush;
 	c->close = sink_close;
 	c->eos = sink_eos;
 	c->reset = sink_reset;
@@ -149,6 +149,14 @@ gs_sink_stream_class_init(GsSinkStreamClass *klass)
 	c->tell = sink_tell;
 	c->length = sink_length;
 	c->substream = sink_substream;
+}
+
+static void
+gs_sink_stream_class_init(GsSinkStreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	write_only_class(c, sink_write, sink_flush);
 }
 
 static void
@@ -292,16 +300,9 @@ gs_out_stream_class_init(GsOutStreamClass *klass)
 	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
 
 	G_OBJECT_CLASS(klass)->finalize = out_finalize;
-	c->read = sink_read;
-	c->write = out_write;
-	c->flush = out_flush;
+	write_only_class(c, out_write, out_flush);
 	c->close = out_close;
 	c->eos = out_eos;
-	c->reset = sink_reset;
-	c->seek = sink_seek;
-	c->tell = sink_tell;
-	c->length = sink_length;
-	c->substream = sink_substream;
 }
 
 static void
@@ -529,16 +530,7 @@ gs_canon_stream_class_init(GsCanonStreamClass *klass)
 	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
 
 	G_OBJECT_CLASS(klass)->finalize = canon_finalize;
-	c->read = sink_read;
-	c->write = canon_write;
-	c->flush = canon_flush;
-	c->close = sink_close;
-	c->eos = sink_eos;
-	c->reset = sink_reset;
-	c->seek = sink_seek;
-	c->tell = sink_tell;
-	c->length = sink_length;
-	c->substream = sink_substream;
+	write_only_class(c, canon_write, canon_flush);
 }
 
 static void
@@ -638,32 +630,6 @@ put_dos(entity_out *o, const char *p, size_t n)
 	return eo_put(o, p, (size_t) (end - p));
 }
 
-/* The bytes a stream is a window on, when it is one on memory. */
-static int
-stream_window(GMimeStream *st, const char **p, size_t *n)
-{
-	const char *base;
-	size_t len;
-	gint64 start = st->bound_start, end = st->bound_end;
-
-	if (G_OBJECT_TYPE(st) == GMIME_TYPE_STREAM_MMAP) {
-		base = GMIME_STREAM_MMAP(st)->map;
-		len = GMIME_STREAM_MMAP(st)->maplen;
-	} else if (G_OBJECT_TYPE(st) == GMIME_TYPE_STREAM_MEM && GMIME_STREAM_MEM(st)->buffer) {
-		base = (const char *) GMIME_STREAM_MEM(st)->buffer->data;
-		len = GMIME_STREAM_MEM(st)->buffer->len;
-	} else {
-		return 0;
-	}
-	if (end < 0)
-		end = (gint64) len;
-	if (!base || start < 0 || start > end || (guint64) end > len)
-		return 0;
-	*p = base + start;
-	*n = (size_t) (end - start);
-	return 1;
-}
-
 static ssize_t entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out,
 			    unsigned depth);
 
@@ -698,7 +664,7 @@ part_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeS
 	if (!part->content || o->ensure_newline ||
 	    part->encoding != g_mime_data_wrapper_get_encoding(part->content) ||
 	    part->encoding == GMIME_CONTENT_ENCODING_BINARY ||
-	    !stream_window(g_mime_data_wrapper_get_stream(part->content), &p, &n))
+	    !(p = (const char *) gs_stream_memory(g_mime_data_wrapper_get_stream(part->content), &n)))
 		return own_write(o, fo, content_only, out);
 	if (!content_only && (h = headers_write(o, fo, out)) < 0)
 		return -1;
@@ -751,6 +717,83 @@ multipart_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, G
 	return total;
 }
 
+/* GMime's write_headers_to_stream for a message: its own fields and
+ * its body's, in the order they had in the input (by offset), through
+ * the newline filter */
+static ssize_t
+message_headers_write(GMimeObject *o, GMimeObject *body, GMimeFormatOptions *fo, GMimeStream *out)
+{
+	GMimeHeaderList *mh = o->headers, *bh = body->headers;
+	int count = g_mime_header_list_get_count(mh), bcount = g_mime_header_list_get_count(bh);
+	int i = 0, bi = 0;
+	GMimeStream *filtered;
+	GMimeFilter *f;
+	ssize_t n, total = 0;
+
+	filtered = g_mime_stream_filter_new(out);
+	f = g_mime_format_options_create_newline_filter(fo, FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
+	g_object_unref(f);
+	while (i < count || bi < bcount) {
+		GMimeHeader *h;
+
+		if (i < count && bi < bcount) {
+			GMimeHeader *bhdr = g_mime_header_list_get_header_at(bh, bi);
+			gint64 boff = g_mime_header_get_offset(bhdr);
+
+			if (boff < 0) {
+				/* GMime writes the rest of the message's, then the rest of the body's */
+				h = g_mime_header_list_get_header_at(mh, i++);
+			} else if (g_mime_header_get_offset(h = g_mime_header_list_get_header_at(mh, i)) < boff) {
+				i++;
+			} else {
+				h = bhdr;
+				bi++;
+			}
+		} else if (i < count) {
+			h = g_mime_header_list_get_header_at(mh, i++);
+		} else {
+			h = g_mime_header_list_get_header_at(bh, bi++);
+		}
+		if (g_mime_format_options_is_hidden_header(fo, g_mime_header_get_name(h)))
+			continue;
+		if ((n = g_mime_header_write_to_stream(h, fo, filtered)) < 0) {
+			g_object_unref(filtered);
+			return -1;
+		}
+		total += n;
+	}
+	g_object_unref(filtered);
+	return total;
+}
+
+/* GMime's message_write_to_stream */
+static ssize_t
+message_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out, unsigned depth)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(GMIME_MESSAGE(o));
+	ssize_t n, total = 0;
+
+	if (!content_only) {
+		n = body ? message_headers_write(o, body, fo, out) : g_mime_header_list_write_to_stream(o->headers, fo, out);
+		if (n < 0)
+			return -1;
+		total += n;
+		if ((n = g_mime_stream_write_string(out, g_mime_format_options_get_newline(fo))) < 0)
+			return -1;
+		total += n;
+	}
+	if (body) {
+		body->ensure_newline = o->ensure_newline;
+		n = entity_write(body, fo, TRUE, out, depth + 1);
+		body->ensure_newline = FALSE;
+		if (n < 0)
+			return -1;
+		total += n;
+	}
+	return total;
+}
+
 static ssize_t
 entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out, unsigned depth)
 {
@@ -765,6 +808,8 @@ entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMim
 		return part_write(o, fo, content_only, out);
 	if (t == GMIME_TYPE_MULTIPART || t == GMIME_TYPE_MULTIPART_SIGNED || t == GMIME_TYPE_MULTIPART_ENCRYPTED)
 		return multipart_write(o, fo, content_only, out, depth);
+	if (t == GMIME_TYPE_MESSAGE)
+		return message_write(o, fo, content_only, out, depth);
 	return own_write(o, fo, content_only, out);
 }
 
@@ -844,6 +889,132 @@ job_once(stream_job *j)
 	return 1;
 }
 
+/* ---- GsBase64Stream: base64 out, as GMime writes a base64 part ---- */
+
+/* GMime's base64 encoder filter and then its newline filter, in one
+ * pass: 57 bytes a line (76 columns), every line ended, the last one
+ * too; LF, or CRLF for the DOS newline format. Whole lines are encoded
+ * with EVP_EncodeBlock straight from what is written; only a partial
+ * line waits in `in`. */
+#define B64_LINE 57
+#define B64_BLOCK (B64_LINE * 1024)
+
+typedef struct {
+	GMimeStream parent;
+	GMimeStream *out;
+	int dos;
+	size_t len;
+	unsigned char in[B64_LINE];
+	unsigned char *obuf;     /* B64_BLOCK's lines */
+} GsBase64Stream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} GsBase64StreamClass;
+
+static GType gs_base64_stream_get_type(void);
+G_DEFINE_TYPE(GsBase64Stream, gs_base64_stream, GMIME_TYPE_STREAM)
+
+/* n bytes (whole lines, or the last line) */
+static int
+b64_lines(GsBase64Stream *b, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		size_t chunk = MIN(n, (size_t) B64_BLOCK), i;
+		unsigned char *o = b->obuf;
+
+		for (i = 0; i < chunk; i += B64_LINE) {
+			o += EVP_EncodeBlock(o, p + i, (int) MIN((size_t) B64_LINE, chunk - i));
+			if (b->dos)
+				*o++ = '\r';
+			*o++ = '\n';
+		}
+		if (g_mime_stream_write(b->out, (const char *) b->obuf, (size_t) (o - b->obuf)) != o - b->obuf)
+			return -1;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static ssize_t
+b64_write(GMimeStream *stream, const char *buf, size_t len)
+{
+	GsBase64Stream *b = (GsBase64Stream *) stream;
+	const unsigned char *p = (const unsigned char *) buf;
+	size_t n = len, whole;
+
+	if (b->len) {
+		size_t k = MIN(n, B64_LINE - b->len);
+		memcpy(b->in + b->len, p, k);
+		b->len += k;
+		p += k;
+		n -= k;
+		if (b->len < B64_LINE)
+			goto done;
+		if (b64_lines(b, b->in, B64_LINE) != 0)
+			return -1;
+		b->len = 0;
+	}
+	whole = n - n % B64_LINE;
+	if (whole && b64_lines(b, p, whole) != 0)
+		return -1;
+	memcpy(b->in, p + whole, n - whole);
+	b->len = n - whole;
+done:
+	stream->position += (gint64) len;
+	return (ssize_t) len;
+}
+
+static int
+b64_flush(GMimeStream *stream)
+{
+	GsBase64Stream *b = (GsBase64Stream *) stream;
+
+	if (b->len && b64_lines(b, b->in, b->len) != 0)
+		return -1;
+	b->len = 0;
+	return g_mime_stream_flush(b->out);
+}
+
+static void
+b64_finalize(GObject *o)
+{
+	GsBase64Stream *b = (GsBase64Stream *) o;
+
+	g_object_unref(b->out);
+	g_free(b->obuf);
+	G_OBJECT_CLASS(gs_base64_stream_parent_class)->finalize(o);
+}
+
+static void
+gs_base64_stream_class_init(GsBase64StreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = b64_finalize;
+	write_only_class(c, b64_write, b64_flush);
+}
+
+static void
+gs_base64_stream_init(GsBase64Stream *b)
+{
+	(void) b;
+}
+
+GMimeStream *
+gs_base64_stream_new(GMimeStream *out, GMimeFormatOptions *options)
+{
+	GsBase64Stream *b = g_object_new(gs_base64_stream_get_type(), NULL);
+
+	g_mime_stream_construct(GMIME_STREAM(b), 0, -1);
+	b->out = g_object_ref(out);
+	b->dos = g_mime_format_options_get_newline_format(options) == GMIME_NEWLINE_FORMAT_DOS;
+	/* 76 columns and a CRLF for every 57 bytes */
+	b->obuf = g_malloc(B64_BLOCK / B64_LINE * 78 + 4);
+	return GMIME_STREAM(b);
+}
+
 /* Write the base64 of what `produce` writes into the BIO it is given, as
  * GMime writes a base64 part (76 columns, the options' newlines). */
 typedef gs_status (*producer)(stream_job *j, BIO *out, char **errmsg);
@@ -852,20 +1023,15 @@ static ssize_t
 write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GMimeStream *stream,
 	     producer produce)
 {
-	GMimeStream *filtered = g_mime_stream_filter_new(stream);
-	GMimeFilter *f;
+	/* its lines all end: GMime's newline filter, told to end with
+	 * one (object->ensure_newline), would add none */
+	GMimeStream *filtered = gs_base64_stream_new(stream, options);
 	char *msg = NULL;
 	gs_status st;
 	gint64 before = g_mime_stream_tell(stream);
 	BIO *bio;
 	int e;
 
-	f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_BASE64, TRUE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
-	g_object_unref(f);
-	f = g_mime_format_options_create_newline_filter(options, object->ensure_newline);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
-	g_object_unref(f);
 	bio = gs_bio_new_stream(filtered);
 	st = bio ? produce(j, bio, &msg) : gs_fail(&msg, GS_E_INTERNAL, "out of memory");
 	/* OpenSSL (or the content written into it) failed because the
