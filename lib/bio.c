@@ -2,6 +2,9 @@
  * that content flows between GMime and CMS without extra copies. */
 #include "gs-private.h"
 
+#include <stdint.h>
+#include <sys/mman.h>
+
 #include <errno.h>
 
 static BIO_METHOD *method;
@@ -171,4 +174,19 @@ gs_stream_memory(GMimeStream *st, size_t *len)
 		return NULL;
 	*len = (size_t) (end - st->bound_start);
 	return base + st->bound_start;
+}
+
+void
+gs_memory_large(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t) 2 << 20;
+	uintptr_t start = ((uintptr_t) p + huge - 1) & ~(huge - 1), end = ((uintptr_t) p + n) & ~(huge - 1);
+
+	if (end > start)
+		madvise((void *) start, end - start, MADV_HUGEPAGE);
+#else
+	(void) p;
+	(void) n;
+#endif
 }

@@ -648,6 +648,10 @@ int gs_bio_stream_errno(BIO *b);
  * file or a memory stream, or a slice of either, as GMime's parser hands
  * out the parts of its input. NULL for any other stream. */
 const unsigned char *gs_stream_memory(GMimeStream *stream, size_t *len);
+/* A hint that the n bytes at p are one large buffer written through (a
+ * decoded body of megabytes): the kernel may back it with huge pages,
+ * a page fault per 2 MiB instead of per 4 KiB. Nothing else changes. */
+void gs_memory_large(void *p, size_t n);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 /* The GError domain the crypto context (context.c) reports in; the codes

@@ -561,6 +561,7 @@ part_bytes(gs_session *s, GMimePart *part, int release, int *too_big)
 	if (g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64 && raw_stream &&
 	    (raw_mem = gs_stream_memory(raw_stream, &raw_len)) && raw_len / 4 * 3 <= limit + 4) {
 		a = g_byte_array_sized_new((guint) (raw_len / 4 * 3 + 4));
+		gs_memory_large(a->data, raw_len / 4 * 3 + 4);
 		decode_base64_memory(s, raw_mem, raw_len, a, release);
 		*too_big = a->len > limit;
 		return a;
