@@ -2,6 +2,9 @@
  * that content flows between GMime and CMS without extra copies. */
 #include "gs-private.h"
 
+#include <stdint.h>
+#include <sys/mman.h>
+
 #include <errno.h>
 
 static BIO_METHOD *method;
@@ -141,4 +144,49 @@ gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big)
 		g_byte_array_append(a, (guint8 *) buf, (guint) n);
 	}
 	return a;
+}
+
+/* The bytes of a stream held in memory: a mapped file or a memory
+ * stream, or a slice of either, as GMime's parser hands out the parts of
+ * its input. NULL for any other stream. */
+const unsigned char *
+gs_stream_memory(GMimeStream *st, size_t *len)
+{
+	const unsigned char *base;
+	gint64 end;
+	size_t size;
+
+	if (!st)
+		return NULL;
+	end = st->bound_end;
+	if (GMIME_IS_STREAM_MMAP(st) && GMIME_STREAM_MMAP(st)->map) {
+		base = (const unsigned char *) GMIME_STREAM_MMAP(st)->map;
+		size = GMIME_STREAM_MMAP(st)->maplen;
+	} else if (GMIME_IS_STREAM_MEM(st) && GMIME_STREAM_MEM(st)->buffer) {
+		base = GMIME_STREAM_MEM(st)->buffer->data;
+		size = GMIME_STREAM_MEM(st)->buffer->len;
+	} else {
+		return NULL;
+	}
+	if (end < 0)
+		end = (gint64) size;
+	if (st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
+		return NULL;
+	*len = (size_t) (end - st->bound_start);
+	return base + st->bound_start;
+}
+
+void
+gs_memory_large(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t) 2 << 20;
+	uintptr_t start = ((uintptr_t) p + huge - 1) & ~(huge - 1), end = ((uintptr_t) p + n) & ~(huge - 1);
+
+	if (end > start)
+		madvise((void *) start, end - start, MADV_HUGEPAGE);
+#else
+	(void) p;
+	(void) n;
+#endif
 }

@@ -1481,6 +1481,14 @@ gs_status gs_mutt_index(gs_session *session, int keys, const gs_mutt_index_cbs *
  * when the content is empty. */
 gs_status gs_mutt_entity(const void *content, size_t len, GByteArray **entity, char **errmsg);
 
+/* A write-only stream onto a file descriptor (it takes the descriptor
+ * and closes it), for a filter's stdout: small writes are gathered,
+ * large ones (the bulk of a message) go to write(2) as they come; an
+ * interrupted or non-blocking write is retried. Nothing is written when
+ * it is released unflushed, so a message that failed half-way gets no
+ * more of itself out than was already flushed. g_object_unref. */
+GMimeStream *gs_output_stream_new(int fd);
+
 /* Write the message (LF line ends) to `stream` and flush it. Signed and
  * encrypted bodies made by gs_message_sign / gs_message_encrypt are
  * produced while they are written, so this is where their signing and

@@ -683,6 +683,16 @@ gs_status gs_read_sst_trust(const unsigned char *data, size_t len, STACK_OF(X509
 GMimeStream *gs_sink_stream_new(BIO *bio);
 /* Write `entity` with CRLF line ends (the canonical form) into `bio`. */
 gs_status gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg);
+/* g_mime_object_write_to_stream, byte for byte, with the content of parts
+ * whose encoding does not change (the bulk of a message) copied from the
+ * memory it was parsed from with memchr, instead of through GMime's
+ * newline filter. -1 when a write failed (errno), else the bytes written. */
+ssize_t gs_entity_write(GMimeObject *entity, GMimeFormatOptions *options, GMimeStream *out);
+/* A stream that writes the base64 of what is written to it into `out`
+ * (which it references), as GMime's base64 encoder and newline filters
+ * do for a part with the options' newline format: 76 columns, each line
+ * ended, the last one at flush (which flushes `out` too). */
+GMimeStream *gs_base64_stream_new(GMimeStream *out, GMimeFormatOptions *options);
 /* A multipart/signed of `entity` (prepared for signing: non-base64
  * leaves become quoted-printable), signed by `id` (unlocked, kept by the
  * session) when written. */
@@ -699,12 +709,32 @@ gs_status gs_stream_error(GMimeObject *root, char **errmsg);
 /* application/pkcs7-mime signed-data of `entity`, signed when written. */
 GMimeObject *gs_stream_signed_data(gs_session *s, gs_identity *id, GMimeObject *entity);
 
+/* ---- base64 in (base64.c) ---- */
+/* GMime's base64 decoder (g_mime_encoding_base64_decode_step), the same
+ * bytes for any input however it is cut, faster on well-formed lines.
+ * A step writes at most len / 4 * 3 + 3 bytes to out and returns how
+ * many; after the first '=' nothing more is decoded. */
+typedef struct {
+	int n;            /* sextets held; -1 after the end ('=') */
+	unsigned saved;
+} gs_base64;
+void gs_base64_init(gs_base64 *b);
+size_t gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigned char *out);
+
 /* ---- BIO over GMimeStream, and reading streams (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */
 BIO *gs_bio_new_stream(GMimeStream *stream);
 /* The error (errno) of the first failed write or flush of a stream BIO
  * in the chain from `b` down, or 0: why OpenSSL could not write. */
 int gs_bio_stream_errno(BIO *b);
+/* The bytes a stream is a window on when it is one on memory: a mapped
+ * file or a memory stream, or a slice of either, as GMime's parser hands
+ * out the parts of its input. NULL for any other stream. */
+const unsigned char *gs_stream_memory(GMimeStream *stream, size_t *len);
+/* A hint that the n bytes at p are one large buffer written through (a
+ * decoded body of megabytes): the kernel may back it with huge pages,
+ * a page fault per 2 MiB instead of per 4 KiB. Nothing else changes. */
+void gs_memory_large(void *p, size_t n);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 /* The GError domain the crypto context (context.c) reports in; the codes

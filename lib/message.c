@@ -169,7 +169,7 @@ gs_message_write(gs_session *s, GMimeMessage *m, GMimeStream *stream, char **err
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_write: bad arguments");
 	fo = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-	n = g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, stream);
+	n = gs_entity_write(GMIME_OBJECT(m), fo, stream);
 	if (n >= 0 && g_mime_stream_flush(stream) != 0)
 		n = -1;
 	g_mime_format_options_free(fo);
@@ -534,50 +534,23 @@ is_pkcs7_name(const char *filename)
 	return filename && (g_str_has_suffix(filename, ".p7m") || g_str_has_suffix(filename, ".P7M"));
 }
 
-/* The bytes of a stream held in memory: a mapped file or a memory
- * stream, or a slice of either, as GMime's parser hands out the parts of
- * its input. NULL for any other stream. */
-static const unsigned char *
-stream_memory(GMimeStream *st, size_t *len)
-{
-	const unsigned char *base;
-	gint64 end = st->bound_end;
-	size_t size;
-
-	if (GMIME_IS_STREAM_MMAP(st) && GMIME_STREAM_MMAP(st)->map) {
-		base = (const unsigned char *) GMIME_STREAM_MMAP(st)->map;
-		size = GMIME_STREAM_MMAP(st)->maplen;
-	} else if (GMIME_IS_STREAM_MEM(st) && GMIME_STREAM_MEM(st)->buffer) {
-		base = GMIME_STREAM_MEM(st)->buffer->data;
-		size = GMIME_STREAM_MEM(st)->buffer->len;
-	} else {
-		return NULL;
-	}
-	if (end < 0)
-		end = (gint64) size;
-	if (st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
-		return NULL;
-	*len = (size_t) (end - st->bound_start);
-	return base + st->bound_start;
-}
-
-/* Base64 in memory, decoded with GMime's decoder straight into `out`
- * (sized for it) in large steps, without the filter stream's 4 KiB
- * copies; with `release`, the session may drop the input's pages as it
- * goes (a mapped file: they come back from it if touched again), so that
- * the input and what it decodes to are not both held whole. */
+/* Base64 in memory, decoded straight into `out` (sized for it) in large
+ * steps, without the filter stream's 4 KiB copies; with `release`, the
+ * session may drop the input's pages as it goes (a mapped file: they
+ * come back from it if touched again), so that the input and what it
+ * decodes to are not both held whole. */
 static void
 decode_base64_memory(gs_session *s, const unsigned char *in, size_t len, GByteArray *out, int release)
 {
 	const size_t step = (size_t) 4 << 20;
-	GMimeEncoding state;
+	gs_base64 state;
 	size_t off, n = 0;
 
-	g_mime_encoding_init_decode(&state, GMIME_CONTENT_ENCODING_BASE64);
+	gs_base64_init(&state);
 	g_byte_array_set_size(out, (guint) (len / 4 * 3 + 4));
 	for (off = 0; off < len; off += step) {
 		size_t k = MIN(step, len - off);
-		n += g_mime_encoding_step(&state, (const char *) in + off, k, (char *) out->data + n);
+		n += gs_base64_decode_step(&state, in + off, k, out->data + n);
 		if (release && s->input_release)
 			s->input_release(s->input_release_data);
 	}
@@ -600,8 +573,9 @@ part_bytes(gs_session *s, GMimePart *part, int release, int *too_big)
 		return g_byte_array_new();
 	raw_stream = g_mime_data_wrapper_get_stream(w);
 	if (g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64 && raw_stream &&
-	    (raw_mem = stream_memory(raw_stream, &raw_len)) && raw_len / 4 * 3 <= limit + 4) {
+	    (raw_mem = gs_stream_memory(raw_stream, &raw_len)) && raw_len / 4 * 3 <= limit + 4) {
 		a = g_byte_array_sized_new((guint) (raw_len / 4 * 3 + 4));
+		gs_memory_large(a->data, raw_len / 4 * 3 + 4);
 		decode_base64_memory(s, raw_mem, raw_len, a, release);
 		*too_big = a->len > limit;
 		return a;

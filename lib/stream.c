@@ -24,7 +24,9 @@
 #include "gs-private.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- GsSinkStream ---- */
 
@@ -132,14 +134,14 @@ sink_substream(GMimeStream *stream, gint64 start, gint64 end)
 	return NULL;
 }
 
+/* The class of a stream that is only written to: no reading, no seeking. */
 static void
-gs_sink_stream_class_init(GsSinkStreamClass *klass)
+write_only_class(GMimeStreamClass *c, ssize_t (*write)(GMimeStream *, const char *, size_t),
+		 int (*flush)(GMimeStream *))
 {
-	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
-
 	c->read = sink_read;
-	c->write = sink_write;
-	c->flush = sink_flush;
+	c->write = write;
+	c->flush = flush;
 	c->close = sink_close;
 	c->eos = sink_eos;
 	c->reset = sink_reset;
@@ -147,6 +149,14 @@ gs_sink_stream_class_init(GsSinkStreamClass *klass)
 	c->tell = sink_tell;
 	c->length = sink_length;
 	c->substream = sink_substream;
+}
+
+static void
+gs_sink_stream_class_init(GsSinkStreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	write_only_class(c, sink_write, sink_flush);
 }
 
 static void
@@ -163,6 +173,153 @@ gs_sink_stream_new(BIO *bio)
 	g_mime_stream_construct(GMIME_STREAM(s), 0, -1);
 	s->bio = bio;
 	return GMIME_STREAM(s);
+}
+
+/* ---- GsOutStream: a filter's stdout ---- */
+
+/* GMime's buffer stream writes in 4 KiB blocks whatever it is given: a
+ * system call per 4 KiB of a 35 MB message. This one gathers small
+ * writes (header fields, boundaries) and passes large ones (the bulk of
+ * a message) to write(2) as they are. */
+#define OUT_BUF (128 * 1024)
+
+typedef struct {
+	GMimeStream parent;
+	int fd;
+	size_t len;
+	char *buf;
+} GsOutStream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} GsOutStreamClass;
+
+static GType gs_out_stream_get_type(void);
+G_DEFINE_TYPE(GsOutStream, gs_out_stream, GMIME_TYPE_STREAM)
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* a non-blocking stdout: wait until it takes more */
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += k;
+		n -= (size_t) k;
+	}
+	return 0;
+}
+
+static int
+out_flush(GMimeStream *stream)
+{
+	GsOutStream *o = (GsOutStream *) stream;
+
+	if (o->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (o->len && write_all(o->fd, o->buf, o->len) != 0)
+		return -1;
+	o->len = 0;
+	return 0;
+}
+
+static ssize_t
+out_write(GMimeStream *stream, const char *buf, size_t len)
+{
+	GsOutStream *o = (GsOutStream *) stream;
+
+	if (o->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (len > OUT_BUF - o->len && out_flush(stream) != 0)
+		return -1;
+	if (len >= OUT_BUF / 2) {
+		if (write_all(o->fd, buf, len) != 0)
+			return -1;
+	} else {
+		memcpy(o->buf + o->len, buf, len);
+		o->len += len;
+	}
+	stream->position += (gint64) len;
+	return (ssize_t) len;
+}
+
+static int
+out_close(GMimeStream *stream)
+{
+	GsOutStream *o = (GsOutStream *) stream;
+	int rc = 0;
+
+	if (o->fd < 0)
+		return 0;
+	rc = out_flush(stream);
+	if (close(o->fd) != 0)
+		rc = -1;
+	o->fd = -1;
+	return rc;
+}
+
+static void
+out_finalize(GObject *obj)
+{
+	GsOutStream *o = (GsOutStream *) obj;
+
+	/* what was not flushed stays unwritten: a message that did not get
+	 * out whole gets no more of it out */
+	if (o->fd >= 0)
+		close(o->fd);
+	g_free(o->buf);
+	G_OBJECT_CLASS(gs_out_stream_parent_class)->finalize(obj);
+}
+
+static gboolean
+out_eos(GMimeStream *stream)
+{
+	(void) stream;
+	return FALSE;
+}
+
+static void
+gs_out_stream_class_init(GsOutStreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = out_finalize;
+	write_only_class(c, out_write, out_flush);
+	c->close = out_close;
+	c->eos = out_eos;
+}
+
+static void
+gs_out_stream_init(GsOutStream *o)
+{
+	o->fd = -1;
+}
+
+GMimeStream *
+gs_output_stream_new(int fd)
+{
+	GsOutStream *o = g_object_new(gs_out_stream_get_type(), NULL);
+
+	g_mime_stream_construct(GMIME_STREAM(o), 0, -1);
+	o->fd = fd;
+	o->buf = g_malloc(OUT_BUF);
+	return GMIME_STREAM(o);
 }
 
 /* ---- the CRLF form, for OpenSSL ---- */
@@ -373,16 +530,7 @@ gs_canon_stream_class_init(GsCanonStreamClass *klass)
 	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
 
 	G_OBJECT_CLASS(klass)->finalize = canon_finalize;
-	c->read = sink_read;
-	c->write = canon_write;
-	c->flush = canon_flush;
-	c->close = sink_close;
-	c->eos = sink_eos;
-	c->reset = sink_reset;
-	c->seek = sink_seek;
-	c->tell = sink_tell;
-	c->length = sink_length;
-	c->substream = sink_substream;
+	write_only_class(c, canon_write, canon_flush);
 }
 
 static void
@@ -403,6 +551,274 @@ canon_new(GMimeStream *out, BIO *bio)
 	return GMIME_STREAM(c);
 }
 
+/* ---- GMime's writer, with the bulk bytes copied from memory ---- */
+
+/* GMime writes a part whose encoding does not change (a base64
+ * attachment read from the input) by pushing its content stream through
+ * a newline filter a byte at a time, in 4 KiB pieces. When that content
+ * is a window on memory (the mapped input, or a decrypted plaintext),
+ * the same bytes come out here with memchr over the whole window, in
+ * large writes. Everything else (header fields, boundaries, parts that
+ * are re-encoded, message/rfc822 parts, our own streaming parts) is
+ * written by GMime itself, so the output is GMime's, byte for byte. */
+#define ENTITY_BUF (64 * 1024)
+
+typedef struct {
+	GMimeStream *out;
+	size_t len;
+	char buf[ENTITY_BUF];
+} entity_out;
+
+static int
+eo_flush(entity_out *o)
+{
+	if (o->len && g_mime_stream_write(o->out, o->buf, o->len) != (ssize_t) o->len)
+		return -1;
+	o->len = 0;
+	return 0;
+}
+
+/* small pieces gather in the buffer; large ones go as they are */
+static int
+eo_put(entity_out *o, const char *p, size_t n)
+{
+	if (n >= ENTITY_BUF / 4) {
+		if (eo_flush(o) != 0 || g_mime_stream_write(o->out, p, n) != (ssize_t) n)
+			return -1;
+		return 0;
+	}
+	if (n > ENTITY_BUF - o->len && eo_flush(o) != 0)
+		return -1;
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+/* GMime's dos2unix filter: a CR goes unless a byte other than LF
+ * follows it (a CR at the very end goes too). */
+static int
+put_unix(entity_out *o, const char *p, size_t n)
+{
+	const char *end = p + n, *cr;
+
+	while ((cr = memchr(p, '\r', (size_t) (end - p)))) {
+		if (eo_put(o, p, (size_t) (cr - p)) != 0)
+			return -1;
+		if (cr + 1 < end && cr[1] != '\n' && eo_put(o, "\r", 1) != 0)
+			return -1;
+		p = cr + 1;
+	}
+	return eo_put(o, p, (size_t) (end - p));
+}
+
+/* GMime's unix2dos filter: an LF without a CR before it (in this part)
+ * gets one. */
+static int
+put_dos(entity_out *o, const char *p, size_t n)
+{
+	const char *start = p, *end = p + n, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
+		if (nl > start && nl[-1] == '\r') {
+			if (eo_put(o, p, (size_t) (nl + 1 - p)) != 0)
+				return -1;
+		} else if (eo_put(o, p, (size_t) (nl - p)) != 0 || eo_put(o, "\r\n", 2) != 0) {
+			return -1;
+		}
+		p = nl + 1;
+	}
+	return eo_put(o, p, (size_t) (end - p));
+}
+
+static ssize_t entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out,
+			    unsigned depth);
+
+static ssize_t
+own_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out)
+{
+	return GMIME_OBJECT_GET_CLASS(o)->write_to_stream(o, fo, content_only, out);
+}
+
+static ssize_t
+headers_write(GMimeObject *o, GMimeFormatOptions *fo, GMimeStream *out)
+{
+	ssize_t a, b;
+
+	if ((a = g_mime_header_list_write_to_stream(o->headers, fo, out)) < 0 ||
+	    (b = g_mime_stream_write_string(out, g_mime_format_options_get_newline(fo))) < 0)
+		return -1;
+	return a + b;
+}
+
+/* GMime's mime_part_write_to_stream, its content from memory */
+static ssize_t
+part_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out)
+{
+	GMimePart *part = GMIME_PART(o);
+	entity_out *eo;
+	const char *p;
+	size_t n;
+	ssize_t h = 0;
+	int rc;
+
+	if (!part->content || o->ensure_newline ||
+	    part->encoding != g_mime_data_wrapper_get_encoding(part->content) ||
+	    part->encoding == GMIME_CONTENT_ENCODING_BINARY ||
+	    !(p = (const char *) gs_stream_memory(g_mime_data_wrapper_get_stream(part->content), &n)))
+		return own_write(o, fo, content_only, out);
+	if (!content_only && (h = headers_write(o, fo, out)) < 0)
+		return -1;
+	eo = g_new(entity_out, 1);
+	eo->out = out;
+	eo->len = 0;
+	if (g_mime_format_options_get_newline_format(fo) == GMIME_NEWLINE_FORMAT_DOS)
+		rc = put_dos(eo, p, n);
+	else
+		rc = put_unix(eo, p, n);
+	if (rc == 0)
+		rc = eo_flush(eo);
+	g_free(eo);
+	/* GMime counts the content as it was before its newline filter */
+	return rc == 0 ? h + (ssize_t) n : -1;
+}
+
+/* GMime's multipart_write_to_stream (with no hidden header fields, its
+ * options for a multipart/signed's children are the same) */
+static ssize_t
+multipart_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out,
+		unsigned depth)
+{
+	GMimeMultipart *mp = GMIME_MULTIPART(o);
+	const char *boundary = g_mime_object_get_content_type_parameter(o, "boundary");
+	const char *nl = g_mime_format_options_get_newline(fo);
+	ssize_t n, total = 0;
+	guint i;
+
+#define ADD(expr) do { if ((n = (expr)) < 0) return -1; total += n; } while (0)
+	if (!content_only)
+		ADD(headers_write(o, fo, out));
+	if (mp->prologue) {
+		ADD(g_mime_stream_write_string(out, mp->prologue));
+		ADD(g_mime_stream_write_string(out, nl));
+	}
+	for (i = 0; i < mp->children->len; i++) {
+		GMimeObject *child = mp->children->pdata[i];
+
+		ADD(g_mime_stream_printf(out, "--%s%s", boundary, nl));
+		ADD(entity_write(child, fo, FALSE, out, depth + 1));
+		if (!GMIME_IS_MULTIPART(child) || GMIME_MULTIPART(child)->write_end_boundary)
+			ADD(g_mime_stream_write_string(out, nl));
+	}
+	if (mp->write_end_boundary && boundary)
+		ADD(g_mime_stream_printf(out, "--%s--%s", boundary, nl));
+	if (mp->epilogue)
+		ADD(g_mime_stream_write_string(out, mp->epilogue));
+#undef ADD
+	return total;
+}
+
+/* GMime's write_headers_to_stream for a message: its own fields and
+ * its body's, in the order they had in the input (by offset), through
+ * the newline filter */
+static ssize_t
+message_headers_write(GMimeObject *o, GMimeObject *body, GMimeFormatOptions *fo, GMimeStream *out)
+{
+	GMimeHeaderList *mh = o->headers, *bh = body->headers;
+	int count = g_mime_header_list_get_count(mh), bcount = g_mime_header_list_get_count(bh);
+	int i = 0, bi = 0;
+	GMimeStream *filtered;
+	GMimeFilter *f;
+	ssize_t n, total = 0;
+
+	filtered = g_mime_stream_filter_new(out);
+	f = g_mime_format_options_create_newline_filter(fo, FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
+	g_object_unref(f);
+	while (i < count || bi < bcount) {
+		GMimeHeader *h;
+
+		if (i < count && bi < bcount) {
+			GMimeHeader *bhdr = g_mime_header_list_get_header_at(bh, bi);
+			gint64 boff = g_mime_header_get_offset(bhdr);
+
+			if (boff < 0) {
+				/* GMime writes the rest of the message's, then the rest of the body's */
+				h = g_mime_header_list_get_header_at(mh, i++);
+			} else if (g_mime_header_get_offset(h = g_mime_header_list_get_header_at(mh, i)) < boff) {
+				i++;
+			} else {
+				h = bhdr;
+				bi++;
+			}
+		} else if (i < count) {
+			h = g_mime_header_list_get_header_at(mh, i++);
+		} else {
+			h = g_mime_header_list_get_header_at(bh, bi++);
+		}
+		if (g_mime_format_options_is_hidden_header(fo, g_mime_header_get_name(h)))
+			continue;
+		if ((n = g_mime_header_write_to_stream(h, fo, filtered)) < 0) {
+			g_object_unref(filtered);
+			return -1;
+		}
+		total += n;
+	}
+	g_object_unref(filtered);
+	return total;
+}
+
+/* GMime's message_write_to_stream */
+static ssize_t
+message_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out, unsigned depth)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(GMIME_MESSAGE(o));
+	ssize_t n, total = 0;
+
+	if (!content_only) {
+		n = body ? message_headers_write(o, body, fo, out) : g_mime_header_list_write_to_stream(o->headers, fo, out);
+		if (n < 0)
+			return -1;
+		total += n;
+		if ((n = g_mime_stream_write_string(out, g_mime_format_options_get_newline(fo))) < 0)
+			return -1;
+		total += n;
+	}
+	if (body) {
+		body->ensure_newline = o->ensure_newline;
+		n = entity_write(body, fo, TRUE, out, depth + 1);
+		body->ensure_newline = FALSE;
+		if (n < 0)
+			return -1;
+		total += n;
+	}
+	return total;
+}
+
+static ssize_t
+entity_write(GMimeObject *o, GMimeFormatOptions *fo, gboolean content_only, GMimeStream *out, unsigned depth)
+{
+	GType t = G_OBJECT_TYPE(o);
+
+	/* GMime's own classes only: a subclass (our streaming parts) writes
+	 * itself; and GMime's recursion past the depth GMime's parser
+	 * builds */
+	if (depth > 256)
+		return own_write(o, fo, content_only, out);
+	if (t == GMIME_TYPE_PART || t == GMIME_TYPE_TEXT_PART || t == GMIME_TYPE_APPLICATION_PKCS7_MIME)
+		return part_write(o, fo, content_only, out);
+	if (t == GMIME_TYPE_MULTIPART || t == GMIME_TYPE_MULTIPART_SIGNED || t == GMIME_TYPE_MULTIPART_ENCRYPTED)
+		return multipart_write(o, fo, content_only, out, depth);
+	if (t == GMIME_TYPE_MESSAGE)
+		return message_write(o, fo, content_only, out, depth);
+	return own_write(o, fo, content_only, out);
+}
+
+ssize_t
+gs_entity_write(GMimeObject *entity, GMimeFormatOptions *options, GMimeStream *out)
+{
+	return entity_write(entity, options, FALSE, out, 0);
+}
+
 /* ---- writing an entity, canonically, into a BIO ---- */
 
 gs_status
@@ -413,7 +829,7 @@ gs_write_entity_crlf(GMimeObject *entity, BIO *bio, char **errmsg)
 	ssize_t n;
 
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	n = g_mime_object_write_to_stream(entity, fo, sink);
+	n = gs_entity_write(entity, fo, sink);
 	g_mime_format_options_free(fo);
 	g_object_unref(sink);
 	if (n < 0)
@@ -473,6 +889,132 @@ job_once(stream_job *j)
 	return 1;
 }
 
+/* ---- GsBase64Stream: base64 out, as GMime writes a base64 part ---- */
+
+/* GMime's base64 encoder filter and then its newline filter, in one
+ * pass: 57 bytes a line (76 columns), every line ended, the last one
+ * too; LF, or CRLF for the DOS newline format. Whole lines are encoded
+ * with EVP_EncodeBlock straight from what is written; only a partial
+ * line waits in `in`. */
+#define B64_LINE 57
+#define B64_BLOCK (B64_LINE * 1024)
+
+typedef struct {
+	GMimeStream parent;
+	GMimeStream *out;
+	int dos;
+	size_t len;
+	unsigned char in[B64_LINE];
+	unsigned char *obuf;     /* B64_BLOCK's lines */
+} GsBase64Stream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} GsBase64StreamClass;
+
+static GType gs_base64_stream_get_type(void);
+G_DEFINE_TYPE(GsBase64Stream, gs_base64_stream, GMIME_TYPE_STREAM)
+
+/* n bytes (whole lines, or the last line) */
+static int
+b64_lines(GsBase64Stream *b, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		size_t chunk = MIN(n, (size_t) B64_BLOCK), i;
+		unsigned char *o = b->obuf;
+
+		for (i = 0; i < chunk; i += B64_LINE) {
+			o += EVP_EncodeBlock(o, p + i, (int) MIN((size_t) B64_LINE, chunk - i));
+			if (b->dos)
+				*o++ = '\r';
+			*o++ = '\n';
+		}
+		if (g_mime_stream_write(b->out, (const char *) b->obuf, (size_t) (o - b->obuf)) != o - b->obuf)
+			return -1;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static ssize_t
+b64_write(GMimeStream *stream, const char *buf, size_t len)
+{
+	GsBase64Stream *b = (GsBase64Stream *) stream;
+	const unsigned char *p = (const unsigned char *) buf;
+	size_t n = len, whole;
+
+	if (b->len) {
+		size_t k = MIN(n, B64_LINE - b->len);
+		memcpy(b->in + b->len, p, k);
+		b->len += k;
+		p += k;
+		n -= k;
+		if (b->len < B64_LINE)
+			goto done;
+		if (b64_lines(b, b->in, B64_LINE) != 0)
+			return -1;
+		b->len = 0;
+	}
+	whole = n - n % B64_LINE;
+	if (whole && b64_lines(b, p, whole) != 0)
+		return -1;
+	memcpy(b->in, p + whole, n - whole);
+	b->len = n - whole;
+done:
+	stream->position += (gint64) len;
+	return (ssize_t) len;
+}
+
+static int
+b64_flush(GMimeStream *stream)
+{
+	GsBase64Stream *b = (GsBase64Stream *) stream;
+
+	if (b->len && b64_lines(b, b->in, b->len) != 0)
+		return -1;
+	b->len = 0;
+	return g_mime_stream_flush(b->out);
+}
+
+static void
+b64_finalize(GObject *o)
+{
+	GsBase64Stream *b = (GsBase64Stream *) o;
+
+	g_object_unref(b->out);
+	g_free(b->obuf);
+	G_OBJECT_CLASS(gs_base64_stream_parent_class)->finalize(o);
+}
+
+static void
+gs_base64_stream_class_init(GsBase64StreamClass *klass)
+{
+	GMimeStreamClass *c = GMIME_STREAM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = b64_finalize;
+	write_only_class(c, b64_write, b64_flush);
+}
+
+static void
+gs_base64_stream_init(GsBase64Stream *b)
+{
+	(void) b;
+}
+
+GMimeStream *
+gs_base64_stream_new(GMimeStream *out, GMimeFormatOptions *options)
+{
+	GsBase64Stream *b = g_object_new(gs_base64_stream_get_type(), NULL);
+
+	g_mime_stream_construct(GMIME_STREAM(b), 0, -1);
+	b->out = g_object_ref(out);
+	b->dos = g_mime_format_options_get_newline_format(options) == GMIME_NEWLINE_FORMAT_DOS;
+	/* 76 columns and a CRLF for every 57 bytes */
+	b->obuf = g_malloc(B64_BLOCK / B64_LINE * 78 + 4);
+	return GMIME_STREAM(b);
+}
+
 /* Write the base64 of what `produce` writes into the BIO it is given, as
  * GMime writes a base64 part (76 columns, the options' newlines). */
 typedef gs_status (*producer)(stream_job *j, BIO *out, char **errmsg);
@@ -481,20 +1023,15 @@ static ssize_t
 write_base64(stream_job *j, GMimeObject *object, GMimeFormatOptions *options, GMimeStream *stream,
 	     producer produce)
 {
-	GMimeStream *filtered = g_mime_stream_filter_new(stream);
-	GMimeFilter *f;
+	/* its lines all end: GMime's newline filter, told to end with
+	 * one (object->ensure_newline), would add none */
+	GMimeStream *filtered = gs_base64_stream_new(stream, options);
 	char *msg = NULL;
 	gs_status st;
 	gint64 before = g_mime_stream_tell(stream);
 	BIO *bio;
 	int e;
 
-	f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_BASE64, TRUE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
-	g_object_unref(f);
-	f = g_mime_format_options_create_newline_filter(options, object->ensure_newline);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
-	g_object_unref(f);
 	bio = gs_bio_new_stream(filtered);
 	st = bio ? produce(j, bio, &msg) : gs_fail(&msg, GS_E_INTERNAL, "out of memory");
 	/* OpenSSL (or the content written into it) failed because the
@@ -640,7 +1177,7 @@ signed_content_write(GMimeObject *object, GMimeFormatOptions *options, gboolean 
 	 * white space stripped), then two ways: as is into the message, and
 	 * CRLF into the signer's digest (RFC 8551 3.1.1) */
 	canon = canon_new(stream, gs_cms_signer_sink(j->signer));
-	n = g_mime_object_write_to_stream(j->entity, options, canon);
+	n = gs_entity_write(j->entity, options, canon);
 	if (n >= 0 && g_mime_stream_flush(canon) != 0)
 		n = -1;
 	g_object_unref(canon);
