@@ -168,3 +168,21 @@ set from="Alice Example <alice@example.org>"
 set use_from=yes
 EOR
 }
+
+# parallel_signs N: N `gs sign <m.eml` at once; prints how many of them
+# exited 0 with a signature openssl verifies against the test root
+parallel_signs() {
+	i=1
+	while [ "$i" -le "$1" ]; do
+		(gs sign <m.eml >par.$i 2>par.$i.err; echo $? >par.$i.rc) &
+		i=$((i + 1))
+	done
+	wait
+	ok=0 i=1
+	while [ "$i" -le "$1" ]; do
+		[ "$(cat par.$i.rc)" = 0 ] && openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign \
+			-in par.$i -out /dev/null 2>/dev/null && ok=$((ok + 1))
+		i=$((i + 1))
+	done
+	echo "$ok"
+}

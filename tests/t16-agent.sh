@@ -90,18 +90,7 @@ check "--passphrase-file still unlocks here (the agent bypassed)" \
 	sh -c "gs sign --passphrase-file '$PKI/pass' <m.eml | openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -out /dev/null"
 
 # ---- eight clients at once ----
-i=1
-while [ $i -le 8 ]; do
-	(gs sign <m.eml >par.$i 2>par.$i.err; echo $? >par.$i.rc) &
-	i=$((i + 1))
-done
-wait
-ok=0
-for i in 1 2 3 4 5 6 7 8; do
-	[ "$(cat par.$i.rc)" = 0 ] && openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign \
-		-in par.$i -out /dev/null 2>/dev/null && ok=$((ok + 1))
-done
-check "8 clients at once: 8 good signatures" test "$ok" = 8
+check "8 clients at once: 8 good signatures" test "$(parallel_signs 8)" = 8
 check "... from the one agent" test "$(agent_pid)" = "$pid"
 
 # ---- another local user ----
