@@ -519,11 +519,26 @@ gs_name_hash(const X509_NAME *n)
 gs_status
 gs_store_source(gs_store *s, const char *name, const char *kind, int64_t *id, char **errmsg)
 {
+	/* a snapshot's or a directory's source is theirs alone: a GAL
+	 * import named "harvest" or "directory:corp" must not fill (and
+	 * at its next import clear) the harvested certificates or a
+	 * directory's cached answers, nor a directory's answer an import's
+	 * snapshot (trust and cert import share "manual", as they always
+	 * have) */
 	static const char sql[] = "INSERT INTO source(name, kind, imported_at) VALUES (?1, ?2, ?3)"
-				  " ON CONFLICT(name) DO UPDATE SET imported_at = ?3 RETURNING id";
+				  " ON CONFLICT(name) DO UPDATE SET imported_at = ?3"
+				  " WHERE kind = ?2 OR (kind NOT IN ('gal', 'directory') AND ?2 NOT IN ('gal', 'directory'))"
+				  " RETURNING id";
+	gs_status st;
+	int found = 0;
 
-	return gs_store_int64(s, sql, id, NULL, "store: source", errmsg, GS_TEXT(name), GS_TEXT(kind),
-			      GS_INT(time(NULL)));
+	if ((st = gs_store_int64(s, sql, id, &found, "store: source", errmsg, GS_TEXT(name), GS_TEXT(kind),
+				 GS_INT(time(NULL)))) != GS_OK)
+		return st;
+	if (!found)
+		return gs_fail(errmsg, GS_E_USAGE, "the store has a source named '%s' of another kind (not %s): "
+			       "choose another name", name, kind);
+	return GS_OK;
 }
 
 static const char sql_cert_by_sha[] = "SELECT id FROM certificate WHERE sha256 = ?";

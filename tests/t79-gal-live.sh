@@ -80,6 +80,13 @@ check "... and the directory's answer, with its time" \
 	contains explain.out "^directory corp answered [0-9-]+ [0-9:]+ UTC: 1 entry$"
 check "... within the TTL it is not asked again" contains explain.out "^directory corp: not asked, its answer of .* is within its TTL$"
 check "... chosen: bob's" contains explain.out "^chosen: $(fp bob)$"
+# a snapshot may not take a directory's name: its import would replace
+# (and later clear) the directory's cached answers
+gs gal import --source directory:corp gal.ldif >takeover.out 2>takeover.err
+check "gal import --source directory:corp: refused (exit 64)" test $? = 64
+check "... saying the name is another kind's source" contains takeover.err "a source named 'directory:corp' of another kind"
+check "... bob's certificate still from the directory" sh -c \
+	"'$GALSMIME' gal explain bob@example.org | grep -q '^    from       source directory:corp, entry Bob Example'"
 
 ldap_pause
 t0=$(now)
