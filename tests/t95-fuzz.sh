@@ -9,7 +9,7 @@
 #     failure. Then the checks of each bug found, on the test PKI.
 #  2. When clang can build libFuzzer targets: build them (make
 #     fuzz-build, incremental) and run every fuzz/fuzz-*.c target for a
-#     few seconds (FUZZ_T95_SECONDS, default 6) over its seeds and its
+#     few seconds (FUZZ_T95_SECONDS, default 3) over its seeds and its
 #     reproducers, with its dictionary fuzz/NAME.dict if it has one; any
 #     crash, leak or sanitizer report fails.
 . "$TESTS_TOP/tests/lib.sh"
@@ -166,7 +166,7 @@ check "... mutt pk7out writes the signature" \
 
 # ---- 2. the libFuzzer targets ----
 FUZZ_CC=${FUZZ_CC:-clang}
-secs=${FUZZ_T95_SECONDS:-6}
+secs=${FUZZ_T95_SECONDS:-3}
 fuzz_ok() { # can $FUZZ_CC link a libFuzzer target with ASan and UBSan?
 	command -v "$FUZZ_CC" >/dev/null 2>&1 || return 1
 	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' >probe.c
