@@ -77,6 +77,11 @@ cli_spawn_self(cli *c, const char *sub, const char *fd_option, int fd)
 		}
 		snprintf(num, sizeof num, "%d", fd);
 		fcntl(fd, F_SETFD, 0);
+		/* the engine binds every symbol of the engine and its
+		 * libraries once, before it forks: lazily, each worker bound
+		 * again the hundreds it calls (ld.so was 8% of a warm verify) */
+		if (!strcmp(sub, "engine"))
+			setenv("LD_BIND_NOW", "1", 1);
 		execl("/proc/self/exe", "galsmime", "--home", c->home, "agent", sub, fd_option, num, (char *) NULL);
 		_exit(127);
 	}
