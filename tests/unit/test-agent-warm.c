@@ -4,6 +4,17 @@
  * that cannot be opened leaves the set empty. */
 #include "unit.h"
 
+/* remove the throw-away folder of store_with_certs' store `dir`, free `dir` */
+static void
+drop(char *dir)
+{
+	char *parent = g_path_get_dirname(dir);
+
+	rm_rf(parent);
+	g_free(parent);
+	g_free(dir);
+}
+
 static gs_store *
 store_with_certs(char **dir)
 {
@@ -11,8 +22,10 @@ store_with_certs(char **dir)
 	size_t len;
 	unsigned char *root = pki_read("root.crt", &len);
 	gs_import_stats stats = { 0 };
+	char *tmp = tmp_dir();
 
-	*dir = g_build_filename(tmp_dir(), "store", NULL);
+	*dir = g_build_filename(tmp, "store", NULL);
+	g_free(tmp);
 	g_assert_cmpint(gs_store_open(*dir, GS_STORE_READ_WRITE, 1000, &s, NULL), ==, GS_OK);
 	g_assert_cmpint(gs_store_import_certs(s, root, len, "root.crt", GS_ROLE_ANCHOR, &stats, NULL), ==, GS_OK);
 	g_free(root);
@@ -82,7 +95,7 @@ test_shared(void)
 	X509_free(a);
 	gs_store_close(t);
 	g_bytes_unref(der);
-	g_free(dir);
+	drop(dir);
 }
 
 static void
@@ -125,13 +138,13 @@ test_limit_and_bytes(void)
 	g_free(copy);
 	gs_warm_certs_clear();
 	g_bytes_unref(der);
-	g_free(dir);
+	drop(dir);
 }
 
 static void
 test_no_store(void)
 {
-	char *file = g_build_filename(tmp_dir(), "file", NULL);
+	char *tmp = tmp_dir(), *file = g_build_filename(tmp, "file", NULL);
 	char *msg = NULL;
 
 	g_assert_cmpint(gs_warm_certs_load(NULL, 1, NULL), ==, GS_E_PROGRAMMER);
@@ -142,6 +155,8 @@ test_no_store(void)
 	g_assert_null(gs_warm_cert("x", 1));
 	g_free(msg);
 	g_free(file);
+	rm_rf(tmp);
+	g_free(tmp);
 }
 
 int
