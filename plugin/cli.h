@@ -173,6 +173,9 @@ char *cli_signed_at(int64_t t);
 void cli_read_config(cli *c, int directories);
 /* Free the directories read from it, wiping their passwords. */
 void cli_free_directories(cli *c);
+/* [agent] pinentry_graphical, else the first graphical pinentry
+ * installed, else [agent] pinentry (looked for on the first call). */
+const char *cli_pinentry_graphical(cli *c);
 /* $HOME as the environment says now, else the password file's. */
 const char *cli_home_dir(void);
 /* After a command changed the store: keep mutt's .index in step when the

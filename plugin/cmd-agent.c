@@ -127,7 +127,6 @@ cli_terminal(cli *c, gs_pinentry_where *w)
 	const char *t = ttyname(0);
 
 	w->program = c->agent_pinentry;
-	w->graphical = c->agent_pinentry_graphical;
 	/* $GPG_TTY as gpg's users set it: `export GPG_TTY=$(tty)`, which
 	 * says "not a tty" where there is none */
 	w->tty = t ? t : g_getenv("GPG_TTY");
@@ -140,6 +139,9 @@ cli_terminal(cli *c, gs_pinentry_where *w)
 	w->wayland_display = g_getenv("WAYLAND_DISPLAY");
 	if (w->wayland_display && !*w->wayland_display)
 		w->wayland_display = NULL;
+	/* the graphical program runs only with a display and no terminal
+	 * (gs_pinentry_open): looked for then only */
+	w->graphical = !w->tty && (w->display || w->wayland_display) ? cli_pinentry_graphical(c) : NULL;
 	return w->tty || w->display || w->wayland_display;
 }
 
@@ -269,7 +271,7 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	o.default_ttl = c->agent_default_ttl;
 	o.max_ttl = c->agent_max_ttl;
 	o.pinentry = c->agent_pinentry;
-	o.pinentry_graphical = c->agent_pinentry_graphical;
+	o.pinentry_graphical = cli_pinentry_graphical(c);
 	o.protocol = protocol;
 	o.socket_path = sock;
 	st = gs_agent_serve(fd, &o, &msg);

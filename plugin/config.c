@@ -234,6 +234,13 @@ cli_read_config(cli *c, int directories)
 	g_free(path);
 	if (!c->agent_pinentry)
 		c->agent_pinentry = g_strdup("/usr/bin/pinentry");
+}
+
+const char *
+cli_pinentry_graphical(cli *c)
+{
+	/* the default looked for here, when a pinentry may run, not at
+	 * every command's start */
 	if (!c->agent_pinentry_graphical) {
 		static const char *const graphical[] = { "/usr/bin/pinentry-x11", "/usr/bin/pinentry-gnome3",
 							 "/usr/bin/pinentry-gtk-2", "/usr/bin/pinentry-qt" };
@@ -244,6 +251,7 @@ cli_read_config(cli *c, int directories)
 		if (!c->agent_pinentry_graphical)
 			c->agent_pinentry_graphical = g_strdup(c->agent_pinentry);
 	}
+	return c->agent_pinentry_graphical;
 }
 
 int
