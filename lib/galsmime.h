@@ -186,6 +186,14 @@ enum {
  * store, or a newer schema). */
 gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 			gs_store **store, char **errmsg);
+/* Check again, before a handle opened earlier serves a new request (the
+ * warm engine's spare worker opens its store before the request comes),
+ * what gs_store_open checked: the folders' and the files' owners and
+ * modes, and that the database file at the store's path is still the one
+ * the handle opened (not moved or replaced since); then set the busy
+ * timeout. GS_OK, or GS_E_UNSAFE / GS_E_IO: the handle is then not to be
+ * used (close it and open the store again). */
+gs_status gs_store_reuse(gs_store *store, int busy_timeout_ms, char **errmsg);
 /* Close the store (NULL is fine), finalizing its statements; a
  * transaction still open is rolled back. */
 void gs_store_close(gs_store *store);

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 /* ---- errors (util.c) ---- */
 
@@ -170,6 +171,8 @@ struct gs_store {
 	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
 	GHashTable *crls;        /* CRLs decoded, by issuer hash: STACK_OF(X509_CRL) */
 	int has_crls;            /* -1 unknown, else whether the store holds any */
+	dev_t dev;               /* the database file opened (gs_store_reuse) */
+	ino_t ino;
 };
 
 /* Map an SQLite result code to a status with a message ("WHAT: why"):

@@ -447,7 +447,8 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 			st = gs_fail(errmsg, GS_E_IO, "%s: %s", s->path, g_strerror(errno));
 		else if (!S_ISREG(sb.st_mode))
 			st = gs_fail(errmsg, GS_E_UNSAFE, "%s: not a regular file", s->path);
-		else if ((st = check_owner_mode(s->path, "database file", &sb, 0, errmsg)) == GS_OK &&
+		else if ((s->dev = sb.st_dev, s->ino = sb.st_ino,
+			  st = check_owner_mode(s->path, "database file", &sb, 0, errmsg)) == GS_OK &&
 			 (sb.st_mode & 077) && fchmod(fd, 0600) != 0)
 			st = gs_fail(errmsg, GS_E_UNSAFE, "%s: cannot make the database private: %s", s->path,
 				     g_strerror(errno));
@@ -475,6 +476,28 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 		return st;
 	}
 	*store = s;
+	return GS_OK;
+}
+
+gs_status
+gs_store_reuse(gs_store *s, int busy_timeout_ms, char **errmsg)
+{
+	struct stat sb;
+	gs_status st;
+
+	if (!s || !s->db)
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_reuse: no store");
+	if ((st = check_folders(s->dir, errmsg)) != GS_OK)
+		return st;
+	if (lstat(s->path, &sb) != 0)
+		return gs_fail(errmsg, GS_E_IO, "%s: %s", s->path, g_strerror(errno));
+	/* the file the handle has open, still at its name */
+	if (!S_ISREG(sb.st_mode) || sb.st_dev != s->dev || sb.st_ino != s->ino)
+		return gs_fail(errmsg, GS_E_UNSAFE, "%s: no longer the database that was opened", s->path);
+	if ((st = check_owner_mode(s->path, "database file", &sb, 0, errmsg)) != GS_OK ||
+	    (st = check_sidecars(s->path, errmsg)) != GS_OK)
+		return st;
+	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
 	return GS_OK;
 }
 

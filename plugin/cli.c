@@ -99,10 +99,13 @@ cli_usage(cli *c, const char *fmt, ...)
 gs_status
 cli_open_store(cli *c, char **errmsg)
 {
+	unsigned flags = c->write ? GS_STORE_READ_WRITE : GS_STORE_READ_ONLY;
+
 	if (c->store)
 		return GS_OK;
-	return gs_store_open(c->home, c->write ? GS_STORE_READ_WRITE : GS_STORE_READ_ONLY, c->busy_ms,
-			     &c->store, errmsg);
+	if ((c->store = cli_engine_take_store(c->home, flags, c->busy_ms)))
+		return GS_OK;
+	return gs_store_open(c->home, flags, c->busy_ms, &c->store, errmsg);
 }
 
 /* ---- passphrases ---- */

@@ -206,6 +206,11 @@ int cli_engine_serve(cli *c, int watch_fd);
 /* Start the engine beside this agent (engine.c): the write end of its
  * watch pipe, which the agent keeps open while it lives, or -1. */
 int cli_engine_spawn(cli *c);
+/* In a worker of the engine: the store its spare opened read-only before
+ * the request came, when the request asks for that store read-only and
+ * gs_store_reuse finds it unchanged (the caller owns it), else NULL (the
+ * caller opens the store itself). Taken at most once. */
+gs_store *cli_engine_take_store(const char *home, unsigned flags, int busy_ms);
 
 /* The subcommands, one file each. */
 int cmd_key(cli *c, int argc, char **argv);

@@ -17,7 +17,13 @@ export XDG_RUNTIME_DIR="$RUN"
 ESOCK=$RUN/galsmime/engine.sock
 OTHER=gs18u$$
 ENGINE=$(dirname "$GALSMIME")/../lib/galsmime/galsmime-engine.so
-engines() { ps -eo args | grep -F -- "--home $GALSMIME_HOME agent engine" | grep -vc -- grep; }
+# the engine processes: those running `agent engine` whose parent does
+# not (the others are its workers, forked from it)
+engine_pids() {
+	ps -eo pid,ppid,args | grep -F -- "--home $GALSMIME_HOME agent engine" | grep -v -- grep |
+		awk '{ pid[NR] = $1; ppid[NR] = $2; is[$1] = 1 } END { for (i = 1; i <= NR; i++) if (!is[ppid[i]]) print pid[i] }'
+}
+engines() { engine_pids | wc -l; }
 cleanup() {
 	gs agent stop >/dev/null 2>&1
 	userdel "$OTHER" >/dev/null 2>&1
@@ -73,6 +79,8 @@ check "the agent starts the engine: engine.sock in the agent's folder" test -S "
 check "... this user's alone (0700 folder, socket 0600)" \
 	sh -c "[ $(stat -c %a "$RUN/galsmime") = 700 ] && [ \$(stat -c %a '$ESOCK' | cut -c2-) = 00 ]"
 check "... one engine process" test "$(engines)" = 1
+n=30; while [ "$(pgrep -c -P "$(engine_pids)")" != 1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+check "... with one worker ready beside it before any request" test "$(pgrep -c -P "$(engine_pids)")" = 1
 
 # ---- warm runs give what cold runs give ----
 execves sign sign <m.eml >warm.signed 2>warm.sign.err
@@ -135,6 +143,32 @@ GALSMIME_HOME=$T_DIR/bobstore execves bob decrypt $P <cold.enc >bob.dec 2>/dev/n
 check "GALSMIME_HOME of the command, not the engine's: bob's store decrypts warm" \
 	sh -c "[ \$(cat bob.execs) = 0 ] && grep -q 'this is a test message' bob.dec"
 
+# ---- a store the engine's spare worker did not open ----
+# The engine keeps a worker ready with the agent's store open: a request
+# for another store must answer from that store alone. A store with no
+# trust anchor says what it says cold, not "good" from the engine's.
+mkdir emptystore
+GALSMIME_HOME=$T_DIR/emptystore "$GALSMIME" trust list >/dev/null 2>&1
+GALSMIME_HOME=$T_DIR/emptystore XDG_RUNTIME_DIR=/nonexistent "$GALSMIME" verify <cold.signed >empty.cold 2>empty.cold.err
+echo $? >empty.cold.rc
+GALSMIME_HOME=$T_DIR/emptystore execves empty verify <cold.signed >empty.warm 2>empty.warm.err
+echo $? >empty.warm.rc
+check "a store without the anchor, cold: verify is not good" sh -c "! grep -q '^0\$' empty.cold.rc"
+check "... warm: the same exit code, stdout and stderr (not the engine's store)" \
+	sh -c "[ \$(cat empty.execs) = 0 ] && cmp empty.cold.rc empty.warm.rc && cmp empty.cold empty.warm && cmp empty.cold.err empty.warm.err"
+# the agent's own store replaced by that empty one at the same path,
+# under the spare that opened the old one: the new one answers
+mv "$GALSMIME_HOME" "$GALSMIME_HOME.old"
+cp -a emptystore "$GALSMIME_HOME"
+execves swapped verify <cold.signed >swapped.ver 2>swapped.err
+echo $? >swapped.rc
+check "the agent's store folder replaced: verify answers from the new store" \
+	sh -c "[ \$(cat swapped.execs) = 0 ] && cmp swapped.rc empty.cold.rc && cmp swapped.ver empty.cold"
+rm -rf "$GALSMIME_HOME"
+mv "$GALSMIME_HOME.old" "$GALSMIME_HOME"
+execves back verify <cold.signed >back.ver 2>/dev/null
+check "... and put back, from the old one again" sh -c "[ \$(cat back.execs) = 0 ] && cmp back.ver cold.ver"
+
 # ---- the store changed after the engine started ----
 msg alice@example.org grace@example.org >g.eml
 gs encrypt <g.eml >/dev/null 2>grace1.err; rc=$?
@@ -147,11 +181,18 @@ check "after cert import, the warm engine encrypts to grace" sh -c "[ \$(cat gra
 check "8 clients at once: 8 good signatures" test "$(parallel_signs 8)" = 8
 
 # ---- a worker killed mid-operation ----
-eng=$(ps -eo pid,args | grep -F -- "--home $GALSMIME_HOME agent engine" | grep -v grep | awk '{print $1}')
+eng=$(engine_pids)
+# the engine's worker serving a request: the child whose stdin is the
+# client's pipe (the spare worker waiting beside it has /dev/null)
+serving() {
+	for w in $(pgrep -P "$eng"); do
+		case $(readlink "/proc/$w/fd/0") in pipe:*) echo "$w"; return ;; esac
+	done
+}
 (sleep 2; cat m.eml) | gs sign >killed.out 2>killed.err &
 cpid=$!
 sleep 0.7
-w=$(pgrep -P "$eng" | head -1)
+w=$(serving)
 [ -n "$w" ] && kill -9 "$w"
 wait $cpid; rc=$?
 check "a worker killed while signing: the client exits 75" test "$rc" = 75
@@ -161,7 +202,7 @@ check "... and the engine serves the next one" sh -c "gs sign <m.eml | openssl c
 (sleep 2; cat cold.enc) | gs decrypt >killed2.out 2>/dev/null &
 cpid=$!
 sleep 0.7
-w=$(pgrep -P "$eng" | head -1)
+w=$(serving)
 [ -n "$w" ] && kill -9 "$w"
 wait $cpid; rc=$?
 check "a worker killed while decrypting: 75, nothing on stdout" sh -c "[ $rc = 75 ] && [ ! -s killed2.out ]"

@@ -159,6 +159,75 @@ test_no_store(void)
 	g_free(tmp);
 }
 
+/* gs_store_reuse: a handle opened earlier (the engine's spare opens its
+ * store before the request comes) serves only while what gs_store_open
+ * checked still holds: the same database file at the path, private
+ * folders, no foreign -wal/-shm. Each change below would otherwise make
+ * the request read a store other than the one its path now names. */
+static void
+test_reuse(void)
+{
+	char *dir, *path, *moved, *msg = NULL;
+	gs_store *s, *t = NULL;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	gs_store_close(s);
+	path = g_build_filename(dir, "galsmime.db", NULL);
+	moved = g_strconcat(path, ".old", NULL);
+
+	g_assert_cmpint(gs_store_reuse(NULL, 1000, NULL), ==, GS_E_PROGRAMMER);
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_reuse(t, 1000, &msg), ==, GS_OK);
+	g_assert_null(msg);
+
+	/* the folder opened to others since */
+	g_assert_cmpint(chmod(dir, 0777), ==, 0);
+	g_assert_cmpint(gs_store_reuse(t, 1000, &msg), ==, GS_E_UNSAFE);
+	g_assert_nonnull(msg);
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(chmod(dir, 0700), ==, 0);
+	g_assert_cmpint(gs_store_reuse(t, 1000, NULL), ==, GS_OK);
+
+	/* the database file replaced by another (same content, new file) */
+	g_assert_cmpint(rename(path, moved), ==, 0);
+	{
+		gchar *data;
+		gsize n;
+		g_assert_true(g_file_get_contents(moved, &data, &n, NULL));
+		g_assert_true(g_file_set_contents(path, data, (gssize) n, NULL));
+		g_assert_cmpint(chmod(path, 0600), ==, 0);
+		g_free(data);
+	}
+	g_assert_cmpint(gs_store_reuse(t, 1000, &msg), ==, GS_E_UNSAFE);
+	g_assert_nonnull(strstr(msg, "no longer the database"));
+	g_clear_pointer(&msg, g_free);
+	/* ... or gone */
+	g_assert_cmpint(unlink(path), ==, 0);
+	g_assert_cmpint(gs_store_reuse(t, 1000, NULL), !=, GS_OK);
+	/* back where it was: the very file opened, usable again */
+	g_assert_cmpint(rename(moved, path), ==, 0);
+	g_assert_cmpint(gs_store_reuse(t, 1000, NULL), ==, GS_OK);
+	gs_store_close(t);
+
+	/* a -shm that is a symbolic link, planted while the handle waited:
+	 * open it with no other connection so that the sidecars are absent */
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	{
+		char *shm = g_strconcat(path, "-shm", NULL);
+		unlink(shm);
+		g_assert_cmpint(symlink("/dev/null", shm), ==, 0);
+		g_assert_cmpint(gs_store_reuse(t, 1000, NULL), ==, GS_E_UNSAFE);
+		unlink(shm);
+		g_free(shm);
+	}
+	gs_store_close(t);
+	g_free(path);
+	g_free(moved);
+	drop(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -166,5 +235,6 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-warm/shared-with-stores", test_shared);
 	g_test_add_func("/agent-warm/limit-and-exact-bytes", test_limit_and_bytes);
 	g_test_add_func("/agent-warm/no-store", test_no_store);
+	g_test_add_func("/agent-warm/store-reuse", test_reuse);
 	return g_test_run();
 }
