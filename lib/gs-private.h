@@ -160,6 +160,14 @@ int64_t gs_name_hash(const X509_NAME *name);
  * caller must not modify it), or NULL (agent-warm.c). */
 X509 *gs_warm_cert(const void *der, int len);
 
+/* cms.c: a CMS object from its encoding (d2i, NULL when it is not one),
+ * and a SignedData with its certificates decoded one by one, taken from
+ * the warm set where it has them: the same object as gs_cms_read gives
+ * (the same certificates in the same order, the same signers and
+ * content; fuzz-signed compares them), in less time. */
+CMS_ContentInfo *gs_cms_read(const unsigned char *der, size_t len);
+CMS_ContentInfo *gs_cms_read_signed(const unsigned char *der, size_t len);
+
 struct gs_store {
 	sqlite3 *db;
 	char *dir;
@@ -173,6 +181,7 @@ struct gs_store {
 	int has_crls;            /* -1 unknown, else whether the store holds any */
 	dev_t dev;               /* the database file opened (gs_store_reuse) */
 	ino_t ino;
+	int64_t data_version;    /* PRAGMA data_version when the caches were last known good */
 };
 
 /* Map an SQLite result code to a status with a message ("WHAT: why"):

@@ -228,6 +228,116 @@ test_reuse(void)
 	drop(dir);
 }
 
+/* gs_cms_read_signed: a SignedData carrying alice's certificate and the
+ * intermediate's, read in a process whose warm set holds the
+ * intermediate (a CA of the store): the CMS's intermediate is the warm
+ * set's very object, not a second decoding; alice's (a correspondent's,
+ * not in the set) is decoded; both in the order the encoding has them,
+ * and the whole re-encodes as d2i's reading does. */
+static void
+test_signed_certs(void)
+{
+	char *dir;
+	gs_store *s;
+	X509 *alice, *inter, *warm;
+	EVP_PKEY *key;
+	STACK_OF(X509) *extra = sk_X509_new_null(), *got, *plain_certs;
+	BIO *in = BIO_new_mem_buf("Content-Type: text/plain\r\n\r\nhello\r\n", -1);
+	CMS_ContentInfo *cms, *read, *plain;
+	unsigned char *der = NULL, *d1 = NULL, *d2 = NULL;
+	int len, l1, l2;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	gs_store_close(s);
+	alice = pki_cert("alice");
+	inter = pki_cert("inter");
+	key = pki_key("alice");
+	sk_X509_push(extra, inter);
+	cms = CMS_sign(alice, key, extra, in, CMS_BINARY | CMS_DETACHED);
+	g_assert_nonnull(cms);
+	len = i2d_CMS_ContentInfo(cms, &der);
+	g_assert_cmpint(len, >, 0);
+
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	read = gs_cms_read_signed(der, (size_t) len);
+	plain = gs_cms_read(der, (size_t) len);
+	g_assert_nonnull(read);
+	g_assert_nonnull(plain);
+	got = CMS_get1_certs(read);
+	plain_certs = CMS_get1_certs(plain);
+	g_assert_cmpint(sk_X509_num(got), ==, 2);
+	g_assert_cmpint(sk_X509_num(plain_certs), ==, 2);
+	for (int i = 0; i < 2; i++)
+		g_assert_cmpint(X509_cmp(sk_X509_value(got, i), sk_X509_value(plain_certs, i)), ==, 0);
+	{
+		int i_inter = X509_cmp(sk_X509_value(got, 0), inter) == 0 ? 0 : 1;
+		unsigned char *ider = NULL;
+		int ilen = i2d_X509(inter, &ider);
+
+		warm = gs_warm_cert(ider, ilen);
+		g_assert_nonnull(warm);
+		g_assert_true(sk_X509_value(got, i_inter) == warm);
+		g_assert_true(sk_X509_value(got, 1 - i_inter) != warm);
+		g_assert_cmpint(X509_cmp(sk_X509_value(got, 1 - i_inter), alice), ==, 0);
+		X509_free(warm);
+		OPENSSL_free(ider);
+	}
+	l1 = i2d_CMS_ContentInfo(read, &d1);
+	l2 = i2d_CMS_ContentInfo(plain, &d2);
+	g_assert_cmpint(l1, ==, l2);
+	g_assert_cmpmem(d1, l1, d2, l2);
+
+	OPENSSL_free(d1);
+	OPENSSL_free(d2);
+	sk_X509_pop_free(got, X509_free);
+	sk_X509_pop_free(plain_certs, X509_free);
+	CMS_ContentInfo_free(read);
+	CMS_ContentInfo_free(plain);
+	gs_warm_certs_clear();
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	sk_X509_free(extra);
+	X509_free(alice);
+	X509_free(inter);
+	EVP_PKEY_free(key);
+	drop(dir);
+}
+
+/* gs_store_warm then gs_store_reuse: the anchors the spare loaded serve
+ * the request while nobody wrote to the store; an anchor removed by
+ * another process in between is gone from the handle's X509_STORE. */
+static void
+test_warm_then_write(void)
+{
+	char *dir;
+	gs_store *s, *t = NULL;
+	X509_STORE *a1, *a2;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	g_assert_cmpint(gs_store_warm(NULL, NULL), ==, GS_E_PROGRAMMER);
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_warm(t, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_anchor_store(t, &a1, NULL), ==, GS_OK);
+	g_assert_cmpint(sk_X509_OBJECT_num(X509_STORE_get0_objects(a1)), ==, 1);
+	/* nobody wrote: the very same anchors */
+	g_assert_cmpint(gs_store_reuse(t, 1000, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_anchor_store(t, &a2, NULL), ==, GS_OK);
+	g_assert_true(a1 == a2);
+	/* the root's trust removed through another connection */
+	g_assert_cmpint(sqlite3_exec(s->db, "DELETE FROM anchor", NULL, NULL, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(gs_store_reuse(t, 1000, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_store_anchor_store(t, &a2, NULL), ==, GS_OK);
+	g_assert_cmpint(sk_X509_OBJECT_num(X509_STORE_get0_objects(a2)), ==, 0);
+	gs_store_close(t);
+	gs_store_close(s);
+	drop(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -236,5 +346,7 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-warm/limit-and-exact-bytes", test_limit_and_bytes);
 	g_test_add_func("/agent-warm/no-store", test_no_store);
 	g_test_add_func("/agent-warm/store-reuse", test_reuse);
+	g_test_add_func("/agent-warm/signed-data-certificates", test_signed_certs);
+	g_test_add_func("/agent-warm/warm-then-write", test_warm_then_write);
 	return g_test_run();
 }
