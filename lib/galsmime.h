@@ -191,9 +191,17 @@ gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
  * what gs_store_open checked: the folders' and the files' owners and
  * modes, and that the database file at the store's path is still the one
  * the handle opened (not moved or replaced since); then set the busy
- * timeout. GS_OK, or GS_E_UNSAFE / GS_E_IO: the handle is then not to be
+ * timeout, and forget the anchors and CRLs the handle loaded when another
+ * connection has written to the database since it loaded them. GS_OK, or GS_E_UNSAFE / GS_E_IO: the handle is then not to be
  * used (close it and open the store again). */
 gs_status gs_store_reuse(gs_store *store, int busy_timeout_ms, char **errmsg);
+/* Load now what a store's first request would load: the trust anchors,
+ * whether it holds CRLs, the chain query compiled (the warm engine's
+ * spare worker, before its request comes). gs_store_reuse drops what was
+ * loaded when another process has written to the store since (SQLite's
+ * data_version), so a trust anchor removed in between is not used.
+ * GS_OK, or the error reading the store. */
+gs_status gs_store_warm(gs_store *store, char **errmsg);
 /* Close the store (NULL is fine), finalizing its statements; a
  * transaction still open is rolled back. */
 void gs_store_close(gs_store *store);

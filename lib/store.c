@@ -404,6 +404,21 @@ check_sidecars(const char *path, char **errmsg)
 	return st;
 }
 
+/* SQLite's count of the commits other connections made to the database
+ * since this one opened it (it changes whenever one did), or -1. */
+static int64_t
+data_version(gs_store *s)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
 gs_status
 gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 	      gs_store **store, char **errmsg)
@@ -475,6 +490,7 @@ gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
 		gs_store_close(s);
 		return st;
 	}
+	s->data_version = data_version(s);
 	*store = s;
 	return GS_OK;
 }
@@ -498,6 +514,20 @@ gs_store_reuse(gs_store *s, int busy_timeout_ms, char **errmsg)
 	    (st = check_sidecars(s->path, errmsg)) != GS_OK)
 		return st;
 	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+	/* written since by another process: what the handle loaded is stale
+	 * (the decoded certificates are kept: they are keyed by their DER) */
+	{
+		int64_t now = data_version(s);
+
+		if (now < 0 || now != s->data_version) {
+			gs_store_forget_anchors(s);
+			if (s->crls)
+				g_hash_table_destroy(s->crls);
+			s->crls = NULL;
+			s->has_crls = -1;
+			s->data_version = now;
+		}
+	}
 	return GS_OK;
 }
 
@@ -841,13 +871,32 @@ subject_is(X509 *x, const void *name)
 	return X509_NAME_cmp(X509_get_subject_name(x), name) == 0;
 }
 
+/* cached: every recipient's chain asks for its CA */
+static const char certs_by_subject_sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+
 gs_status
 gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **certs, char **errmsg)
 {
-	/* cached: every recipient's chain asks for its CA */
-	static const char sql[] = "SELECT der FROM certificate WHERE subject_hash = ? LIMIT 64";
+	return query_certs(s, certs_by_subject_sql, GS_INT(gs_name_hash(name)), subject_is, name, 0, certs, errmsg);
+}
 
-	return query_certs(s, sql, GS_INT(gs_name_hash(name)), subject_is, name, 0, certs, errmsg);
+gs_status
+gs_store_warm(gs_store *s, char **errmsg)
+{
+	X509_STORE *anchors;
+	STACK_OF(X509) *none = NULL;
+	gs_status st;
+	int has;
+
+	if (!s || !s->db)
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_store_warm: no store");
+	if ((st = gs_store_anchor_store(s, &anchors, errmsg)) != GS_OK ||
+	    (st = gs_store_has_crls(s, &has, errmsg)) != GS_OK)
+		return st;
+	/* the query every chain asks, compiled (no row has this hash) */
+	st = query_certs(s, certs_by_subject_sql, GS_INT(-1), NULL, NULL, 0, &none, errmsg);
+	sk_X509_pop_free(none, X509_free);
+	return st;
 }
 
 typedef struct issuer_serial {

@@ -303,8 +303,10 @@ spare(int fd, int retire, int taken, const char *store, int busy_ms, const struc
 {
 	int32_t me = (int32_t) getpid();
 
-	if (gs_store_open(store, GS_STORE_READ_ONLY, busy_ms, &spare_store, NULL) == GS_OK)
+	if (gs_store_open(store, GS_STORE_READ_ONLY, busy_ms, &spare_store, NULL) == GS_OK) {
 		spare_store_dir = g_strdup(store);
+		gs_store_warm(spare_store, NULL);
+	}
 	prefault();
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = retire, .events = POLLIN } };

@@ -290,3 +290,26 @@ check "agent stop: the engine is gone too" test "$(engines)" = 0
 check "... and its socket" test ! -e "$ESOCK"
 execves after sign $P <m.eml >after.signed
 check "then the cold path again, which signs" sh -c "[ \$(cat after.execs) -ge 1 ] && openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -in after.signed -out /dev/null"
+
+# ---- a revocation imported while a worker waits ready ----
+# The spare worker loaded the store's anchors and CRL state before its
+# request came; a CRL imported in between (another process writes the
+# store) must count for that very request: bad, "revoked", as cold.
+echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+n=30; while [ "$(pgrep -c -P "$(engine_pids)" 2>/dev/null)" != 1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+execves pre verify <cold.signed >pre.ver 2>/dev/null
+check "before the CRL: warm verify good" sh -c "[ \$(cat pre.execs) = 0 ] && cmp pre.ver cold.ver"
+cp -r "$PKI/ca-inter" ca
+sed -i 's|^dir = .*|dir = ca|' ca/ca.cnf
+openssl ca -batch -config ca/ca.cnf -cert "$PKI/inter.crt" -keyfile "$PKI/inter.key" -revoke "$PKI/alice.crt" 2>/dev/null &&
+	openssl ca -batch -config ca/ca.cnf -cert "$PKI/inter.crt" -keyfile "$PKI/inter.key" -gencrl -crldays 30 \
+		-out alice-revoked.crl 2>/dev/null
+gs crl import alice-revoked.crl >/dev/null 2>&1 &&
+	execves revoked verify <cold.signed >revoked.ver 2>revoked.err
+echo $? >revoked.rc
+env XDG_RUNTIME_DIR=/nonexistent "$GALSMIME" verify <cold.signed >revoked.cold 2>revoked.cold.err
+echo $? >revoked.cold.rc
+check "alice revoked: cold verify says revoked" contains revoked.cold.err revoked
+check "... warm, at once: the same exit code and stderr (not the spare's stale view)" \
+	sh -c "[ \$(cat revoked.execs) = 0 ] && cmp revoked.rc revoked.cold.rc && cmp revoked.err revoked.cold.err"
+gs agent stop >/dev/null 2>&1
