@@ -241,18 +241,23 @@ signed_walk(const unsigned char *der, size_t len, signed_layout *l)
 	const unsigned char *end = der + len, *p, *next;
 	int tag, cls, i;
 
-	if (!(l->ci_end = ber_element(der, end, &tag, &cls, &l->ci_cs, &l->ci_ce, 0)) || tag != V_ASN1_SEQUENCE ||
+	/* each level constructed, as d2i wants it (the bit is in the first
+	 * identifier octet) */
+	if (!(der[0] & V_ASN1_CONSTRUCTED) ||
+	    !(l->ci_end = ber_element(der, end, &tag, &cls, &l->ci_cs, &l->ci_ce, 0)) || tag != V_ASN1_SEQUENCE ||
 	    cls != V_ASN1_UNIVERSAL)
 		return 0;
 	if ((size_t) (l->ci_ce - l->ci_cs) < sizeof oid_signed_data ||
 	    memcmp(l->ci_cs, oid_signed_data, sizeof oid_signed_data))
 		return 0;
 	l->ex = l->ci_cs + sizeof oid_signed_data;
-	if (!(l->ex_end = ber_element(l->ex, l->ci_ce, &tag, &cls, &l->ex_cs, &l->ex_ce, 0)) || tag != 0 ||
+	if (l->ex >= l->ci_ce || !(l->ex[0] & V_ASN1_CONSTRUCTED) ||
+	    !(l->ex_end = ber_element(l->ex, l->ci_ce, &tag, &cls, &l->ex_cs, &l->ex_ce, 0)) || tag != 0 ||
 	    cls != V_ASN1_CONTEXT_SPECIFIC)
 		return 0;
 	l->sd = l->ex_cs;
-	if (!(l->sd_end = ber_element(l->sd, l->ex_ce, &tag, &cls, &l->sd_cs, &l->sd_ce, 0)) ||
+	if (l->sd >= l->ex_ce || !(l->sd[0] & V_ASN1_CONSTRUCTED) ||
+	    !(l->sd_end = ber_element(l->sd, l->ex_ce, &tag, &cls, &l->sd_cs, &l->sd_ce, 0)) ||
 	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
 		return 0;
 	/* version, digestAlgorithms, encapContentInfo, then [0] certificates */
@@ -262,7 +267,8 @@ signed_walk(const unsigned char *der, size_t len, signed_layout *l)
 			return 0;
 	}
 	l->certs = p;
-	return (l->certs_end = ber_element(p, l->sd_ce, &tag, &cls, &l->certs_cs, &l->certs_ce, 1)) != NULL &&
+	return p < l->sd_ce && (p[0] & V_ASN1_CONSTRUCTED) &&
+	       (l->certs_end = ber_element(p, l->sd_ce, &tag, &cls, &l->certs_cs, &l->certs_ce, 1)) != NULL &&
 	       tag == 0 && cls == V_ASN1_CONTEXT_SPECIFIC;
 }
 
@@ -298,8 +304,9 @@ gs_cms_read_signed(const unsigned char *der, size_t len)
 	if (!der || len == 0 || len > LONG_MAX || !signed_walk(der, len, &l))
 		return gs_cms_read(der, len);
 	for (q = l.certs_cs; q < l.certs_ce; q = e) {
-		if (n == GS_MAX_CMS_CERTS || !(e = ber_element(q, l.certs_ce, &tag, &cls, &a, &b, 1)) ||
-		    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL || b != e)
+		if (n == GS_MAX_CMS_CERTS || !(q[0] & V_ASN1_CONSTRUCTED) ||
+		    !(e = ber_element(q, l.certs_ce, &tag, &cls, &a, &b, 1)) || tag != V_ASN1_SEQUENCE ||
+		    cls != V_ASN1_UNIVERSAL || b != e)
 			return gs_cms_read(der, len);
 		one[n].p = q;
 		one[n++].len = e - q;
