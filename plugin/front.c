@@ -15,8 +15,15 @@
  * measured first: the second exec cost 15-25% of a cold 2 KB verify's
  * CPU time on this loaded machine.)
  *
+ * The front sends the request, and with it its descriptors, only once a
+ * worker has greeted it ('P'), within GREETING_MS: an engine that does
+ * not answer (stopped, swamped) costs that wait and the cold path, and
+ * never holds descriptors that a worker could use later, alongside the
+ * cold run.
+ *
  * What the engine answers (int32 pairs, engine.c):
- *   'P' pid   a worker took the request (stdin may be read from now on)
+ *   'P' pid   a worker took the connection (stdin may be read once it
+ *             has the request)
  *   'D' 0     declined before touching stdin: run cold (a worker
  *             declines before the command reads anything)
  *   'R' code  the command's exit code
@@ -41,6 +48,9 @@
 extern char **environ;
 
 static volatile sig_atomic_t worker_pid, got_signal;
+
+/* how long a worker has to greet a front before it runs cold */
+#define GREETING_MS 2000
 
 /* The engine beside this front: DIR/galsmime-engine.so (the build
  * folder), else DIR/../lib/galsmime/galsmime-engine.so (make install). */
@@ -214,10 +224,31 @@ warm(int argc, char **argv, const char *engine)
 		return -1;
 	/* the kernel's word that the engine is this user's */
 	if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != geteuid() ||
-	    !(req = request(argc, argv, &est, &len))) {
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != geteuid()) {
 		close(fd);
 		return -1;
+	}
+	/* a worker's greeting first: nothing sent yet, so nothing to undo */
+	{
+		struct timeval tv = { .tv_sec = GREETING_MS / 1000, .tv_usec = (GREETING_MS % 1000) * 1000 };
+		struct timeval none = { 0 };
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+		    gs_engine_read_all(fd, msg, sizeof msg) < 0 || msg[0] != 'P' || msg[1] <= 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none) < 0 ||
+		    !(req = request(argc, argv, &est, &len))) {
+			close(fd);
+			return -1;
+		}
+	}
+	{
+		struct sigaction sa_fw = { .sa_handler = forward };
+
+		worker_pid = msg[1];
+		sigaction(SIGINT, &sa_fw, NULL);
+		sigaction(SIGTERM, &sa_fw, NULL);
+		sigaction(SIGHUP, &sa_fw, NULL);
+		sigaction(SIGQUIT, &sa_fw, NULL);
 	}
 	iov.iov_base = req;
 	iov.iov_len = len;
@@ -242,19 +273,12 @@ warm(int argc, char **argv, const char *engine)
 		mh.msg_controllen = 0;
 	}
 	free(req);
+	if (got_signal)
+		kill((pid_t) worker_pid, got_signal);
 	for (;;) {
 		if (gs_engine_read_all(fd, msg, sizeof msg) < 0)
 			break;
-		if (msg[0] == 'P' && !worker_pid && msg[1] > 0) {
-			struct sigaction sa_fw = { .sa_handler = forward };
-			worker_pid = msg[1];
-			sigaction(SIGINT, &sa_fw, NULL);
-			sigaction(SIGTERM, &sa_fw, NULL);
-			sigaction(SIGHUP, &sa_fw, NULL);
-			sigaction(SIGQUIT, &sa_fw, NULL);
-			if (got_signal)
-				kill((pid_t) worker_pid, got_signal);
-		} else if (msg[0] == 'D') {
+		if (msg[0] == 'D') {
 			close(fd);
 			return -1;
 		} else if (msg[0] == 'R' && worker_pid && msg[1] >= 0 && msg[1] < 256) {

@@ -4,7 +4,8 @@
 # forked worker. Warm runs give what cold runs give (outputs, exit codes,
 # stderr), read stdin as a pipe or a file, see store changes, serve 8 at
 # once, only their user; a killed worker is exit 75 with nothing on
-# stdout; `agent stop` ends the engine; [agent] enable = false and
+# stdout; a stopped engine costs a 2 s wait and the cold path; `agent
+# stop` ends the engine; [agent] enable = false and
 # another build of the engine mean the cold path. Whether a run was warm
 # is read from strace: a cold run loads galsmime-engine.so, a warm one
 # does not.
@@ -179,6 +180,27 @@ check "after cert import, the warm engine encrypts to grace" sh -c "[ \$(cat gra
 
 # ---- 8 at once ----
 check "8 clients at once: 8 good signatures" test "$(parallel_signs 8)" = 8
+
+# ---- a stopped engine: the front waits 2 s for a worker, then runs cold ----
+stopped=$(engine_pids)
+stopped="$stopped $(pgrep -P "$stopped")"
+kill -STOP $stopped
+# a front that waited forever is released after 15 s (and fails below)
+(sleep 15; kill -CONT $stopped 2>/dev/null) &
+watchdog=$!
+t0=$(date +%s%N)
+execves stopped verify <cold.signed >stopped.ver 2>stopped.err; echo $? >stopped.rc
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+check "engine and its worker stopped (SIGSTOP): verify runs cold" cold stopped
+check "... after the 2 s greeting wait, not forever (${ms} ms)" sh -c "[ $ms -ge 1900 ] && [ $ms -lt 8000 ]"
+check "... and gives what cold gives" sh -c "cmp stopped.ver cold.ver && cmp stopped.rc cold.ver.rc && cmp stopped.err cold.ver.err"
+kill -CONT $stopped
+kill $watchdog 2>/dev/null
+sleep 1
+check "the engine resumed: the connection it had queued did nothing (stdout unchanged)" cmp stopped.ver cold.ver
+execves resumed verify <cold.signed >resumed.ver 2>/dev/null
+check "... and the next verify is warm again" sh -c "[ \$(cat resumed.execs) = 0 ] && cmp resumed.ver cold.ver"
 
 # ---- a worker killed mid-operation ----
 eng=$(engine_pids)
