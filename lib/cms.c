@@ -280,8 +280,10 @@ put_bytes(unsigned char *w, const unsigned char *from, const unsigned char *to)
 }
 
 /* A SignedData decoded without its certificates, which are added back
- * one by one, in their order: those of the warm engine's set
- * (agent-warm.c) already decoded, the others decoded here. OpenSSL 3.0
+ * one by one, in their order, decoded through `store` when given
+ * (gs_store_decode_cert: the warm engine's set, then the handle's cache
+ * by DER, which the chain's lookups in the store find again), else taken
+ * from the warm set or decoded here. OpenSSL 3.0
  * decodes each certificate's public key through its decoder machinery,
  * about 2.4 M instructions, and a message carries its signer's
  * certificate and the chain: in a warm 2 KB verify, d2i of the CMS was
@@ -291,7 +293,7 @@ put_bytes(unsigned char *w, const unsigned char *from, const unsigned char *to)
  * shape (no certificates, a choice other than a plain certificate, an
  * indefinite-length certificate, two the same): gs_cms_read. */
 CMS_ContentInfo *
-gs_cms_read_signed(const unsigned char *der, size_t len)
+gs_cms_read_signed(gs_store *store, const unsigned char *der, size_t len)
 {
 	signed_layout l;
 	const unsigned char *q, *e, *a, *b;
@@ -332,9 +334,11 @@ gs_cms_read_signed(const unsigned char *der, size_t len)
 		return gs_cms_read(der, len);
 	}
 	for (int i = 0; cms && ok && i < n; i++) {
-		X509 *x = gs_warm_cert(one[i].p, (int) one[i].len);
+		X509 *x;
 
-		if (!x)
+		if (store)
+			x = gs_store_decode_cert(store, one[i].p, (int) one[i].len);
+		else if (!(x = gs_warm_cert(one[i].p, (int) one[i].len)))
 			x = gs_cert_from_der(one[i].p, (size_t) one[i].len);
 		ok = x && CMS_add0_cert(cms, x);
 		if (!ok)
@@ -664,7 +668,7 @@ gs_cms_verifier_new(gs_session *s, const unsigned char *sig, size_t siglen, BIO 
 	v = g_new0(gs_cms_verifier, 1);
 	v->s = s;
 	v->dig_ok = 1;
-	if (!(v->cms = gs_cms_read_signed(sig, siglen))) {
+	if (!(v->cms = gs_cms_read_signed(s->store, sig, siglen))) {
 		st = gs_fail_ssl(errmsg, GS_E_MALFORMED, "the signature is not a CMS structure");
 		goto out;
 	}

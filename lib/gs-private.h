@@ -161,12 +161,13 @@ int64_t gs_name_hash(const X509_NAME *name);
 X509 *gs_warm_cert(const void *der, int len);
 
 /* cms.c: a CMS object from its encoding (d2i, NULL when it is not one),
- * and a SignedData with its certificates decoded one by one, taken from
- * the warm set where it has them: the same object as gs_cms_read gives
- * (the same certificates in the same order, the same signers and
- * content; fuzz-signed compares them), in less time. */
+ * and a SignedData with its certificates decoded one by one, through
+ * `store`'s cache (gs_store_decode_cert) when given, else from the warm
+ * set where it has them: the same object as gs_cms_read gives (the same
+ * certificates in the same order, the same signers and content;
+ * fuzz-signed compares them), in less time. */
 CMS_ContentInfo *gs_cms_read(const unsigned char *der, size_t len);
-CMS_ContentInfo *gs_cms_read_signed(const unsigned char *der, size_t len);
+CMS_ContentInfo *gs_cms_read_signed(gs_store *store, const unsigned char *der, size_t len);
 
 struct gs_store {
 	sqlite3 *db;

@@ -261,7 +261,7 @@ test_signed_certs(void)
 	g_assert_cmpint(len, >, 0);
 
 	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
-	read = gs_cms_read_signed(der, (size_t) len);
+	read = gs_cms_read_signed(NULL, der, (size_t) len);
 	plain = gs_cms_read(der, (size_t) len);
 	g_assert_nonnull(read);
 	g_assert_nonnull(plain);
