@@ -252,7 +252,11 @@ cli_engine_take_store(const char *home, unsigned flags, int busy_ms)
  * and read-only data, which a child's page tables start without. On
  * this project's machine those faults were a third of a warm 2 KB
  * verify. */
-static void
+#define PREFAULT_MAX ((unsigned long) 256 << 20)
+
+/* (not instrumented: AddressSanitizer would take touching a freed
+ * chunk's page for a use after free) */
+__attribute__((no_sanitize_address)) static void
 prefault(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -271,8 +275,10 @@ prefault(void)
 		unsigned char *vec;
 		size_t n, i;
 
+		/* not the kernel's pages, and not a huge reservation (a sanitizer's
+		 * shadow memory: terabytes, next to nothing resident) */
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || hi <= lo || perms[0] != 'r' ||
-		    strstr(line, "[v"))
+		    strstr(line, "[v") || hi - lo > PREFAULT_MAX)
 			continue;
 		if (strcmp(perms, "rw-p")) {
 #ifdef MADV_POPULATE_READ
@@ -353,7 +359,7 @@ cli_engine_serve(cli *c, int watch_fd)
 	struct stat self, own, now, seen[2] = { { 0 } };
 	char *store, *db;
 	unsigned workers = 0;
-	int fd, stop = 0, taken[2] = { -1, -1 }, retire = -1;
+	int fd, stop = 0, taken[2] = { -1, -1 }, retire = -1, spare_deaths = 0;
 	pid_t spare_pid = 0;
 	mode_t um;
 
@@ -416,8 +422,14 @@ cli_engine_serve(cli *c, int watch_fd)
 
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			workers--;
-			if (pid == spare_pid)
+			/* a spare that dies before any request (not retired): three in
+			 * a row and the engine stops rather than fork them forever
+			 * while connections wait (the fronts then run cold) */
+			if (pid == spare_pid) {
 				spare_gone(&spare_pid, &retire);
+				if (++spare_deaths >= 3)
+					stop = 1;
+			}
 			if (WIFEXITED(status) && WEXITSTATUS(status) == GS_ENGINE_STALE)
 				stop = 1;
 		}
@@ -461,8 +473,10 @@ cli_engine_serve(cli *c, int watch_fd)
 			int32_t who;
 
 			while (read(taken[0], &who, sizeof who) == (ssize_t) sizeof who)
-				if (who == (int32_t) spare_pid)
+				if (who == (int32_t) spare_pid) {
 					spare_gone(&spare_pid, &retire);
+					spare_deaths = 0;
+				}
 		}
 		if (p[2].fd >= 0 && (p[2].revents & POLLIN) && (cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
 			close(cfd);

@@ -335,3 +335,26 @@ check "alice revoked: cold verify says revoked" contains revoked.cold.err revoke
 check "... warm, at once: the same exit code and stderr (not the spare's stale view)" \
 	sh -c "[ \$(cat revoked.execs) = 0 ] && cmp revoked.rc revoked.cold.rc && cmp revoked.err revoked.cold.err"
 gs agent stop >/dev/null 2>&1
+
+# ---- a spare worker that keeps dying: the engine stops, commands run cold ----
+# (a spare that crashes before any request, as one did under
+# AddressSanitizer: forking them forever would leave connections queued)
+echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+spare_pid() { # (a zombie, killed and not yet reaped, has no fd 0)
+	for w in $(pgrep -P "$(engine_pids)" 2>/dev/null); do
+		case $(readlink "/proc/$w/fd/0") in /dev/null) echo "$w"; return ;; esac
+	done
+}
+killed=0
+for i in 1 2 3; do
+	n=50; while [ -z "$(spare_pid)" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+	s=$(spare_pid)
+	[ -n "$s" ] && kill -9 "$s" && killed=$((killed + 1))
+	sleep 0.3
+done
+check "three spares killed before any request" test "$killed" = 3
+n=30; while [ "$(engines)" != 0 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+check "... the engine stops instead of forking more" test "$(engines)" = 0
+execves dead verify <cold.signed >dead.ver 2>/dev/null
+check "... and the next verify runs cold, as good as ever" sh -c "[ \$(cat dead.execs) -ge 1 ] && cmp dead.ver cold.ver"
+gs agent stop >/dev/null 2>&1
