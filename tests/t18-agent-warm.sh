@@ -177,6 +177,12 @@ check "grace unknown: exit 67" test "$rc" = 67
 gs cert import "$PKI/grace.crt" >/dev/null
 execves grace encrypt <g.eml >grace.enc 2>grace.err
 check "after cert import, the warm engine encrypts to grace" sh -c "[ \$(cat grace.execs) = 0 ] && [ -s grace.enc ]"
+# the spare keeps the store open while it waits, perhaps for hours: it
+# must hold no read transaction, or no checkpoint could complete and the
+# WAL would grow with every write
+gs cert import "$PKI/henry.crt" >/dev/null
+check "a spare waiting with the store open holds no snapshot: a full checkpoint completes" \
+	sh -c "sqlite3 '$GALSMIME_HOME/galsmime.db' 'PRAGMA wal_checkpoint(TRUNCATE);' | grep -q '^0|'"
 
 # ---- 8 at once ----
 check "8 clients at once: 8 good signatures" test "$(parallel_signs 8)" = 8
