@@ -177,7 +177,8 @@ struct gs_store {
 	X509_STORE *anchors;     /* loaded lazily */
 	GPtrArray *anchor_limits;/* with it: the anchors that have an issued_before limit */
 	GHashTable *stmts;       /* cached statements, by SQL text pointer */
-	GHashTable *decoded;     /* certificates decoded from rows: GBytes DER -> X509 */
+	GHashTable *decoded;     /* certificates decoded (rows, messages): GBytes DER -> X509 */
+	size_t decoded_bytes;    /* the DER bytes it holds */
 	GHashTable *crls;        /* CRLs decoded, by issuer hash: STACK_OF(X509_CRL) */
 	int has_crls;            /* -1 unknown, else whether the store holds any */
 	dev_t dev;               /* the database file opened (gs_store_reuse) */
@@ -243,8 +244,9 @@ gs_status gs_store_walked(gs_store *s, int rc, const char *what, char **errmsg);
  * *id receives its row id; *is_new whether it was added. */
 gs_status gs_store_put_cert(gs_store *s, X509 *x, int64_t source_id,
 			    int64_t *id, int *is_new, char **errmsg);
-/* The certificate of a row's DER, decoded once per store handle and
- * shared: a new reference, or NULL when the bytes are not one
+/* The certificate of a row's DER (or a message's), decoded once per
+ * store handle while the cache has room (1024 certificates, 4 MiB of
+ * DER) and shared: a new reference, or NULL when the bytes are not one
  * certificate. Never modify it. */
 X509 *gs_store_decode_cert(gs_store *s, const void *der, int len);
 /* The id of the certificate with this SHA-256 (hex), or 0. */

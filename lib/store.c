@@ -771,6 +771,11 @@ gs_store_get_capabilities(gs_store *s, const char *sha256, char **oids, char **e
  * wrong one), up to DECODED_MAX of them; callers get a reference and must
  * not modify the certificate. */
 #define DECODED_MAX 1024
+/* and at most this many DER bytes: a message's certificates go through
+ * here too (gs_cms_read_signed), and a process that reads many hostile
+ * messages with one handle (a notmuch or procmail run) must not keep
+ * 1024 certificates of a megabyte each */
+#define DECODED_MAX_BYTES ((size_t) 4 << 20)
 
 X509 *
 gs_store_decode_cert(gs_store *s, const void *der, int len)
@@ -791,8 +796,11 @@ gs_store_decode_cert(gs_store *s, const void *der, int len)
 		return X509_up_ref(x) ? x : NULL;
 	if (!(x = gs_warm_cert(der, len)) && !(x = gs_cert_from_der(der, (size_t) len)))
 		return NULL;
-	if (g_hash_table_size(s->decoded) < DECODED_MAX && X509_up_ref(x))
+	if (g_hash_table_size(s->decoded) < DECODED_MAX && (size_t) len <= DECODED_MAX_BYTES - s->decoded_bytes &&
+	    X509_up_ref(x)) {
 		g_hash_table_insert(s->decoded, g_bytes_new(der, (gsize) len), x);
+		s->decoded_bytes += (size_t) len;
+	}
 	return x;
 }
 

@@ -338,6 +338,91 @@ test_warm_then_write(void)
 	drop(dir);
 }
 
+/* A self-signed certificate carrying `pad` bytes of comment. */
+static unsigned char *
+padded_cert(EVP_PKEY *key, long serial, size_t pad, int *len)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509_EXTENSION *ext;
+	unsigned char *der = NULL;
+	char *comment = g_malloc(pad + 1);
+
+	memset(comment, 'a', pad);
+	comment[pad] = 0;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *) "padded", -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_netscape_comment, comment);
+	g_assert_nonnull(ext);
+	X509_add_ext(x, ext, -1);
+	g_assert_cmpint(X509_sign(x, key, EVP_sha256()), >, 0);
+	*len = i2d_X509(x, &der);
+	g_assert_cmpint(*len, >, (int) pad);
+	X509_EXTENSION_free(ext);
+	X509_NAME_free(n);
+	X509_free(x);
+	g_free(comment);
+	return der;
+}
+
+/* The store handle's cache of decoded certificates holds a message's
+ * certificates too (gs_cms_read_signed): six hostile certificates of a
+ * megabyte each, decoded through one handle, are all decoded, but the
+ * cache keeps at most 4 MiB of them, not 6 MiB (a notmuch run reading
+ * thousands of such messages with one handle would otherwise keep 1024
+ * of them). */
+static void
+test_decoded_budget(void)
+{
+	char *dir;
+	gs_store *s;
+	EVP_PKEY *key;
+	X509 *first = NULL;
+	unsigned char *der1 = NULL;
+	int len1 = 0;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	key = pki_key("alice");
+	for (long i = 1; i <= 6; i++) {
+		int len;
+		unsigned char *der = padded_cert(key, i, (size_t) 1 << 20, &len);
+		X509 *x = gs_store_decode_cert(s, der, len);
+
+		g_assert_nonnull(x);
+		if (i == 1) {
+			first = x;
+			der1 = der;
+			len1 = len;
+		} else {
+			X509_free(x);
+			OPENSSL_free(der);
+		}
+	}
+	g_assert_cmpuint(s->decoded_bytes, <=, (size_t) 4 << 20);
+	g_assert_cmpuint(g_hash_table_size(s->decoded), <=, 4);
+	g_assert_cmpuint(g_hash_table_size(s->decoded), >=, 3);
+	/* the first is still the cached object */
+	{
+		X509 *again = gs_store_decode_cert(s, der1, len1);
+
+		g_assert_true(again == first);
+		X509_free(again);
+		OPENSSL_free(der1);
+	}
+	X509_free(first);
+	EVP_PKEY_free(key);
+	gs_store_close(s);
+	drop(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -348,5 +433,6 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-warm/store-reuse", test_reuse);
 	g_test_add_func("/agent-warm/signed-data-certificates", test_signed_certs);
 	g_test_add_func("/agent-warm/warm-then-write", test_warm_then_write);
+	g_test_add_func("/agent-warm/decoded-cache-budget", test_decoded_budget);
 	return g_test_run();
 }
