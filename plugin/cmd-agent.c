@@ -341,6 +341,7 @@ cmd_agent(cli *c, int argc, char **argv)
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "protocol", required_argument, NULL, 'p' },
 		{ "watch-fd", required_argument, NULL, 'w' },
+		{ "quiet", no_argument, NULL, 'q' },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -349,14 +350,13 @@ cmd_agent(cli *c, int argc, char **argv)
 	unsigned protocol = 0;
 	gs_agent_op op;
 
-	if (argc < 2)
-		return cli_usage(c, "agent needs a subcommand: start, status, forget, stop, preset");
-	sub = argv[1];
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* options before or after the subcommand (`agent -q status`) */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
 		if (cli_common_option(c, opt, optarg))
 			continue;
 		switch (opt) {
+		case 'q': c->quiet = 1; break;
 		case 'f': from = optarg; break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'p': protocol = (unsigned) atoi(optarg); break;
@@ -364,6 +364,9 @@ cmd_agent(cli *c, int argc, char **argv)
 		default: return cli_usage(c, "unknown option");
 		}
 	}
+	if (optind >= argc)
+		return cli_usage(c, "agent needs a subcommand: start, status, forget, stop, preset");
+	sub = argv[optind++];
 	if (!strcmp(sub, "serve"))
 		return serve(c, ready_fd, protocol);
 	if (!strcmp(sub, "engine"))

@@ -111,6 +111,7 @@ const cli_command cli_commands[] = {
 	  "the key agent: unlock a key once, pinentry asks (see galsmime(1))",
 	  "  preset --from ADDR   the identity to unlock (default: the only one)\n"
 	  "  preset reads one line of stdin (or --passphrase-file F, --passphrase-fd N)\n"
+	  "  -q, --quiet          preset: say nothing when the key is unlocked\n"
 	  "  configuration [agent]: default_cache_ttl (600), max_cache_ttl (7200),\n"
 	  "  pinentry (/usr/bin/pinentry), enable (true)\n"
 	  "  serve --ready-fd N   the agent itself, as galsmime starts it (--protocol N: a\n"

@@ -80,7 +80,10 @@ check "... gives the text" contains dec.eml 'this is a test message'
 gs encrypt --oaep <m.eml >oaep.eml
 check "decrypt (RSA-OAEP) through the agent" sh -c "gs decrypt <oaep.eml 2>/dev/null | grep -q 'this is a test message'"
 check_exit 77 "carol (EC) is not unlocked: her sign exits 77 without a terminal" gs sign <c.eml
-echo "$pass" | gs agent preset --from carol@example.org >/dev/null 2>&1
+echo "$pass" | gs agent -q preset --from carol@example.org >q.out 2>q.err; rc=$?
+check "agent -q preset (the option before the subcommand): 0, and nothing said" \
+	sh -c "[ $rc = 0 ] && [ ! -s q.out ] && [ ! -s q.err ]"
+check "agent status -q (after it) also runs" sh -c "gs agent status -q | grep -q '^pid '"
 check "EC: ECDSA signature through the agent verifies with openssl" \
 	sh -c "gs sign <c.eml >csigned.eml && openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -in csigned.eml -out /dev/null"
 gs encrypt <c.eml >cenc.eml
