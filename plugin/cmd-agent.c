@@ -7,6 +7,7 @@
  * take agent.lock in that folder in turn: the first starts it, the
  * second finds it listening. */
 #include "cli.h"
+#include "front.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +27,15 @@
 char *
 cli_agent_dir(cli *c, int create)
 {
-	const char *rt = g_getenv("XDG_RUNTIME_DIR");
-	char *dir = rt && *rt && g_path_is_absolute(rt) ? g_build_filename(rt, "galsmime", NULL)
-							: g_build_filename(c->home, "agent", NULL);
+	char path[4096], *dir;
 	struct stat st;
+
+	/* the front's rule (front.h), so that both find the same agent */
+	if (gs_agent_dir_path(c->home, path, sizeof path) < 0) {
+		cli_error(c, "no folder for the key agent (no home folder, or a path too long)");
+		return NULL;
+	}
+	dir = g_strdup(path);
 
 	if (!create && lstat(dir, &st) < 0 && errno == ENOENT) {
 		g_free(dir);

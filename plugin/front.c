@@ -81,14 +81,13 @@ starts(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
-/* The engine's socket for this command line, or -1: cold. Mirrors
- * galsmime's own choices (cmd-agent.c's agent folder, galsmime.c's
- * default store). */
+/* The engine's socket for this command line, or -1: cold. The agent's
+ * folder by the rules galsmime's own code uses (front.h). */
 static int
 socket_for(int argc, char **argv, char *path, size_t size, const char **cmd)
 {
 	const char *const *warm = gs_engine_commands;
-	const char *home = NULL, *rt = getenv("XDG_RUNTIME_DIR"), *e;
+	const char *home = NULL;
 	int i, k, n;
 
 	for (i = 1; i < argc; i++) {
@@ -110,19 +109,12 @@ socket_for(int argc, char **argv, char *path, size_t size, const char **cmd)
 	for (k = i + 1; k < argc && strcmp(argv[k], "--"); k++)
 		if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h"))
 			return -1;
-	if (rt && rt[0] == '/') {
-		n = snprintf(path, size, "%s/galsmime/" GS_ENGINE_SOCKET, rt);
-	} else {
-		if (!home && (e = getenv("GALSMIME_HOME")) && *e)
-			home = e;
-		if (home)
-			n = snprintf(path, size, "%s/agent/" GS_ENGINE_SOCKET, home);
-		else if ((e = getenv("XDG_DATA_HOME")) && *e)
-			n = snprintf(path, size, "%s/galsmime/agent/" GS_ENGINE_SOCKET, e);
-		else if ((e = getenv("HOME")) && *e)
-			n = snprintf(path, size, "%s/.local/share/galsmime/agent/" GS_ENGINE_SOCKET, e);
-		else
+	{
+		char dir[4096];
+
+		if (gs_agent_dir_path(home, dir, sizeof dir) < 0)
 			return -1;
+		n = snprintf(path, size, "%s/" GS_ENGINE_SOCKET, dir);
 	}
 	return n > 0 && (size_t) n < size ? 0 : -1;
 }

@@ -7,7 +7,10 @@
 #define GALSMIME_FRONT_H
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define GS_ENGINE_SOCKET "engine.sock"
@@ -49,6 +52,53 @@ gs_engine_read_all(int fd, void *p, size_t n)
 		n -= (size_t) r;
 	}
 	return 0;
+}
+
+/* Where galsmime's folders are, by one set of rules for the front (which
+ * looks before anything is loaded) and the engine's code (galsmime.c's
+ * default store, cmd-agent.c's agent folder), read from the environment
+ * at each call (a warm engine's worker has its client's): 0 with the
+ * path in `out`, or -1 when it does not fit or there is no home. */
+
+/* The default store: $GALSMIME_HOME, else $XDG_DATA_HOME/galsmime, else
+ * ~/.local/share/galsmime ($HOME, else the password database's). */
+static inline int
+gs_default_store_path(char *out, size_t size)
+{
+	const char *e = getenv("GALSMIME_HOME");
+	struct passwd *pw;
+	int n;
+
+	if (e && *e)
+		n = snprintf(out, size, "%s", e);
+	else if ((e = getenv("XDG_DATA_HOME")) && *e)
+		n = snprintf(out, size, "%s/galsmime", e);
+	else if ((e = getenv("HOME")) && *e)
+		n = snprintf(out, size, "%s/.local/share/galsmime", e);
+	else if ((pw = getpwuid(geteuid())) && pw->pw_dir && *pw->pw_dir)
+		n = snprintf(out, size, "%s/.local/share/galsmime", pw->pw_dir);
+	else
+		return -1;
+	return n > 0 && (size_t) n < size ? 0 : -1;
+}
+
+/* The key agent's folder, for the store `home` (NULL: the default one):
+ * $XDG_RUNTIME_DIR/galsmime when that is an absolute path, else
+ * HOME/agent. */
+static inline int
+gs_agent_dir_path(const char *home, char *out, size_t size)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char store[4096];
+	int n;
+
+	if (rt && rt[0] == '/')
+		n = snprintf(out, size, "%s/galsmime", rt);
+	else if (home || (gs_default_store_path(store, sizeof store) == 0 && (home = store)))
+		n = snprintf(out, size, "%s/agent", home);
+	else
+		return -1;
+	return n > 0 && (size_t) n < size ? 0 : -1;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* galsmime.c: the command table, global options and dispatch. */
 #include "cli.h"
+#include "front.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -179,14 +180,12 @@ word_in(const char *list, const char *sub)
 static char *
 default_home(void)
 {
-	const char *e = g_getenv("GALSMIME_HOME");
+	char path[4096];
 
-	if (e && *e)
-		return g_strdup(e);
-	/* g_get_user_data_dir()'s rule, read now: GLib keeps its first
+	/* the front's rule (front.h), read now: GLib would keep its first
 	 * answer, and a warm engine's worker has the client's environment */
-	if ((e = g_getenv("XDG_DATA_HOME")) && *e)
-		return g_build_filename(e, "galsmime", NULL);
+	if (gs_default_store_path(path, sizeof path) == 0)
+		return g_strdup(path);
 	return g_build_filename(cli_home_dir(), ".local", "share", "galsmime", NULL);
 }
 

@@ -364,3 +364,17 @@ check "... the engine stops instead of forking more" test "$(engines)" = 0
 execves dead verify <cold.signed >dead.ver 2>/dev/null
 check "... and the next verify runs cold, as good as ever" sh -c "[ \$(cat dead.execs) -ge 1 ] && cmp dead.ver cold.ver"
 gs agent stop >/dev/null 2>&1
+
+# ---- no XDG_RUNTIME_DIR: the agent's folder is STORE/agent, for both ----
+# (front.h's one rule: the front looks for engine.sock where the agent
+# and its engine put it)
+(
+	unset XDG_RUNTIME_DIR
+	echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+	n=30; while [ ! -S "$GALSMIME_HOME/agent/engine.sock" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+	[ -S "$GALSMIME_HOME/agent/engine.sock" ] && echo yes >noxdg.sock
+	execves noxdg verify <cold.signed >noxdg.ver 2>/dev/null
+	gs agent stop >/dev/null 2>&1
+)
+check "without XDG_RUNTIME_DIR the engine listens in the store's agent folder" test -s noxdg.sock
+check "... and the front finds it there: verify is warm, and good" sh -c "[ \$(cat noxdg.execs) = 0 ] && cmp noxdg.ver cold.ver"
