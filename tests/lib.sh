@@ -101,7 +101,7 @@ EOC
 			-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 -passout pass:secret \
 			-out "$T_DIR/$1-gpgsm.p12" &&
 		echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-			--import "$T_DIR/$1-gpgsm.p12" >/dev/null 2>&1
+			--import "$T_DIR/$1-gpgsm.p12" >"$T_DIR/gpgsm-import.log" 2>&1
 	fi
 }
 

@@ -141,7 +141,9 @@ if have gpgsm; then
 	echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
 		--decrypt noself.der >gpgsm.plain 2>gpgsm.err
 	rc=$?
-	check "gpgsm decrypts what galsmime encrypts for bob" test "$rc" = 0
+	# on failure, gpgsm's own words and those of the key import before it
+	check "gpgsm decrypts what galsmime encrypts for bob" \
+		sh -c "[ $rc = 0 ] || { cat gpgsm.err; echo '-- the import:'; cat '$T_DIR/gpgsm-import.log'; false; }"
 	check "gpgsm's plaintext is the original body" contains gpgsm.plain 'this is a test message'
 	sed '1,/^$/d' cbc.eml | base64 -d >cbc.der
 	echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
