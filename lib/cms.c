@@ -333,7 +333,7 @@ gs_cms_read_signed(gs_store *store, const unsigned char *der, size_t len)
 		ERR_clear_error();
 		return gs_cms_read(der, len);
 	}
-	for (int i = 0; cms && ok && i < n; i++) {
+	for (int i = 0; ok && i < n; i++) {
 		X509 *x;
 
 		if (store)
@@ -344,7 +344,7 @@ gs_cms_read_signed(gs_store *store, const unsigned char *der, size_t len)
 		if (!ok)
 			X509_free(x);
 	}
-	if (cms && !ok) {
+	if (!ok) {
 		/* one that does not decode (d2i says why), or a second copy */
 		CMS_ContentInfo_free(cms);
 		ERR_clear_error();

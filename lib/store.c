@@ -409,14 +409,11 @@ check_sidecars(const char *path, char **errmsg)
 static int64_t
 data_version(gs_store *s)
 {
-	sqlite3_stmt *q = NULL;
-	int64_t v = -1;
+	int64_t v;
+	int found;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
+	return gs_store_int64_v(s, "PRAGMA data_version", NULL, 0, &v, &found, "store: data version", NULL) ==
+			       GS_OK && found ? v : -1;
 }
 
 gs_status

@@ -433,9 +433,7 @@ cli_engine_serve(cli *c, int watch_fd)
 			if (WIFEXITED(status) && WEXITSTATUS(status) == GS_ENGINE_STALE)
 				stop = 1;
 		}
-		/* the agent gone (stopped, killed), or the socket no longer ours */
-		if (watch_fd >= 0 && poll(&p[1], 1, 0) > 0)
-			stop = 1;
+		/* the socket no longer ours */
 		if (stat(sock, &now) < 0 || now.st_ino != own.st_ino || now.st_dev != own.st_dev)
 			stop = 1;
 		if (stop)
@@ -469,6 +467,9 @@ cli_engine_serve(cli *c, int watch_fd)
 			p[2].fd = spare_pid ? -1 : fd;
 		}
 		poll(p, 3, 1000);
+		/* the agent gone (stopped, killed): the loop's next turn stops */
+		if (watch_fd >= 0 && p[1].revents)
+			stop = 1;
 		if (p[0].revents & POLLIN) {
 			int32_t who;
 
