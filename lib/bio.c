@@ -177,6 +177,21 @@ gs_stream_memory(GMimeStream *st, size_t *len)
 }
 
 void
+gs_memory_will_read(const void *p, size_t n)
+{
+#ifdef MADV_POPULATE_READ
+	const uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t) p & ~(page - 1), end = (uintptr_t) p + n;
+
+	if (p && n)
+		madvise((void *) start, end - start, MADV_POPULATE_READ);
+#else
+	(void) p;
+	(void) n;
+#endif
+}
+
+void
 gs_memory_large(void *p, size_t n)
 {
 #ifdef MADV_HUGEPAGE

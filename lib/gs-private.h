@@ -750,6 +750,10 @@ const unsigned char *gs_stream_memory(GMimeStream *stream, size_t *len);
  * decoded body of megabytes): the kernel may back it with huge pages,
  * a page fault per 2 MiB instead of per 4 KiB. Nothing else changes. */
 void gs_memory_large(void *p, size_t n);
+/* A hint that the n bytes at p (a mapped file, most often) are about to
+ * be read through: their pages are mapped in one call, not one fault per
+ * 64 KiB. Nothing else changes. */
+void gs_memory_will_read(const void *p, size_t n);
 /* Read a stream to its end, up to `limit` bytes (*too_big set beyond). */
 GByteArray *gs_stream_slurp(GMimeStream *stream, size_t limit, int *too_big);
 /* The GError domain the crypto context (context.c) reports in; the codes
@@ -767,6 +771,17 @@ void gs_recipients_add(gs_recipients *r, const char *recipient, const char *fing
 /* The one From mailbox of `m`, lower-cased, as the From rule compares
  * it; NULL when there is none or several. New string. */
 char *gs_message_from_address(GMimeMessage *m);
+/* GMime's parse of a message read from memory (a mapped file or a
+ * GMimeStreamMem, from its current position) whose top entity is one
+ * leaf part, with GMime's parser given only the first `prefix` bytes:
+ * the header block must end there, and the leaf's content is then the
+ * rest of the stream, as GMime would have found it (a leaf at the top
+ * has no boundary to end at; its scan line by line is half of a large
+ * decrypt's parse). NULL for anything else (a multipart, a message/rfc822,
+ * a header block longer than `prefix`, another kind of stream): the
+ * caller parses the whole. gs_message_parse uses it for large input;
+ * fuzz-leaf compares it with the whole parse. */
+GMimeMessage *gs_message_parse_leaf(GMimeStream *stream, gint64 prefix);
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

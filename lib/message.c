@@ -94,6 +94,56 @@ check_message(const gs_limits *l, GMimeMessage *m, char **errmsg)
 	return check_limits(l, body, 1, &parts, errmsg);
 }
 
+/* How much of a large message GMime's parser sees first (its header
+ * block must end within it for gs_message_parse_leaf). */
+#define LEAF_PREFIX ((gint64) 256 << 10)
+
+GMimeMessage *
+gs_message_parse_leaf(GMimeStream *stream, gint64 prefix)
+{
+	gint64 start, end, len, body;
+	GMimeStream *head, *cs, *rest;
+	GMimeParser *parser;
+	GMimeMessage *m;
+	GMimeObject *top;
+	GMimeDataWrapper *w, *nw;
+
+	if (!stream || prefix <= 0 || !(GMIME_IS_STREAM_MMAP(stream) || GMIME_IS_STREAM_MEM(stream)))
+		return NULL;
+	/* GMime's length runs from the stream's start, not its position */
+	start = g_mime_stream_tell(stream);
+	len = g_mime_stream_length(stream);
+	end = stream->bound_start + len;
+	if (start < 0 || len < 0 || end - start <= prefix)
+		return NULL;
+	head = g_mime_stream_substream(stream, start, start + prefix);
+	parser = g_mime_parser_new_with_stream(head);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(head);
+	if (!m)
+		return NULL;
+	/* a leaf at the top (GMimeMessagePart and multiparts are not
+	 * GMimeParts), its content a slice of the prefix that begins inside
+	 * it and runs to its very end: the scan was cut by the prefix's end,
+	 * not by anything the message holds */
+	top = g_mime_message_get_mime_part(m);
+	w = top && GMIME_IS_PART(top) ? g_mime_part_get_content(GMIME_PART(top)) : NULL;
+	cs = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+	if (!cs || (body = cs->bound_start) <= start || body >= start + prefix || cs->bound_end != start + prefix) {
+		g_object_unref(m);
+		return NULL;
+	}
+	rest = g_mime_stream_substream(stream, body, end);
+	nw = g_mime_data_wrapper_new_with_stream(rest, g_mime_data_wrapper_get_encoding(w));
+	g_mime_part_set_content(GMIME_PART(top), nw);
+	g_object_unref(nw);
+	g_object_unref(rest);
+	g_mime_stream_seek(stream, end, GMIME_STREAM_SEEK_SET);
+	return m;
+}
+
 gs_status
 gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **errmsg)
 {
@@ -106,10 +156,18 @@ gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **
 	*out = NULL;
 	if (g_mime_stream_length(stream) == 0)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	m = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
+	if (g_mime_stream_length(stream) <= LEAF_PREFIX * 4 || !(m = gs_message_parse_leaf(stream, LEAF_PREFIX))) {
+		const unsigned char *mem;
+		size_t len;
+
+		/* GMime's parser reads every byte */
+		if ((mem = gs_stream_memory(stream, &len)))
+			gs_memory_will_read(mem, len);
+		parser = g_mime_parser_new_with_stream(stream);
+		g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+		m = g_mime_parser_construct_message(parser, NULL);
+		g_object_unref(parser);
+	}
 	if (!m)
 		return gs_fail(errmsg, GS_E_MALFORMED, "not a mail message");
 	if ((st = check_message(&s->limits, m, errmsg)) != GS_OK) {
@@ -550,6 +608,7 @@ decode_base64_memory(gs_session *s, const unsigned char *in, size_t len, GByteAr
 	g_byte_array_set_size(out, (guint) (len / 4 * 3 + 4));
 	for (off = 0; off < len; off += step) {
 		size_t k = MIN(step, len - off);
+		gs_memory_will_read(in + off, k);
 		n += gs_base64_decode_step(&state, in + off, k, out->data + n);
 		if (release && s->input_release)
 			s->input_release(s->input_release_data);

@@ -369,10 +369,9 @@ cli_read_stdin(cli *c)
 			c->raw_len = (size_t) (sb.st_size - pos);
 			c->raw_map = mm->map;
 			c->raw_map_len = mm->maplen;
-#ifdef MADV_POPULATE_READ
-			/* every page is read: mapped in one call, not a fault per 64 KiB */
-			madvise(c->raw_map, c->raw_map_len, MADV_POPULATE_READ);
-#endif
+			/* its pages are mapped as they are read: gs_message_parse
+			 * maps them all in one call when GMime parses the whole,
+			 * the decoding of a large part a window at a time */
 			if (c->session)
 				gs_session_set_input_release(c->session, release_input, c);
 			return 0;

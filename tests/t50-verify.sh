@@ -84,7 +84,7 @@ openssl cms -sign -in entity.txt -signer "$PKI/carol.crt" -inkey "$PKI/carol.key
 verify_is 0 "openssl cms -sign by carol (ECDSA P-256): good, exit 0" cms-ec.eml
 
 if have gpgsm; then
-	gpgsm_setup alice
+	check "gpgsm set-up: alice's secret key imported" gpgsm_setup alice
 	trap 'gpgconf --kill all >/dev/null 2>&1; t_finish' EXIT
 	sed 's/$/\r/' entity.txt >entity.crlf
 	if echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 -u alice@example.org \
@@ -311,3 +311,23 @@ sys.exit(0 if $rc == 2 and j['version'] == 1 and j['signed'] is False and j['sig
 # last: once grace's certificate is known, her -nocerts signature is good
 gs cert import "$PKI/grace.crt" >/dev/null 2>&1
 verify_is 0 "control: with grace's certificate in the store, the -nocerts signature is good" nocerts.eml
+
+# ---- a large opaque signature: a leaf at the top, which gs_message_parse
+# takes from its header block and first 256 KiB (GMime's parse of the
+# whole would find the same): good, written unchanged; one byte of its
+# content changed deep inside (beyond the first 256 KiB), bad ----
+python3 -c "
+import sys
+sys.stdout.write('Content-Type: text/plain; charset=utf-8\n\n')
+for i in range(40000):
+    sys.stdout.write('line %06d of a long signed text, far beyond the first 256 KiB\n' % i)" >big-entity.txt
+openssl smime -sign -nodetach -in big-entity.txt -signer "$PKI/alice.crt" -inkey "$PKI/alice.key" \
+	-certfile "$PKI/alice-chain.pem" >big-opaque.part && wrap alice big-opaque.part >big-opaque.eml
+check "control: the large opaque message is over 2 MB" test "$(wc -c <big-opaque.eml)" -gt 2000000
+verify_is 0 "a large opaque signature: good, exit 0" big-opaque.eml
+check "a large opaque signature: written unchanged" unchanged big-opaque.eml
+# the base64 line 30000 (about 2 MB in) gets one character changed
+awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" : "A") substr($0, 11) } { print }' \
+	big-opaque.eml >big-tampered.eml
+check "control: the tampered copy differs" sh -c "! cmp -s big-opaque.eml big-tampered.eml"
+verify_is 1 "a large opaque signature changed 2 MB in: bad, exit 1" big-tampered.eml
