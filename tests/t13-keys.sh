@@ -11,7 +11,7 @@ msg alice@example.org bob@example.org "key import" >m.eml
 
 # ---- gpgsm's export ----
 if have gpgsm; then
-	gpgsm_setup alice
+	check "gpgsm set-up: alice's secret key imported" gpgsm_setup alice
 	trap 'gpgconf --kill all >/dev/null 2>&1; t_finish' EXIT
 	echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --armor \
 		--export-secret-key-p12 alice@example.org >alice-gpgsm.asc 2>/dev/null

@@ -134,7 +134,7 @@ check "--oaep with carol: carol decrypts" can_read carol bc.out
 
 # ---- gpgsm as the receiving peer (RSA only: see FIELD-NOTES) ----
 if have gpgsm; then
-	gpgsm_setup bob
+	check "gpgsm set-up: bob's secret key imported" gpgsm_setup bob
 	trap 'gpgconf --kill all >/dev/null 2>&1; t_finish' EXIT
 	# to bob alone: gpgsm exits 2 when it also meets a RecipientInfo it has no key for
 	sed '1,/^$/d' noself.eml | base64 -d >noself.der
