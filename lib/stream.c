@@ -622,11 +622,22 @@ put_dos(entity_out *o, const char *p, size_t n)
 	const char *start = p, *end = p + n, *nl;
 
 	while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
-		if (nl > start && nl[-1] == '\r') {
-			if (eo_put(o, p, (size_t) (nl + 1 - p)) != 0)
-				return -1;
-		} else if (eo_put(o, p, (size_t) (nl - p)) != 0 || eo_put(o, "\r\n", 2) != 0) {
+		int cr = nl > start && nl[-1] == '\r';
+		size_t k = (size_t) (nl - p);
+
+		/* a line and its line end copied straight into the buffer: a
+		 * 25 MB body is 330 000 lines */
+		if (k + 2 > ENTITY_BUF - o->len && eo_flush(o) != 0)
 			return -1;
+		if (k + 2 > ENTITY_BUF) {
+			if (eo_put(o, p, k) != 0 || eo_put(o, cr ? "\n" : "\r\n", cr ? 1 : 2) != 0)
+				return -1;
+		} else {
+			memcpy(o->buf + o->len, p, k);
+			o->len += k;
+			if (!cr)
+				o->buf[o->len++] = '\r';
+			o->buf[o->len++] = '\n';
 		}
 		p = nl + 1;
 	}
