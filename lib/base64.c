@@ -64,16 +64,30 @@ slow(gs_base64 *b, const unsigned char *p, const unsigned char *end, unsigned ch
 size_t
 gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigned char *out)
 {
-	const unsigned char *p = in, *end = in + len, *nl, *lend;
+	const unsigned char *p = in, *end = in + len, *nl, *lend, *eq;
 	unsigned char *o = out;
+	size_t guess = 0;
 
+	/* the first '=' (the data's end), found once: a chunk before it
+	 * holds none */
+	eq = memchr(in, '=', len);
+	if (!eq)
+		eq = end;
 	while (p < end && b->n != -1) {
-		nl = memchr(p, '\n', (size_t) (end - p));
+		/* the lines of a base64 body are of one length: where the last
+		 * one ended, this one most likely does too. Any chunk will do
+		 * (GMime's rule knows no lines, and EVP_DecodeBlock refuses a
+		 * line end inside one), so a wrong guess costs nothing but the
+		 * slow path. */
+		if (guess && guess < (size_t) (end - p) && p[guess] == '\n')
+			nl = p + guess;
+		else
+			nl = memchr(p, '\n', (size_t) (end - p));
+		guess = nl ? (size_t) (nl - p) : 0;
 		lend = nl ? nl : end;
 		if (lend > p && lend[-1] == '\r')
 			lend--; /* skipped either way */
-		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && (lend - p) <= INT_MAX &&
-		    !memchr(p, '=', (size_t) (lend - p)) &&
+		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && (lend - p) <= INT_MAX && lend <= eq &&
 		    EVP_DecodeBlock(o, p, (int) (lend - p)) == (int) ((lend - p) / 4 * 3)) {
 			/* only the alphabet: EVP_DecodeBlock refuses any other
 			 * byte but '=' (which it reads as a zero sextet), and

@@ -242,6 +242,75 @@ test_mutt_entity(void)
 	g_clear_pointer(&msg, g_free);
 }
 
+
+/* ---- base64: galsmime's decoder against GMime's ---- */
+
+/* gs_base64_decode_step over `in` fed in pieces of `piece` bytes gives
+ * what GMime's decoder gives over the whole. */
+static void
+assert_base64_same(const char *in, size_t len, size_t piece)
+{
+	guchar *a = g_malloc(len + 4), *b = g_malloc(len + 4);
+	int state = 0;
+	guint save = 0;
+	size_t na, nb = 0, off;
+	gs_base64 d;
+
+	na = g_mime_encoding_base64_decode_step((const guchar *) in, len, a, &state, &save);
+	gs_base64_init(&d);
+	for (off = 0; off < len; off += piece)
+		nb += gs_base64_decode_step(&d, (const guchar *) in + off, MIN(piece, len - off), b + nb);
+	g_assert_cmpuint(nb, ==, na);
+	g_assert_true(memcmp(a, b, na) == 0);
+	g_free(a);
+	g_free(b);
+}
+
+static void
+test_base64_lines(void)
+{
+	static const char line[] = "TUlNRS1WZXJzaW9uOiAxLjAKQ29udGVudC1UeXBlOiB0ZXh0L3BsYWluCgpsaW5lIG9mIHRleHQh";
+	static const size_t pieces[] = { 1, 7, 76, 77, 4096, 1 << 20 };
+	GString *g;
+	guint i, k;
+
+	g_assert_cmpuint(strlen(line), ==, 76);
+	for (k = 0; k < 7; k++) {
+		g = g_string_new(NULL);
+		for (i = 0; i < 300; i++) {
+			if (k == 2 && i == 150) {
+				/* a line end where the last line's length does not
+				 * predict it, and one where the guess lands on a
+				 * later line end */
+				g_string_append(g, "QUJD\nREVG");
+				g_string_append_len(g, line, 68);
+			} else if (k == 3 && i == 200) {
+				/* '=' inside a line: GMime's decoder stops there */
+				g_string_append_len(g, line, 40);
+				g_string_append_c(g, '=');
+				g_string_append(g, line + 41);
+			} else if (k == 4 && i == 100) {
+				/* junk inside a line: skipped */
+				g_string_append_len(g, line, 30);
+				g_string_append(g, "*!");
+				g_string_append(g, line + 30);
+			} else if (k == 5 && i == 120) {
+				/* a short line: the quartets no longer line up */
+				g_string_append_len(g, line, 74);
+			} else {
+				g_string_append(g, line);
+			}
+			g_string_append(g, k == 1 || k == 6 ? "\r\n" : "\n");
+			if (k == 6 && i == 250)
+				g_string_append(g, "\n\n"); /* empty lines */
+		}
+		g_string_append(g, "QUI=\n");
+		for (i = 0; i < G_N_ELEMENTS(pieces); i++)
+			assert_base64_same(g->str, g->len, pieces[i]);
+		g_string_free(g, TRUE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,5 +321,6 @@ main(int argc, char **argv)
 	g_test_add_func("/util/pem/armour-round-trip", test_pem_armour_round_trip);
 	g_test_add_func("/util/cert/fingerprint", test_fingerprint);
 	g_test_add_func("/util/mutt/entity", test_mutt_entity);
+	g_test_add_func("/util/base64/lines", test_base64_lines);
 	return UNIT_RUN();
 }
