@@ -379,9 +379,22 @@ crlf_put(crlf_out *c, const char *p, size_t n)
 		return 0;
 	while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
 		char before = nl > p ? nl[-1] : c->pc;
-		if (crlf_copy(c, p, (size_t) (nl - p)) != 0 ||
-		    crlf_copy(c, before == '\r' ? "\n" : "\r\n", before == '\r' ? 1 : 2) != 0)
+		size_t k = (size_t) (nl - p);
+
+		/* a line and its line end straight into the buffer when they
+		 * fit (as put_dos does), else in pieces */
+		if (k + 2 <= CRLF_BUF - c->len) {
+			memcpy(c->buf + c->len, p, k);
+			c->len += k;
+			if (before != '\r')
+				c->buf[c->len++] = '\r';
+			c->buf[c->len++] = '\n';
+			if (c->len == CRLF_BUF && crlf_flush(c) != 0)
+				return -1;
+		} else if (crlf_copy(c, p, k) != 0 ||
+			   crlf_copy(c, before == '\r' ? "\n" : "\r\n", before == '\r' ? 1 : 2) != 0) {
 			return -1;
+		}
 		c->pc = '\n';
 		p = nl + 1;
 	}

@@ -225,3 +225,27 @@ sign_fails 77 "no passphrase: exit 77, nothing written, one line" plain.eml
 sign_fails 77 "From: bob, for whom we have no identity: exit 77, nothing written" bob.eml $PASS
 sign_fails 77 "--from an address we have no identity for: exit 77" plain.eml --from grace@example.org $PASS
 check "the failure names the address" contains fail.err 'grace@example.org'
+
+# ---- what the signer digests, line by line: every line end shape ----
+# LF, CRLF, a bare CR, trailing spaces and tabs, "From " lines, an empty
+# line, and a line of 70 000 bytes (longer than the 64 KiB buffers the
+# canonical form goes through), in a part that stays 8-bit-free: what
+# galsmime signs verifies with openssl smime, which canonicalises the
+# signed part itself, and with galsmime.
+python3 - >shapes.eml <<'PY'
+import sys
+w = sys.stdout.buffer.write
+w(b"From: Alice Example <alice@example.org>\nTo: bob@example.org\nSubject: line shapes\n"
+  b"MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n")
+w(b"plain LF line\ncrlf line\r\nbare\rCR inside\ntrailing spaces   \ntrailing tab\t\n")
+w(b"From the start, a From line\nFrom \n\n")
+w(b"x" * 70000 + b"\n")
+for i in range(3000):
+    w(b"line %05d of the body, some text to fill it up to the usual length of a line\n" % i)
+w(b"last line without a line end")
+PY
+gs sign $PASS <shapes.eml >shapes.signed 2>shapes.err
+check "every line end shape: signed (exit 0)" test -s shapes.signed
+check "every line end shape: openssl smime -verify accepts it" \
+	openssl smime -verify -CAfile "$PKI/root.crt" -purpose smimesign -in shapes.signed -out /dev/null
+check "every line end shape: galsmime verify says good" sh -c "'$GALSMIME' verify <shapes.signed >/dev/null 2>&1"
