@@ -1399,6 +1399,30 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArra
 			res->cipher = g_ascii_strdown(EVP_CIPHER_get0_name(EVP_CIPHER_CTX_get0_cipher(cctx)), -1);
 	}
 	res->authenticated = nid == NID_id_smime_ct_authEnvelopedData;
+	if (inplace && dcont) {
+		/* the ciphertext is the front of `inplace` itself (dcont reads
+		 * it): deciphered there in one call, with the context CMS set
+		 * up (key, IV, and for GCM the tag that Final checks), instead
+		 * of through the cipher BIO's buffer and then a copy back */
+		EVP_CIPHER_CTX *cctx = NULL;
+		char *at = NULL;
+		long avail = BIO_get_mem_data(dcont, &at);
+		int outl = 0, fl = 0;
+
+		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx && at == (char *) inplace->data && avail >= 0 &&
+		    (size_t) avail <= inplace->len) {
+			if (!EVP_DecryptUpdate(cctx, inplace->data, &outl, inplace->data, (int) avail) ||
+			    !EVP_DecryptFinal_ex(cctx, inplace->data + outl, &fl)) {
+				st = key_op_failed(match, GS_E_MALFORMED,
+						   res->authenticated ? "the content fails its authentication tag"
+								      : "the content does not decrypt (bad padding)",
+						   errmsg);
+				goto out;
+			}
+			g_byte_array_set_size(inplace, (guint) (outl + fl));
+			goto out;
+		}
+	}
 	buf = g_malloc(COPY_CHUNK);
 	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0) {
 		if (inplace) {
