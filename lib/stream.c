@@ -246,12 +246,15 @@ out_write(GMimeStream *stream, const char *buf, size_t len)
 		errno = EBADF;
 		return -1;
 	}
-	if (len > OUT_BUF - o->len && out_flush(stream) != 0)
-		return -1;
 	if (len >= OUT_BUF / 2) {
-		if (write_all(o->fd, buf, len) != 0)
+		/* what is buffered goes first, then this as it is (a large
+		 * write that still fit the buffer went out ahead of it: a
+		 * part of 64-128 KiB came out before its own header fields) */
+		if (out_flush(stream) != 0 || write_all(o->fd, buf, len) != 0)
 			return -1;
 	} else {
+		if (len > OUT_BUF - o->len && out_flush(stream) != 0)
+			return -1;
 		memcpy(o->buf + o->len, buf, len);
 		o->len += len;
 	}

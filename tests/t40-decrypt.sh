@@ -298,3 +298,25 @@ for f in big.eml bighead.eml; do
 done
 check "a header block of 300 KB: the same decrypted entity" \
 	sh -c "sed '1,/^\$/d' big.eml.file >a.body && sed '1,/^\$/d' bighead.eml.file >b.body && cmp a.body b.body"
+
+# ---- parts of every size around stdout's buffer (128 KiB) and half of
+# it: a part of 64-128 KiB once came out before its own header fields
+# (the output stream wrote a large write ahead of what it held) ----
+for n in 30000 48000 49000 60000 72000 90000 96000 100000 140000; do
+	head -c $n /dev/urandom >sz.bin
+	python3 - sz.bin >sz-entity.txt <<'PY'
+import base64, sys
+b = base64.encodebytes(open(sys.argv[1], 'rb').read()).decode()
+sys.stdout.write("Content-Type: multipart/mixed; boundary=\"=-sz\"\n\n--=-sz\nContent-Type: text/plain\n\nsee the file\n"
+                 "--=-sz\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
+                 "Content-Disposition: attachment; filename=sz.bin\n\n" + b + "--=-sz--\n")
+PY
+	openssl smime -encrypt -aes256 -in sz-entity.txt "$PKI/bob.crt" >sz.part
+	wrap sz.part >sz.eml
+	"$GALSMIME" decrypt $PASS <sz.eml >sz.out 2>sz.err
+	check "a $n-byte attachment: decrypted whole, its header fields first" python3 -c "
+import email, sys
+m = email.message_from_binary_file(open('sz.out', 'rb'))
+p = [x for x in m.walk() if x.get_filename() == 'sz.bin']
+sys.exit(0 if m['Subject'] and len(p) == 1 and p[0].get_payload(decode=True) == open('sz.bin', 'rb').read() else 1)"
+done

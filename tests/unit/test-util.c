@@ -311,6 +311,49 @@ test_base64_lines(void)
 	}
 }
 
+
+/* ---- stdout's stream: writes come out in the order they were made ---- */
+
+/* Writes of every size around the stream's buffer (128 KiB) and half of
+ * it, after small ones still buffered: a large write that fit the buffer
+ * once went out ahead of what was buffered (a decrypted part of 64-128
+ * KiB came out before its header fields). */
+static void
+test_output_order(void)
+{
+	static const size_t sizes[] = { 10, 65536, 3, 70000, 131072, 1, 200000, 65535, 5, 65537, 100000,
+					131071, 7, 64000, 64000, 2, 131073, 1, 98304, 40000, 40000, 40000 };
+	GByteArray *want = g_byte_array_new();
+	GError *err = NULL;
+	char *path = NULL, *got = NULL;
+	gsize got_len = 0;
+	GMimeStream *st;
+	guint i;
+	size_t k;
+	int fd = g_file_open_tmp("out-XXXXXX", &path, &err);
+
+	g_assert_no_error(err);
+	st = gs_output_stream_new(fd);
+	for (i = 0; i < G_N_ELEMENTS(sizes); i++) {
+		guint8 *chunk = g_malloc(sizes[i]);
+		for (k = 0; k < sizes[i]; k++)
+			chunk[k] = (guint8) ('a' + i % 26);
+		g_assert_cmpint(g_mime_stream_write(st, (const char *) chunk, sizes[i]), ==, (gssize) sizes[i]);
+		g_byte_array_append(want, chunk, (guint) sizes[i]);
+		g_free(chunk);
+	}
+	g_assert_cmpint(g_mime_stream_flush(st), ==, 0);
+	g_object_unref(st);
+	g_assert_true(g_file_get_contents(path, &got, &got_len, &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(got_len, ==, want->len);
+	g_assert_true(memcmp(got, want->data, want->len) == 0);
+	g_unlink(path);
+	g_free(path);
+	g_free(got);
+	g_byte_array_unref(want);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,5 +365,6 @@ main(int argc, char **argv)
 	g_test_add_func("/util/cert/fingerprint", test_fingerprint);
 	g_test_add_func("/util/mutt/entity", test_mutt_entity);
 	g_test_add_func("/util/base64/lines", test_base64_lines);
+	g_test_add_func("/util/output/order", test_output_order);
 	return UNIT_RUN();
 }
