@@ -776,8 +776,8 @@ char *gs_message_from_address(GMimeMessage *m);
  * leaf part, with GMime's parser given only the first `prefix` bytes:
  * the header block must end there, and the leaf's content is then the
  * rest of the stream, as GMime would have found it (a leaf at the top
- * has no boundary to end at; its scan line by line is half of a large
- * decrypt's parse). NULL for anything else (a multipart, a message/rfc822,
+ * has no boundary to end at; GMime's scan of it line by line was a
+ * fifth of a 25 MB decrypt). NULL for anything else (a multipart, a message/rfc822,
  * a header block longer than `prefix`, another kind of stream): the
  * caller parses the whole. gs_message_parse uses it for large input;
  * fuzz-leaf compares it with the whole parse. */

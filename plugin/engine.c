@@ -254,12 +254,11 @@ cli_engine_take_store(const char *home, unsigned flags, int busy_ms)
  * verify. */
 #define PREFAULT_MAX ((unsigned long) 256 << 20)
 
-/* (not instrumented: AddressSanitizer would take touching a freed
- * chunk's page for a use after free) */
 /* A request already waiting on `fd` stops it: what is left then faults
  * in as the request touches it, as it would with no prefault at all, and
  * a burst of requests (a mail filter delivering a batch) does not wait
- * for each new spare to finish. */
+ * for each new spare to finish. (Not instrumented: AddressSanitizer
+ * would take touching a freed chunk's page for a use after free.) */
 __attribute__((no_sanitize_address)) static void
 prefault(int fd)
 {
