@@ -331,3 +331,20 @@ awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" 
 	big-opaque.eml >big-tampered.eml
 check "control: the tampered copy differs" sh -c "! cmp -s big-opaque.eml big-tampered.eml"
 verify_is 1 "a large opaque signature changed 2 MB in: bad, exit 1" big-tampered.eml
+
+# ---- --annotate on messages of every size around stdout's buffer (128
+# KiB) and half of it: the field, then the message byte for byte (the
+# output stream once wrote a 64-128 KiB rest ahead of the field it held,
+# so procmail delivered the body first) ----
+for n in 30000 48000 60000 72000 90000 140000; do
+	python3 - $n >sz.eml <<'PY'
+import base64, os, sys
+b = base64.encodebytes(os.urandom(int(sys.argv[1]))).decode()
+sys.stdout.write("From: Alice Example <alice@example.org>\nTo: bob@example.org\nSubject: sizes\nMIME-Version: 1.0\n"
+                 "Content-Type: multipart/mixed; boundary=\"=-sz\"\n\n--=-sz\nContent-Type: text/plain\n\nsee the file\n"
+                 "--=-sz\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n" + b + "--=-sz--\n")
+PY
+	gs sign $PASS <sz.eml >sz.signed 2>/dev/null
+	verify_is 0 "--annotate, a $n-byte attachment: exit 0" sz.signed --annotate --authserv-id mx.example.org
+	check "--annotate, a $n-byte attachment: the field, then the message byte for byte" annotated sz.signed
+done
