@@ -1,8 +1,9 @@
 /* test-util.c: the small library functions the front end calls instead
  * of its own loops: line ends (gs_crlf_canon, gs_crlf_strip and its
  * in-place form), PEM
- * armour, a certificate file's fingerprint, and the entity mutt reads
- * back after decryption (gs_mutt_entity). */
+ * armour, a certificate file's fingerprint, the entity mutt reads
+ * back after decryption (gs_mutt_entity), base64 decoding, stdout's
+ * stream and a part's content written from memory. */
 #include "unit.h"
 
 static void
@@ -354,6 +355,67 @@ test_output_order(void)
 	g_byte_array_unref(want);
 }
 
+/* ---- a part's content written from memory (gs_entity_write) ---- */
+
+/* Lines whose line ends fall on and around the edge of the writer's 64
+ * KiB buffer, LF and CRLF, the CR of a CRLF as the buffer's last byte
+ * and the LF in the next: written as GMime writes them, in both newline
+ * formats. (The fuzz target fuzz-writer checks the same for small
+ * inputs, which never fill the buffer.) */
+static void
+test_entity_long_lines(void)
+{
+	static const size_t lens[] = { 65536, 65530, 65533, 65534, 65535, 65537, 70000, 131071, 131072 };
+	guint shift, i, k, nl;
+
+	for (shift = 0; shift < 4; shift++) {
+		GString *g = g_string_new("From: a@example.org\nMIME-Version: 1.0\nContent-Type: text/plain\n"
+					  "Content-Transfer-Encoding: 8bit\n\n");
+		GMimeStream *in;
+		GMimeParser *parser;
+		GMimeMessage *m;
+
+		/* an empty line first, then 0-2 short lines */
+		for (i = 0; i < shift; i++)
+			g_string_append(g, i ? "a\n" : "\n");
+		for (k = 0; k < G_N_ELEMENTS(lens); k++) {
+			/* CRLF first: with no short lines before it (shift 0), the
+			 * first line and its CR fill the buffer exactly */
+			for (nl = 2; nl-- > 0;) {
+				for (i = 0; i < lens[k] - nl; i++)
+					g_string_append_c(g, (char) ('a' + (i + k) % 26));
+				g_string_append(g, nl ? "\r\n" : "\n");
+			}
+		}
+		in = g_mime_stream_mem_new_with_buffer(g->str, g->len);
+		parser = g_mime_parser_new_with_stream(in);
+		m = g_mime_parser_construct_message(parser, NULL);
+		g_assert_nonnull(m);
+		for (nl = 0; nl < 2; nl++) {
+			GMimeFormatOptions *fo = g_mime_format_options_new();
+			GMimeStream *a = g_mime_stream_mem_new(), *b = g_mime_stream_mem_new();
+			GByteArray *x, *y;
+
+			g_mime_format_options_set_newline_format(fo, nl ? GMIME_NEWLINE_FORMAT_DOS
+									: GMIME_NEWLINE_FORMAT_UNIX);
+			g_assert_cmpint(gs_entity_write(GMIME_OBJECT(m), fo, b), ==,
+					g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, a));
+			x = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(a));
+			y = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b));
+			g_assert_cmpuint(x->len, >, g->len / 2);
+			g_assert_cmpuint(y->len, ==, x->len);
+			g_assert_true(memcmp(x->data, y->data, x->len) == 0);
+			g_object_unref(a);
+			g_object_unref(b);
+			g_mime_format_options_free(fo);
+		}
+		g_object_unref(m);
+		g_object_unref(parser);
+		g_object_unref(in);
+		g_string_free(g, TRUE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,5 +428,6 @@ main(int argc, char **argv)
 	g_test_add_func("/util/mutt/entity", test_mutt_entity);
 	g_test_add_func("/util/base64/lines", test_base64_lines);
 	g_test_add_func("/util/output/order", test_output_order);
+	g_test_add_func("/util/entity/long-lines", test_entity_long_lines);
 	return UNIT_RUN();
 }
