@@ -1328,9 +1328,10 @@ gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, GByteArray **plain, gs_cms_
 
 /* Decrypt `cms` (freed here), its content read from `dcont` when it is
  * detached. The plaintext goes to `out`, or with `inplace` to the front
- * of that array, over the octets `dcont` has already read (never
- * further: a cipher gives no more than it was given), and the array is
- * cut to its length. */
+ * of that array, and the array is cut to its length: with `dcont`, a
+ * memory BIO over the front of `inplace` (the ciphertext), deciphered
+ * there in one step; without, copied over the encoded structure, which
+ * CMS holds a copy of. */
 static gs_status
 decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArray *inplace, gs_cms_result *res,
 	    char **errmsg)
@@ -1409,28 +1410,28 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArra
 		long avail = BIO_get_mem_data(dcont, &at);
 		int outl = 0, fl = 0;
 
-		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx && at == (char *) inplace->data && avail >= 0 &&
-		    (size_t) avail <= inplace->len) {
-			if (!EVP_DecryptUpdate(cctx, inplace->data, &outl, inplace->data, (int) avail) ||
-			    !EVP_DecryptFinal_ex(cctx, inplace->data + outl, &fl)) {
-				st = key_op_failed(match, GS_E_MALFORMED,
-						   res->authenticated ? "the content fails its authentication tag"
-								      : "the content does not decrypt (bad padding)",
-						   errmsg);
-				goto out;
-			}
-			g_byte_array_set_size(inplace, (guint) (outl + fl));
+		if (BIO_get_cipher_ctx(cont, &cctx) <= 0 || !cctx || at != (char *) inplace->data || avail < 0 ||
+		    (size_t) avail > inplace->len) {
+			st = gs_fail(errmsg, GS_E_INTERNAL, "cannot decipher the content in place");
 			goto out;
 		}
+		if (!EVP_DecryptUpdate(cctx, inplace->data, &outl, inplace->data, (int) avail) ||
+		    !EVP_DecryptFinal_ex(cctx, inplace->data + outl, &fl)) {
+			st = key_op_failed(match, GS_E_MALFORMED,
+					   res->authenticated ? "the content fails its authentication tag"
+							      : "the content does not decrypt (bad padding)",
+					   errmsg);
+			goto out;
+		}
+		g_byte_array_set_size(inplace, (guint) (outl + fl));
+		goto out;
 	}
 	buf = g_malloc(COPY_CHUNK);
 	while ((r = BIO_read(cont, buf, COPY_CHUNK)) > 0) {
 		if (inplace) {
-			char *at = NULL;
-			size_t read = inplace->len;
-			if (dcont && BIO_get_mem_data(dcont, &at) >= 0 && at)
-				read = (size_t) ((unsigned char *) at - inplace->data);
-			if (done + (size_t) r > read) {
+			/* the structure holds the ciphertext (no dcont): the
+			 * plaintext takes the encoded bytes' place */
+			if (done + (size_t) r > inplace->len) {
 				st = gs_fail(errmsg, GS_E_INTERNAL, "the plaintext outgrows its ciphertext");
 				goto out;
 			}
