@@ -149,14 +149,15 @@ gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **
 {
 	GMimeParser *parser;
 	GMimeMessage *m;
+	gint64 size;
 	gs_status st;
 
 	if (!s || !stream || !out)
 		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_message_parse: bad arguments");
 	*out = NULL;
-	if (g_mime_stream_length(stream) == 0)
+	if ((size = g_mime_stream_length(stream)) == 0)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
-	if (g_mime_stream_length(stream) <= LEAF_PREFIX * 4 || !(m = gs_message_parse_leaf(stream, LEAF_PREFIX))) {
+	if (size <= LEAF_PREFIX * 4 || !(m = gs_message_parse_leaf(stream, LEAF_PREFIX))) {
 		const unsigned char *mem;
 		size_t len;
 
