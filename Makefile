@@ -94,9 +94,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 # nothing), build, then run every suite against the installed binary in
 # a throw-away prefix and HOME. Each run installs into a prefix of its
 # own, so that runs side by side never see each other's files.
+# The build under `make check` runs one compiler per CPU, unless make
+# was given a -j of its own.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/gen-gal $(BUILD)/tests/failwrite.so \
-		$(BUILD)/tests/p11-remove.so
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC)) all $(UNIT_BIN) \
+		$(BUILD)/gen-gal $(BUILD)/tests/failwrite.so $(BUILD)/tests/p11-remove.so
 	@prefix=$$(mktemp -d $(CURDIR)/$(BUILD)/inst.XXXXXX) && \
 	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) GALSMIME_PREFIX=$$prefix tests/run; \
