@@ -72,6 +72,26 @@ sig
 EOM
 }
 
+# attached FILE [entity] [nof]: a message from alice to bob (with
+# "entity": only its MIME entity) of a text part and FILE as a base64
+# attachment named after it; with "nof", no base64 line starts with "F"
+# (a signer's canonical form of the attachment is then one write)
+attached() {
+	python3 - "$@" <<'PY'
+import base64, os, sys
+name, opts = sys.argv[1], sys.argv[2:]
+b = base64.encodebytes(open(name, 'rb').read()).decode()
+if 'nof' in opts:
+    b = ''.join(('A' + l[1:] if l.startswith('F') else l) for l in b.splitlines(True))
+base = os.path.basename(name)
+head = '' if 'entity' in opts else (
+    'From: Alice Example <alice@example.org>\nTo: bob@example.org\nSubject: %s attached\nMIME-Version: 1.0\n' % base)
+sys.stdout.write(head + 'Content-Type: multipart/mixed; boundary="=-att"\n\n--=-att\nContent-Type: text/plain\n\n'
+                 'see the file\n--=-att\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
+                 'Content-Disposition: attachment; filename=%s\n\n%s--=-att--\n' % (base, b))
+PY
+}
+
 # store_setup: trust the test root, know the intermediate, and import
 # alice as our identity (passphrase in $PKI/pass).
 store_setup() {
