@@ -96,7 +96,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 # own, so that runs side by side never see each other's files.
 # The build under `make check` runs one compiler per CPU, unless make
 # was given a -j of its own.
-NPROC := $(shell nproc 2>/dev/null || echo 1)
+NPROC = $(shell nproc 2>/dev/null || echo 1)
 check: deps
 	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC)) all $(UNIT_BIN) \
 		$(BUILD)/gen-gal $(BUILD)/tests/failwrite.so $(BUILD)/tests/p11-remove.so
