@@ -23,6 +23,31 @@ if have gpgsm; then
 	check "... and signs" sh -c "'$GALSMIME' --home gpg-store sign $P <m.eml | grep -q 'application/pkcs7-signature'"
 	gs --home gpg-store2 key import alice-gpgsm.asc --passphrase-file "$PKI/wrongpass" >/dev/null 2>wrong.err; rc=$?
 	check "... a wrong passphrase for it: exit 77" test "$rc" = 77
+
+	# the set-up itself (lib.sh): gpgsm 2.2 cannot read about one in
+	# eighty of the PKCS#12 files openssl writes, the same file every
+	# time. An openssl whose first export gpgsm cannot read must not fail
+	# it; one whose every export is unreadable must. (Each runs in a
+	# throw-away folder and GNUPGHOME of its own, as lib.sh makes them.)
+	mkdir -p shim
+	cat >shim/openssl <<EOS
+#!/bin/sh
+if [ "\$1" = pkcs12 ] && [ ! -e "\$SHIM_DONE" ]; then
+	[ -n "\$SHIM_ALWAYS" ] || : >"\$SHIM_DONE"
+	while [ \$# -gt 1 ] && [ "\$1" != -out ]; do shift; done
+	head -c 3000 /dev/urandom >"\$2"
+	exit 0
+fi
+exec $(command -v openssl) "\$@"
+EOS
+	chmod +x shim/openssl
+	check "gpgsm set-up: an unreadable first PKCS#12 file is written again" \
+		env PATH="$T_DIR/shim:$PATH" SHIM_DONE="$T_DIR/shim-once" \
+		sh -c '. "$TESTS_TOP/tests/lib.sh" >/dev/null; gpgsm_setup alice; rc=$?; gpgconf --kill all; exit $rc'
+	check "... and the first file was the shim's" test -e "$T_DIR/shim-once"
+	check_exit 1 "gpgsm set-up: no readable PKCS#12 file, no secret key: it fails" \
+		env PATH="$T_DIR/shim:$PATH" SHIM_DONE="$T_DIR/shim-never" SHIM_ALWAYS=1 \
+		sh -c '. "$TESTS_TOP/tests/lib.sh" >/dev/null; gpgsm_setup alice; rc=$?; gpgconf --kill all; exit $rc'
 else
 	skip "gpgsm's armoured PKCS#12" "gpgsm is not installed"
 fi
