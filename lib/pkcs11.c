@@ -234,17 +234,110 @@ object_matches(const p11_uri *u, const unsigned char *id, size_t id_len, const c
 
 /* ---- tokens ---- */
 
-struct gs_token {
+/* One libp11 context per module in the process. PKCS#11's C_Finalize
+ * (libp11's PKCS11_CTX_unload) and libp11's release of a slot
+ * (C_CloseAllSessions on its id) act on the whole module, whatever
+ * context asked: two tokens behind one module (two cards read through
+ * OpenSC, two SoftHSM tokens) share it, and the slot lists their opens
+ * enumerated are released, and the module finalised, only when the
+ * last token of the module is done (an agent that opens one token again
+ * and again while another stays keeps one list per open until then: a
+ * few hundred bytes each). Tokens keep their own login. */
+typedef struct p11_module {
+	char *path;              /* the module as named */
+	void *handle;            /* our own reference to the module (dlopen) */
 	PKCS11_CTX *ctx;
-	PKCS11_SLOT *slots;
-	unsigned nslots;
 	int loaded;
-	PKCS11_SLOT *slot;       /* the URI's token */
+	GArray *lists;           /* of slot_list: every open's enumeration */
+	unsigned refs;
+} p11_module;
+
+typedef struct slot_list {
+	PKCS11_SLOT *slots;
+	unsigned n;
+} slot_list;
+
+static GMutex modules_lock;
+static GPtrArray *modules;       /* of p11_module, under modules_lock */
+
+struct gs_token {
+	p11_module *m;
+	PKCS11_SLOT *slot;       /* the URI's token, in one of m's lists */
 	char *name;              /* "token 'LABEL'" for messages */
-	char *module_path;       /* the module as named */
-	void *module;            /* our own reference to the module (dlopen) */
 	int logged_in;
 };
+
+/* Under modules_lock. */
+static void
+module_unref(p11_module *m)
+{
+	guint i;
+
+	if (--m->refs > 0)
+		return;
+	g_ptr_array_remove(modules, m);
+	for (i = 0; i < m->lists->len; i++) {
+		slot_list *l = &g_array_index(m->lists, slot_list, i);
+		p11.release_all_slots(m->ctx, l->slots, l->n);
+	}
+	g_array_free(m->lists, TRUE);
+	if (m->loaded)
+		p11.ctx_unload(m->ctx);
+	if (m->ctx)
+		p11.ctx_free(m->ctx);
+	if (m->handle)
+		dlclose(m->handle);
+	g_free(m->path);
+	g_free(m);
+}
+
+/* The module at `path`, loaded once (a reference). */
+static gs_status
+module_get(const char *path, p11_module **out, char **errmsg)
+{
+	p11_module *m = NULL;
+	gs_status st = GS_OK;
+	guint i;
+
+	*out = NULL;
+	g_mutex_lock(&modules_lock);
+	if (!modules)
+		modules = g_ptr_array_new();
+	for (i = 0; i < modules->len && !m; i++)
+		if (!strcmp(((p11_module *) modules->pdata[i])->path, path))
+			m = modules->pdata[i];
+	if (m) {
+		m->refs++;
+		*out = m;
+		g_mutex_unlock(&modules_lock);
+		return GS_OK;
+	}
+	m = g_new0(p11_module, 1);
+	m->path = g_strdup(path);
+	m->lists = g_array_new(FALSE, TRUE, sizeof(slot_list));
+	m->refs = 1;
+	g_ptr_array_add(modules, m);
+	/* libp11 prints dlopen's complaint on stderr itself: the module is
+	 * opened here first, so that a missing one is only our message */
+	if (!(m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+		const char *why = dlerror();
+		st = gs_fail(errmsg, GS_E_NO_KEY, "cannot load the PKCS#11 module %s: %s", path,
+			     why ? why : "not found");
+	} else if (!(m->ctx = p11.ctx_new())) {
+		st = gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start libp11");
+	} else if (p11.ctx_load(m->ctx, path) < 0) {
+		ERR_clear_error();
+		st = gs_fail(errmsg, GS_E_NO_KEY, "cannot load the PKCS#11 module %s", path);
+	} else {
+		m->loaded = 1;
+	}
+	if (st != GS_OK)
+		module_unref(m);
+	else
+		*out = m;
+	g_mutex_unlock(&modules_lock);
+	return st;
+}
 
 void
 gs_token_free(gs_token *t)
@@ -253,16 +346,12 @@ gs_token_free(gs_token *t)
 		return;
 	if (t->logged_in && t->slot && p11.logout(t->slot) < 0)
 		ERR_clear_error();
-	if (t->slots)
-		p11.release_all_slots(t->ctx, t->slots, t->nslots);
-	if (t->loaded)
-		p11.ctx_unload(t->ctx);
-	if (t->ctx)
-		p11.ctx_free(t->ctx);
-	if (t->module)
-		dlclose(t->module);
+	if (t->m) {
+		g_mutex_lock(&modules_lock);
+		module_unref(t->m);
+		g_mutex_unlock(&modules_lock);
+	}
 	g_free(t->name);
-	g_free(t->module_path);
 	g_free(t);
 }
 
@@ -332,47 +421,38 @@ wanted_token(const p11_uri *u)
 	return r;
 }
 
-/* Load the module and find the one token the URI names. */
+/* Load the module (once per process) and find the one token the URI
+ * names in a fresh enumeration of its slots. */
 static gs_status
 token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 {
 	gs_token *t;
 	gs_status st;
+	slot_list l = { NULL, 0 };
 	unsigned i, n = 0;
 	GString *names;
+	int listed;
 
 	*out = NULL;
 	if ((st = load_p11(errmsg)) != GS_OK)
 		return st;
 	t = g_new0(gs_token, 1);
-	t->module_path = g_strdup(module);
-	/* libp11 prints dlopen's complaint on stderr itself: the module is
-	 * opened here first, so that a missing one is only our message */
-	if (!(t->module = dlopen(module, RTLD_NOW | RTLD_LOCAL))) {
-		const char *why = dlerror();
-		st = gs_fail(errmsg, GS_E_NO_KEY, "cannot load the PKCS#11 module %s: %s", module,
-			     why ? why : "not found");
+	if ((st = module_get(module, &t->m, errmsg)) != GS_OK) {
 		gs_token_free(t);
 		return st;
 	}
-	if (!(t->ctx = p11.ctx_new())) {
-		gs_token_free(t);
-		return gs_fail_ssl(errmsg, GS_E_INTERNAL, "cannot start libp11");
-	}
-	if (p11.ctx_load(t->ctx, module) < 0) {
-		gs_token_free(t);
-		ERR_clear_error();
-		return gs_fail(errmsg, GS_E_NO_KEY, "cannot load the PKCS#11 module %s", module);
-	}
-	t->loaded = 1;
-	if (p11.enumerate_slots(t->ctx, &t->slots, &t->nslots) < 0) {
+	g_mutex_lock(&modules_lock);
+	if ((listed = p11.enumerate_slots(t->m->ctx, &l.slots, &l.n) >= 0))
+		g_array_append_val(t->m->lists, l);
+	g_mutex_unlock(&modules_lock);
+	if (!listed) {
 		gs_token_free(t);
 		return gs_fail_ssl(errmsg, GS_E_NO_KEY, "the PKCS#11 module %s lists no slots", module);
 	}
 	names = g_string_new(NULL);
-	for (i = 0; i < t->nslots; i++) {
-		PKCS11_SLOT *sl = &t->slots[i];
-		if (!token_matches(u, t->ctx, sl))
+	for (i = 0; i < l.n; i++) {
+		PKCS11_SLOT *sl = &l.slots[i];
+		if (!token_matches(u, t->m->ctx, sl))
 			continue;
 		if (n++ == 0)
 			t->slot = sl;
@@ -387,6 +467,7 @@ token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 		g_free(want);
 		g_free(shown);
 		g_string_free(names, TRUE);
+		t->slot = NULL;
 		gs_token_free(t);
 		ERR_clear_error();
 		return st;
@@ -406,25 +487,50 @@ typedef struct pin_state {
 	int count_low, final_try, locked;
 } pin_state;
 
-/* Is t's token still there? The module's slot list, asked again (a
- * fresh list, released: the module's sessions on the slot close with
- * it, so only once t's session is no use anyway). */
+/* The module's function list (C_GetFunctionList of our reference). */
+static CK_FUNCTION_LIST_PTR
+module_functions(gs_token *t)
+{
+	CK_C_GetFunctionList get = (CK_C_GetFunctionList) dlsym(t->m->handle, "C_GetFunctionList");
+	CK_FUNCTION_LIST_PTR f = NULL;
+
+	return get && get(&f) == CKR_OK ? f : NULL;
+}
+
+/* A CK_TOKEN_INFO text field (blank-padded, not NUL-terminated) equals
+ * libp11's copy (its trailing blanks removed). */
+static int
+padded_equal(const CK_UTF8CHAR *field, size_t size, const char *s)
+{
+	size_t n = size;
+
+	while (n > 0 && field[n - 1] == ' ')
+		n--;
+	return s && strlen(s) == n && !memcmp(field, s, n);
+}
+
+/* Is t's token still there? The module's slots with a token, asked of
+ * the module itself: libp11's enumeration would have to be released,
+ * which closes every session on every slot of the module, other
+ * tokens' too. */
 static int
 token_present(gs_token *t)
 {
-	PKCS11_SLOT *slots = NULL;
-	unsigned n = 0, i;
+	CK_FUNCTION_LIST_PTR f = module_functions(t);
+	CK_SLOT_ID *ids = NULL;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO info;
 	int here = 0;
 
-	if (p11.enumerate_slots(t->ctx, &slots, &n) < 0) {
-		ERR_clear_error();
+	if (!f || f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK || n == 0 || n > 0x10000)
 		return 0;
-	}
-	for (i = 0; i < n && !here; i++)
-		here = slots[i].token && slots[i].token->initialized &&
-		       !g_strcmp0(slots[i].token->label, t->slot->token->label) &&
-		       !g_strcmp0(slots[i].token->serialnr, t->slot->token->serialnr);
-	p11.release_all_slots(t->ctx, slots, n);
+	ids = g_new(CK_SLOT_ID, n);
+	if (f->C_GetSlotList(CK_TRUE, ids, &n) == CKR_OK)
+		for (i = 0; i < n && !here; i++)
+			here = f->C_GetTokenInfo(ids[i], &info) == CKR_OK && (info.flags & CKF_TOKEN_INITIALIZED) &&
+			       padded_equal(info.label, sizeof info.label, t->slot->token->label) &&
+			       padded_equal(info.serialNumber, sizeof info.serialNumber, t->slot->token->serialnr);
+	g_free(ids);
 	return here;
 }
 
@@ -434,13 +540,11 @@ token_present(gs_token *t)
 static int
 token_state(gs_token *t, pin_state *ps)
 {
-	CK_C_GetFunctionList get = (CK_C_GetFunctionList) dlsym(t->module, "C_GetFunctionList");
-	CK_FUNCTION_LIST_PTR f = NULL;
+	CK_FUNCTION_LIST_PTR f = module_functions(t);
 	CK_TOKEN_INFO info;
 
 	memset(ps, 0, sizeof *ps);
-	if (!get || get(&f) != CKR_OK || !f ||
-	    f->C_GetTokenInfo((CK_SLOT_ID) p11.slot_id(t->slot), &info) != CKR_OK)
+	if (!f || f->C_GetTokenInfo((CK_SLOT_ID) p11.slot_id(t->slot), &info) != CKR_OK)
 		return 0;
 	ps->count_low = !!(info.flags & CKF_USER_PIN_COUNT_LOW);
 	ps->final_try = !!(info.flags & CKF_USER_PIN_FINAL_TRY);
@@ -694,7 +798,7 @@ gs_token_serves(gs_token *t, const char *uri, const char *module)
 	if (!t || uri_parse(uri, &u, NULL) != GS_OK)
 		return 0;
 	module = uri_text(&u, A_MODULE_PATH) ? uri_text(&u, A_MODULE_PATH) : module ? module : GS_P11_DEFAULT_MODULE;
-	yes = !strcmp(module, t->module_path) && token_matches(&u, t->ctx, t->slot);
+	yes = !strcmp(module, t->m->path) && token_matches(&u, t->m->ctx, t->slot);
 	uri_clear(&u);
 	return yes;
 }

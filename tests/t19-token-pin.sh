@@ -11,7 +11,9 @@
 # nothing on stdout. Without an agent, the command asks itself through
 # pinentry. A client with a display and no terminal gets the graphical
 # pinentry, with --display (a probe that logs what it was given, then
-# runs pinentry-tty on a tmux terminal).
+# runs pinentry-tty on a tmux terminal). Two tokens behind one module
+# (SoftHSM's, as two cards behind OpenSC): the agent done with one (agent
+# forget) leaves the other's session working.
 . "$TESTS_TOP/tests/lib.sh"
 command -v tmux >/dev/null || { skip "token PIN suite" "tmux missing (make deps)"; exit 0; }
 [ -x /usr/bin/pinentry-tty ] || { skip "token PIN suite" "pinentry-tty missing (make deps)"; exit 0; }
@@ -350,3 +352,33 @@ if have Xvfb && have xdotool && [ -x /usr/bin/pinentry-gtk-2 ]; then
 else
 	skip "the graphical pinentry on Xvfb" "xvfb, xdotool or pinentry-gtk2 missing (make deps)"
 fi
+
+# ---- two tokens behind one module: done with one, the other stays ----
+# (a signing card and an encryption card, both read through OpenSC): the
+# agent's session on one token must outlive the other's logout; each
+# token has its own PIN, preset headless
+gs agent stop >/dev/null 2>&1; sleep 1.5
+config 600
+softhsm2-util --init-token --free --label galsmime-two --so-pin 0000 --pin 5678 >/dev/null 2>&1 &&
+	openssl pkey -in "$PKI/bob.key" -outform DER -out bob.key.der &&
+	openssl x509 -in "$PKI/bob.crt" -outform DER -out bob.crt.der &&
+	pkcs11-tool --module "$SOFTHSM" --token-label galsmime-two --login --pin 5678 \
+		--write-object bob.key.der --type privkey --id 03 --label bob --usage-sign --usage-decrypt >/dev/null 2>&1 &&
+	pkcs11-tool --module "$SOFTHSM" --token-label galsmime-two --login --pin 5678 \
+		--write-object bob.crt.der --type cert --id 03 --label bob >/dev/null 2>&1 &&
+	gs key import "pkcs11:token=galsmime-two;id=%03?module-path=$SOFTHSM" >/dev/null 2>&1
+check "setup: a second token in the same module, bob's key on it, imported" test $? = 0
+msg bob@example.org alice@example.org "second token" >mb.eml
+echo 1234 | gs agent preset --from alice@example.org >/dev/null 2>two.err &&
+	echo 5678 | gs agent preset --from bob@example.org >/dev/null 2>>two.err
+check "both tokens' PINs preset" test $? = 0
+gs sign <m.eml >two-a.out 2>>two.err && gs sign <mb.eml >two-b.out 2>>two.err &&
+	verified two-a.out && verified two-b.out
+check "... alice's key (first token) and bob's (second token) both sign" test $? = 0
+gs agent forget "$(fp alice)" >/dev/null 2>>two.err
+gs sign <mb.eml >two-b2.out 2>two-b2.err && verified two-b2.out
+check "alice's key forgotten (its token logged out): bob's, on the other token, still signs (exit 0, nothing asked)" \
+	sh -c "[ $? = 0 ] || { cat two-b2.err; false; }"
+gs sign <m.eml >/dev/null 2>two-a2.err; rc=$?
+check "... and alice's, forgotten, needs its PIN again (77 with no terminal)" test "$rc" = 77
+gs agent stop >/dev/null 2>&1
