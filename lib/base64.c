@@ -3,15 +3,19 @@
  * g_mime_encoding_base64_decode_step does (every byte outside the
  * alphabet is skipped, the first '=' ends the data, a quartet cut short
  * by it gives what its sextets hold), and as fast as OpenSSL's block
- * decoder: a line that is only whole quartets of the alphabet, met where
- * no quartet is open, goes to EVP_DecodeBlock in one call; anything else
- * (white space inside a line, a '=', junk, a line that does not end a
- * quartet) goes through GMime's rule a byte at a time. fuzz-writer checks
- * that both give the same bytes on any input cut in any pieces. */
+ * decoder or faster: a line that is only whole quartets of the alphabet,
+ * met where no quartet is open, is decoded 32 characters at a time with
+ * AVX2 where the CPU has it, the rest of it (and all of it elsewhere) a
+ * quartet at a time from a table; anything else (white space inside a
+ * line, a '=', junk, a line that does not end a quartet) goes through
+ * GMime's rule a byte at a time. fuzz-writer checks that both give the
+ * same bytes on any input cut in any pieces; test-util, every byte value
+ * at every place of a 32-character block. */
 #include "gs-private.h"
 
-#include <limits.h>
 #include <string.h>
+
+#include "base64-block.h"
 
 static const unsigned char rank[256] = {
 	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
@@ -61,11 +65,41 @@ slow(gs_base64 *b, const unsigned char *p, const unsigned char *end, unsigned ch
 	return o;
 }
 
+/* [p, end), a whole number of quartets, decoded into o when all of it
+ * is the alphabet: the output's new end, or NULL (o's bytes then
+ * undefined; the caller decodes the line again by GMime's rule). */
+static unsigned char *
+fast(const unsigned char *p, const unsigned char *end, unsigned char *o)
+{
+#ifdef GS_BASE64_AVX2
+	if (end - p >= 32 && gs_b64_have_avx2())
+		for (; end - p >= 32; p += 32, o += 24)
+			if (!gs_b64_block32(p, o))
+				return NULL;
+#endif
+	for (; p < end; p += 4) {
+		unsigned a = rank[p[0]], b = rank[p[1]], c = rank[p[2]], d = rank[p[3]];
+
+		if (!a || !b || !c || !d)
+			return NULL;
+		*o++ = (unsigned char) (((a - 1) << 2) | ((b - 1) >> 4));
+		*o++ = (unsigned char) ((((b - 1) & 0x0F) << 4) | ((c - 1) >> 2));
+		*o++ = (unsigned char) ((((c - 1) & 0x03) << 6) | (d - 1));
+	}
+	return o;
+}
+
+unsigned char *
+gs_base64_decode_whole(const unsigned char *in, size_t len, unsigned char *out)
+{
+	return len % 4 ? NULL : fast(in, in + len, out);
+}
+
 size_t
 gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigned char *out)
 {
 	const unsigned char *p = in, *end = in + len, *nl, *lend, *eq;
-	unsigned char *o = out;
+	unsigned char *o = out, *q;
 	size_t guess = 0;
 
 	/* the first '=' (the data's end), found once: a chunk before it
@@ -76,7 +110,7 @@ gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigne
 	while (p < end && b->n != -1) {
 		/* the lines of a base64 body are of one length: where the last
 		 * one ended, this one most likely does too. Any chunk will do
-		 * (GMime's rule knows no lines, and EVP_DecodeBlock refuses a
+		 * (GMime's rule knows no lines, and the fast path refuses a
 		 * line end inside one), so a wrong guess costs nothing but the
 		 * slow path. */
 		if (guess && guess < (size_t) (end - p) && p[guess] == '\n')
@@ -87,15 +121,10 @@ gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigne
 		lend = nl ? nl : end;
 		if (lend > p && lend[-1] == '\r')
 			lend--; /* skipped either way */
-		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && (lend - p) <= INT_MAX && lend <= eq &&
-		    EVP_DecodeBlock(o, p, (int) (lend - p)) == (int) ((lend - p) / 4 * 3)) {
-			/* only the alphabet: EVP_DecodeBlock refuses any other
-			 * byte but '=' (which it reads as a zero sextet), and
-			 * what it trims at the ends would shorten the result */
-			o += (lend - p) / 4 * 3;
-		} else {
+		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && lend <= eq && (q = fast(p, lend, o)))
+			o = q; /* only the alphabet, whole quartets */
+		else
 			o = slow(b, p, nl ? nl : end, o);
-		}
 		p = nl ? nl + 1 : end;
 	}
 	return (size_t) (o - out);

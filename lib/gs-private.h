@@ -735,6 +735,10 @@ typedef struct {
 } gs_base64;
 void gs_base64_init(gs_base64 *b);
 size_t gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigned char *out);
+/* `len` characters that are all the alphabet, whole quartets and no
+ * '=', decoded into `out` (len / 4 * 3 bytes): its new end, or NULL
+ * (out's bytes then undefined) for anything else. For tests. */
+unsigned char *gs_base64_decode_whole(const unsigned char *in, size_t len, unsigned char *out);
 
 /* ---- BIO over GMimeStream, and reading streams (bio.c) ---- */
 /* A BIO reading from / writing to `stream` (which it references). */

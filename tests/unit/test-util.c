@@ -267,6 +267,56 @@ assert_base64_same(const char *in, size_t len, size_t piece)
 	g_free(b);
 }
 
+/* The block decoder (AVX2 where the CPU has it) and the quartet one
+ * behind it: every byte value at every place of a 32-character block
+ * is refused exactly when it is not in the alphabet ('=' included), and
+ * what is decoded is GMime's decoding; then blocks of every length to
+ * 200 characters (32 at a time, then quartets) and at every offset. */
+static void
+test_base64_blocks(void)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char in[256], out[256], want[256];
+	guint pos, v, len, off, i;
+
+	for (pos = 0; pos < 32; pos++)
+		for (v = 0; v < 256; v++) {
+			int state = 0, ok;
+			guint save = 0;
+			size_t n;
+
+			for (i = 0; i < 32; i++)
+				in[i] = (unsigned char) abc[(i * 7 + pos) % 64];
+			in[pos] = (unsigned char) v;
+			ok = v < 128 && v && strchr(abc, (int) v) != NULL;
+			if (!ok) {
+				g_assert_null(gs_base64_decode_whole(in, 32, out));
+				continue;
+			}
+			g_assert_true(gs_base64_decode_whole(in, 32, out) == out + 24);
+			n = g_mime_encoding_base64_decode_step(in, 32, want, &state, &save);
+			g_assert_cmpuint(n, ==, 24);
+			g_assert_true(memcmp(out, want, 24) == 0);
+		}
+	for (len = 4; len <= 200; len += 4)
+		for (off = 0; off < 4; off++) {
+			int state = 0;
+			guint save = 0;
+			size_t n;
+
+			for (i = 0; i < len; i++)
+				in[off + i] = (unsigned char) abc[(i * 37 + len + off) % 64];
+			g_assert_true(gs_base64_decode_whole(in + off, len, out) == out + len / 4 * 3);
+			n = g_mime_encoding_base64_decode_step(in + off, len, want, &state, &save);
+			g_assert_cmpuint(n, ==, len / 4 * 3);
+			g_assert_true(memcmp(out, want, n) == 0);
+			/* the last character out of the alphabet: refused */
+			in[off + len - 1] = '-';
+			g_assert_null(gs_base64_decode_whole(in + off, len, out));
+		}
+	g_assert_null(gs_base64_decode_whole((const unsigned char *) "QUJD", 3, out));
+}
+
 static void
 test_base64_lines(void)
 {
@@ -427,6 +477,7 @@ main(int argc, char **argv)
 	g_test_add_func("/util/cert/fingerprint", test_fingerprint);
 	g_test_add_func("/util/mutt/entity", test_mutt_entity);
 	g_test_add_func("/util/base64/lines", test_base64_lines);
+	g_test_add_func("/util/base64/blocks", test_base64_blocks);
 	g_test_add_func("/util/output/order", test_output_order);
 	g_test_add_func("/util/entity/long-lines", test_entity_long_lines);
 	return UNIT_RUN();
