@@ -5,8 +5,9 @@
 # store); RSA and EC keys sign (openssl cms -verify accepts) and decrypt
 # (PKCS#1 v1.5, OAEP, ECDH) what openssl cms encrypted, also through
 # mutt's commands; a wrong or missing PIN, a URI matching nothing or
-# several certificates, a token absent, or removed between login and the
-# key operation (tests/faults/p11-remove.c): one clear line, exit 77 (64
+# several certificates, a token absent, removed between login and the
+# key operation, or refusing it while it stays in (tests/faults/
+# p11-remove.c; a refusal is not called a removal): one clear line, exit 77 (64
 # for an ambiguous URI), nothing on stdout. A run with no token key never
 # loads libp11.
 . "$TESTS_TOP/tests/lib.sh"
@@ -171,6 +172,13 @@ removed "an ECDH decryption" sh -c "'$GALSMIME' --home '$B' decrypt --passphrase
 { cat m.eml; head -c 300000 /dev/zero | tr '\0' 'x' | fold -w 76; } >big.eml
 removed "the signature of a 300 KB message" sh -c "'$GALSMIME' --home '$B' sign --passphrase-file pin <big.eml"
 removed "mutt sign" sh -c "printf '1234\n' | '$GALSMIME' --home '$B' mutt sign --digest sha256 '$PKI/alice.crt' content.lf"
+# a token that refuses the operation but stays in: not "removed"
+restore
+P11_REFUSE=1 "$GALSMIME" --home "$B" sign --passphrase-file pin <m.eml >rf.out 2>rf.err; rc=$?
+check "a token that refuses the signature and stays in: exit 77, nothing on stdout" \
+	sh -c "[ $rc = 77 ] && [ ! -s rf.out ]"
+check "... one line naming the token and what it said, not 'removed'" \
+	sh -c "[ \$(wc -l <rf.err) = 1 ] && grep -q \"token 'galsmime-test'\" rf.err && ! grep -q removed rf.err" 
 restore
 check "... (control: with the token left in, the shim's store decrypts)" \
 	sh -c "'$GALSMIME' --home '$B' decrypt -q --passphrase-file pin <e-ec.eml 2>/dev/null | grep -q 'this is a test message'"

@@ -8,7 +8,9 @@
  * C_DecryptInit or C_DeriveKey (the private-key operations: sign,
  * RSA decrypt, ECDH) first deletes P11_REMOVE_DIR, SoftHSM's token
  * folder, as a card pulled from its reader. Without P11_REMOVE_DIR it
- * deletes nothing. With P11_LOGIN_LOG=FILE, each C_Login appends a line
+ * deletes nothing. With P11_REFUSE set, those operations fail with
+ * CKR_FUNCTION_FAILED instead, the token staying in (a card that
+ * refuses, not one pulled out). With P11_LOGIN_LOG=FILE, each C_Login appends a line
  * to FILE (how many PIN tries a run spent). With P11_FINAL_TRY set, the
  * token says CKF_USER_PIN_FINAL_TRY (C_GetTokenInfo) after a wrong PIN,
  * as a card with one try left does (t19). */
@@ -31,37 +33,37 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-static void
+static int
 pull_out(void)
 {
 	const char *dir = getenv("P11_REMOVE_DIR");
 
+	if (getenv("P11_REFUSE"))
+		return 1;
 	if (dir && !removed) {
 		removed = 1;
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	}
+	return 0;
 }
 
 static CK_RV
 sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-	pull_out();
-	return real.C_SignInit(s, m, k);
+	return pull_out() ? CKR_FUNCTION_FAILED : real.C_SignInit(s, m, k);
 }
 
 static CK_RV
 decrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-	pull_out();
-	return real.C_DecryptInit(s, m, k);
+	return pull_out() ? CKR_FUNCTION_FAILED : real.C_DecryptInit(s, m, k);
 }
 
 static CK_RV
 derive_key(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k, CK_ATTRIBUTE_PTR t,
 	   CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
 {
-	pull_out();
-	return real.C_DeriveKey(s, m, k, t, n, out);
+	return pull_out() ? CKR_FUNCTION_FAILED : real.C_DeriveKey(s, m, k, t, n, out);
 }
 
 static CK_RV
