@@ -103,6 +103,7 @@ store_setup() {
 # have PROGRAM: is the peer installed?
 have() { command -v "$1" >/dev/null 2>&1; }
 
+. "$TESTS_TOP/tests/gpgsm-p12.sh"
 # gpgsm_setup: a GNUPGHOME trusting the test root, with RSA user $1's key
 gpgsm_setup() {
 	mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
@@ -117,22 +118,8 @@ EOC
 	echo "$fpr S relax" >"$GNUPGHOME/trustlist.txt"
 	gpgsm --batch --import "$PKI/root.crt" "$PKI/inter.crt" >/dev/null 2>&1
 	if [ $# -gt 0 ]; then
-		# gpgsm 2.2.40 cannot read about one in eighty of the PKCS#12
-		# files openssl writes ("decryption failed", exit 2; 4 of 300 here,
-		# idle): the same file fails every time, so each attempt writes a
-		# new one (new salts). Passing needs gpgsm to list the key as
-		# secret ("crs"): `--list-secret-keys ADDR` exits 0 on no match.
-		: >"$T_DIR/gpgsm-import.log"
-		for _try in 1 2 3 4; do
-			openssl pkcs12 -export -inkey "$PKI/$1.key" -in "$PKI/$1.crt" -certfile "$PKI/$1-chain.pem" \
-				-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 -passout pass:secret \
-				-out "$T_DIR/$1-gpgsm.p12" || return 1
-			echo secret | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-				--import "$T_DIR/$1-gpgsm.p12" >>"$T_DIR/gpgsm-import.log" 2>&1
-			gpgsm --batch --with-colons --list-secret-keys "$1@example.org" 2>/dev/null |
-				grep -q '^crs:' && return 0
-			echo "gpgsm_setup: attempt $_try: no secret key for $1 after the import" >>"$T_DIR/gpgsm-import.log"
-		done
+		gpgsm_import_p12 "$PKI/$1.key" "$PKI/$1.crt" "$PKI/$1-chain.pem" "$1@example.org" \
+			"$T_DIR/$1-gpgsm.p12" >"$T_DIR/gpgsm-import.log" 2>&1 && return 0
 		cat "$T_DIR/gpgsm-import.log"
 		return 1
 	fi
