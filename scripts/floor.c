@@ -51,7 +51,7 @@ static size_t
 decode_b64(const unsigned char *p, size_t n, unsigned char *dst, int last)
 {
 	const unsigned char *end = p + n, *nl;
-	size_t q;
+	size_t q, i;
 	int r;
 
 	while (p < end) {
@@ -69,12 +69,13 @@ decode_b64(const unsigned char *p, size_t n, unsigned char *dst, int last)
 	if (q == 0)
 		return 0;
 	n = 0;
+	i = 0; /* n = i / 4 * 3 */
 #ifdef GS_BASE64_AVX2
 	if (gs_b64_have_avx2())
-		for (; n / 3 * 4 + 32 <= (q & ~(size_t) 3) && gs_b64_block32(b64 + n / 3 * 4, dst + n); n += 24)
+		for (; i + 32 <= (q & ~(size_t) 3) && gs_b64_block32(b64 + i, dst + n); i += 32, n += 24)
 			;
 #endif
-	r = EVP_DecodeBlock(dst + n, b64 + n / 3 * 4, (int) ((q & ~(size_t) 3) - n / 3 * 4));
+	r = EVP_DecodeBlock(dst + n, b64 + i, (int) ((q & ~(size_t) 3) - i));
 	if (r < 0)
 		die("decrypt: not base64");
 	n += (size_t) r;
