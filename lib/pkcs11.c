@@ -467,7 +467,6 @@ token_open(const p11_uri *u, const char *module, gs_token **out, char **errmsg)
 		g_free(want);
 		g_free(shown);
 		g_string_free(names, TRUE);
-		t->slot = NULL;
 		gs_token_free(t);
 		ERR_clear_error();
 		return st;
