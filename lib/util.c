@@ -210,8 +210,11 @@ static GByteArray *
 line_ends(const guint8 *p, size_t n, int canon)
 {
 	GByteArray *out = g_byte_array_sized_new((guint) MIN(n + n / 32 + 2, (size_t) G_MAXUINT));
-	const guint8 *end = p + n, *start = p, *nl;
+	const guint8 *end, *start = p, *nl;
 
+	if (!p)
+		return out;
+	end = p + n;
 	while (start < end && (nl = memchr(start, '\n', (size_t) (end - start)))) {
 		int cr = nl > p && nl[-1] == '\r';
 		if (canon) {
@@ -243,10 +246,11 @@ gs_crlf_strip(const void *data, size_t len)
 size_t
 gs_crlf_strip_inplace(void *data, size_t len)
 {
-	guint8 *w = data, *r = data, *end = r + len, *nl;
+	guint8 *w = data, *r = data, *end, *nl;
 
 	if (!data)
 		return 0;
+	end = r + len;
 	while ((nl = memchr(r, '\n', (size_t) (end - r)))) {
 		size_t k = (size_t) (nl - r);
 		/* r follows a LF (or is the start): a CR before nl is nl's own */
