@@ -1396,8 +1396,25 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArra
 	}
 	{
 		EVP_CIPHER_CTX *cctx = NULL;
-		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx && EVP_CIPHER_CTX_get0_cipher(cctx))
-			res->cipher = g_ascii_strdown(EVP_CIPHER_get0_name(EVP_CIPHER_CTX_get0_cipher(cctx)), -1);
+		const EVP_CIPHER *c = NULL;
+		int mode;
+
+		if (BIO_get_cipher_ctx(cont, &cctx) > 0 && cctx)
+			c = EVP_CIPHER_CTX_get0_cipher(cctx);
+		/* content is enciphered by a block cipher in CBC mode
+		 * (EnvelopedData) or an AEAD mode (AuthEnvelopedData): any
+		 * other cipher OpenSSL knows by the OID the sender wrote (a key
+		 * wrap, a stream mode) is refused, not run over the content */
+		mode = c ? EVP_CIPHER_get_mode(c) : -1;
+		if (nid == NID_id_smime_ct_authEnvelopedData ? mode != EVP_CIPH_GCM_MODE && mode != EVP_CIPH_CCM_MODE
+							      : mode != EVP_CIPH_CBC_MODE) {
+			st = gs_fail(errmsg, GS_E_UNSUPPORTED, "unsupported content encryption algorithm %s%s",
+				     c ? EVP_CIPHER_get0_name(c) : "(none)",
+				     nid == NID_id_smime_ct_authEnvelopedData ? " for authenticated enveloped-data"
+									       : " (not a CBC cipher)");
+			goto out;
+		}
+		res->cipher = g_ascii_strdown(EVP_CIPHER_get0_name(c), -1);
 	}
 	res->authenticated = nid == NID_id_smime_ct_authEnvelopedData;
 	if (inplace && dcont) {

@@ -211,6 +211,24 @@ decrypt_fails "wrong passphrase: exit 77, nothing written" 77 cms-cbc.eml --pass
 check "... and it says so" contains fail.err 'passphrase'
 decrypt_fails "no passphrase: exit 77, nothing written" 77 cms-cbc.eml
 
+# a content cipher that is not a block cipher in CBC mode: openssl cms
+# writes AES key wrap and OFB as EnvelopedData's content encryption if
+# asked; galsmime refuses them by name (65) instead of running them over
+# the content (the wrap once decrypted in one of its paths and not in
+# the other: fuzz-envelope). 3DES-CBC, which old Outlook sends, decrypts.
+for c in id-aes256-wrap-pad aes-256-ofb; do
+	openssl cms -encrypt -$c -in entity.txt "$PKI/bob.crt" >odd-$c.part 2>/dev/null
+	wrap odd-$c.part >odd-$c.eml
+	check "control: the message's content encryption algorithm is $c" \
+		sh -c "openssl cms -cmsout -print -in odd-$c.eml | grep -A1 contentEncryptionAlgorithm | grep -q 'algorithm: $c'"
+	decrypt_fails "content cipher $c: exit 65, nothing written" 65 odd-$c.eml $PASS
+	check "... one line naming the algorithm" \
+		sh -c "[ \$(wc -l <fail.err) = 1 ] && grep -qi 'unsupported content encryption algorithm' fail.err"
+done
+openssl cms -encrypt -des-ede3-cbc -in entity.txt "$PKI/bob.crt" >cms-3des.part
+wrap cms-3des.part >cms-3des.eml
+decrypt_ok "openssl cms -encrypt -des-ede3-cbc (legacy Outlook)" cms-3des.eml
+
 # tamper: flip one byte FROM-END bytes before the end of the DER
 cat >flip.py <<'EOF'
 import base64, subprocess, sys
