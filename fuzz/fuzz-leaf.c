@@ -15,16 +15,7 @@
 #include <string.h>
 
 #include "gs-private.h"
-
-static char *
-written(GMimeMessage *m)
-{
-	GMimeFormatOptions *fo = g_mime_format_options_new();
-	char *s = g_mime_object_to_string(GMIME_OBJECT(m), fo);
-
-	g_mime_format_options_free(fo);
-	return s;
-}
+#include "fuzz-parse.h"
 
 static GMimeDataWrapper *
 leaf_content(GMimeMessage *m)
@@ -65,30 +56,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	GMimeStream *a, *b;
-	GMimeParser *p;
 	GMimeMessage *whole, *leaf;
 	GByteArray *bytes;
 	gint64 prefix;
-	size_t pos;
 
 	if (size < 2)
 		return 0;
 	prefix = 1 + (gint64) (data[0] & 0x7f) * 4;
-	pos = data[1] % 16;
-	bytes = g_byte_array_new();
-	g_byte_array_append(bytes, (const guint8 *) "From junk\nxxxxxx", (guint) pos);
-	g_byte_array_append(bytes, data + 2, (guint) (size - 2));
 	/* both parse the same bytes: their content slices must be the same */
-	a = g_mime_stream_mem_new_with_byte_array(bytes);
-	b = g_mime_stream_mem_new_with_byte_array(bytes);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(a), FALSE);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(b), FALSE);
-	g_mime_stream_seek(a, (gint64) pos, GMIME_STREAM_SEEK_SET);
-	g_mime_stream_seek(b, (gint64) pos, GMIME_STREAM_SEEK_SET);
-	p = g_mime_parser_new_with_stream(a);
-	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	whole = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
+	whole = fz_parse_pair(data, size, &bytes, &a, &b);
 	leaf = gs_message_parse_leaf(b, prefix);
 	if (leaf) {
 		GMimeDataWrapper *wa = whole ? leaf_content(whole) : NULL, *wb = leaf_content(leaf);
@@ -109,8 +85,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		same_headers(GMIME_OBJECT(whole), GMIME_OBJECT(leaf));
 		same_headers(g_mime_message_get_mime_part(whole), g_mime_message_get_mime_part(leaf));
-		xa = written(whole);
-		xb = written(leaf);
+		xa = fz_written(whole);
+		xb = fz_written(leaf);
 		if (strcmp(xa, xb))
 			abort();
 		g_free(xa);

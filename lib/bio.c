@@ -170,7 +170,8 @@ gs_stream_memory(GMimeStream *st, size_t *len)
 	}
 	if (end < 0)
 		end = (gint64) size;
-	if (st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
+	/* an empty array has no memory at all */
+	if (!base || st->bound_start < 0 || end < st->bound_start || (guint64) end > size)
 		return NULL;
 	*len = (size_t) (end - st->bound_start);
 	return base + st->bound_start;

@@ -786,6 +786,20 @@ char *gs_message_from_address(GMimeMessage *m);
  * caller parses the whole. gs_message_parse uses it for large input;
  * fuzz-leaf compares it with the whole parse. */
 GMimeMessage *gs_message_parse_leaf(GMimeStream *stream, gint64 prefix);
+/* GMime's parse of a large message whose big leaves are inside a
+ * multipart, with most of those leaves' lines taken out first: runs of
+ * whole lines of at least `min` bytes in stretches that hold no '-' (so
+ * no boundary), each between two lines of the stretch that stay (a
+ * non-blank anchor before, a tail after). The leaf whose content holds
+ * an anchor and its tail then gets the lines back, as the same slice of
+ * `stream` GMime's parse of the whole gives it; every other leaf's
+ * content becomes its slice of `stream` too. The stream is left where
+ * the whole parse leaves it. NULL when there is nothing to take out, or
+ * when a run is not inside exactly one leaf's content (a preamble, an
+ * epilogue, a header block): the caller parses the whole. Needs a memory
+ * or mapped stream. test-parse and fuzz-cut compare it with the whole
+ * parse. */
+GMimeMessage *gs_message_parse_cut(GMimeStream *stream, size_t min);
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

@@ -144,6 +144,221 @@ gs_message_parse_leaf(GMimeStream *stream, gint64 prefix)
 	return m;
 }
 
+/* ---- large leaves inside a multipart ---- */
+
+typedef struct {
+	gint64 anchor; /* the start of the line before, in the shortened input */
+	gint64 at;     /* where the lines were taken out, in the shortened input */
+	gint64 len;    /* how many bytes */
+} parse_cut;
+
+#define CUT_MAX 16
+#define CUT_DEPTH 256
+
+/* Runs of whole lines to take out of `p` before GMime parses it: inside
+ * a stretch with no '-' (only a line that begins with '-' can be a
+ * boundary; inside a part's content nothing else ends or changes it),
+ * between two whole lines of the stretch that stay: the anchor before
+ * (not blank, not a CR alone) and the tail after, so that what GMime
+ * sees around a cut is what it would have seen, line ends included. The
+ * part whose content holds the anchor and the tail holds the run. The
+ * message's own header block is never cut. Each run is at least `min`
+ * bytes; offsets in `cut` are those of the shortened input. Returns how
+ * many. */
+static guint
+find_cuts(const unsigned char *p, size_t n, size_t min, parse_cut *cut)
+{
+	const size_t head = MIN(n, (size_t) 1 << 20);
+	const unsigned char *lf = memmem(p, head, "\n\n", 2), *crlf = memmem(p, head, "\n\r\n", 3);
+	const unsigned char *q, *end = p + n;
+	gint64 removed = 0;
+	guint k = 0;
+
+	/* after the end of the message's header block, LF or CRLF (within
+	 * its first MiB: a longer one is refused anyway) */
+	if (!(q = !lf ? crlf : !crlf ? lf : MIN(lf, crlf)))
+		return 0;
+	while (k < CUT_MAX && q < end) {
+		const unsigned char *dash = memchr(q, '-', (size_t) (end - q)), *stop = dash ? dash : end;
+		const unsigned char *l1, *l2 = NULL, *e, *t;
+
+		/* the anchor is the line (l1, l2] */
+		if ((size_t) (stop - q) > min && (l1 = memchr(q, '\n', (size_t) (stop - q)))) {
+			while ((l2 = memchr(l1 + 1, '\n', (size_t) (stop - l1 - 1))) &&
+			       (l2 - l1 < 2 || (l2 - l1 == 2 && l2[-1] == '\r')))
+				l1 = l2;
+		}
+		if (l2) {
+			/* e: the start of the line that holds the '-' (or the
+			 * input's last, unended line); t: the tail's start */
+			for (e = stop; e > l2 + 1 && e[-1] != '\n'; e--)
+				;
+			for (t = e > l2 + 1 ? e - 1 : e; t > l2 + 1 && t[-1] != '\n'; t--)
+				;
+			if (t > l2 + 1 && (size_t) (t - (l2 + 1)) >= min) {
+				cut[k].anchor = (gint64) (l1 + 1 - p) - removed;
+				cut[k].at = (gint64) (l2 + 1 - p) - removed;
+				cut[k].len = (gint64) (t - (l2 + 1));
+				removed += cut[k].len;
+				k++;
+			}
+		}
+		q = stop + 1;
+	}
+	return k;
+}
+
+typedef struct {
+	GMimeStream *orig;     /* the input */
+	gint64 base;           /* where the parse began in it */
+	GByteArray *shortened; /* what GMime parsed */
+	const parse_cut *cut;
+	guint ncut;
+	guint spanned[CUT_MAX]; /* per cut: how many leaves hold it */
+	int ok;
+} cut_map;
+
+/* A leaf's content, a slice of the shortened input, becomes the same
+ * slice of the input: a slice after a cut moves by the cut's length, the
+ * slice that holds a cut's anchor and tail gains the lines taken out.
+ * Anything else (a slice of another buffer, one that begins or ends
+ * between an anchor and its tail) and the caller parses the whole. */
+static void
+cut_remap(GMimePart *part, cut_map *cm)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part), *nw;
+	GMimeStream *cs = w ? g_mime_data_wrapper_get_stream(w) : NULL, *slice;
+	gint64 x, y, nx, ny;
+	guint i;
+
+	if (!cs || !GMIME_IS_STREAM_MEM(cs) || GMIME_STREAM_MEM(cs)->buffer != cm->shortened ||
+	    cs->bound_start < 0 || cs->bound_end < cs->bound_start) {
+		cm->ok = 0;
+		return;
+	}
+	x = nx = cs->bound_start;
+	y = ny = cs->bound_end;
+	for (i = 0; i < cm->ncut; i++) {
+		const parse_cut *c = &cm->cut[i];
+
+		if (x <= c->anchor && c->anchor < y && y >= c->at) {
+			/* holds the anchor and the tail: the run too */
+			cm->spanned[i]++;
+			ny += c->len;
+		} else if (x >= c->at) {
+			nx += c->len;
+			ny += c->len;
+		} else if (y > c->anchor) {
+			cm->ok = 0;
+			return;
+		}
+	}
+	slice = g_mime_stream_substream(cm->orig, cm->base + nx, cm->base + ny);
+	nw = g_mime_data_wrapper_new_with_stream(slice, g_mime_data_wrapper_get_encoding(w));
+	g_mime_part_set_content(part, nw);
+	g_object_unref(nw);
+	g_object_unref(slice);
+}
+
+static void
+cut_walk(GMimeObject *o, cut_map *cm, int depth)
+{
+	if (!cm->ok || !o)
+		return;
+	if (depth > CUT_DEPTH) {
+		cm->ok = 0;
+	} else if (GMIME_IS_MULTIPART(o)) {
+		int i, n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			cut_walk(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), cm, depth + 1);
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *em = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (em)
+			cut_walk(g_mime_message_get_mime_part(em), cm, depth + 1);
+	} else if (GMIME_IS_PART(o)) {
+		cut_remap(GMIME_PART(o), cm);
+	}
+}
+
+GMimeMessage *
+gs_message_parse_cut(GMimeStream *stream, size_t min)
+{
+	const unsigned char *mem;
+	size_t len, prev = 0;
+	parse_cut cut[CUT_MAX];
+	guint n, i;
+	GByteArray *shortened;
+	GMimeStream *sh;
+	GMimeParser *parser;
+	GMimeMessage *m;
+	cut_map cm;
+	gint64 start, removed = 0;
+
+	if (!stream || min < 1 || !(mem = gs_stream_memory(stream, &len)) ||
+	    (start = g_mime_stream_tell(stream)) < stream->bound_start ||
+	    (guint64) (start - stream->bound_start) > len)
+		return NULL;
+	/* from the stream's position, where GMime would begin */
+	mem += start - stream->bound_start;
+	len -= (size_t) (start - stream->bound_start);
+	if (!(n = find_cuts(mem, len, min, cut)))
+		return NULL;
+	for (i = 0; i < n; i++)
+		removed += cut[i].len;
+	shortened = g_byte_array_sized_new((guint) MIN(len - (size_t) removed, (size_t) G_MAXUINT));
+	removed = 0;
+	for (i = 0; i < n; i++) {
+		size_t at = (size_t) (cut[i].at + removed);
+		g_byte_array_append(shortened, mem + prev, (guint) (at - prev));
+		removed += cut[i].len;
+		prev = at + (size_t) cut[i].len;
+	}
+	g_byte_array_append(shortened, mem + prev, (guint) (len - prev));
+	sh = g_mime_stream_mem_new_with_byte_array(shortened);
+	parser = g_mime_parser_new_with_stream(sh);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	if (m) {
+		memset(&cm, 0, sizeof cm);
+		cm.orig = stream;
+		cm.base = start;
+		cm.shortened = shortened;
+		cm.cut = cut;
+		cm.ncut = n;
+		cm.ok = 1;
+		cut_walk(g_mime_message_get_mime_part(m), &cm, 0);
+		for (i = 0; i < n && cm.ok; i++)
+			cm.ok = cm.spanned[i] == 1;
+		if (!cm.ok) {
+			g_object_unref(m);
+			m = NULL;
+		}
+	}
+	g_object_unref(sh);
+	if (m)
+		g_mime_stream_seek(stream, start + (gint64) len, GMIME_STREAM_SEEK_SET);
+	return m;
+}
+
+/* The smallest run of lines gs_message_parse_cut takes out: GMime's
+ * parse of it costs more than finding it would. */
+#define CUT_MIN ((size_t) 256 << 10)
+
+/* gs_message_parse_cut on a large input, whose pages are mapped first
+ * (the search for '-' reads every byte) */
+static GMimeMessage *
+parse_cut_mapped(GMimeStream *stream)
+{
+	const unsigned char *mem;
+	size_t len;
+
+	if (!(mem = gs_stream_memory(stream, &len)))
+		return NULL;
+	gs_memory_will_read(mem, len);
+	return gs_message_parse_cut(stream, CUT_MIN);
+}
+
 gs_status
 gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **errmsg)
 {
@@ -157,7 +372,8 @@ gs_message_parse(gs_session *s, GMimeStream *stream, GMimeMessage **out, char **
 	*out = NULL;
 	if ((size = g_mime_stream_length(stream)) == 0)
 		return gs_fail(errmsg, GS_E_MALFORMED, "empty input");
-	if (size <= LEAF_PREFIX * 4 || !(m = gs_message_parse_leaf(stream, LEAF_PREFIX))) {
+	if (size <= LEAF_PREFIX * 4 ||
+	    (!(m = gs_message_parse_leaf(stream, LEAF_PREFIX)) && !(m = parse_cut_mapped(stream)))) {
 		const unsigned char *mem;
 		size_t len;
 

@@ -332,6 +332,54 @@ awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" 
 check "control: the tampered copy differs" sh -c "! cmp -s big-opaque.eml big-tampered.eml"
 verify_is 1 "a large opaque signature changed 2 MB in: bad, exit 1" big-tampered.eml
 
+# ---- a large attachment inside a multipart/signed: gs_message_parse
+# has GMime parse it with the attachment's lines taken out (they hold no
+# '-'), then gives them back to the attachment. Made by openssl (CRLF
+# inside, its own boundaries) and by galsmime; good, written unchanged;
+# one character changed 2 MB into the attachment, or a line of it moved,
+# bad; the lines before the boundary with other line ends than the rest
+# (an empty one, a CR alone), still good ----
+python3 -c "
+import base64, random, sys
+r = random.Random(7)
+data = base64.encodebytes(bytes(r.getrandbits(8) for _ in range(2400000))).decode()
+sys.stdout.write('Content-Type: multipart/mixed; boundary=\"att\"\n\n--att\nContent-Type: text/plain\n\n'
+                 'the attachment follows\n--att\nContent-Type: application/octet-stream\n'
+                 'Content-Transfer-Encoding: base64\n\n' + data + '--att--\n')" >att-entity.txt
+openssl smime -sign -in att-entity.txt -signer "$PKI/alice.crt" -inkey "$PKI/alice.key" \
+	-certfile "$PKI/alice-chain.pem" >att-signed.part && wrap alice att-signed.part >att-signed.eml
+check "control: the multipart/signed with an attachment is over 3 MB" test "$(wc -c <att-signed.eml)" -gt 3000000
+verify_is 0 "a 3 MB attachment signed by openssl smime: good, exit 0" att-signed.eml
+check "... written unchanged" unchanged att-signed.eml
+# line 30000 is about 2.3 MB in, inside the attachment's base64
+awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" : "A") substr($0, 11) } { print }' \
+	att-signed.eml >att-tampered.eml
+check "control: the tampered copy differs in one byte" \
+	sh -c "[ \$(cmp -l att-signed.eml att-tampered.eml | wc -l) = 1 ]"
+verify_is 1 "a 3 MB attachment changed 2.3 MB in: bad, exit 1" att-tampered.eml
+awk 'NR == 20000 { held = $0; next } { print } NR == 30000 { print held }' att-signed.eml >att-moved.eml
+check "control: the moved copy has as many bytes" test "$(wc -c <att-moved.eml)" = "$(wc -c <att-signed.eml)"
+verify_is 1 "a 3 MB attachment with one line moved 1 MB further: bad, exit 1" att-moved.eml
+for tail in empty cr; do
+	case $tail in empty) t='\n' ;; cr) t='\r\n' ;; esac
+	{ printf 'From: Alice Example <alice@example.org>\nTo: Bob Example <bob@example.org>\n'
+	  printf 'Subject: attachment, %s line before the boundary\nMIME-Version: 1.0\n' "$tail"
+	  sed '$d' att-entity.txt; printf "$t"; printf -- '--att--\n'; } >att-$tail.txt
+	"$GALSMIME" sign $PASS <att-$tail.txt >att-$tail.eml 2>/dev/null
+	check "control: galsmime signed the attachment ($tail line before the boundary)" \
+		contains att-$tail.eml '^Content-Type: multipart/signed'
+	verify_is 0 "galsmime's signature over it ($tail line before the boundary): good, exit 0" att-$tail.eml
+	check "... openssl smime -verify agrees" \
+		sh -c "openssl smime -verify -CAfile '$PKI/root.crt' -in att-$tail.eml -out att-$tail.out 2>/dev/null"
+	check "... and what it signed holds the attachment given, byte for byte" python3 -c "
+import email, sys
+def att(f):
+    m = email.message_from_binary_file(open(f, 'rb'))
+    return [p.get_payload(decode=True) for p in m.walk() if p.get_content_type() == 'application/octet-stream']
+a, b = att('att-$tail.out'), att('att-$tail.txt')
+sys.exit(0 if len(a) == 1 and a == b and len(a[0]) == 2400000 else 1)"
+done
+
 # ---- --annotate on messages of every size around stdout's buffer (128
 # KiB) and half of it: the field, then the message byte for byte (the
 # output stream once wrote a 64-128 KiB rest ahead of the field it held,

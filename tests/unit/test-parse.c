@@ -45,37 +45,70 @@ leaf_stream(GMimeMessage *m)
 	return g_mime_data_wrapper_get_stream(g_mime_part_get_content(GMIME_PART(top)));
 }
 
+/* The same bytes, `pos` bytes into two memory streams or two mappings
+ * of one file, each at `pos`: one for GMime's parse of the whole, one
+ * for the shortcut. */
+typedef struct {
+	GByteArray *buf;
+	GMimeStream *a, *b;
+	char *path;
+	int fd;
+} two_streams;
+
+static void
+two_streams_open(two_streams *t, const char *msg, size_t len, size_t pos, gboolean mapped)
+{
+	guint i;
+
+	t->buf = g_byte_array_new();
+	t->path = NULL;
+	t->fd = -1;
+	for (i = 0; i < pos; i++)
+		g_byte_array_append(t->buf, (const guint8 *) "x", 1);
+	g_byte_array_append(t->buf, (const guint8 *) msg, (guint) len);
+	if (mapped) {
+		GError *err = NULL;
+		t->fd = g_file_open_tmp("parse-XXXXXX", &t->path, &err);
+		g_assert_no_error(err);
+		g_assert_cmpint(write(t->fd, t->buf->data, t->buf->len), ==, (ssize_t) t->buf->len);
+		t->a = g_mime_stream_mmap_new_with_bounds(t->fd, PROT_READ, MAP_PRIVATE, 0, t->buf->len);
+		t->b = g_mime_stream_mmap_new_with_bounds(t->fd, PROT_READ, MAP_PRIVATE, 0, t->buf->len);
+		g_mime_stream_mmap_set_owner(GMIME_STREAM_MMAP(t->a), FALSE);
+		g_mime_stream_mmap_set_owner(GMIME_STREAM_MMAP(t->b), FALSE);
+	} else {
+		t->a = g_mime_stream_mem_new_with_buffer((const char *) t->buf->data, t->buf->len);
+		t->b = g_mime_stream_mem_new_with_buffer((const char *) t->buf->data, t->buf->len);
+	}
+	g_mime_stream_seek(t->a, (gint64) pos, GMIME_STREAM_SEEK_SET);
+	g_mime_stream_seek(t->b, (gint64) pos, GMIME_STREAM_SEEK_SET);
+}
+
+static void
+two_streams_close(two_streams *t)
+{
+	g_object_unref(t->a);
+	g_object_unref(t->b);
+	if (t->fd >= 0) {
+		close(t->fd);
+		g_unlink(t->path);
+		g_free(t->path);
+	}
+	g_byte_array_unref(t->buf);
+}
+
 /* Both parses of `msg`, placed at offset `pos` of a memory stream (or a
  * mapped file with `mapped`): the shortcut answers (want_leaf) and gives
  * what the whole parse gives, or it gives NULL. */
 static void
 check(const char *msg, size_t len, gint64 prefix, size_t pos, gboolean mapped, gboolean want_leaf)
 {
-	GByteArray *buf = g_byte_array_new();
+	two_streams t;
 	GMimeStream *a, *b;
 	GMimeMessage *whole, *leaf;
-	char *path = NULL;
-	int fd = -1;
-	guint i;
 
-	for (i = 0; i < pos; i++)
-		g_byte_array_append(buf, (const guint8 *) "x", 1);
-	g_byte_array_append(buf, (const guint8 *) msg, (guint) len);
-	if (mapped) {
-		GError *err = NULL;
-		fd = g_file_open_tmp("parse-XXXXXX", &path, &err);
-		g_assert_no_error(err);
-		g_assert_cmpint(write(fd, buf->data, buf->len), ==, (ssize_t) buf->len);
-		a = g_mime_stream_mmap_new_with_bounds(fd, PROT_READ, MAP_PRIVATE, 0, buf->len);
-		b = g_mime_stream_mmap_new_with_bounds(fd, PROT_READ, MAP_PRIVATE, 0, buf->len);
-		g_mime_stream_mmap_set_owner(GMIME_STREAM_MMAP(a), FALSE);
-		g_mime_stream_mmap_set_owner(GMIME_STREAM_MMAP(b), FALSE);
-	} else {
-		a = g_mime_stream_mem_new_with_buffer((const char *) buf->data, buf->len);
-		b = g_mime_stream_mem_new_with_buffer((const char *) buf->data, buf->len);
-	}
-	g_mime_stream_seek(a, (gint64) pos, GMIME_STREAM_SEEK_SET);
-	g_mime_stream_seek(b, (gint64) pos, GMIME_STREAM_SEEK_SET);
+	two_streams_open(&t, msg, len, pos, mapped);
+	a = t.a;
+	b = t.b;
 	whole = parse_whole(a);
 	leaf = gs_message_parse_leaf(b, prefix);
 	g_assert_nonnull(whole);
@@ -112,14 +145,7 @@ check(const char *msg, size_t len, gint64 prefix, size_t pos, gboolean mapped, g
 		g_object_unref(leaf);
 	}
 	g_object_unref(whole);
-	g_object_unref(a);
-	g_object_unref(b);
-	if (mapped) {
-		close(fd);
-		g_unlink(path);
-		g_free(path);
-	}
-	g_byte_array_unref(buf);
+	two_streams_close(&t);
 }
 
 /* A message of `head` then `lines` lines of base64-looking text, each
@@ -219,11 +245,172 @@ test_leaf_refused(void)
 	}
 }
 
+/* ---- gs_message_parse_cut ---- */
+
+static void
+leaves(GMimeObject *o, GPtrArray *out)
+{
+	if (GMIME_IS_MULTIPART(o)) {
+		int i, n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out);
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		leaves(g_mime_message_get_mime_part(g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))), out);
+	} else if (GMIME_IS_PART(o)) {
+		g_ptr_array_add(out, o);
+	}
+}
+
+/* Both parses of `msg` at offset `pos` of a memory stream or a mapped
+ * file: the cut answers (want) and gives the whole parse's message
+ * (every leaf the same slice of the input, the same bytes written back,
+ * the stream left at the same place), or it gives NULL. */
+static void
+check_cut(const char *msg, size_t min, size_t pos, gboolean mapped, gboolean want)
+{
+	two_streams t;
+	GMimeStream *a, *b;
+	GMimeMessage *whole, *cut;
+	guint i;
+
+	two_streams_open(&t, msg, strlen(msg), pos, mapped);
+	a = t.a;
+	b = t.b;
+	whole = parse_whole(a);
+	cut = gs_message_parse_cut(b, min);
+	g_assert_nonnull(whole);
+	if (!want) {
+		g_assert_null(cut);
+	} else {
+		GPtrArray *la = g_ptr_array_new(), *lb = g_ptr_array_new();
+		char *wa, *wb;
+
+		g_assert_nonnull(cut);
+		leaves(g_mime_message_get_mime_part(whole), la);
+		leaves(g_mime_message_get_mime_part(cut), lb);
+		g_assert_cmpuint(la->len, ==, lb->len);
+		for (i = 0; i < la->len; i++) {
+			GMimeDataWrapper *x = g_mime_part_get_content(la->pdata[i]);
+			GMimeDataWrapper *y = g_mime_part_get_content(lb->pdata[i]);
+			GMimeStream *sx = g_mime_data_wrapper_get_stream(x), *sy = g_mime_data_wrapper_get_stream(y);
+			const unsigned char *mx, *my;
+			size_t nx = 0, ny = 0;
+
+			g_assert_cmpint(sx->bound_start, ==, sy->bound_start);
+			g_assert_cmpint(sx->bound_end, ==, sy->bound_end);
+			mx = gs_stream_memory(sx, &nx);
+			my = gs_stream_memory(sy, &ny);
+			g_assert_nonnull(mx);
+			g_assert_nonnull(my);
+			g_assert_cmpuint(nx, ==, ny);
+			g_assert_true(memcmp(mx, my, nx) == 0);
+			g_assert_cmpint(g_mime_data_wrapper_get_encoding(x), ==, g_mime_data_wrapper_get_encoding(y));
+		}
+		wa = written(whole);
+		wb = written(cut);
+		g_assert_cmpstr(wa, ==, wb);
+		g_assert_cmpint(g_mime_stream_tell(b), ==, g_mime_stream_tell(a));
+		g_free(wa);
+		g_free(wb);
+		g_ptr_array_free(la, TRUE);
+		g_ptr_array_free(lb, TRUE);
+		g_object_unref(cut);
+	}
+	g_object_unref(whole);
+	two_streams_close(&t);
+}
+
+/* base64 lines, as message() writes them */
+static char *
+b64_lines(unsigned lines, const char *nl)
+{
+	char *m = message("", lines, nl, TRUE);
+	return m;
+}
+
+static void
+test_cut_same(void)
+{
+	char *b = b64_lines(300, "\n"), *b2 = b64_lines(200, "\r\n"), *m;
+
+	/* an attachment beside a text part, the boundary right after it or
+	 * after an empty line; several attachments; LF and CRLF */
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+			"This is a multi-part message in MIME format.\n--b\nContent-Type: text/plain\n\nHello\n--b\n"
+			"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n", b, "--b\n"
+			"Content-Type: image/png\nContent-Transfer-Encoding: base64\n\n", b, "\n--b--\n", NULL);
+	check_cut(m, 1024, 0, FALSE, TRUE);
+	check_cut(m, 1024, 0, TRUE, TRUE);
+	check_cut(m, 1024, 333, TRUE, TRUE);
+	g_free(m);
+	m = g_strconcat("From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+			"--b\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n", b2,
+			"--b--\r\n", NULL);
+	check_cut(m, 1024, 0, FALSE, TRUE);
+	g_free(m);
+	/* inside a signed part, inside an attached message */
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/signed; "
+			"protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=s\n\n--s\n"
+			"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: message/rfc822\n\n"
+			"From: c@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=i\n\n--i\n"
+			"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n", b,
+			"--i--\n\n--m--\n\n--s\nContent-Type: application/pkcs7-signature\n"
+			"Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCA\n--s--\n", NULL);
+	check_cut(m, 1024, 0, FALSE, TRUE);
+	check_cut(m, 1024, 0, TRUE, TRUE);
+	g_free(m);
+	/* no closing boundary: the attachment runs to the end */
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+			"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n", b, NULL);
+	check_cut(m, 1024, 0, FALSE, TRUE);
+	g_free(m);
+	g_free(b);
+	g_free(b2);
+}
+
+static void
+test_cut_refused(void)
+{
+	char *b = b64_lines(300, "\n"), *m;
+	GString *g = g_string_new("");
+	unsigned i;
+
+	/* the lines without '-' are a preamble, an epilogue: not a leaf's */
+	for (i = 0; i < 300; i++)
+		g_string_append(g, "preamble text that goes on and on without a dash\n");
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n",
+			g->str, "--b\nContent-Type: text/plain\n\nhi\n--b--\n", NULL);
+	check_cut(m, 1024, 0, FALSE, FALSE);
+	g_free(m);
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+			"--b\nContent-Type: text/plain\n\nhi\n--b--\n", g->str, NULL);
+	check_cut(m, 1024, 0, FALSE, FALSE);
+	g_free(m);
+	/* a run shorter than the smallest cut; the message's own header */
+	m = g_strconcat("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+			"--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n", b, "--b--\n", NULL);
+	check_cut(m, strlen(b) + 1, 0, FALSE, FALSE);
+	g_free(m);
+	m = g_strconcat("From: a@example.org\nX: ", g->str, "\nMIME-Version: 1.0\n\nhello\n", NULL);
+	check_cut(m, 1024, 0, FALSE, FALSE);
+	g_free(m);
+	/* another kind of stream */
+	{
+		GMimeStream *null = g_mime_stream_null_new();
+		g_assert_null(gs_message_parse_cut(null, 10));
+		g_object_unref(null);
+	}
+	g_string_free(g, TRUE);
+	g_free(b);
+}
+
 int
 main(int argc, char **argv)
 {
 	UNIT_INIT(argc, argv);
 	g_test_add_func("/parse/leaf/same", test_leaf_same);
 	g_test_add_func("/parse/leaf/refused", test_leaf_refused);
+	g_test_add_func("/parse/cut/same", test_cut_same);
+	g_test_add_func("/parse/cut/refused", test_cut_refused);
 	return UNIT_RUN();
 }
