@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/err.h>
 
 /* ---- parsing and limits ---- */
@@ -833,6 +834,40 @@ decode_base64_memory(gs_session *s, const unsigned char *in, size_t len, GByteAr
 	g_byte_array_set_size(out, (guint) n);
 }
 
+/* decode_base64_memory for content that is the slice `mem` of a mapped
+ * file, at offset `at` of `fd`: read with pread a block at a time into
+ * one buffer that stays in the cache, not through the mapping, whose
+ * first touch costs a page fault and TLB misses per 4 KiB page (a fifth
+ * of a 25 MB decrypt here). The mapping is never touched, so there is
+ * nothing to release. 0 when the file cannot be read there or does not
+ * hold the mapping's bytes (the caller decodes the mapping). */
+static int
+decode_base64_file(int fd, gint64 at, const unsigned char *mem, size_t len, GByteArray *out)
+{
+	const size_t step = (size_t) 1 << 20;
+	unsigned char *buf = g_malloc(step);
+	gs_base64 state;
+	size_t off, n = 0;
+
+	gs_base64_init(&state);
+	g_byte_array_set_size(out, (guint) (len / 4 * 3 + 4));
+	for (off = 0; off < len;) {
+		ssize_t k = pread(fd, buf, MIN(step, len - off), (off_t) (at + (gint64) off));
+		if (k < 0 && errno == EINTR)
+			continue;
+		/* the first block's first bytes are the mapping's: the same file, the same place */
+		if (k <= 0 || (off == 0 && memcmp(buf, mem, MIN((size_t) k, (size_t) 64)) != 0)) {
+			g_free(buf);
+			return 0;
+		}
+		n += gs_base64_decode_step(&state, buf, (size_t) k, out->data + n);
+		off += (size_t) k;
+	}
+	g_free(buf);
+	g_byte_array_set_size(out, (guint) n);
+	return 1;
+}
+
 /* Decoded content of a leaf part. */
 static GByteArray *
 part_bytes(gs_session *s, GMimePart *part, int release, int *too_big)
@@ -852,7 +887,10 @@ part_bytes(gs_session *s, GMimePart *part, int release, int *too_big)
 	    (raw_mem = gs_stream_memory(raw_stream, &raw_len)) && raw_len / 4 * 3 <= limit + 4) {
 		a = g_byte_array_sized_new((guint) (raw_len / 4 * 3 + 4));
 		gs_memory_large(a->data, raw_len / 4 * 3 + 4);
-		decode_base64_memory(s, raw_mem, raw_len, a, release);
+		if (!(GMIME_IS_STREAM_MMAP(raw_stream) && GMIME_STREAM_MMAP(raw_stream)->fd >= 0 &&
+		      decode_base64_file(GMIME_STREAM_MMAP(raw_stream)->fd, raw_stream->bound_start, raw_mem, raw_len,
+					 a)))
+			decode_base64_memory(s, raw_mem, raw_len, a, release);
 		*too_big = a->len > limit;
 		return a;
 	}
