@@ -6,7 +6,9 @@
  * content the same slice of the same input (same offsets), the stream
  * left where the whole parse leaves it. It may refuse (NULL) anything.
  * Input: byte 0 sets the smallest run taken out (1 to 64 bytes, so that
- * small inputs reach what 256 KiB runs meet in large ones), byte 1 how
+ * small inputs reach what 256 KiB runs meet in large ones) and, with
+ * 0x40, parses an entity as gs_entity_parse does (gs_entity_parse_cut
+ * against GMime's construct_part) instead of a message; byte 1 how
  * many bytes of junk come before the position the parse starts from;
  * the rest is the message. Seeds: fuzz/seeds/cut. */
 #include <glib.h>
@@ -77,7 +79,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	min = 1 + (data[0] & 0x3f);
 	/* both parse the same bytes: their content slices must be the same */
 	whole = fz_parse_pair(data, size, &bytes, &a, &b);
-	cut = gs_message_parse_cut(b, min);
+	if (data[0] & 0x40) {
+		/* as an entity (gs_entity_parse): GMime's part of the bytes
+		 * against the cut one, both wrapped in a message to compare */
+		GMimeParser *p;
+		GMimeObject *wp, *cp;
+
+		g_clear_object(&whole);
+		g_mime_stream_seek(a, g_mime_stream_tell(b), GMIME_STREAM_SEEK_SET);
+		p = g_mime_parser_new_with_stream(a);
+		wp = g_mime_parser_construct_part(p, NULL);
+		g_object_unref(p);
+		cp = gs_entity_parse_cut(b, min);
+		whole = wp ? g_mime_message_new(FALSE) : NULL;
+		cut = cp ? g_mime_message_new(FALSE) : NULL;
+		if (wp) {
+			g_mime_message_set_mime_part(whole, wp);
+			g_object_unref(wp);
+		}
+		if (cp) {
+			g_mime_message_set_mime_part(cut, cp);
+			g_object_unref(cp);
+		}
+	} else {
+		cut = gs_message_parse_cut(b, min);
+	}
 	if (cut) {
 		GPtrArray *la = g_ptr_array_new(), *lb = g_ptr_array_new();
 		char *xa, *xb;

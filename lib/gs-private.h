@@ -800,6 +800,9 @@ GMimeMessage *gs_message_parse_leaf(GMimeStream *stream, gint64 prefix);
  * or mapped stream. test-parse and fuzz-cut compare it with the whole
  * parse. */
 GMimeMessage *gs_message_parse_cut(GMimeStream *stream, size_t min);
+/* The same for an entity, as g_mime_parser_construct_part reads one
+ * (what gs_entity_parse gives a decrypted or opaque-signed content). */
+GMimeObject *gs_entity_parse_cut(GMimeStream *stream, size_t min);
 /* ---- resolve.c ---- */
 /* The one verdict on a certificate as an encryption recipient, for every
  * door (gs_resolve, mutt's encrypt): dates, key usage, purpose, then the

@@ -155,6 +155,9 @@ typedef struct {
 
 #define CUT_MAX 16
 #define CUT_DEPTH 256
+/* The smallest run of lines gs_message_parse and gs_entity_parse take
+ * out: GMime's parse of it costs more than finding it does. */
+#define CUT_MIN ((size_t) 256 << 10)
 
 /* Runs of whole lines to take out of `p` before GMime parses it: inside
  * a stretch with no '-' (only a line that begins with '-' can be a
@@ -281,8 +284,10 @@ cut_walk(GMimeObject *o, cut_map *cm, int depth)
 	}
 }
 
-GMimeMessage *
-gs_message_parse_cut(GMimeStream *stream, size_t min)
+/* gs_message_parse_cut, of a message or (`message` 0) of an entity as
+ * g_mime_parser_construct_part reads one */
+static GMimeObject *
+cut_parse(GMimeStream *stream, size_t min, int message)
 {
 	const unsigned char *mem;
 	size_t len, prev = 0;
@@ -291,7 +296,7 @@ gs_message_parse_cut(GMimeStream *stream, size_t min)
 	GByteArray *shortened;
 	GMimeStream *sh;
 	GMimeParser *parser;
-	GMimeMessage *m;
+	GMimeObject *m;
 	cut_map cm;
 	gint64 start, removed = 0;
 
@@ -317,8 +322,12 @@ gs_message_parse_cut(GMimeStream *stream, size_t min)
 	g_byte_array_append(shortened, mem + prev, (guint) (len - prev));
 	sh = g_mime_stream_mem_new_with_byte_array(shortened);
 	parser = g_mime_parser_new_with_stream(sh);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	m = g_mime_parser_construct_message(parser, NULL);
+	if (message) {
+		g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+		m = (GMimeObject *) g_mime_parser_construct_message(parser, NULL);
+	} else {
+		m = g_mime_parser_construct_part(parser, NULL);
+	}
 	g_object_unref(parser);
 	if (m) {
 		memset(&cm, 0, sizeof cm);
@@ -328,7 +337,7 @@ gs_message_parse_cut(GMimeStream *stream, size_t min)
 		cm.cut = cut;
 		cm.ncut = n;
 		cm.ok = 1;
-		cut_walk(g_mime_message_get_mime_part(m), &cm, 0);
+		cut_walk(message ? g_mime_message_get_mime_part(GMIME_MESSAGE(m)) : m, &cm, 0);
 		for (i = 0; i < n && cm.ok; i++)
 			cm.ok = cm.spanned[i] == 1;
 		if (!cm.ok) {
@@ -342,9 +351,17 @@ gs_message_parse_cut(GMimeStream *stream, size_t min)
 	return m;
 }
 
-/* The smallest run of lines gs_message_parse_cut takes out: GMime's
- * parse of it costs more than finding it would. */
-#define CUT_MIN ((size_t) 256 << 10)
+GMimeMessage *
+gs_message_parse_cut(GMimeStream *stream, size_t min)
+{
+	return (GMimeMessage *) cut_parse(stream, min, 1);
+}
+
+GMimeObject *
+gs_entity_parse_cut(GMimeStream *stream, size_t min)
+{
+	return cut_parse(stream, min, 0);
+}
 
 /* gs_message_parse_cut on a large input, whose pages are mapped first
  * (the search for '-' reads every byte) */
@@ -1056,9 +1073,13 @@ gs_entity_parse(GMimeStream *content, int *headerless)
 		content = mem;
 	}
 	g_mime_stream_reset(content);
-	p = g_mime_parser_new_with_stream(content);
-	o = g_mime_parser_construct_part(p, NULL);
-	g_object_unref(p);
+	/* a large entity (what a 25 MB message decrypts to): its big
+	 * leaves' lines taken out of GMime's scan, as for a message */
+	if (g_mime_stream_length(content) <= LEAF_PREFIX * 4 || !(o = gs_entity_parse_cut(content, CUT_MIN))) {
+		p = g_mime_parser_new_with_stream(content);
+		o = g_mime_parser_construct_part(p, NULL);
+		g_object_unref(p);
+	}
 	/* content that begins with an empty line has no header fields:
 	 * GMime makes a part of what follows it, which would lose that line */
 	if (o && g_mime_header_list_get_count(g_mime_object_get_header_list(o)) == 0)

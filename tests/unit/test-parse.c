@@ -269,55 +269,77 @@ static void
 check_cut(const char *msg, size_t min, size_t pos, gboolean mapped, gboolean want)
 {
 	two_streams t;
-	GMimeStream *a, *b;
 	GMimeMessage *whole, *cut;
-	guint i;
+	int entity;
 
-	two_streams_open(&t, msg, strlen(msg), pos, mapped);
-	a = t.a;
-	b = t.b;
-	whole = parse_whole(a);
-	cut = gs_message_parse_cut(b, min);
-	g_assert_nonnull(whole);
-	if (!want) {
-		g_assert_null(cut);
-	} else {
-		GPtrArray *la = g_ptr_array_new(), *lb = g_ptr_array_new();
-		char *wa, *wb;
+	/* as a message (gs_message_parse), then as an entity
+	 * (gs_entity_parse, what a decrypted content is parsed as) */
+	for (entity = 0; entity < 2; entity++) {
+		GMimeObject *ow, *oc;
+		guint i;
 
-		g_assert_nonnull(cut);
-		leaves(g_mime_message_get_mime_part(whole), la);
-		leaves(g_mime_message_get_mime_part(cut), lb);
-		g_assert_cmpuint(la->len, ==, lb->len);
-		for (i = 0; i < la->len; i++) {
-			GMimeDataWrapper *x = g_mime_part_get_content(la->pdata[i]);
-			GMimeDataWrapper *y = g_mime_part_get_content(lb->pdata[i]);
-			GMimeStream *sx = g_mime_data_wrapper_get_stream(x), *sy = g_mime_data_wrapper_get_stream(y);
-			const unsigned char *mx, *my;
-			size_t nx = 0, ny = 0;
-
-			g_assert_cmpint(sx->bound_start, ==, sy->bound_start);
-			g_assert_cmpint(sx->bound_end, ==, sy->bound_end);
-			mx = gs_stream_memory(sx, &nx);
-			my = gs_stream_memory(sy, &ny);
-			g_assert_nonnull(mx);
-			g_assert_nonnull(my);
-			g_assert_cmpuint(nx, ==, ny);
-			g_assert_true(memcmp(mx, my, nx) == 0);
-			g_assert_cmpint(g_mime_data_wrapper_get_encoding(x), ==, g_mime_data_wrapper_get_encoding(y));
+		two_streams_open(&t, msg, strlen(msg), pos, mapped);
+		if (entity) {
+			GMimeParser *p = g_mime_parser_new_with_stream(t.a);
+			ow = g_mime_parser_construct_part(p, NULL);
+			g_object_unref(p);
+			oc = gs_entity_parse_cut(t.b, min);
+			whole = cut = NULL;
+		} else {
+			whole = parse_whole(t.a);
+			cut = gs_message_parse_cut(t.b, min);
+			ow = whole ? g_mime_message_get_mime_part(whole) : NULL;
+			oc = cut ? g_mime_message_get_mime_part(cut) : NULL;
 		}
-		wa = written(whole);
-		wb = written(cut);
-		g_assert_cmpstr(wa, ==, wb);
-		g_assert_cmpint(g_mime_stream_tell(b), ==, g_mime_stream_tell(a));
-		g_free(wa);
-		g_free(wb);
-		g_ptr_array_free(la, TRUE);
-		g_ptr_array_free(lb, TRUE);
-		g_object_unref(cut);
+		g_assert_nonnull(ow);
+		if (!want) {
+			g_assert_null(oc);
+		} else {
+			GPtrArray *la = g_ptr_array_new(), *lb = g_ptr_array_new();
+			char *wa, *wb;
+
+			g_assert_nonnull(oc);
+			leaves(ow, la);
+			leaves(oc, lb);
+			g_assert_cmpuint(la->len, ==, lb->len);
+			for (i = 0; i < la->len; i++) {
+				GMimeDataWrapper *x = g_mime_part_get_content(la->pdata[i]);
+				GMimeDataWrapper *y = g_mime_part_get_content(lb->pdata[i]);
+				GMimeStream *sx = g_mime_data_wrapper_get_stream(x), *sy = g_mime_data_wrapper_get_stream(y);
+				const unsigned char *mx, *my;
+				size_t nx = 0, ny = 0;
+
+				g_assert_cmpint(sx->bound_start, ==, sy->bound_start);
+				g_assert_cmpint(sx->bound_end, ==, sy->bound_end);
+				mx = gs_stream_memory(sx, &nx);
+				my = gs_stream_memory(sy, &ny);
+				g_assert_nonnull(mx);
+				g_assert_nonnull(my);
+				g_assert_cmpuint(nx, ==, ny);
+				g_assert_true(memcmp(mx, my, nx) == 0);
+				g_assert_cmpint(g_mime_data_wrapper_get_encoding(x), ==,
+						g_mime_data_wrapper_get_encoding(y));
+			}
+			wa = entity ? g_mime_object_to_string(ow, NULL) : written(whole);
+			wb = entity ? g_mime_object_to_string(oc, NULL) : written(cut);
+			g_assert_cmpstr(wa, ==, wb);
+			g_assert_cmpint(g_mime_stream_tell(t.b), ==, g_mime_stream_tell(t.a));
+			g_free(wa);
+			g_free(wb);
+			g_ptr_array_free(la, TRUE);
+			g_ptr_array_free(lb, TRUE);
+		}
+		if (entity) {
+			g_object_unref(ow);
+			if (oc)
+				g_object_unref(oc);
+		} else {
+			g_object_unref(whole);
+			if (cut)
+				g_object_unref(cut);
+		}
+		two_streams_close(&t);
 	}
-	g_object_unref(whole);
-	two_streams_close(&t);
 }
 
 /* base64 lines, as message() writes them */
