@@ -182,23 +182,39 @@ find_cuts(const unsigned char *p, size_t n, size_t min, parse_cut *cut)
 	 * its first MiB: a longer one is refused anyway) */
 	if (!(q = !lf ? crlf : !crlf ? lf : MIN(lf, crlf)))
 		return 0;
-	while (k < CUT_MAX && q < end) {
-		const unsigned char *dash = memchr(q, '-', (size_t) (end - q)), *stop = dash ? dash : end;
-		const unsigned char *l1, *l2 = NULL, *e, *t;
+	while (k < CUT_MAX && (size_t) (end - q) > min) {
+		const unsigned char *dash, *stop, *l1, *l2 = NULL, *e, *t;
 
-		/* the anchor is the line (l1, l2] */
+		/* a stretch of more than `min` bytes without '-' from q: none if
+		 * the next `min` bytes hold one (go on after the last of them;
+		 * text full of dashes costs a search per `min` bytes, not one per
+		 * dash), else it runs to the next '-' */
+		if ((dash = memrchr(q, '-', min))) {
+			q = dash + 1;
+			continue;
+		}
+		dash = memchr(q + min, '-', (size_t) (end - q) - min);
+		stop = dash ? dash : end;
+		/* the anchor is the line (l1, l2], the first of the stretch
+		 * that is not blank, within its first 4 KiB (a stretch of empty
+		 * lines costs no search per line) */
 		if ((size_t) (stop - q) > min && (l1 = memchr(q, '\n', (size_t) (stop - q)))) {
 			while ((l2 = memchr(l1 + 1, '\n', (size_t) (stop - l1 - 1))) &&
-			       (l2 - l1 < 2 || (l2 - l1 == 2 && l2[-1] == '\r')))
+			       (l2 - l1 < 2 || (l2 - l1 == 2 && l2[-1] == '\r'))) {
 				l1 = l2;
+				if (l1 - q > 4096) {
+					l2 = NULL;
+					break;
+				}
+			}
 		}
 		if (l2) {
 			/* e: the start of the line that holds the '-' (or the
 			 * input's last, unended line); t: the tail's start */
-			for (e = stop; e > l2 + 1 && e[-1] != '\n'; e--)
-				;
-			for (t = e > l2 + 1 ? e - 1 : e; t > l2 + 1 && t[-1] != '\n'; t--)
-				;
+			const unsigned char *s0 = l2 + 1, *nl;
+
+			e = (nl = memrchr(s0, '\n', (size_t) (stop - s0))) ? nl + 1 : s0;
+			t = e > s0 && (nl = memrchr(s0, '\n', (size_t) (e - 1 - s0))) ? nl + 1 : s0;
 			if (t > l2 + 1 && (size_t) (t - (l2 + 1)) >= min) {
 				cut[k].anchor = (gint64) (l1 + 1 - p) - removed;
 				cut[k].at = (gint64) (l2 + 1 - p) - removed;
@@ -207,6 +223,8 @@ find_cuts(const unsigned char *p, size_t n, size_t min, parse_cut *cut)
 				k++;
 			}
 		}
+		if (!dash)
+			break;
 		q = stop + 1;
 	}
 	return k;
