@@ -58,15 +58,6 @@ same_slice(GMimePart *a, GMimePart *b)
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void) argc;
-	(void) argv;
-	g_mime_init();
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	GMimeStream *a, *b;

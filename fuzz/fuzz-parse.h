@@ -10,6 +10,16 @@
 #include <gmime/gmime.h>
 #include <stdint.h>
 
+/* GMime, once per process (both targets need nothing else) */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void) argc;
+	(void) argv;
+	g_mime_init();
+	return 0;
+}
+
 /* The message as GMime writes it back. */
 static char *
 fz_written(GMimeMessage *m)

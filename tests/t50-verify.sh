@@ -326,9 +326,13 @@ openssl smime -sign -nodetach -in big-entity.txt -signer "$PKI/alice.crt" -inkey
 check "control: the large opaque message is over 2 MB" test "$(wc -c <big-opaque.eml)" -gt 2000000
 verify_is 0 "a large opaque signature: good, exit 0" big-opaque.eml
 check "a large opaque signature: written unchanged" unchanged big-opaque.eml
+# change_line N IN OUT: IN with the 10th character of line N changed
+change_line() {
+	awk -v n="$1" 'NR == n { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" : "A") substr($0, 11) } { print }' \
+		"$2" >"$3"
+}
 # the base64 line 30000 (about 2 MB in) gets one character changed
-awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" : "A") substr($0, 11) } { print }' \
-	big-opaque.eml >big-tampered.eml
+change_line 30000 big-opaque.eml big-tampered.eml
 check "control: the tampered copy differs" sh -c "! cmp -s big-opaque.eml big-tampered.eml"
 verify_is 1 "a large opaque signature changed 2 MB in: bad, exit 1" big-tampered.eml
 
@@ -352,8 +356,7 @@ check "control: the multipart/signed with an attachment is over 3 MB" test "$(wc
 verify_is 0 "a 3 MB attachment signed by openssl smime: good, exit 0" att-signed.eml
 check "... written unchanged" unchanged att-signed.eml
 # line 30000 is about 2.3 MB in, inside the attachment's base64
-awk 'NR == 30000 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "A" ? "B" : "A") substr($0, 11) } { print }' \
-	att-signed.eml >att-tampered.eml
+change_line 30000 att-signed.eml att-tampered.eml
 check "control: the tampered copy differs in one byte" \
 	sh -c "[ \$(cmp -l att-signed.eml att-tampered.eml | wc -l) = 1 ]"
 verify_is 1 "a 3 MB attachment changed 2.3 MB in: bad, exit 1" att-tampered.eml
