@@ -750,9 +750,9 @@ int gs_bio_stream_errno(BIO *b);
  * file or a memory stream, or a slice of either, as GMime's parser hands
  * out the parts of its input. NULL for any other stream. */
 const unsigned char *gs_stream_memory(GMimeStream *stream, size_t *len);
-/* A hint that the n bytes at p are one large buffer written through (a
- * decoded body of megabytes): the kernel may back it with huge pages,
- * a page fault per 2 MiB instead of per 4 KiB. Nothing else changes. */
+/* A hint that the n bytes at p are one large buffer about to be written
+ * through (a decoded body of megabytes): its pages are made in one call,
+ * not one fault per 4 KiB. Nothing else changes. */
 void gs_memory_large(void *p, size_t n);
 /* A hint that the n bytes at p (a mapped file, most often) are about to
  * be read through: their pages are mapped in one call, not one fault per
