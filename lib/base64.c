@@ -98,15 +98,12 @@ gs_base64_decode_whole(const unsigned char *in, size_t len, unsigned char *out)
 size_t
 gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigned char *out)
 {
-	const unsigned char *p = in, *end = in + len, *nl, *lend, *eq;
+	const unsigned char *p = in, *end = in + len, *nl, *lend;
 	unsigned char *o = out, *q;
 	size_t guess = 0;
 
-	/* the first '=' (the data's end), found once: a chunk before it
-	 * holds none */
-	eq = memchr(in, '=', len);
-	if (!eq)
-		eq = end;
+	/* no search for the first '=' (the data's end): fast() refuses a
+	 * line that holds one, which slow() then ends the data at */
 	while (p < end && b->n != -1) {
 		/* the lines of a base64 body are of one length: where the last
 		 * one ended, this one most likely does too. Any chunk will do
@@ -121,7 +118,7 @@ gs_base64_decode_step(gs_base64 *b, const unsigned char *in, size_t len, unsigne
 		lend = nl ? nl : end;
 		if (lend > p && lend[-1] == '\r')
 			lend--; /* skipped either way */
-		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && lend <= eq && (q = fast(p, lend, o)))
+		if (b->n == 0 && lend - p >= 4 && (lend - p) % 4 == 0 && (q = fast(p, lend, o)))
 			o = q; /* only the alphabet, whole quartets */
 		else
 			o = slow(b, p, nl ? nl : end, o);
