@@ -662,6 +662,8 @@ gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg)
 			}
 		}
 	}
+	if (s.opts.on_stop)
+		s.opts.on_stop(s.opts.on_stop_data);
 	/* the keys go first; then the clients get three seconds to finish
 	 * (each holds its own reference for an operation under way) */
 	pthread_mutex_lock(&s.lock);

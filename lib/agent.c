@@ -204,6 +204,19 @@ gs_agent_close(gs_agent *a)
 	g_free(a);
 }
 
+int
+gs_agent_idle(gs_agent *a)
+{
+	struct pollfd p;
+
+	if (!a)
+		return 0;
+	p.fd = a->fd;
+	p.events = POLLIN | POLLRDHUP;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 0;
+}
+
 void
 gs_agent_set_terminal(gs_agent *a, const gs_pinentry_where *w)
 {

@@ -1645,6 +1645,9 @@ gs_status gs_agent_connect(const char *path, gs_agent **agent, char **errmsg);
 /* Close the connection (NULL is fine). Keys opened through it must be
  * freed first (their session freed). */
 void gs_agent_close(gs_agent *agent);
+/* 1 when a connection made earlier and kept for later is still open with
+ * nothing unread on it (the agent has not closed it), else 0. */
+int gs_agent_idle(gs_agent *agent);
 /* Where pinentry asks when this connection needs a passphrase or a PIN:
  * w's tty, ttytype, display and wayland_display (its programs are the
  * agent's own and ignored here). Copied. */
@@ -1694,6 +1697,10 @@ typedef struct gs_agent_opts {
 	unsigned protocol;     /* for tests: speak this protocol version (0: GS_AGENT_PROTOCOL) */
 	const char *socket_path; /* when set: stop once this path is no longer the socket
 				  * listened on (removed, or another agent's) */
+	void (*on_stop)(void *data); /* when set: called once when the agent stops taking
+				  * clients, before it waits for those it has; the
+				  * listening socket is not used after it (it may go) */
+	void *on_stop_data;
 } gs_agent_opts;
 
 /* Be the agent on the listening socket `listen_fd` (bound, listening, in

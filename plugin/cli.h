@@ -196,6 +196,8 @@ int cli_main(int argc, char **argv, int (*go)(cli *c));
 /* The key agent's folder (cmd-agent.c): a new string, or NULL (said
  * why, unless it is missing and not `create`). */
 char *cli_agent_dir(cli *c, int create);
+/* the agent's socket in its folder `dir` (a new string) */
+char *cli_agent_socket(const char *dir);
 /* Run `galsmime --home HOME agent SUB FD_OPTION FD` (this binary)
  * detached: its own session, stdio on /dev/null, nobody's child, `fd`
  * its only inherited descriptor. 0, or -1 (fork failed, errno). */
@@ -211,6 +213,10 @@ int cli_engine_spawn(cli *c);
  * gs_store_reuse finds it unchanged (the caller owns it), else NULL (the
  * caller opens the store itself). Taken at most once. */
 gs_store *cli_engine_take_store(const char *home, unsigned flags, int busy_ms);
+/* In a warm engine's worker: the connection to the key agent at `sock`
+ * that its spare made while it waited (HELLO answered), if it is that
+ * agent's and still open; else NULL. Taken once. */
+gs_agent *cli_engine_take_agent(const char *sock);
 
 /* The subcommands, one file each. */
 int cmd_key(cli *c, int argc, char **argv);

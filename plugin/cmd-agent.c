@@ -53,8 +53,8 @@ cli_agent_dir(cli *c, int create)
 	return NULL;
 }
 
-static char *
-socket_path(const char *dir)
+char *
+cli_agent_socket(const char *dir)
 {
 	return g_build_filename(dir, "agent.sock", NULL);
 }
@@ -164,8 +164,13 @@ reach(cli *c, int start, int quiet_absent, const char *then)
 
 	if (!dir)
 		return NULL;
-	sock = socket_path(dir);
-	st = gs_agent_connect(sock, &a, &msg);
+	sock = cli_agent_socket(dir);
+	/* in a warm engine's worker, the connection its spare made before
+	 * the request came (engine.c) */
+	if ((a = cli_engine_take_agent(sock)))
+		st = GS_OK;
+	else
+		st = gs_agent_connect(sock, &a, &msg);
 	if (st == GS_E_NOT_FOUND && start) {
 		char *lockpath = g_build_filename(dir, "agent.lock", NULL);
 
@@ -219,6 +224,36 @@ cli_agent_cb(void *data)
 	return c->agent;
 }
 
+/* What the agent process holds while it serves. */
+typedef struct {
+	int listen_fd, engine_watch;
+	const char *sock;
+	struct stat own;         /* the socket as bound */
+} serving;
+
+/* The agent stops taking clients (gs_agent_serve's on_stop, and after it
+ * returns): its socket goes at once, so that a command started now starts
+ * a new agent instead of queueing on this one while it waits for its
+ * clients, and its engine is told (the spares' connections to the agent,
+ * engine.c, are clients it would wait for). Once. */
+static void
+stopping(void *data)
+{
+	serving *v = data;
+	struct stat now;
+
+	if (v->listen_fd >= 0) {
+		/* removed only while it is still ours */
+		if (stat(v->sock, &now) == 0 && now.st_ino == v->own.st_ino && now.st_dev == v->own.st_dev)
+			unlink(v->sock);
+		close(v->listen_fd);
+		v->listen_fd = -1;
+	}
+	if (v->engine_watch >= 0)
+		close(v->engine_watch);
+	v->engine_watch = -1;
+}
+
 /* galsmime agent serve: the agent process. */
 static int
 serve(cli *c, int ready_fd, unsigned protocol)
@@ -226,14 +261,14 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *dir = cli_agent_dir(c, 1), *sock, *msg = NULL;
 	gs_agent_opts o = { 0 };
-	struct stat own;
+	serving v = { .listen_fd = -1, .engine_watch = -1 };
 	gs_status st;
-	int fd, engine_watch;
+	int fd;
 	mode_t um;
 
 	if (!dir)
 		return EXIT_IOERR;
-	sock = socket_path(dir);
+	sock = cli_agent_socket(dir);
 	if (strlen(sock) >= sizeof sa.sun_path) {
 		cli_error(c, "%s: path too long for a socket (set XDG_RUNTIME_DIR)", cli_text(sock, 0));
 		g_free(sock);
@@ -253,7 +288,7 @@ serve(cli *c, int ready_fd, unsigned protocol)
 		return EXIT_IOERR;
 	}
 	umask(um);
-	if (stat(sock, &own) < 0) {
+	if (stat(sock, &v.own) < 0) {
 		cli_error(c, "%s: %s", cli_text(sock, 0), g_strerror(errno));
 		close(fd);
 		g_free(sock);
@@ -270,7 +305,9 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	 * goes: it holds the read end of this pipe. Started in the folder
 	 * the agent was started in, where a relative --home means what it
 	 * meant to the command that started the agent */
-	engine_watch = cli_engine_spawn(c);
+	v.listen_fd = fd;
+	v.sock = sock;
+	v.engine_watch = cli_engine_spawn(c);
 	if (chdir("/") < 0) {
 		/* nothing relies on the working folder */
 	}
@@ -280,16 +317,10 @@ serve(cli *c, int ready_fd, unsigned protocol)
 	o.pinentry_graphical = cli_pinentry_graphical(c);
 	o.protocol = protocol;
 	o.socket_path = sock;
+	o.on_stop = stopping;
+	o.on_stop_data = &v;
 	st = gs_agent_serve(fd, &o, &msg);
-	close(fd);
-	if (engine_watch >= 0)
-		close(engine_watch);
-	{
-		/* remove the socket only while it is still ours */
-		struct stat now;
-		if (stat(sock, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
-			unlink(sock);
-	}
+	stopping(&v);
 	g_free(sock);
 	g_free(dir);
 	return st == GS_OK ? 0 : cli_fail(c, st, msg);

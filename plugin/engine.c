@@ -245,6 +245,27 @@ cli_engine_take_store(const char *home, unsigned flags, int busy_ms)
 	return NULL;
 }
 
+/* the key agent's connection the spare made for its request
+ * (cli_engine_take_agent): a sign or decrypt does not wait for the
+ * connection, the agent's new thread and its HELLO */
+static gs_agent *spare_agent;
+static char *spare_agent_sock;
+
+gs_agent *
+cli_engine_take_agent(const char *sock)
+{
+	gs_agent *a = spare_agent;
+	int same = a && sock && spare_agent_sock && !strcmp(sock, spare_agent_sock);
+
+	spare_agent = NULL;
+	g_free(spare_agent_sock);
+	spare_agent_sock = NULL;
+	if (same && gs_agent_idle(a))
+		return a;
+	gs_agent_close(a);
+	return NULL;
+}
+
 /* Do now, while no request waits, the page faults a request would take
  * after the fork: copy every resident page of the private writable
  * mappings (the heap, the libraries' data, the stack), which the child
@@ -312,7 +333,8 @@ prefault(int fd)
  * from its own user (then tells `taken` its pid and serves it), or until
  * the engine closes `retire`. Never returns. */
 static void G_GNUC_NORETURN
-spare(int fd, int retire, int taken, const char *store, int busy_ms, const struct stat *self)
+spare(int fd, int retire, int taken, const char *store, const char *agent_sock, int busy_ms,
+      const struct stat *self)
 {
 	int32_t me = (int32_t) getpid();
 
@@ -320,6 +342,8 @@ spare(int fd, int retire, int taken, const char *store, int busy_ms, const struc
 		spare_store_dir = g_strdup(store);
 		gs_store_warm(spare_store, NULL);
 	}
+	if (gs_agent_connect(agent_sock, &spare_agent, NULL) == GS_OK)
+		spare_agent_sock = g_strdup(agent_sock);
 	prefault(fd);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = retire, .events = POLLIN } };
@@ -362,7 +386,7 @@ int
 cli_engine_serve(cli *c, int watch_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir = cli_agent_dir(c, 0), *sock;
+	char *dir = cli_agent_dir(c, 0), *sock, *agent_sock;
 	struct stat self, own, now, seen[2] = { { 0 } };
 	char *store, *db;
 	unsigned workers = 0;
@@ -373,6 +397,7 @@ cli_engine_serve(cli *c, int watch_fd)
 	if (!dir)
 		return EXIT_IOERR;
 	sock = g_build_filename(dir, GS_ENGINE_SOCKET, NULL);
+	agent_sock = cli_agent_socket(dir);
 	g_free(dir);
 	/* this galsmime-engine.so, as the front finds it */
 	{
@@ -382,6 +407,7 @@ cli_engine_serve(cli *c, int watch_fd)
 	}
 	if (!self.st_ino || strlen(sock) >= sizeof sa.sun_path) {
 		g_free(sock);
+		g_free(agent_sock);
 		return EXIT_IOERR;
 	}
 	strcpy(sa.sun_path, sock);
@@ -397,6 +423,7 @@ cli_engine_serve(cli *c, int watch_fd)
 		if (fd >= 0)
 			close(fd);
 		g_free(sock);
+		g_free(agent_sock);
 		return EXIT_IOERR;
 	}
 	umask(um);
@@ -460,7 +487,7 @@ cli_engine_serve(cli *c, int watch_fd)
 					close(taken[0]);
 					if (watch_fd >= 0)
 						close(watch_fd);
-					spare(fd, r[0], taken[1], store, c->busy_ms, &self);
+					spare(fd, r[0], taken[1], store, agent_sock, c->busy_ms, &self);
 				}
 				close(r[0]);
 				if (pid > 0) {
@@ -499,6 +526,7 @@ cli_engine_serve(cli *c, int watch_fd)
 		unlink(sock);
 	gs_warm_certs_clear();
 	g_free(sock);
+	g_free(agent_sock);
 	g_free(store);
 	g_free(db);
 	return 0;

@@ -4,8 +4,9 @@
 # forked worker. Warm runs give what cold runs give (outputs, exit codes,
 # stderr), read stdin as a pipe or a file, see store changes, serve 8 at
 # once, only their user; a killed worker is exit 75 with nothing on
-# stdout; a stopped engine costs a 2 s wait and the cold path; `agent
-# stop` ends the engine; [agent] enable = false and
+# stdout; a stopped engine costs a 2 s wait and the cold path; a worker
+# finds its connection to the key agent made by its spare; `agent
+# stop` ends the engine at once; [agent] enable = false and
 # another build of the engine mean the cold path. Whether a run was warm
 # is read from strace: a cold run loads galsmime-engine.so, a warm one
 # does not.
@@ -306,6 +307,35 @@ check "... and gives the same" cmp rebuilt.ver cold.ver
 sleep 1.5
 check "... and the old engine stopped" test "$(engines)" = 0
 touch "$ENGINE"
+
+# ---- the spare connects to the key agent before its request comes ----
+# A warm sign does not wait for a connection to the agent (the agent's new
+# thread, HELLO): the spare made it while it waited. Seen with strace
+# attached to the engine: the spare it forks after the first sign
+# connects to agent.sock before it accepts the second sign, not after.
+gs agent stop >/dev/null 2>&1
+n=30; while [ "$(engines)" != 0 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+echo "$pass" | gs agent preset --from alice@example.org >/dev/null 2>&1
+# the new engine and its first spare
+n=50; while [ "$(pgrep -c -P "$(engine_pids)" 2>/dev/null)" != 1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	strace -f -qq -e trace=connect,accept4 -o pre.trace -p "$(engine_pids)" 2>pre.strace.err &
+st=$!
+sleep 0.5
+execves pre1 sign <m.eml >pre1.signed 2>/dev/null
+sleep 0.5
+execves pre2 sign <m.eml >pre2.signed 2>/dev/null
+sleep 0.3
+kill "$st" 2>/dev/null
+wait "$st" 2>/dev/null
+# per process: its connects to agent.sock before and after it accepted a front
+awk '/accept4/ && /= [0-9]+$/ { took[$1] = 1; next }
+	/connect\(/ && /agent\.sock/ { if ($1 in took) after[$1]++; else before[$1]++ }
+	END { for (p in took) if (before[p]) { n++; if (after[p]) bad++ } print n + 0, bad + 0 }' pre.trace >pre.count
+check "both signs warm, signed by the agent's key" sh -c "warm() { [ \$(cat \$1.execs) = 0 ]; }; warm pre1 && warm pre2 &&
+	openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -in pre2.signed -out /dev/null"
+check "the worker that took the second sign had connected to the agent before it took it, and not again" \
+	test "$(cat pre.count)" = "1 0"
 
 # ---- agent stop ends the engine ----
 gs agent stop >/dev/null 2>&1
