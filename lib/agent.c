@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +144,12 @@ struct gs_agent {
 gs_status
 gs_agent_connect(const char *path, gs_agent **out, char **errmsg)
 {
+	return gs_agent_connect_within(path, 0, out, errmsg);
+}
+
+gs_status
+gs_agent_connect_within(const char *path, int timeout_ms, gs_agent **out, char **errmsg)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	gs_agent_msg req = { .version = GS_AGENT_PROTOCOL, .code = GS_AGENT_HELLO }, rep;
 	GByteArray *buf = NULL;
@@ -164,6 +171,10 @@ gs_agent_connect(const char *path, gs_agent **out, char **errmsg)
 		return gs_fail(errmsg, e == ENOENT || e == ECONNREFUSED ? GS_E_NOT_FOUND : GS_E_IO,
 			       "no agent at %s: %s", path, g_strerror(e));
 	}
+	if (timeout_ms > 0) {
+		struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	}
 	if ((st = gs_agent_send(fd, &req, errmsg)) == GS_OK) {
 		char *why = NULL;
 		st = gs_agent_recv(fd, 1, &buf, &rep, &why);
@@ -179,6 +190,10 @@ gs_agent_connect(const char *path, gs_agent **out, char **errmsg)
 		g_free(why);
 	}
 	gs_agent_wipe(buf);
+	if (timeout_ms > 0) {
+		struct timeval none = { 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+	}
 	if (st != GS_OK) {
 		close(fd);
 		return st;

@@ -1642,6 +1642,9 @@ typedef struct gs_agent gs_agent;
  * speaks another protocol version: *errmsg says which); GS_E_AGENT_LOST
  * (it closed the connection); GS_E_IO; GS_E_USAGE (path too long). */
 gs_status gs_agent_connect(const char *path, gs_agent **agent, char **errmsg);
+/* The same, giving up on the agent's greeting after timeout_ms (> 0): then
+ * GS_E_AGENT_LOST (an agent that is stopped or hung). 0: no limit. */
+gs_status gs_agent_connect_within(const char *path, int timeout_ms, gs_agent **agent, char **errmsg);
 /* Close the connection (NULL is fine). Keys opened through it must be
  * freed first (their session freed). */
 void gs_agent_close(gs_agent *agent);

@@ -39,6 +39,9 @@
 
 /* workers at once; a front finding the engine at this limit goes cold */
 #define MAX_WORKERS 32
+/* how long a spare waits for the key agent's greeting before it does
+ * without its connection (its worker then connects as a cold command does) */
+#define SPARE_AGENT_MS 500
 /* certificates decoded before forking (anchors, identities, CAs) */
 #define WARM_CERTS 200
 
@@ -342,7 +345,9 @@ spare(int fd, int retire, int taken, const char *store, const char *agent_sock, 
 		spare_store_dir = g_strdup(store);
 		gs_store_warm(spare_store, NULL);
 	}
-	if (gs_agent_connect(agent_sock, &spare_agent, NULL) == GS_OK)
+	/* not waiting long on an agent that does not answer (stopped, hung):
+	 * the spare's requests that need no key must not wait with it */
+	if (gs_agent_connect_within(agent_sock, SPARE_AGENT_MS, &spare_agent, NULL) == GS_OK)
 		spare_agent_sock = g_strdup(agent_sock);
 	prefault(fd);
 	for (;;) {

@@ -5,7 +5,8 @@
 # stderr), read stdin as a pipe or a file, see store changes, serve 8 at
 # once, only their user; a killed worker is exit 75 with nothing on
 # stdout; a stopped engine costs a 2 s wait and the cold path; a worker
-# finds its connection to the key agent made by its spare; `agent
+# finds its connection to the key agent made by its spare, and a stopped
+# agent does not hold up a spare; `agent
 # stop` ends the engine at once; [agent] enable = false and
 # another build of the engine mean the cold path. Whether a run was warm
 # is read from strace: a cold run loads galsmime-engine.so, a warm one
@@ -336,6 +337,22 @@ check "both signs warm, signed by the agent's key" sh -c "warm() { [ \$(cat \$1.
 	openssl cms -verify -CAfile '$PKI/root.crt' -purpose smimesign -in pre2.signed -out /dev/null"
 check "the worker that took the second sign had connected to the agent before it took it, and not again" \
 	test "$(cat pre.count)" = "1 0"
+
+# ---- an agent that does not answer holds up nothing that needs no key ----
+# The spare waits 0.5 s at most for the agent's greeting, then does
+# without its connection: with the agent stopped (SIGSTOP), two verifies
+# in a row both run warm, the second without the front's 2 s wait.
+apid=$(ps -eo pid,args | grep -F -- "--home $GALSMIME_HOME agent serve" | grep -v grep | awk '{ print $1 }')
+kill -STOP $apid
+execves ag1 verify <cold.signed >ag1.ver 2>/dev/null
+t0=$(date +%s%N)
+execves ag2 verify <cold.signed >ag2.ver 2>/dev/null
+t1=$(date +%s%N)
+kill -CONT $apid
+ms=$(( (t1 - t0) / 1000000 ))
+check "agent stopped: two verifies in a row, both warm and good" \
+	sh -c "[ \$(cat ag1.execs) = 0 ] && [ \$(cat ag2.execs) = 0 ] && cmp ag1.ver cold.ver && cmp ag2.ver cold.ver"
+check "... the second in under 1.9 s (${ms} ms)" test "$ms" -lt 1900
 
 # ---- agent stop ends the engine ----
 gs agent stop >/dev/null 2>&1
