@@ -1064,6 +1064,53 @@ ri_matches(CMS_RecipientInfo *ri, X509 *cert)
 	return 0;
 }
 
+gs_status
+gs_cms_check_key_wrap(CMS_ContentInfo *cms, X509 *cert, char **errmsg)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	int i;
+
+	for (i = 0; ris && i < sk_CMS_RecipientInfo_num(ris); i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+		X509_ALGOR *kea = NULL, *wrap = NULL;
+		ASN1_OCTET_STRING *ukm = NULL;
+		const ASN1_OBJECT *obj = NULL;
+		const void *pval = NULL;
+		const ASN1_STRING *seq;
+		const unsigned char *p;
+		int ptype = V_ASN1_UNDEF, nid = NID_undef;
+
+		if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE || !ri_matches(ri, cert))
+			continue;
+		/* the keyEncryptionAlgorithm's parameter is the key wrap's
+		 * AlgorithmIdentifier (RFC 5753) */
+		if (CMS_RecipientInfo_kari_get0_alg(ri, &kea, &ukm) && kea) {
+			X509_ALGOR_get0(&obj, &ptype, &pval, kea);
+			if (ptype == V_ASN1_SEQUENCE && (seq = pval) != NULL) {
+				p = ASN1_STRING_get0_data(seq);
+				if ((wrap = d2i_X509_ALGOR(NULL, &p, ASN1_STRING_length(seq)))) {
+					X509_ALGOR_get0(&obj, NULL, NULL, wrap);
+					nid = OBJ_obj2nid(obj);
+				}
+			}
+		}
+		if (nid != NID_id_aes128_wrap && nid != NID_id_aes192_wrap && nid != NID_id_aes256_wrap) {
+			char name[80] = "(none)";
+
+			if (wrap) {
+				X509_ALGOR_get0(&obj, NULL, NULL, wrap);
+				OBJ_obj2txt(name, sizeof name, obj, 0);
+			}
+			X509_ALGOR_free(wrap);
+			ERR_clear_error();
+			return gs_fail(errmsg, GS_E_UNSUPPORTED,
+				       "unsupported key wrap algorithm %s for your key (AES key wrap only)", name);
+		}
+		X509_ALGOR_free(wrap);
+	}
+	return GS_OK;
+}
+
 static char *
 describe_recipients(STACK_OF(CMS_RecipientInfo) *ris)
 {
@@ -1379,6 +1426,12 @@ decrypt_cms(gs_session *s, CMS_ContentInfo *cms, BIO *dcont, BIO *out, GByteArra
 		}
 		g_ptr_array_add(s->identities, match);
 	}
+	/* an ECDH recipient's content key is unwrapped by OpenSSL: only with
+	 * AES key wrap (RFC 5753). OpenSSL 3.0's unwrap with padding (RFC
+	 * 5649), when the key does not unwrap, wipes eight bytes past the end
+	 * of its buffer (CRYPTO_128_unwrap_pad): refused before that */
+	if ((st = gs_cms_check_key_wrap(cms, match->cert, errmsg)) != GS_OK)
+		goto out;
 	if ((st = gs_identity_unlock(s, match, errmsg)) != GS_OK)
 		goto out;
 	/* with the certificate given, OpenSSL tries only the matching

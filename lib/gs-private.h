@@ -609,6 +609,10 @@ gs_status gs_cms_decrypt(gs_session *s, const unsigned char *der, size_t len, BI
  * was): a 35 MB message is never held twice. */
 gs_status gs_cms_decrypt_bytes(gs_session *s, GByteArray *der, GByteArray **plain, gs_cms_result *res,
 			       char **errmsg);
+/* GS_OK unless a key-agreement (ECDH) RecipientInfo for `cert` names a
+ * key wrap other than AES key wrap (RFC 3394): GS_E_UNSUPPORTED, saying
+ * which. Checked before OpenSSL unwraps (see decrypt_cms). */
+gs_status gs_cms_check_key_wrap(CMS_ContentInfo *cms, X509 *cert, char **errmsg);
 /* Does `der` hold (auth)enveloped-data or signed-data? NID or NID_undef. */
 int gs_cms_content_type(const unsigned char *der, size_t len);
 /* The SMIMECapabilities a signer announced, as comma-separated OIDs, or

@@ -229,6 +229,35 @@ openssl cms -encrypt -des-ede3-cbc -in entity.txt "$PKI/bob.crt" >cms-3des.part
 wrap cms-3des.part >cms-3des.eml
 decrypt_ok "openssl cms -encrypt -des-ede3-cbc (legacy Outlook)" cms-3des.eml
 
+# an ECDH recipient (carol) whose content key is wrapped with something
+# other than AES key wrap: OpenSSL 3.0 unwraps RFC 5649's padded wrap too,
+# and when the key does not unwrap it wipes eight bytes past the end of
+# its buffer (valgrind: invalid write of size 8 in CRYPTO_128_unwrap_pad,
+# found by fuzz-envelope). galsmime refuses it by name (65) before OpenSSL
+# unwraps anything, good key or damaged; AES key wrap decrypts.
+openssl cms -encrypt -aes-256-cbc -wrap id-aes256-wrap-pad -outform DER -in entity.txt "$PKI/carol.crt" >wrappad.der
+python3 -c "
+import sys
+d = bytearray(open('wrappad.der', 'rb').read())
+i = d.index(b'\x04\x28')  # the 40-byte wrapped key
+d[i + 7] ^= 0x55
+open('wrappad-bad.der', 'wb').write(d)"
+for v in wrappad wrappad-bad; do
+	openssl cms -cmsout -inform DER -in $v.der -outform SMIME >$v.part 2>/dev/null
+	wrap $v.part >$v.eml
+done
+check "control: carol's key wrap in those messages is id-aes256-wrap-pad" \
+	sh -c "openssl cms -cmsout -print -in wrappad-bad.eml | grep -q 'id-aes256-wrap-pad' && ! cmp -s wrappad.der wrappad-bad.der"
+decrypt_fails "ECDH with id-aes256-wrap-pad: exit 65, nothing written" 65 wrappad.eml $PASS
+check "... one line naming the key wrap" \
+	sh -c "[ \$(wc -l <fail.err) = 1 ] && grep -q 'unsupported key wrap algorithm id-aes256-wrap-pad' fail.err"
+decrypt_fails "... and with the wrapped key damaged: exit 65, nothing written" 65 wrappad-bad.eml $PASS
+check "... refused by name, before any unwrapping" \
+	sh -c "[ \$(wc -l <fail.err) = 1 ] && grep -q 'unsupported key wrap algorithm id-aes256-wrap-pad' fail.err"
+openssl cms -encrypt -aes-256-cbc -wrap id-aes128-wrap -in entity.txt "$PKI/carol.crt" >wrap128.part
+wrap wrap128.part >wrap128.eml
+decrypt_ok "ECDH with id-aes128-wrap (AES key wrap) decrypts" wrap128.eml
+
 # tamper: flip one byte FROM-END bytes before the end of the DER
 cat >flip.py <<'EOF'
 import base64, subprocess, sys
