@@ -42,6 +42,9 @@
 /* how long a spare waits for the key agent's greeting before it does
  * without its connection (its worker then connects as a cold command does) */
 #define SPARE_AGENT_MS 500
+/* how long the next spare waits for the request that took the last one
+ * to answer (cli_engine_serve) */
+#define SPARE_DEFER_MS 25
 /* certificates decoded before forking (anchors, identities, CAs) */
 #define WARM_CERTS 200
 
@@ -155,9 +158,21 @@ store_changed(const char *db, struct stat seen[2])
 	return changed;
 }
 
+/* The worker's answer is out: the engine may fork the next spare now
+ * (cli_engine_serve), without taking the CPU from a request. */
+static void
+done(int taken)
+{
+	int32_t me = -(int32_t) getpid();
+
+	if (taken >= 0 && write(taken, &me, sizeof me) != (ssize_t) sizeof me) {
+		/* the engine gone: it forks no more spares */
+	}
+}
+
 /* One request, in the forked worker: never returns. */
 static void G_GNUC_NORETURN
-worker(int fd, const struct stat *self)
+worker(int fd, const struct stat *self, int taken)
 {
 	gs_engine_header h;
 	int fds[3], i, rc;
@@ -218,6 +233,7 @@ worker(int fd, const struct stat *self)
 	fflush(stdout);
 	fflush(stderr);
 	tell(fd, 'R', rc);
+	done(taken);
 	_exit(rc);
 }
 
@@ -371,9 +387,21 @@ spare(int fd, int retire, int taken, const char *store, const char *agent_sock, 
 		}
 		close(fd);
 		close(retire);
-		close(taken);
-		worker(cfd, self);
+		worker(cfd, self, taken);
 	}
+}
+
+/* A taken worker whose answer is out, or gone. */
+static void
+busy_remove(pid_t *busy, int *n, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		if (busy[i] == pid) {
+			busy[i] = busy[--*n];
+			return;
+		}
 }
 
 /* The spare is no longer the engine's to hand requests (it took one,
@@ -395,8 +423,9 @@ cli_engine_serve(cli *c, int watch_fd)
 	struct stat self, own, now, seen[2] = { { 0 } };
 	char *store, *db;
 	unsigned workers = 0;
-	int fd, stop = 0, taken[2] = { -1, -1 }, retire = -1, spare_deaths = 0;
-	pid_t spare_pid = 0;
+	int fd, stop = 0, taken[2] = { -1, -1 }, retire = -1, spare_deaths = 0, waiting = 0, nbusy = 0;
+	pid_t spare_pid = 0, busy[MAX_WORKERS];
+	gint64 taken_at = 0;
 	mode_t um;
 
 	if (!dir)
@@ -446,21 +475,28 @@ cli_engine_serve(cli *c, int watch_fd)
 		gs_warm_certs_clear();
 	/* one spare worker waits in accept() with its pages already copied
 	 * and its store open (spare()); when it takes a request it says so
-	 * on `taken` (its pid) and the next spare is forked. A store change
-	 * retires the spare (its retire pipe closed), so the next one has
-	 * the certificates decoded again. With no spare (fork failed, too
-	 * many workers) the engine answers the socket itself by closing the
-	 * connection: the front then runs the command cold. */
+	 * on `taken` (its pid), and once its answer is out (done(): minus
+	 * its pid) the next spare is forked: on a machine of two CPUs,
+	 * forking it and copying its pages while the request runs took the
+	 * request's CPU or its front's. A request still running after
+	 * SPARE_DEFER_MS, or a connection waiting with no spare, forks it at
+	 * once. A store change retires the spare (its retire pipe closed),
+	 * so the next one has the certificates decoded again. When no spare
+	 * can be had (fork failed, too many workers) the engine answers the
+	 * socket itself by closing the connection: the front then runs the
+	 * command cold. */
 	if (pipe2(taken, O_CLOEXEC | O_NONBLOCK) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		stop = 1;
 	while (!stop) {
 		struct pollfd p[3] = { { .fd = taken[0], .events = POLLIN }, { .fd = watch_fd, .events = POLLIN },
-				       { .fd = spare_pid ? -1 : fd, .events = POLLIN } };
-		int status, cfd;
+				       { .fd = -1, .events = POLLIN } };
+		int status, cfd, timeout = 1000, forked_none = 0;
+		gint64 ms;
 		pid_t pid;
 
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			workers--;
+			busy_remove(busy, &nbusy, pid);
 			/* a spare that dies before any request (not retired): three in
 			 * a row and the engine stops rather than fork them forever
 			 * while connections wait (the fronts then run cold) */
@@ -483,9 +519,12 @@ cli_engine_serve(cli *c, int watch_fd)
 				gs_warm_certs_clear();
 			spare_gone(&spare_pid, &retire);
 		}
-		if (!spare_pid && workers < MAX_WORKERS) {
+		ms = g_get_monotonic_time() / 1000;
+		if (!spare_pid && workers < MAX_WORKERS &&
+		    (nbusy == 0 || waiting || ms - taken_at >= SPARE_DEFER_MS)) {
 			int r[2];
 
+			forked_none = 1;
 			if (pipe2(r, O_CLOEXEC) == 0) {
 				if ((pid = fork()) == 0) {
 					close(r[1]);
@@ -499,27 +538,45 @@ cli_engine_serve(cli *c, int watch_fd)
 					workers++;
 					spare_pid = pid;
 					retire = r[1];
+					forked_none = 0;
 				} else {
 					close(r[1]);
 				}
 			}
-			p[2].fd = spare_pid ? -1 : fd;
 		}
-		poll(p, 3, 1000);
+		waiting = 0;
+		if (!spare_pid) {
+			p[2].fd = fd;
+			if (!forked_none && nbusy > 0)
+				timeout = (int) CLAMP(taken_at + SPARE_DEFER_MS - ms, 0, 1000);
+		}
+		poll(p, 3, timeout);
 		/* the agent gone (stopped, killed): the loop's next turn stops */
 		if (watch_fd >= 0 && p[1].revents)
 			stop = 1;
 		if (p[0].revents & POLLIN) {
 			int32_t who;
 
-			while (read(taken[0], &who, sizeof who) == (ssize_t) sizeof who)
-				if (who == (int32_t) spare_pid) {
+			while (read(taken[0], &who, sizeof who) == (ssize_t) sizeof who) {
+				if (who < 0) {
+					busy_remove(busy, &nbusy, (pid_t) -who);
+				} else if (who == (int32_t) spare_pid) {
 					spare_gone(&spare_pid, &retire);
 					spare_deaths = 0;
+					if (nbusy < MAX_WORKERS)
+						busy[nbusy++] = (pid_t) who;
+					taken_at = g_get_monotonic_time() / 1000;
 				}
+			}
 		}
-		if (p[2].fd >= 0 && (p[2].revents & POLLIN) && (cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-			close(cfd);
+		if (p[2].fd >= 0 && (p[2].revents & POLLIN)) {
+			/* a request and no spare: the next turn forks one for it,
+			 * unless none could be forked (then it runs cold) */
+			if (!forked_none && workers < MAX_WORKERS)
+				waiting = 1;
+			else if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+				close(cfd);
+		}
 	}
 	spare_gone(&spare_pid, &retire);
 	if (taken[0] >= 0) {

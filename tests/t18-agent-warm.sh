@@ -3,7 +3,7 @@
 # hands the command to the engine beside the agent, which runs it in a
 # forked worker. Warm runs give what cold runs give (outputs, exit codes,
 # stderr), read stdin as a pipe or a file, see store changes, serve 8 at
-# once, only their user; a killed worker is exit 75 with nothing on
+# once and one while another waits, only their user; a killed worker is exit 75 with nothing on
 # stdout; a stopped engine costs a 2 s wait and the cold path; a worker
 # finds its connection to the key agent made by its spare, and a stopped
 # agent does not hold up a spare; `agent
@@ -188,6 +188,24 @@ check "a spare waiting with the store open holds no snapshot: a full checkpoint 
 
 # ---- 8 at once ----
 check "8 clients at once: 8 good signatures" test "$(parallel_signs 8)" = 8
+
+# ---- a request that takes its time does not hold up the next ----
+# (the engine forks the next spare once a request has answered, or when
+# it has not after 25 ms, or when a connection waits with no spare)
+(sleep 3; cat m.eml) | gs sign >held.signed 2>/dev/null &
+held=$!
+sleep 0.5
+t0=$(date +%s%N)
+execves during verify <cold.signed >during.ver 2>/dev/null
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+check "a sign waiting for its stdin: a verify meanwhile is warm" warm during
+check "... and does not wait for it (${ms} ms)" sh -c "[ $ms -lt 1500 ] && cmp during.ver cold.ver"
+wait $held
+check "... and the held sign then signs" \
+	openssl cms -verify -CAfile "$PKI/root.crt" -purpose smimesign -in held.signed -out /dev/null
+n=30; while [ "$(pgrep -c -P "$(engine_pids)")" != 1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+check "... after which one spare waits again, and no worker is left" test "$(pgrep -c -P "$(engine_pids)")" = 1
 
 # ---- a stopped engine: the front waits 2 s for a worker, then runs cold ----
 stopped=$(engine_pids)
