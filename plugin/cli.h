@@ -186,12 +186,20 @@ int cli_mutt_sync_index(cli *c, const char *certdir, const char *keydir, int qui
 
 /* The command table (galsmime.c). */
 extern const cli_command cli_commands[];
-/* galsmime's main: options, configuration, dispatch, exit code. `go`
- * (or NULL), called once the configuration is read, may decline the
- * command: cli_main then returns CLI_DECLINED having done nothing else
- * (the warm engine's worker, engine.c). */
+/* What the warm engine's worker (engine.c) asks of cli_main. `go`,
+ * called once the configuration is read, may decline the command
+ * (returns 0): cli_main then returns CLI_DECLINED having done nothing
+ * else. `answered`, called once the command has run and its output is
+ * flushed, before anything is freed, is given the exit code (the
+ * worker tells its front then, and frees while the front goes on). */
+typedef struct cli_hooks {
+	int (*go)(cli *c);
+	void (*answered)(int rc);
+} cli_hooks;
+/* galsmime's main: options, configuration, dispatch, exit code; `hooks`
+ * NULL but in the warm engine's worker. */
 #define CLI_DECLINED (-1)
-int cli_main(int argc, char **argv, int (*go)(cli *c));
+int cli_main(int argc, char **argv, const cli_hooks *hooks);
 
 /* The key agent's folder (cmd-agent.c): a new string, or NULL (said
  * why, unless it is missing and not `create`). */

@@ -170,6 +170,20 @@ done(int taken)
 	}
 }
 
+/* the worker's connection to its front, and whether it has answered */
+static int front_fd = -1, front_answered;
+
+/* The command's exit code to the front as soon as its output is out
+ * (cli_hooks.answered): the front exits while the worker frees. */
+static void
+answered(int rc)
+{
+	fflush(stdout);
+	fflush(stderr);
+	tell(front_fd, 'R', rc);
+	front_answered = 1;
+}
+
 /* One request, in the forked worker: never returns. */
 static void G_GNUC_NORETURN
 worker(int fd, const struct stat *self, int taken)
@@ -178,7 +192,9 @@ worker(int fd, const struct stat *self, int taken)
 	int fds[3], i, rc;
 	char *buf, *p, *end, **argv, *cwd;
 	char *dummy[] = { "galsmime", NULL };
+	static const cli_hooks hooks = { accepted, answered };
 
+	front_fd = fd;
 	tell(fd, 'P', (int32_t) getpid());
 	if (receive(fd, &h, fds) < 0)
 		_exit(EXIT_SOFTWARE);
@@ -225,14 +241,14 @@ worker(int fd, const struct stat *self, int taken)
 	opterr = 0;
 	getopt(1, dummy, "");
 	opterr = 1;
-	rc = cli_main((int) h.argc, argv, accepted);
+	rc = cli_main((int) h.argc, argv, &hooks);
 	if (rc == CLI_DECLINED) {
 		tell(fd, 'D', 0);
 		_exit(0);
 	}
-	fflush(stdout);
-	fflush(stderr);
-	tell(fd, 'R', rc);
+	/* a command that stopped before it ran (usage, help) */
+	if (!front_answered)
+		answered(rc);
 	done(taken);
 	_exit(rc);
 }

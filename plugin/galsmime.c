@@ -190,7 +190,7 @@ default_home(void)
 }
 
 int
-cli_main(int argc, char **argv, int (*go)(cli *c))
+cli_main(int argc, char **argv, const cli_hooks *hooks)
 {
 	const cli_command *k;
 	cli c = { 0 };
@@ -247,7 +247,7 @@ cli_main(int argc, char **argv, int (*go)(cli *c))
 	cli_read_config(&c, (k->needs & NEEDS_STORE_DIRECTORY) != 0);
 	if (c.directories->len)
 		c.write = 1;
-	if (go && !go(&c)) {
+	if (hooks && hooks->go && !hooks->go(&c)) {
 		cli_cleanup(&c);
 		return CLI_DECLINED;
 	}
@@ -278,6 +278,8 @@ cli_main(int argc, char **argv, int (*go)(cli *c))
 	if (rc == 0)
 		rc = i;
 out:
+	if (hooks && hooks->answered)
+		hooks->answered(rc);
 	cli_cleanup(&c);
 	g_mime_shutdown();
 	return rc;
