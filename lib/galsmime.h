@@ -196,7 +196,8 @@ gs_status gs_store_open(const char *dir, unsigned flags, int busy_timeout_ms,
  * used (close it and open the store again). */
 gs_status gs_store_reuse(gs_store *store, int busy_timeout_ms, char **errmsg);
 /* Load now what a store's first request would load: the trust anchors,
- * whether it holds CRLs, the chain query compiled (the warm engine's
+ * whether it holds CRLs, the queries of a chain, of a recipient's lookup
+ * and of one's identities compiled (the warm engine's
  * spare worker, before its request comes). gs_store_reuse drops what was
  * loaded when another process has written to the store since (SQLite's
  * data_version), so a trust anchor removed in between is not used.

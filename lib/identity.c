@@ -334,7 +334,8 @@ row_identity(gs_store *s, sqlite3_stmt *stmt)
 
 /* The identities of `sql` (IDENTITY_SELECT ..., with `sha256` bound to
  * its parameter when not NULL) whose certificate carries `address` (all
- * when NULL), added to `ids`. */
+ * when NULL), added to `ids`. The statement is the store's cached one
+ * (compiled once per handle: gs_store_warm). */
 static gs_status
 query_identities(gs_store *s, const char *sql, const char *sha256, const char *address,
 		 GPtrArray *ids, char **errmsg)
@@ -343,7 +344,7 @@ query_identities(gs_store *s, const char *sql, const char *sha256, const char *a
 	gs_status st;
 	int rc;
 
-	if (!(stmt = gs_store_prepare(s, sql, errmsg, &st)))
+	if (!(stmt = gs_store_stmt(s, sql, errmsg, &st)))
 		return st;
 	if (sha256)
 		sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
@@ -357,7 +358,8 @@ query_identities(gs_store *s, const char *sql, const char *sha256, const char *a
 			g_ptr_array_add(ids, id);
 	}
 	st = gs_store_walked(s, rc, "store: identities", errmsg);
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 	return st;
 }
 

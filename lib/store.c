@@ -885,6 +885,22 @@ gs_store_certs_by_subject(gs_store *s, const X509_NAME *name, STACK_OF(X509) **c
 	return query_certs(s, certs_by_subject_sql, GS_INT(gs_name_hash(name)), subject_is, name, 0, certs, errmsg);
 }
 
+static int
+no_cand(const gs_cand_row *row, void *data)
+{
+	(void) row;
+	(void) data;
+	return 1;
+}
+
+static int
+no_entry(const gs_entry_row *row, void *data)
+{
+	(void) row;
+	(void) data;
+	return 1;
+}
+
 gs_status
 gs_store_warm(gs_store *s, char **errmsg)
 {
@@ -901,6 +917,26 @@ gs_store_warm(gs_store *s, char **errmsg)
 	/* the query every chain asks, compiled (no row has this hash) */
 	st = query_certs(s, certs_by_subject_sql, GS_INT(-1), NULL, NULL, 0, &none, errmsg);
 	sk_X509_pop_free(none, X509_free);
+	/* and those of a recipient's lookup and of finding one's own
+	 * identity (no address or fingerprint is empty): compiling them was
+	 * an eighth of a warm 2 KB encrypt */
+	if (st == GS_OK)
+		st = gs_store_address_candidates(s, "", no_cand, NULL, errmsg);
+	if (st == GS_OK)
+		st = gs_store_entries_by_address(s, "", no_entry, NULL, errmsg);
+	if (st == GS_OK) {
+		char *oids = NULL;
+
+		st = gs_store_get_capabilities(s, "", &oids, errmsg);
+		g_free(oids);
+	}
+	if (st == GS_OK) {
+		GPtrArray *ids = NULL;
+
+		st = gs_identity_find(s, "", &ids, errmsg);
+		if (ids)
+			g_ptr_array_free(ids, TRUE);
+	}
 	return st;
 }
 
