@@ -15,9 +15,16 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 static GHashTable *warm; /* GBytes DER -> X509 */
+/* the keys of `warm` that gs_warm_certs_learn added, oldest first */
+static GQueue *learned;
+/* since the set was loaded: the SHA-256 of the certificates that store
+ * lookups decoded and did not find in it (gs_warm_certs_missed) */
+static GByteArray *missed;
+#define MISSED_MAX 64
 
 /* the certificates every sign, decrypt and verify needs: the anchors,
  * the identities' and the CAs' (not the correspondents': a GAL holds
@@ -76,9 +83,101 @@ gs_warm_certs_load(const char *dir, unsigned max, char **errmsg)
 void
 gs_warm_certs_clear(void)
 {
+	if (learned)
+		g_queue_free_full(learned, (GDestroyNotify) g_bytes_unref);
+	learned = NULL;
+	if (missed)
+		g_byte_array_unref(missed);
+	missed = NULL;
 	if (warm)
 		g_hash_table_destroy(warm);
 	warm = NULL;
+}
+
+void
+gs_warm_cert_missed(const void *der, int len)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	if (!warm || !der || len <= 0 || (missed && missed->len >= MISSED_MAX * SHA256_DIGEST_LENGTH) ||
+	    !EVP_Digest(der, (size_t) len, md, NULL, EVP_sha256(), NULL))
+		return;
+	if (!missed)
+		missed = g_byte_array_new();
+	g_byte_array_append(missed, md, sizeof md);
+}
+
+size_t
+gs_warm_certs_missed(unsigned char (*out)[32], size_t max)
+{
+	size_t n = missed ? missed->len / SHA256_DIGEST_LENGTH : 0;
+
+	if (n > max)
+		n = max;
+	if (n)
+		memcpy(out, missed->data, n * SHA256_DIGEST_LENGTH);
+	return n;
+}
+
+gs_status
+gs_warm_certs_learn(const char *dir, const unsigned char (*sha256)[32], size_t n, unsigned max,
+		    char **errmsg)
+{
+	static const char by_sha[] = "SELECT der FROM certificate WHERE sha256 = ?1";
+	gs_store *s = NULL;
+	sqlite3_stmt *stmt;
+	gs_status st;
+	size_t i;
+
+	if (!dir || (n && !sha256))
+		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_warm_certs_learn: no store");
+	if (!warm || !n || !max)
+		return GS_OK;
+	if ((st = gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &s, errmsg)) != GS_OK)
+		return st;
+	if (!(stmt = gs_store_prepare(s, by_sha, errmsg, &st))) {
+		gs_store_close(s);
+		return st;
+	}
+	if (!learned)
+		learned = g_queue_new();
+	for (i = 0; i < n && st == GS_OK; i++) {
+		char *hex = gs_hex(sha256[i], SHA256_DIGEST_LENGTH);
+		int rc;
+
+		sqlite3_bind_text(stmt, 1, hex, -1, SQLITE_TRANSIENT);
+		g_free(hex);
+		/* a certificate of the store (a message's that the store does
+		 * not hold is not decoded here), not yet in the set */
+		if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			const void *der = sqlite3_column_blob(stmt, 0);
+			int len = sqlite3_column_bytes(stmt, 0);
+			GBytes *key = der && len > 0 ? g_bytes_new(der, (gsize) len) : NULL;
+			X509 *x = key && !g_hash_table_contains(warm, key) ? gs_cert_from_der(der, (size_t) len) : NULL;
+
+			if (x) {
+				X509_check_purpose(x, -1, 0);
+				while (g_queue_get_length(learned) >= max) {
+					GBytes *oldest = g_queue_pop_head(learned);
+
+					g_hash_table_remove(warm, oldest);
+					g_bytes_unref(oldest);
+				}
+				g_hash_table_insert(warm, g_bytes_ref(key), x);
+				g_queue_push_tail(learned, key);
+				key = NULL;
+			}
+			if (key)
+				g_bytes_unref(key);
+		} else if (rc != SQLITE_DONE) {
+			st = gs_store_fail(s, rc, errmsg, "reading a certificate");
+		}
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	gs_store_close(s);
+	ERR_clear_error();
+	return st;
 }
 
 X509 *

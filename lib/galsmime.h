@@ -1735,6 +1735,23 @@ gs_status gs_agent_serve(int listen_fd, const gs_agent_opts *opts, char **errmsg
 gs_status gs_warm_certs_load(const char *dir, unsigned max, char **errmsg);
 /* Empty the set (as it starts). */
 void gs_warm_certs_clear(void);
+/* In a process that holds a set (a worker forked from the host): the
+ * SHA-256 digests of the certificates its stores decoded that were not
+ * in the set, since the set was loaded, in the order decoded, at most
+ * `max` (and at most 64) into `out`; their number. Those a store holds
+ * are what the host may learn (gs_warm_certs_learn): a correspondent's
+ * certificate, the signer's of a message. */
+size_t gs_warm_certs_missed(unsigned char (*out)[32], size_t max);
+/* Add to the set the certificates of the store in folder `dir` (opened
+ * read-only and closed again) whose DER has one of these `n` SHA-256
+ * digests: those it does not hold (a message's own) are passed over. At
+ * most `max` added this way stay, the oldest going first; the set
+ * loaded by gs_warm_certs_load stays whole, and loading it again drops
+ * them. Same rules as gs_warm_certs_load (the host, no other thread).
+ * GS_OK (also when no set is loaded: nothing added), or the store's
+ * error. */
+gs_status gs_warm_certs_learn(const char *dir, const unsigned char (*sha256)[32], size_t n, unsigned max,
+			      char **errmsg);
 /* Fetch the ciphers, digests and key algorithms S/MIME uses, once, so
  * that OpenSSL's method store holds them before the host forks (the
  * first fetch of each costs more than a 2 KB message's encryption).

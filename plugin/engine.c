@@ -12,9 +12,12 @@
  * The engine holds no key: a worker reaches the key agent like any
  * command does, so parsing a hostile message never happens in the
  * process that holds every cached key, and a crash kills only that
- * worker. The engine opens no store either: each worker opens it as a
- * cold command does, so it sees every certificate imported and CRL
- * updated before it started. It accepts only its own user
+ * worker. The engine keeps no store open either: each worker opens it
+ * as a cold command does, so it sees every certificate imported and CRL
+ * updated before it started. The engine reads the store only to decode
+ * certificates once for its workers (gs_warm_certs_load: anchors,
+ * identities, CAs; gs_warm_certs_learn: those a worker decoded, when
+ * the store holds them), never a message. It accepts only its own user
  * (SO_PEERCRED), refuses a front that would load another
  * galsmime-engine.so than itself (a rebuild, a reinstall: it then stops),
  * and goes when the agent goes (the watch pipe). The engine process is
@@ -47,6 +50,10 @@
 #define SPARE_DEFER_MS 25
 /* certificates decoded before forking (anchors, identities, CAs) */
 #define WARM_CERTS 200
+/* and those the workers decoded (correspondents', signers'): at most
+ * this many kept, and this many taken from one request */
+#define LEARN_MAX 500
+#define LEARN_PER_REQUEST 16
 
 int
 cli_engine_spawn(cli *c)
@@ -159,13 +166,22 @@ store_changed(const char *db, struct stat seen[2])
 }
 
 /* The worker's answer is out: the engine may fork the next spare now
- * (cli_engine_serve), without taking the CPU from a request. */
+ * (cli_engine_serve), without taking the CPU from a request. With it, in
+ * the same write (atomic: PIPE_BUF), the certificates the request
+ * decoded that the engine had not (gs_warm_certs_missed), for the
+ * engine to decode once for the spares to come: a correspondent's
+ * certificate cost a warm 2 KB encrypt to them a fifth of its time. */
 static void
 done(int taken)
 {
-	int32_t me = -(int32_t) getpid();
+	struct {
+		int32_t who, n;
+		unsigned char sha256[LEARN_PER_REQUEST][32];
+	} m;
 
-	if (taken >= 0 && write(taken, &me, sizeof me) != (ssize_t) sizeof me) {
+	m.who = -(int32_t) getpid();
+	m.n = (int32_t) gs_warm_certs_missed(m.sha256, LEARN_PER_REQUEST);
+	if (taken >= 0 && write(taken, &m, 8 + (size_t) m.n * 32) < 0) {
 		/* the engine gone: it forks no more spares */
 	}
 }
@@ -574,8 +590,20 @@ cli_engine_serve(cli *c, int watch_fd)
 			int32_t who;
 
 			while (read(taken[0], &who, sizeof who) == (ssize_t) sizeof who) {
+				int32_t n;
+
 				if (who < 0) {
 					busy_remove(busy, &nbusy, (pid_t) -who);
+					/* the rest of done()'s one write */
+					if (read(taken[0], &n, sizeof n) == (ssize_t) sizeof n && n > 0 &&
+					    n <= LEARN_PER_REQUEST) {
+						unsigned char sha256[LEARN_PER_REQUEST][32];
+
+						/* (a store that cannot be read: the set stays as it was) */
+						if (read(taken[0], sha256, (size_t) n * 32) == (ssize_t) n * 32)
+							gs_warm_certs_learn(store, (const unsigned char (*)[32]) sha256,
+									    (size_t) n, LEARN_MAX, NULL);
+					}
 				} else if (who == (int32_t) spare_pid) {
 					spare_gone(&spare_pid, &retire);
 					spare_deaths = 0;

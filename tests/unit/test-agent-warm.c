@@ -1,7 +1,9 @@
 /* test-agent-warm.c: lib/agent-warm.c: the warm engine's decoded
  * certificates (anchors, identities, CAs; no correspondent's) are what
  * stores opened afterwards hand out, for exactly the same DER; a store
- * that cannot be opened leaves the set empty. */
+ * that cannot be opened leaves the set empty. What a store decoded
+ * outside the set is noted (gs_warm_certs_missed), and learned
+ * (gs_warm_certs_learn) only when the store holds it, within a bound. */
 #include "unit.h"
 
 /* remove the throw-away folder of store_with_certs' store `dir`, free `dir` */
@@ -423,6 +425,164 @@ test_decoded_budget(void)
 	drop(dir);
 }
 
+/* the SHA-256 of `der` */
+static void
+sha256_of(GBytes *der, unsigned char md[32])
+{
+	gsize n;
+	const void *p = g_bytes_get_data(der, &n);
+
+	g_assert_true(EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL));
+}
+
+static void
+test_missed_and_learned(void)
+{
+	char *dir;
+	gs_store *s, *t = NULL;
+	GBytes *bob, *alice;
+	unsigned char got[70][32], md[2][32];
+	X509 *a, *b;
+	gsize bn, an;
+	const void *bp, *ap;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	bob = row_der(s, 3);
+	gs_store_close(s);
+	bp = g_bytes_get_data(bob, &bn);
+	{
+		X509 *x = pki_cert("alice");
+		unsigned char *d = NULL;
+		int len = i2d_X509(x, &d);
+
+		g_assert_cmpint(len, >, 0);
+		alice = g_bytes_new(d, (gsize) len);
+		OPENSSL_free(d);
+		X509_free(x);
+	}
+	ap = g_bytes_get_data(alice, &an);
+
+	/* no set: nothing noted, nothing learned */
+	gs_warm_certs_clear();
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	X509_free(gs_store_decode_cert(t, bp, (int) bn));
+	gs_store_close(t);
+	g_assert_cmpuint(gs_warm_certs_missed(got, 70), ==, 0);
+
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	g_assert_null(gs_warm_cert(bp, (int) bn));
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	/* bob's (a correspondent's, from the store), then alice's (one a
+	 * message brought: not in the store), each noted once per handle */
+	X509_free(gs_store_decode_cert(t, bp, (int) bn));
+	X509_free(gs_store_decode_cert(t, bp, (int) bn));
+	X509_free(gs_store_decode_cert(t, ap, (int) an));
+	gs_store_close(t);
+	sha256_of(bob, md[0]);
+	sha256_of(alice, md[1]);
+	g_assert_cmpuint(gs_warm_certs_missed(got, 70), ==, 2);
+	g_assert_cmpmem(got[0], 32, md[0], 32);
+	g_assert_cmpmem(got[1], 32, md[1], 32);
+	g_assert_cmpuint(gs_warm_certs_missed(got, 1), ==, 1);
+
+	/* learned: bob's only, the store's own DER; alice's is not the store's */
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) got, 0, 10, NULL), ==, GS_OK);
+	g_assert_cmpuint(gs_warm_certs_missed(got, 70), ==, 2);
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) got, 2, 10, NULL), ==, GS_OK);
+	b = gs_warm_cert(bp, (int) bn);
+	g_assert_nonnull(b);
+	g_assert_null(gs_warm_cert(ap, (int) an));
+	/* what a store hands out now is that very object */
+	g_assert_cmpint(gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &t, NULL), ==, GS_OK);
+	a = gs_store_decode_cert(t, bp, (int) bn);
+	g_assert_true(a == b);
+	X509_free(a);
+	gs_store_close(t);
+	X509_free(b);
+	/* learning it again adds nothing; a bound of 0 learns nothing */
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) md, 1, 10, NULL), ==, GS_OK);
+	g_assert_nonnull((b = gs_warm_cert(bp, (int) bn)));
+	X509_free(b);
+
+	/* loading the set again drops what was learned and what was noted */
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	g_assert_null(gs_warm_cert(bp, (int) bn));
+	g_assert_cmpuint(gs_warm_certs_missed(got, 70), ==, 0);
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) md, 1, 0, NULL), ==, GS_OK);
+	g_assert_null(gs_warm_cert(bp, (int) bn));
+	/* a file where the store's folder should be: its error, the set as it was */
+	{
+		char *tmp = tmp_dir(), *none = g_build_filename(tmp, "file", NULL);
+		char *msg = NULL;
+
+		g_assert_true(g_file_set_contents(none, "x", 1, NULL));
+		g_assert_cmpint(gs_warm_certs_learn(none, (const unsigned char (*)[32]) md, 1, 10, &msg), !=, GS_OK);
+		g_assert_nonnull(msg);
+		g_free(msg);
+		g_assert_null(gs_warm_cert(bp, (int) bn));
+		g_assert_cmpint(gs_warm_certs_learn(NULL, (const unsigned char (*)[32]) md, 1, 10, NULL), ==,
+				GS_E_PROGRAMMER);
+		rm_rf(tmp);
+		g_free(tmp);
+		g_free(none);
+	}
+	gs_warm_certs_clear();
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) md, 1, 10, NULL), ==, GS_OK);
+	g_assert_null(gs_warm_cert(bp, (int) bn));
+	g_bytes_unref(alice);
+	g_bytes_unref(bob);
+	drop(dir);
+}
+
+/* At most `max` learned stay, the oldest going first; the loaded set
+ * stays whole. */
+static void
+test_learned_bound(void)
+{
+	char *dir;
+	gs_store *s;
+	GBytes *inter, *bob, *alice;
+	unsigned char md[3][32];
+	X509 *x;
+	gsize n;
+	const void *p;
+	gs_import_stats stats = { 0 };
+	unsigned char *der;
+
+	if (!need_pki())
+		return;
+	s = store_with_certs(&dir);
+	der = pki_read("alice.crt", &n);
+	g_assert_cmpint(gs_store_import_certs(s, der, n, "alice.crt", GS_ROLE_CORRESPONDENT, &stats, NULL), ==,
+			GS_OK);
+	g_free(der);
+	inter = row_der(s, 2);
+	bob = row_der(s, 3);
+	alice = row_der(s, 4);
+	gs_store_close(s);
+	sha256_of(bob, md[0]);
+	sha256_of(alice, md[1]);
+	sha256_of(inter, md[2]);
+	g_assert_cmpint(gs_warm_certs_load(dir, 100, NULL), ==, GS_OK);
+	g_assert_cmpint(gs_warm_certs_learn(dir, (const unsigned char (*)[32]) md, 3, 1, NULL), ==, GS_OK);
+	/* bob's went when alice's came; the CA's was loaded, not learned */
+	p = g_bytes_get_data(bob, &n);
+	g_assert_null(gs_warm_cert(p, (int) n));
+	p = g_bytes_get_data(alice, &n);
+	g_assert_nonnull((x = gs_warm_cert(p, (int) n)));
+	X509_free(x);
+	p = g_bytes_get_data(inter, &n);
+	g_assert_nonnull((x = gs_warm_cert(p, (int) n)));
+	X509_free(x);
+	gs_warm_certs_clear();
+	g_bytes_unref(inter);
+	g_bytes_unref(bob);
+	g_bytes_unref(alice);
+	drop(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,5 +594,7 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-warm/signed-data-certificates", test_signed_certs);
 	g_test_add_func("/agent-warm/warm-then-write", test_warm_then_write);
 	g_test_add_func("/agent-warm/decoded-cache-budget", test_decoded_budget);
+	g_test_add_func("/agent-warm/missed-and-learned", test_missed_and_learned);
+	g_test_add_func("/agent-warm/learned-bound", test_learned_bound);
 	return g_test_run();
 }
