@@ -15,16 +15,18 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/sha.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 static GHashTable *warm; /* GBytes DER -> X509 */
 /* the keys of `warm` that gs_warm_certs_learn added, oldest first */
 static GQueue *learned;
-/* since the set was loaded: the SHA-256 of the certificates that store
- * lookups decoded and did not find in it (gs_warm_certs_missed) */
-static GByteArray *missed;
-#define MISSED_MAX 64
+/* since the set was loaded: the DER of the certificates that stores
+ * decoded and did not find in it (gs_warm_certs_missed), so many at most,
+ * each at most so large */
+static GPtrArray *missed;
+#define MISSED_MAX 16
+#define MISSED_MAX_BYTES (16 * 1024)
 
 /* the certificates every sign, decrypt and verify needs: the anchors,
  * the identities' and the CAs' (not the correspondents': a GAL holds
@@ -87,7 +89,7 @@ gs_warm_certs_clear(void)
 		g_queue_free_full(learned, (GDestroyNotify) g_bytes_unref);
 	learned = NULL;
 	if (missed)
-		g_byte_array_unref(missed);
+		g_ptr_array_unref(missed);
 	missed = NULL;
 	if (warm)
 		g_hash_table_destroy(warm);
@@ -97,87 +99,53 @@ gs_warm_certs_clear(void)
 void
 gs_warm_cert_missed(const void *der, int len)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	if (!warm || !der || len <= 0 || (missed && missed->len >= MISSED_MAX * SHA256_DIGEST_LENGTH) ||
-	    !EVP_Digest(der, (size_t) len, md, NULL, EVP_sha256(), NULL))
+	if (!warm || !der || len <= 0 || len > MISSED_MAX_BYTES)
 		return;
 	if (!missed)
-		missed = g_byte_array_new();
-	g_byte_array_append(missed, md, sizeof md);
+		missed = g_ptr_array_new_with_free_func((GDestroyNotify) g_bytes_unref);
+	if (missed->len < MISSED_MAX)
+		g_ptr_array_add(missed, g_bytes_new(der, (gsize) len));
 }
 
-size_t
-gs_warm_certs_missed(unsigned char (*out)[32], size_t max)
+GPtrArray *
+gs_warm_certs_missed(void)
 {
-	size_t n = missed ? missed->len / SHA256_DIGEST_LENGTH : 0;
-
-	if (n > max)
-		n = max;
-	if (n)
-		memcpy(out, missed->data, n * SHA256_DIGEST_LENGTH);
-	return n;
+	return missed ? g_ptr_array_ref(missed) : g_ptr_array_new_with_free_func((GDestroyNotify) g_bytes_unref);
 }
 
-gs_status
-gs_warm_certs_learn(const char *dir, const unsigned char (*sha256)[32], size_t n, unsigned max,
-		    char **errmsg)
+unsigned
+gs_warm_certs_learn(GBytes *const *der, size_t n, unsigned max)
 {
-	static const char by_sha[] = "SELECT der FROM certificate WHERE sha256 = ?1";
-	gs_store *s = NULL;
-	sqlite3_stmt *stmt;
-	gs_status st;
+	unsigned added = 0;
 	size_t i;
 
-	if (!dir || (n && !sha256))
-		return gs_fail(errmsg, GS_E_PROGRAMMER, "gs_warm_certs_learn: no store");
-	if (!warm || !n || !max)
-		return GS_OK;
-	if ((st = gs_store_open(dir, GS_STORE_READ_ONLY, 1000, &s, errmsg)) != GS_OK)
-		return st;
-	if (!(stmt = gs_store_prepare(s, by_sha, errmsg, &st))) {
-		gs_store_close(s);
-		return st;
-	}
+	if (!warm || !der || !max)
+		return 0;
 	if (!learned)
 		learned = g_queue_new();
-	for (i = 0; i < n && st == GS_OK; i++) {
-		char *hex = gs_hex(sha256[i], SHA256_DIGEST_LENGTH);
-		int rc;
+	for (i = 0; i < n; i++) {
+		gsize len = 0;
+		const void *p = der[i] ? g_bytes_get_data(der[i], &len) : NULL;
+		X509 *x;
 
-		sqlite3_bind_text(stmt, 1, hex, -1, SQLITE_TRANSIENT);
-		g_free(hex);
-		/* a certificate of the store (a message's that the store does
-		 * not hold is not decoded here), not yet in the set */
-		if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-			const void *der = sqlite3_column_blob(stmt, 0);
-			int len = sqlite3_column_bytes(stmt, 0);
-			GBytes *key = der && len > 0 ? g_bytes_new(der, (gsize) len) : NULL;
-			X509 *x = key && !g_hash_table_contains(warm, key) ? gs_cert_from_der(der, (size_t) len) : NULL;
+		/* one the set holds already, or not one certificate */
+		if (!p || !len || len > MISSED_MAX_BYTES || g_hash_table_contains(warm, der[i]) ||
+		    !(x = gs_cert_from_der(p, len)))
+			continue;
+		/* the extensions' cache, as gs_warm_certs_load computes it */
+		X509_check_purpose(x, -1, 0);
+		while (g_queue_get_length(learned) >= max) {
+			GBytes *oldest = g_queue_pop_head(learned);
 
-			if (x) {
-				X509_check_purpose(x, -1, 0);
-				while (g_queue_get_length(learned) >= max) {
-					GBytes *oldest = g_queue_pop_head(learned);
-
-					g_hash_table_remove(warm, oldest);
-					g_bytes_unref(oldest);
-				}
-				g_hash_table_insert(warm, g_bytes_ref(key), x);
-				g_queue_push_tail(learned, key);
-				key = NULL;
-			}
-			if (key)
-				g_bytes_unref(key);
-		} else if (rc != SQLITE_DONE) {
-			st = gs_store_fail(s, rc, errmsg, "reading a certificate");
+			g_hash_table_remove(warm, oldest);
+			g_bytes_unref(oldest);
 		}
-		sqlite3_reset(stmt);
+		g_hash_table_insert(warm, g_bytes_new(p, len), x);
+		g_queue_push_tail(learned, g_bytes_new(p, len));
+		added++;
 	}
-	sqlite3_finalize(stmt);
-	gs_store_close(s);
 	ERR_clear_error();
-	return st;
+	return added;
 }
 
 X509 *
@@ -217,4 +185,15 @@ gs_warm_crypto(void)
 	EVP_KEYEXCH_free(EVP_KEYEXCH_fetch(NULL, "ECDH", NULL));
 	EVP_KDF_free(EVP_KDF_fetch(NULL, "X963KDF", NULL));
 	ERR_clear_error();
+}
+
+void
+gs_warm_random(void)
+{
+	unsigned char b[1];
+
+	/* the public and the private generator (keys, content keys) */
+	if (RAND_bytes(b, 1) != 1 || RAND_priv_bytes(b, 1) != 1)
+		ERR_clear_error();
+	OPENSSL_cleanse(b, sizeof b);
 }

@@ -1736,27 +1736,32 @@ gs_status gs_warm_certs_load(const char *dir, unsigned max, char **errmsg);
 /* Empty the set (as it starts). */
 void gs_warm_certs_clear(void);
 /* In a process that holds a set (a worker forked from the host): the
- * SHA-256 digests of the certificates its stores decoded that were not
- * in the set, since the set was loaded, in the order decoded, at most
- * `max` (and at most 64) into `out`; their number. Those a store holds
- * are what the host may learn (gs_warm_certs_learn): a correspondent's
- * certificate, the signer's of a message. */
-size_t gs_warm_certs_missed(unsigned char (*out)[32], size_t max);
-/* Add to the set the certificates of the store in folder `dir` (opened
- * read-only and closed again) whose DER has one of these `n` SHA-256
- * digests: those it does not hold (a message's own) are passed over. At
- * most `max` added this way stay, the oldest going first; the set
- * loaded by gs_warm_certs_load stays whole, and loading it again drops
- * them. Same rules as gs_warm_certs_load (the host, no other thread).
- * GS_OK (also when no set is loaded: nothing added), or the store's
- * error. */
-gs_status gs_warm_certs_learn(const char *dir, const unsigned char (*sha256)[32], size_t n, unsigned max,
-			      char **errmsg);
+ * certificates its stores decoded that were not in the set, since the
+ * set was loaded (a correspondent's from the store, a signer's from a
+ * message), in the order decoded: each one's DER as a GBytes, at most
+ * 16, none over 16 KiB. A new reference (g_ptr_array_unref); empty when
+ * none, and always in a process without a set. */
+GPtrArray *gs_warm_certs_missed(void);
+/* Add these `n` certificates (DER, as gs_warm_certs_missed gives them)
+ * to the set, decoded here: those it holds already and any that is not
+ * one certificate are passed over. At most `max` added this way stay,
+ * the oldest going first; what gs_warm_certs_load loaded stays whole,
+ * and loading again drops them. The set's rule holds for them: a store
+ * takes one only for exactly its bytes, so what it hands out is what
+ * decoding would give, whoever wrote the bytes. Same conditions as
+ * gs_warm_certs_load (the host, no other thread). Returns how many were
+ * added (0 with no set loaded). */
+unsigned gs_warm_certs_learn(GBytes *const *der, size_t n, unsigned max);
 /* Fetch the ciphers, digests and key algorithms S/MIME uses, once, so
  * that OpenSSL's method store holds them before the host forks (the
  * first fetch of each costs more than a 2 KB message's encryption).
  * Draws no random numbers. Process-wide, for a host that asks. */
 void gs_warm_crypto(void);
+/* In a process the host forked (before its request): have OpenSSL's
+ * random generators seeded for this process now. After a fork they
+ * reseed from the system on first use, which would otherwise fall in
+ * the request (each process's numbers are its own either way). */
+void gs_warm_random(void);
 
 G_END_DECLS
 

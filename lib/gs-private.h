@@ -159,8 +159,8 @@ int64_t gs_name_hash(const X509_NAME *name);
 /* The warm set's certificate of exactly this DER (a new reference: the
  * caller must not modify it), or NULL (agent-warm.c). */
 X509 *gs_warm_cert(const void *der, int len);
-/* A certificate a store lookup decoded that the warm set (loaded) did
- * not hold: its SHA-256 noted for gs_warm_certs_missed (64 at most). */
+/* A certificate a store decoded (it decodes) that the warm set, loaded,
+ * did not hold: noted for gs_warm_certs_missed. */
 void gs_warm_cert_missed(const void *der, int len);
 
 /* cms.c: a CMS object from its encoding (d2i, NULL when it is not one),

@@ -792,9 +792,9 @@ gs_store_decode_cert(gs_store *s, const void *der, int len)
 	if (x)
 		return X509_up_ref(x) ? x : NULL;
 	if (!(x = gs_warm_cert(der, len))) {
-		gs_warm_cert_missed(der, len);
 		if (!(x = gs_cert_from_der(der, (size_t) len)))
 			return NULL;
+		gs_warm_cert_missed(der, len);
 	}
 	if (g_hash_table_size(s->decoded) < DECODED_MAX && (size_t) len <= DECODED_MAX_BYTES - s->decoded_bytes &&
 	    X509_up_ref(x)) {

@@ -14,10 +14,12 @@
  * process that holds every cached key, and a crash kills only that
  * worker. The engine keeps no store open either: each worker opens it
  * as a cold command does, so it sees every certificate imported and CRL
- * updated before it started. The engine reads the store only to decode
- * certificates once for its workers (gs_warm_certs_load: anchors,
- * identities, CAs; gs_warm_certs_learn: those a worker decoded, when
- * the store holds them), never a message. It accepts only its own user
+ * updated before it started. The engine decodes certificates once for
+ * its workers: the store's anchors, identities and CAs
+ * (gs_warm_certs_load), and those its workers decoded in a command that
+ * succeeded (gs_warm_certs_learn: a correspondent's, a signer's), which
+ * a store then takes only for exactly the same bytes. It parses no
+ * message. It accepts only its own user
  * (SO_PEERCRED), refuses a front that would load another
  * galsmime-engine.so than itself (a rebuild, a reinstall: it then stops),
  * and goes when the agent goes (the watch pipe). The engine process is
@@ -30,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,9 +54,11 @@
 /* certificates decoded before forking (anchors, identities, CAs) */
 #define WARM_CERTS 200
 /* and those the workers decoded (correspondents', signers'): at most
- * this many kept, and this many taken from one request */
+ * this many kept, this many taken from one request, in a message of at
+ * most so many bytes (done()) */
 #define LEARN_MAX 500
 #define LEARN_PER_REQUEST 16
+#define LEARN_MESSAGE (32 * 1024)
 
 int
 cli_engine_spawn(cli *c)
@@ -167,27 +172,75 @@ store_changed(const char *db, struct stat seen[2])
 
 /* The worker's answer is out: the engine may fork the next spare now
  * (cli_engine_serve), without taking the CPU from a request. With it, in
- * the same write (atomic: PIPE_BUF), the certificates the request
+ * the same message, when the command succeeded: the certificates it
  * decoded that the engine had not (gs_warm_certs_missed), for the
  * engine to decode once for the spares to come: a correspondent's
- * certificate cost a warm 2 KB encrypt to them a fifth of its time. */
+ * certificate, a signer's. Decoding one was a fifth of a warm 2 KB
+ * encrypt or verify. The message: int32 minus the worker's pid, int32
+ * the count, then each certificate as uint32 length and DER; at most
+ * LEARN_MESSAGE bytes, the certificates that do not fit left out. */
 static void
-done(int taken)
+done(int taken, int rc)
 {
-	struct {
-		int32_t who, n;
-		unsigned char sha256[LEARN_PER_REQUEST][32];
-	} m;
+	GByteArray *m = g_byte_array_new();
+	GPtrArray *certs = rc == 0 ? gs_warm_certs_missed() : NULL;
+	int32_t head[2] = { -(int32_t) getpid(), 0 };
+	guint i;
 
-	m.who = -(int32_t) getpid();
-	m.n = (int32_t) gs_warm_certs_missed(m.sha256, LEARN_PER_REQUEST);
-	if (taken >= 0 && write(taken, &m, 8 + (size_t) m.n * 32) < 0) {
-		/* the engine gone: it forks no more spares */
+	g_byte_array_append(m, (const guint8 *) head, sizeof head);
+	for (i = 0; certs && i < certs->len && head[1] < LEARN_PER_REQUEST; i++) {
+		gsize len;
+		const void *p = g_bytes_get_data(certs->pdata[i], &len);
+		uint32_t n = (uint32_t) len;
+
+		if (m->len + sizeof n + len > LEARN_MESSAGE)
+			continue;
+		g_byte_array_append(m, (const guint8 *) &n, sizeof n);
+		g_byte_array_append(m, p, (guint) len);
+		head[1]++;
 	}
+	memcpy(m->data + sizeof head[0], &head[1], sizeof head[1]);
+	if (taken >= 0 && send(taken, m->data, m->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* the engine gone (it forks no more spares), or its queue full */
+	}
+	if (certs)
+		g_ptr_array_unref(certs);
+	g_byte_array_unref(m);
 }
 
-/* the worker's connection to its front, and whether it has answered */
-static int front_fd = -1, front_answered;
+/* The engine's side of done(): learn the certificates of message `m`
+ * (`len` bytes, after its pid), whatever a worker put there. */
+static void
+learn(const unsigned char *m, size_t len)
+{
+	GBytes *der[LEARN_PER_REQUEST];
+	int32_t n, i, k = 0;
+	size_t off = sizeof(int32_t);
+
+	if (len < 2 * sizeof(int32_t))
+		return;
+	memcpy(&n, m + off, sizeof n);
+	off += sizeof n;
+	for (i = 0; i < n && k < LEARN_PER_REQUEST; i++) {
+		uint32_t one;
+
+		if (len - off < sizeof one)
+			break;
+		memcpy(&one, m + off, sizeof one);
+		off += sizeof one;
+		if (one == 0 || one > len - off)
+			break;
+		der[k++] = g_bytes_new(m + off, one);
+		off += one;
+	}
+	gs_warm_certs_learn(der, (size_t) k, LEARN_MAX);
+	for (i = 0; i < k; i++)
+		g_bytes_unref(der[i]);
+}
+
+/* the worker's connection to its front, whether it has answered, and
+ * the engine's pipe (done()) */
+static int front_fd = -1, front_answered, front_taken = -1;
 
 /* The command's exit code to the front as soon as its output is out
  * (cli_hooks.answered): the front exits while the worker frees. */
@@ -198,6 +251,13 @@ answered(int rc)
 	fflush(stderr);
 	tell(front_fd, 'R', rc);
 	front_answered = 1;
+	done(front_taken, rc);
+	/* what is left (freeing, exiting) yields to the front's parent,
+	 * which the front's exit wakes: on two CPUs, this and the next
+	 * spare's forking kept it waiting up to a millisecond */
+	if (setpriority(PRIO_PROCESS, 0, 19) < 0) {
+		/* as it was */
+	}
 }
 
 /* One request, in the forked worker: never returns. */
@@ -211,6 +271,7 @@ worker(int fd, const struct stat *self, int taken)
 	static const cli_hooks hooks = { accepted, answered };
 
 	front_fd = fd;
+	front_taken = taken;
 	tell(fd, 'P', (int32_t) getpid());
 	if (receive(fd, &h, fds) < 0)
 		_exit(EXIT_SOFTWARE);
@@ -260,12 +321,12 @@ worker(int fd, const struct stat *self, int taken)
 	rc = cli_main((int) h.argc, argv, &hooks);
 	if (rc == CLI_DECLINED) {
 		tell(fd, 'D', 0);
+		done(taken, -1);
 		_exit(0);
 	}
 	/* a command that stopped before it ran (usage, help) */
 	if (!front_answered)
 		answered(rc);
-	done(taken);
 	_exit(rc);
 }
 
@@ -393,6 +454,9 @@ spare(int fd, int retire, int taken, const char *store, const char *agent_sock, 
 		spare_store_dir = g_strdup(store);
 		gs_store_warm(spare_store, NULL);
 	}
+	/* this process's own random state, drawn now rather than by the
+	 * request (a forked child's generators reseed on first use) */
+	gs_warm_random();
 	/* not waiting long on an agent that does not answer (stopped, hung):
 	 * the spare's requests that need no key must not wait with it */
 	if (gs_agent_connect_within(agent_sock, SPARE_AGENT_MS, &spare_agent, NULL) == GS_OK)
@@ -517,7 +581,7 @@ cli_engine_serve(cli *c, int watch_fd)
 	 * can be had (fork failed, too many workers) the engine answers the
 	 * socket itself by closing the connection: the front then runs the
 	 * command cold. */
-	if (pipe2(taken, O_CLOEXEC | O_NONBLOCK) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, taken) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		stop = 1;
 	while (!stop) {
 		struct pollfd p[3] = { { .fd = taken[0], .events = POLLIN }, { .fd = watch_fd, .events = POLLIN },
@@ -587,23 +651,16 @@ cli_engine_serve(cli *c, int watch_fd)
 		if (watch_fd >= 0 && p[1].revents)
 			stop = 1;
 		if (p[0].revents & POLLIN) {
+			unsigned char *m = g_malloc(LEARN_MESSAGE);
 			int32_t who;
+			ssize_t got;
 
-			while (read(taken[0], &who, sizeof who) == (ssize_t) sizeof who) {
-				int32_t n;
-
+			/* one message each: a spare's pid (taken), or done()'s */
+			while ((got = recv(taken[0], m, LEARN_MESSAGE, MSG_DONTWAIT)) >= (ssize_t) sizeof who) {
+				memcpy(&who, m, sizeof who);
 				if (who < 0) {
 					busy_remove(busy, &nbusy, (pid_t) -who);
-					/* the rest of done()'s one write */
-					if (read(taken[0], &n, sizeof n) == (ssize_t) sizeof n && n > 0 &&
-					    n <= LEARN_PER_REQUEST) {
-						unsigned char sha256[LEARN_PER_REQUEST][32];
-
-						/* (a store that cannot be read: the set stays as it was) */
-						if (read(taken[0], sha256, (size_t) n * 32) == (ssize_t) n * 32)
-							gs_warm_certs_learn(store, (const unsigned char (*)[32]) sha256,
-									    (size_t) n, LEARN_MAX, NULL);
-					}
+					learn(m, (size_t) got);
 				} else if (who == (int32_t) spare_pid) {
 					spare_gone(&spare_pid, &retire);
 					spare_deaths = 0;
@@ -612,6 +669,7 @@ cli_engine_serve(cli *c, int watch_fd)
 					taken_at = g_get_monotonic_time() / 1000;
 				}
 			}
+			g_free(m);
 		}
 		if (p[2].fd >= 0 && (p[2].revents & POLLIN)) {
 			/* a request and no spare: the next turn forks one for it,

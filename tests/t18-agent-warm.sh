@@ -104,6 +104,18 @@ check "verify: stdout byte-identical to cold" cmp warm.ver cold.ver
 check "verify: stderr and exit code identical" sh -c "cmp warm.ver.err cold.ver.err && cmp warm.ver.rc cold.ver.rc"
 gs verify --json <cold.signed >warm.json 2>/dev/null
 check "verify --json identical" cmp warm.json cold.json
+# the engine has now decoded the signer's certificate for the next
+# workers (learned from a verify that succeeded): the same answers, and
+# a message altered after signing is still refused as cold refuses it
+sleep 0.3
+gs verify <cold.signed >warm.ver2 2>warm.ver2.err; echo $? >warm.ver2.rc
+check "verify again (certificates learned): identical to cold" \
+	sh -c "cmp warm.ver2 cold.ver && cmp warm.ver2.err cold.ver.err && cmp warm.ver2.rc cold.ver.rc"
+sed "s/^this is a test message/this is an altered message/" cold.signed >altered.signed
+env XDG_RUNTIME_DIR=/nonexistent "$GALSMIME" verify <altered.signed >alt.cold 2>alt.cold.err; echo $? >alt.cold.rc
+gs verify <altered.signed >alt.warm 2>alt.warm.err; echo $? >alt.warm.rc
+check "... an altered message: refused warm as cold (exit $(cat alt.cold.rc), same stderr)" \
+	sh -c "[ \$(cat alt.cold.rc) != 0 ] && cmp alt.warm.rc alt.cold.rc && cmp alt.warm.err alt.cold.err && cmp alt.warm alt.cold"
 execves enc encrypt <m.eml >warm.enc
 check "encrypt is warm" warm enc
 gs encrypt <m.eml >warm.enc2
