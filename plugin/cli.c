@@ -558,17 +558,25 @@ cli_flush(cli *c)
 }
 
 void
+cli_drop_secrets(cli *c)
+{
+	if (c->pass_cache) {
+		gs_wipe(c->pass_cache, PASS_MAX);
+		g_free(c->pass_cache);
+		c->pass_cache = NULL;
+	}
+	gs_session_free(c->session);
+	c->session = NULL;
+}
+
+void
 cli_cleanup(cli *c)
 {
 	if (out_stream) {
 		g_object_unref(out_stream);
 		out_stream = NULL;
 	}
-	if (c->pass_cache) {
-		gs_wipe(c->pass_cache, PASS_MAX);
-		g_free(c->pass_cache);
-	}
-	gs_session_free(c->session);
+	cli_drop_secrets(c);
 	cli_free_directories(c);
 	gs_agent_close(c->agent);
 	gs_store_close(c->store);

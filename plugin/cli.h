@@ -150,6 +150,9 @@ int cli_read_secret(cli *c, const char *file, int fd, char **pass, size_t *len);
 void cli_free_secret(char *pass);
 /* Release everything, wiping the cached passphrase. */
 void cli_cleanup(cli *c);
+/* The passphrase read and the session's keys wiped and freed (part of
+ * cli_cleanup; for a process about to end without the rest). */
+void cli_drop_secrets(cli *c);
 
 /* Say on stderr how each recipient whose certificate does not name its
  * address was bound (unless --quiet) (plugin/report.c). */
@@ -191,10 +194,11 @@ extern const cli_command cli_commands[];
  * (returns 0): cli_main then returns CLI_DECLINED having done nothing
  * else. `answered`, called once the command has run and its output is
  * flushed, before anything is freed, is given the exit code (the
- * worker tells its front then, and frees while the front goes on). */
+ * worker tells its front then); it may end the process (then wiping
+ * the secrets first: cli_drop_secrets). */
 typedef struct cli_hooks {
 	int (*go)(cli *c);
-	void (*answered)(int rc);
+	void (*answered)(cli *c, int rc);
 } cli_hooks;
 /* galsmime's main: options, configuration, dispatch, exit code; `hooks`
  * NULL but in the warm engine's worker. */

@@ -279,7 +279,7 @@ cli_main(int argc, char **argv, const cli_hooks *hooks)
 		rc = i;
 out:
 	if (hooks && hooks->answered)
-		hooks->answered(rc);
+		hooks->answered(&c, rc);
 	cli_cleanup(&c);
 	g_mime_shutdown();
 	return rc;
