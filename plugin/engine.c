@@ -51,11 +51,15 @@
 /* how long the next spare waits for the request that took the last one
  * to answer (cli_engine_serve) */
 #define SPARE_DEFER_MS 25
-/* how long a new spare waits before it copies its pages (spare()): on
- * this project's machine (two CPUs) a 2 KB warm encrypt's caller saw its
- * median fall from 3.8 to 3.5 ms with a wait before the whole of the
- * preparation, and requests back to back paid 0.3-0.5 ms for that; with
- * the store and the agent's connection made first, they do not */
+/* how long a new spare waits before its preparation (spare()): on this
+ * project's machine (two CPUs) a 2 KB warm encrypt's caller saw its
+ * median fall from 3.8 to 3.5 ms with it, and a request that comes
+ * 1-2 ms after the last one's answer pays up to 0.5 ms. Measured and
+ * not kept: the wait before the page copying alone (the store and the
+ * agent's connection first: the bench's warm rows 10-25% slower), and
+ * no wait with the spare forked as the request starts when requests
+ * come within 50 ms of each other (requests back to back no faster,
+ * those 5 ms apart slower) */
 #define SPARE_QUIET_MS 1
 /* certificates decoded before forking (anchors, identities, CAs) */
 #define WARM_CERTS 200
@@ -466,6 +470,17 @@ spare(int fd, int retire, int taken, const char *store, const char *agent_sock, 
 	int32_t me = (int32_t) getpid();
 	struct pollfd first[2] = { { .fd = fd, .events = POLLIN }, { .fd = retire, .events = POLLIN } };
 
+	/* The spare is forked as its predecessor's answer goes out. Its
+	 * preparation (the store opened, the agent connected, the pages
+	 * copied: a few ms of CPU) waits a moment, so that it does not take
+	 * a CPU from the front's parent, which the front's exit has just
+	 * woken; a request that comes in that moment is served at once,
+	 * doing itself what it needs (as with the preparation cut short). */
+	if (poll(first, 2, SPARE_QUIET_MS) > 0) {
+		if (first[1].revents)
+			_exit(0);
+		goto serve;
+	}
 	if (gs_store_open(store, GS_STORE_READ_ONLY, busy_ms, &spare_store, NULL) == GS_OK) {
 		spare_store_dir = g_strdup(store);
 		gs_store_warm(spare_store, NULL);
@@ -477,17 +492,6 @@ spare(int fd, int retire, int taken, const char *store, const char *agent_sock, 
 	 * the spare's requests that need no key must not wait with it */
 	if (gs_agent_connect_within(agent_sock, SPARE_AGENT_MS, &spare_agent, NULL) == GS_OK)
 		spare_agent_sock = g_strdup(agent_sock);
-	/* The spare is forked as its predecessor's answer goes out. Copying
-	 * its pages (the most of its preparation: a few ms of CPU) waits a
-	 * moment, so that it does not take a CPU from the front's parent,
-	 * which the front's exit has just woken; a request that comes in
-	 * that moment is served at once, its pages faulted in as it goes
-	 * (as when the copying is cut short). */
-	if (poll(first, 2, SPARE_QUIET_MS) > 0) {
-		if (first[1].revents)
-			_exit(0);
-		goto serve;
-	}
 	prefault(fd);
 serve:
 	for (;;) {
