@@ -3,14 +3,13 @@
 # hands the command to the engine beside the agent, which runs it in a
 # forked worker. Warm runs give what cold runs give (outputs, exit codes,
 # stderr), read stdin as a pipe or a file, see store changes, serve 8 at
-# once and one while another waits, only their user; a killed worker is exit 75 with nothing on
-# stdout; a stopped engine costs a 2 s wait and the cold path; a worker
-# finds its connection to the key agent made by its spare, and a stopped
-# agent does not hold up a spare; `agent
-# stop` ends the engine at once; [agent] enable = false and
-# another build of the engine mean the cold path. Whether a run was warm
-# is read from strace: a cold run loads galsmime-engine.so, a warm one
-# does not.
+# once and one while another waits, only their user; a killed worker is
+# exit 75 with nothing on stdout; a stopped engine costs a 2 s wait and
+# the cold path; a worker finds its connection to the key agent made by
+# its spare, and a stopped agent does not hold up a spare; `agent stop`
+# ends the engine at once; [agent] enable = false and another build of
+# the engine mean the cold path. Whether a run was warm is read from
+# strace: a cold run loads galsmime-engine.so, a warm one does not.
 . "$TESTS_TOP/tests/lib.sh"
 command -v strace >/dev/null || { fail "strace is missing (scripts/install-deps installs it)"; exit 0; }
 
