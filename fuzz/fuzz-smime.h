@@ -108,11 +108,25 @@ fz_identity(const char *pem)
 	g_free(fp);
 }
 
+/* A fuzz session's clock (the seeds' Date) and small limits. */
+static void
+fz_session_rules(gs_session *s)
+{
+	gs_limits lim;
+
+	gs_session_set_time(s, FZ_WHEN);
+	gs_limits_default(&lim);
+	lim.max_message = (size_t) 1 << 20;
+	lim.max_header = (size_t) 64 << 10;
+	lim.max_depth = 16;
+	lim.max_parts = 256;
+	gs_session_set_limits(s, &lim);
+}
+
 /* Make the store and the session, once per process. */
 static gs_session *
 fz_setup(int with_identities)
 {
-	gs_limits lim;
 	char *msg = NULL;
 
 	if (fz_session)
@@ -140,13 +154,7 @@ fz_setup(int with_identities)
 	if (gs_session_new(fz_store, &fz_session, &msg) != GS_OK)
 		fz_die("session", msg);
 	gs_session_set_passphrase_cb(fz_session, fz_passphrase, NULL);
-	gs_session_set_time(fz_session, FZ_WHEN);
-	gs_limits_default(&lim);
-	lim.max_message = (size_t) 1 << 20;
-	lim.max_header = (size_t) 64 << 10;
-	lim.max_depth = 16;
-	lim.max_parts = 256;
-	gs_session_set_limits(fz_session, &lim);
+	fz_session_rules(fz_session);
 	return fz_session;
 }
 

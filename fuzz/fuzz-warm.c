@@ -27,7 +27,6 @@ verify_once(const uint8_t *data, size_t size)
 {
 	gs_store *st = NULL;
 	gs_session *s = NULL;
-	gs_limits lim;
 	gs_report *r = NULL;
 	GMimeMessage *m;
 	char *msg = NULL, *json, *out;
@@ -36,13 +35,7 @@ verify_once(const uint8_t *data, size_t size)
 	if (gs_store_open(fz_dir, GS_STORE_READ_ONLY, 1000, &st, &msg) != GS_OK ||
 	    gs_session_new(st, &s, &msg) != GS_OK)
 		fz_die("a second handle on the store", msg);
-	gs_session_set_time(s, FZ_WHEN);
-	gs_limits_default(&lim);
-	lim.max_message = (size_t) 1 << 20;
-	lim.max_header = (size_t) 64 << 10;
-	lim.max_depth = 16;
-	lim.max_parts = 256;
-	gs_session_set_limits(s, &lim);
+	fz_session_rules(s);
 	if (!(m = fz_parse(s, data, size))) {
 		gs_session_free(s);
 		gs_store_close(st);
