@@ -171,8 +171,9 @@ gs_warm_certs_learn(GBytes *const *der, size_t n, unsigned max)
 			g_hash_table_remove(warm, oldest);
 			g_bytes_unref(oldest);
 		}
-		g_hash_table_insert(warm, g_bytes_new(p, len), x);
-		g_queue_push_tail(learned, g_bytes_new(p, len));
+		/* one copy of the bytes: the table's key, the queue's reference */
+		g_queue_push_tail(learned, g_bytes_ref(der[i]));
+		g_hash_table_insert(warm, g_bytes_ref(der[i]), x);
 		added++;
 	}
 	ERR_clear_error();
