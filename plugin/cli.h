@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include "galsmime.h"
 
 /* Exit codes (sysexits.h where they mean something to an MDA). */
@@ -210,6 +211,9 @@ int cli_main(int argc, char **argv, const cli_hooks *hooks);
 char *cli_agent_dir(cli *c, int create);
 /* the agent's socket in its folder `dir` (a new string) */
 char *cli_agent_socket(const char *dir);
+/* Is the socket at `path` still the one bound there (`own`, its stat
+ * then), not removed or another's since? */
+int cli_socket_ours(const char *path, const struct stat *own);
 /* Run `galsmime --home HOME agent SUB FD_OPTION FD` (this binary)
  * detached: its own session, stdio on /dev/null, nobody's child, `fd`
  * its only inherited descriptor. 0, or -1 (fork failed, errno). */

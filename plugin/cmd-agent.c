@@ -60,6 +60,14 @@ cli_agent_socket(const char *dir)
 }
 
 int
+cli_socket_ours(const char *path, const struct stat *own)
+{
+	struct stat now;
+
+	return stat(path, &now) == 0 && now.st_ino == own->st_ino && now.st_dev == own->st_dev;
+}
+
+int
 cli_spawn_self(cli *c, const char *sub, const char *fd_option, int fd)
 {
 	int status;
@@ -240,11 +248,10 @@ static void
 stopping(void *data)
 {
 	serving *v = data;
-	struct stat now;
 
 	if (v->listen_fd >= 0) {
 		/* removed only while it is still ours */
-		if (stat(v->sock, &now) == 0 && now.st_ino == v->own.st_ino && now.st_dev == v->own.st_dev)
+		if (cli_socket_ours(v->sock, &v->own))
 			unlink(v->sock);
 		close(v->listen_fd);
 		v->listen_fd = -1;

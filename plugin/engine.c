@@ -548,7 +548,7 @@ cli_engine_serve(cli *c, int watch_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *dir = cli_agent_dir(c, 0), *sock, *agent_sock;
-	struct stat self, own, now, seen[2] = { { 0 } };
+	struct stat self, own, seen[2] = { { 0 } };
 	char *store, *db;
 	unsigned workers = 0;
 	int fd, stop = 0, taken[2] = { -1, -1 }, retire = -1, spare_deaths = 0, waiting = 0, nbusy = 0;
@@ -637,7 +637,7 @@ cli_engine_serve(cli *c, int watch_fd)
 				stop = 1;
 		}
 		/* the socket no longer ours */
-		if (stat(sock, &now) < 0 || now.st_ino != own.st_ino || now.st_dev != own.st_dev)
+		if (!cli_socket_ours(sock, &own))
 			stop = 1;
 		if (stop)
 			break;
@@ -718,7 +718,7 @@ cli_engine_serve(cli *c, int watch_fd)
 		close(taken[1]);
 	}
 	close(fd);
-	if (stat(sock, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
+	if (cli_socket_ours(sock, &own))
 		unlink(sock);
 	gs_warm_certs_clear();
 	g_free(sock);
